@@ -1,0 +1,30 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+/// Layering (see ARCHITECTURE.md): PGMWire <- PGMCore <- PGMSimulation; PGMWire <- PGMCapture;
+/// PGMCore <- PGMSockets; everything <- PGMCommandLine <- the four executables.
+let upcomingFeatures: [SwiftSetting] = [
+    .enableUpcomingFeature("MemberImportVisibility"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "swift-pgm",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "PGMWire", targets: ["PGMWire"]),
+        .library(name: "PGMCore", targets: ["PGMCore"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
+    ],
+    targets: [
+        .target(name: "PGMWire", swiftSettings: upcomingFeatures),
+        .target(
+            name: "PGMCore",
+            dependencies: ["PGMWire", .product(name: "DequeModule", package: "swift-collections")],
+            swiftSettings: upcomingFeatures),
+        .testTarget(name: "PGMWireTests", dependencies: ["PGMWire"], swiftSettings: upcomingFeatures),
+    ],
+    swiftLanguageModes: [.v6]
+)
