@@ -24,6 +24,7 @@ let package = Package(
             name: "PGMCore",
             dependencies: ["PGMWire", .product(name: "DequeModule", package: "swift-collections")],
             swiftSettings: upcomingFeatures),
+        .target(name: "PGMCapture", dependencies: ["PGMWire"], swiftSettings: upcomingFeatures),
         .testTarget(name: "PGMWireTests", dependencies: ["PGMWire"], swiftSettings: upcomingFeatures),
     ],
     swiftLanguageModes: [.v6]
