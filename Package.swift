@@ -25,7 +25,7 @@ let package = Package(
             dependencies: ["PGMWire", .product(name: "DequeModule", package: "swift-collections")],
             swiftSettings: upcomingFeatures),
         .target(name: "PGMCapture", dependencies: ["PGMWire"], swiftSettings: upcomingFeatures),
-        .testTarget(name: "PGMWireTests", dependencies: ["PGMWire"], swiftSettings: upcomingFeatures),
+        .testTarget(name: "PGMWireTests", dependencies: ["PGMWire", "PGMCore"], swiftSettings: upcomingFeatures),
     ],
     swiftLanguageModes: [.v6]
 )
