@@ -17,6 +17,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
         .target(name: "PGMWire", swiftSettings: upcomingFeatures),
@@ -24,7 +25,14 @@ let package = Package(
             name: "PGMCore",
             dependencies: ["PGMWire", .product(name: "DequeModule", package: "swift-collections")],
             swiftSettings: upcomingFeatures),
+        .target(name: "CPGMSystem"),
+        .target(
+            name: "PGMSockets",
+            dependencies: ["CPGMSystem", "PGMCore", "PGMWire", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: upcomingFeatures),
         .target(name: "PGMCapture", dependencies: ["PGMWire"], swiftSettings: upcomingFeatures),
+        .testTarget(
+            name: "PGMSocketsTests", dependencies: ["PGMSockets", "PGMCore", "PGMWire"], swiftSettings: upcomingFeatures),
         .testTarget(name: "PGMWireTests", dependencies: ["PGMWire", "PGMCore"], swiftSettings: upcomingFeatures),
     ],
     swiftLanguageModes: [.v6]

@@ -1,0 +1,28 @@
+// Linux calls the Swift Glibc module hides behind _GNU_SOURCE (recvmmsg, sendmmsg, signalfd), wrapped so that
+// PGMSockets can reach them; the definitions are in shims.c, compiled with _GNU_SOURCE.
+#ifndef CPGMSYSTEM_H
+#define CPGMSYSTEM_H
+
+#include <signal.h>
+#include <stdint.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <time.h>
+
+/// struct mmsghdr: one message of a batch and the bytes the kernel moved for it.
+struct pgm_mmsghdr {
+    struct msghdr msg_hdr;
+    unsigned int msg_len;
+};
+
+int pgm_recvmmsg(int fd, struct pgm_mmsghdr *messages, unsigned int count, int flags);
+int pgm_sendmmsg(int fd, struct pgm_mmsghdr *messages, unsigned int count, int flags);
+/// signalfd(-1, mask, SFD_NONBLOCK | SFD_CLOEXEC).
+int pgm_signalfd(const sigset_t *mask);
+/// Reads one signalfd_siginfo; the signal number, 0 when none is pending, -1 on error.
+int pgm_signalfd_read(int fd);
+
+/// ppoll without a signal mask: poll with a nanosecond timeout, so rate-limited sends need not round to 1 ms.
+int pgm_ppoll(struct pollfd *descriptors, unsigned long count, const struct timespec *timeout);
+
+#endif

@@ -1,0 +1,244 @@
+internal import CPGMSystem
+internal import Glibc
+public import Logging
+public import PGMCore
+internal import PGMWire
+
+/// What the driver's caller wants after a turn.
+public enum DriverControl: Sendable {
+    case proceed
+    case stop
+}
+
+/// Counters of what the driver did outside the engine (the engine counts protocol events itself).
+public struct DriverStatistics: Hashable, Sendable {
+    public var datagramsReceived = 0
+    public var bytesReceived = 0
+    /// Datagrams `Packet(decoding:)` refused (bad checksum, truncated, unknown type) or with a bad IP header.
+    public var undecodable = 0
+    /// Datagrams that arrived on another interface than the socket set's (a network element's other sets
+    /// see the same group traffic).
+    public var otherInterface = 0
+    public var datagramsSent = 0
+    public var bytesSent = 0
+    public var sendFailures = 0
+    public init() {}
+}
+
+/// One process's poll(2) loop around one engine (STYLE.md §7): nothing is shared, so nothing is locked.
+///
+/// Each turn: read every ready socket in batches (`recvmmsg`) and hand each decoded packet to
+/// ``Engine/receive(_:arrival:at:)``; call ``Engine/handleTimeout(at:)`` once its deadline has passed; drain
+/// ``Engine/pollTransmit(at:)`` into `sendmmsg` batches; then call ``afterTurn`` (drain events, print
+/// statistics, decide to stop); then sleep in `ppoll` until the next deadline, a datagram, input, or a
+/// signal. Hooks get the engine `inout` and must not touch ``engine`` through the driver.
+public final class Driver<E: Engine> {
+    public var engine: E
+    public private(set) var statistics = DriverStatistics()
+    public let clock: MonotonicClock
+    public let sockets: [InterfaceSockets]
+    public var logger: Logger
+
+    /// Drains the engine's events and says whether to go on. Called after every turn.
+    public var afterTurn: (inout E, Instant) -> DriverControl = { _, _ in .proceed }
+    /// SIGINT or SIGTERM arrived (only with `handleSignals`). A source closes its session here and lingers.
+    public var onSignal: ((inout E, Int32, Instant) -> Void)?
+    /// The descriptor to watch for input (a source's stdin or file) while the engine wants more, else nil.
+    public var inputDescriptor: ((inout E) -> Int32?)?
+    /// The input descriptor is readable (or at end of file): read it and hand the data to the engine.
+    public var onInput: ((inout E, Instant) -> Void)?
+    /// Wake-up interval when nothing else is due, so ``afterTurn`` can print statistics and check timeouts.
+    public var maximumSleep: Duration = .milliseconds(200)
+
+    private let receiveBatch = ReceiveBatch()
+    private let sendBatch = SendBatch()
+    private let signals: SignalDescriptor?
+    private var lastNow = Instant.zero
+
+    /// Bounds on the work of one turn, so that a flood on one side cannot starve the other.
+    private static var maximumReceiveBatchesPerSocket: Int { 8 }
+    private static var maximumTransmitsPerTurn: Int { 1024 }
+
+    /// - Parameters:
+    ///   - sockets: one set per interface; a transmit goes to the set whose ``InterfaceSockets/Configuration/id``
+    ///     it names.
+    ///   - handleSignals: route SIGINT/SIGTERM to ``onSignal`` through a signalfd (blocks them for this thread).
+    public init(
+        engine: E, sockets: [InterfaceSockets], clock: MonotonicClock = MonotonicClock(), handleSignals: Bool = false,
+        logger: Logger
+    ) throws(SystemError) {
+        precondition(!sockets.isEmpty, "a driver needs at least one socket set")
+        self.engine = engine
+        self.sockets = sockets
+        self.clock = clock
+        self.logger = logger
+        self.signals = handleSignals ? try SignalDescriptor() : nil
+    }
+
+    /// The current instant, never earlier than the last one handed to the engine.
+    public var now: Instant {
+        let now = clock.now
+        if now > lastNow { lastNow = now }
+        return lastNow
+    }
+
+    /// Runs turns until ``afterTurn`` returns `.stop`. Throws only when a socket fails in a way that is not
+    /// about one datagram (the descriptor is gone, memory is exhausted).
+    public func run() throws(SystemError) {
+        var readable: [Int32] = []
+        var inputReady = false
+        var signalled: [Int32] = []
+        while true {
+            // 1. Arrivals, then the input, then signals.
+            for fd in readable { try receiveAll(from: fd) }
+            if inputReady, let onInput { onInput(&engine, now) }
+            if let onSignal { for signal in signalled { onSignal(&engine, signal, now) } }
+            // 2. Timers.
+            let current = now
+            if let deadline = engine.nextDeadline, deadline <= current { engine.handleTimeout(at: current) }
+            // 3. Transmits.
+            flushTransmits(at: current)
+            // 4. Events, and the caller's decision.
+            if afterTurn(&engine, now) == .stop { return }
+            // 5. Sleep.
+            (readable, inputReady, signalled) = try wait()
+        }
+    }
+
+    private func receiveAll(from fd: Int32) throws(SystemError) {
+        guard let sockets = sockets.first(where: { $0.receiveDescriptors.contains(fd) }) else { return }
+        let isNative = sockets.udpPort == nil
+        for _ in 0..<Self.maximumReceiveBatchesPerSocket {
+            let count = try receiveBatch.receive(from: fd)
+            if count == 0 { return }
+            let current = now
+            for index in 0..<count {
+                deliver(index, via: sockets, native: isNative, at: current)
+            }
+            if count < receiveBatch.capacity { return }
+        }
+    }
+
+    private func deliver(_ index: Int, via sockets: InterfaceSockets, native: Bool, at now: Instant) {
+        let bytes = receiveBatch.bytes(index)
+        statistics.datagramsReceived += 1
+        statistics.bytesReceived += bytes.count
+        let info = receiveBatch.packetInfo(index)
+        if let info, info.interfaceIndex != sockets.configuration.interface.index {
+            statistics.otherInterface += 1
+            return
+        }
+        guard !receiveBatch.isTruncated(index) else {
+            statistics.undecodable += 1
+            return
+        }
+        let source: IPv4Address
+        let destination: IPv4Address
+        let payload: UnsafeRawBufferPointer
+        if native {
+            guard let header = IPv4Header.parse(bytes) else {
+                statistics.undecodable += 1
+                return
+            }
+            source = header.source
+            destination = header.destination
+            payload = UnsafeRawBufferPointer(rebasing: bytes[header.payload])
+        } else {
+            source = receiveBatch.source(index)
+            destination = info?.destination ?? sockets.configuration.interface.address
+            payload = bytes
+        }
+        // One copy per datagram: the decoded payload is a slice of this array and outlives the batch buffer.
+        let datagram = [UInt8](payload)
+        let packet: Packet
+        do {
+            packet = try Packet(decoding: datagram)
+        } catch {
+            statistics.undecodable += 1
+            logger.trace("undecodable datagram", metadata: ["pgm.source": "\(source)", "pgm.error": "\(error)"])
+            return
+        }
+        engine.receive(
+            packet, arrival: Arrival(source: .ipv4(source), destination: .ipv4(destination), interface: sockets.configuration.id),
+            at: now)
+    }
+
+    private func flushTransmits(at now: Instant) {
+        var pending: InterfaceSockets?
+        for _ in 0..<Self.maximumTransmitsPerTurn {
+            guard let transmit = engine.pollTransmit(at: now) else { break }
+            guard let target = sockets.first(where: { $0.configuration.id == transmit.interface }) else {
+                statistics.sendFailures += 1
+                logger.debug("transmit for an interface without sockets", metadata: ["pgm.interface": "\(transmit.interface)"])
+                continue
+            }
+            if let current = pending, current !== target || sendBatch.isFull { flush(current) }
+            if let ttl = transmit.ttl, target.udpPort != nil, ttl != target.configuration.ttl {
+                // UDP cannot carry a per-datagram TTL in a batch: send this one alone with the socket's TTL
+                // changed around it.
+                if let current = pending, sendBatch.count > 0 { flush(current) }
+                setTTL(target, ttl)
+                sendBatch.append(transmit, for: target)
+                flush(target)
+                setTTL(target, target.configuration.ttl)
+                pending = nil
+                continue
+            }
+            sendBatch.append(transmit, for: target)
+            pending = target
+        }
+        if let current = pending, sendBatch.count > 0 { flush(current) }
+    }
+
+    private func setTTL(_ sockets: InterfaceSockets, _ ttl: UInt8) {
+        do {
+            try setOption(sockets.sendDescriptor, ipLevel, IP_MULTICAST_TTL, Int32(ttl), "IP_MULTICAST_TTL")
+            try setOption(sockets.sendDescriptor, ipLevel, IP_TTL, Int32(ttl == 0 ? 64 : ttl), "IP_TTL")
+        } catch {
+            logger.debug("cannot set TTL", metadata: ["pgm.error": "\(error)"])
+        }
+    }
+
+    private func flush(_ sockets: InterfaceSockets) {
+        let result = sendBatch.flush(to: sockets.sendDescriptor)
+        statistics.datagramsSent += result.sent
+        statistics.bytesSent += result.bytes
+        statistics.sendFailures += result.failed
+        if let error = result.lastError {
+            logger.debug("send failed", metadata: ["pgm.error": "\(error)"])
+        }
+    }
+
+    private func wait() throws(SystemError) -> (readable: [Int32], input: Bool, signals: [Int32]) {
+        var descriptors: [pollfd] = []
+        for set in sockets {
+            for fd in set.receiveDescriptors { descriptors.append(pollfd(fd: fd, events: Int16(POLLIN), revents: 0)) }
+        }
+        let socketCount = descriptors.count
+        var inputIndex: Int?
+        if let inputDescriptor, let fd = inputDescriptor(&engine) {
+            inputIndex = descriptors.count
+            descriptors.append(pollfd(fd: fd, events: Int16(POLLIN), revents: 0))
+        }
+        var signalIndex: Int?
+        if let signals {
+            signalIndex = descriptors.count
+            descriptors.append(pollfd(fd: signals.fd, events: Int16(POLLIN), revents: 0))
+        }
+        let current = now
+        var sleep = maximumSleep
+        if let deadline = engine.nextDeadline { sleep = min(sleep, max(.zero, deadline - current)) }
+        let nanoseconds = max(0, sleep.totalNanoseconds)
+        var timeout = timespec(tv_sec: Int(nanoseconds / 1_000_000_000), tv_nsec: Int(nanoseconds % 1_000_000_000))
+        let result = pgm_ppoll(&descriptors, UInt(descriptors.count), &timeout)
+        if result < 0 {
+            if errno == EINTR { return ([], false, []) }
+            throw SystemError.last("ppoll")
+        }
+        var readable: [Int32] = []
+        for index in 0..<socketCount where descriptors[index].revents != 0 { readable.append(descriptors[index].fd) }
+        let input = inputIndex.map { descriptors[$0].revents != 0 } ?? false
+        let caught = signalIndex.flatMap { descriptors[$0].revents != 0 ? signals?.drain() : nil } ?? []
+        return (readable, input, caught)
+    }
+}

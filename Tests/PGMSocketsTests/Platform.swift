@@ -1,0 +1,4 @@
+import Glibc
+
+func getProcessID() -> Int32 { getpid() }
+func getUserID() -> UInt32 { geteuid() }
