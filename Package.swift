@@ -23,7 +23,10 @@ let package = Package(
         .target(name: "PGMWire", swiftSettings: upcomingFeatures),
         .target(
             name: "PGMCore",
-            dependencies: ["PGMWire", .product(name: "DequeModule", package: "swift-collections")],
+            dependencies: [
+                "PGMWire", .product(name: "DequeModule", package: "swift-collections"),
+                .product(name: "HeapModule", package: "swift-collections"),
+            ],
             swiftSettings: upcomingFeatures),
         .target(name: "CPGMSystem"),
         .target(
@@ -33,6 +36,17 @@ let package = Package(
         .target(name: "PGMCapture", dependencies: ["PGMWire"], swiftSettings: upcomingFeatures),
         .testTarget(
             name: "PGMSocketsTests", dependencies: ["PGMSockets", "PGMCore", "PGMWire"], swiftSettings: upcomingFeatures),
+        .target(
+            name: "PGMSimulation",
+            dependencies: ["PGMCore", "PGMWire", "PGMCapture", .product(name: "HeapModule", package: "swift-collections")],
+            swiftSettings: upcomingFeatures),
+        .executableTarget(
+            name: "pgm-sim-bench", dependencies: ["PGMSimulation", "PGMCore", "PGMWire"], path: "Tools/SimulationBenchmark",
+            swiftSettings: upcomingFeatures),
+        .testTarget(name: "PGMCoreTests", dependencies: ["PGMCore", "PGMWire"], swiftSettings: upcomingFeatures),
+        .testTarget(
+            name: "PGMSimulationTests", dependencies: ["PGMSimulation", "PGMCore", "PGMWire", "PGMCapture"],
+            swiftSettings: upcomingFeatures),
         .testTarget(name: "PGMWireTests", dependencies: ["PGMWire", "PGMCore"], swiftSettings: upcomingFeatures),
     ],
     swiftLanguageModes: [.v6]

@@ -1,0 +1,456 @@
+import PGMWire
+import DequeModule
+import HeapModule
+
+/// Receive state for one TSI (RFC 3208 §6): the path learned from SPMs, the window of sequence numbers not
+/// yet delivered, and the NAK timers of its gaps, kept in one time-ordered heap rather than one timer each.
+struct Peer {
+    let tsi: TSI
+    /// NAK_SRC: the source's unicast NLA, from the IP source of its ODATA (or of its SPM before any data).
+    var source: NLA
+    var sourceFromData = false
+    /// SPM_PATH of the last SPM: where NAKs go. `nil` until the first SPM: no NAK may be sent before it.
+    var path: NLA?
+    var lastSPMSequence: SequenceNumber?
+    /// The window is anchored once the first SPM or data defined where this receiver starts.
+    var started = false
+    /// The first sequence number not yet delivered or reported; `slots[i]` is `next + i`.
+    var next = SequenceNumber(0)
+    var slots: Deque<Slot> = []
+    var heldBytes = 0
+    var timers = Heap<RepairTimer>()
+    /// SPMR timer (RFC 3208 Appendix C): armed while data flows and no SPM is known.
+    var spmrDue: Instant?
+    /// SPM_LEAD (or data sequence) that carried OPT_FIN.
+    var finLead: SequenceNumber?
+    var closedReported = false
+    var lastHeard: Instant
+    var loss: LossRateEstimator
+
+    init(tsi: TSI, source: NLA, now: Instant, lossWeight: Double) {
+        self.tsi = tsi
+        self.source = source
+        self.lastHeard = now
+        self.loss = LossRateEstimator(weight: lossWeight)
+    }
+
+    /// The highest sequence number known to exist (RXW_LEAD); `next - 1` when nothing is pending.
+    var lead: SequenceNumber { next &+ UInt32(slots.count) &- 1 }
+
+    func nextDeadline(expiry: Duration) -> Instant {
+        var deadline = lastHeard + expiry
+        if let timer = timers.min { deadline = min(deadline, timer.deadline) }
+        if let spmr = spmrDue { deadline = min(deadline, spmr) }
+        return deadline
+    }
+
+    private func index(of sequence: SequenceNumber) -> Int? {
+        let offset = next.distance(to: sequence)
+        return offset >= 0 && Int(offset) < slots.count ? Int(offset) : nil
+    }
+
+    // MARK: Inputs
+
+    mutating func handleData(
+        _ data: DataPacket, options: [Option], repair: Bool, from sender: NLA, context: inout ReceiverContext
+    ) {
+        let configuration = context.configuration
+        var fragment: Option.Fragment?
+        var join: SequenceNumber?
+        var fin = false
+        for option in options {
+            switch option.value {
+            case .fragment(let value): fragment = value
+            case .join(let minimum): join = minimum
+            case .fin: fin = true
+            default: break
+            }
+        }
+        // Sanity checks OpenPGM applies too (protocol notes §6): trail not after the sequence, fragments
+        // inside their APDU, APDU within our limit.
+        guard data.trail.precedesOrEquals(data.sequence) else {
+            context.statistics.malformedPackets += 1
+            return
+        }
+        if let fragment {
+            let offset = Int(fragment.offset)
+            let length = Int(fragment.apduLength)
+            let position = fragment.firstSequence.distance(to: data.sequence)
+            guard length <= configuration.maximumAPDUSize, offset + data.payload.count <= length,
+                position >= 0, Int(position) < configuration.maximumWindowSequences,
+                data.payload.count > 0 || length == 0
+            else {
+                context.statistics.malformedPackets += 1
+                return
+            }
+        }
+        if !sourceFromData {
+            source = sender
+            sourceFromData = true
+        }
+        if !started {
+            // Late join (RFC 3208 §6.1): start at this packet, or at OPT_JOIN's minimum when it lies inside
+            // the advertised window; never ask for anything earlier.
+            var start = data.sequence
+            if let join, data.trail.precedesOrEquals(join), join.precedesOrEquals(data.sequence) { start = join }
+            next = start
+            started = true
+        }
+        if path == nil && spmrDue == nil { spmrDue = context.backOff(configuration.spmrBackoffInterval) }
+        declareLost(before: data.trail, reason: .windowAdvanced, context: &context)
+        if fin { finLead = data.sequence }
+        guard !data.sequence.precedes(next) else {
+            context.statistics.duplicates += 1
+            deliver(context: &context)
+            return
+        }
+        extend(through: data.sequence, context: &context)
+        guard let index = index(of: data.sequence) else { return }
+        switch slots[index] {
+        case .missing:
+            slots[index] = .received(ReceivedTPDU(payload: data.payload, fragment: fragment, repaired: repair))
+            heldBytes += data.payload.count
+            if repair { context.statistics.sequencesRepaired += 1 }
+        case .received, .lost:
+            context.statistics.duplicates += 1
+        }
+        enforceLimits(context: &context)
+        deliver(context: &context)
+    }
+
+    mutating func handleSPM(_ spm: SPM, options: [Option], from sender: NLA, context: inout ReceiverContext) {
+        // RFC 3208 §6.2: only an SPM newer than the last one counts.
+        if let last = lastSPMSequence, !last.precedes(spm.sequence) {
+            context.statistics.staleSPMs += 1
+            return
+        }
+        lastSPMSequence = spm.sequence
+        if !sourceFromData { source = sender }
+        let firstSPM = path == nil
+        path = spm.path
+        spmrDue = nil
+        var join: SequenceNumber?
+        for option in options {
+            switch option.value {
+            case .join(let minimum): join = minimum
+            case .fin: finLead = spm.lead
+            default: break
+            }
+        }
+        if !started {
+            // An SPM alone anchors an empty window after its lead, or at OPT_JOIN's minimum.
+            var start = spm.lead &+ 1
+            if let join, spm.trail.precedesOrEquals(join), join.precedesOrEquals(start) { start = join }
+            next = start
+            started = true
+        }
+        declareLost(before: spm.trail, reason: .windowAdvanced, context: &context)
+        if next.precedesOrEquals(spm.lead) { extend(through: spm.lead, context: &context) }
+        if firstSPM {
+            // Gaps that waited for a NAK destination back off afresh now that there is one.
+            for index in slots.indices {
+                guard case .missing(var repair) = slots[index], repair.phase == .awaitingSPM else { continue }
+                repair.phase = .backOff
+                repair.deadline = context.backOff(context.configuration.nakBackoffInterval)
+                slots[index] = .missing(repair)
+                timers.insert(RepairTimer(deadline: repair.deadline, sequence: next &+ UInt32(index)))
+            }
+        }
+        enforceLimits(context: &context)
+        deliver(context: &context)
+    }
+
+    /// An NCF confirms a NAK: back-off is cancelled (suppression) or the RDATA wait restarts (RFC 3208 §6.3).
+    mutating func handleNCF(_ sequences: [SequenceNumber], context: inout ReceiverContext) {
+        let configuration = context.configuration
+        for sequence in sequences {
+            guard let index = index(of: sequence), case .missing(var repair) = slots[index] else { continue }
+            switch repair.phase {
+            case .backOff, .awaitingSPM:
+                context.statistics.naksSuppressed += 1
+            case .waitNCF, .waitData:
+                break
+            }
+            repair.phase = .waitData
+            repair.deadline = context.now + configuration.nakRdataInterval
+            slots[index] = .missing(repair)
+            timers.insert(RepairTimer(deadline: repair.deadline, sequence: sequence))
+        }
+        pruneTimers()
+    }
+
+    /// Another receiver's multicast SPMR for this session: ours would be redundant (RFC 3208 Appendix C).
+    mutating func handleOverheardSPMR(context: inout ReceiverContext) {
+        guard path == nil, spmrDue != nil else { return }
+        spmrDue = context.now + context.configuration.spmrRetryInterval
+        context.statistics.spmrSuppressed += 1
+    }
+
+    // MARK: Timers
+
+    mutating func handleTimeout(context: inout ReceiverContext) {
+        let configuration = context.configuration
+        let now = context.now
+        var nak: [SequenceNumber] = []
+        while let timer = timers.min, timer.deadline <= now {
+            timers.removeMin()
+            guard let index = index(of: timer.sequence), case .missing(var repair) = slots[index],
+                repair.deadline == timer.deadline, repair.phase != .awaitingSPM
+            else { continue }
+            switch repair.phase {
+            case .backOff:
+                if path == nil {
+                    repair.phase = .awaitingSPM
+                    slots[index] = .missing(repair)
+                    continue
+                }
+                nak.append(timer.sequence)
+                continue
+            case .waitNCF:
+                repair.ncfRetries += 1
+                if repair.ncfRetries > configuration.nakNCFRetries {
+                    markLost(index, reason: .retriesExhausted)
+                    continue
+                }
+            case .waitData:
+                repair.dataRetries += 1
+                if repair.dataRetries > configuration.nakDataRetries {
+                    markLost(index, reason: .retriesExhausted)
+                    continue
+                }
+            case .awaitingSPM:
+                continue
+            }
+            repair.phase = .backOff
+            repair.deadline = context.backOff(configuration.nakBackoffInterval)
+            slots[index] = .missing(repair)
+            timers.insert(RepairTimer(deadline: repair.deadline, sequence: timer.sequence))
+        }
+        if !nak.isEmpty, let path { sendNAKs(nak, to: path, context: &context) }
+        if let due = spmrDue, due <= now {
+            if path == nil {
+                sendSPMR(context: &context)
+                spmrDue = now + configuration.spmrRetryInterval
+            } else {
+                spmrDue = nil
+            }
+        }
+        deliver(context: &context)
+        pruneTimers()
+    }
+
+    /// NAKs unicast to the path NLA, oldest first, batched with OPT_NAK_LIST (RFC 3208 §9.3: the packet's own
+    /// sequence plus up to 62 listed).
+    private mutating func sendNAKs(_ sequences: [SequenceNumber], to path: NLA, context: inout ReceiverContext) {
+        let configuration = context.configuration
+        let ordered = sequences.sorted { next.distance(to: $0) < next.distance(to: $1) }
+        var start = 0
+        while start < ordered.count {
+            let end = min(start + 1 + Option.maximumNAKListEntries, ordered.count)
+            let listed = Array(ordered[(start + 1)..<end])
+            let options = listed.isEmpty ? [] : [Option(.nakList(listed))]
+            let packet = Packet(
+                tsi: tsi, dataDestinationPort: configuration.dataDestinationPort, flags: .required(by: options),
+                body: .nak(NAK(sequence: ordered[start], source: source, group: configuration.group)),
+                options: options)
+            context.outbound.append(Transmit(packet: packet, destination: .unicast(path)))
+            context.statistics.naksSent += 1
+            context.statistics.nakSequencesSent += end - start
+            start = end
+        }
+        for sequence in ordered {
+            guard let index = index(of: sequence), case .missing(var repair) = slots[index] else { continue }
+            repair.phase = .waitNCF
+            repair.deadline = context.now + configuration.nakRepeatInterval
+            slots[index] = .missing(repair)
+            timers.insert(RepairTimer(deadline: repair.deadline, sequence: sequence))
+        }
+    }
+
+    /// RFC 3208 Appendix C: a TTL-1 multicast copy (which suppresses other receivers' SPMRs on the link) and
+    /// a unicast to the source.
+    private mutating func sendSPMR(context: inout ReceiverContext) {
+        let configuration = context.configuration
+        let packet = Packet(tsi: tsi, dataDestinationPort: configuration.dataDestinationPort, body: .spmr)
+        context.outbound.append(Transmit(packet: packet, destination: .multicast(configuration.group), ttl: 1))
+        context.outbound.append(Transmit(packet: packet, destination: .unicast(source)))
+        context.statistics.spmrSent += 1
+    }
+
+    // MARK: Window
+
+    /// Adds missing slots up to `sequence`, each in BACK_OFF, first making room if the window would exceed
+    /// its sequence limit.
+    private mutating func extend(through sequence: SequenceNumber, context: inout ReceiverContext) {
+        let limit = context.configuration.maximumWindowSequences
+        let span = Int(next.distance(to: sequence)) + 1
+        guard span > slots.count else { return }
+        if span > limit {
+            declareLost(before: sequence &- UInt32(limit - 1), reason: .receiveWindowOverflow, context: &context)
+        }
+        while lead.precedes(sequence) {
+            let deadline = context.backOff(context.configuration.nakBackoffInterval)
+            let sequence = lead &+ 1
+            slots.append(.missing(Repair(phase: .backOff, deadline: deadline)))
+            timers.insert(RepairTimer(deadline: deadline, sequence: sequence))
+        }
+    }
+
+    private mutating func markLost(_ index: Int, reason: Receiver.LossReason) {
+        guard case .missing = slots[index] else { return }
+        slots[index] = .lost(reason)
+    }
+
+    /// Everything before `trail` that is not held is unrecoverable. Sequences never seen (past our lead) are
+    /// lost too: the source sent them and will no longer repair them.
+    mutating func declareLost(before trail: SequenceNumber, reason: Receiver.LossReason, context: inout ReceiverContext) {
+        guard started, next.precedes(trail) else { return }
+        let span = Int(next.distance(to: trail))
+        for index in 0..<min(span, slots.count) { markLost(index, reason: reason) }
+        if span > slots.count {
+            let unseen = span - slots.count
+            // Materialise small ranges so partial APDUs break exactly where the loss is; report huge ones
+            // (beyond the window's sequence limit) as one range after what is held.
+            let materialised = min(unseen, max(1, context.configuration.maximumWindowSequences - slots.count))
+            for _ in 0..<materialised { slots.append(.lost(reason)) }
+            deliver(context: &context)
+            if slots.isEmpty && next.precedes(trail) {
+                report(first: next, last: trail &- 1, reason: reason, context: &context)
+                next = trail
+            }
+        }
+        deliver(context: &context)
+        pruneTimers()
+    }
+
+    /// Keeps the window within its byte and sequence limits by giving up on the oldest gaps.
+    private mutating func enforceLimits(context: inout ReceiverContext) {
+        let configuration = context.configuration
+        while heldBytes > configuration.maximumWindowBytes || slots.count > configuration.maximumWindowSequences {
+            if let index = slots.firstIndex(where: { if case .missing = $0 { true } else { false } }) {
+                markLost(index, reason: .receiveWindowOverflow)
+                deliver(context: &context)
+            } else {
+                // Only an incomplete APDU reaching past our lead is held: it cannot finish in the space left.
+                popFront(discarding: true, context: &context)
+            }
+        }
+        pruneTimers()
+    }
+
+    // MARK: Delivery
+
+    /// Delivers whole APDUs in order and reports lost runs as they reach the front (RFC 3208 §6.1: in order,
+    /// contiguous only). Fragments of APDUs with a lost part, or begun before we joined, are discarded.
+    mutating func deliver(context: inout ReceiverContext) {
+        outer: while let front = slots.first {
+            switch front {
+            case .missing:
+                break outer
+            case .lost(let reason):
+                var count = 1
+                while count < slots.count, case .lost(let other) = slots[count], other == reason { count += 1 }
+                let first = next
+                for _ in 0..<count { popFront(discarding: false, context: &context) }
+                report(first: first, last: first &+ UInt32(count - 1), reason: reason, context: &context)
+            case .received(let tpdu):
+                guard let fragment = tpdu.fragment else {
+                    let payload = tpdu.payload
+                    popFront(discarding: false, context: &context)
+                    emit(Array(payload), context: &context)
+                    continue
+                }
+                guard fragment.firstSequence == next, fragment.offset == 0 else {
+                    popFront(discarding: true, context: &context)
+                    continue
+                }
+                // Walk the fragments of this APDU: all present and contiguous in offset, or wait / discard.
+                var offset = 0
+                var index = 0
+                let length = Int(fragment.apduLength)
+                while true {
+                    guard index < slots.count else { break outer }
+                    switch slots[index] {
+                    case .missing:
+                        break outer
+                    case .lost:
+                        for _ in 0..<index { popFront(discarding: true, context: &context) }
+                        continue outer
+                    case .received(let part):
+                        guard let partFragment = part.fragment, partFragment.firstSequence == fragment.firstSequence,
+                            Int(partFragment.offset) == offset, Int(partFragment.apduLength) == length
+                        else {
+                            for _ in 0..<max(index, 1) { popFront(discarding: true, context: &context) }
+                            continue outer
+                        }
+                        offset += part.payload.count
+                    }
+                    if offset >= length { break }
+                    index += 1
+                }
+                var apdu: [UInt8] = []
+                apdu.reserveCapacity(length)
+                for slot in slots.prefix(index + 1) {
+                    if case .received(let part) = slot { apdu.append(contentsOf: part.payload) }
+                }
+                for _ in 0...index { popFront(discarding: false, context: &context) }
+                emit(apdu, context: &context)
+            }
+        }
+        if let finLead, !closedReported, finLead.precedes(next) {
+            closedReported = true
+            context.events.append(.sessionClosed(tsi))
+        }
+    }
+
+    private mutating func popFront(discarding: Bool, context: inout ReceiverContext) {
+        guard let slot = slots.popFirst() else { return }
+        next = next &+ 1
+        switch slot {
+        case .received(let tpdu):
+            heldBytes -= tpdu.payload.count
+            record(missed: tpdu.repaired, count: 1, context: &context)
+            if discarding { context.statistics.fragmentsDiscarded += 1 }
+        case .lost:
+            break  // sampled in report(first:last:reason:context:)
+        case .missing:
+            record(missed: true, count: 1, context: &context)
+        }
+    }
+
+    private mutating func report(
+        first: SequenceNumber, last: SequenceNumber, reason: Receiver.LossReason, context: inout ReceiverContext
+    ) {
+        let count = Int(first.distance(to: last)) + 1
+        context.statistics.sequencesLost += count
+        context.statistics.lossEvents += 1
+        record(missed: true, count: count, context: &context)
+        context.events.append(.unrecoverable(tsi, first: first, last: last, reason: reason))
+    }
+
+    private mutating func emit(_ apdu: [UInt8], context: inout ReceiverContext) {
+        context.statistics.apdusDelivered += 1
+        context.statistics.bytesDelivered += apdu.count
+        context.events.append(.data(tsi, bytes: apdu))
+    }
+
+    private mutating func record(missed: Bool, count: Int, context: inout ReceiverContext) {
+        // After a few thousand equal samples the average has converged; skip the rest of a huge range.
+        for _ in 0..<min(count, 4096) {
+            loss.record(missed: missed)
+            context.loss.record(missed: missed)
+        }
+    }
+
+    /// Drops heap entries that no longer match their slot, so ``nextDeadline`` is rarely a spurious wake-up.
+    private mutating func pruneTimers() {
+        while let timer = timers.min {
+            if let index = index(of: timer.sequence), case .missing(let repair) = slots[index],
+                repair.deadline == timer.deadline, repair.phase != .awaitingSPM
+            {
+                return
+            }
+            timers.removeMin()
+        }
+    }
+}

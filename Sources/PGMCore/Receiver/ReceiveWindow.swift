@@ -1,0 +1,68 @@
+import PGMWire
+import DequeModule
+import HeapModule
+
+/// One sequence number's place in a receive window (RFC 3208 §6.1, §6.3).
+enum Slot {
+    /// Not held; its NAK state machine runs.
+    case missing(Repair)
+    /// Held, waiting for in-order delivery.
+    case received(ReceivedTPDU)
+    /// Unrecoverable; reported when delivery reaches it.
+    case lost(Receiver.LossReason)
+}
+
+/// The RFC 3208 §6.3 per-sequence NAK state machine's state for one missing sequence number. Its deadline
+/// lives in the peer's timer heap as well; a heap entry whose deadline no longer matches is stale.
+struct Repair {
+    enum Phase {
+        /// Waiting a random NAK_RB_IVL before NAKing; an NCF moves to ``waitData``.
+        case backOff
+        /// Back-off ran out before any SPM told us where to NAK (RFC 3208 §6.2): no timer until one does.
+        case awaitingSPM
+        /// NAK sent; waiting NAK_RPT_IVL for its NCF.
+        case waitNCF
+        /// NCF seen; waiting NAK_RDATA_IVL for RDATA.
+        case waitData
+    }
+
+    var phase: Phase
+    var deadline: Instant
+    var ncfRetries = 0
+    var dataRetries = 0
+}
+
+struct ReceivedTPDU {
+    var payload: ArraySlice<UInt8>
+    var fragment: Option.Fragment?
+    /// Arrived as RDATA, i.e. the ODATA was missed: a loss-rate sample.
+    var repaired: Bool
+}
+
+/// A deadline in a peer's timer heap, ordered by time then sequence offset for determinism.
+struct RepairTimer: Comparable {
+    var deadline: Instant
+    var sequence: SequenceNumber
+
+    static func < (lhs: RepairTimer, rhs: RepairTimer) -> Bool {
+        if lhs.deadline != rhs.deadline { return lhs.deadline < rhs.deadline }
+        return lhs.sequence.rawValue < rhs.sequence.rawValue
+    }
+}
+
+/// Engine-wide state a peer needs while handling an input: configuration, random source, outputs.
+struct ReceiverContext {
+    let configuration: Receiver.Configuration
+    var random: SplitMix64
+    var now: Instant
+    var statistics = Receiver.Statistics()
+    var loss: LossRateEstimator
+    var events: Deque<Receiver.Event> = []
+    var outbound: Deque<Transmit> = []
+
+    /// NAK_RB_IVL: uniform in (0, NAK_BO_IVL] (RFC 3208 §6.3).
+    mutating func backOff(_ interval: Duration) -> Instant {
+        let span = UInt64(max(1, interval.totalNanoseconds))
+        return now + .nanoseconds(Int64(random.bounded(span)) + 1)
+    }
+}

@@ -1,0 +1,107 @@
+public import PGMWire
+
+extension Receiver {
+    /// Receiver settings. NAK timers default to OpenPGM's bundled examples (protocol notes §12); RFC 3208
+    /// names them without values.
+    public struct Configuration: Sendable {
+        /// The application's data-destination port: packets for other ports are foreign.
+        public var dataDestinationPort: UInt16
+        /// The group joined: NAK_GRP in our NAKs, where the SPMR's on-link copy goes.
+        public var group: NLA
+        /// NAK_BO_IVL: a NAK waits uniformly in (0, NAK_BO_IVL] so one receiver's NAK, confirmed by a
+        /// multicast NCF, suppresses everyone else's (RFC 3208 §6.3).
+        public var nakBackoffInterval: Duration = .milliseconds(50)
+        /// NAK_RPT_IVL: how long a sent NAK waits for its NCF before backing off again.
+        public var nakRepeatInterval: Duration = .seconds(2)
+        /// NAK_RDATA_IVL: how long a confirmed NAK waits for RDATA before backing off again.
+        public var nakRdataInterval: Duration = .seconds(2)
+        /// NAK_NCF_RETRIES: NAKs repeated for want of an NCF before the sequence is declared lost.
+        public var nakNCFRetries = 50
+        /// NAK_DATA_RETRIES: NCF'd NAKs repeated for want of RDATA before the sequence is declared lost.
+        public var nakDataRetries = 50
+        /// SPMR_BO_IVL: random back-off before asking for an SPM (RFC 3208 Appendix C, "~250 ms").
+        public var spmrBackoffInterval: Duration = .milliseconds(250)
+        /// SPMR_SPM_IVL: after an SPMR (ours or overheard), wait this long for an SPM before asking again.
+        public var spmrRetryInterval: Duration = .seconds(1)
+        /// Payload bytes held for one session while waiting for gaps to fill; above it the oldest gap is
+        /// declared lost (`.receiveWindowOverflow`) so that memory stays bounded.
+        public var maximumWindowBytes = 16 << 20
+        /// Sequence numbers tracked for one session (received, missing or lost, not yet delivered).
+        public var maximumWindowSequences = 1 << 16
+        /// The largest APDU reassembled from OPT_FRAGMENT; larger claims are malformed.
+        public var maximumAPDUSize = 1 << 20
+        /// Sessions tracked at once; data from more is dropped and counted.
+        public var maximumPeers = 256
+        /// A session silent this long is forgotten (OpenPGM's peer expiry, 300 s).
+        public var peerExpiry: Duration = .seconds(300)
+        /// Weight of each sample in the loss-rate EWMA.
+        public var lossRateWeight = 1.0 / 64
+        public var seed: UInt64 = 0
+
+        public init(dataDestinationPort: UInt16, group: NLA) {
+            self.dataDestinationPort = dataDestinationPort
+            self.group = group
+        }
+    }
+
+    /// Why sequence numbers could not be recovered (RFC 3208 §6.3: cancellation is the loss indication).
+    public enum LossReason: Hashable, Sendable {
+        /// The source's trail (SPM_TRAIL, OD_TRAIL, RD_TRAIL) moved past them: the source cannot repair them.
+        case windowAdvanced
+        /// NAK_NCF_RETRIES or NAK_DATA_RETRIES ran out.
+        case retriesExhausted
+        /// The receive window hit ``Configuration/maximumWindowBytes`` or ``Configuration/maximumWindowSequences``.
+        case receiveWindowOverflow
+    }
+
+    /// What the receiver tells its application, in delivery order; drained with ``Receiver/pollEvent()``.
+    public enum Event: Hashable, Sendable {
+        /// First SPM or data of a session.
+        case peerDiscovered(TSI, source: NLA)
+        /// One whole APDU, in order.
+        case data(TSI, bytes: [UInt8])
+        /// `first ... last` (serially) will never be delivered; delivery goes on with the next whole APDU.
+        case unrecoverable(TSI, first: SequenceNumber, last: SequenceNumber, reason: LossReason)
+        /// OPT_FIN was seen and everything before it was delivered or reported lost.
+        case sessionClosed(TSI)
+        /// Nothing heard for ``Configuration/peerExpiry``; its state is gone.
+        case peerExpired(TSI)
+    }
+
+    /// Counters; every drop of network input lands in one of them.
+    public struct Statistics: Hashable, Sendable {
+        public var packetsReceived = 0
+        public var odataReceived = 0
+        public var rdataReceived = 0
+        public var spmReceived = 0
+        public var ncfReceived = 0
+        /// Data for a sequence already held, delivered or declared lost.
+        public var duplicates = 0
+        /// Another port, or a type a receiver does not take.
+        public var foreignPackets = 0
+        /// Failed sanity checks (trail after sequence, bad OPT_FRAGMENT, oversize APDU).
+        public var malformedPackets = 0
+        /// SPMs with an SPM_SQN not newer than the last one (RFC 3208 §6.2).
+        public var staleSPMs = 0
+        /// New sessions refused at ``Configuration/maximumPeers``.
+        public var peersRejected = 0
+        public var naksSent = 0
+        public var nakSequencesSent = 0
+        /// NAKs not sent because an NCF arrived during back-off (RFC 3208 §6.3 suppression).
+        public var naksSuppressed = 0
+        public var spmrSent = 0
+        public var spmrSuppressed = 0
+        public var apdusDelivered = 0
+        public var bytesDelivered = 0
+        /// Sequences recovered by RDATA.
+        public var sequencesRepaired = 0
+        public var sequencesLost = 0
+        public var lossEvents = 0
+        /// Fragments of APDUs that cannot be completed (part lost, or begun before we joined).
+        public var fragmentsDiscarded = 0
+        /// EWMA of the fraction of sequences whose ODATA was missed, over all sessions.
+        public var lossRate = 0.0
+        /// ``lossRate`` on OPT_CR's scale (0xFFFF = 100 %).
+        public var lossRateScaled: UInt16 = 0
+    }
+}

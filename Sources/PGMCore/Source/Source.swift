@@ -1,0 +1,391 @@
+public import PGMWire
+import DequeModule
+
+/// A PGM source (RFC 3208 §5) for one TSI, sans-IO.
+///
+/// Usage: ``send(_:at:)`` queues APDUs; after every input (`send`, ``receive(_:arrival:at:)``,
+/// ``handleTimeout(at:)``) drain ``pollTransmit(at:)`` until `nil`, then ``pollEvent()``, then wait until
+/// ``nextDeadline``. Transmit priority: NCFs at once (unmetered), then SPM, RDATA, ODATA through one token
+/// bucket, so repairs are never starved by new data.
+public struct Source: Engine {
+    public let configuration: Configuration
+    public private(set) var statistics = Statistics()
+
+    /// TXW_LEAD: the last ODATA sent (initial − 1 before any).
+    public private(set) var lead: SequenceNumber
+    /// TXW_TRAIL: the oldest sequence still repairable; `lead + 1` when the window is empty.
+    public var trail: SequenceNumber { window.first?.sequence ?? (lead &+ 1) }
+    /// `true` once ``close(at:)`` was called.
+    public private(set) var isClosing = false
+    /// `true` once closed, all data sent and the window empty: the engine sends nothing more.
+    public private(set) var isFinished = false
+
+    private struct WindowEntry {
+        var sequence: SequenceNumber
+        var payload: ArraySlice<UInt8>
+        var options: [Option]
+        var sentAt: Instant
+        var repairQueued = false
+        var lastRepairAt: Instant?
+    }
+
+    private struct PendingTPDU {
+        var sequence: SequenceNumber
+        var payload: ArraySlice<UInt8>
+        var fragment: Option.Fragment?
+    }
+
+    private var window: Deque<WindowEntry> = []
+    private var windowBytes = 0
+    private var pending: Deque<PendingTPDU> = []
+    private var pendingBytes = 0
+    private var nextSequence: SequenceNumber
+    private let firstSequence: SequenceNumber
+    private var repairQueue: Deque<SequenceNumber> = []
+    private var controlQueue: Deque<Transmit> = []
+    private var events: Deque<Event> = []
+    private var bucket: TokenBucket
+    private var now: Instant
+
+    private var spmSequence = SequenceNumber(0)
+    private var spmPending = true
+    private var nextAmbientSPM: Instant
+    private var heartbeatIndex = 0
+    private var nextHeartbeatSPM: Instant?
+    private var lastSPMRAnswer: Instant?
+    /// OPT_FIN goes on SPMs once every queued APDU has left (RFC 3208 §9.7), so its lead covers them all.
+    private var finActive = false
+
+    /// The most events kept for an application that does not drain them.
+    public static let eventCapacity = 1024
+
+    public init(configuration: Configuration, at now: Instant) {
+        precondition(configuration.maximumAPDUSize > 0 && configuration.maximumAPDUSize <= 1 << 20,
+                     "maximum APDU size must be 1 byte ... 1 MiB")
+        precondition(configuration.maximumQueuedBytes >= configuration.maximumAPDUSize,
+                     "the queue must hold one maximum-size APDU")
+        precondition(configuration.rate > 0 && configuration.txwMaxBytes > 0)
+        self.configuration = configuration
+        var random = SplitMix64(seed: configuration.seed)
+        let initial = configuration.initialSequence ?? SequenceNumber(UInt32(truncatingIfNeeded: random.next()))
+        self.firstSequence = initial
+        self.nextSequence = initial
+        self.lead = initial &- 1
+        self.now = now
+        self.nextAmbientSPM = now + configuration.ambientSPMInterval
+        let capacity = max(configuration.burst, configuration.maxTPDU + configuration.routerAlertOverhead)
+        self.bucket = TokenBucket(rate: configuration.rate, capacity: capacity, at: now)
+        if let first = configuration.heartbeatIntervals.first { nextHeartbeatSPM = now + first }
+        precondition(Self.maximumPayload(configuration, fragmented: true) > 0, "maxTPDU too small for PGM headers")
+    }
+
+    // MARK: Application side
+
+    /// Bytes ``send(_:at:)`` accepts right now.
+    public var queuedBytesAvailable: Int { configuration.maximumQueuedBytes - pendingBytes }
+
+    /// Queues one APDU, split into OPT_FRAGMENT TPDUs when it does not fit one (RFC 3208 §9.2.4).
+    public mutating func send(_ apdu: [UInt8], at now: Instant) throws(SendError) {
+        advanceClock(to: now)
+        guard !isClosing else { throw .closed }
+        guard apdu.count <= configuration.maximumAPDUSize else {
+            throw .apduTooLarge(size: apdu.count, maximum: configuration.maximumAPDUSize)
+        }
+        guard apdu.count <= queuedBytesAvailable else { throw .queueFull(available: queuedBytesAvailable) }
+        statistics.apdusQueued += 1
+        pendingBytes += apdu.count
+        if apdu.count <= Self.maximumPayload(configuration, fragmented: false) {
+            pending.append(PendingTPDU(sequence: nextSequence, payload: apdu[...], fragment: nil))
+            nextSequence = nextSequence &+ 1
+            return
+        }
+        let size = Self.maximumPayload(configuration, fragmented: true)
+        let first = nextSequence
+        var offset = 0
+        while offset < apdu.count {
+            let end = min(offset + size, apdu.count)
+            let fragment = Option.Fragment(
+                firstSequence: first, offset: UInt32(offset), apduLength: UInt32(apdu.count))
+            pending.append(PendingTPDU(sequence: nextSequence, payload: apdu[offset..<end], fragment: fragment))
+            nextSequence = nextSequence &+ 1
+            offset = end
+        }
+    }
+
+    /// Ends the session: once queued data has gone, every SPM carries OPT_FIN (RFC 3208 §9.7) and SPMs go on
+    /// until the window has drained.
+    public mutating func close(at now: Instant) {
+        advanceClock(to: now)
+        guard !isClosing else { return }
+        isClosing = true
+        activateFINIfDrained()
+    }
+
+    public mutating func pollEvent() -> Event? { events.popFirst() }
+
+    /// TPDU payload bytes per packet; fragments reserve room for OPT_FRAGMENT, and every ODATA for OPT_SYN,
+    /// OPT_JOIN and the Router Alert its RDATA copy will carry, so repairs fit the same MTU.
+    public static func maximumPayload(_ configuration: Configuration, fragmented: Bool) -> Int {
+        var options = 4 + 4  // OPT_LENGTH, OPT_SYN
+        if configuration.joinHistory != nil { options += 8 }
+        if fragmented { options += 16 }
+        return configuration.maxTPDU - configuration.headerOverhead - configuration.routerAlertOverhead
+            - Packet.commonHeaderLength - 8 - options
+    }
+
+    // MARK: Engine
+
+    public mutating func receive(_ packet: Packet, arrival: Arrival, at now: Instant) {
+        advanceClock(to: now)
+        guard packet.tsi == configuration.tsi, packet.dataDestinationPort == configuration.dataDestinationPort
+        else {
+            statistics.packetsDiscarded += 1
+            return
+        }
+        switch packet.body {
+        case .nak(let nak):
+            handleNAK(nak, packet: packet, from: arrival.source)
+        case .nnak:
+            // RFC 3208 §5.3: NNAKs never cause repairs; counted as feedback only.
+            statistics.nnaksReceived += 1
+        case .spmr:
+            statistics.spmrReceived += 1
+            if let last = lastSPMRAnswer, now - last < configuration.spmrHoldOff {
+                statistics.spmrRateLimited += 1
+            } else {
+                lastSPMRAnswer = now
+                spmPending = true
+            }
+        case .spm, .poll, .polr, .odata, .rdata, .ncf, .ack:
+            statistics.packetsDiscarded += 1
+        }
+    }
+
+    private mutating func handleNAK(_ nak: NAK, packet: Packet, from sender: NLA) {
+        guard nak.source == configuration.sourceAddress, nak.group == configuration.group,
+            !packet.flags.contains(.parity)
+        else {
+            statistics.naksMisaddressed += 1
+            return
+        }
+        statistics.naksReceived += 1
+        var requested = [nak.sequence]
+        for option in packet.options {
+            if case .nakList(let list) = option.value { requested.append(contentsOf: list) }
+        }
+        advanceWindow()
+        let trail = self.trail
+        let inWindow = requested.filter { trail.precedesOrEquals($0) && $0.precedesOrEquals(lead) }
+        guard let first = inWindow.first else {
+            statistics.naksOutsideWindow += 1
+            push(.nakOutsideWindow(sequence: nak.sequence, from: sender))
+            return
+        }
+        statistics.nakSequencesReceived += inWindow.count
+        // RFC 3208 §5.2: the NCF is mandatory and immediate, even when RDATA follows at once.
+        let rest = Array(inWindow.dropFirst())
+        let options = rest.isEmpty ? [] : [Option(.nakList(rest))]
+        let ncf = Packet(
+            tsi: configuration.tsi, dataDestinationPort: configuration.dataDestinationPort,
+            flags: .required(by: options),
+            body: .ncf(NAK(sequence: first, source: configuration.sourceAddress, group: configuration.group)),
+            options: options)
+        controlQueue.append(
+            Transmit(packet: ncf, destination: .multicast(configuration.group),
+                     routerAlert: Transmit.needsRouterAlert(.ncf)))
+        for sequence in inWindow {
+            let index = Int(trail.distance(to: sequence))
+            if window[index].repairQueued {
+                statistics.nakSequencesIgnored += 1
+            } else if let repaired = window[index].lastRepairAt, now - repaired < configuration.repairHoldOff {
+                statistics.nakSequencesIgnored += 1
+            } else {
+                window[index].repairQueued = true
+                repairQueue.append(sequence)
+            }
+        }
+        push(.nakReceived(sequences: inWindow, from: sender))
+    }
+
+    public mutating func handleTimeout(at now: Instant) {
+        advanceClock(to: now)
+        advanceWindow()
+        guard !isFinished else { return }
+        if now >= nextAmbientSPM {
+            spmPending = true
+            nextAmbientSPM = now + configuration.ambientSPMInterval
+        }
+        if let due = nextHeartbeatSPM, now >= due {
+            spmPending = true
+            heartbeatIndex += 1
+            nextHeartbeatSPM =
+                heartbeatIndex < configuration.heartbeatIntervals.count
+                ? now + configuration.heartbeatIntervals[heartbeatIndex] : nil
+        }
+    }
+
+    public mutating func pollTransmit(at now: Instant) -> Transmit? {
+        advanceClock(to: now)
+        if let control = controlQueue.popFirst() {
+            statistics.ncfSent += 1
+            account(control.packet, routerAlert: control.routerAlert)
+            return control
+        }
+        advanceWindow()
+        guard !isFinished else { return nil }
+        if spmPending {
+            let spm = makeSPM()
+            guard bucket.consume(wireBytes(spm, routerAlert: true), at: now) else { return nil }
+            spmPending = false
+            spmSequence = spmSequence &+ 1
+            statistics.spmSent += 1
+            account(spm, routerAlert: true)
+            return Transmit(packet: spm, destination: .multicast(configuration.group),
+                            routerAlert: Transmit.needsRouterAlert(.spm))
+        }
+        while let sequence = repairQueue.first {
+            let trail = self.trail
+            guard trail.precedesOrEquals(sequence) else {
+                repairQueue.removeFirst()  // left the window while queued
+                continue
+            }
+            let index = Int(trail.distance(to: sequence))
+            let rdata = makeRDATA(index: index)
+            guard bucket.consume(wireBytes(rdata, routerAlert: true), at: now) else { return nil }
+            repairQueue.removeFirst()
+            window[index].repairQueued = false
+            window[index].lastRepairAt = now
+            statistics.rdataSent += 1
+            account(rdata, routerAlert: true)
+            restartHeartbeat()
+            return Transmit(packet: rdata, destination: .multicast(configuration.group),
+                            routerAlert: Transmit.needsRouterAlert(.rdata))
+        }
+        guard let next = pending.first else { return nil }
+        let odata = makeODATA(next)
+        let options = odata.options
+        guard bucket.consume(wireBytes(odata, routerAlert: false), at: now) else { return nil }
+        pending.removeFirst()
+        pendingBytes -= next.payload.count
+        window.append(WindowEntry(sequence: next.sequence, payload: next.payload, options: options, sentAt: now))
+        windowBytes += next.payload.count
+        lead = next.sequence
+        statistics.odataSent += 1
+        account(odata, routerAlert: false)
+        restartHeartbeat()
+        advanceWindow()
+        activateFINIfDrained()
+        return Transmit(packet: odata, destination: .multicast(configuration.group),
+                        routerAlert: Transmit.needsRouterAlert(.odata))
+    }
+
+    public var nextDeadline: Instant? {
+        if !controlQueue.isEmpty { return now }
+        if isFinished { return nil }
+        var deadline = nextAmbientSPM
+        if let heartbeat = nextHeartbeatSPM { deadline = min(deadline, heartbeat) }
+        if let oldest = window.first { deadline = min(deadline, oldest.sentAt + configuration.txwSeconds) }
+        if let size = headOfLineBytes() { deadline = min(deadline, max(now, bucket.availability(of: size))) }
+        return deadline
+    }
+
+    // MARK: Internals
+
+    private mutating func advanceClock(to now: Instant) {
+        precondition(now >= self.now, "time went backwards: \(now) < \(self.now)")
+        self.now = now
+    }
+
+    /// Moves TXW_TRAIL past data older than TXW_SECS and past the oldest data while the window holds more
+    /// than ``Configuration/txwMaxBytes`` (RFC 3208 Appendix F).
+    private mutating func advanceWindow() {
+        while let oldest = window.first,
+            oldest.sentAt + configuration.txwSeconds <= now || windowBytes > configuration.txwMaxBytes
+        {
+            window.removeFirst()
+            windowBytes -= oldest.payload.count
+            statistics.sequencesExpired += 1
+        }
+        if isClosing && finActive && window.isEmpty && pending.isEmpty && !isFinished {
+            isFinished = true
+            push(.finished)
+        }
+    }
+
+    private mutating func activateFINIfDrained() {
+        guard isClosing, !finActive, pending.isEmpty else { return }
+        finActive = true
+        spmPending = true
+        restartHeartbeat()
+    }
+
+    private mutating func restartHeartbeat() {
+        heartbeatIndex = 0
+        nextHeartbeatSPM = configuration.heartbeatIntervals.first.map { now + $0 }
+    }
+
+    private func joinMinimum(lead: SequenceNumber) -> SequenceNumber? {
+        guard let history = configuration.joinHistory else { return nil }
+        let next = lead &+ 1
+        let held = UInt32(max(0, trail.distance(to: next)))
+        return next &- min(history, held)
+    }
+
+    private func makeSPM() -> Packet {
+        var options: [Option] = []
+        if let join = joinMinimum(lead: lead) { options.append(Option(.join(minimumSequence: join))) }
+        if finActive { options.append(Option(.fin)) }
+        return Packet(
+            tsi: configuration.tsi, dataDestinationPort: configuration.dataDestinationPort,
+            body: .spm(SPM(sequence: spmSequence, trail: trail, lead: lead, path: configuration.sourceAddress)),
+            options: options)
+    }
+
+    /// The size of the next metered packet, which decides when the bucket next lets something go.
+    private func headOfLineBytes() -> Int? {
+        if spmPending { return wireBytes(makeSPM(), routerAlert: true) }
+        for sequence in repairQueue where trail.precedesOrEquals(sequence) {
+            return wireBytes(makeRDATA(index: Int(trail.distance(to: sequence))), routerAlert: true)
+        }
+        if let next = pending.first { return wireBytes(makeODATA(next), routerAlert: false) }
+        return nil
+    }
+
+    /// A repair: the original payload and options (OPT_FRAGMENT, OPT_SYN, OPT_JOIN), the current trail.
+    private func makeRDATA(index: Int) -> Packet {
+        let entry = window[index]
+        return Packet(
+            tsi: configuration.tsi, dataDestinationPort: configuration.dataDestinationPort,
+            body: .rdata(DataPacket(sequence: entry.sequence, trail: trail, payload: entry.payload)),
+            options: entry.options)
+    }
+
+    private func makeODATA(_ next: PendingTPDU) -> Packet {
+        var options: [Option] = []
+        if let fragment = next.fragment { options.append(Option(.fragment(fragment))) }
+        // RFC 3208 §9.6: OPT_SYN on the session's first ODATA (and its RDATA, which copies these options).
+        if next.sequence == firstSequence { options.append(Option(.syn)) }
+        if let join = joinMinimum(lead: next.sequence &- 1) { options.append(Option(.join(minimumSequence: join))) }
+        let trail = window.isEmpty ? next.sequence : self.trail
+        return Packet(
+            tsi: configuration.tsi, dataDestinationPort: configuration.dataDestinationPort,
+            body: .odata(DataPacket(sequence: next.sequence, trail: trail, payload: next.payload)),
+            options: options)
+    }
+
+    private func wireBytes(_ packet: Packet, routerAlert: Bool) -> Int {
+        configuration.headerOverhead + (routerAlert ? configuration.routerAlertOverhead : 0) + packet.encodedLength
+    }
+
+    private mutating func account(_ packet: Packet, routerAlert: Bool) {
+        statistics.bytesSent += wireBytes(packet, routerAlert: routerAlert)
+    }
+
+    private mutating func push(_ event: Event) {
+        if events.count >= Self.eventCapacity {
+            events.removeFirst()
+            statistics.eventsDropped += 1
+        }
+        events.append(event)
+    }
+}

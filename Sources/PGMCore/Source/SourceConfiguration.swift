@@ -1,0 +1,118 @@
+public import PGMWire
+
+extension Source {
+    /// Everything a source needs to know up front. Defaults follow OpenPGM's bundled examples (protocol notes
+    /// §12), since RFC 3208 names its timers but gives almost no values.
+    public struct Configuration: Sendable {
+        /// The session: our GSI and data-source port.
+        public var tsi: TSI
+        /// The application's well-known port (DPORT on downstream packets).
+        public var dataDestinationPort: UInt16
+        /// The multicast group ODATA, RDATA, SPM and NCF go to; NAKs must name it in NAK_GRP.
+        public var group: NLA
+        /// Our unicast NLA: SPM_PATH, and what NAK_SRC must equal.
+        public var sourceAddress: NLA
+        /// The largest IP datagram, IP header included (OpenPGM: 1500).
+        public var maxTPDU: Int = 1500
+        /// Bytes below PGM on every packet, counted by the rate limiter and against ``maxTPDU``: 20 for
+        /// native IPv4, ``udpHeaderOverhead`` for UDP encapsulation.
+        public var headerOverhead: Int = 20
+        /// Extra bytes for the IPv4 Router Alert option on SPM, NCF and RDATA; 0 when UDP-encapsulated,
+        /// since UDP cannot carry it.
+        public var routerAlertOverhead: Int = 4
+        /// TXW_MAX_RTE in bytes per second on the wire, shared by ODATA, RDATA and SPM (OpenPGM example:
+        /// 400,000 B/s including IP headers).
+        public var rate: Int = 400_000
+        /// The token bucket depth: how many bytes may leave back to back after an idle period.
+        public var burst: Int = 16 * 1500
+        /// TXW_SECS: data older than this leaves the window (RFC 3208 Appendix F, "advance with time").
+        public var txwSeconds: Duration = .seconds(30)
+        /// TXW_BYTES bound: when the window's payload bytes exceed this, the oldest data leaves it
+        /// ("advance with data", OpenPGM's fixed ring). The trail follows whichever bound bites first.
+        public var txwMaxBytes: Int = 16 << 20
+        /// The largest APDU ``Source/send(_:at:)`` accepts; larger ones are split with OPT_FRAGMENT.
+        public var maximumAPDUSize: Int = 64 << 10
+        /// Bytes of queued, unsent APDUs before ``Source/send(_:at:)`` pushes back with `queueFull`.
+        public var maximumQueuedBytes: Int = 1 << 20
+        /// Ambient SPMs (RFC 3208 §5.1.4): sent on this interval whether or not data flows, so that new
+        /// receivers and network elements learn the path and window (OpenPGM example: 30 s).
+        public var ambientSPMInterval: Duration = .seconds(30)
+        /// Heartbeat SPMs (RFC 3208 §5.1.5, IHB_MIN ... IHB_MAX): restarted from the first entry after every
+        /// ODATA or RDATA, so a lost tail is noticed quickly. OpenPGM's list.
+        public var heartbeatIntervals: [Duration] = [
+            .milliseconds(100), .milliseconds(100), .milliseconds(100), .milliseconds(100),
+            .milliseconds(1300), .seconds(7), .seconds(16), .seconds(25), .seconds(30),
+        ]
+        /// How far back OPT_JOIN lets late joiners recover (RFC 3208 §9.3.1), in sequence numbers, capped by
+        /// the window; `nil` sends no OPT_JOIN, so late joiners start at the first packet they see.
+        public var joinHistory: UInt32?
+        /// Answer at most one SPMR per interval (RFC 3208 §13.4: "no more than once per IHB_MIN").
+        public var spmrHoldOff: Duration = .milliseconds(100)
+        /// A sequence repaired this recently is not repaired again for a new NAK: every receiver that lost
+        /// it asks within NAK_BO_IVL, and one RDATA serves them all (no amplification by NAK floods).
+        public var repairHoldOff: Duration = .milliseconds(100)
+        /// The first ODATA sequence number; `nil` draws one from ``seed``. Tests start near 2³² to cross
+        /// the wrap.
+        public var initialSequence: SequenceNumber?
+        public var seed: UInt64 = 0
+
+        /// IPv4 (20) plus UDP (8), for UDP encapsulation.
+        public static let udpHeaderOverhead = 28
+
+        public init(tsi: TSI, dataDestinationPort: UInt16, group: NLA, sourceAddress: NLA) {
+            self.tsi = tsi
+            self.dataDestinationPort = dataDestinationPort
+            self.group = group
+            self.sourceAddress = sourceAddress
+        }
+    }
+
+    /// Local API misuse the caller can act on; network input never throws.
+    public enum SendError: Error, Hashable, Sendable {
+        /// The unsent queue is full: retry after ``Source/queuedBytesAvailable`` has room (it grows as ODATA
+        /// leaves under the rate limit, i.e. once ``Source/pollTransmit(at:)`` has sent more).
+        case queueFull(available: Int)
+        /// Larger than ``Configuration/maximumAPDUSize``.
+        case apduTooLarge(size: Int, maximum: Int)
+        /// ``Source/close(at:)`` was called.
+        case closed
+    }
+
+    /// What the application may want to know; drained with ``Source/pollEvent()``.
+    public enum Event: Hashable, Sendable {
+        /// A valid NAK asked for these in-window sequence numbers (an NCF has been queued).
+        case nakReceived(sequences: [SequenceNumber], from: NLA)
+        /// A NAK named only sequences outside the transmit window: counted, not answered.
+        case nakOutsideWindow(sequence: SequenceNumber, from: NLA)
+        /// After ``Source/close(at:)``: all data was sent and has left the window; no more packets follow.
+        case finished
+    }
+
+    /// Counters named after the RFC 3208 / PGM MIB ideas they count.
+    public struct Statistics: Hashable, Sendable {
+        public var apdusQueued = 0
+        public var odataSent = 0
+        public var rdataSent = 0
+        public var spmSent = 0
+        public var ncfSent = 0
+        /// Bytes on the wire (with ``Configuration/headerOverhead``) of every packet sent.
+        public var bytesSent = 0
+        public var naksReceived = 0
+        /// Sequence numbers named by valid NAKs (OPT_NAK_LIST entries included).
+        public var nakSequencesReceived = 0
+        /// NAKed sequences already queued or repaired within ``Configuration/repairHoldOff``.
+        public var nakSequencesIgnored = 0
+        public var naksOutsideWindow = 0
+        /// NAKs whose NAK_SRC or NAK_GRP is not ours, or parity NAKs (no FEC here).
+        public var naksMisaddressed = 0
+        public var nnaksReceived = 0
+        public var spmrReceived = 0
+        public var spmrRateLimited = 0
+        /// Foreign packets: another session, or types a source does not take.
+        public var packetsDiscarded = 0
+        /// Events dropped because the application did not drain ``Source/pollEvent()``.
+        public var eventsDropped = 0
+        /// Sequences that left the window (TXW_TRAIL advanced past them).
+        public var sequencesExpired = 0
+    }
+}

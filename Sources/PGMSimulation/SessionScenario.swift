@@ -1,0 +1,227 @@
+public import PGMCore
+public import PGMWire
+
+/// One source and many receivers on one LAN segment, the shape most RFC 3208 behaviours are tested in.
+///
+/// The source is fed a list of APDUs as fast as its queue takes them and closes after the last one; every
+/// receiver's events are collected. ``verify()`` checks the central invariant: each receiver delivered
+/// exactly the sent APDUs in order, except APDUs it reported lost, and its reported ranges are exactly the
+/// sequence numbers it never received.
+public final class SessionScenario {
+    public struct Configuration {
+        public var seed: UInt64
+        public var receivers: Int
+        /// The APDUs the source sends, in order.
+        public var apdus: [[UInt8]]
+        /// Source to segment (a loss here hits every receiver at once).
+        public var sourceUplink = LinkProfile()
+        /// Segment to source (NAKs, SPMRs).
+        public var sourceDownlink = LinkProfile()
+        /// Segment to each receiver (independent per receiver).
+        public var receiverDownlink = LinkProfile()
+        /// Each receiver to the segment (its NAKs and SPMRs).
+        public var receiverUplink = LinkProfile()
+        public var source: Source.Configuration
+        public var receiver: Receiver.Configuration
+        /// When the source starts sending, and when it closes after the last APDU.
+        public var closeWhenDone = true
+
+        public init(seed: UInt64, receivers: Int, apdus: [[UInt8]]) {
+            self.seed = seed
+            self.receivers = receivers
+            self.apdus = apdus
+            let group = NLA.ipv4(IPv4Address(239, 192, 0, 1))
+            let tsi = TSI(gsi: GSI(rawValue: 0x0102_0304_0506 ^ (seed & 0xFFFF)), sourcePort: 4000)
+            source = Source.Configuration(
+                tsi: tsi, dataDestinationPort: 7500, group: group, sourceAddress: SessionScenario.sourceAddress)
+            source.seed = seed
+            source.rate = 1_000_000
+            source.joinHistory = UInt32.max
+            receiver = Receiver.Configuration(dataDestinationPort: 7500, group: group)
+        }
+    }
+
+    /// What one receiver did.
+    public struct ReceiverLog {
+        /// Indices into the sent APDUs, in delivery order; `nil` for bytes that match no sent APDU.
+        public var delivered: [Int?] = []
+        public var unrecoverable: [(first: SequenceNumber, last: SequenceNumber, reason: Receiver.LossReason)] = []
+        public var closed = false
+        public var discovered = 0
+        /// Sequence offsets (from the first ODATA) the receiver got as ODATA or RDATA before it reported
+        /// them lost (later copies are late duplicates).
+        public var received: Set<UInt32> = []
+        /// Sequence offsets reported lost.
+        public var lost: Set<UInt32> = []
+        /// Offsets outside the session named by loss reports.
+        public var strayReports = 0
+    }
+
+    public static let sourceAddress = NLA.ipv4(IPv4Address(10, 0, 0, 1))
+
+    public let configuration: Configuration
+    public let network: Network
+    public let segment: SegmentID
+    public let source: Host<Source>
+    public private(set) var receivers: [Host<Receiver>] = []
+    public private(set) var logs: [ReceiverLog]
+    /// The sequence numbers (offsets from the first) of each APDU.
+    public private(set) var apduSequences: [Range<UInt32>] = []
+    public private(set) var sentCount = 0
+    public private(set) var closedReceivers = 0
+    /// The first data sequence number.
+    public let initialSequence: SequenceNumber
+
+    public init(_ configuration: Configuration) {
+        var configuration = configuration
+        var seeds = SplitMix64(seed: configuration.seed)
+        configuration.source.seed = seeds.next()
+        self.configuration = configuration
+        network = Network(seed: seeds.next())
+        network.tracing = false
+        segment = network.addSegment("lan")
+        let sourceEngine = Source(configuration: configuration.source, at: .zero)
+        initialSequence = sourceEngine.lead &+ 1
+        source = network.addHost(
+            "source", engine: sourceEngine,
+            interfaces: [InterfaceConfiguration(
+                segment: segment, address: Self.sourceAddress, uplink: configuration.sourceUplink,
+                downlink: configuration.sourceDownlink)])
+        logs = Array(repeating: ReceiverLog(), count: configuration.receivers)
+        // Sequence ranges follow the source's split rule, so loss reports can be mapped to APDUs.
+        let single = Source.maximumPayload(configuration.source, fragmented: false)
+        let fragment = Source.maximumPayload(configuration.source, fragmented: true)
+        var offset: UInt32 = 0
+        for apdu in configuration.apdus {
+            let count = apdu.count <= single ? 1 : (apdu.count + fragment - 1) / fragment
+            apduSequences.append(offset..<(offset + UInt32(count)))
+            offset += UInt32(count)
+        }
+        for index in 0..<configuration.receivers {
+            var receiverConfiguration = configuration.receiver
+            receiverConfiguration.seed = seeds.next()
+            let address = NLA.ipv4(IPv4Address(rawValue: IPv4Address(10, 0, 0, 0).rawValue + 100 + UInt32(index)))
+            let host = network.addHost(
+                "receiver\(index)", engine: Receiver(configuration: receiverConfiguration),
+                interfaces: [InterfaceConfiguration(
+                    segment: segment, address: address, uplink: configuration.receiverUplink,
+                    downlink: configuration.receiverDownlink)])
+            host.onActivity = { [unowned self] host, _ in self.drain(host, index: index) }
+            receivers.append(host)
+        }
+        source.onActivity = { [unowned self] host, now in self.feed(host, now: now) }
+        network.observer = { [unowned self] observation in self.observe(observation) }
+        network.wake(source)
+    }
+
+    /// Runs until every receiver reported the session closed, or `limit` of virtual time.
+    @discardableResult
+    public func run(limit: Duration = .seconds(600)) -> Bool {
+        network.run(until: .zero + limit) { closedReceivers < receivers.count }
+        return closedReceivers == receivers.count
+    }
+
+    private func feed(_ host: Host<Source>, now: Instant) {
+        while sentCount < configuration.apdus.count {
+            do {
+                try host.engine.send(configuration.apdus[sentCount], at: now)
+                sentCount += 1
+            } catch {
+                return
+            }
+        }
+        if configuration.closeWhenDone && !host.engine.isClosing { host.engine.close(at: now) }
+        while host.engine.pollEvent() != nil {}
+    }
+
+    private func drain(_ host: Host<Receiver>, index: Int) {
+        while let event = host.engine.pollEvent() {
+            switch event {
+            case .data(_, let bytes):
+                logs[index].delivered.append(Self.apduIndex(of: bytes).flatMap {
+                    $0 < configuration.apdus.count && configuration.apdus[$0] == bytes ? $0 : nil
+                })
+            case .unrecoverable(_, let first, let last, let reason):
+                logs[index].unrecoverable.append((first, last, reason))
+                let total = apduSequences.last?.upperBound ?? 0
+                let low = initialSequence.distance(to: first)
+                let high = initialSequence.distance(to: last)
+                if low < 0 || high < low || UInt32(high) >= total {
+                    logs[index].strayReports += 1
+                } else {
+                    for offset in UInt32(low)...UInt32(high) { logs[index].lost.insert(offset) }
+                }
+            case .sessionClosed:
+                if !logs[index].closed { closedReceivers += 1 }
+                logs[index].closed = true
+            case .peerDiscovered:
+                logs[index].discovered += 1
+            case .peerExpired:
+                break
+            }
+        }
+    }
+
+    private func observe(_ observation: Network.Observation) {
+        guard observation.kind == .delivered, observation.host > 0 else { return }
+        switch observation.packet.body {
+        case .odata(let data), .rdata(let data):
+            let offset = initialSequence.distance(to: data.sequence).magnitude
+            if !logs[observation.host - 1].lost.contains(offset) { logs[observation.host - 1].received.insert(offset) }
+        default:
+            break
+        }
+    }
+
+    /// APDU `index` of `size` bytes: its index in the first four bytes, then a pattern, so a delivered APDU
+    /// identifies itself and any corruption shows.
+    public static func apdu(index: Int, size: Int) -> [UInt8] {
+        (0..<size).map { position in
+            position < 4
+                ? UInt8(truncatingIfNeeded: UInt32(index) >> (24 - 8 * UInt32(position)))
+                : UInt8(truncatingIfNeeded: index &* 31 &+ position &* 7)
+        }
+    }
+
+    static func apduIndex(of bytes: [UInt8]) -> Int? {
+        guard bytes.count >= 4 else { return nil }
+        return Int(UInt32(bytes[0]) << 24 | UInt32(bytes[1]) << 16 | UInt32(bytes[2]) << 8 | UInt32(bytes[3]))
+    }
+
+    /// Every broken invariant, one line each; empty when all receivers behaved.
+    public func verify() -> [String] {
+        var failures: [String] = []
+        let total = apduSequences.last?.upperBound ?? 0
+        for (index, log) in logs.enumerated() {
+            let name = "receiver\(index)"
+            let lost = log.lost
+            if log.strayReports > 0 { failures.append("\(name): \(log.strayReports) loss reports outside the session") }
+            // Exactness: reported lost == never received, over every sequence the source sent.
+            for offset in 0..<total where lost.contains(offset) == log.received.contains(offset) {
+                failures.append(
+                    lost.contains(offset)
+                        ? "\(name): sequence +\(offset) reported lost but was received"
+                        : "\(name): sequence +\(offset) never received and never reported lost")
+                break
+            }
+            // Delivery: in order, byte-exact, and every APDU either delivered or covered by a loss report.
+            let delivered = log.delivered.compactMap { $0 }
+            if delivered.count != log.delivered.count { failures.append("\(name): delivered corrupted bytes") }
+            if delivered != delivered.sorted() || Set(delivered).count != delivered.count {
+                failures.append("\(name): delivery out of order or duplicated")
+            }
+            let deliveredSet = Set(delivered)
+            for (apdu, range) in apduSequences.enumerated() {
+                let hit = range.contains { lost.contains($0) }
+                if deliveredSet.contains(apdu) == hit {
+                    failures.append(
+                        hit ? "\(name): APDU \(apdu) delivered although reported lost"
+                            : "\(name): APDU \(apdu) neither delivered nor reported lost")
+                    break
+                }
+            }
+            if configuration.closeWhenDone && !log.closed { failures.append("\(name): session close not reported") }
+        }
+        return failures
+    }
+}
