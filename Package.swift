@@ -47,6 +47,9 @@ let package = Package(
         .testTarget(
             name: "PGMSimulationTests", dependencies: ["PGMSimulation", "PGMCore", "PGMWire", "PGMCapture"],
             swiftSettings: upcomingFeatures),
+        .executableTarget(
+            name: "pgm-wire-bench", dependencies: ["PGMWire"], path: "Tools/WireBenchmark",
+            swiftSettings: upcomingFeatures),
         .testTarget(name: "PGMWireTests", dependencies: ["PGMWire", "PGMCore"], swiftSettings: upcomingFeatures),
     ],
     swiftLanguageModes: [.v6]

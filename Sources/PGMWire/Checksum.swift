@@ -13,7 +13,12 @@ public enum PGMChecksum {
     /// (RFC 1071 §2(B)), so the folded result only needs swapping once at the end.
     @inlinable
     public static func partialSum(_ bytes: UnsafeRawBufferPointer, initial: UInt32 = 0) -> UInt32 {
-        var sum: UInt64 = 0
+        // Each 64-bit load is added as two 32-bit halves into independent 64-bit accumulators: no carries to
+        // propagate inside the loop (2³² additions before one could overflow), so the loop vectorizes.
+        var sum0: UInt64 = 0
+        var sum1: UInt64 = 0
+        var sum2: UInt64 = 0
+        var sum3: UInt64 = 0
         var index = 0
         let count = bytes.count
         while index + 32 <= count {
@@ -21,16 +26,18 @@ public enum PGMChecksum {
             let b = bytes.loadUnaligned(fromByteOffset: index + 8, as: UInt64.self)
             let c = bytes.loadUnaligned(fromByteOffset: index + 16, as: UInt64.self)
             let d = bytes.loadUnaligned(fromByteOffset: index + 24, as: UInt64.self)
-            sum = addWithCarry(sum, a)
-            sum = addWithCarry(sum, b)
-            sum = addWithCarry(sum, c)
-            sum = addWithCarry(sum, d)
+            sum0 &+= (a & 0xFFFF_FFFF) &+ (a >> 32)
+            sum1 &+= (b & 0xFFFF_FFFF) &+ (b >> 32)
+            sum2 &+= (c & 0xFFFF_FFFF) &+ (c >> 32)
+            sum3 &+= (d & 0xFFFF_FFFF) &+ (d >> 32)
             index += 32
         }
         while index + 8 <= count {
-            sum = addWithCarry(sum, bytes.loadUnaligned(fromByteOffset: index, as: UInt64.self))
+            let a = bytes.loadUnaligned(fromByteOffset: index, as: UInt64.self)
+            sum0 &+= (a & 0xFFFF_FFFF) &+ (a >> 32)
             index += 8
         }
+        var sum = addWithCarry(addWithCarry(sum0, sum1), addWithCarry(sum2, sum3))
         var tail: UInt64 = 0
         var shift: UInt64 = 0
         while index < count {
