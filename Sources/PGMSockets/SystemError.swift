@@ -20,6 +20,9 @@ public struct SystemError: Error, Equatable, Sendable, CustomStringConvertible {
         [ENODEV, EADDRNOTAVAIL, EADDRINUSE, ENETUNREACH, ENETDOWN, EHOSTUNREACH, ENXIO].contains(errno)
     }
 
+    /// Another socket holds the address and port (a second source on this host).
+    public var isAddressInUse: Bool { errno == EADDRINUSE }
+
     public var description: String {
         let reason = strerror(errno).map { String(cString: $0) } ?? "errno \(errno)"
         if isPermissionDenied && call.contains("SOCK_RAW") {
