@@ -17,6 +17,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
@@ -33,7 +34,24 @@ let package = Package(
             name: "PGMSockets",
             dependencies: ["CPGMSystem", "PGMCore", "PGMWire", .product(name: "Logging", package: "swift-log")],
             swiftSettings: upcomingFeatures),
-        .target(name: "PGMCapture", dependencies: ["PGMWire"], swiftSettings: upcomingFeatures),
+        .systemLibrary(name: "CPcap", path: "Sources/CPcap", providers: [.apt(["libpcap-dev"])]),
+        .target(name: "PGMCapture", dependencies: ["PGMWire", "CPcap"], swiftSettings: upcomingFeatures),
+        .target(
+            name: "PGMCommandLine",
+            dependencies: [
+                "PGMWire", "PGMCore", "PGMSockets", "PGMCapture",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: upcomingFeatures),
+        .executableTarget(name: "pgm-dump", dependencies: ["PGMCommandLine"], swiftSettings: upcomingFeatures),
+        .executableTarget(
+            name: "pgm-capture-gen", dependencies: ["PGMWire", "PGMCapture"], path: "Tools/CaptureGenerator",
+            swiftSettings: upcomingFeatures),
+        .testTarget(name: "PGMCaptureTests", dependencies: ["PGMCapture", "PGMWire"], swiftSettings: upcomingFeatures),
+        .testTarget(
+            name: "PGMCommandLineTests", dependencies: ["PGMCommandLine", "PGMCapture", "PGMWire"],
+            swiftSettings: upcomingFeatures),
         .testTarget(
             name: "PGMSocketsTests", dependencies: ["PGMSockets", "PGMCore", "PGMWire"], swiftSettings: upcomingFeatures),
         .target(

@@ -1,0 +1,110 @@
+public import PGMWire
+
+/// A capture timestamp: seconds and nanoseconds since the Unix epoch (as libpcap reports it, nanosecond precision).
+public struct CaptureTimestamp: Hashable, Sendable, Comparable {
+    public var seconds: Int64
+    public var nanoseconds: Int32
+
+    public init(seconds: Int64, nanoseconds: Int32) {
+        self.seconds = seconds
+        self.nanoseconds = nanoseconds
+    }
+
+    public init(totalNanoseconds: Int64) {
+        self.seconds = totalNanoseconds / 1_000_000_000
+        self.nanoseconds = Int32(totalNanoseconds % 1_000_000_000)
+    }
+
+    public var totalNanoseconds: Int64 { seconds &* 1_000_000_000 &+ Int64(nanoseconds) }
+
+    public static func < (lhs: Self, rhs: Self) -> Bool { lhs.totalNanoseconds < rhs.totalNanoseconds }
+}
+
+/// What the stored PGM checksum says about the bytes (RFC 3208 §8: 0x0000 means "no checksum").
+public enum ChecksumStatus: Hashable, Sendable {
+    case valid(UInt16)
+    case invalid(stored: UInt16, computed: UInt16)
+    /// No checksum; RFC 3208 requires one on ODATA and RDATA.
+    case absent
+
+    /// Checks `pgm`, a whole PGM packet (at least the 16-byte common header).
+    public init(of pgm: UnsafeRawBufferPointer) {
+        guard pgm.count >= Packet.commonHeaderLength else {
+            self = .absent
+            return
+        }
+        let stored = pgm.u16(at: PGMChecksum.fieldOffset)
+        if stored == 0 {
+            self = .absent
+        } else if PGMChecksum.isValid(pgm) {
+            self = .valid(stored)
+        } else {
+            self = .invalid(stored: stored, computed: PGMChecksum.compute(pgm))
+        }
+    }
+}
+
+/// One captured frame and everything pgm-dump learned from it; what formatters and the analyzer consume.
+public struct Dissection: Sendable {
+    /// 1-based frame number in the capture, as tshark and tcpdump `-#` count.
+    public var number: Int
+    public var timestamp: CaptureTimestamp
+    public var capturedLength: Int
+    public var originalLength: Int
+    public var layers: Decapsulated
+    /// The PGM layer, when ``layers`` is ``Decapsulated/pgm(_:udp:pgm:)``.
+    public var pgm: PGMLayer?
+
+    /// The decoded PGM packet, or why its bytes are not one.
+    public struct PGMLayer: Sendable {
+        /// Bytes of the PGM packet as captured.
+        public var length: Int
+        /// The raw type byte, options byte and stored checksum, when the common header was captured.
+        public var typeByte: UInt8?
+        public var optionsByte: UInt8?
+        public var checksum: ChecksumStatus
+        public var result: Result<Packet, PacketDecodingError>
+
+        public var packet: Packet? {
+            if case .success(let packet) = result { packet } else { nil }
+        }
+    }
+
+    /// Decapsulates and decodes one frame. The PGM bytes are copied once, into the array the packet's payload
+    /// slice shares.
+    public static func dissect(
+        frame: UnsafeRawBufferPointer, linkType: LinkType, decapsulator: Decapsulator, number: Int,
+        timestamp: CaptureTimestamp, originalLength: Int
+    ) -> Dissection {
+        let layers = decapsulator.decapsulate(frame, linkType: linkType)
+        var dissection = Dissection(
+            number: number, timestamp: timestamp, capturedLength: frame.count, originalLength: originalLength,
+            layers: layers, pgm: nil)
+        if case .pgm(_, _, let range) = layers {
+            dissection.pgm = decodePGM(UnsafeRawBufferPointer(rebasing: frame[range]))
+        }
+        return dissection
+    }
+
+    public static func dissect(
+        frame: [UInt8], linkType: LinkType, decapsulator: Decapsulator = Decapsulator(), number: Int = 1,
+        timestamp: CaptureTimestamp = CaptureTimestamp(seconds: 0, nanoseconds: 0)
+    ) -> Dissection {
+        frame.withUnsafeBytes {
+            dissect(
+                frame: $0, linkType: linkType, decapsulator: decapsulator, number: number, timestamp: timestamp,
+                originalLength: frame.count)
+        }
+    }
+
+    /// Decodes PGM bytes without rejecting a wrong checksum: an inspector shows the packet and flags the checksum.
+    public static func decodePGM(_ bytes: UnsafeRawBufferPointer) -> PGMLayer {
+        let checksum = ChecksumStatus(of: bytes)
+        let header = bytes.count >= Packet.commonHeaderLength
+        let copy = [UInt8](bytes)
+        return PGMLayer(
+            length: bytes.count, typeByte: header ? bytes[4] : nil, optionsByte: header ? bytes[5] : nil,
+            checksum: checksum,
+            result: Result { () throws(PacketDecodingError) in try Packet(decoding: copy[...], checksum: .ignore) })
+    }
+}

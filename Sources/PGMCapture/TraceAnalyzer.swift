@@ -1,0 +1,306 @@
+public import PGMWire
+
+/// Per-session statistics of a trace: traffic by type, ODATA gaps, NAK/NCF/RDATA per lost sequence, repair
+/// latencies and congestion reports (protocol notes §14 "Session tracking").
+///
+/// Pure: feed it decoded packets with their capture times in capture order, then read ``report()``. It never
+/// looks at a clock, so the same capture always gives the same report.
+public struct TraceAnalyzer: Sendable {
+    /// A gap larger than this is counted but its sequences are not tracked one by one (a source restart or a
+    /// capture that joins late must not allocate billions of entries).
+    public static let maximumTrackedGap: UInt32 = 65_536
+
+    public private(set) var capture = CaptureCounters()
+    private var sessions: [TSI: SessionState] = [:]
+    private var order: [TSI] = []
+
+    public init() {}
+
+    /// Frames by what they held, for the capture as a whole.
+    public struct CaptureCounters: Hashable, Sendable {
+        public var frames = 0
+        public var pgmPackets = 0
+        public var malformed = 0
+        public var fragments = 0
+        public var other = 0
+        public var badChecksums = 0
+        public var missingChecksums = 0
+    }
+
+    /// Records one dissected frame (the usual entry point from the capture loop).
+    public mutating func record(_ dissection: Dissection) {
+        capture.frames += 1
+        switch dissection.layers {
+        case .pgm:
+            guard let pgm = dissection.pgm else { return }
+            switch pgm.checksum {
+            case .invalid: capture.badChecksums += 1
+            case .absent: capture.missingChecksums += 1
+            case .valid: break
+            }
+            switch pgm.result {
+            case .success(let packet):
+                capture.pgmPackets += 1
+                record(packet, length: pgm.length, at: dissection.timestamp)
+            case .failure:
+                capture.malformed += 1
+            }
+        case .fragment: capture.fragments += 1
+        case .malformed: capture.malformed += 1
+        case .other: capture.other += 1
+        }
+    }
+
+    /// Records one decoded packet of `length` PGM bytes seen at `time`.
+    public mutating func record(_ packet: Packet, length: Int, at time: CaptureTimestamp) {
+        let tsi = packet.tsi
+        let now = time.totalNanoseconds
+        if sessions[tsi] == nil {
+            sessions[tsi] = SessionState(firstTime: now)
+            order.append(tsi)
+        }
+        sessions[tsi]!.record(packet, length: length, at: now)
+    }
+
+    /// The report, sessions in order of first appearance.
+    public func report() -> Report {
+        Report(capture: capture, sessions: order.map { sessions[$0]!.report(tsi: $0) })
+    }
+
+    public struct Report: Sendable {
+        public var capture: CaptureCounters
+        public var sessions: [SessionReport]
+    }
+
+    /// What one TSI did during the capture. Times are nanoseconds since the Unix epoch (or the capture's origin).
+    public struct SessionReport: Sendable {
+        public var tsi: TSI
+        public var firstTime: Int64
+        public var lastTime: Int64
+        /// Packets and PGM bytes per type, in ``PacketType/allCases`` order (types never seen are left out).
+        public var traffic: [(type: PacketType, packets: Int, bytes: Int)]
+        /// The first and highest ODATA sequence numbers seen (serial order).
+        public var odataRange: (first: SequenceNumber, last: SequenceNumber)?
+        /// SPM_LEAD of the last SPM.
+        public var lastSPMLead: SequenceNumber?
+        /// Jumps in ODATA sequence numbers, and how many sequences they skipped.
+        public var gaps: Int
+        public var gapSequences: Int
+        public var naks: Int
+        /// Sequence numbers requested: one per NAK plus its OPT_NAK_LIST entries.
+        public var nakEntries: Int
+        public var ncfs: Int
+        public var ncfEntries: Int
+        public var rdata: Int
+        /// Sequences seen missing from ODATA or named in a NAK.
+        public var lostSequences: Int
+        public var naksPerLostSequence: Distribution
+        public var rdataPerLostSequence: Distribution
+        /// Gap first seen (the ODATA after it) → first NAK for the sequence.
+        public var gapToNAK: LatencySummary
+        /// First NAK → first NCF for the sequence.
+        public var nakToNCF: LatencySummary
+        /// First NAK → first RDATA for the sequence.
+        public var nakToRDATA: LatencySummary
+        /// Lost sequences that got neither RDATA nor a late ODATA, in serial order.
+        public var neverRepaired: [SequenceNumber]
+        public var congestionReports: Int
+        /// The OPT_CR with the highest RX_WP (receiver worst path loss, 0xFFFF = 100 %).
+        public var worstReceiver: (receiver: NLA, loss: UInt16)?
+    }
+
+    /// Mean and maximum of a per-sequence count.
+    public struct Distribution: Hashable, Sendable {
+        public var count: Int
+        public var total: Int
+        public var maximum: Int
+        public var mean: Double { count == 0 ? 0 : Double(total) / Double(count) }
+    }
+
+    /// Nearest-rank percentiles (ISO/NIST "nearest rank": the smallest value with at least p % at or below it).
+    public struct LatencySummary: Hashable, Sendable {
+        public var count: Int
+        public var p50: Int64
+        public var p90: Int64
+        public var p99: Int64
+        public var maximum: Int64
+
+        public init(_ samples: [Int64]) {
+            let sorted = samples.sorted()
+            count = sorted.count
+            func rank(_ percent: Int) -> Int64 {
+                guard !sorted.isEmpty else { return 0 }
+                let index = (percent * sorted.count + 99) / 100 - 1
+                return sorted[max(0, min(sorted.count - 1, index))]
+            }
+            p50 = rank(50)
+            p90 = rank(90)
+            p99 = rank(99)
+            maximum = sorted.last ?? 0
+        }
+    }
+}
+
+/// Mutable per-TSI state behind ``TraceAnalyzer``.
+private struct SessionState: Sendable {
+    struct Loss: Sendable {
+        var gapSeen: Int64?
+        var firstNAK: Int64?
+        var firstNCF: Int64?
+        var firstRDATA: Int64?
+        var naks = 0
+        var rdata = 0
+        var repairedByODATA = false
+    }
+
+    var firstTime: Int64
+    var lastTime: Int64
+    var packets = [Int](repeating: 0, count: 16)
+    var bytes = [Int](repeating: 0, count: 16)
+    var firstODATA: SequenceNumber?
+    var highestODATA: SequenceNumber?
+    var lastSPMLead: SequenceNumber?
+    var gaps = 0
+    var gapSequences = 0
+    var naks = 0
+    var nakEntries = 0
+    var ncfs = 0
+    var ncfEntries = 0
+    var rdata = 0
+    var losses: [SequenceNumber: Loss] = [:]
+    var congestionReports = 0
+    var worstReceiver: (receiver: NLA, loss: UInt16)?
+
+    init(firstTime: Int64) {
+        self.firstTime = firstTime
+        self.lastTime = firstTime
+    }
+
+    mutating func record(_ packet: Packet, length: Int, at now: Int64) {
+        lastTime = max(lastTime, now)
+        let type = packet.body.type
+        packets[Int(type.rawValue & 0x0F)] += 1
+        bytes[Int(type.rawValue & 0x0F)] += length
+        switch packet.body {
+        case .odata(let data):
+            recordODATA(data.sequence, at: now)
+        case .rdata(let data):
+            rdata += 1
+            var loss = losses[data.sequence] ?? Loss()
+            loss.rdata += 1
+            if loss.firstRDATA == nil { loss.firstRDATA = now }
+            losses[data.sequence] = loss
+        case .nak(let nak):
+            naks += 1
+            forEachRequested(nak.sequence, packet.options) { sequence in
+                nakEntries += 1
+                var loss = losses[sequence] ?? Loss()
+                loss.naks += 1
+                if loss.firstNAK == nil { loss.firstNAK = now }
+                losses[sequence] = loss
+            }
+            for option in packet.options {
+                if case .congestionReport(let report) = option.value {
+                    congestionReports += 1
+                    if worstReceiver == nil || report.receiverWorstPath > worstReceiver!.loss {
+                        worstReceiver = (report.worstReceiver, report.receiverWorstPath)
+                    }
+                }
+            }
+        case .ncf(let ncf):
+            ncfs += 1
+            forEachRequested(ncf.sequence, packet.options) { sequence in
+                ncfEntries += 1
+                // Only an NCF answering a NAK we saw is a repair step; others are another subtree's.
+                if var loss = losses[sequence], loss.firstNAK != nil {
+                    if loss.firstNCF == nil { loss.firstNCF = now }
+                    losses[sequence] = loss
+                }
+            }
+        case .spm(let spm):
+            lastSPMLead = spm.lead
+        case .poll, .polr, .nnak, .spmr, .ack:
+            break
+        }
+    }
+
+    private mutating func recordODATA(_ sequence: SequenceNumber, at now: Int64) {
+        guard let highest = highestODATA else {
+            firstODATA = sequence
+            highestODATA = sequence
+            return
+        }
+        let distance = highest.distance(to: sequence)
+        if distance > 1 {
+            gaps += 1
+            gapSequences += Int(distance) - 1
+            if UInt32(distance - 1) <= TraceAnalyzer.maximumTrackedGap {
+                var missing = highest &+ 1
+                while missing != sequence {
+                    var loss = losses[missing] ?? Loss()
+                    if loss.gapSeen == nil { loss.gapSeen = now }
+                    losses[missing] = loss
+                    missing = missing &+ 1
+                }
+            }
+            highestODATA = sequence
+        } else if distance == 1 {
+            highestODATA = sequence
+        } else if distance < 0, var loss = losses[sequence] {
+            // A late (reordered) ODATA fills the gap without a repair.
+            loss.repairedByODATA = true
+            losses[sequence] = loss
+        }
+        if let first = firstODATA, sequence.precedes(first) { firstODATA = sequence }
+    }
+
+    private func forEachRequested(
+        _ sequence: SequenceNumber, _ options: [Option], _ body: (SequenceNumber) -> Void
+    ) {
+        body(sequence)
+        for option in options {
+            if case .nakList(let list) = option.value { list.forEach(body) }
+        }
+    }
+
+    func report(tsi: TSI) -> TraceAnalyzer.SessionReport {
+        var traffic: [(type: PacketType, packets: Int, bytes: Int)] = []
+        for type in PacketType.allCases where packets[Int(type.rawValue & 0x0F)] > 0 {
+            traffic.append((type, packets[Int(type.rawValue & 0x0F)], bytes[Int(type.rawValue & 0x0F)]))
+        }
+        var gapToNAK: [Int64] = []
+        var nakToNCF: [Int64] = []
+        var nakToRDATA: [Int64] = []
+        var naksPer = TraceAnalyzer.Distribution(count: 0, total: 0, maximum: 0)
+        var rdataPer = TraceAnalyzer.Distribution(count: 0, total: 0, maximum: 0)
+        var neverRepaired: [SequenceNumber] = []
+        var lost = 0
+        for (sequence, loss) in losses {
+            // A sequence only ever seen in RDATA (another receiver's loss) is not one of ours.
+            guard loss.gapSeen != nil || loss.naks > 0 else { continue }
+            lost += 1
+            naksPer.count += 1
+            naksPer.total += loss.naks
+            naksPer.maximum = max(naksPer.maximum, loss.naks)
+            rdataPer.count += 1
+            rdataPer.total += loss.rdata
+            rdataPer.maximum = max(rdataPer.maximum, loss.rdata)
+            if let gap = loss.gapSeen, let nak = loss.firstNAK, nak >= gap { gapToNAK.append(nak - gap) }
+            if let nak = loss.firstNAK {
+                if let ncf = loss.firstNCF, ncf >= nak { nakToNCF.append(ncf - nak) }
+                if let repair = loss.firstRDATA, repair >= nak { nakToRDATA.append(repair - nak) }
+            }
+            if loss.rdata == 0 && !loss.repairedByODATA { neverRepaired.append(sequence) }
+        }
+        let origin = firstODATA ?? SequenceNumber(0)
+        neverRepaired.sort { origin.distance(to: $0) < origin.distance(to: $1) }
+        return TraceAnalyzer.SessionReport(
+            tsi: tsi, firstTime: firstTime, lastTime: lastTime, traffic: traffic,
+            odataRange: firstODATA.flatMap { first in highestODATA.map { (first, $0) } }, lastSPMLead: lastSPMLead,
+            gaps: gaps, gapSequences: gapSequences, naks: naks, nakEntries: nakEntries, ncfs: ncfs,
+            ncfEntries: ncfEntries, rdata: rdata, lostSequences: lost, naksPerLostSequence: naksPer,
+            rdataPerLostSequence: rdataPer, gapToNAK: TraceAnalyzer.LatencySummary(gapToNAK),
+            nakToNCF: TraceAnalyzer.LatencySummary(nakToNCF), nakToRDATA: TraceAnalyzer.LatencySummary(nakToRDATA),
+            neverRepaired: neverRepaired, congestionReports: congestionReports, worstReceiver: worstReceiver)
+    }
+}

@@ -1,0 +1,141 @@
+internal import Glibc
+import PGMCapture
+import Synchronization
+
+/// Set by SIGINT/SIGTERM during a live capture; the capture loop checks it after every read (at least every
+/// ``PacketCapture/liveReadTimeoutMilliseconds``). A global because a C signal handler cannot capture context.
+let dumpStopRequested = Atomic<Bool>(false)
+
+/// Runs one pgm-dump invocation: open, filter, read, format, summarize. Output goes through `flush`, so tests
+/// collect it in memory and the program writes it to standard output in large blocks.
+struct DumpRunner {
+    let command: DumpCommand
+    /// Receives formatted output whenever the buffer fills up, and once at the end.
+    var flush: (inout OutputBuffer) -> Void = { $0.flush(to: STDOUT_FILENO) }
+    /// Receives one diagnostic line (without newline) for standard error.
+    var diagnose: (String) -> Void = { message in
+        var buffer = OutputBuffer(capacity: message.utf8.count + 12)
+        buffer.append("pgm-dump: ")
+        buffer.append(message)
+        buffer.append(byte: 10)
+        buffer.flush(to: STDERR_FILENO)
+    }
+
+    static let flushThreshold = 1 << 16
+
+    func run() -> PGMExitCode {
+        let capture: PacketCapture
+        do {
+            if let interface = command.interface {
+                capture = try PacketCapture(
+                    interface: interface, promiscuous: !command.noPromiscuous, snapshotLength: command.snapshotLength,
+                    bufferSize: command.bufferSize.map { $0 * 1024 })
+            } else {
+                capture = try PacketCapture(file: command.file ?? "-")
+            }
+            let filter = command.filter.joined(separator: " ")
+            if !filter.isEmpty {
+                try capture.setFilter(filter)
+            } else if capture.isLive {
+                try capture.setFilter(PacketCapture.defaultFilter(udpPorts: command.decapsulator.udpPorts))
+            }
+            if let writeFile = command.writeFile { try capture.saveFrames(to: writeFile) }
+        } catch {
+            diagnose(error.description)
+            return Self.exitCode(for: error)
+        }
+        guard LinkType.supported.contains(capture.linkType) else {
+            diagnose("unsupported link type \(capture.linkType.rawValue)")
+            return .failure
+        }
+        if capture.isLive { installStopHandlers() }
+        defer { if capture.isLive { restoreDefaultHandlers() } }
+
+        let decapsulator = command.decapsulator
+        let linkType = capture.linkType
+        let text = TextFormatter(
+            verbose: command.verbose, hexDump: command.hexAndASCII ? .hexAndASCII : command.hex ? .hex : .none)
+        let json = JSONFormatter()
+        var analyzer = TraceAnalyzer()
+        var out = OutputBuffer(capacity: Self.flushThreshold + 4096)
+        var frameNumber = 0
+        var shown = 0
+        var failure: CaptureError?
+        reading: while !dumpStopRequested.load(ordering: .relaxed) {
+            do {
+                let result = try capture.next { frame, timestamp, originalLength in
+                    frameNumber += 1
+                    let dissection = Dissection.dissect(
+                        frame: frame, linkType: linkType, decapsulator: decapsulator, number: frameNumber,
+                        timestamp: timestamp, originalLength: originalLength)
+                    if command.stats {
+                        analyzer.record(dissection)
+                    }
+                    if case .other = dissection.layers { return }
+                    shown += 1
+                    guard !command.stats else { return }
+                    if command.json {
+                        json.format(dissection, into: &out)
+                    } else {
+                        text.format(dissection, frame: frame, into: &out)
+                    }
+                    if out.count >= Self.flushThreshold { flush(&out) }
+                }
+                switch result {
+                case .frame:
+                    if let limit = command.count, shown >= limit { break reading }
+                    if capture.isLive && !command.stats { flush(&out) }
+                case .timeout: continue
+                case .endOfFile: break reading
+                }
+            } catch {
+                failure = error
+                break reading
+            }
+        }
+        capture.flushSavedFrames()
+        if command.stats {
+            let report = analyzer.report()
+            if command.json {
+                StatisticsFormatter.json(report, into: &out)
+            } else {
+                StatisticsFormatter.text(report, into: &out)
+            }
+        }
+        flush(&out)
+        if let statistics = capture.liveStatistics {
+            diagnose("\(statistics.received) frames received by filter, \(statistics.dropped) dropped by kernel")
+        }
+        if let failure {
+            diagnose(failure.description)
+            return Self.exitCode(for: failure)
+        }
+        return .success
+    }
+
+    static func exitCode(for error: CaptureError) -> PGMExitCode {
+        switch error {
+        case .cannotOpenFile: .noInput
+        case .corruptFile: .dataError
+        case .cannotWriteFile, .captureFailed: .failure
+        case .interfaceUnavailable: .unavailable
+        case .permissionDenied: .noPermission
+        case .badFilter: .usage
+        }
+    }
+
+    private func installStopHandlers() {
+        dumpStopRequested.store(false, ordering: .relaxed)
+        var action = sigaction()
+        action.__sigaction_handler.sa_handler = { _ in dumpStopRequested.store(true, ordering: .relaxed) }
+        sigemptyset(&action.sa_mask)
+        action.sa_flags = 0  // no SA_RESTART: a blocked read returns and the loop sees the flag
+        sigaction(SIGINT, &action, nil)
+        sigaction(SIGTERM, &action, nil)
+    }
+
+    private func restoreDefaultHandlers() {
+        signal(SIGINT, SIG_DFL)
+        signal(SIGTERM, SIG_DFL)
+    }
+}

@@ -1,0 +1,21 @@
+/// Process exit codes shared by the four programs (STYLE.md §10; values from BSD sysexits.h where one fits).
+///
+/// Each program's `--help` lists the ones it uses; tests assert them.
+public enum PGMExitCode: Int32, Sendable, CaseIterable {
+    /// Success, including a stop on SIGINT/SIGTERM after flushing.
+    case success = 0
+    /// A runtime failure not covered below.
+    case failure = 1
+    /// pgm-recv: some data could not be recovered (what could be was written; the ranges are on stderr).
+    case unrecoverableLoss = 3
+    /// EX_USAGE: bad command line.
+    case usage = 64
+    /// EX_DATAERR: an input file is corrupt or truncated (pgm-dump: a capture file libpcap cannot read to the end).
+    case dataError = 65
+    /// EX_NOINPUT: an input file does not exist or cannot be opened.
+    case noInput = 66
+    /// EX_UNAVAILABLE: the interface or group is unavailable.
+    case unavailable = 69
+    /// EX_NOPERM: no permission (raw sockets, live capture without CAP_NET_RAW).
+    case noPermission = 77
+}
