@@ -24,6 +24,18 @@ public final class Network {
     /// with the host's index in order of ``addHost(_:engine:interfaces:)``; for measurements.
     public var observer: ((Observation) -> Void)?
 
+    /// Decides deterministic drops on top of the link models, for scenarios that must lose one exact packet:
+    /// asked once on the sender's uplink (`receiver == nil`) and once per receiving host; `true` drops.
+    public var dropRule: ((DropQuery) -> Bool)?
+
+    public struct DropQuery {
+        public var sender: Int
+        /// The receiving host's index, or `nil` for the sender's uplink.
+        public var receiver: Int?
+        public var packet: Packet
+        public var time: Instant
+    }
+
     public struct Observation {
         public enum Kind: Sendable { case sent, delivered }
         public var kind: Kind
@@ -185,12 +197,20 @@ public final class Network {
             }
             targets = [owner]
         }
-        let copies = links[index][position].uplink.transit(bytes: bytes.count, at: now)
+        var copies = links[index][position].uplink.transit(bytes: bytes.count, at: now)
+        if let dropRule, dropRule(DropQuery(sender: index, receiver: nil, packet: transmit.packet, time: now)) {
+            copies = []
+        }
         record(interface.segment, source, destinationAddress, bytes, transmit, receiver: nil, dropped: copies.isEmpty)
         for first in copies {
             for target in targets {
                 let targetInterface = hosts[target.host].interfaces[target.interface]
-                let second = links[target.host][target.interface].downlink.transit(bytes: bytes.count, at: now)
+                var second = links[target.host][target.interface].downlink.transit(bytes: bytes.count, at: now)
+                if let dropRule,
+                    dropRule(DropQuery(sender: index, receiver: target.host, packet: transmit.packet, time: now))
+                {
+                    second = []
+                }
                 if second.isEmpty {
                     record(targetInterface.segment, source, destinationAddress, bytes, transmit,
                            receiver: hosts[target.host].name, dropped: true)

@@ -23,8 +23,10 @@ public final class SessionScenario {
         public var receiverUplink = LinkProfile()
         public var source: Source.Configuration
         public var receiver: Receiver.Configuration
-        /// When the source starts sending, and when it closes after the last APDU.
+        /// Close the source after the last APDU (OPT_FIN), and run until every receiver saw the close.
         public var closeWhenDone = true
+        /// Keep a ``Network/trace`` of every packet (costly with many receivers).
+        public var tracing = false
 
         public init(seed: UInt64, receivers: Int, apdus: [[UInt8]]) {
             self.seed = seed
@@ -78,7 +80,7 @@ public final class SessionScenario {
         configuration.source.seed = seeds.next()
         self.configuration = configuration
         network = Network(seed: seeds.next())
-        network.tracing = false
+        network.tracing = configuration.tracing
         segment = network.addSegment("lan")
         let sourceEngine = Source(configuration: configuration.source, at: .zero)
         initialSequence = sourceEngine.lead &+ 1
@@ -111,12 +113,22 @@ public final class SessionScenario {
         }
         source.onActivity = { [unowned self] host, now in self.feed(host, now: now) }
         network.observer = { [unowned self] observation in self.observe(observation) }
+    }
+
+    private var started = false
+
+    /// Lets the source start sending (at the current time); ``run(limit:)`` does it on first use, so rules
+    /// such as ``Network/dropRule`` can be set up first.
+    public func start() {
+        guard !started else { return }
+        started = true
         network.wake(source)
     }
 
     /// Runs until every receiver reported the session closed, or `limit` of virtual time.
     @discardableResult
     public func run(limit: Duration = .seconds(600)) -> Bool {
+        start()
         network.run(until: .zero + limit) { closedReceivers < receivers.count }
         return closedReceivers == receivers.count
     }

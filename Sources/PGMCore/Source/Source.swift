@@ -55,6 +55,7 @@ public struct Source: Engine {
     private var lastSPMRAnswer: Instant?
     /// OPT_FIN goes on SPMs once every queued APDU has left (RFC 3208 §9.7), so its lead covers them all.
     private var finActive = false
+    private var finalSPMQueued = false
 
     /// The most events kept for an application that does not drain them.
     public static let eventCapacity = 1024
@@ -240,6 +241,10 @@ public struct Source: Engine {
             spmSequence = spmSequence &+ 1
             statistics.spmSent += 1
             account(spm, routerAlert: true)
+            if finalSPMQueued {
+                isFinished = true
+                push(.finished)
+            }
             return Transmit(packet: spm, destination: .multicast(configuration.group),
                             routerAlert: Transmit.needsRouterAlert(.spm))
         }
@@ -306,9 +311,11 @@ public struct Source: Engine {
             windowBytes -= oldest.payload.count
             statistics.sequencesExpired += 1
         }
-        if isClosing && finActive && window.isEmpty && pending.isEmpty && !isFinished {
-            isFinished = true
-            push(.finished)
+        if isClosing && finActive && window.isEmpty && pending.isEmpty && !finalSPMQueued {
+            // One last FIN SPM shows the empty window (trail = lead + 1), so receivers still waiting for
+            // repairs learn they will get none (RFC 3208 §6.3: the trail passing is the loss indication).
+            finalSPMQueued = true
+            spmPending = true
         }
     }
 
