@@ -45,6 +45,8 @@ let package = Package(
             ],
             swiftSettings: upcomingFeatures),
         .executableTarget(name: "pgm-dump", dependencies: ["PGMCommandLine"], swiftSettings: upcomingFeatures),
+        .executableTarget(name: "pgm-source", dependencies: ["PGMCommandLine"], swiftSettings: upcomingFeatures),
+        .executableTarget(name: "pgm-recv", dependencies: ["PGMCommandLine"], swiftSettings: upcomingFeatures),
         .executableTarget(
             name: "pgm-capture-gen", dependencies: ["PGMWire", "PGMCapture"], path: "Tools/CaptureGenerator",
             swiftSettings: upcomingFeatures),

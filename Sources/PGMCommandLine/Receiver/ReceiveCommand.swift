@@ -1,0 +1,160 @@
+public import ArgumentParser
+internal import Glibc
+import Logging
+import PGMCore
+import PGMSockets
+public import PGMWire
+
+/// `pgm-recv`: joins a PGM session and writes what it delivers, in order, to stdout or a file.
+public struct ReceiveCommand: ParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "pgm-recv",
+        abstract: "Receive a PGM (RFC 3208) session and write its data to standard output or a file.",
+        discussion: """
+            Joins --group on --interface, NAKs for what is lost, and writes the delivered bytes in order. With \
+            several sources it keeps the first one seen, or the one --tsi names, and reports the others on \
+            stderr. It exits when the source closes the session (OPT_FIN) and everything before it was \
+            delivered or declared lost. Unrecoverable ranges are named on stderr as they happen; statistics go \
+            to stderr once a second.
+
+            Examples:
+              pgm-recv --interface eth0 --output big.iso
+              pgm-recv --interface lo --multicast-loop --group 239.192.0.7 --timeout 10 | tar x
+
+            Exit codes:
+              0   the source closed the session and every byte was delivered (also on SIGINT/SIGTERM without loss)
+              1   runtime failure, or --timeout seconds passed without data
+              3   some data was unrecoverable (what could be delivered was written; the ranges are on stderr)
+              64  usage error
+              69  the interface or group is unavailable
+              77  --native without root or CAP_NET_RAW
+            """)
+
+    public init() {}
+
+    @OptionGroup public var network: NetworkOptions
+    @OptionGroup public var output: OutputOptions
+    @OptionGroup public var logging: LoggingOptions
+
+    @ArgumentParser.Option(name: [.customShort("o"), .customLong("output")], help: ArgumentHelp("Write the data to this file instead of standard output.", valueName: "file"))
+    public var outputFile: String?
+
+    @ArgumentParser.Option(help: ArgumentHelp("Take only this session, as GSI.PORT (e.g. c6:12:00:01:ab:cd.4000).", valueName: "tsi"))
+    public var tsi: TSIArgument?
+
+    @ArgumentParser.Option(help: ArgumentHelp("Fail (exit 1) after this many seconds without data.", valueName: "seconds"))
+    public var timeout: Double?
+
+    public mutating func validate() throws {
+        if let timeout, !(timeout > 0) { throw ValidationError("--timeout must be positive") }
+    }
+
+    public func run() throws {
+        try runReportingFailure("pgm-recv") { try execute() }
+    }
+
+    func execute() throws -> PGMExitCode {
+        let logger = logging.makeLogger(label: "pgm-recv")
+        signal(SIGPIPE, SIG_IGN)
+        let interface = try network.resolveInterface()
+        let sockets = try network.openSockets(on: interface, joinGroup: true, listenUnicast: false)
+        let outputDescriptor: Int32
+        if let outputFile {
+            outputDescriptor = open(outputFile, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+            guard outputDescriptor >= 0 else {
+                throw CommandFailure(.failure, "cannot create \(outputFile): \(String(cString: strerror(errno)))")
+            }
+        } else {
+            outputDescriptor = 1
+        }
+        defer { if outputFile != nil { close(outputDescriptor) } }
+
+        var generator = SystemRandomNumberGenerator()
+        var configuration = Receiver.Configuration(dataDestinationPort: network.port, group: .ipv4(network.groupAddress))
+        configuration.seed = generator.next()
+        let printer = StatisticsPrinter(json: output.json)
+        let driver = try Driver(
+            engine: Receiver(configuration: configuration), sockets: [sockets], handleSignals: true, logger: logger)
+        printer.note(
+            "pgm-recv: joined \(network.groupAddress):\(network.port) on \(interface), \(network.native ? "native" : "UDP port \(network.udpPort)")",
+            json: ["type": "start", "group": "\(network.groupAddress)", "interface": interface.name])
+
+        var session = ReceiveSession(wanted: tsi?.value)
+        var outcome: PGMExitCode?
+        let timeoutDuration = timeout.map { Duration.nanoseconds(Int64($0 * 1e9)) }
+        var lastData = driver.now
+        driver.onSignal = { _, _, _ in outcome = session.lost.isEmpty ? .success : .unrecoverableLoss }
+        driver.afterTurn = { engine, now in
+            while let event = engine.pollEvent() {
+                switch session.handle(event) {
+                case .write(let bytes):
+                    lastData = now
+                    if !writeAll(outputDescriptor, bytes[...]) {
+                        printer.note("pgm-recv: cannot write the output: \(String(cString: strerror(errno)))", json: ["type": "error", "message": "output"])
+                        outcome = .failure
+                    }
+                case .note(let text, let object):
+                    printer.note("pgm-recv: " + text, json: object)
+                case .closed:
+                    outcome = session.lost.isEmpty ? .success : .unrecoverableLoss
+                case .expired:
+                    printer.note("pgm-recv: the source went silent and expired", json: ["type": "expired"])
+                    outcome = session.lost.isEmpty ? .failure : .unrecoverableLoss
+                case .none:
+                    break
+                }
+            }
+            if let timeoutDuration, outcome == nil, now - lastData >= timeoutDuration {
+                printer.note(
+                    "pgm-recv: no data for \(formatDecimal(timeoutDuration.secondsValue, places: 1)) s (--timeout)",
+                    json: ["type": "timeout"])
+                outcome = .failure
+            }
+            printer.tick(at: now) { Self.sample(engine, lost: session.lostSequences) }
+            return outcome == nil ? .proceed : .stop
+        }
+        try driver.run()
+        printer.finish(at: driver.now, Self.sample(driver.engine, lost: session.lostSequences))
+        if !session.lost.isEmpty {
+            let ranges = session.lost.map { $0.first == $0.last ? "\($0.first)" : "\($0.first)-\($0.last)" }
+            writeError("pgm-recv: unrecoverable sequence numbers: \(ranges.joined(separator: ", "))\n")
+        }
+        return outcome ?? .success
+    }
+
+    static func sample(_ engine: Receiver, lost: Int) -> StatisticsSample {
+        let statistics = engine.statistics
+        var sample = StatisticsSample(role: "receiver")
+        sample.bytes = statistics.bytesDelivered
+        sample.packets = statistics.odataReceived + statistics.rdataReceived
+        sample.naks = statistics.naksSent
+        sample.ncfs = statistics.ncfReceived
+        sample.repairs = statistics.rdataReceived
+        sample.lossRate = statistics.lossRate
+        sample.unrecoverable = lost
+        return sample
+    }
+}
+
+/// `--tsi GSI.PORT`, as ``TSI/description`` prints it.
+public struct TSIArgument: ExpressibleByArgument, Sendable {
+    public var value: TSI
+
+    public init?(argument: String) {
+        let parts = argument.split(separator: ".")
+        guard parts.count == 2, let port = UInt16(parts[1]), port != 0 else { return nil }
+        let bytes = parts[0].split(separator: ":", omittingEmptySubsequences: false)
+        guard bytes.count == 6 else { return nil }
+        var raw: UInt64 = 0
+        for byte in bytes {
+            guard byte.count == 2, let value = UInt8(byte, radix: 16) else { return nil }
+            raw = raw << 8 | UInt64(value)
+        }
+        value = TSI(gsi: GSI(rawValue: raw), sourcePort: port)
+    }
+}
+
+/// Entry point for the `pgm-recv` executable, so that it needs no import but PGMCommandLine.
+public enum PGMReceive {
+    public static func main() { ReceiveCommand.main() }
+}

@@ -1,0 +1,76 @@
+public import ArgumentParser
+
+/// A data rate in bits per second, written with an optional K, M or G suffix (powers of 1000, as link speeds
+/// are): `100M`, `2.5G`, `800k`. OpenPGM's TXW_MAX_RTE is bytes per second (notes §16); ours is bits, like
+/// every link, and ``bytesPerSecond`` converts.
+public struct Rate: Hashable, Sendable, ExpressibleByArgument, CustomStringConvertible {
+    public var bitsPerSecond: Int
+
+    public init(bitsPerSecond: Int) { self.bitsPerSecond = bitsPerSecond }
+
+    public init?(argument: String) {
+        var text = argument.trimmingPrefixAndSuffixSpaces
+        for unit in ["bit/s", "bps", "b/s"] where text.lowercased().hasSuffix(unit) {
+            text = String(text.dropLast(unit.count))
+        }
+        var multiplier = 1.0
+        switch text.last {
+        case "k", "K": multiplier = 1e3
+        case "m", "M": multiplier = 1e6
+        case "g", "G": multiplier = 1e9
+        default: break
+        }
+        if multiplier != 1 { text.removeLast() }
+        guard let value = Double(text.trimmingPrefixAndSuffixSpaces), value.isFinite, value > 0 else { return nil }
+        let bits = (value * multiplier).rounded()
+        guard bits >= 1, bits <= Double(Int.max / 2) else { return nil }
+        bitsPerSecond = Int(bits)
+    }
+
+    public var bytesPerSecond: Int { max(1, bitsPerSecond / 8) }
+
+    /// `100 Mbit/s`, `2.5 Gbit/s`, `800 kbit/s`, `300 bit/s`.
+    public var description: String {
+        let (value, unit): (Double, String) =
+            switch bitsPerSecond {
+            case 1_000_000_000...: (Double(bitsPerSecond) / 1e9, "Gbit/s")
+            case 1_000_000...: (Double(bitsPerSecond) / 1e6, "Mbit/s")
+            case 1000...: (Double(bitsPerSecond) / 1e3, "kbit/s")
+            default: (Double(bitsPerSecond), "bit/s")
+            }
+        return "\(formatDecimal(value, places: value.rounded() == value ? 0 : 1)) \(unit)"
+    }
+
+    public static var defaultCompletionKind: CompletionKind { .default }
+}
+
+extension String {
+    var trimmingPrefixAndSuffixSpaces: String {
+        String(drop(while: { $0 == " " }).reversed().drop(while: { $0 == " " }).reversed())
+    }
+}
+
+/// A decimal with a fixed number of places, without Foundation's locale-dependent formatters.
+func formatDecimal(_ value: Double, places: Int) -> String {
+    guard value.isFinite else { return "\(value)" }
+    var scale = 1.0
+    for _ in 0..<places { scale *= 10 }
+    let scaled = Int((abs(value) * scale).rounded())
+    let sign = value < 0 && scaled != 0 ? "-" : ""
+    guard places > 0 else { return sign + String(scaled) }
+    let whole = scaled / Int(scale)
+    var fraction = String(scaled % Int(scale))
+    while fraction.count < places { fraction = "0" + fraction }
+    return "\(sign)\(whole).\(fraction)"
+}
+
+/// `125,000,000`: byte counts people read.
+func formatGrouped(_ value: Int) -> String {
+    let digits = Array(String(value.magnitude))
+    var result = ""
+    for (index, digit) in digits.enumerated() {
+        if index > 0 && (digits.count - index) % 3 == 0 { result.append(",") }
+        result.append(digit)
+    }
+    return (value < 0 ? "-" : "") + result
+}

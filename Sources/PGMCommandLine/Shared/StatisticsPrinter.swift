@@ -1,0 +1,125 @@
+import FoundationEssentials
+internal import Glibc
+public import PGMCore
+
+/// One statistics sample of a source or a receiver, as printed once a second and at exit.
+public struct StatisticsSample: Encodable, Sendable {
+    /// `statistics` for the periodic line, `summary` for the last one.
+    public var type = "statistics"
+    public var role: String
+    public var elapsedSeconds = 0.0
+    /// Payload rate since the previous sample, in bits per second.
+    public var rateBitsPerSecond = 0.0
+    /// Payload bytes sent or delivered so far.
+    public var bytes = 0
+    public var packets = 0
+    public var naks = 0
+    public var ncfs = 0
+    public var repairs = 0
+    /// The receiver's loss-rate estimate (0...1); the source's: repairs per data packet.
+    public var lossRate = 0.0
+    public var unrecoverable = 0
+
+    public init(role: String) { self.role = role }
+}
+
+/// Prints samples to stderr once a second: redrawn in place with `\r` on a terminal, one line each otherwise,
+/// JSON Lines with `--json`; ``finish(_:)`` prints the summary.
+public final class StatisticsPrinter {
+    private let json: Bool
+    private let isTerminal: Bool
+    private let interval: Duration
+    private var lastPrint: Instant?
+    private var lastBytes = 0
+    private var drewLine = false
+    private let encoder: JSONEncoder
+
+    public init(json: Bool, interval: Duration = .seconds(1)) {
+        self.json = json
+        self.isTerminal = isatty(2) == 1
+        self.interval = interval
+        encoder = JSONEncoder()
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        encoder.outputFormatting = [.sortedKeys]
+    }
+
+    /// Prints `sample()` when a second has passed since the last line.
+    public func tick(at now: Instant, _ sample: () -> StatisticsSample) {
+        if let lastPrint, now - lastPrint < interval { return }
+        var current = sample()
+        let elapsed = lastPrint.map { (now - $0).secondsValue } ?? now.seconds
+        current.elapsedSeconds = now.seconds
+        current.rateBitsPerSecond = elapsed > 0 ? Double(current.bytes - lastBytes) * 8 / elapsed : 0
+        lastPrint = now
+        lastBytes = current.bytes
+        emit(current, final: false)
+    }
+
+    /// Prints the summary, with the average rate over the whole run.
+    public func finish(at now: Instant, _ sample: StatisticsSample) {
+        var summary = sample
+        summary.type = "summary"
+        summary.elapsedSeconds = now.seconds
+        summary.rateBitsPerSecond = now.seconds > 0 ? Double(sample.bytes) * 8 / now.seconds : 0
+        emit(summary, final: true)
+    }
+
+    /// An event line (unrecoverable loss, a new session) that must not be overdrawn by the next sample.
+    public func note(_ text: String, json object: [String: String]) {
+        if json {
+            writeError(jsonLine(object))
+        } else {
+            writeError((drewLine && isTerminal ? "\r\u{1B}[K" : "") + text + "\n")
+            drewLine = false
+        }
+    }
+
+    private func emit(_ sample: StatisticsSample, final: Bool) {
+        if json {
+            if let data = try? encoder.encode(sample) { writeError(String(decoding: data, as: UTF8.self) + "\n") }
+            return
+        }
+        let line = Self.text(sample)
+        if isTerminal {
+            writeError("\r\u{1B}[K" + line + (final ? "\n" : ""))
+            drewLine = !final
+        } else {
+            writeError(line + "\n")
+        }
+    }
+
+    /// `2.0 s  95.3 Mbit/s  12,345,678 B  8,901 pkts  NAK 3  NCF 3  RDATA 3  loss 0.03%  unrecoverable 0`
+    static func text(_ sample: StatisticsSample) -> String {
+        let rate = Rate(bitsPerSecond: max(1, Int(sample.rateBitsPerSecond))).description
+        let prefix = sample.type == "summary" ? "total " : ""
+        return "\(prefix)\(formatDecimal(sample.elapsedSeconds, places: 1)) s  \(sample.rateBitsPerSecond < 1 ? "0 bit/s" : rate)  "
+            + "\(formatGrouped(sample.bytes)) B  \(formatGrouped(sample.packets)) pkts  NAK \(sample.naks)  "
+            + "NCF \(sample.ncfs)  RDATA \(sample.repairs)  loss \(formatDecimal(sample.lossRate * 100, places: 2))%  "
+            + "unrecoverable \(sample.unrecoverable)"
+    }
+
+    private func jsonLine(_ object: [String: String]) -> String {
+        guard let data = try? encoder.encode(object) else { return "" }
+        return String(decoding: data, as: UTF8.self) + "\n"
+    }
+}
+
+/// Writes all of `text` to stderr.
+func writeError(_ text: String) {
+    writeAll(2, Array(text.utf8)[...])
+}
+
+/// Writes all of `bytes` to `fd`, retrying short writes and EINTR; false when the descriptor refuses.
+@discardableResult
+func writeAll(_ fd: Int32, _ bytes: ArraySlice<UInt8>) -> Bool {
+    var offset = 0
+    while offset < bytes.count {
+        let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + offset, $0.count - offset) }
+        if written < 0 {
+            if errno == EINTR { continue }
+            return false
+        }
+        offset += written
+    }
+    return true
+}

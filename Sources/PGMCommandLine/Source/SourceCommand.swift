@@ -1,0 +1,195 @@
+public import ArgumentParser
+internal import Glibc
+import Logging
+import PGMCore
+import PGMSockets
+import PGMWire
+
+/// `pgm-source`: sends files or standard input to a PGM session, then closes it (OPT_FIN) and lingers to
+/// serve repairs.
+public struct SourceCommand: ParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "pgm-source",
+        abstract: "Send files or standard input reliably to a PGM (RFC 3208) multicast group.",
+        discussion: """
+            Sends the FILEs in order (standard input when none is given), cut into APDUs of at most \
+            --apdu-size bytes (22,800 by default, the largest an OpenPGM receiver reassembles), at --rate \
+            (bits/s, K/M/G suffixes). At the end it closes the session with OPT_FIN and lingers --linger \
+            seconds to answer NAKs with repairs. SIGINT or SIGTERM stops reading, closes and lingers; a second \
+            one exits at once. Statistics go to stderr once a second.
+
+            Examples:
+              pgm-source --interface eth0 --rate 50M big.iso
+              tar c dir | pgm-source --interface lo --multicast-loop --group 239.192.0.7
+
+            Exit codes:
+              0   the data was sent, the session closed and the linger ended (also after SIGINT/SIGTERM)
+              1   runtime failure
+              64  usage error
+              66  a FILE cannot be opened
+              69  the interface, group or UDP port is unavailable (e.g. another source holds the port)
+              77  --native without root or CAP_NET_RAW
+            """)
+
+    public init() {}
+
+    @OptionGroup public var network: NetworkOptions
+    @OptionGroup public var output: OutputOptions
+    @OptionGroup public var logging: LoggingOptions
+
+    @Argument(help: ArgumentHelp("Files to send, in order (default: standard input).", valueName: "file"))
+    public var files: [String] = []
+
+    @ArgumentParser.Option(help: ArgumentHelp("Rate limit for data, repairs and SPMs, in bits/s on the wire (K, M, G suffixes).", valueName: "rate"))
+    public var rate: Rate = Rate(bitsPerSecond: 100_000_000)
+
+    @ArgumentParser.Option(name: .customLong("max-tpdu"), help: ArgumentHelp("Largest IP datagram, headers included.", valueName: "bytes"))
+    public var maxTPDU: Int = 1500
+
+    @ArgumentParser.Option(name: .customLong("txw-secs"), help: ArgumentHelp("Transmit window: seconds of data kept for repairs.", valueName: "seconds"))
+    public var txwSeconds: Double = 4
+
+    @ArgumentParser.Option(
+        name: .customLong("txw-bytes"),
+        help: ArgumentHelp("Cap on the transmit window in bytes (default: --txw-secs at --rate).", valueName: "bytes"))
+    public var txwBytes: Int?
+
+    @ArgumentParser.Option(name: .customLong("apdu-size"), help: ArgumentHelp("Largest APDU (message) cut from the input.", valueName: "bytes"))
+    public var apduSize: Int = 22_800
+
+    @ArgumentParser.Option(help: ArgumentHelp("Seconds to keep answering NAKs after the last data.", valueName: "seconds"))
+    public var linger: Double = 2
+
+    @ArgumentParser.Option(name: .customLong("source-port"), help: ArgumentHelp("Data-source port of the TSI (default: random).", valueName: "port"))
+    public var sourcePort: UInt16?
+
+    public mutating func validate() throws {
+        guard rate.bitsPerSecond >= 8_000 else { throw ValidationError("--rate \(rate) is below 8 kbit/s") }
+        guard (576...65_535).contains(maxTPDU) else { throw ValidationError("--max-tpdu must be 576...65535") }
+        guard txwSeconds > 0, txwSeconds <= 3600 else { throw ValidationError("--txw-secs must be in (0, 3600]") }
+        if let txwBytes, txwBytes < maxTPDU { throw ValidationError("--txw-bytes must hold at least one TPDU") }
+        guard apduSize >= 1, apduSize <= 1 << 24 else { throw ValidationError("--apdu-size must be 1...16777216") }
+        guard linger >= 0, linger <= 3600 else { throw ValidationError("--linger must be in [0, 3600]") }
+        if sourcePort == 0 { throw ValidationError("--source-port must not be 0") }
+    }
+
+    /// Bytes the window holds: --txw-secs at --rate, or --txw-bytes if smaller.
+    public var windowBytes: Int {
+        let bySeconds = Int(txwSeconds * Double(rate.bytesPerSecond))
+        return min(bySeconds, txwBytes ?? .max)
+    }
+
+    /// `window 4 s at 100 Mbit/s = 50,000,000 bytes`, printed at start so the memory it may take is visible.
+    public var windowDescription: String {
+        let seconds = formatDecimal(txwSeconds, places: txwSeconds.rounded() == txwSeconds ? 0 : 1)
+        var text = "window \(seconds) s at \(rate) = \(formatGrouped(Int(txwSeconds * Double(rate.bytesPerSecond)))) bytes"
+        if let txwBytes, txwBytes < Int(txwSeconds * Double(rate.bytesPerSecond)) {
+            text += ", capped by --txw-bytes at \(formatGrouped(txwBytes)) bytes"
+        }
+        return text
+    }
+
+    public func run() throws {
+        try runReportingFailure("pgm-source") { try execute() }
+    }
+
+    func execute() throws -> PGMExitCode {
+        let logger = logging.makeLogger(label: "pgm-source")
+        let input = try SourceInput(paths: files, apduSize: apduSize)
+        let interface = try network.resolveInterface()
+        let sockets = try network.openSockets(on: interface, joinGroup: false, listenUnicast: true)
+
+        var generator = SystemRandomNumberGenerator()
+        let random = generator.next() as UInt64
+        // GSI: our address and 16 random bits, as OpenPGM's pgm_gsi_create_from_addr does.
+        let gsi = GSI(rawValue: UInt64(interface.address.rawValue) << 16 | (random & 0xFFFF))
+        let tsi = TSI(gsi: gsi, sourcePort: sourcePort ?? UInt16(truncatingIfNeeded: random >> 16 | 0x400))
+        var configuration = Source.Configuration(
+            tsi: tsi, dataDestinationPort: network.port, group: .ipv4(network.groupAddress),
+            sourceAddress: .ipv4(interface.address))
+        configuration.maxTPDU = maxTPDU
+        configuration.headerOverhead = network.native ? 20 : Source.Configuration.udpHeaderOverhead
+        configuration.routerAlertOverhead = network.native ? 4 : 0
+        configuration.rate = rate.bytesPerSecond
+        configuration.txwSeconds = .nanoseconds(Int64(txwSeconds * 1e9))
+        configuration.txwMaxBytes = windowBytes
+        configuration.maximumAPDUSize = apduSize
+        configuration.maximumQueuedBytes = max(1 << 20, 4 * apduSize)
+        configuration.seed = random >> 32
+
+        let printer = StatisticsPrinter(json: output.json)
+        let clock = MonotonicClock()
+        let driver = try Driver(
+            engine: Source(configuration: configuration, at: clock.now), sockets: [sockets], clock: clock,
+            handleSignals: true, logger: logger)
+        let transport = network.native ? "native" : "UDP port \(sockets.localPort ?? network.udpPort)"
+        printer.note(
+            "pgm-source: TSI \(tsi) to \(network.groupAddress):\(network.port) on \(interface), \(transport); \(windowDescription)",
+            json: ["type": "start", "tsi": "\(tsi)", "group": "\(network.groupAddress)", "interface": interface.name,
+                   "window": windowDescription])
+
+        let lingerDuration = Duration.nanoseconds(Int64(linger * 1e9))
+        var lingerStart: Instant?
+        var stopNow = false
+        var signals = 0
+        driver.inputDescriptor = { engine in
+            input.isFinished || engine.isClosing || engine.queuedBytesAvailable < apduSize ? nil : input.descriptor
+        }
+        driver.onInput = { engine, now in
+            do {
+                try input.read { apdu in try engine.send(apdu, at: now) }
+                if input.isFinished { engine.close(at: now) }
+            } catch Source.SendError.queueFull {
+                return  // the descriptor is polled again once the queue drains
+            } catch {
+                logger.error("input: \(error)")
+                input.abandon()
+                engine.close(at: now)
+            }
+        }
+        driver.onSignal = { engine, _, now in
+            signals += 1
+            if signals == 1 {
+                input.abandon()
+                if !engine.isClosing { engine.close(at: now) }
+            } else {
+                stopNow = true
+            }
+        }
+        driver.afterTurn = { engine, now in
+            while let event = engine.pollEvent() {
+                switch event {
+                case .finished: stopNow = true
+                case .nakReceived, .nakOutsideWindow: break
+                }
+            }
+            printer.tick(at: now) { Self.sample(engine, accepted: input.bytesAccepted) }
+            if engine.isClosing && lingerStart == nil && engine.queuedBytesAvailable == engine.configuration.maximumQueuedBytes {
+                lingerStart = now
+            }
+            if let lingerStart, now - lingerStart >= lingerDuration { stopNow = true }
+            return stopNow ? .stop : .proceed
+        }
+        try driver.run()
+        printer.finish(at: driver.now, Self.sample(driver.engine, accepted: input.bytesAccepted))
+        return .success
+    }
+
+    /// `accepted`: input bytes handed to the engine; those still queued have not been sent.
+    static func sample(_ engine: Source, accepted: Int) -> StatisticsSample {
+        let statistics = engine.statistics
+        var sample = StatisticsSample(role: "source")
+        sample.bytes = accepted - (engine.configuration.maximumQueuedBytes - engine.queuedBytesAvailable)
+        sample.packets = statistics.odataSent + statistics.rdataSent
+        sample.naks = statistics.naksReceived
+        sample.ncfs = statistics.ncfSent
+        sample.repairs = statistics.rdataSent
+        sample.lossRate = statistics.odataSent > 0 ? Double(statistics.rdataSent) / Double(statistics.odataSent) : 0
+        return sample
+    }
+}
+
+/// Entry point for the `pgm-source` executable, so that it needs no import but PGMCommandLine.
+public enum PGMSource {
+    public static func main() { SourceCommand.main() }
+}

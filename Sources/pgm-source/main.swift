@@ -1,0 +1,4 @@
+import PGMCommandLine
+
+// pgm-source: everything lives in PGMCommandLine (`SourceCommand`), where tests run it.
+PGMSource.main()

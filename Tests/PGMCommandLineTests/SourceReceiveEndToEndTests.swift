@@ -1,0 +1,97 @@
+import Foundation
+import Testing
+
+/// pgm-source → pgm-recv as real processes: on loopback (multicast loop on), and, as root, across two network
+/// namespaces joined by a veth pair with random drop, so that NAKs and repairs must do their work.
+@Suite(.serialized, .timeLimit(.minutes(2))) struct SourceReceiveEndToEndTests {
+    static let binaries = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+    static let isRoot = getuid() == 0
+
+    struct Outcome {
+        var status: Int32
+        var standardError: String
+    }
+
+    /// Starts `arguments[0]` with the rest, stderr to a file; ended by PID if still running at the deadline.
+    final class Child {
+        let process = Process()
+        let errorFile = FileManager.default.temporaryDirectory.appendingPathComponent("pgm-e2e-\(UUID().uuidString).err")
+
+        init(_ arguments: [String], input: URL? = nil) throws {
+            process.executableURL = URL(fileURLWithPath: arguments[0])
+            process.arguments = Array(arguments.dropFirst())
+            FileManager.default.createFile(atPath: errorFile.path, contents: nil)
+            process.standardError = try FileHandle(forWritingTo: errorFile)
+            process.standardOutput = FileHandle.nullDevice
+            if let input { process.standardInput = try FileHandle(forReadingFrom: input) }
+            try process.run()
+        }
+
+        func wait(seconds: Double) -> Outcome {
+            let deadline = Date().addingTimeInterval(seconds)
+            while process.isRunning && Date() < deadline { usleep(20_000) }
+            if process.isRunning {
+                kill(process.processIdentifier, SIGKILL)
+                process.waitUntilExit()
+            }
+            let text = (try? String(contentsOf: errorFile, encoding: .utf8)) ?? ""
+            try? FileManager.default.removeItem(at: errorFile)
+            return Outcome(status: process.terminationStatus, standardError: text)
+        }
+    }
+
+    static func randomFile(bytes: Int) throws -> URL {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("pgm-e2e-\(UUID().uuidString)")
+        var generator = SystemRandomNumberGenerator()
+        let data = Data((0..<bytes).map { _ in UInt8.random(in: 0...255, using: &generator) })
+        try data.write(to: url)
+        return url
+    }
+
+    static func binary(_ name: String) throws -> String {
+        let path = binaries.appendingPathComponent(name).path
+        guard FileManager.default.isExecutableFile(atPath: path) else {
+            throw CocoaError(.fileNoSuchFile, userInfo: [NSFilePathErrorKey: path + " (build the products first)"])
+        }
+        return path
+    }
+
+    @Test func aFileCrossesLoopbackIntact() throws {
+        let input = try Self.randomFile(bytes: 3_000_000)
+        let output = input.appendingPathExtension("out")
+        defer { try? FileManager.default.removeItem(at: input); try? FileManager.default.removeItem(at: output) }
+        let port = String(30000 + Int(getpid()) % 20000)
+        let common = ["--interface", "lo", "--multicast-loop", "--group", "239.192.44.1", "--udp-port", port]
+        let receiver = try Child([try Self.binary("pgm-recv")] + common + ["--output", output.path, "--timeout", "10"])
+        usleep(300_000)
+        let source = try Child([try Self.binary("pgm-source")] + common + ["--rate", "400M", "--linger", "0.5", input.path])
+        let sent = source.wait(seconds: 30)
+        let received = receiver.wait(seconds: 30)
+        #expect(sent.status == 0, "\(sent.standardError)")
+        #expect(received.status == 0, "\(received.standardError)")
+        #expect(sent.standardError.contains("window 4 s at 400 Mbit/s = 200,000,000 bytes"))
+        #expect(try Data(contentsOf: output) == Data(contentsOf: input))
+    }
+
+    @Test func usageInterfaceAndInputErrorsHaveTheirExitCodes() throws {
+        let badGroup = try Child([try Self.binary("pgm-recv"), "--group", "10.0.0.1"])
+        #expect(badGroup.wait(seconds: 10).status == 64)
+        let noInterface = try Child([try Self.binary("pgm-recv"), "--interface", "pgm-none0"])
+        let outcome = noInterface.wait(seconds: 10)
+        #expect(outcome.status == 69)
+        #expect(outcome.standardError.contains("no interface named or addressed pgm-none0"))
+        let noFile = try Child([try Self.binary("pgm-source"), "--interface", "lo", "/nonexistent/pgm-input"])
+        #expect(noFile.wait(seconds: 10).status == 66)
+    }
+
+    @Test(.enabled(if: isRoot && FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv")))
+    func nativeWithoutCapNetRawExitsWith77() throws {
+        let child = try Child([
+            "/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all",
+            "--bounding-set=-all", try Self.binary("pgm-recv"), "--native", "--interface", "lo",
+        ])
+        let outcome = child.wait(seconds: 10)
+        #expect(outcome.status == 77)
+        #expect(outcome.standardError.contains("CAP_NET_RAW"))
+    }
+}

@@ -1,0 +1,115 @@
+import ArgumentParser
+import Logging
+import PGMCore
+import PGMWire
+import Testing
+
+@testable import PGMCommandLine
+
+@Suite struct SourceReceiveOptionsTests {
+    @Test(arguments: [
+        ("100M", 100_000_000), ("2.5G", 2_500_000_000), ("800k", 800_000), ("64K", 64_000), ("1000", 1000),
+        ("100Mbps", 100_000_000), ("10 Mbit/s", 10_000_000), ("1.5m", 1_500_000),
+    ])
+    func ratesTakeDecimalSuffixes(text: String, bits: Int) throws {
+        #expect(try #require(Rate(argument: text)).bitsPerSecond == bits)
+    }
+
+    @Test(arguments: ["", "M", "abc", "-5M", "0", "1T", "nan", "12x"])
+    func badRatesAreRefused(text: String) {
+        #expect(Rate(argument: text) == nil)
+    }
+
+    @Test func ratesPrintInTheirLargestUnit() {
+        #expect(Rate(bitsPerSecond: 100_000_000).description == "100 Mbit/s")
+        #expect(Rate(bitsPerSecond: 2_500_000_000).description == "2.5 Gbit/s")
+        #expect(Rate(bitsPerSecond: 800_000).description == "800 kbit/s")
+        #expect(Rate(bitsPerSecond: 100_000_000).bytesPerSecond == 12_500_000)
+    }
+
+    @Test func sourceDefaultsSuitALANAndPrintTheWindow() throws {
+        let command = try SourceCommand.parse([])
+        #expect(command.rate.bitsPerSecond == 100_000_000)
+        #expect(command.apduSize == 22_800)
+        #expect(command.network.group == "239.192.0.1")
+        #expect(command.network.port == 7500)
+        #expect(command.network.udpPort == 3056)
+        #expect(!command.network.multicastLoop && !command.network.native)
+        #expect(command.windowDescription == "window 4 s at 100 Mbit/s = 50,000,000 bytes")
+        let capped = try SourceCommand.parse(["--rate", "1G", "--txw-secs", "10", "--txw-bytes", "1000000"])
+        #expect(capped.windowBytes == 1_000_000)
+        #expect(capped.windowDescription == "window 10 s at 1 Gbit/s = 1,250,000,000 bytes, capped by --txw-bytes at 1,000,000 bytes")
+    }
+
+    @Test(arguments: [
+        ["--group", "10.1.2.3"], ["--group", "239.192.0"], ["--rate", "1k"], ["--max-tpdu", "100"], ["--port", "0"],
+        ["--txw-secs", "0"], ["--apdu-size", "0"], ["--linger", "-1"],
+    ])
+    func badSourceOptionsAreUsageErrors(arguments: [String]) {
+        #expect(throws: (any Error).self) { try SourceCommand.parse(arguments) }
+        #expect(SourceCommand.exitCode(for: ValidationError("x")).rawValue == 64)
+    }
+
+    @Test func receiverOptions() throws {
+        let command = try ReceiveCommand.parse([
+            "--group", "239.192.3.4", "--interface", "lo", "--native", "--ttl", "1", "--multicast-loop", "-o", "out",
+            "--tsi", "c6:12:00:01:ab:cd.4000", "--timeout", "2.5", "--json", "--log-level", "debug",
+        ])
+        #expect(command.network.groupAddress == IPv4Address(239, 192, 3, 4))
+        #expect(command.network.native)
+        #expect(command.network.ttl == 1 && command.network.multicastLoop)
+        #expect(command.outputFile == "out")
+        #expect(command.tsi?.value == TSI(gsi: GSI(rawValue: 0xc612_0001_abcd), sourcePort: 4000))
+        #expect(command.timeout == 2.5)
+        #expect(command.output.json)
+        #expect(command.logging.logLevel.rawValue == "debug")
+        #expect(throws: (any Error).self) { try ReceiveCommand.parse(["--tsi", "c6:12:00:01:ab.4000"]) }
+        #expect(throws: (any Error).self) { try ReceiveCommand.parse(["--timeout", "0"]) }
+    }
+
+    @Test func helpGivesExamplesAndExitCodes() {
+        let source = SourceCommand.helpMessage(columns: 120)
+        #expect(source.contains("OVERVIEW: Send files or standard input reliably to a PGM (RFC 3208) multicast group."))
+        #expect(source.contains("pgm-source --interface eth0 --rate 50M big.iso"))
+        #expect(source.contains("77  --native without root or CAP_NET_RAW"))
+        #expect(source.contains("--udp-port <port>") && source.contains("--multicast-loop") && source.contains("--txw-secs"))
+        let receiver = ReceiveCommand.helpMessage(columns: 120)
+        #expect(receiver.contains("pgm-recv --interface eth0 --output big.iso"))
+        #expect(receiver.contains("3   some data was unrecoverable"))
+        #expect(receiver.contains("--timeout <seconds>"))
+    }
+
+    @Test func theFirstSessionIsKeptAndOthersAreReported() {
+        let first = TSI(gsi: GSI(rawValue: 1), sourcePort: 1)
+        let second = TSI(gsi: GSI(rawValue: 2), sourcePort: 2)
+        var session = ReceiveSession(wanted: nil)
+        guard case .note(let text, _) = session.handle(.peerDiscovered(first, source: .ipv4(IPv4Address(198, 18, 0, 1)))) else {
+            Issue.record("no note for the first session")
+            return
+        }
+        #expect(text.contains("\(first)"))
+        guard case .note(let other, _) = session.handle(.peerDiscovered(second, source: .ipv4(IPv4Address(198, 18, 0, 2)))) else {
+            Issue.record("no note for the second session")
+            return
+        }
+        #expect(other.hasPrefix("ignoring session"))
+        #expect(session.handle(.peerDiscovered(second, source: .ipv4(IPv4Address(198, 18, 0, 2)))) == .none)
+        #expect(session.handle(.data(second, bytes: [9])) == .none)
+        #expect(session.handle(.data(first, bytes: [1, 2])) == .write([1, 2]))
+        #expect(session.handle(.unrecoverable(second, first: SequenceNumber(1), last: SequenceNumber(2), reason: .windowAdvanced)) == .none)
+        _ = session.handle(.unrecoverable(first, first: SequenceNumber(10), last: SequenceNumber(12), reason: .retriesExhausted))
+        #expect(session.lostSequences == 3)
+        #expect(session.handle(.sessionClosed(second)) == .none)
+        #expect(session.handle(.sessionClosed(first)) == .closed)
+    }
+
+    @Test func tsiNamesTheSessionToKeep() {
+        let first = TSI(gsi: GSI(rawValue: 1), sourcePort: 1)
+        let second = TSI(gsi: GSI(rawValue: 2), sourcePort: 2)
+        var session = ReceiveSession(wanted: second)
+        _ = session.handle(.peerDiscovered(first, source: .ipv4(IPv4Address(198, 18, 0, 1))))
+        #expect(session.handle(.data(first, bytes: [1])) == .none)
+        #expect(session.handle(.data(second, bytes: [2])) == .write([2]))
+        #expect(session.selected == second)
+    }
+}
