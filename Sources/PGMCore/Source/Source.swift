@@ -241,7 +241,7 @@ public struct Source: Engine {
             spmSequence = spmSequence &+ 1
             statistics.spmSent += 1
             account(spm, routerAlert: true)
-            if finalSPMQueued {
+            if finalSPMQueued && nextHeartbeatSPM == nil {
                 isFinished = true
                 push(.finished)
             }
@@ -312,10 +312,12 @@ public struct Source: Engine {
             statistics.sequencesExpired += 1
         }
         if isClosing && finActive && window.isEmpty && pending.isEmpty && !finalSPMQueued {
-            // One last FIN SPM shows the empty window (trail = lead + 1), so receivers still waiting for
-            // repairs learn they will get none (RFC 3208 §6.3: the trail passing is the loss indication).
+            // FIN SPMs go on showing the empty window (trail = lead + 1) for one more round of the heartbeat
+            // schedule, so receivers still waiting for repairs learn they will get none (RFC 3208 §6.3: the
+            // trail passing is the loss indication) even if some of these SPMs are lost.
             finalSPMQueued = true
             spmPending = true
+            restartHeartbeat()
         }
     }
 
