@@ -1,0 +1,413 @@
+public import PGMWire
+import DequeModule
+import HeapModule
+
+/// A PGM network element (router agent, RFC 3208 §7) for every session that crosses it, sans-IO.
+///
+/// Usage: after every ``receive(_:arrival:at:)`` or ``handleTimeout(at:)``, drain ``pollTransmit(at:)`` until
+/// `nil`, then ``pollEvent()``, then wait until ``nextDeadline``. The element has several interfaces
+/// (``Configuration/interfaces``); every ``Transmit`` names the one to send on.
+///
+/// What it does, per session (TSI):
+/// - **SPM** (§7.1): an in-sequence SPM records the upstream interface and SPM_PATH (the upstream neighbour) and
+///   is forwarded on every other interface with SPM_PATH rewritten to the element's address there.
+/// - **ODATA** is forwarded from the upstream interface to every other one. Nothing is ever sent back out of
+///   the interface it came in on, and nothing goes upstream but NAKs, NNAKs, SPMRs and POLRs.
+/// - **NAK** (§7.2–§7.4), unicast to the element from downstream: an NCF at once, multicast on the NAK's
+///   interface; repair state per sequence recording that interface; forwarded upstream (unicast to the
+///   neighbour) unless every sequence is eliminated, repeated every NAK_RPT_RTE for up to NAK_RPT_IVL until
+///   a matching NCF. NAK lists are forwarded whole when any listed sequence is not under elimination.
+/// - **NCF** from upstream confirms (or anticipates, §7.5) and is never forwarded.
+/// - **RDATA** (§7.8) goes only to interfaces holding repair state, which it then deletes; without state it is
+///   dropped.
+/// - **NNAK** (§9.5.3.2) is forwarded without confirmation, retries or interfaces: always when it comes from
+///   the DLR, otherwise only for sequences without repair state.
+/// - **SPMR** (Appendix C) from downstream is answered with the cached SPM (path rewritten, multicast on the
+///   asking interface) when that SPM is fresh — younger than ``Configuration/spmrAnswerMaximumAge`` and no
+///   ODATA newer than its lead seen — which shields the source from late joiners behind the element. Else a
+///   unicast SPMR to the element is forwarded to the source; a stale-cache multicast copy is dropped, since
+///   the requester's own unicast copy already goes to the source.
+/// - **POLL** is never forwarded (§14.1). The element answers its parent's general polls as a PGM child
+///   (§14.5) and ignores DLR polls (it is not a DLR). It polls its own downstream interfaces for off-tree DLRs
+///   (``Configuration/dlrPollInterval``).
+/// - **POLR** with OPT_REDIRECT teaches the session's DLR; see DLR redirection below. POLRs are never
+///   forwarded.
+/// - **OPT_CR** (Appendix B): see ``CongestionAggregate``; forwarded NAKs carry the worst report, and a NAK
+///   that elimination would drop still goes when the report moved by more than 5 %.
+///
+/// State is bounded: ``Configuration/maximumSessions``, ``Configuration/maximumRepairStatesPerSession``,
+/// session expiry, and NAKs for sequences outside the source's advertised window are dropped before they make
+/// state (a counter-measure to NAK storms, §7.2). Every packet not forwarded is counted in ``Statistics``.
+///
+/// Everything the element sends downstream claims the data source's network-layer address
+/// (``Transmit/spoofedSource``): RFC 3208 §7.2 requires it for NCFs and §14.4 for POLLs, and a router
+/// forwarding SPM, ODATA and RDATA does not change their source (receivers take NAK_SRC from it).
+///
+/// ## DLR redirection (RFC 3208 §9.5.3, Appendix D)
+/// The element learns a DLR for a session from a redirecting POLR: a POLR (POLR_SQN / POLR_ROUND echoing the
+/// element's DLR poll, or any values when unsolicited) carrying `OPT_REDIRECT(dlr unicast NLA)` and, if the
+/// DLR can repair with parity, OPT_PARITY in the header. It is accepted
+/// - on a downstream interface, unicast to the element's address on that interface (an off-tree DLR answering
+///   the element's POLL with POLL_S_TYPE = PGM_POLL_DLR, §9.5.2.2), or
+/// - on the upstream interface, multicast to the group with the data source's address (an upstream DLR
+///   answering the NCF of the element's NAK, §9.5.2.1).
+///
+/// Later NAKs for the session go unicast to the DLR instead of upstream, except sequences the DLR's own
+/// interface asked for or the DLR itself NAKed, which go upstream. From the DLR the element expects, per
+/// redirected NAK:
+/// 1. an NNAK for each sequence it will repair, unicast to the element (off-tree) — forwarded upstream at once
+///    as flow-control feedback to the source;
+/// 2. an NCF with the NAK's sequence (and OPT_NAK_LIST), unicast to the element (off-tree) or multicast on the
+///    upstream link (upstream DLR) — it confirms the sequence and is never forwarded;
+/// 3. RDATA exactly as the source would send it (same TSI, ports, sequence, options), unicast to the element
+///    (off-tree) or multicast (upstream DLR) — forwarded, multicast with the source's address and Router Alert,
+///    only to the interfaces holding repair state for it.
+///
+/// A DLR that cannot repair a sequence sends the NCF and then a NAK for it to the element (§9.5.2.2): the
+/// element then sends that sequence upstream. A DLR that sends no NCF within NAK_RPT_IVL is dropped for the
+/// session (``Event/repairerDropped(_:address:)``) and its pending sequences go upstream.
+public struct NetworkElement: Engine {
+    public let configuration: Configuration
+    /// Counters, with the current worst OPT_CR report of every session.
+    public var statistics: Statistics {
+        var statistics = counters
+        for (tsi, session) in sessions {
+            if let report = session.congestion.current { statistics.worstCongestionReports[tsi] = report }
+        }
+        return statistics
+    }
+
+    /// The most events kept for an application that does not drain them.
+    public static let eventCapacity = 1024
+
+    var counters = Statistics()
+    var sessions: [TSI: ElementSession] = [:]
+    var outbound: Deque<Transmit> = []
+    var events: Deque<Event> = []
+    var timers = Heap<ElementTimer>()
+    var timerOrder: UInt64 = 0
+    var random: SplitMix64
+    /// RAND_NODE_ID (RFC 3208 §14.5), chosen at start.
+    let nodeID: UInt32
+    var now = Instant.zero
+    /// The element's address on each interface, by ``InterfaceID``.
+    let addresses: [InterfaceID: NLA]
+    /// Locally measured loss per interface on the 0xFFFF scale, for OPT_CR's NE_WL and NE_WP.
+    var interfaceLoads: [InterfaceID: UInt16] = [:]
+
+    public init(configuration: Configuration) {
+        precondition(!configuration.interfaces.isEmpty, "a network element needs interfaces")
+        precondition(
+            Set(configuration.interfaces.map(\.id)).count == configuration.interfaces.count, "duplicate interface")
+        if let upstream = configuration.upstream {
+            precondition(configuration.interfaces.contains { $0.id == upstream }, "upstream is not an interface")
+        }
+        precondition(configuration.maximumSessions > 0 && configuration.maximumRepairStatesPerSession > 0)
+        precondition(configuration.nakRepeatPeriod > .zero, "NAK_RPT_RTE must be positive")
+        self.configuration = configuration
+        var random = SplitMix64(seed: configuration.seed)
+        nodeID = UInt32(truncatingIfNeeded: random.next())
+        self.random = random
+        addresses = Dictionary(configuration.interfaces.map { ($0.id, $0.address) }, uniquingKeysWith: { a, _ in a })
+    }
+
+    // MARK: Inspection
+
+    /// Sessions currently tracked.
+    public var sessionCount: Int { sessions.count }
+    /// Repair states held over all sessions.
+    public internal(set) var repairStateCount = 0
+    /// The upstream interface and neighbour of `tsi`, once an SPM was seen.
+    public func upstream(of tsi: TSI) -> (interface: InterfaceID, neighbor: NLA)? {
+        sessions[tsi].map { ($0.upstream, $0.neighbor) }
+    }
+    /// The interfaces holding repair state for `sequence` of `tsi`, in the order they asked.
+    public func repairInterfaces(_ tsi: TSI, _ sequence: SequenceNumber) -> [InterfaceID]? {
+        sessions[tsi]?.repairs[sequence].map { $0.requesters.map(\.interface) }
+    }
+    /// The DLR NAKs of `tsi` are redirected to.
+    public func repairer(of tsi: TSI) -> NLA? { sessions[tsi]?.repairer?.address }
+    /// The OPT_CR report of `tsi` as forwarded NAKs carry it.
+    public func congestionReport(of tsi: TSI) -> Option.CongestionReport? { sessions[tsi]?.congestion.current }
+
+    /// A local measurement of the loss on `interface` (the share of packets meant for it that were dropped,
+    /// 0xFFFF = 100 %), used for OPT_CR's NE_WL and NE_WP (RFC 3208 Appendix B §12.6.2). A user-space element
+    /// cannot see such drops itself; a driver that can, reports them here. Unreported interfaces count as 0.
+    public mutating func reportInterfaceLoad(_ load: UInt16, on interface: InterfaceID) {
+        interfaceLoads[interface] = load
+    }
+
+    public mutating func pollEvent() -> Event? { events.popFirst() }
+
+    // MARK: Engine
+
+    public mutating func receive(_ packet: Packet, arrival: Arrival, at now: Instant) {
+        advanceClock(to: now)
+        counters.packetsReceived += 1
+        guard addresses[arrival.interface] != nil else {
+            counters.foreignPacketsDropped += 1
+            return
+        }
+        switch packet.body {
+        case .spm(let spm): receiveSPM(spm, packet: packet, arrival: arrival)
+        case .odata(let data): receiveODATA(data, packet: packet, arrival: arrival)
+        case .rdata(let data): receiveRDATA(data, packet: packet, arrival: arrival)
+        case .nak(let nak): receiveNAK(nak, packet: packet, arrival: arrival)
+        case .nnak(let nak): receiveNNAK(nak, packet: packet, arrival: arrival)
+        case .ncf(let ncf): receiveNCF(ncf, packet: packet, arrival: arrival)
+        case .spmr: receiveSPMR(packet: packet, arrival: arrival)
+        case .poll(let poll): receivePOLL(poll, packet: packet, arrival: arrival)
+        case .polr: receivePOLR(packet: packet, arrival: arrival)
+        case .ack: counters.foreignPacketsDropped += 1
+        }
+    }
+
+    public mutating func handleTimeout(at now: Instant) {
+        advanceClock(to: now)
+        // Collect everything due first, so that repeats of one session leave as one NAK list.
+        var dueRepairs: [(tsi: TSI, sequences: [SequenceNumber])] = []
+        var dueSessions: [TSI] = []
+        while let timer = timers.min, timer.deadline <= now {
+            timers.removeMin()
+            guard var session = sessions[timer.tsi] else { continue }
+            if let sequence = timer.sequence {
+                guard var repair = session.repairs[sequence], repair.scheduled == timer.deadline else { continue }
+                repair.scheduled = nil
+                session.repairs[sequence] = repair
+                sessions[timer.tsi] = session
+                if let index = dueRepairs.firstIndex(where: { $0.tsi == timer.tsi }) {
+                    dueRepairs[index].sequences.append(sequence)
+                } else {
+                    dueRepairs.append((timer.tsi, [sequence]))
+                }
+            } else {
+                guard session.scheduled == timer.deadline else { continue }
+                session.scheduled = nil
+                sessions[timer.tsi] = session
+                dueSessions.append(timer.tsi)
+            }
+        }
+        for due in dueRepairs { runRepairTimers(due.tsi, due.sequences) }
+        for tsi in dueSessions { runSessionTimer(tsi) }
+    }
+
+    public mutating func pollTransmit(at now: Instant) -> Transmit? {
+        advanceClock(to: now)
+        return outbound.popFirst()
+    }
+
+    public var nextDeadline: Instant? {
+        if !outbound.isEmpty { return now }
+        return timers.min?.deadline
+    }
+
+    // MARK: Sessions and SPMs (§7.1)
+
+    private mutating func receiveSPM(_ spm: SPM, packet: Packet, arrival: Arrival) {
+        let tsi = packet.tsi
+        if var session = sessions[tsi] {
+            guard packet.dataDestinationPort == session.dataDestinationPort else {
+                counters.foreignPacketsDropped += 1
+                return
+            }
+            guard session.spmSequence.precedes(spm.sequence) else {
+                counters.spmsStaleDropped += 1
+                return
+            }
+            if let upstream = configuration.upstream, arrival.interface != upstream {
+                counters.spmsFromDownstreamDropped += 1
+                return
+            }
+            if session.upstream != arrival.interface || session.neighbor != spm.path {
+                session.upstream = arrival.interface
+                session.neighbor = spm.path
+                counters.upstreamChanges += 1
+                push(.upstreamChanged(tsi, upstream: arrival.interface, neighbor: spm.path))
+            }
+            session.spmSequence = spm.sequence
+            session.source = arrival.source
+            session.group = arrival.destination
+            session.lastHeard = now
+            session.cachedSPM = packet
+            session.cachedSPMAt = now
+            if Self.carriesWindow(spm, options: packet.options) { session.advertise(trail: spm.trail, lead: spm.lead) }
+            sessions[tsi] = session
+        } else {
+            if let upstream = configuration.upstream, arrival.interface != upstream {
+                counters.spmsFromDownstreamDropped += 1
+                return
+            }
+            guard sessions.count < configuration.maximumSessions else {
+                counters.sessionsRejected += 1
+                return
+            }
+            var session = ElementSession(
+                tsi: tsi, dataDestinationPort: packet.dataDestinationPort, source: arrival.source,
+                group: arrival.destination, upstream: arrival.interface, neighbor: spm.path,
+                spmSequence: spm.sequence, cachedSPM: packet, cachedSPMAt: now, lastHeard: now)
+            if Self.carriesWindow(spm, options: packet.options) { session.advertise(trail: spm.trail, lead: spm.lead) }
+            if configuration.dlrPollInterval != nil && configuration.interfaces.count > 1 { session.nextDLRPoll = now }
+            sessions[tsi] = session
+            counters.sessionsLearned += 1
+            push(.sessionLearned(tsi, upstream: arrival.interface, neighbor: spm.path))
+        }
+        guard let options = forwardableOptions(packet.options) else { return }
+        var copy = packet
+        copy.options = options
+        for interface in configuration.interfaces where interface.id != arrival.interface {
+            copy.body = .spm(SPM(sequence: spm.sequence, trail: spm.trail, lead: spm.lead, path: interface.address))
+            sendDownstream(copy, on: interface.id, of: tsi)
+            counters.spmsForwarded += 1
+        }
+        armSession(tsi)
+    }
+
+    /// RFC 3208 §8.1: trail 0 with lead 0x80000000 means "no window information" (also OPT_NBR_UNREACH SPMs,
+    /// §15.3).
+    static func carriesWindow(_ spm: SPM, options: [Option]) -> Bool {
+        if spm.trail.rawValue == 0 && spm.lead.rawValue == 0x8000_0000 { return false }
+        return !options.contains { $0.value == .neighborUnreachable }
+    }
+
+    private mutating func receiveODATA(_ data: DataPacket, packet: Packet, arrival: Arrival) {
+        let tsi = packet.tsi
+        guard var session = sessions[tsi], arrival.interface == session.upstream,
+            packet.dataDestinationPort == session.dataDestinationPort
+        else {
+            counters.odataDropped += 1
+            return
+        }
+        guard let options = forwardableOptions(packet.options) else { return }
+        session.lastHeard = now
+        if data.trail.precedesOrEquals(data.sequence) { session.advertise(trail: data.trail, lead: data.sequence) }
+        sessions[tsi] = session
+        var copy = packet
+        copy.options = options
+        for interface in configuration.interfaces where interface.id != arrival.interface {
+            sendDownstream(copy, on: interface.id, of: tsi)
+        }
+        counters.odataForwarded += 1
+    }
+
+    private mutating func runSessionTimer(_ tsi: TSI) {
+        guard var session = sessions[tsi] else { return }
+        if session.lastHeard + configuration.sessionExpiry <= now {
+            sessions[tsi] = nil
+            repairStateCount -= session.repairs.count
+            counters.sessionsExpired += 1
+            push(.sessionExpired(tsi))
+            return
+        }
+        if let reply = session.pendingPOLR, reply.due <= now {
+            session.pendingPOLR = nil
+            outbound.append(reply.transmit)
+            counters.polrsSent += 1
+        }
+        if let due = session.nextDLRPoll, due <= now, let interval = configuration.dlrPollInterval {
+            session.nextDLRPoll = now + interval
+            sessions[tsi] = session
+            sendDLRPolls(tsi)
+            session = sessions[tsi] ?? session
+        }
+        sessions[tsi] = session
+        armSession(tsi)
+    }
+
+    // MARK: Output helpers
+
+    /// A packet of `tsi` going down `interface`: multicast to the group, claiming the source's address, with
+    /// Router Alert where RFC 3208 §4 asks for it.
+    mutating func sendDownstream(_ packet: Packet, on interface: InterfaceID, of tsi: TSI) {
+        guard let session = sessions[tsi] else { return }
+        outbound.append(
+            Transmit(
+                packet: packet, destination: .multicast(session.group), interface: interface,
+                routerAlert: Transmit.needsRouterAlert(packet.body.type), spoofedSource: session.source))
+    }
+
+    /// RFC 3208 §9, OPX of options the element does not know: keep (00), turn into OPT_INVALID (01), or drop
+    /// the packet (10, `nil`). Options the codec decodes are known.
+    mutating func forwardableOptions(_ options: [Option]) -> [Option]? {
+        var result = options
+        for index in result.indices {
+            guard case .unknown(let type, let body) = result[index].value, type != Option.TypeCode.invalid else {
+                continue
+            }
+            switch result[index].flags.unknownOptionAction {
+            case Option.Flags.opxDiscard:
+                counters.packetsDiscardedByOption += 1
+                return nil
+            case Option.Flags.opxInvalidate:
+                result[index].value = .unknown(type: Option.TypeCode.invalid, body: body)
+                counters.optionsInvalidated += 1
+            default:
+                continue
+            }
+        }
+        return result
+    }
+
+    mutating func push(_ event: Event) {
+        if events.count >= Self.eventCapacity { events.removeFirst() }
+        events.append(event)
+    }
+
+    // MARK: Timers
+
+    private mutating func advanceClock(to now: Instant) {
+        precondition(now >= self.now, "time went backwards: \(now) < \(self.now)")
+        self.now = now
+    }
+
+    /// Queues a timer for the repair state of `sequence` unless one at or before its deadline is queued.
+    /// Timers whose deadline no longer matches the state's `scheduled` are skipped when they fire, so
+    /// postponing a deadline costs nothing and the heap holds at most one live entry per state.
+    mutating func armRepair(_ tsi: TSI, _ sequence: SequenceNumber) {
+        guard let deadline = sessions[tsi]?.repairs[sequence]?.deadline else { return }
+        if let scheduled = sessions[tsi]?.repairs[sequence]?.scheduled, scheduled <= deadline { return }
+        sessions[tsi]?.repairs[sequence]?.scheduled = deadline
+        enqueue(ElementTimer(deadline: deadline, order: 0, tsi: tsi, sequence: sequence))
+    }
+
+    mutating func armSession(_ tsi: TSI) {
+        guard let session = sessions[tsi] else { return }
+        let deadline = session.deadline(expiry: configuration.sessionExpiry)
+        if let scheduled = session.scheduled, scheduled <= deadline { return }
+        sessions[tsi]?.scheduled = deadline
+        enqueue(ElementTimer(deadline: deadline, order: 0, tsi: tsi, sequence: nil))
+    }
+
+    private mutating func enqueue(_ timer: ElementTimer) {
+        var timer = timer
+        timerOrder &+= 1
+        timer.order = timerOrder
+        timers.insert(timer)
+        // Entries of deleted or rescheduled state are skipped lazily; when they pile up (a flood of short-lived
+        // state), drop them, keeping the survivors' order so runs stay deterministic.
+        if timers.count > 4 * (sessions.count + repairStateCount) + 1024 {
+            timers = Heap(timers.unordered.filter { isLive($0) })
+        }
+    }
+
+    private func isLive(_ timer: ElementTimer) -> Bool {
+        guard let session = sessions[timer.tsi] else { return false }
+        guard let sequence = timer.sequence else { return session.scheduled == timer.deadline }
+        return session.repairs[sequence]?.scheduled == timer.deadline
+    }
+}
+
+/// A queued deadline of a session (`sequence == nil`) or of one repair state; ties run in queueing order.
+struct ElementTimer: Comparable {
+    var deadline: Instant
+    var order: UInt64
+    var tsi: TSI
+    var sequence: SequenceNumber?
+
+    static func == (lhs: ElementTimer, rhs: ElementTimer) -> Bool {
+        lhs.deadline == rhs.deadline && lhs.order == rhs.order
+    }
+
+    static func < (lhs: ElementTimer, rhs: ElementTimer) -> Bool {
+        lhs.deadline != rhs.deadline ? lhs.deadline < rhs.deadline : lhs.order < rhs.order
+    }
+}

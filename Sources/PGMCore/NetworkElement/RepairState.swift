@@ -1,0 +1,85 @@
+import PGMWire
+
+/// Repair state for one (TSI, sequence) in a network element (RFC 3208 §7.2 to §7.8, §9.5.3.2): the
+/// interfaces that asked, where the NAK went, and which interval runs.
+struct RepairState {
+    /// Where a pending NAK was sent.
+    enum Target: Hashable {
+        /// The upstream PGM neighbour from SPM_PATH.
+        case upstream
+        /// The session's DLR (RFC 3208 §9.5.3.2).
+        case repairer
+    }
+
+    enum Phase: Hashable {
+        /// Forwarded to `target`, no matching NCF yet: every duplicate is discarded, the NAK is repeated at
+        /// `nextRepeat` until `giveUpAt` (NAK_RPT_IVL from the first transmission, §7.3).
+        case pending(target: Target, nextRepeat: Instant, giveUpAt: Instant)
+        /// Confirmed by an NCF, or anticipated by an unsolicited one (§7.5): duplicates are discarded until
+        /// `eliminateUntil` (NAK_ELIM_IVL), the first one after it is forwarded again; the state is dropped at
+        /// `rdataDeadline` (NAK_RDATA_IVL) if no RDATA came.
+        case outstanding(eliminateUntil: Instant, rdataDeadline: Instant)
+        /// Created by an NNAK: eliminates no real NAK and lives until `expires` (NAK_ELIM_IVL, §9.5.3.2).
+        case nullNAK(expires: Instant)
+    }
+
+    /// One interface of the repair interface list (§7.8), with when it last got an NCF for this sequence.
+    struct Requester: Hashable {
+        var interface: InterfaceID
+        var lastNCF: Instant?
+    }
+
+    var phase: Phase
+    /// Interfaces RDATA must go to, in the order they first asked.
+    var requesters: [Requester] = []
+    /// The DLR must not get this sequence: its interface asked for it, or it NAKed it itself (§9.5.3.2).
+    var avoidsRepairer = false
+    /// The deadline a timer is queued for; `nil` when none is (see ``NetworkElement`` timers).
+    var scheduled: Instant?
+
+    init(phase: Phase) { self.phase = phase }
+
+    /// When the state next needs attention.
+    var deadline: Instant {
+        switch phase {
+        case .pending(_, let nextRepeat, let giveUpAt): min(nextRepeat, giveUpAt)
+        case .outstanding(_, let rdataDeadline): rdataDeadline
+        case .nullNAK(let expires): expires
+        }
+    }
+
+    /// RFC 3208 §7.4: duplicates of a pending NAK are always discarded, of an outstanding one only within
+    /// NAK_ELIM_IVL; an NNAK's state must not eliminate a real NAK (§9.5.3.2).
+    func eliminates(at now: Instant) -> Bool {
+        switch phase {
+        case .pending: true
+        case .outstanding(let eliminateUntil, _): now < eliminateUntil
+        case .nullNAK: false
+        }
+    }
+
+    var isPending: Bool {
+        if case .pending = phase { true } else { false }
+    }
+
+    func holds(_ interface: InterfaceID) -> Bool { requesters.contains { $0.interface == interface } }
+
+    /// Adds `interface` to the repair interface list (§7.2) if absent.
+    mutating func add(_ interface: InterfaceID) {
+        if !holds(interface) { requesters.append(Requester(interface: interface)) }
+    }
+
+    /// Whether an NCF for this sequence may go on `interface` now, and if so records it (§7.2 rate limit).
+    mutating func admitNCF(on interface: InterfaceID, at now: Instant, holdOff: Duration) -> Bool {
+        guard let index = requesters.firstIndex(where: { $0.interface == interface }) else { return true }
+        if let last = requesters[index].lastNCF, now - last < holdOff { return false }
+        requesters[index].lastNCF = now
+        return true
+    }
+
+    /// A matching NCF: stop repeating, discard duplicates for NAK_ELIM_IVL and wait NAK_RDATA_IVL for RDATA
+    /// (both restarted by every confirmation, §7.4, §7.5).
+    mutating func confirm(at now: Instant, elimination: Duration, rdata: Duration) {
+        phase = .outstanding(eliminateUntil: now + elimination, rdataDeadline: now + rdata)
+    }
+}
