@@ -27,9 +27,9 @@ public struct DumpCommand: ParsableCommand {
 
             Exit codes:
               0   success (also when a live capture is stopped with SIGINT or SIGTERM)
-              1   runtime failure (capture error, unwritable -w file, unsupported link type)
+              1   runtime failure (capture error, -w file not writable, unknown link type)
               64  usage error (bad option or filter expression)
-              65  the capture file is truncated or corrupt (frames before the damage are printed)
+              65  the capture file is truncated or corrupt (earlier frames are printed)
               66  the capture file does not exist or cannot be read
               69  the interface does not exist or is down
               77  no permission to capture (needs root or CAP_NET_RAW)
