@@ -14,6 +14,7 @@ let package = Package(
     products: [
         .library(name: "PGMWire", targets: ["PGMWire"]),
         .library(name: "PGMCore", targets: ["PGMCore"]),
+        .library(name: "PGMCapture", targets: ["PGMCapture"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),

@@ -13,6 +13,10 @@ let package = Package(
             name: "WireFuzz",
             dependencies: [.product(name: "PGMWire", package: "swift-pgm")],
             swiftSettings: fuzzFlags),
+        .executableTarget(
+            name: "CaptureFuzz",
+            dependencies: [.product(name: "PGMCapture", package: "swift-pgm")],
+            swiftSettings: fuzzFlags),
     ],
     swiftLanguageModes: [.v6]
 )
