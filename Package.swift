@@ -62,7 +62,7 @@ let package = Package(
             dependencies: ["PGMCore", "PGMWire", "PGMCapture", .product(name: "HeapModule", package: "swift-collections")],
             swiftSettings: upcomingFeatures),
         .executableTarget(
-            name: "pgm-sim-bench", dependencies: ["PGMSimulation", "PGMCore", "PGMWire"], path: "Tools/SimulationBenchmark",
+            name: "pgm-sim-bench", dependencies: ["PGMSimulation"], path: "Tools/SimulationBenchmark",
             swiftSettings: upcomingFeatures),
         .testTarget(name: "PGMCoreTests", dependencies: ["PGMCore", "PGMWire"], swiftSettings: upcomingFeatures),
         .testTarget(
