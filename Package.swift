@@ -18,6 +18,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
@@ -71,6 +72,13 @@ let package = Package(
         .executableTarget(
             name: "pgm-wire-bench", dependencies: ["PGMWire"], path: "Tools/WireBenchmark",
             swiftSettings: upcomingFeatures),
+        .executableTarget(
+            name: "pgm-lab",
+            dependencies: [
+                "PGMSimulation", .product(name: "Yams", package: "Yams"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Tools/Lab", swiftSettings: upcomingFeatures),
         .testTarget(name: "PGMWireTests", dependencies: ["PGMWire", "PGMCore"], swiftSettings: upcomingFeatures),
     ],
     swiftLanguageModes: [.v6]

@@ -1,0 +1,195 @@
+import ArgumentParser
+import Foundation
+import PGMSimulation
+import Synchronization
+import Yams
+
+/// Set by SIGINT/SIGTERM during a run; the run then stops its programs and removes its namespaces.
+let interruption = Atomic<Bool>(false)
+
+@main
+struct LabCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "lab",
+        abstract: "Bring PGM topologies up in network namespaces, run them, check them, take them down.",
+        discussion: """
+            Topologies are YAML files in Topologies/ (format: Topologies/README.md). Every namespace is named
+            pgmlab-<id>-<host>, with a run id unique to the run, and is removed by name when the run ends, fails or
+            is interrupted. Needs root (network namespaces, nftables, tcpdump).
+
+            Examples:
+              Tools/lab run basic              # the basic lab, UDP encapsulation, with its summary
+              Tools/lab run tree --native      # native PGM (IP protocol 113)
+              Tools/lab up dlr && Tools/lab list && Tools/lab down --all
+
+            Exit codes: 0 every check passed; 1 a check failed or the run did not finish; 64 bad usage or
+            topology; 77 not root.
+            """,
+        subcommands: [Run.self, Up.self, Down.self, List.self, Validate.self],
+        defaultSubcommand: nil)
+
+    struct TopologyOptions: ParsableArguments {
+        @Argument(help: "A topology name in Topologies/ (basic, tree, dlr, openpgm) or a path to a YAML file.")
+        var topology: String
+
+        @Flag(help: "Native PGM (IP protocol 113) instead of the topology's encapsulation.")
+        var native = false
+
+        @Flag(help: "UDP encapsulation instead of the topology's encapsulation.")
+        var udp = false
+
+        func load() throws -> Topology {
+            let root = LabCommand.projectRoot
+            let path = topology.contains("/") || topology.hasSuffix(".yaml") ? topology : "\(root)/Topologies/\(topology).yaml"
+            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+                throw ValidationError("no topology at \(path) (try: Tools/lab list)")
+            }
+            let decoded: Topology
+            do {
+                decoded = try YAMLDecoder().decode(Topology.self, from: text)
+            } catch {
+                throw ValidationError("\(path): \(error)")
+            }
+            do {
+                try decoded.validate()
+            } catch {
+                throw ValidationError(error.description)
+            }
+            return decoded
+        }
+
+        func encapsulation(of topology: Topology) throws -> Topology.Encapsulation {
+            if native && udp { throw ValidationError("--native and --udp exclude each other") }
+            if native { return .native }
+            if udp { return .udp }
+            return topology.encapsulation ?? .udp
+        }
+    }
+
+    /// The package root: this tool is started as `Tools/lab`, which passes it.
+    static var projectRoot: String {
+        ProcessInfo.processInfo.environment["PGM_LAB_ROOT"] ?? FileManager.default.currentDirectoryPath
+    }
+
+    static func requireRoot() throws {
+        guard geteuid() == 0 else {
+            FileHandle.standardError.write(Data("lab: needs root (network namespaces, veth, nftables, tcpdump); run it with sudo\n".utf8))
+            throw ExitCode(77)
+        }
+    }
+
+    static func say(_ text: String) {
+        FileHandle.standardError.write(Data((text + "\n").utf8))
+    }
+
+    struct Run: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Bring a topology up, run it, check it, print its summary, take it down.")
+
+        @OptionGroup var options: TopologyOptions
+
+        @Option(help: "Directory for captures, logs and received files (default: /tmp/pgm-lab/<topology>-<id>).")
+        var output: String?
+
+        @Option(help: "Directory holding the programs (default: the release build).")
+        var binaries: String?
+
+        func run() throws {
+            try LabCommand.requireRoot()
+            let topology = try options.load()
+            let encapsulation = try options.encapsulation(of: topology)
+            var network = LabNetwork(id: LabNetwork.newID(), topology: topology)
+            installInterruptHandlers()
+            LabCommand.say("lab \(topology.name) (\(encapsulation.rawValue)): run \(network.id), bringing up \(topology.hosts.count) hosts on \(topology.subnets.count) subnets")
+            try network.up(topology, encapsulation: encapsulation, log: LabCommand.say)
+            defer {
+                network.down(log: LabCommand.say)
+                LabCommand.say("lab \(topology.name): removed run \(network.id)")
+            }
+            let directory = output ?? "/tmp/pgm-lab/\(topology.name)-\(encapsulation.rawValue)-\(network.id)"
+            let run = LabRun(
+                topology: topology, network: network, encapsulation: encapsulation, directory: directory,
+                binaries: binaries ?? "\(LabCommand.projectRoot)/.build/release", log: LabCommand.say)
+            let outcome = try run.run(interrupted: { interruption.load(ordering: .relaxed) })
+            print(outcome.summary)
+            if !outcome.passed { throw ExitCode(1) }
+        }
+    }
+
+    struct Up: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Create a topology's namespaces, links, routes and loss, and leave them up.")
+
+        @OptionGroup var options: TopologyOptions
+
+        func run() throws {
+            try LabCommand.requireRoot()
+            let topology = try options.load()
+            var network = LabNetwork(id: LabNetwork.newID(), topology: topology)
+            try network.up(topology, encapsulation: try options.encapsulation(of: topology), log: LabCommand.say)
+            print("lab \(topology.name) up as run \(network.id):")
+            for host in topology.hosts {
+                print("  ip netns exec \(network.hostNamespaces[host.name]!) …   # \(host.name): \(host.run.program.rawValue)")
+            }
+            print("take it down with: Tools/lab down \(network.id)")
+        }
+    }
+
+    struct Down: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Remove labs brought up by `up` (by run id, or all of them).")
+
+        @Argument(help: "Run ids, as `list` shows them.")
+        var ids: [String] = []
+
+        @Flag(help: "Remove every lab that `up` recorded.")
+        var all = false
+
+        func run() throws {
+            try LabCommand.requireRoot()
+            guard all || !ids.isEmpty else { throw ValidationError("name run ids, or --all") }
+            var labs = LabNetwork.loadAll().filter { all || ids.contains($0.id) }
+            for missing in ids where !labs.contains(where: { $0.id == missing }) {
+                LabCommand.say("lab: no run \(missing)")
+            }
+            for index in labs.indices {
+                labs[index].down(log: LabCommand.say)
+                print("removed lab \(labs[index].topology) run \(labs[index].id)")
+            }
+        }
+    }
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List the topologies shipped and the labs that are up.")
+
+        func run() throws {
+            let directory = "\(LabCommand.projectRoot)/Topologies"
+            let files = ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).filter { $0.hasSuffix(".yaml") }.sorted()
+            print("topologies:")
+            for file in files {
+                let text = (try? String(contentsOfFile: "\(directory)/\(file)", encoding: .utf8)) ?? ""
+                let topology = try? YAMLDecoder().decode(Topology.self, from: text)
+                print("  \(file.dropLast(5))\t\(topology?.description ?? "(does not parse)")")
+            }
+            let labs = LabNetwork.loadAll()
+            print(labs.isEmpty ? "labs up: none" : "labs up:")
+            for lab in labs {
+                print("  \(lab.id)\t\(lab.topology)\t\(lab.created.count) namespaces")
+            }
+        }
+    }
+
+    struct Validate: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Parse and check a topology without creating anything.")
+
+        @OptionGroup var options: TopologyOptions
+
+        func run() throws {
+            let topology = try options.load()
+            print("\(topology.name): \(topology.hosts.count) hosts, \(topology.subnets.count) subnets, \(topology.checks.count) checks: valid")
+        }
+    }
+}
+
+/// SIGINT/SIGTERM during a run set ``interruption``; the run loop notices, stops its programs and tears down.
+func installInterruptHandlers() {
+    signal(SIGINT) { _ in interruption.store(true, ordering: .relaxed) }
+    signal(SIGTERM) { _ in interruption.store(true, ordering: .relaxed) }
+}

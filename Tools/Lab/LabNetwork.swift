@@ -1,0 +1,214 @@
+import Foundation
+import PGMSimulation
+
+/// The namespaces, links, addresses, routes and loss rules that realise a ``Topology`` on this kernel.
+///
+/// Every name carries the run's prefix (`pgmlab-<id>-`), so two labs never collide, and what was created is
+/// recorded in a state file as it is created, so `down` (or a failed `up`) removes exactly that, by name.
+struct LabNetwork: Codable {
+    var id: String
+    var topology: String
+    /// Host name → namespace.
+    var hostNamespaces: [String: String]
+    /// Subnet name → the namespace holding its bridge.
+    var subnetNamespaces: [String: String]
+    /// Everything created, in creation order (namespaces only: deleting one deletes its links).
+    var created: [String] = []
+
+    static let namePrefix = "pgmlab-"
+    static let stateDirectory = "/run/pgm-lab"
+
+    init(id: String, topology: Topology) {
+        self.id = id
+        self.topology = topology.name
+        hostNamespaces = Dictionary(uniqueKeysWithValues: topology.hosts.map { ($0.name, "\(Self.namePrefix)\(id)-\($0.name)") })
+        subnetNamespaces = Dictionary(
+            uniqueKeysWithValues: topology.subnets.map { ($0.name, "\(Self.namePrefix)\(id)-net-\($0.name)") })
+    }
+
+    static func newID() -> String {
+        String(format: "%04x", UInt16.random(in: 0...UInt16.max))
+    }
+
+    var statePath: String { "\(Self.stateDirectory)/\(id).json" }
+
+    func saveState() throws {
+        try FileManager.default.createDirectory(atPath: Self.stateDirectory, withIntermediateDirectories: true)
+        let data = try JSONEncoder().encode(self)
+        try data.write(to: URL(fileURLWithPath: statePath))
+    }
+
+    static func loadAll() -> [LabNetwork] {
+        let files = (try? FileManager.default.contentsOfDirectory(atPath: stateDirectory)) ?? []
+        return files.filter { $0.hasSuffix(".json") }.sorted().compactMap { file in
+            guard let data = FileManager.default.contents(atPath: "\(stateDirectory)/\(file)") else { return nil }
+            return try? JSONDecoder().decode(LabNetwork.self, from: data)
+        }
+    }
+
+    // MARK: Bringing it up
+
+    /// Creates everything; on any failure removes what it had created and rethrows.
+    mutating func up(_ topology: Topology, encapsulation: Topology.Encapsulation, log: (String) -> Void) throws {
+        do {
+            try createNamespaces(topology)
+            try createLinks(topology)
+            try addRoutes(topology)
+            try installLoss(topology, encapsulation: encapsulation)
+        } catch {
+            log("lab \(id): setup failed, removing what was created: \(error)")
+            down(log: log)
+            throw error
+        }
+    }
+
+    private mutating func createNamespace(_ name: String) throws {
+        try Shell.run(["ip", "netns", "add", name])
+        created.append(name)
+        try saveState()
+        try Shell.inNamespace(name, ["ip", "link", "set", "dev", "lo", "up"])
+        for key in ["net.ipv4.conf.all.rp_filter", "net.ipv4.conf.default.rp_filter"] {
+            try Shell.inNamespace(name, ["sysctl", "-qw", "\(key)=0"])
+        }
+    }
+
+    private mutating func createNamespaces(_ topology: Topology) throws {
+        for subnet in topology.subnets {
+            let namespace = subnetNamespaces[subnet.name]!
+            try createNamespace(namespace)
+            try Shell.inNamespace(namespace, ["ip", "link", "add", "br0", "type", "bridge", "mcast_snooping", "0"])
+            try Shell.inNamespace(namespace, ["ip", "link", "set", "dev", "br0", "up"])
+        }
+        for host in topology.hosts {
+            let namespace = hostNamespaces[host.name]!
+            try createNamespace(namespace)
+            if host.run.program == .networkElement {
+                // Unicast (NAKs, SPMRs) is routed by the kernel; multicast is forwarded by pgm-ne itself.
+                try Shell.inNamespace(namespace, ["sysctl", "-qw", "net.ipv4.ip_forward=1"])
+            }
+        }
+    }
+
+    /// One veth pair per host interface: the host end renamed to the subnet's name inside the host namespace,
+    /// the other end a port of the subnet's bridge.
+    private func createLinks(_ topology: Topology) throws {
+        var index = 0
+        for host in topology.hosts {
+            let namespace = hostNamespaces[host.name]!
+            for interface in host.interfaces {
+                index += 1
+                let hostEnd = "pl\(id)h\(index)"
+                let switchEnd = "pl\(id)s\(index)"
+                let subnetNamespace = subnetNamespaces[interface.subnet]!
+                let prefixLength = topology.subnets.first { $0.name == interface.subnet }!.prefix.split(separator: "/")[1]
+                try Shell.run(["ip", "link", "add", hostEnd, "type", "veth", "peer", "name", switchEnd])
+                try Shell.run(["ip", "link", "set", "dev", hostEnd, "netns", namespace, "name", interface.subnet])
+                try Shell.run(["ip", "link", "set", "dev", switchEnd, "netns", subnetNamespace])
+                try Shell.inNamespace(subnetNamespace, ["ip", "link", "set", "dev", switchEnd, "master", "br0", "up"])
+                try Shell.inNamespace(namespace, ["ip", "addr", "add", "\(interface.address)/\(prefixLength)", "dev", interface.subnet])
+                try Shell.inNamespace(namespace, ["ip", "link", "set", "dev", interface.subnet, "up"])
+            }
+        }
+    }
+
+    /// Unicast routes to every subnet a host is not on, through the network elements on the shortest path, so
+    /// NAKs and SPMRs reach their next PGM hop.
+    private func addRoutes(_ topology: Topology) throws {
+        let elements = topology.hosts.filter { $0.run.program == .networkElement }
+        for host in topology.hosts {
+            // Breadth-first over subnets; each newly reached subnet remembers the first hop's address.
+            var firstHop: [String: String?] = [:]
+            var frontier: [String] = []
+            for interface in host.interfaces {
+                firstHop[interface.subnet] = .some(nil)
+                frontier.append(interface.subnet)
+            }
+            while !frontier.isEmpty {
+                var next: [String] = []
+                for subnet in frontier {
+                    for element in elements where element.name != host.name {
+                        guard let entry = element.interfaces.first(where: { $0.subnet == subnet }) else { continue }
+                        let hop = firstHop[subnet]! ?? entry.address
+                        for other in element.interfaces where firstHop[other.subnet] == nil {
+                            firstHop[other.subnet] = .some(hop)
+                            next.append(other.subnet)
+                        }
+                    }
+                }
+                frontier = next
+            }
+            let namespace = hostNamespaces[host.name]!
+            for subnet in topology.subnets {
+                guard let hop = firstHop[subnet.name], let address = hop else { continue }
+                try Shell.inNamespace(namespace, ["ip", "route", "add", subnet.prefix, "via", address])
+            }
+        }
+    }
+
+    /// Random drop with nftables (`numgen random`): the kernel here has no netem. Only PGM is dropped (IP
+    /// protocol 113 and UDP), never ARP or IGMP, so joins and neighbour discovery are not the thing tested.
+    private func installLoss(_ topology: Topology, encapsulation: Topology.Encapsulation) throws {
+        for host in topology.hosts {
+            var rules: [String] = []
+            for interface in host.interfaces {
+                if let rate = interface.loss?.in?.rate, rate > 0 {
+                    rules.append("add rule inet pgmlab input iifname \"\(interface.subnet)\" \(Self.pgmMatch) numgen random mod 10000 < \(Int((rate * 10000).rounded())) counter drop")
+                    rules.append("add rule inet pgmlab forward iifname \"\(interface.subnet)\" \(Self.pgmMatch) numgen random mod 10000 < \(Int((rate * 10000).rounded())) counter drop")
+                }
+                if let rate = interface.loss?.out?.rate, rate > 0 {
+                    rules.append("add rule inet pgmlab output oifname \"\(interface.subnet)\" \(Self.pgmMatch) numgen random mod 10000 < \(Int((rate * 10000).rounded())) counter drop")
+                    rules.append("add rule inet pgmlab forward oifname \"\(interface.subnet)\" \(Self.pgmMatch) numgen random mod 10000 < \(Int((rate * 10000).rounded())) counter drop")
+                }
+            }
+            let hasBursts = host.interfaces.contains { $0.loss?.in?.burstEvery != nil || $0.loss?.out?.burstEvery != nil }
+            guard !rules.isEmpty || hasBursts else { continue }
+            let script = """
+                add table inet pgmlab
+                add chain inet pgmlab input { type filter hook input priority 0; }
+                add chain inet pgmlab output { type filter hook output priority 0; }
+                add chain inet pgmlab forward { type filter hook forward priority 0; }
+                \(rules.joined(separator: "\n"))
+
+                """
+            let path = NSTemporaryDirectory() + "pgmlab-\(id)-\(host.name).nft"
+            try script.write(toFile: path, atomically: true, encoding: .utf8)
+            defer { try? FileManager.default.removeItem(atPath: path) }
+            try Shell.inNamespace(hostNamespaces[host.name]!, ["nft", "-f", path])
+        }
+    }
+
+    static let pgmMatch = "meta l4proto { 113, 17 }"
+
+    /// Turns a burst on or off: everything PGM on the link is dropped while it is on.
+    func setBurst(host: String, interface: String, direction: String, on: Bool) throws {
+        let namespace = hostNamespaces[host]!
+        let chain = direction == "in" ? "input" : "output"
+        let field = direction == "in" ? "iifname" : "oifname"
+        let comment = "burst-\(interface)-\(direction)"
+        if on {
+            try Shell.inNamespace(namespace, ["nft", "insert", "rule", "inet", "pgmlab", chain, field, "\"\(interface)\"", "meta", "l4proto", "{", "113,", "17", "}", "counter", "drop", "comment", "\"\(comment)\""])
+        } else {
+            let listing = try Shell.inNamespace(namespace, ["nft", "-a", "list", "chain", "inet", "pgmlab", chain])
+            for line in listing.split(separator: "\n") where line.contains(comment) {
+                if let handle = line.split(separator: " ").last {
+                    try Shell.inNamespace(namespace, ["nft", "delete", "rule", "inet", "pgmlab", chain, "handle", String(handle)], allowFailure: true)
+                }
+            }
+        }
+    }
+
+    // MARK: Taking it down
+
+    /// Deletes every namespace this lab created, by name (their veths and rules go with them), and the state file.
+    mutating func down(log: (String) -> Void) {
+        for namespace in created.reversed() {
+            do {
+                try Shell.run(["ip", "netns", "delete", namespace])
+            } catch {
+                log("lab \(id): could not delete namespace \(namespace): \(error)")
+            }
+        }
+        created.removeAll()
+        try? FileManager.default.removeItem(atPath: statePath)
+    }
+}
