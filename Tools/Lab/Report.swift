@@ -27,29 +27,27 @@ struct Report {
         return [:]
     }
 
-    /// `pgm-dump --stats --json` of one subnet's capture.
-    func captureStatistics(_ path: String, binaries: String) -> [String: Any] {
+    /// The per-session objects (`"type":"session_stats"`) of `pgm-dump --stats --json` on one subnet's capture.
+    func captureSessions(_ path: String, binaries: String) -> [[String: Any]] {
         guard let output = try? Shell.run(["\(binaries)/pgm-dump", "-r", path, "--stats", "--json"], timeout: 60, allowFailure: true)
-        else { return [:] }
-        for line in output.split(separator: "\n").reversed() {
-            if let data = line.data(using: .utf8), let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
-                object["type"] as? String == "stats"
-            {
-                return object
-            }
+        else { return [] }
+        return output.split(separator: "\n").compactMap { line in
+            guard let data = line.data(using: .utf8),
+                let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+                object["type"] as? String == "session_stats"
+            else { return nil }
+            return object
         }
-        return [:]
     }
 
     static func int(_ value: Any?) -> Int { (value as? NSNumber)?.intValue ?? 0 }
     static func double(_ value: Any?) -> Double { (value as? NSNumber)?.doubleValue ?? 0 }
 
-    /// Counts of one packet type over every session of a `pgm-dump --stats --json` object.
-    static func packets(_ stats: [String: Any], type: String) -> Int {
-        let sessions = stats["sessions"] as? [[String: Any]] ?? []
-        return sessions.reduce(0) { total, session in
-            let perType = session["packets_by_type"] as? [String: Any] ?? [:]
-            return total + int(perType[type])
+    /// Packets of one type over every session seen on a subnet.
+    static func packets(_ sessions: [[String: Any]], type: String) -> Int {
+        sessions.reduce(0) { total, session in
+            let traffic = session["traffic"] as? [String: Any] ?? [:]
+            return total + int((traffic[type] as? [String: Any])?["packets"])
         }
     }
 
@@ -97,11 +95,10 @@ struct Report {
         lines.append(pad("subnet", 12) + pad("ODATA", 8) + pad("NAK", 7) + pad("NCF", 7) + pad("RDATA", 7) + pad("SPM", 6) + "never repaired")
         var rdataBySubnet: [String: Int] = [:]
         for capture in captures {
-            let stats = captureStatistics(capture.path, binaries: binaries)
+            let stats = captureSessions(capture.path, binaries: binaries)
             let rdata = Self.packets(stats, type: "rdata")
             rdataBySubnet[capture.subnet] = rdata
-            let sessions = stats["sessions"] as? [[String: Any]] ?? []
-            let neverRepaired = sessions.reduce(0) { $0 + Self.int($1["never_repaired"]) }
+            let neverRepaired = stats.reduce(0) { $0 + (($1["never_repaired"] as? [Any])?.count ?? 0) }
             lines.append(
                 pad(capture.subnet, 12) + pad(String(Self.packets(stats, type: "odata")), 8) + pad(String(Self.packets(stats, type: "nak")), 7)
                     + pad(String(Self.packets(stats, type: "ncf")), 7) + pad(String(rdata), 7) + pad(String(Self.packets(stats, type: "spm")), 6)
