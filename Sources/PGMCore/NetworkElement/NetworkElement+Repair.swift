@@ -69,7 +69,7 @@ extension NetworkElement {
                     repair.avoidsRepairer = true
                     counters.redirectionsAvoided += 1
                 }
-                if case .pending(.repairer, _, _) = repair.phase { leaveRepairer.append(sequence) }
+                if fromRepairer && repair.askedRepairer { leaveRepairer.append(sequence) }
             }
             if repair.admitNCF(on: arrival.interface, at: now, holdOff: configuration.ncfHoldOff) {
                 confirmed.append(sequence)
@@ -118,6 +118,7 @@ extension NetworkElement {
                     target: target, nextRepeat: now + configuration.nakRepeatPeriod,
                     giveUpAt: now + configuration.nakRepeatInterval)
             }
+            repair.askedRepairer = target == .repairer
             session.repairs[sequence] = repair
             if target == .upstream { upstream.append(sequence) } else { redirected.append(sequence) }
         }
@@ -381,6 +382,7 @@ extension NetworkElement {
                 session.repairs[sequence]?.phase = .pending(
                     target: .upstream, nextRepeat: now + configuration.nakRepeatPeriod,
                     giveUpAt: now + configuration.nakRepeatInterval)
+                session.repairs[sequence]?.askedRepairer = false
             }
             repeatRepairer.removeAll { reforward.contains($0) }
         }

@@ -34,6 +34,9 @@ struct RepairState {
     var requesters: [Requester] = []
     /// The DLR must not get this sequence: its interface asked for it, or it NAKed it itself (§9.5.3.2).
     var avoidsRepairer = false
+    /// The last forwarding of this sequence went to the DLR: a NAK from the DLR for it means it cannot repair
+    /// it, even after confirming (§9.5.2.2).
+    var askedRepairer = false
     /// The deadline a timer is queued for; `nil` when none is (see ``NetworkElement`` timers).
     var scheduled: Instant?
 

@@ -1,0 +1,683 @@
+import PGMCore
+import PGMWire
+import Testing
+
+/// A network element with one upstream and three downstream interfaces, fed packets by hand.
+struct ElementHarness {
+    static let source = NLA.ipv4(IPv4Address(10, 0, 0, 1))
+    static let group = NLA.ipv4(IPv4Address(239, 192, 0, 1))
+    static let tsi = TSI(gsi: GSI(rawValue: 0x0A0B_0C0D_0E0F), sourcePort: 4000)
+    static let port: UInt16 = 7500
+    static let up = InterfaceID(0)
+    static let downs = [InterfaceID(1), InterfaceID(2), InterfaceID(3)]
+    static func address(_ interface: InterfaceID) -> NLA {
+        interface == up ? .ipv4(IPv4Address(10, 0, 0, 254)) : .ipv4(IPv4Address(10, UInt8(interface.rawValue), 0, 1))
+    }
+    static func host(_ interface: InterfaceID, _ index: UInt8) -> NLA {
+        .ipv4(IPv4Address(10, UInt8(interface.rawValue), 0, index))
+    }
+
+    var element: NetworkElement
+    var now = Instant.zero
+
+    init(configure: (inout NetworkElement.Configuration) -> Void = { _ in }) {
+        let interfaces = ([Self.up] + Self.downs).map { NetworkElement.Interface(id: $0, address: Self.address($0)) }
+        var configuration = NetworkElement.Configuration(interfaces: interfaces, upstream: Self.up)
+        configuration.dlrPollInterval = nil
+        configure(&configuration)
+        element = NetworkElement(configuration: configuration)
+    }
+
+    // MARK: Driving
+
+    @discardableResult
+    mutating func feed(_ packet: Packet, from source: NLA, to destination: NLA, on interface: InterfaceID) -> [Transmit] {
+        element.receive(packet, arrival: Arrival(source: source, destination: destination, interface: interface), at: now)
+        return drain()
+    }
+
+    /// A downstream host's unicast packet to the element.
+    @discardableResult
+    mutating func fromBelow(_ packet: Packet, on interface: InterfaceID, host: UInt8 = 100) -> [Transmit] {
+        feed(packet, from: Self.host(interface, host), to: Self.address(interface), on: interface)
+    }
+
+    /// The source's multicast on the upstream link.
+    @discardableResult
+    mutating func fromSource(_ packet: Packet) -> [Transmit] {
+        feed(packet, from: Self.source, to: Self.group, on: Self.up)
+    }
+
+    @discardableResult
+    mutating func advance(by duration: Duration) -> [Transmit] {
+        let end = now + duration
+        var sent: [Transmit] = []
+        while let deadline = element.nextDeadline, deadline <= end {
+            now = max(now, deadline)
+            element.handleTimeout(at: now)
+            sent += drain()
+        }
+        now = end
+        element.handleTimeout(at: now)
+        return sent + drain()
+    }
+
+    mutating func drain() -> [Transmit] {
+        var sent: [Transmit] = []
+        while let transmit = element.pollTransmit(at: now) { sent.append(transmit) }
+        return sent
+    }
+
+    mutating func events() -> [NetworkElement.Event] {
+        var events: [NetworkElement.Event] = []
+        while let event = element.pollEvent() { events.append(event) }
+        return events
+    }
+
+    /// SPM and ODATA 1...lead, so the window is [1, lead].
+    mutating func start(lead: UInt32 = 100) {
+        fromSource(Self.spm(sequence: 1, trail: 1, lead: lead))
+    }
+
+    // MARK: Packets
+
+    static func spm(sequence: UInt32, trail: UInt32, lead: UInt32, options: [Option] = []) -> Packet {
+        Packet(
+            tsi: tsi, dataDestinationPort: port,
+            body: .spm(SPM(sequence: SequenceNumber(sequence), trail: SequenceNumber(trail), lead: SequenceNumber(lead),
+                           path: source)), options: options)
+    }
+
+    static func odata(_ sequence: UInt32, trail: UInt32 = 1, options: [Option] = []) -> Packet {
+        Packet(
+            tsi: tsi, dataDestinationPort: port,
+            body: .odata(DataPacket(sequence: SequenceNumber(sequence), trail: SequenceNumber(trail), payload: [1, 2, 3])),
+            options: options)
+    }
+
+    static func rdata(_ sequence: UInt32, trail: UInt32 = 1) -> Packet {
+        Packet(
+            tsi: tsi, dataDestinationPort: port,
+            body: .rdata(DataPacket(sequence: SequenceNumber(sequence), trail: SequenceNumber(trail), payload: [9])))
+    }
+
+    static func nakBody(_ sequences: [UInt32], source: NLA = source) -> (NAK, [Option]) {
+        let nak = NAK(sequence: SequenceNumber(sequences[0]), source: source, group: group)
+        let list = sequences.dropFirst().map(SequenceNumber.init)
+        return (nak, list.isEmpty ? [] : [Option(.nakList(Array(list)))])
+    }
+
+    static func nak(_ sequences: UInt32..., report: Option.CongestionReport? = nil, source: NLA = source, tsi: TSI = tsi)
+        -> Packet
+    {
+        var (nak, options) = nakBody(sequences, source: source)
+        if let report { options.append(Option(.congestionReport(report))) }
+        return Packet(tsi: tsi, dataDestinationPort: port, flags: .required(by: options), body: .nak(nak), options: options)
+    }
+
+    static func nnak(_ sequences: UInt32...) -> Packet {
+        let (nak, options) = nakBody(sequences)
+        return Packet(tsi: tsi, dataDestinationPort: port, flags: .required(by: options), body: .nnak(nak), options: options)
+    }
+
+    static func ncf(_ sequences: UInt32...) -> Packet {
+        let (nak, options) = nakBody(sequences)
+        return Packet(tsi: tsi, dataDestinationPort: port, flags: .required(by: options), body: .ncf(nak), options: options)
+    }
+
+    static func report(_ loss: UInt16, receiver: UInt8, lead: UInt32 = 100) -> Option.CongestionReport {
+        Option.CongestionReport(
+            kinds: .receiverWorstPath, lead: SequenceNumber(lead), receiverWorstPath: loss,
+            worstReceiver: .ipv4(IPv4Address(10, 9, 9, receiver)))
+    }
+}
+
+/// The sequences a NAK, NNAK or NCF names, in order.
+func named(_ packet: Packet) -> [UInt32] {
+    switch packet.body {
+    case .nak(let nak), .nnak(let nak), .ncf(let nak):
+        var result = [nak.sequence.rawValue]
+        for option in packet.options {
+            if case .nakList(let list) = option.value { result += list.map(\.rawValue) }
+        }
+        return result
+    default:
+        return []
+    }
+}
+
+func ofType(_ type: PacketType, _ transmits: [Transmit]) -> [Transmit] {
+    transmits.filter { $0.packet.body.type == type }
+}
+
+func carriedReport(_ packet: Packet) -> Option.CongestionReport? {
+    for option in packet.options {
+        if case .congestionReport(let report) = option.value { return report }
+    }
+    return nil
+}
+
+@Suite("Network element: source path state and forwarding (RFC 3208 §7.1)")
+struct NetworkElementForwardingTests {
+    @Test func spmGoesToEveryOtherInterfaceWithItsPathRewrittenAndAValidChecksum() throws {
+        var harness = ElementHarness()
+        let sent = harness.fromSource(ElementHarness.spm(sequence: 1, trail: 1, lead: 10))
+        #expect(sent.map(\.interface) == ElementHarness.downs)
+        for transmit in sent {
+            guard case .spm(let spm) = transmit.packet.body else {
+                Issue.record("not an SPM")
+                continue
+            }
+            #expect(spm.path == ElementHarness.address(transmit.interface))
+            #expect(spm.sequence == SequenceNumber(1) && spm.lead == SequenceNumber(10))
+            #expect(transmit.destination == .multicast(ElementHarness.group))
+            #expect(transmit.spoofedSource == ElementHarness.source)
+            #expect(transmit.routerAlert)
+            let bytes = transmit.packet.encoded()
+            #expect(bytes.withUnsafeBytes { PGMChecksum.isValid($0) })
+            let decoded = try Packet(decoding: bytes, checksum: .verify)
+            #expect(decoded == transmit.packet)
+        }
+        #expect(harness.element.upstream(of: ElementHarness.tsi)?.neighbor == ElementHarness.source)
+        #expect(harness.events() == [.sessionLearned(ElementHarness.tsi, upstream: ElementHarness.up, neighbor: ElementHarness.source)])
+    }
+
+    @Test func staleSPMsAndSPMsFromBelowAreDropped() {
+        var harness = ElementHarness()
+        harness.start()
+        #expect(harness.fromSource(ElementHarness.spm(sequence: 1, trail: 1, lead: 100)).isEmpty)
+        #expect(harness.element.statistics.spmsStaleDropped == 1)
+        let fromBelow = harness.feed(
+            ElementHarness.spm(sequence: 2, trail: 1, lead: 100), from: ElementHarness.source, to: ElementHarness.group,
+            on: ElementHarness.downs[0])
+        #expect(fromBelow.isEmpty)
+        #expect(harness.element.statistics.spmsFromDownstreamDropped == 1)
+    }
+
+    @Test func odataGoesDownstreamAndNeverBackOrUp() {
+        var harness = ElementHarness()
+        harness.start()
+        let sent = harness.fromSource(ElementHarness.odata(101))
+        #expect(sent.map(\.interface) == ElementHarness.downs)
+        #expect(sent.allSatisfy { !$0.routerAlert && $0.spoofedSource == ElementHarness.source })
+        let up = harness.feed(ElementHarness.odata(102), from: ElementHarness.source, to: ElementHarness.group, on: ElementHarness.downs[1])
+        #expect(up.isEmpty)
+        #expect(harness.element.statistics.odataDropped == 1)
+        #expect(harness.element.statistics.odataForwarded == 1)
+    }
+
+    @Test func learnedUpstreamFollowsTheSPMsInterface() {
+        var harness = ElementHarness { $0.upstream = nil }
+        let sent = harness.feed(
+            ElementHarness.spm(sequence: 1, trail: 1, lead: 5), from: ElementHarness.source, to: ElementHarness.group,
+            on: InterfaceID(2))
+        #expect(sent.map(\.interface) == [InterfaceID(0), InterfaceID(1), InterfaceID(3)])
+        let data = harness.feed(ElementHarness.odata(6), from: ElementHarness.source, to: ElementHarness.group, on: InterfaceID(2))
+        #expect(data.map(\.interface) == [InterfaceID(0), InterfaceID(1), InterfaceID(3)])
+        // A newer SPM elsewhere is a route change.
+        harness.feed(
+            ElementHarness.spm(sequence: 2, trail: 1, lead: 6), from: ElementHarness.source, to: ElementHarness.group,
+            on: InterfaceID(0))
+        #expect(harness.element.upstream(of: ElementHarness.tsi)?.interface == InterfaceID(0))
+        #expect(harness.element.statistics.upstreamChanges == 1)
+    }
+
+    @Test func unknownOptionsFollowTheirOPXBits() {
+        var harness = ElementHarness()
+        harness.start()
+        let discard = Option(.unknown(type: 0x21, body: [0, 0, 0, 0]), flags: .init(byte2: Option.Flags.opxDiscard))
+        #expect(harness.fromSource(ElementHarness.odata(101, options: [discard])).isEmpty)
+        #expect(harness.element.statistics.packetsDiscardedByOption == 1)
+        let invalidate = Option(.unknown(type: 0x22, body: [1, 2, 3, 4]), flags: .init(byte2: Option.Flags.opxInvalidate))
+        let sent = harness.fromSource(ElementHarness.odata(102, options: [invalidate]))
+        #expect(sent.count == 3)
+        #expect(sent.first?.packet.options.first?.value == .unknown(type: Option.TypeCode.invalid, body: [1, 2, 3, 4]))
+    }
+
+    @Test func idleSessionsExpire() {
+        var harness = ElementHarness { $0.sessionExpiry = .seconds(10) }
+        harness.start()
+        _ = harness.events()
+        harness.advance(by: .seconds(9))
+        #expect(harness.element.sessionCount == 1)
+        harness.fromSource(ElementHarness.odata(101))
+        harness.advance(by: .seconds(9))
+        #expect(harness.element.sessionCount == 1)
+        harness.advance(by: .seconds(2))
+        #expect(harness.element.sessionCount == 0)
+        #expect(harness.events() == [.sessionExpired(ElementHarness.tsi)])
+    }
+}
+
+@Suite("Network element: NAK confirmation, forwarding and elimination (RFC 3208 §7.2–§7.5)")
+struct NetworkElementNAKTests {
+    @Test func nakIsConfirmedOnItsInterfaceAndForwardedUpstreamOnce() {
+        var harness = ElementHarness()
+        harness.start()
+        let first = harness.fromBelow(ElementHarness.nak(50), on: ElementHarness.downs[0])
+        let ncfs = ofType(.ncf, first)
+        #expect(ncfs.count == 1)
+        #expect(ncfs.first?.interface == ElementHarness.downs[0])
+        #expect(ncfs.first?.destination == .multicast(ElementHarness.group))
+        #expect(ncfs.first?.spoofedSource == ElementHarness.source)
+        #expect(ncfs.first?.routerAlert == true)
+        #expect(ncfs.first.map { named($0.packet) } == [50])
+        // The NCF leaves before the NAK goes up.
+        #expect(first.map(\.packet.body.type) == [.ncf, .nak])
+        let naks = ofType(.nak, first)
+        #expect(naks.first?.destination == .unicast(ElementHarness.source))
+        #expect(naks.first?.interface == ElementHarness.up)
+        #expect(naks.first?.spoofedSource == nil)
+        if case .nak(let nak) = naks.first?.packet.body {
+            #expect(nak.source == ElementHarness.source && nak.group == ElementHarness.group)
+        }
+        // A duplicate from another interface: confirmed there, eliminated upstream.
+        let second = harness.fromBelow(ElementHarness.nak(50), on: ElementHarness.downs[1])
+        #expect(second.map(\.packet.body.type) == [.ncf])
+        #expect(second.first?.interface == ElementHarness.downs[1])
+        #expect(harness.element.statistics.naksEliminated == 1)
+        #expect(harness.element.repairInterfaces(ElementHarness.tsi, SequenceNumber(50)) == [ElementHarness.downs[0], ElementHarness.downs[1]])
+    }
+
+    @Test func identicalNCFsAreRateLimitedPerInterface() {
+        var harness = ElementHarness()
+        harness.start()
+        harness.fromBelow(ElementHarness.nak(50), on: ElementHarness.downs[0], host: 100)
+        let again = harness.fromBelow(ElementHarness.nak(50), on: ElementHarness.downs[0], host: 101)
+        #expect(again.isEmpty)
+        #expect(harness.element.statistics.ncfsRateLimited == 1)
+        harness.advance(by: .milliseconds(20))
+        let later = harness.fromBelow(ElementHarness.nak(50), on: ElementHarness.downs[0], host: 102)
+        #expect(ofType(.ncf, later).count == 1)
+    }
+
+    @Test func aNAKListIsForwardedWholeWhenAnySequenceIsNew() {
+        var harness = ElementHarness()
+        harness.start()
+        harness.fromBelow(ElementHarness.nak(50), on: ElementHarness.downs[0])
+        let sent = harness.fromBelow(ElementHarness.nak(50, 51), on: ElementHarness.downs[1])
+        #expect(ofType(.ncf, sent).map { named($0.packet) } == [[50, 51]])
+        #expect(ofType(.nak, sent).map { named($0.packet) } == [[50, 51]])
+        let eliminated = harness.fromBelow(ElementHarness.nak(51, 50), on: ElementHarness.downs[2])
+        #expect(ofType(.nak, eliminated).isEmpty)
+    }
+
+    @Test func nakIsRepeatedAtNAKRPTRTEUntilAnNCFFromUpstream() {
+        var harness = ElementHarness()
+        harness.start()
+        harness.fromBelow(ElementHarness.nak(50), on: ElementHarness.downs[0])
+        let repeats = harness.advance(by: .milliseconds(600))
+        #expect(ofType(.nak, repeats).count == 2)  // at 250 ms and 500 ms
+        #expect(repeats.allSatisfy { $0.destination == .unicast(ElementHarness.source) && $0.interface == ElementHarness.up })
+        #expect(harness.fromSource(ElementHarness.ncf(50)).isEmpty)  // NCFs are never forwarded
+        #expect(ofType(.nak, harness.advance(by: .seconds(1))).isEmpty)
+        #expect(harness.element.statistics.nakRepeats == 2)
+        // Without RDATA the confirmed state lasts NAK_RDATA_IVL from the NCF.
+        #expect(harness.element.repairStateCount == 1)
+        harness.advance(by: .seconds(1))
+        #expect(harness.element.repairStateCount == 0)
+        #expect(harness.element.statistics.repairStatesExpired == 1)
+    }
+
+    @Test func forwardingIsCancelledAfterNAKRPTIVLWithoutNCF() {
+        var harness = ElementHarness()
+        harness.start()
+        harness.fromBelow(ElementHarness.nak(50), on: ElementHarness.downs[0])
+        let repeats = harness.advance(by: .seconds(3))
+        #expect(ofType(.nak, repeats).count == 7)  // 250 ms ... 1750 ms; the 2 s mark ends it
+        #expect(harness.element.statistics.nakForwardingTimeouts == 1)
+        #expect(harness.element.repairStateCount == 0)
+    }
+
+    @Test func duplicatesAreEliminatedForNAKELIMIVLThenOneGoesThrough() {
+        var harness = ElementHarness()
+        harness.start()
+        harness.fromBelow(ElementHarness.nak(50), on: ElementHarness.downs[0])
+        harness.advance(by: .milliseconds(5))
+        harness.fromSource(ElementHarness.ncf(50))
+        harness.advance(by: .milliseconds(100))
+        #expect(ofType(.nak, harness.fromBelow(ElementHarness.nak(50), on: ElementHarness.downs[1])).isEmpty)
+        harness.advance(by: .milliseconds(150))
+        let through = harness.fromBelow(ElementHarness.nak(50), on: ElementHarness.downs[2])
+        #expect(ofType(.nak, through).count == 1)
+        // ... and once outstanding again, the next duplicate is eliminated.
+        harness.fromSource(ElementHarness.ncf(50))
+        #expect(ofType(.nak, harness.fromBelow(ElementHarness.nak(50), on: ElementHarness.downs[0], host: 7)).isEmpty)
+        #expect(harness.element.statistics.naksEliminated == 2)
+    }
+
+    @Test func anUnsolicitedNCFFromUpstreamAnticipatesButOneFromBelowDoesNot() {
+        var harness = ElementHarness()
+        harness.start()
+        harness.fromSource(ElementHarness.ncf(60))
+        #expect(harness.element.statistics.ncfsAnticipated == 1)
+        let nak = harness.fromBelow(ElementHarness.nak(60), on: ElementHarness.downs[0])
+        #expect(nak.map(\.packet.body.type) == [.ncf])
+        harness.fromBelow(ElementHarness.ncf(61), on: ElementHarness.downs[0])
+        #expect(harness.element.statistics.ncfsFromDownstreamDropped == 1)
+        #expect(ofType(.nak, harness.fromBelow(ElementHarness.nak(61), on: ElementHarness.downs[0])).count == 1)
+    }
+
+    @Test func misroutedAndMisaddressedNAKsAreDroppedAndCounted() {
+        var harness = ElementHarness()
+        harness.fromBelow(ElementHarness.nak(50), on: ElementHarness.downs[0])
+        #expect(harness.element.statistics.naksWithoutSessionDropped == 1)
+        harness.start()
+        #expect(harness.feed(ElementHarness.nak(50), from: ElementHarness.source, to: ElementHarness.address(ElementHarness.up), on: ElementHarness.up).isEmpty)
+        #expect(harness.feed(ElementHarness.nak(50), from: ElementHarness.host(ElementHarness.downs[0], 9), to: ElementHarness.group, on: ElementHarness.downs[0]).isEmpty)
+        #expect(harness.element.statistics.naksMisroutedDropped == 2)
+        #expect(harness.fromBelow(ElementHarness.nak(50, source: .ipv4(IPv4Address(10, 0, 0, 2))), on: ElementHarness.downs[0]).isEmpty)
+        #expect(harness.element.statistics.naksMisaddressedDropped == 1)
+        #expect(harness.fromBelow(ElementHarness.nak(500), on: ElementHarness.downs[0]).isEmpty)
+        #expect(harness.element.statistics.naksOutsideWindowDropped == 1)
+        #expect(harness.element.repairStateCount == 0)
+    }
+}
+
+@Suite("Network element: constrained RDATA forwarding (RFC 3208 §7.8)")
+struct NetworkElementRDATATests {
+    @Test func rdataGoesOnlyToInterfacesThatAskedThenStateIsGone() {
+        var harness = ElementHarness()
+        harness.start()
+        harness.fromBelow(ElementHarness.nak(50), on: ElementHarness.downs[0])
+        harness.fromBelow(ElementHarness.nak(50), on: ElementHarness.downs[2])
+        harness.fromSource(ElementHarness.ncf(50))
+        let sent = harness.fromSource(ElementHarness.rdata(50))
+        #expect(sent.map(\.interface) == [ElementHarness.downs[0], ElementHarness.downs[2]])
+        #expect(sent.allSatisfy { $0.routerAlert && $0.spoofedSource == ElementHarness.source && $0.destination == .multicast(ElementHarness.group) })
+        #expect(harness.element.repairStateCount == 0)
+        #expect(harness.fromSource(ElementHarness.rdata(50)).isEmpty)
+        #expect(harness.element.statistics.rdataWithoutRepairStateDropped == 1)
+        #expect(harness.element.statistics.rdataCopiesSent == 2)
+    }
+
+    @Test func rdataWithoutStateIsDroppedAndRDATAFromBelowNeverGoesUp() {
+        var harness = ElementHarness()
+        harness.start()
+        #expect(harness.fromSource(ElementHarness.rdata(70)).isEmpty)
+        #expect(harness.element.statistics.rdataWithoutRepairStateDropped == 1)
+        harness.fromBelow(ElementHarness.nak(71), on: ElementHarness.downs[0])
+        let fromBelow = harness.feed(ElementHarness.rdata(71), from: ElementHarness.source, to: ElementHarness.group, on: ElementHarness.downs[1])
+        #expect(fromBelow.isEmpty)
+        #expect(harness.element.statistics.rdataMisroutedDropped == 1)
+        // Anticipated state has no interfaces: its RDATA goes nowhere.
+        harness.fromSource(ElementHarness.ncf(72))
+        #expect(harness.fromSource(ElementHarness.rdata(72)).isEmpty)
+        #expect(harness.element.statistics.rdataWithoutRepairStateDropped == 2)
+    }
+}
+
+@Suite("Network element: NNAK and bounded state")
+struct NetworkElementStateTests {
+    @Test func nnakIsForwardedOnlyWithoutStateAndItsStateEliminatesNoRealNAK() {
+        var harness = ElementHarness()
+        harness.start()
+        let first = harness.fromBelow(ElementHarness.nnak(40), on: ElementHarness.downs[0])
+        #expect(first.map(\.packet.body.type) == [.nnak])  // never confirmed
+        #expect(first.first?.destination == .unicast(ElementHarness.source))
+        #expect(harness.fromBelow(ElementHarness.nnak(40), on: ElementHarness.downs[1]).isEmpty)
+        #expect(harness.element.statistics.nnaksEliminated == 1)
+        let real = harness.fromBelow(ElementHarness.nak(40), on: ElementHarness.downs[1])
+        #expect(real.map(\.packet.body.type) == [.ncf, .nak])
+        // NNAK state lives NAK_ELIM_IVL.
+        harness.fromBelow(ElementHarness.nnak(41), on: ElementHarness.downs[0])
+        harness.advance(by: .milliseconds(250))
+        #expect(harness.element.repairInterfaces(ElementHarness.tsi, SequenceNumber(41)) == nil)
+    }
+
+    @Test func aFloodOfSpoofedNAKsStaysWithinCapsAndARealNAKStillGoesThrough() {
+        var harness = ElementHarness {
+            $0.maximumSessions = 8
+            $0.maximumRepairStatesPerSession = 64
+        }
+        harness.start(lead: 10_000)
+        var random = SplitMix64(seed: 42)
+        var forwarded = 0
+        for index in 0..<100_000 {
+            let tsi = index % 2 == 0
+                ? TSI(gsi: GSI(rawValue: random.next()), sourcePort: UInt16(truncatingIfNeeded: random.next()))
+                : ElementHarness.tsi
+            let sequence = UInt32(truncatingIfNeeded: random.next())
+            let interface = ElementHarness.downs[index % 3]
+            let sent = harness.feed(
+                ElementHarness.nak(sequence, tsi: tsi), from: .ipv4(IPv4Address(rawValue: UInt32(truncatingIfNeeded: random.next()))),
+                to: ElementHarness.address(interface), on: interface)
+            forwarded += ofType(.nak, sent).count
+            #expect(harness.element.repairStateCount <= 64)
+        }
+        #expect(harness.element.sessionCount == 1)
+        let statistics = harness.element.statistics
+        #expect(statistics.naksWithoutSessionDropped == 50_000)
+        #expect(statistics.naksOutsideWindowDropped + forwarded == 50_000)
+        let real = harness.fromBelow(ElementHarness.nak(9_999), on: ElementHarness.downs[0])
+        #expect(ofType(.nak, real).count == 1)
+        #expect(ofType(.ncf, real).count == 1)
+    }
+
+    @Test func aFloodInsideTheWindowIsCappedAndDrainsWithinNAKRPTIVL() {
+        var harness = ElementHarness { $0.maximumRepairStatesPerSession = 64 }
+        harness.start(lead: 100_000)
+        for sequence in UInt32(1)...5_000 {
+            harness.fromBelow(ElementHarness.nak(sequence), on: ElementHarness.downs[Int(sequence) % 3])
+        }
+        #expect(harness.element.repairStateCount == 64)
+        #expect(harness.element.statistics.repairStatesRejected == 5_000 - 64)
+        #expect(ofType(.nak, harness.fromBelow(ElementHarness.nak(90_000), on: ElementHarness.downs[0])).isEmpty)
+        harness.advance(by: .seconds(2))
+        #expect(harness.element.repairStateCount == 0)
+        #expect(ofType(.nak, harness.fromBelow(ElementHarness.nak(90_000), on: ElementHarness.downs[0])).count == 1)
+    }
+
+    @Test func sessionsAreCapped() {
+        var harness = ElementHarness { $0.maximumSessions = 2 }
+        for port in UInt16(1)...5 {
+            let tsi = TSI(gsi: GSI(rawValue: 1), sourcePort: port)
+            harness.fromSource(
+                Packet(tsi: tsi, dataDestinationPort: ElementHarness.port,
+                       body: .spm(SPM(sequence: SequenceNumber(1), trail: SequenceNumber(1), lead: SequenceNumber(1), path: ElementHarness.source))))
+        }
+        #expect(harness.element.sessionCount == 2)
+        #expect(harness.element.statistics.sessionsRejected == 3)
+    }
+}
+
+@Suite("Network element: SPMR and POLL (Appendix C, Appendix D)")
+struct NetworkElementPollTests {
+    static let spmr = Packet(tsi: ElementHarness.tsi, dataDestinationPort: ElementHarness.port, body: .spmr)
+
+    @Test func spmrIsAnsweredFromAFreshSPMAndOtherwiseLeftToTheSource() {
+        var harness = ElementHarness()
+        harness.start()
+        let down = ElementHarness.downs[1]
+        let answer = harness.feed(Self.spmr, from: ElementHarness.host(down, 5), to: ElementHarness.group, on: down)
+        #expect(answer.map(\.interface) == [down])
+        if case .spm(let spm) = answer.first?.packet.body { #expect(spm.path == ElementHarness.address(down)) }
+        // ODATA moved the lead past the cached SPM: a multicast copy is dropped, a unicast SPMR forwarded.
+        harness.fromSource(ElementHarness.odata(101))
+        #expect(harness.feed(Self.spmr, from: ElementHarness.host(down, 5), to: ElementHarness.group, on: down).isEmpty)
+        let forwarded = harness.fromBelow(Self.spmr, on: down)
+        #expect(forwarded.map(\.destination) == [.unicast(ElementHarness.source)])
+        #expect(forwarded.map(\.interface) == [ElementHarness.up])
+        let statistics = harness.element.statistics
+        #expect(statistics.spmrsAnswered == 1 && statistics.spmrsDropped == 1 && statistics.spmrsForwarded == 1)
+    }
+
+    @Test func generalPollsAreAnsweredUpstreamAndNoPollIsForwarded() {
+        var harness = ElementHarness()
+        harness.start()
+        let parent = NLA.ipv4(IPv4Address(10, 0, 0, 1))
+        func poll(_ sequence: UInt32, round: UInt16, subtype: UInt16) -> Packet {
+            Packet(tsi: ElementHarness.tsi, dataDestinationPort: ElementHarness.port,
+                   body: .poll(POLL(sequence: SequenceNumber(sequence), round: round, subtype: subtype, path: parent,
+                                    backoffInterval: 10_000, random: 0x1234, mask: 0)))
+        }
+        #expect(harness.fromSource(poll(1, round: 0, subtype: POLL.generalSubtype)).isEmpty)
+        let reply = harness.advance(by: .milliseconds(11))
+        #expect(reply.count == 1)
+        #expect(reply.first?.destination == .unicast(parent))
+        #expect(reply.first?.interface == ElementHarness.up)
+        #expect(reply.first?.packet.body == .polr(POLR(sequence: SequenceNumber(1), round: 0)))
+        #expect(reply.first?.packet.tsi == ElementHarness.tsi)
+        // A DLR poll, or a round > 0 without its round 0, gets no answer.
+        harness.fromSource(poll(2, round: 0, subtype: POLL.dlrSubtype))
+        harness.fromSource(poll(3, round: 1, subtype: POLL.generalSubtype))
+        #expect(harness.advance(by: .milliseconds(20)).isEmpty)
+        #expect(harness.element.statistics.pollsIgnored == 2)
+    }
+
+    @Test func theElementPollsItsDownstreamInterfacesForDLRs() {
+        var harness = ElementHarness { $0.dlrPollInterval = .seconds(30) }
+        harness.fromSource(ElementHarness.spm(sequence: 1, trail: 1, lead: 10))
+        let polls = ofType(.poll, harness.advance(by: .milliseconds(1)))
+        #expect(polls.map(\.interface) == ElementHarness.downs)
+        for transmit in polls {
+            guard case .poll(let poll) = transmit.packet.body else { continue }
+            #expect(poll.subtype == POLL.dlrSubtype && poll.mask == 0 && poll.round == 0)
+            #expect(poll.path == ElementHarness.address(transmit.interface))
+            #expect(transmit.routerAlert && transmit.spoofedSource == ElementHarness.source)
+        }
+        #expect(ofType(.poll, harness.advance(by: .seconds(29))).isEmpty)
+        #expect(ofType(.poll, harness.advance(by: .seconds(2))).count == 3)
+    }
+}
+
+@Suite("Network element: DLR redirection (RFC 3208 §9.5.3)")
+struct NetworkElementRedirectionTests {
+    static let dlrInterface = ElementHarness.downs[2]
+    static let dlr = ElementHarness.host(dlrInterface, 50)
+
+    static func redirectingPOLR() -> Packet {
+        Packet(tsi: ElementHarness.tsi, dataDestinationPort: ElementHarness.port, flags: .network,
+               body: .polr(POLR(sequence: SequenceNumber(1), round: 0)), options: [Option(.redirect(dlr))])
+    }
+
+    static func learned() -> ElementHarness {
+        var harness = ElementHarness()
+        harness.start()
+        harness.feed(redirectingPOLR(), from: dlr, to: ElementHarness.address(dlrInterface), on: dlrInterface)
+        return harness
+    }
+
+    @Test func naksGoToTheDLRWhichConfirmsAndRepairsOnlyTheAskingInterface() {
+        var harness = Self.learned()
+        #expect(harness.events().last == .repairerLearned(ElementHarness.tsi, address: Self.dlr, interface: Self.dlrInterface))
+        let sent = harness.fromBelow(ElementHarness.nak(50), on: ElementHarness.downs[0])
+        let naks = ofType(.nak, sent)
+        #expect(naks.map(\.destination) == [.unicast(Self.dlr)])
+        #expect(naks.map(\.interface) == [Self.dlrInterface])
+        #expect(harness.element.statistics.naksRedirected == 1)
+        // NNAK first (forwarded upstream), then a unicast NCF, then unicast RDATA.
+        let nnak = harness.feed(ElementHarness.nnak(50), from: Self.dlr, to: ElementHarness.address(Self.dlrInterface), on: Self.dlrInterface)
+        #expect(nnak.map(\.destination) == [.unicast(ElementHarness.source)])
+        harness.feed(ElementHarness.ncf(50), from: Self.dlr, to: ElementHarness.address(Self.dlrInterface), on: Self.dlrInterface)
+        #expect(ofType(.nak, harness.advance(by: .seconds(1))).isEmpty)
+        let repair = harness.feed(ElementHarness.rdata(50), from: Self.dlr, to: ElementHarness.address(Self.dlrInterface), on: Self.dlrInterface)
+        #expect(repair.map(\.interface) == [ElementHarness.downs[0]])
+        #expect(repair.first?.destination == .multicast(ElementHarness.group))
+        #expect(repair.first?.spoofedSource == ElementHarness.source)
+        #expect(repair.first?.routerAlert == true)
+    }
+
+    @Test func aSequenceTheDLRsInterfaceAskedForGoesUpstream() {
+        var harness = Self.learned()
+        let sent = harness.fromBelow(ElementHarness.nak(51), on: Self.dlrInterface)
+        #expect(ofType(.nak, sent).map(\.destination) == [.unicast(ElementHarness.source)])
+        // Another interface asking later does not send it to the DLR either.
+        harness.advance(by: .milliseconds(300))
+        harness.fromSource(ElementHarness.ncf(51))
+        harness.advance(by: .milliseconds(300))
+        let later = harness.fromBelow(ElementHarness.nak(51), on: ElementHarness.downs[0])
+        #expect(ofType(.nak, later).map(\.destination) == [.unicast(ElementHarness.source)])
+        #expect(harness.element.statistics.naksRedirected == 0)
+    }
+
+    @Test func aNAKFromTheDLRSendsThatSequenceUpstreamAtOnce() {
+        var harness = Self.learned()
+        harness.fromBelow(ElementHarness.nak(52), on: ElementHarness.downs[0])
+        harness.feed(ElementHarness.ncf(52), from: Self.dlr, to: ElementHarness.address(Self.dlrInterface), on: Self.dlrInterface)
+        let sent = harness.feed(ElementHarness.nak(52), from: Self.dlr, to: ElementHarness.address(Self.dlrInterface), on: Self.dlrInterface)
+        #expect(ofType(.nak, sent).map(\.destination) == [.unicast(ElementHarness.source)])
+        // The DLR is kept for other sequences.
+        #expect(harness.element.repairer(of: ElementHarness.tsi) == Self.dlr)
+    }
+
+    @Test func aSilentDLRIsDroppedAfterNAKRPTIVLAndNAKsGoUpstream() {
+        var harness = Self.learned()
+        harness.fromBelow(ElementHarness.nak(53), on: ElementHarness.downs[0])
+        harness.advance(by: .milliseconds(100))
+        harness.fromBelow(ElementHarness.nak(54), on: ElementHarness.downs[1])
+        _ = harness.events()
+        let sent = harness.advance(by: .milliseconds(1950))
+        let upstream = ofType(.nak, sent).filter { $0.destination == .unicast(ElementHarness.source) }
+        #expect(upstream.map { named($0.packet) } == [[53, 54]])
+        #expect(harness.events() == [.repairerDropped(ElementHarness.tsi, address: Self.dlr)])
+        #expect(harness.element.repairer(of: ElementHarness.tsi) == nil)
+        let next = harness.fromBelow(ElementHarness.nak(55), on: ElementHarness.downs[0])
+        #expect(ofType(.nak, next).map(\.destination) == [.unicast(ElementHarness.source)])
+    }
+
+    @Test func multicastPOLRsOnADownstreamLinkTeachNothing() {
+        var harness = ElementHarness()
+        harness.start()
+        harness.feed(Self.redirectingPOLR(), from: Self.dlr, to: ElementHarness.group, on: Self.dlrInterface)
+        #expect(harness.element.repairer(of: ElementHarness.tsi) == nil)
+        #expect(harness.element.statistics.polrsDropped == 1)
+    }
+}
+
+@Suite("Network element: OPT_CR aggregation (RFC 3208 Appendix B)")
+struct NetworkElementCongestionTests {
+    @Test func theWorstReportIsCarriedUpstreamAndAMoveOverFivePercentBeatsElimination() {
+        var harness = ElementHarness()
+        harness.start()
+        let first = harness.fromBelow(ElementHarness.nak(50, report: ElementHarness.report(1000, receiver: 1)), on: ElementHarness.downs[0])
+        #expect(ofType(.nak, first).first.flatMap { carriedReport($0.packet) }?.receiverWorstPath == 1000)
+        let second = harness.fromBelow(ElementHarness.nak(51, report: ElementHarness.report(5000, receiver: 2)), on: ElementHarness.downs[1])
+        let carried = ofType(.nak, second).first.flatMap { carriedReport($0.packet) }
+        #expect(carried?.receiverWorstPath == 5000)
+        #expect(carried?.worstReceiver == .ipv4(IPv4Address(10, 9, 9, 2)))
+        // A better receiver does not replace the worst one.
+        let third = harness.fromBelow(ElementHarness.nak(52, report: ElementHarness.report(100, receiver: 3)), on: ElementHarness.downs[2])
+        #expect(ofType(.nak, third).first.flatMap { carriedReport($0.packet) }?.worstReceiver == .ipv4(IPv4Address(10, 9, 9, 2)))
+        // A duplicate whose report moved less than 5 % is eliminated ...
+        let small = harness.fromBelow(ElementHarness.nak(50, report: ElementHarness.report(6000, receiver: 4)), on: ElementHarness.downs[2])
+        #expect(ofType(.nak, small).isEmpty)
+        // ... one that moved more goes up anyway, carrying the new worst report.
+        let large = harness.fromBelow(ElementHarness.nak(50, report: ElementHarness.report(20_000, receiver: 5)), on: ElementHarness.downs[2])
+        let moved = ofType(.nak, large)
+        #expect(moved.count == 1)
+        #expect(moved.first.flatMap { carriedReport($0.packet) }?.receiverWorstPath == 20_000)
+        #expect(harness.element.statistics.naksForwardedForCongestionReport == 1)
+        let worst = harness.element.statistics.worstCongestionReports[ElementHarness.tsi]
+        #expect(worst?.receiverWorstPath == 20_000)
+        #expect(worst?.worstReceiver == .ipv4(IPv4Address(10, 9, 9, 5)))
+    }
+
+    @Test func storedReportsAgeBySequenceDistance() {
+        // RFC 3208 §12.6: a value is scaled by exp(−1/2) per expected inter-NAK gap (1 / loss).
+        #expect(CongestionAggregate.aged(32768, by: 0) == 32768)
+        let aged = CongestionAggregate.aged(32768, by: 4)  // v = 0.5: gap 2, two gaps: exp(−1)
+        #expect(abs(Int(aged) - 12055) <= 1)
+        var aggregate = CongestionAggregate()
+        _ = aggregate.merge(ElementHarness.report(32768, receiver: 1, lead: 100), reference: nil)
+        aggregate.markSent()
+        _ = aggregate.merge(ElementHarness.report(1000, receiver: 2, lead: 140), reference: nil)
+        // 40 sequences later the old 50 % report has faded below the new 1.5 %: the new receiver is worst.
+        #expect(aggregate.current?.worstReceiver == .ipv4(IPv4Address(10, 9, 9, 2)))
+        #expect(aggregate.current?.lead == SequenceNumber(140))
+    }
+
+    @Test func localInterfaceLoadFeedsNEWorstPath() {
+        var harness = ElementHarness()
+        harness.start()
+        harness.element.reportInterfaceLoad(6554, on: ElementHarness.downs[0])  // 10 %
+        var report = ElementHarness.report(0, receiver: 1)
+        report.kinds = [.networkElementWorstPath, .networkElementWorstLink]
+        report.networkElementWorstPath = 32768
+        let sent = harness.fromBelow(ElementHarness.nak(50, report: report), on: ElementHarness.downs[0])
+        let carried = ofType(.nak, sent).first.flatMap { carriedReport($0.packet) }
+        // 0.1 + 0.5 · 0.9 = 0.55
+        #expect(carried.map { abs(Int($0.networkElementWorstPath) - 36045) <= 2 } == true)
+        #expect(carried?.networkElementWorstLink == 6554)
+    }
+}
