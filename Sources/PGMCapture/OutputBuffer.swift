@@ -24,7 +24,7 @@ public struct OutputBuffer: Sendable {
     public mutating func append<T: BinaryInteger>(decimal value: T) {
         if value < 0 {
             bytes.append(UInt8(ascii: "-"))
-            appendUnsigned(UInt64(truncatingIfNeeded: 0 - Int64(value)))
+            appendUnsigned(UInt64(truncatingIfNeeded: value.magnitude))
         } else {
             appendUnsigned(UInt64(value))
         }

@@ -12,7 +12,7 @@ public enum StatisticsFormatter {
             out.append("\nsession ")
             out.append(tsi: session.tsi)
             out.append(" duration ")
-            appendMilliseconds(session.lastTime - session.firstTime, into: &out)
+            appendMilliseconds(session.lastTime &- session.firstTime, into: &out)
             out.append(" ms\n")
             out.append("  type        packets          bytes\n")
             for row in session.traffic {
@@ -166,10 +166,10 @@ public enum StatisticsFormatter {
 
     /// Nanoseconds as milliseconds with three decimals, by integer arithmetic (no Foundation formatting).
     static func appendMilliseconds(_ nanoseconds: Int64, into out: inout OutputBuffer) {
-        let microseconds = (nanoseconds + 500) / 1000
+        let microseconds = (nanoseconds / 1000) + (nanoseconds % 1000 >= 500 ? 1 : 0)
         out.append(decimal: microseconds / 1000)
         out.append(".")
-        out.append(decimal: Int(microseconds % 1000), width: 3)
+        out.append(decimal: Int((microseconds % 1000).magnitude), width: 3)
     }
 
     private static func appendMean(_ value: TraceAnalyzer.Distribution, into out: inout OutputBuffer) {

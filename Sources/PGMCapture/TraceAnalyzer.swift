@@ -141,7 +141,8 @@ public struct TraceAnalyzer: Sendable {
     }
 }
 
-/// Mutable per-TSI state behind ``TraceAnalyzer``.
+/// Mutable per-TSI state behind ``TraceAnalyzer``. Time differences use wrapping arithmetic: a crafted pcapng can
+/// carry timestamps whose nanosecond totals wrap, and a report must never trap on them.
 private struct SessionState: Sendable {
     struct Loss: Sendable {
         var gapSeen: Int64?
@@ -285,10 +286,10 @@ private struct SessionState: Sendable {
             rdataPer.count += 1
             rdataPer.total += loss.rdata
             rdataPer.maximum = max(rdataPer.maximum, loss.rdata)
-            if let gap = loss.gapSeen, let nak = loss.firstNAK, nak >= gap { gapToNAK.append(nak - gap) }
+            if let gap = loss.gapSeen, let nak = loss.firstNAK, nak >= gap { gapToNAK.append(nak &- gap) }
             if let nak = loss.firstNAK {
-                if let ncf = loss.firstNCF, ncf >= nak { nakToNCF.append(ncf - nak) }
-                if let repair = loss.firstRDATA, repair >= nak { nakToRDATA.append(repair - nak) }
+                if let ncf = loss.firstNCF, ncf >= nak { nakToNCF.append(ncf &- nak) }
+                if let repair = loss.firstRDATA, repair >= nak { nakToRDATA.append(repair &- nak) }
             }
             if loss.rdata == 0 && !loss.repairedByODATA { neverRepaired.append(sequence) }
         }

@@ -48,8 +48,8 @@ struct DumpRunner {
             diagnose("unsupported link type \(capture.linkType.rawValue)")
             return .failure
         }
-        if capture.isLive { installStopHandlers() }
-        defer { if capture.isLive { restoreDefaultHandlers() } }
+        let previousHandlers = capture.isLive ? installStopHandlers() : nil
+        defer { if let previousHandlers { restore(previousHandlers) } }
 
         let decapsulator = command.decapsulator
         let linkType = capture.linkType
@@ -124,18 +124,22 @@ struct DumpRunner {
         }
     }
 
-    private func installStopHandlers() {
+    /// Installs the SIGINT/SIGTERM handlers of a live capture and returns the ones they replace.
+    private func installStopHandlers() -> (interrupt: sigaction, terminate: sigaction) {
         dumpStopRequested.store(false, ordering: .relaxed)
         var action = sigaction()
         action.__sigaction_handler.sa_handler = { _ in dumpStopRequested.store(true, ordering: .relaxed) }
         sigemptyset(&action.sa_mask)
         action.sa_flags = 0  // no SA_RESTART: a blocked read returns and the loop sees the flag
-        sigaction(SIGINT, &action, nil)
-        sigaction(SIGTERM, &action, nil)
+        var previous = (interrupt: sigaction(), terminate: sigaction())
+        sigaction(SIGINT, &action, &previous.interrupt)
+        sigaction(SIGTERM, &action, &previous.terminate)
+        return previous
     }
 
-    private func restoreDefaultHandlers() {
-        signal(SIGINT, SIG_DFL)
-        signal(SIGTERM, SIG_DFL)
+    private func restore(_ handlers: (interrupt: sigaction, terminate: sigaction)) {
+        var handlers = handlers
+        sigaction(SIGINT, &handlers.interrupt, nil)
+        sigaction(SIGTERM, &handlers.terminate, nil)
     }
 }

@@ -187,13 +187,15 @@ struct DumpCommandTests {
 
     /// Live capture on loopback only: UDP-encapsulated PGM sent to 127.0.0.1 is captured and decoded.
     @Test(.enabled(if: getuid() == 0, "live capture needs root or CAP_NET_RAW"), .timeLimit(.minutes(1)))
-    func liveCaptureOnLoopback() async throws {
+    func liveCaptureOnLoopback() throws {
         let port: UInt16 = 37_000 + UInt16(getpid() % 1000)
         let spm = Packet(
             tsi: TSI(gsi: GSI((1, 1, 2, 3, 5, 8)), sourcePort: 4242), dataDestinationPort: 7500,
             body: .spm(SPM(sequence: SequenceNumber(1), trail: SequenceNumber(0), lead: SequenceNumber(0), path: .ipv4(IPv4Address(127, 0, 0, 1))))
         ).encoded()
-        let sender = Task.detached {
+        // A thread of its own (not a task): the capture below blocks the test's thread until packets arrive.
+        // It sends for at most 10 s, to loopback only.
+        Thread.detachNewThread {
             let socketDescriptor = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
             defer { close(socketDescriptor) }
             var address = sockaddr_in()
@@ -201,7 +203,6 @@ struct DumpCommandTests {
             address.sin_port = port.bigEndian
             address.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
             for _ in 0..<200 {
-                if Task.isCancelled { return }
                 _ = spm.withUnsafeBytes { bytes in
                     withUnsafePointer(to: &address) {
                         $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
@@ -209,10 +210,9 @@ struct DumpCommandTests {
                         }
                     }
                 }
-                try? await Task.sleep(for: .milliseconds(50))
+                usleep(50_000)
             }
         }
-        defer { sender.cancel() }
         let (code, collected) = try Self.run(["-i", "lo", "-c", "2", "--udp-port", String(port), "udp", "port", String(port)])
         #expect(code == .success, "\(collected.diagnostics)")
         let lines = collected.text.split(separator: "\n")
