@@ -94,4 +94,35 @@ import Testing
         #expect(outcome.status == 77)
         #expect(outcome.standardError.contains("CAP_NET_RAW"))
     }
+
+    /// 5 % of the multicast into the receiver's namespace is dropped; the file must still arrive whole, with
+    /// NAKs sent and repairs received.
+    @Test(.enabled(if: NamespaceLab.available, "needs root, ip and nft"), arguments: [["--udp-port", "3056"], ["--native"]])
+    func aFileCrossesALossyLinkBetweenNamespaces(encapsulation: [String]) throws {
+        let lab = NamespaceLab()
+        defer { lab.tearDown() }
+        try lab.setUp(lossPercent: 5)
+        let input = try Self.randomFile(bytes: 3_000_000)
+        let output = input.appendingPathExtension("out")
+        defer { try? FileManager.default.removeItem(at: input); try? FileManager.default.removeItem(at: output) }
+        let receiver = try Child(
+            ["/usr/sbin/ip", "netns", "exec", lab.receiverNamespace, try Self.binary("pgm-recv"), "--interface", lab.receiverAddress,
+             "--output", output.path, "--timeout", "15", "--json"] + encapsulation)
+        usleep(300_000)
+        let source = try Child(
+            ["/usr/sbin/ip", "netns", "exec", lab.sourceNamespace, try Self.binary("pgm-source"), "--interface", lab.sourceAddress,
+             "--rate", "100M", input.path] + encapsulation)
+        let sent = source.wait(seconds: 40)
+        let received = receiver.wait(seconds: 40)
+        #expect(sent.status == 0, "\(sent.standardError)")
+        #expect(received.status == 0, "\(received.standardError)")
+        #expect(try Data(contentsOf: output) == Data(contentsOf: input))
+        let summary = try #require(
+            received.standardError.split(separator: "\n").last { $0.contains("\"type\":\"summary\"") })
+        let fields = try #require(try JSONSerialization.jsonObject(with: Data(summary.utf8)) as? [String: Any])
+        #expect((fields["naks"] as? Int ?? 0) > 0)
+        #expect((fields["repairs"] as? Int ?? 0) > 0)
+        #expect(fields["unrecoverable"] as? Int == 0)
+        #expect(fields["bytes"] as? Int == 3_000_000)
+    }
 }

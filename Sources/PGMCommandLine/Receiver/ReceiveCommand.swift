@@ -45,8 +45,23 @@ public struct ReceiveCommand: ParsableCommand {
     @ArgumentParser.Option(help: ArgumentHelp("Fail (exit 1) after this many seconds without data.", valueName: "seconds"))
     public var timeout: Double?
 
+    /// A LAN answers a NAK within milliseconds; OpenPGM's examples wait 2 s (the engine's default), which
+    /// lets a repair lost twice outlive a source's few seconds of window and linger.
+    @ArgumentParser.Option(
+        name: .customLong("nak-rpt-ivl"),
+        help: ArgumentHelp("NAK_RPT_IVL: seconds to wait for an NCF before NAKing again.", valueName: "seconds"))
+    public var nakRepeatInterval: Double = 0.25
+
+    @ArgumentParser.Option(
+        name: .customLong("nak-rdata-ivl"),
+        help: ArgumentHelp("NAK_RDATA_IVL: seconds to wait for RDATA after an NCF before NAKing again.", valueName: "seconds"))
+    public var nakRdataInterval: Double = 0.25
+
     public mutating func validate() throws {
         if let timeout, !(timeout > 0) { throw ValidationError("--timeout must be positive") }
+        for (name, value) in [("--nak-rpt-ivl", nakRepeatInterval), ("--nak-rdata-ivl", nakRdataInterval)] {
+            guard value >= 0.001, value <= 60 else { throw ValidationError("\(name) must be in [0.001, 60]") }
+        }
     }
 
     public func run() throws {
@@ -72,6 +87,8 @@ public struct ReceiveCommand: ParsableCommand {
         var generator = SystemRandomNumberGenerator()
         var configuration = Receiver.Configuration(dataDestinationPort: network.port, group: .ipv4(network.groupAddress))
         configuration.seed = generator.next()
+        configuration.nakRepeatInterval = .nanoseconds(Int64(nakRepeatInterval * 1e9))
+        configuration.nakRdataInterval = .nanoseconds(Int64(nakRdataInterval * 1e9))
         let printer = StatisticsPrinter(json: output.json)
         let driver = try Driver(
             engine: Receiver(configuration: configuration), sockets: [sockets], handleSignals: true, logger: logger)

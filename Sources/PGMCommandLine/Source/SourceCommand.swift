@@ -14,8 +14,8 @@ public struct SourceCommand: ParsableCommand {
         discussion: """
             Sends the FILEs in order (standard input when none is given), cut into APDUs of at most \
             --apdu-size bytes (22,800 by default, the largest an OpenPGM receiver reassembles), at --rate \
-            (bits/s, K/M/G suffixes). At the end it closes the session with OPT_FIN and lingers --linger \
-            seconds to answer NAKs with repairs. SIGINT or SIGTERM stops reading, closes and lingers; a second \
+            (bits/s, K/M/G suffixes). At the end it closes the session with OPT_FIN and lingers up to --linger \
+            seconds to answer NAKs with repairs (less when the transmit window has drained sooner). SIGINT or SIGTERM stops reading, closes and lingers; a second \
             one exits at once. Statistics go to stderr once a second.
 
             Examples:
@@ -57,8 +57,10 @@ public struct SourceCommand: ParsableCommand {
     @ArgumentParser.Option(name: .customLong("apdu-size"), help: ArgumentHelp("Largest APDU (message) cut from the input.", valueName: "bytes"))
     public var apduSize: Int = 22_800
 
+    /// 5 s by default: a receiver whose repair was lost asks again after NAK_RDATA_IVL (2 s), so a shorter
+    /// linger leaves it waiting for a source that is gone.
     @ArgumentParser.Option(help: ArgumentHelp("Seconds to keep answering NAKs after the last data.", valueName: "seconds"))
-    public var linger: Double = 2
+    public var linger: Double = 5
 
     @ArgumentParser.Option(name: .customLong("source-port"), help: ArgumentHelp("Data-source port of the TSI (default: random).", valueName: "port"))
     public var sourcePort: UInt16?
