@@ -150,9 +150,8 @@ public final class SessionScenario {
         while let event = host.engine.pollEvent() {
             switch event {
             case .data(_, let bytes):
-                logs[index].delivered.append(Self.apduIndex(of: bytes).flatMap {
-                    $0 < configuration.apdus.count && configuration.apdus[$0] == bytes ? $0 : nil
-                })
+                let previous = logs[index].delivered.last { $0 != nil } ?? nil
+                logs[index].delivered.append(apduIndex(of: bytes, after: previous))
             case .unrecoverable(_, let first, let last, let reason):
                 logs[index].unrecoverable.append((first, last, reason))
                 let total = apduSequences.last?.upperBound ?? 0
@@ -185,19 +184,35 @@ public final class SessionScenario {
         }
     }
 
-    /// APDU `index` of `size` bytes: its index in the first four bytes, then a pattern, so a delivered APDU
-    /// identifies itself and any corruption shows.
+    /// APDU `index` of `size` bytes: its index in the first four bytes (big-endian), then a pattern, so a
+    /// delivered APDU identifies itself and any corruption shows. APDUs under four bytes carry the index's
+    /// low bytes (little-endian), so they are unique among 256 (1 byte), 65,536 (2) or 2²⁴ (3) neighbours.
     public static func apdu(index: Int, size: Int) -> [UInt8] {
-        (0..<size).map { position in
+        if size < 4 { return (0..<size).map { UInt8(truncatingIfNeeded: index >> (8 * $0)) } }
+        return (0..<size).map { position in
             position < 4
-                ? UInt8(truncatingIfNeeded: UInt32(index) >> (24 - 8 * UInt32(position)))
+                ? UInt8(truncatingIfNeeded: UInt32(truncatingIfNeeded: index) >> (24 - 8 * UInt32(position)))
                 : UInt8(truncatingIfNeeded: index &* 31 &+ position &* 7)
         }
     }
 
-    static func apduIndex(of bytes: [UInt8]) -> Int? {
-        guard bytes.count >= 4 else { return nil }
-        return Int(UInt32(bytes[0]) << 24 | UInt32(bytes[1]) << 16 | UInt32(bytes[2]) << 8 | UInt32(bytes[3]))
+    /// The sent APDU equal to `bytes`, searching after the last one delivered for short APDUs whose index is
+    /// only known modulo a power of 256.
+    private func apduIndex(of bytes: [UInt8], after previous: Int?) -> Int? {
+        let apdus = configuration.apdus
+        if bytes.count >= 4 {
+            let index = Int(UInt32(bytes[0]) << 24 | UInt32(bytes[1]) << 16 | UInt32(bytes[2]) << 8 | UInt32(bytes[3]))
+            return index < apdus.count && apdus[index] == bytes ? index : nil
+        }
+        var low = 0
+        for (position, byte) in bytes.enumerated() { low |= Int(byte) << (8 * position) }
+        let stride = 1 << (8 * bytes.count)
+        var candidate = bytes.isEmpty ? (previous ?? -1) + 1 : low
+        while candidate < apdus.count {
+            if candidate > (previous ?? -1) && apdus[candidate] == bytes { return candidate }
+            candidate += bytes.isEmpty ? 1 : stride
+        }
+        return nil
     }
 
     /// Every broken invariant, one line each; empty when all receivers behaved.

@@ -12,7 +12,7 @@ import Testing
 /// whole suite within about three minutes on two cores in a debug build; the full run is 200).
 /// `PGM_SEED` runs one given seed instead.
 @Suite struct SweepTests {
-    static let defaultSeeds = 12
+    static let defaultSeeds = 8
 
     enum Loss: String, CaseIterable, CustomTestStringConvertible, Sendable {
         case none, onePercent, fivePercent, twentyPercent, bursty
