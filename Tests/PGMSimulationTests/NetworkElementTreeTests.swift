@@ -1,0 +1,88 @@
+import PGMCore
+import PGMSimulation
+import PGMWire
+import Testing
+
+/// RFC 3208 §7 in a simulated tree: constrained NAK forwarding, elimination and constrained RDATA forwarding,
+/// checked end to end against receivers that must deliver everything or report exactly what they lost.
+@Suite("Network element trees")
+struct NetworkElementTreeTests {
+    static func configuration(seed: UInt64, fanout: [Int], receivers: Int, loss: Double, elements: Bool = true)
+        -> ElementTreeScenario.Configuration
+    {
+        var configuration = ElementTreeScenario.Configuration(
+            seed: seed, apdus: makeAPDUs(count: 40, sizes: 1...3000, seed: seed), fanout: fanout,
+            receiversPerLeaf: receivers)
+        configuration.elements = elements
+        configuration.leafRouterUplink.loss = .bernoulli(loss)
+        configuration.receiverDownlink.loss = .bernoulli(loss)
+        configuration.receiverUplink.loss = .bernoulli(loss / 2)
+        return configuration
+    }
+
+    /// The checks every tree run must pass.
+    static func check(_ scenario: ElementTreeScenario, seed: UInt64) {
+        let finished = scenario.run()
+        #expect(finished, "seed \(seed): not every receiver saw the session close")
+        let failures = scenario.verify()
+        #expect(failures.isEmpty, Comment(rawValue: describe(failures, seed: seed)))
+        // §7.3/§7.4: one NAK per lost sequence per repair cycle from the element below the source.
+        #expect(scenario.maximumNAKsPerCycle <= 1, "seed \(seed)")
+        // §7.8: RDATA only onto segments that asked for that sequence.
+        for (segment, repairs) in scenario.repairsBySegment() where segment != scenario.sourceSegment {
+            let unasked = repairs.rdata.keys.filter { !repairs.naked.contains($0) }
+            #expect(unasked.isEmpty, "seed \(seed): RDATA for \(unasked.sorted()) on \(scenario.network.name(of: segment)), which never asked")
+        }
+        for host in scenario.elementHosts { #expect(host.decodeFailures == 0) }
+    }
+
+    @Test(arguments: [0.02, 0.05])
+    func oneElementThreeSubnetsOfTenReceivers(loss: Double) {
+        let seed = Seeds.seed(11)
+        let scenario = ElementTreeScenario(Self.configuration(seed: seed, fanout: [3], receivers: 10, loss: loss))
+        Self.check(scenario, seed: seed)
+        #expect(!scenario.lostSomewhere.isEmpty, "seed \(seed): the run must exercise repairs")
+        let element = scenario.elementHosts[0].engine.statistics
+        #expect(element.rdataForwarded > 0)
+        #expect(element.repairStatesRejected == 0 && element.sessionsRejected == 0)
+        #expect(scenario.elementHosts[0].engine.repairStateCount == 0, "repair state outlived the session")
+    }
+
+    @Test func threeLevelTreeOfFourLeafSubnets() {
+        let seed = Seeds.seed(23)
+        let scenario = ElementTreeScenario(Self.configuration(seed: seed, fanout: [2, 2], receivers: 5, loss: 0.03))
+        Self.check(scenario, seed: seed)
+        #expect(scenario.elementHosts.count == 3)
+        #expect(scenario.leafSegments.count == 4)
+        #expect(scenario.elementHosts.allSatisfy { $0.engine.statistics.spmsForwarded > 0 })
+        #expect(!scenario.lostSomewhere.isEmpty, "seed \(seed): the run must exercise repairs")
+    }
+
+    @Test func elementsKeepRDATAOffQuietSubnets() {
+        let seed = Seeds.seed(31)
+        let with = ElementTreeScenario(Self.configuration(seed: seed, fanout: [3], receivers: 10, loss: 0.03))
+        Self.check(with, seed: seed)
+        let without = ElementTreeScenario(
+            Self.configuration(seed: seed, fanout: [3], receivers: 10, loss: 0.03, elements: false))
+        #expect(without.run())
+        #expect(without.verify().isEmpty, Comment(rawValue: describe(without.verify(), seed: seed)))
+        // Without elements every NAK goes to the source; with them, each lost sequence reaches it at most once
+        // per repair cycle per element (checked above), and every RDATA copy on a leaf was asked for there.
+        #expect(with.sourceRDATA > 0 && without.sourceRDATA > 0)
+        func rdataOnLeaves(_ scenario: ElementTreeScenario) -> Int {
+            let bySegment = scenario.repairsBySegment()
+            return scenario.leafSegments.reduce(0) { $0 + (bySegment[$1]?.rdata.values.reduce(0, +) ?? 0) }
+        }
+        #expect(rdataOnLeaves(with) < rdataOnLeaves(without))
+    }
+
+    @Test func sameSeedSameRun() {
+        let seed = Seeds.seed(5)
+        let first = ElementTreeScenario(Self.configuration(seed: seed, fanout: [2], receivers: 3, loss: 0.05))
+        let second = ElementTreeScenario(Self.configuration(seed: seed, fanout: [2], receivers: 3, loss: 0.05))
+        first.run()
+        second.run()
+        #expect(first.network.trace.map(\.bytes) == second.network.trace.map(\.bytes))
+        #expect(first.elementHosts[0].engine.statistics == second.elementHosts[0].engine.statistics)
+    }
+}
