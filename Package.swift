@@ -65,6 +65,9 @@ let package = Package(
         .executableTarget(
             name: "pgm-sim-bench", dependencies: ["PGMSimulation"], path: "Tools/SimulationBenchmark",
             swiftSettings: upcomingFeatures),
+        .executableTarget(
+            name: "pgm-ne-bench", dependencies: ["PGMSimulation", "PGMCore", "PGMWire"], path: "Tools/ElementBenchmark",
+            swiftSettings: upcomingFeatures),
         .testTarget(name: "PGMCoreTests", dependencies: ["PGMCore", "PGMWire"], swiftSettings: upcomingFeatures),
         .testTarget(
             name: "PGMSimulationTests", dependencies: ["PGMSimulation", "PGMCore", "PGMWire", "PGMCapture"],

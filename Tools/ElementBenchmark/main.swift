@@ -1,0 +1,121 @@
+// pgm-ne-bench: what RFC 3208 §7 network elements save, in the deterministic simulator.
+//
+// One source, a tree of routers (`--fanout 4,4`: a root with 4 downstream segments, each holding a router with
+// 4 leaf subnets), `--receivers` receivers per leaf subnet, `--loss` independent loss on every leaf link (the
+// router's attachment to a leaf subnet, so a loss hits the whole subnet) and `--receiver-loss` on every
+// receiver's own link. The same seed runs twice: with NetworkElements, and with plain multicast routers that
+// flood everything and let every NAK reach the source. Prints, per lost sequence, the NAK sequences and RDATA
+// at the source, RDATA copies on the leaf subnets, repair latency percentiles (virtual time from the ODATA's
+// transmission to the RDATA reaching a receiver that missed it), and whether every receiver delivered
+// everything or reported exactly what it lost.
+//
+// Usage: pgm-ne-bench [--fanout 4,4] [--receivers 20] [--apdus 300] [--loss 0.01] [--receiver-loss 0]
+//                     [--seed 1]
+import PGMCore
+import PGMSimulation
+import PGMWire
+
+
+enum ElementBenchmark {
+    struct Options {
+        var fanout = [4, 4]
+        var receivers = 20
+        var apdus = 300
+        var loss = 0.01
+        var receiverLoss = 0.0
+        var seed: UInt64 = 1
+    }
+
+    static func main() {
+        guard let options = parse(Array(CommandLine.arguments.dropFirst())) else {
+            print("usage: pgm-ne-bench [--fanout 4,4] [--receivers 20] [--apdus 300] [--loss 0.01] "
+                + "[--receiver-loss 0] [--seed 1]")
+            return
+        }
+        let leaves = options.fanout.reduce(1, *)
+        print("pgm-ne-bench: fanout \(options.fanout) = \(leaves) leaf subnets x \(options.receivers) receivers "
+            + "= \(leaves * options.receivers), \(options.apdus) APDUs of 1000 bytes, leaf-link loss "
+            + "\(percent(options.loss)), receiver-link loss \(percent(options.receiverLoss)), seed \(options.seed)")
+        print(pad("", 18) + pad("lost", 7) + pad("NAKseq@src", 11) + pad("/lost", 7) + pad("RDATA@src", 10)
+            + pad("/lost", 7) + pad("RDATA@leaves", 13) + pad("/lost", 7) + pad("p50", 9) + pad("p90", 9)
+            + pad("p99", 9) + pad("max", 9) + pad("verify", 8) + "events")
+        for elements in [true, false] {
+            let scenario = ElementTreeScenario(configuration(options, elements: elements))
+            let finished = scenario.run(limit: .seconds(3600))
+            let failures = scenario.verify()
+            let lost = scenario.lostSomewhere.union(scenario.logs.reduce(into: Set<UInt32>()) { $0.formUnion($1.lost) })
+            let bySegment = scenario.repairsBySegment()
+            let leafRDATA = scenario.leafSegments.reduce(0) { $0 + (bySegment[$1]?.rdata.values.reduce(0, +) ?? 0) }
+            let perLost = { (value: Int) in lost.isEmpty ? "-" : String(format2(Double(value) / Double(lost.count))) }
+            let latency = { (fraction: Double) in scenario.latencyPercentile(fraction).map(milliseconds) ?? "-" }
+            print(pad(elements ? "with elements" : "plain routers", 18) + pad("\(lost.count)", 7)
+                + pad("\(scenario.sourceNAKSequences)", 11) + pad(perLost(scenario.sourceNAKSequences), 7)
+                + pad("\(scenario.sourceRDATA)", 10) + pad(perLost(scenario.sourceRDATA), 7)
+                + pad("\(leafRDATA)", 13) + pad(perLost(leafRDATA), 7)
+                + pad(latency(0.5), 9) + pad(latency(0.9), 9) + pad(latency(0.99), 9) + pad(latency(1), 9)
+                + pad(finished && failures.isEmpty ? "ok" : "FAIL", 8) + "\(scenario.network.eventsProcessed)")
+            for failure in failures.prefix(3) { print("  " + failure) }
+            if elements {
+                let statistics = scenario.elementHosts.map(\.engine.statistics)
+                let eliminated = statistics.reduce(0) { $0 + $1.naksEliminated }
+                let received = statistics.reduce(0) { $0 + $1.naksReceived }
+                let forwarded = statistics.reduce(0) { $0 + $1.naksForwarded }
+                let withoutState = statistics.reduce(0) { $0 + $1.rdataWithoutRepairStateDropped }
+                print("  elements: \(received) NAKs in, \(forwarded) forwarded, \(eliminated) eliminated; "
+                    + "\(withoutState) RDATA dropped without repair state; at most \(scenario.maximumNAKsPerCycle) "
+                    + "NAK per sequence per element per NAK_ELIM_IVL at the source")
+            }
+        }
+    }
+
+    static func configuration(_ options: Options, elements: Bool) -> ElementTreeScenario.Configuration {
+        let apdus = (0..<options.apdus).map { SessionScenario.apdu(index: $0, size: 1000) }
+        var configuration = ElementTreeScenario.Configuration(
+            seed: options.seed, apdus: apdus, fanout: options.fanout, receiversPerLeaf: options.receivers)
+        configuration.elements = elements
+        configuration.leafRouterUplink = LinkProfile(delay: .microseconds(500), loss: .bernoulli(options.loss))
+        configuration.receiverDownlink = LinkProfile(delay: .microseconds(500), loss: .bernoulli(options.receiverLoss))
+        configuration.source.rate = 2_000_000
+        return configuration
+    }
+
+    static func parse(_ arguments: [String]) -> Options? {
+        var options = Options()
+        var index = 0
+        while index < arguments.count {
+            guard index + 1 < arguments.count else { return nil }
+            let value = arguments[index + 1]
+            switch arguments[index] {
+            case "--fanout":
+                let levels = value.split(separator: ",").compactMap { Int($0) }
+                guard !levels.isEmpty, levels.allSatisfy({ $0 > 0 }) else { return nil }
+                options.fanout = levels
+            case "--receivers": guard let n = Int(value), n > 0 else { return nil }; options.receivers = n
+            case "--apdus": guard let n = Int(value), n > 0 else { return nil }; options.apdus = n
+            case "--loss": guard let p = Double(value), p >= 0, p < 1 else { return nil }; options.loss = p
+            case "--receiver-loss": guard let p = Double(value), p >= 0, p < 1 else { return nil }; options.receiverLoss = p
+            case "--seed": guard let n = UInt64(value) else { return nil }; options.seed = n
+            default: return nil
+            }
+            index += 2
+        }
+        return options
+    }
+
+    static func pad(_ text: String, _ width: Int) -> String {
+        text.count >= width ? text + " " : text + String(repeating: " ", count: width - text.count)
+    }
+
+    static func format2(_ value: Double) -> String {
+        let hundredths = Int((value * 100).rounded())
+        let fraction = hundredths % 100
+        return "\(hundredths / 100).\(fraction < 10 ? "0" : "")\(fraction)"
+    }
+
+    static func percent(_ value: Double) -> String { format2(value * 100) + " %" }
+
+    static func milliseconds(_ duration: Duration) -> String {
+        format2(Double(duration.totalNanoseconds) / 1e6) + "ms"
+    }
+}
+ElementBenchmark.main()
