@@ -30,7 +30,7 @@ import Testing
     @Test func sourceDefaultsSuitALANAndPrintTheWindow() throws {
         let command = try SourceCommand.parse([])
         #expect(command.rate.bitsPerSecond == 100_000_000)
-        #expect(command.apduSize == 22_800)
+        #expect(command.apduSize == nil)
         #expect(command.network.group == "239.192.0.1")
         #expect(command.network.port == 7500)
         #expect(command.network.udpPort == 3056)
@@ -39,6 +39,19 @@ import Testing
         let capped = try SourceCommand.parse(["--rate", "1G", "--txw-secs", "10", "--txw-bytes", "1000000"])
         #expect(capped.windowBytes == 1_000_000)
         #expect(capped.windowDescription == "window 10 s at 1 Gbit/s = 1,250,000,000 bytes, capped by --txw-bytes at 1,000,000 bytes")
+    }
+
+    @Test func defaultAPDUsFitSixteenFragments() {
+        var configuration = Source.Configuration(
+            tsi: TSI(gsi: GSI(rawValue: 1), sourcePort: 1), dataDestinationPort: 7500,
+            group: .ipv4(IPv4Address(239, 192, 0, 1)), sourceAddress: .ipv4(IPv4Address(198, 18, 0, 1)))
+        configuration.headerOverhead = Source.Configuration.udpHeaderOverhead
+        configuration.routerAlertOverhead = 0
+        #expect(SourceCommand.defaultAPDUSize(configuration) == 16 * Source.maximumPayload(configuration, fragmented: true))
+        #expect(SourceCommand.defaultAPDUSize(configuration) < 22_800)
+        configuration.headerOverhead = 20
+        configuration.routerAlertOverhead = 4
+        #expect(SourceCommand.defaultAPDUSize(configuration) == 22_800)
     }
 
     @Test(arguments: [

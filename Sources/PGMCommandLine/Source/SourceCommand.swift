@@ -1,7 +1,7 @@
 public import ArgumentParser
 internal import Glibc
 import Logging
-import PGMCore
+public import PGMCore
 import PGMSockets
 import PGMWire
 
@@ -13,7 +13,8 @@ public struct SourceCommand: ParsableCommand {
         abstract: "Send files or standard input reliably to a PGM (RFC 3208) multicast group.",
         discussion: """
             Sends the FILEs in order (standard input when none is given), cut into APDUs of at most \
-            --apdu-size bytes (22,800 by default, the largest an OpenPGM receiver reassembles), at --rate \
+            --apdu-size bytes (by default 22,800 or 16 TPDUs, whichever is less: an OpenPGM receiver \
+            reassembles at most 16 fragments), at --rate \
             (bits/s, K/M/G suffixes). At the end it closes the session with OPT_FIN and lingers up to --linger \
             seconds to answer NAKs with repairs (less when the transmit window has drained sooner). SIGINT or SIGTERM stops reading, closes and lingers; a second \
             one exits at once. Statistics go to stderr once a second.
@@ -54,8 +55,10 @@ public struct SourceCommand: ParsableCommand {
         help: ArgumentHelp("Cap on the transmit window in bytes (default: --txw-secs at --rate).", valueName: "bytes"))
     public var txwBytes: Int?
 
-    @ArgumentParser.Option(name: .customLong("apdu-size"), help: ArgumentHelp("Largest APDU (message) cut from the input.", valueName: "bytes"))
-    public var apduSize: Int = 22_800
+    @ArgumentParser.Option(
+        name: .customLong("apdu-size"),
+        help: ArgumentHelp("Largest APDU (message) cut from the input (default: what OpenPGM receivers take).", valueName: "bytes"))
+    public var apduSize: Int?
 
     /// 5 s by default: a receiver whose repair was lost asks again after NAK_RDATA_IVL (2 s), so a shorter
     /// linger leaves it waiting for a source that is gone.
@@ -70,7 +73,7 @@ public struct SourceCommand: ParsableCommand {
         guard (576...65_535).contains(maxTPDU) else { throw ValidationError("--max-tpdu must be 576...65535") }
         guard txwSeconds > 0, txwSeconds <= 3600 else { throw ValidationError("--txw-secs must be in (0, 3600]") }
         if let txwBytes, txwBytes < maxTPDU { throw ValidationError("--txw-bytes must hold at least one TPDU") }
-        guard apduSize >= 1, apduSize <= 1 << 24 else { throw ValidationError("--apdu-size must be 1...16777216") }
+        if let apduSize, !(1...(1 << 24)).contains(apduSize) { throw ValidationError("--apdu-size must be 1...16777216") }
         guard linger >= 0, linger <= 3600 else { throw ValidationError("--linger must be in [0, 3600]") }
         if sourcePort == 0 { throw ValidationError("--source-port must not be 0") }
     }
@@ -91,15 +94,19 @@ public struct SourceCommand: ParsableCommand {
         return text
     }
 
+    /// OpenPGM reassembles at most 16 fragments and its examples stop at about 22.8 KB (notes §16): 22,800 bytes
+    /// or 16 of our fragments, whichever is less (22,784 with UDP encapsulation, whose header takes 8 bytes).
+    public static func defaultAPDUSize(_ configuration: Source.Configuration) -> Int {
+        min(22_800, 16 * Source.maximumPayload(configuration, fragmented: true))
+    }
+
     public func run() throws {
         try runReportingFailure("pgm-source") { try execute() }
     }
 
     func execute() throws -> PGMExitCode {
         let logger = logging.makeLogger(label: "pgm-source")
-        let input = try SourceInput(paths: files, apduSize: apduSize)
         let interface = try network.resolveInterface()
-        let sockets = try network.openSockets(on: interface, joinGroup: false, listenUnicast: true)
 
         var generator = SystemRandomNumberGenerator()
         let random = generator.next() as UInt64
@@ -115,9 +122,12 @@ public struct SourceCommand: ParsableCommand {
         configuration.rate = rate.bytesPerSecond
         configuration.txwSeconds = .nanoseconds(Int64(txwSeconds * 1e9))
         configuration.txwMaxBytes = windowBytes
+        let apduSize = self.apduSize ?? Self.defaultAPDUSize(configuration)
         configuration.maximumAPDUSize = apduSize
         configuration.maximumQueuedBytes = max(1 << 20, 4 * apduSize)
         configuration.seed = random >> 32
+        let input = try SourceInput(paths: files, apduSize: apduSize)
+        let sockets = try network.openSockets(on: interface, joinGroup: false, listenUnicast: true)
 
         let printer = StatisticsPrinter(json: output.json)
         let clock = MonotonicClock()
@@ -126,7 +136,7 @@ public struct SourceCommand: ParsableCommand {
             handleSignals: true, logger: logger)
         let transport = network.native ? "native" : "UDP port \(sockets.localPort ?? network.udpPort)"
         printer.note(
-            "pgm-source: TSI \(tsi) to \(network.groupAddress):\(network.port) on \(interface), \(transport); \(windowDescription)",
+            "pgm-source: TSI \(tsi) to \(network.groupAddress):\(network.port) on \(interface), \(transport), APDUs up to \(formatGrouped(apduSize)) bytes; \(windowDescription)",
             json: ["type": "start", "tsi": "\(tsi)", "group": "\(network.groupAddress)", "interface": interface.name,
                    "window": windowDescription])
 

@@ -1,0 +1,229 @@
+/*
+ * openpgm-peer: a minimal OpenPGM (Debian libpgm 5.3) sender or receiver, for interop tests with
+ * pgm-source and pgm-recv.
+ *
+ *   peer send --network "ADDR;GROUP" [--port 7500] [--udp PORT] [--rate BYTES/S] [--apdu BYTES] [--linger S] < data
+ *   peer recv --network "ADDR;GROUP" [--port 7500] [--udp PORT] [--timeout S] [--bytes N] > data
+ *
+ * send: reads stdin in APDUs of --apdu bytes, sends them, then keeps calling pgm_recv() for --linger seconds,
+ *       because OpenPGM only sends queued repairs from inside pgm_recv() (protocol notes §16).
+ * recv: writes every delivered APDU to stdout; exits 0 on PGM_IO_STATUS_FIN (or after --bytes bytes), 3 on
+ *       an unrecoverable loss (PGM_IO_STATUS_RESET), 1 after --timeout seconds without data.
+ * --udp PORT selects UDP encapsulation with PORT for unicast and multicast; without it, native PGM (root).
+ *
+ * Build: cc -O2 -o peer peer.c $(pkg-config --cflags --libs openpgm-5.3)
+ *
+ * Debian's pgm_compat_csum_partial_copy() makes an aligned 16-byte SSE store into a destination that is not
+ * aligned for fragments, so any APDU larger than one TSDU crashes the sender (notes §16). The library calls it
+ * through its PLT, so the definition below, exported from the executable, replaces it: copy, then checksum the
+ * copy with the library's own pgm_compat_csum_partial().
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <poll.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <pgm/pgm.h>
+
+uint32_t pgm_compat_csum_partial(const void *addr, uint16_t len, uint32_t csum);
+
+uint32_t pgm_compat_csum_partial_copy(const void *src, void *dst, uint16_t len, uint32_t csum) {
+    memcpy(dst, src, len);
+    return pgm_compat_csum_partial(dst, len, csum);
+}
+
+static double now_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void usage(void) {
+    fprintf(stderr, "usage: peer send|recv --network \"ADDR;GROUP\" [--port P] [--udp PORT] [--rate B/S] [--apdu N] "
+                    "[--linger S] [--timeout S] [--bytes N]\n");
+    exit(64);
+}
+
+static void fail(const char *what, pgm_error_t *err) {
+    fprintf(stderr, "peer: %s: %s\n", what, err && err->message ? err->message : "failed");
+    exit(1);
+}
+
+/* Keeps the socket's timers and repairs going for up to `seconds`. */
+static void drive(pgm_sock_t *sock, double seconds) {
+    char buffer[65536];
+    double end = now_seconds() + seconds;
+    while (now_seconds() < end) {
+        size_t bytes = 0;
+        pgm_error_t *err = NULL;
+        int status = pgm_recv(sock, buffer, sizeof buffer, MSG_DONTWAIT, &bytes, &err);
+        if (err) pgm_error_free(err);
+        if (status == PGM_IO_STATUS_NORMAL) continue;
+        struct pollfd fds[8];
+        int n = 8;
+        memset(fds, 0, sizeof fds);
+        pgm_poll_info(sock, fds, &n, POLLIN);
+        int timeout = 5;
+        if (status == PGM_IO_STATUS_TIMER_PENDING || status == PGM_IO_STATUS_RATE_LIMITED) {
+            struct timeval tv;
+            socklen_t len = sizeof tv;
+            pgm_getsockopt(sock, IPPROTO_PGM, status == PGM_IO_STATUS_TIMER_PENDING ? PGM_TIME_REMAIN : PGM_RATE_REMAIN,
+                           &tv, &len);
+            timeout = (int)(tv.tv_sec * 1000 + (tv.tv_usec + 999) / 1000);
+            if (timeout > 5) timeout = 5;
+        }
+        poll(fds, n, timeout);
+    }
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) usage();
+    bool sending = strcmp(argv[1], "send") == 0;
+    if (!sending && strcmp(argv[1], "recv") != 0) usage();
+    const char *network = NULL;
+    int port = 7500, udp = 0, rate = 12500000, apdu = 22800;
+    double linger = 5, timeout = 20;
+    long long expected = -1;
+    for (int i = 2; i < argc; i++) {
+        if (i + 1 >= argc) usage();
+        const char *value = argv[++i];
+        if (!strcmp(argv[i - 1], "--network")) network = value;
+        else if (!strcmp(argv[i - 1], "--port")) port = atoi(value);
+        else if (!strcmp(argv[i - 1], "--udp")) udp = atoi(value);
+        else if (!strcmp(argv[i - 1], "--rate")) rate = atoi(value);
+        else if (!strcmp(argv[i - 1], "--apdu")) apdu = atoi(value);
+        else if (!strcmp(argv[i - 1], "--linger")) linger = atof(value);
+        else if (!strcmp(argv[i - 1], "--timeout")) timeout = atof(value);
+        else if (!strcmp(argv[i - 1], "--bytes")) expected = atoll(value);
+        else usage();
+    }
+    if (!network) usage();
+
+    pgm_error_t *err = NULL;
+    if (!pgm_init(&err)) fail("pgm_init", err);
+    struct pgm_addrinfo_t *res = NULL;
+    if (!pgm_getaddrinfo(network, NULL, &res, &err)) fail("pgm_getaddrinfo", err);
+    pgm_sock_t *sock = NULL;
+    if (!pgm_socket(&sock, AF_INET, SOCK_SEQPACKET, udp ? IPPROTO_UDP : IPPROTO_PGM, &err)) fail("pgm_socket", err);
+    if (udp) {
+        pgm_setsockopt(sock, IPPROTO_PGM, PGM_UDP_ENCAP_UCAST_PORT, &udp, sizeof udp);
+        pgm_setsockopt(sock, IPPROTO_PGM, PGM_UDP_ENCAP_MCAST_PORT, &udp, sizeof udp);
+    }
+    const int one = 1, zero = 0, mtu = 1500, hops = 16;
+    pgm_setsockopt(sock, IPPROTO_PGM, sending ? PGM_SEND_ONLY : PGM_RECV_ONLY, &one, sizeof one);
+    pgm_setsockopt(sock, IPPROTO_PGM, PGM_MTU, &mtu, sizeof mtu);
+    if (sending) {
+        const int sqns = 65535, ambient = pgm_secs(30);
+        const int heartbeat[] = {pgm_msecs(100), pgm_msecs(100), pgm_msecs(100), pgm_msecs(100), pgm_msecs(1300),
+                                 pgm_secs(7),    pgm_secs(16),   pgm_secs(25),   pgm_secs(30)};
+        pgm_setsockopt(sock, IPPROTO_PGM, PGM_TXW_SQNS, &sqns, sizeof sqns);
+        pgm_setsockopt(sock, IPPROTO_PGM, PGM_TXW_MAX_RTE, &rate, sizeof rate);
+        pgm_setsockopt(sock, IPPROTO_PGM, PGM_AMBIENT_SPM, &ambient, sizeof ambient);
+        pgm_setsockopt(sock, IPPROTO_PGM, PGM_HEARTBEAT_SPM, heartbeat, sizeof heartbeat);
+    } else {
+        const int sqns = 65535, expiry = pgm_secs(300), spmr = pgm_msecs(250), backoff = pgm_msecs(50),
+                  repeat = pgm_msecs(250), rdata = pgm_msecs(250), retries = 50;
+        pgm_setsockopt(sock, IPPROTO_PGM, PGM_RXW_SQNS, &sqns, sizeof sqns);
+        pgm_setsockopt(sock, IPPROTO_PGM, PGM_PEER_EXPIRY, &expiry, sizeof expiry);
+        pgm_setsockopt(sock, IPPROTO_PGM, PGM_SPMR_EXPIRY, &spmr, sizeof spmr);
+        pgm_setsockopt(sock, IPPROTO_PGM, PGM_NAK_BO_IVL, &backoff, sizeof backoff);
+        pgm_setsockopt(sock, IPPROTO_PGM, PGM_NAK_RPT_IVL, &repeat, sizeof repeat);
+        pgm_setsockopt(sock, IPPROTO_PGM, PGM_NAK_RDATA_IVL, &rdata, sizeof rdata);
+        pgm_setsockopt(sock, IPPROTO_PGM, PGM_NAK_DATA_RETRIES, &retries, sizeof retries);
+        pgm_setsockopt(sock, IPPROTO_PGM, PGM_NAK_NCF_RETRIES, &retries, sizeof retries);
+    }
+    struct pgm_sockaddr_t address;
+    memset(&address, 0, sizeof address);
+    address.sa_port = (uint16_t)port;
+    address.sa_addr.sport = 0;
+    char gsi_seed[64];
+    snprintf(gsi_seed, sizeof gsi_seed, "%s/%d", network, (int)getpid());
+    if (!pgm_gsi_create_from_string(&address.sa_addr.gsi, gsi_seed, -1)) fail("pgm_gsi_create_from_string", NULL);
+    struct pgm_interface_req_t interface;
+    memset(&interface, 0, sizeof interface);
+    interface.ir_interface = res->ai_recv_addrs[0].gsr_interface;
+    memcpy(&interface.ir_address, &res->ai_send_addrs[0].gsr_addr, sizeof interface.ir_address);
+    if (!pgm_bind3(sock, &address, sizeof address, &interface, sizeof interface, &interface, sizeof interface, &err))
+        fail("pgm_bind3", err);
+    for (unsigned i = 0; i < res->ai_recv_addrs_len; i++)
+        pgm_setsockopt(sock, IPPROTO_PGM, PGM_JOIN_GROUP, &res->ai_recv_addrs[i], sizeof(struct group_req));
+    pgm_setsockopt(sock, IPPROTO_PGM, PGM_SEND_GROUP, &res->ai_send_addrs[0], sizeof(struct group_req));
+    pgm_freeaddrinfo(res);
+    pgm_setsockopt(sock, IPPROTO_PGM, PGM_MULTICAST_LOOP, &zero, sizeof zero);
+    pgm_setsockopt(sock, IPPROTO_PGM, PGM_MULTICAST_HOPS, &hops, sizeof hops);
+    /* A non-blocking send checks the rate for the whole APDU at once, and a bucket smaller than one APDU never
+     * lets it through (RATE_LIMITED forever at 100 Mbit/s with 22.8 KB APDUs): the sender blocks in pgm_send()
+     * instead, and pgm_recv() is called with MSG_DONTWAIT. */
+    if (!sending) pgm_setsockopt(sock, IPPROTO_PGM, PGM_NOBLOCK, &one, sizeof one);
+    if (!pgm_connect(sock, &err)) fail("pgm_connect", err);
+
+    int code = 0;
+    if (sending) {
+        char *buffer = malloc((size_t)apdu);
+        for (;;) {
+            size_t filled = 0;
+            while (filled < (size_t)apdu) {
+                ssize_t got = read(0, buffer + filled, (size_t)apdu - filled);
+                if (got <= 0) break;
+                filled += (size_t)got;
+            }
+            if (filled == 0) break;
+            for (;;) {
+                int status = pgm_send(sock, buffer, filled, NULL);
+                if (status == PGM_IO_STATUS_NORMAL) break;
+                if (status != PGM_IO_STATUS_RATE_LIMITED && status != PGM_IO_STATUS_WOULD_BLOCK) {
+                    fprintf(stderr, "peer: pgm_send failed (%d)\n", status);
+                    return 1;
+                }
+                drive(sock, 0.001);
+            }
+            drive(sock, 0);
+        }
+        drive(sock, linger);
+        free(buffer);
+    } else {
+        static char buffer[1 << 20];
+        long long total = 0;
+        double last = now_seconds();
+        for (;;) {
+            size_t bytes = 0;
+            int status = pgm_recv(sock, buffer, sizeof buffer, 0, &bytes, &err);
+            if (err) { pgm_error_free(err); err = NULL; }
+            if (status == PGM_IO_STATUS_NORMAL) {
+                fwrite(buffer, 1, bytes, stdout);
+                total += (long long)bytes;
+                last = now_seconds();
+                if (expected >= 0 && total >= expected) break;
+                continue;
+            }
+            if (status == PGM_IO_STATUS_FIN) break;
+            if (status == PGM_IO_STATUS_RESET) { fprintf(stderr, "peer: unrecoverable loss\n"); code = 3; continue; }
+            if (now_seconds() - last > timeout) { fprintf(stderr, "peer: timeout after %lld bytes\n", total); code = 1; break; }
+            struct pollfd fds[8];
+            int n = 8;
+            memset(fds, 0, sizeof fds);
+            pgm_poll_info(sock, fds, &n, POLLIN);
+            int wait = 20;
+            if (status == PGM_IO_STATUS_TIMER_PENDING || status == PGM_IO_STATUS_RATE_LIMITED) {
+                struct timeval tv;
+                socklen_t len = sizeof tv;
+                pgm_getsockopt(sock, IPPROTO_PGM, status == PGM_IO_STATUS_TIMER_PENDING ? PGM_TIME_REMAIN : PGM_RATE_REMAIN,
+                               &tv, &len);
+                int remain = (int)(tv.tv_sec * 1000 + (tv.tv_usec + 999) / 1000);
+                if (remain < wait) wait = remain;
+            }
+            poll(fds, n, wait);
+        }
+        fflush(stdout);
+        fprintf(stderr, "peer: received %lld bytes\n", total);
+    }
+    pgm_close(sock, true);
+    pgm_shutdown();
+    return code;
+}
