@@ -350,6 +350,9 @@ struct Peer {
             case .lost(let reason):
                 var count = 1
                 while count < slots.count, case .lost(let other) = slots[count], other == reason { count += 1 }
+                // A gap right behind the run blocks delivery anyway; wait for it, so that a trail moving one
+                // sequence at a time yields one report for the whole range rather than one per step.
+                if count < slots.count, case .missing = slots[count] { break outer }
                 let first = next
                 for _ in 0..<count { popFront(discarding: false, context: &context) }
                 report(first: first, last: first &+ UInt32(count - 1), reason: reason, context: &context)
