@@ -49,6 +49,7 @@ let package = Package(
         .executableTarget(name: "pgm-dump", dependencies: ["PGMCommandLine"], swiftSettings: upcomingFeatures),
         .executableTarget(name: "pgm-source", dependencies: ["PGMCommandLine"], swiftSettings: upcomingFeatures),
         .executableTarget(name: "pgm-recv", dependencies: ["PGMCommandLine"], swiftSettings: upcomingFeatures),
+        .executableTarget(name: "pgm-ne", dependencies: ["PGMCommandLine"], swiftSettings: upcomingFeatures),
         .executableTarget(
             name: "pgm-capture-gen", dependencies: ["PGMWire", "PGMCapture"], path: "Tools/CaptureGenerator",
             swiftSettings: upcomingFeatures),

@@ -19,6 +19,8 @@ public struct StatisticsSample: Encodable, Sendable {
     /// The receiver's loss-rate estimate (0...1); the source's: repairs per data packet.
     public var lossRate = 0.0
     public var unrecoverable = 0
+    /// A network element's own counters (pgm-ne only).
+    public var element: ElementCounters?
 
     public init(role: String) { self.role = role }
 }

@@ -22,7 +22,7 @@ extension NetworkElement {
             counters.naksMisroutedDropped += 1
             return
         }
-        guard nak.source == session.source, nak.group == session.group else {
+        guard namesSource(nak.source, of: session, arrival: arrival), nak.group == session.group else {
             counters.naksMisaddressedDropped += 1
             return
         }
@@ -181,13 +181,23 @@ extension NetworkElement {
         }
     }
 
+    /// Whether a NAK_SRC names the session's data source. Native PGM keeps the source's address end to end
+    /// (the element forwards with it), but UDP encapsulation cannot: what the element forwards carries its own
+    /// address, so hosts below name the element itself as NAK_SRC, and NCFs from an element above name the
+    /// source as that element knows it. Both are aliases of the one source; the element always forwards the
+    /// source as it knows it (``ElementSession/source``).
+    func namesSource(_ nla: NLA, of session: ElementSession, arrival: Arrival) -> Bool {
+        nla == session.source || nla == addresses[arrival.interface] || arrival.interface == session.upstream
+    }
+
     // MARK: NCF (§7.3, §7.5)
 
     mutating func receiveNCF(_ ncf: NAK, packet: Packet, arrival: Arrival) {
         counters.ncfsReceived += 1
         let tsi = packet.tsi
         guard var session = sessions[tsi], packet.dataDestinationPort == session.dataDestinationPort,
-            ncf.source == session.source, ncf.group == session.group, !packet.flags.contains(.parity)
+            namesSource(ncf.source, of: session, arrival: arrival), ncf.group == session.group,
+            !packet.flags.contains(.parity)
         else {
             counters.ncfsMisaddressedDropped += 1
             return
@@ -275,7 +285,8 @@ extension NetworkElement {
         let tsi = packet.tsi
         guard var session = sessions[tsi], packet.dataDestinationPort == session.dataDestinationPort,
             arrival.interface != session.upstream, arrival.destination == addresses[arrival.interface],
-            nak.source == session.source, nak.group == session.group, !packet.flags.contains(.parity)
+            namesSource(nak.source, of: session, arrival: arrival), nak.group == session.group,
+            !packet.flags.contains(.parity)
         else {
             counters.nnaksDropped += 1
             return
