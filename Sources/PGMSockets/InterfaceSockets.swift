@@ -38,7 +38,7 @@ public final class InterfaceSockets {
         public var joinGroup: Bool
         /// Receive unicast on the interface address (sources and network elements: NAKs, SPMRs).
         public var listenUnicast: Bool
-        /// SO_RCVBUF; the kernel caps it at net.core.rmem_max.
+        /// SO_RCVBUFFORCE, or SO_RCVBUF (capped at net.core.rmem_max) without CAP_NET_ADMIN.
         public var receiveBufferSize: Int32
 
         public init(
@@ -140,7 +140,13 @@ public final class InterfaceSockets {
         try setOption(fd, ipLevel, IP_PKTINFO, Int32(1), "IP_PKTINFO")
         // Only the groups this socket joined, not every group any socket on the host joined.
         try setOption(fd, ipLevel, IP_MULTICAST_ALL, Int32(0), "IP_MULTICAST_ALL")
-        try setOption(fd, socketLevel, SO_RCVBUF, configuration.receiveBufferSize, "SO_RCVBUF")
+        // SO_RCVBUF is capped by net.core.rmem_max (208 KiB by default, a few milliseconds at 1 Gbit/s); with
+        // CAP_NET_ADMIN, SO_RCVBUFFORCE is not.
+        do {
+            try setOption(fd, socketLevel, SO_RCVBUFFORCE, configuration.receiveBufferSize, "SO_RCVBUFFORCE")
+        } catch {
+            try setOption(fd, socketLevel, SO_RCVBUF, configuration.receiveBufferSize, "SO_RCVBUF")
+        }
     }
 
     private static func configureSend(_ fd: Int32, _ configuration: Configuration) throws(SystemError) {
@@ -149,7 +155,11 @@ public final class InterfaceSockets {
         try setOption(fd, ipLevel, IP_MULTICAST_IF, request, "IP_MULTICAST_IF \(configuration.interface.name)")
         try setOption(fd, ipLevel, IP_MULTICAST_TTL, Int32(configuration.ttl), "IP_MULTICAST_TTL")
         try setOption(fd, ipLevel, IP_MULTICAST_LOOP, Int32(configuration.multicastLoop ? 1 : 0), "IP_MULTICAST_LOOP")
-        try setOption(fd, socketLevel, SO_SNDBUF, Int32(4 << 20), "SO_SNDBUF")
+        do {
+            try setOption(fd, socketLevel, SO_SNDBUFFORCE, Int32(4 << 20), "SO_SNDBUFFORCE")
+        } catch {
+            try setOption(fd, socketLevel, SO_SNDBUF, Int32(4 << 20), "SO_SNDBUF")
+        }
     }
 
     private static func join(_ fd: Int32, _ configuration: Configuration) throws(SystemError) {

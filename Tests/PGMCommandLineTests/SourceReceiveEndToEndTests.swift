@@ -17,12 +17,17 @@ import Testing
         let process = Process()
         let errorFile = FileManager.default.temporaryDirectory.appendingPathComponent("pgm-e2e-\(UUID().uuidString).err")
 
-        init(_ arguments: [String], input: URL? = nil) throws {
+        init(_ arguments: [String], input: URL? = nil, output: URL? = nil) throws {
             process.executableURL = URL(fileURLWithPath: arguments[0])
             process.arguments = Array(arguments.dropFirst())
             FileManager.default.createFile(atPath: errorFile.path, contents: nil)
             process.standardError = try FileHandle(forWritingTo: errorFile)
-            process.standardOutput = FileHandle.nullDevice
+            if let output {
+                FileManager.default.createFile(atPath: output.path, contents: nil)
+                process.standardOutput = try FileHandle(forWritingTo: output)
+            } else {
+                process.standardOutput = FileHandle.nullDevice
+            }
             if let input { process.standardInput = try FileHandle(forReadingFrom: input) }
             try process.run()
         }

@@ -1,0 +1,74 @@
+import Foundation
+import Testing
+
+/// pgm-source and pgm-recv against OpenPGM (Debian libpgm) across two namespaces with 5 % drop, both ways and
+/// both encapsulations. The peer (Tools/openpgm-peer/peer.c) is compiled by the test.
+@Suite(.serialized, .timeLimit(.minutes(3))) struct OpenPGMInteropTests {
+    typealias Child = SourceReceiveEndToEndTests.Child
+
+    static let projectRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
+
+    static var available: Bool {
+        NamespaceLab.available && FileManager.default.isExecutableFile(atPath: "/usr/bin/cc")
+            && FileManager.default.fileExists(atPath: "/usr/include/pgm-5.3/pgm/pgm.h")
+    }
+
+    /// Compiles the peer once per test into a temporary directory.
+    static func buildPeer() throws -> URL {
+        let output = FileManager.default.temporaryDirectory.appendingPathComponent("openpgm-peer-\(UUID().uuidString)")
+        let source = projectRoot.appendingPathComponent("Tools/openpgm-peer/peer.c").path
+        try NamespaceLab.run([
+            "sh", "-c", "cc -O2 -rdynamic -o '\(output.path)' '\(source)' $(pkg-config --cflags --libs openpgm-5.3)",
+        ])
+        return output
+    }
+
+    @Test(.enabled(if: available, "needs root, ip, nft, cc and libpgm-dev"), arguments: [
+        ("pgm-source", "udp"), ("pgm-source", "native"), ("openpgm", "udp"), ("openpgm", "native"),
+    ])
+    func aFileCrossesALossyLinkBetweenImplementations(sender: String, encapsulation: String) throws {
+        let peer = try Self.buildPeer()
+        defer { try? FileManager.default.removeItem(at: peer) }
+        let lab = NamespaceLab()
+        defer { lab.tearDown() }
+        try lab.setUp(lossPercent: 5)
+        let size = 1_500_000
+        let input = try SourceReceiveEndToEndTests.randomFile(bytes: size)
+        let output = input.appendingPathExtension("out")
+        defer { try? FileManager.default.removeItem(at: input); try? FileManager.default.removeItem(at: output) }
+        let ours = encapsulation == "udp" ? ["--udp-port", "3056"] : ["--native"]
+        let theirs = encapsulation == "udp" ? ["--udp", "3056"] : []
+        let inSource = ["/usr/sbin/ip", "netns", "exec", lab.sourceNamespace]
+        let inReceiver = ["/usr/sbin/ip", "netns", "exec", lab.receiverNamespace]
+
+        let receiver: Child
+        if sender == "openpgm" {
+            receiver = try Child(
+                inReceiver + [try SourceReceiveEndToEndTests.binary("pgm-recv"), "--interface", lab.receiverAddress,
+                              "--output", output.path, "--timeout", "20"] + ours)
+        } else {
+            receiver = try Child(
+                inReceiver + [peer.path, "recv", "--network", "\(lab.receiverAddress);239.192.0.1", "--timeout", "20",
+                              "--bytes", "\(size)"] + theirs,
+                output: output)
+        }
+        usleep(300_000)
+        let source: Child
+        if sender == "openpgm" {
+            source = try Child(
+                inSource + [peer.path, "send", "--network", "\(lab.sourceAddress);239.192.0.1", "--rate", "12500000",
+                            "--linger", "3"] + theirs,
+                input: input)
+        } else {
+            source = try Child(
+                inSource + [try SourceReceiveEndToEndTests.binary("pgm-source"), "--interface", lab.sourceAddress,
+                            "--rate", "100M", "--linger", "3", input.path] + ours)
+        }
+        let sent = source.wait(seconds: 60)
+        let received = receiver.wait(seconds: 60)
+        #expect(sent.status == 0, "\(sent.standardError)")
+        #expect(received.status == 0, "\(received.standardError)")
+        #expect(try Data(contentsOf: output) == Data(contentsOf: input))
+    }
+}
