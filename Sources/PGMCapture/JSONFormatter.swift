@@ -10,7 +10,7 @@ public struct JSONFormatter: Sendable {
         switch dissection.layers {
         case .pgm(_, _, _):
             switch dissection.pgm?.result {
-            case .success(let packet)?: out.jsonString("type", packet.body.type.description.lowercased())
+            case .success(let packet)?: out.jsonString("type", packet.body.type.jsonName)
             case .failure?, nil: out.jsonString("type", "malformed")
             }
         case .fragment: out.jsonString("type", "fragment")
@@ -92,7 +92,7 @@ public struct JSONFormatter: Sendable {
         out.jsonKey("checksum")
         switch pgm.checksum {
         case .valid(let value):
-            out.append("{\"status\":\"valid\",\"stored\":")
+            out.append(literal: "{\"status\":\"valid\",\"stored\":")
             out.append(decimal: value)
             out.append("}")
         case .invalid(let stored, let computed):
@@ -112,7 +112,10 @@ public struct JSONFormatter: Sendable {
             out.jsonInt("type_code", Int(pgm.typeByte ?? packet.body.type.rawValue))
             out.jsonInt("source_port", Int(packet.sourcePort))
             out.jsonInt("destination_port", Int(packet.destinationPort))
-            out.jsonString("gsi", packet.gsi.description)
+            out.jsonKey("gsi")
+            out.append(byte: UInt8(ascii: "\""))
+            out.append(gsi: packet.gsi)
+            out.append(byte: UInt8(ascii: "\""))
             out.jsonKey("tsi")
             out.append(byte: UInt8(ascii: "\""))
             out.append(tsi: packet.tsi)
@@ -175,7 +178,8 @@ public struct JSONFormatter: Sendable {
     private func appendOption(_ option: Option, isEnd: Bool, into out: inout OutputBuffer) {
         let fields = OptionFields(option, isEnd: isEnd)
         out.jsonOpen()
-        out.jsonString("type", fields.jsonName)
+        out.jsonKey("type")
+        out.append(jsonString: fields.jsonName)
         out.jsonInt("code", Int(fields.code))
         out.jsonInt("length", fields.length)
         out.jsonBool("end", fields.isEnd)
@@ -185,13 +189,19 @@ public struct JSONFormatter: Sendable {
         for field in fields.fields {
             switch field.value {
             case .unsigned(let value):
-                out.jsonKey(field.key)
+                out.jsonKey(dynamic: field.key)
                 out.append(decimal: value)
-            case .bool(let value): out.jsonBool(field.key, value)
-            case .text(let value): out.jsonString(field.key, value)
-            case .nla(let nla): out.jsonNLA(field.key, nla)
+            case .bool(let value):
+                out.jsonKey(dynamic: field.key)
+                out.append(bool: value)
+            case .text(let value):
+                out.jsonKey(dynamic: field.key)
+                out.append(jsonString: value)
+            case .nla(let nla):
+                out.jsonKey(dynamic: field.key)
+                out.append(quotedNLA: nla)
             case .sequences(let list):
-                out.jsonKey(field.key)
+                out.jsonKey(dynamic: field.key)
                 out.append(byte: UInt8(ascii: "["))
                 for (index, sequence) in list.enumerated() {
                     if index > 0 { out.append(byte: UInt8(ascii: ",")) }
@@ -206,42 +216,81 @@ public struct JSONFormatter: Sendable {
 
 extension OutputBuffer {
     /// JSON member helpers. A comma goes before a key unless the key opens its object, which is known from the
-    /// last byte written, so no writer state is needed.
+    /// last byte written, so no writer state is needed. Keys are literals (`StaticString`): no `String` per key.
     mutating func jsonOpen() { append(byte: UInt8(ascii: "{")) }
     mutating func jsonClose() { append(byte: UInt8(ascii: "}")) }
 
-    mutating func jsonKey(_ name: String) {
-        if let last = bytes.last, last != UInt8(ascii: "{") { append(byte: UInt8(ascii: ",")) }
-        append(byte: UInt8(ascii: "\""))
-        append(name)
-        append("\":")
+    @inline(__always)
+    private mutating func jsonComma() {
+        if let last, last != UInt8(ascii: "{") { append(byte: UInt8(ascii: ",")) }
     }
 
-    mutating func jsonInt<T: BinaryInteger>(_ name: String, _ value: T) {
+    mutating func jsonKey(_ name: StaticString) {
+        jsonComma()
+        append(byte: UInt8(ascii: "\""))
+        append(literal: name)
+        append(literal: "\":")
+    }
+
+    /// A key computed at run time (option field names, packet type names).
+    mutating func jsonKey(dynamic name: String) {
+        jsonComma()
+        append(byte: UInt8(ascii: "\""))
+        append(name)
+        append(literal: "\":")
+    }
+
+    mutating func jsonInt<T: BinaryInteger>(_ name: StaticString, _ value: T) {
         jsonKey(name)
         append(decimal: value)
     }
 
-    mutating func jsonBool(_ name: String, _ value: Bool) {
+    mutating func jsonBool(_ name: StaticString, _ value: Bool) {
         jsonKey(name)
-        append(value ? "true" : "false")
+        append(bool: value)
     }
 
-    mutating func jsonString(_ name: String, _ value: String) {
+    mutating func jsonString(_ name: StaticString, _ value: String) {
         jsonKey(name)
         append(jsonString: value)
     }
 
-    mutating func jsonNLA(_ name: String, _ value: NLA) {
+    mutating func jsonNLA(_ name: StaticString, _ value: NLA) {
         jsonKey(name)
+        append(quotedNLA: value)
+    }
+
+    /// A finite double as JSON, `null` otherwise (JSON has no NaN or infinity).
+    mutating func jsonDouble(_ name: StaticString, _ value: Double) {
+        jsonKey(name)
+        append(value.isFinite ? "\(value)" : "null")
+    }
+
+    mutating func append(bool value: Bool) {
+        if value { append(literal: "true") } else { append(literal: "false") }
+    }
+
+    mutating func append(quotedNLA value: NLA) {
         append(byte: UInt8(ascii: "\""))
         append(nla: value)
         append(byte: UInt8(ascii: "\""))
     }
+}
 
-    /// A finite double as JSON, `null` otherwise (JSON has no NaN or infinity).
-    mutating func jsonDouble(_ name: String, _ value: Double) {
-        jsonKey(name)
-        append(value.isFinite ? "\(value)" : "null")
+extension PacketType {
+    /// The lowercase name used as the JSON `type`.
+    var jsonName: String {
+        switch self {
+        case .spm: "spm"
+        case .poll: "poll"
+        case .polr: "polr"
+        case .odata: "odata"
+        case .rdata: "rdata"
+        case .nak: "nak"
+        case .nnak: "nnak"
+        case .ncf: "ncf"
+        case .spmr: "spmr"
+        case .ack: "ack"
+        }
     }
 }

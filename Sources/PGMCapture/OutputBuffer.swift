@@ -3,80 +3,132 @@ public import PGMWire
 
 /// A growable byte buffer the formatters append text to, with allocation-free integer, address and hex writers.
 ///
-/// Formatting a million packets is the hot path of pgm-dump; appending bytes directly avoids building a `String`
-/// per field. ``flush(to:)`` writes and empties it.
-public struct OutputBuffer: Sendable {
-    public private(set) var bytes: [UInt8] = []
+/// Formatting a million packets is the hot path of pgm-dump: appending bytes straight into owned memory avoids
+/// building a `String` per field and the per-append bookkeeping of `Array`. Noncopyable, so the memory has one
+/// owner and is freed with it. ``flush(to:)`` writes and empties it.
+public struct OutputBuffer: ~Copyable {
+    private var storage: UnsafeMutablePointer<UInt8>
+    private var capacity: Int
+    public private(set) var count = 0
 
-    public init(capacity: Int = 1 << 16) { bytes.reserveCapacity(capacity) }
+    public init(capacity: Int = 1 << 16) {
+        self.capacity = max(capacity, 64)
+        storage = .allocate(capacity: self.capacity)
+    }
 
-    public var count: Int { bytes.count }
+    deinit { storage.deallocate() }
+
+    /// A copy of the bytes written so far.
+    public var bytes: [UInt8] { Array(UnsafeBufferPointer(start: storage, count: count)) }
+
+    /// The last byte written (JSON helpers decide on commas from it).
+    var last: UInt8? { count > 0 ? storage[count - 1] : nil }
+
+    @inline(__always)
+    private mutating func reserve(_ extra: Int) {
+        if count + extra > capacity { grow(to: count + extra) }
+    }
+
+    @inline(never)
+    private mutating func grow(to needed: Int) {
+        let newCapacity = max(needed, capacity * 2)
+        let newStorage = UnsafeMutablePointer<UInt8>.allocate(capacity: newCapacity)
+        newStorage.update(from: storage, count: count)
+        storage.deallocate()
+        storage = newStorage
+        capacity = newCapacity
+    }
+
+    @inline(__always)
+    public mutating func append(byte: UInt8) {
+        reserve(1)
+        storage[count] = byte
+        count += 1
+    }
+
+    public mutating func append(bytes: UnsafeRawBufferPointer) {
+        guard let base = bytes.baseAddress, bytes.count > 0 else { return }
+        reserve(bytes.count)
+        UnsafeMutableRawPointer(storage + count).copyMemory(from: base, byteCount: bytes.count)
+        count += bytes.count
+    }
 
     @inline(__always)
     public mutating func append(_ text: String) {
         var text = text
-        text.withUTF8 { bytes.append(contentsOf: $0) }
+        text.withUTF8 { append(bytes: UnsafeRawBufferPointer($0)) }
     }
 
+    /// Literals: no `String` involved at all.
     @inline(__always)
-    public mutating func append(byte: UInt8) { bytes.append(byte) }
+    public mutating func append(literal text: StaticString) {
+        append(bytes: UnsafeRawBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
+    }
 
     public mutating func append<T: BinaryInteger>(decimal value: T) {
         if value < 0 {
-            bytes.append(UInt8(ascii: "-"))
+            append(byte: UInt8(ascii: "-"))
             appendUnsigned(UInt64(truncatingIfNeeded: value.magnitude))
         } else {
-            appendUnsigned(UInt64(value))
+            appendUnsigned(UInt64(truncatingIfNeeded: value))
         }
     }
 
     private mutating func appendUnsigned(_ value: UInt64) {
         if value < 10 {
-            bytes.append(UInt8(truncatingIfNeeded: value) &+ 48)
+            append(byte: UInt8(truncatingIfNeeded: value) &+ 48)
             return
         }
-        var digits: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)  // 20 digits fit in 32 bytes
-        var count = 0
-        var rest = value
-        withUnsafeMutableBytes(of: &digits) { scratch in
-            while rest > 0 {
-                scratch[31 - count] = UInt8(truncatingIfNeeded: rest % 10) &+ 48
-                rest /= 10
-                count += 1
-            }
-            bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: scratch[(32 - count)...]))
+        var digits = 1
+        var probe = value
+        while probe >= 10 {
+            probe /= 10
+            digits += 1
         }
+        reserve(digits)
+        var rest = value
+        var index = count + digits - 1
+        while index >= count {
+            storage[index] = UInt8(truncatingIfNeeded: rest % 10) &+ 48
+            rest /= 10
+            index -= 1
+        }
+        count += digits
     }
 
     /// Zero-padded decimal of exactly `width` digits (timestamps).
     public mutating func append(decimal value: Int, width: Int) {
-        var divisor = 1
-        for _ in 1..<width { divisor *= 10 }
+        reserve(width)
         var rest = value
-        while divisor > 0 {
-            bytes.append(UInt8(truncatingIfNeeded: (rest / divisor) % 10) &+ 48)
-            rest %= divisor
-            divisor /= 10
+        var index = count + width - 1
+        while index >= count {
+            storage[index] = UInt8(truncatingIfNeeded: rest % 10) &+ 48
+            rest /= 10
+            index -= 1
         }
+        count += width
     }
 
-    private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
+    @inline(__always)
+    private static func hexDigit(_ nibble: UInt8) -> UInt8 { nibble < 10 ? 48 &+ nibble : 87 &+ nibble }
 
     public mutating func append(hexByte byte: UInt8) {
-        bytes.append(Self.hexDigits[Int(byte >> 4)])
-        bytes.append(Self.hexDigits[Int(byte & 0x0F)])
+        reserve(2)
+        storage[count] = Self.hexDigit(byte >> 4)
+        storage[count + 1] = Self.hexDigit(byte & 0x0F)
+        count += 2
     }
 
     /// `0x` and lowercase hex without leading zeros.
     public mutating func append<T: FixedWidthInteger & UnsignedInteger>(hex value: T) {
-        append("0x")
+        append(literal: "0x")
         var started = false
         var shift = T.bitWidth - 4
         while shift >= 0 {
-            let nibble = Int(truncatingIfNeeded: value >> shift) & 0x0F
+            let nibble = UInt8(truncatingIfNeeded: value >> shift) & 0x0F
             if nibble != 0 || started || shift == 0 {
                 started = true
-                bytes.append(Self.hexDigits[nibble])
+                append(byte: Self.hexDigit(nibble))
             }
             shift -= 4
         }
@@ -85,11 +137,11 @@ public struct OutputBuffer: Sendable {
     public mutating func append(ipv4 address: IPv4Address) {
         let raw = address.rawValue
         append(decimal: raw >> 24)
-        bytes.append(UInt8(ascii: "."))
+        append(byte: UInt8(ascii: "."))
         append(decimal: (raw >> 16) & 0xFF)
-        bytes.append(UInt8(ascii: "."))
+        append(byte: UInt8(ascii: "."))
         append(decimal: (raw >> 8) & 0xFF)
-        bytes.append(UInt8(ascii: "."))
+        append(byte: UInt8(ascii: "."))
         append(decimal: raw & 0xFF)
     }
 
@@ -106,20 +158,20 @@ public struct OutputBuffer: Sendable {
         while true {
             append(hexByte: UInt8(truncatingIfNeeded: gsi.rawValue >> shift))
             if shift == 0 { break }
-            bytes.append(UInt8(ascii: ":"))
+            append(byte: UInt8(ascii: ":"))
             shift -= 8
         }
     }
 
     public mutating func append(tsi: TSI) {
         append(gsi: tsi.gsi)
-        bytes.append(UInt8(ascii: "."))
+        append(byte: UInt8(ascii: "."))
         append(decimal: tsi.sourcePort)
     }
 
     /// A JSON string literal: quotes, and escapes for `"`, `\` and control characters (RFC 8259 §7).
     public mutating func append(jsonString text: String) {
-        bytes.append(UInt8(ascii: "\""))
+        append(byte: UInt8(ascii: "\""))
         for byte in text.utf8 {
             switch byte {
             case UInt8(ascii: "\""): append("\\\"")
@@ -129,30 +181,28 @@ public struct OutputBuffer: Sendable {
             case 0..<0x20:
                 append("\\u00")
                 append(hexByte: byte)
-            default: bytes.append(byte)
+            default: append(byte: byte)
             }
         }
-        bytes.append(UInt8(ascii: "\""))
+        append(byte: UInt8(ascii: "\""))
     }
 
-    public mutating func removeAll() { bytes.removeAll(keepingCapacity: true) }
+    public mutating func removeAll() { count = 0 }
 
     /// Writes everything to a file descriptor (retrying short writes) and empties the buffer.
     /// Returns false if the descriptor refused the bytes (closed pipe, full disk).
     @discardableResult
     public mutating func flush(to fileDescriptor: Int32) -> Bool {
-        defer { bytes.removeAll(keepingCapacity: true) }
-        return bytes.withUnsafeBytes { raw in
-            var offset = 0
-            while offset < raw.count {
-                let written = Glibc.write(fileDescriptor, raw.baseAddress! + offset, raw.count - offset)
-                if written < 0 {
-                    if errno == EINTR { continue }
-                    return false
-                }
-                offset += written
+        defer { count = 0 }
+        var offset = 0
+        while offset < count {
+            let written = Glibc.write(fileDescriptor, storage + offset, count - offset)
+            if written < 0 {
+                if errno == EINTR { continue }
+                return false
             }
-            return true
+            offset += written
         }
+        return true
     }
 }

@@ -67,7 +67,7 @@ public enum StatisticsFormatter {
             out.jsonKey("traffic")
             out.jsonOpen()
             for row in session.traffic {
-                out.jsonKey(row.type.description.lowercased())
+                out.jsonKey(dynamic: row.type.jsonName)
                 out.jsonOpen()
                 out.jsonInt("packets", row.packets)
                 out.jsonInt("bytes", row.bytes)
@@ -131,7 +131,7 @@ public enum StatisticsFormatter {
         out.append("\n")
     }
 
-    private static func distribution(_ name: String, _ value: TraceAnalyzer.Distribution, _ out: inout OutputBuffer) {
+    private static func distribution(_ name: StaticString, _ value: TraceAnalyzer.Distribution, _ out: inout OutputBuffer) {
         out.jsonKey(name)
         out.jsonOpen()
         out.jsonInt("count", value.count)
@@ -141,7 +141,7 @@ public enum StatisticsFormatter {
         out.jsonClose()
     }
 
-    private static func latency(_ name: String, _ value: TraceAnalyzer.LatencySummary, _ out: inout OutputBuffer) {
+    private static func latency(_ name: StaticString, _ value: TraceAnalyzer.LatencySummary, _ out: inout OutputBuffer) {
         out.jsonKey(name)
         out.jsonOpen()
         out.jsonInt("count", value.count)

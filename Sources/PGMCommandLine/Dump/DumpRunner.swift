@@ -58,6 +58,10 @@ struct DumpRunner {
         let json = JSONFormatter()
         var analyzer = TraceAnalyzer()
         var out = OutputBuffer(capacity: Self.flushThreshold + 4096)
+        // Property-wrapper reads are generic and slow; read each option once, not once per packet.
+        let stats = command.stats
+        let jsonOutput = command.json
+        let limit = command.count
         var frameNumber = 0
         var shown = 0
         var failure: CaptureError?
@@ -68,13 +72,13 @@ struct DumpRunner {
                     let dissection = Dissection.dissect(
                         frame: frame, linkType: linkType, decapsulator: decapsulator, number: frameNumber,
                         timestamp: timestamp, originalLength: originalLength)
-                    if command.stats {
+                    if stats {
                         analyzer.record(dissection)
                     }
                     if case .other = dissection.layers { return }
                     shown += 1
-                    guard !command.stats else { return }
-                    if command.json {
+                    guard !stats else { return }
+                    if jsonOutput {
                         json.format(dissection, into: &out)
                     } else {
                         text.format(dissection, frame: frame, into: &out)
@@ -83,8 +87,8 @@ struct DumpRunner {
                 }
                 switch result {
                 case .frame:
-                    if let limit = command.count, shown >= limit { break reading }
-                    if capture.isLive && !command.stats { flush(&out) }
+                    if let limit, shown >= limit { break reading }
+                    if capture.isLive && !stats { flush(&out) }
                 case .timeout: continue
                 case .endOfFile: break reading
                 }
