@@ -10,7 +10,11 @@
 // everything or reported exactly what it lost.
 //
 // Usage: pgm-ne-bench [--fanout 4,4] [--receivers 20] [--apdus 300] [--loss 0.01] [--receiver-loss 0]
-//                     [--seed 1]
+//                     [--seed 1] [--source-hold-off <ms>]
+//
+// `--source-hold-off` sets the source's repair hold-off: a source that ignores NAKs for a sequence it repaired
+// within the hold-off (100 ms by default) leaves subnets behind elements, which constrain RDATA to the subnets
+// that asked before it, waiting a whole NAK_RDATA_IVL.
 import PGMCore
 import PGMSimulation
 import PGMWire
@@ -24,12 +28,14 @@ enum ElementBenchmark {
         var loss = 0.01
         var receiverLoss = 0.0
         var seed: UInt64 = 1
+        /// The source's repair hold-off (Source.Configuration.repairHoldOff), in milliseconds.
+        var holdOff: Int?
     }
 
     static func main() {
         guard let options = parse(Array(CommandLine.arguments.dropFirst())) else {
             print("usage: pgm-ne-bench [--fanout 4,4] [--receivers 20] [--apdus 300] [--loss 0.01] "
-                + "[--receiver-loss 0] [--seed 1]")
+                + "[--receiver-loss 0] [--seed 1] [--source-hold-off <ms>]")
             return
         }
         let leaves = options.fanout.reduce(1, *)
@@ -76,6 +82,7 @@ enum ElementBenchmark {
         configuration.leafRouterUplink = LinkProfile(delay: .microseconds(500), loss: .bernoulli(options.loss))
         configuration.receiverDownlink = LinkProfile(delay: .microseconds(500), loss: .bernoulli(options.receiverLoss))
         configuration.source.rate = 2_000_000
+        if let holdOff = options.holdOff { configuration.source.repairHoldOff = .milliseconds(holdOff) }
         return configuration
     }
 
@@ -95,6 +102,7 @@ enum ElementBenchmark {
             case "--loss": guard let p = Double(value), p >= 0, p < 1 else { return nil }; options.loss = p
             case "--receiver-loss": guard let p = Double(value), p >= 0, p < 1 else { return nil }; options.receiverLoss = p
             case "--seed": guard let n = UInt64(value) else { return nil }; options.seed = n
+            case "--source-hold-off": guard let n = Int(value), n >= 0 else { return nil }; options.holdOff = n
             default: return nil
             }
             index += 2
