@@ -79,19 +79,31 @@ public struct OutputBuffer: ~Copyable {
             append(byte: UInt8(truncatingIfNeeded: value) &+ 48)
             return
         }
-        var digits = 1
-        var probe = value
-        while probe >= 10 {
-            probe /= 10
+        // Digit count by comparison (most values printed are ports and sequence numbers of 2 to 10 digits), then
+        // two digits per division.
+        var digits = 2
+        var threshold: UInt64 = 100
+        while digits < 20 && value >= threshold {
             digits += 1
+            threshold &*= 10
         }
         reserve(digits)
         var rest = value
-        var index = count + digits - 1
-        while index >= count {
-            storage[index] = UInt8(truncatingIfNeeded: rest % 10) &+ 48
-            rest /= 10
+        var index = count + digits
+        while rest >= 100 {
+            let pair = rest % 100
+            rest /= 100
+            index -= 2
+            storage[index] = UInt8(truncatingIfNeeded: pair / 10) &+ 48
+            storage[index + 1] = UInt8(truncatingIfNeeded: pair % 10) &+ 48
+        }
+        if rest >= 10 {
+            index -= 2
+            storage[index] = UInt8(truncatingIfNeeded: rest / 10) &+ 48
+            storage[index + 1] = UInt8(truncatingIfNeeded: rest % 10) &+ 48
+        } else {
             index -= 1
+            storage[index] = UInt8(truncatingIfNeeded: rest) &+ 48
         }
         count += digits
     }

@@ -355,12 +355,14 @@ public struct TextFormatter: Sendable {
         out.append(hex: pgm.optionsByte ?? 0)
         out.append(" (")
         let flags = pgm.optionsByte ?? 0
-        var names: [String] = []
-        if flags & 0x01 != 0 { names.append("present") }
-        if flags & 0x02 != 0 { names.append("network") }
-        if flags & 0x40 != 0 { names.append("var_pktlen") }
-        if flags & 0x80 != 0 { names.append("parity") }
-        out.append(names.isEmpty ? "none" : names.joined(separator: ","))
+        var separator = false
+        for (bit, name): (UInt8, StaticString) in [(0x01, "present"), (0x02, "network"), (0x40, "var_pktlen"), (0x80, "parity")]
+        where flags & bit != 0 {
+            if separator { out.append(byte: UInt8(ascii: ",")) }
+            out.append(literal: name)
+            separator = true
+        }
+        if !separator { out.append(literal: "none") }
         out.append(") checksum ")
         switch pgm.checksum {
         case .valid(let value):
