@@ -120,6 +120,9 @@ public struct SourceCommand: ParsableCommand {
         configuration.headerOverhead = network.native ? 20 : Source.Configuration.udpHeaderOverhead
         configuration.routerAlertOverhead = network.native ? 4 : 0
         configuration.rate = rate.bytesPerSecond
+        // 2 ms of credit: a sleeping poll loop wakes tens of microseconds late (timer slack), so a bucket of a
+        // few packets would cap a fast link far below --rate.
+        configuration.burst = max(configuration.burst, rate.bytesPerSecond / 500)
         configuration.txwSeconds = .nanoseconds(Int64(txwSeconds * 1e9))
         configuration.txwMaxBytes = windowBytes
         let apduSize = self.apduSize ?? Self.defaultAPDUSize(configuration)
@@ -149,7 +152,13 @@ public struct SourceCommand: ParsableCommand {
         }
         driver.onInput = { engine, now in
             do {
-                try input.read { apdu in try engine.send(apdu, at: now) }
+                // Several APDUs per turn while the queue has room and more input is ready, so that one poll
+                // per APDU does not bound the rate.
+                var reads = 0
+                repeat {
+                    try input.read { apdu in try engine.send(apdu, at: now) }
+                    reads += 1
+                } while reads < 16 && !input.isFinished && engine.queuedBytesAvailable >= apduSize && input.isReadable
                 if input.isFinished { engine.close(at: now) }
             } catch Source.SendError.queueFull {
                 return  // the descriptor is polled again once the queue drains

@@ -37,6 +37,13 @@ final class SourceInput {
         if ownsDescriptors { for fd in descriptors { close(fd) } }
     }
 
+    /// Whether a read would return at once (data or end of file), checked with a zero-timeout poll.
+    var isReadable: Bool {
+        guard let fd = descriptors.first else { return false }
+        var entry = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        return poll(&entry, 1, 0) == 1
+    }
+
     /// The descriptor being read, or nil once everything was read.
     var descriptor: Int32? { descriptors.first }
 
