@@ -17,7 +17,7 @@ import Testing
         let process = Process()
         let errorFile = FileManager.default.temporaryDirectory.appendingPathComponent("pgm-e2e-\(UUID().uuidString).err")
 
-        init(_ arguments: [String], input: URL? = nil, output: URL? = nil) throws {
+        init(_ arguments: [String], input: URL? = nil, output: URL? = nil, inputPipe: Pipe? = nil) throws {
             process.executableURL = URL(fileURLWithPath: arguments[0])
             process.arguments = Array(arguments.dropFirst())
             FileManager.default.createFile(atPath: errorFile.path, contents: nil)
@@ -29,6 +29,7 @@ import Testing
                 process.standardOutput = FileHandle.nullDevice
             }
             if let input { process.standardInput = try FileHandle(forReadingFrom: input) }
+            if let inputPipe { process.standardInput = inputPipe }
             try process.run()
         }
 
@@ -61,21 +62,50 @@ import Testing
         return path
     }
 
-    @Test func aFileCrossesLoopbackIntact() throws {
+    /// Two receivers on the source's host: both get the whole file, and their NAKs could only have reached the
+    /// source (receivers never bind the unicast port).
+    @Test func aFileCrossesLoopbackIntactToTwoReceivers() throws {
         let input = try Self.randomFile(bytes: 3_000_000)
-        let output = input.appendingPathExtension("out")
-        defer { try? FileManager.default.removeItem(at: input); try? FileManager.default.removeItem(at: output) }
+        let outputs = [input.appendingPathExtension("out1"), input.appendingPathExtension("out2")]
+        defer { for url in [input] + outputs { try? FileManager.default.removeItem(at: url) } }
         let port = String(30000 + Int(getpid()) % 20000)
         let common = ["--interface", "lo", "--multicast-loop", "--group", "239.192.44.1", "--udp-port", port]
-        let receiver = try Child([try Self.binary("pgm-recv")] + common + ["--output", output.path, "--timeout", "10"])
+        let receivers = try outputs.map {
+            try Child([try Self.binary("pgm-recv")] + common + ["--output", $0.path, "--timeout", "10"])
+        }
         usleep(300_000)
         let source = try Child([try Self.binary("pgm-source")] + common + ["--rate", "400M", "--linger", "0.5", input.path])
         let sent = source.wait(seconds: 30)
-        let received = receiver.wait(seconds: 30)
+        #expect(sent.status == 0, "\(sent.standardError)")
+        #expect(sent.standardError.contains("window 4 s at 400 Mbit/s = 200,000,000 bytes"))
+        for (receiver, output) in zip(receivers, outputs) {
+            let received = receiver.wait(seconds: 30)
+            #expect(received.status == 0, "\(received.standardError)")
+            #expect(try Data(contentsOf: output) == Data(contentsOf: input))
+        }
+    }
+
+    /// SIGINT stops a source reading an endless pipe: what it read is still sent, the session is closed with
+    /// OPT_FIN, and the receiver exits 0 with exactly those bytes.
+    @Test func sigintClosesTheSessionAfterWhatWasRead() throws {
+        let output = FileManager.default.temporaryDirectory.appendingPathComponent("pgm-e2e-\(UUID().uuidString).out")
+        defer { try? FileManager.default.removeItem(at: output) }
+        let port = String(30000 + (Int(getpid()) + 7) % 20000)
+        let common = ["--interface", "lo", "--multicast-loop", "--group", "239.192.44.2", "--udp-port", port]
+        let receiver = try Child([try Self.binary("pgm-recv")] + common + ["--output", output.path, "--timeout", "10"])
+        usleep(300_000)
+        let pipe = Pipe()
+        let source = try Child([try Self.binary("pgm-source")] + common + ["--linger", "1"], inputPipe: pipe)
+        let written = Data((0..<100_000).map { UInt8(truncatingIfNeeded: $0 &* 7) })
+        pipe.fileHandleForWriting.write(written)
+        usleep(800_000)
+        kill(source.process.processIdentifier, SIGINT)
+        let sent = source.wait(seconds: 10)
+        try? pipe.fileHandleForWriting.close()
+        let received = receiver.wait(seconds: 10)
         #expect(sent.status == 0, "\(sent.standardError)")
         #expect(received.status == 0, "\(received.standardError)")
-        #expect(sent.standardError.contains("window 4 s at 400 Mbit/s = 200,000,000 bytes"))
-        #expect(try Data(contentsOf: output) == Data(contentsOf: input))
+        #expect(try Data(contentsOf: output) == written)
     }
 
     @Test func usageInterfaceAndInputErrorsHaveTheirExitCodes() throws {

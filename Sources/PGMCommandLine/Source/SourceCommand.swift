@@ -171,7 +171,12 @@ public struct SourceCommand: ParsableCommand {
         driver.onSignal = { engine, _, now in
             signals += 1
             if signals == 1 {
-                input.abandon()
+                do {
+                    try input.finish { apdu in try engine.send(apdu, at: now) }
+                } catch {
+                    logger.warning("the last \(apduSize) bytes or less were not sent: \(error)")
+                    input.abandon()
+                }
                 if !engine.isClosing { engine.close(at: now) }
             } else {
                 stopNow = true

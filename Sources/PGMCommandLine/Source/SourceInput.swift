@@ -82,7 +82,13 @@ final class SourceInput {
         buffer.removeAll(keepingCapacity: true)
     }
 
-    /// Stops reading (SIGINT, or an input error): what was not read is not sent.
+    /// Stops reading at SIGINT: what was read is still sent (the partial APDU too), what was not is not.
+    func finish(_ send: ([UInt8]) throws -> Void) throws {
+        if !buffer.isEmpty { try emit(send) }
+        abandon()
+    }
+
+    /// Stops reading (or an input error): what was not read is not sent.
     func abandon() {
         if ownsDescriptors { for fd in descriptors { close(fd) } }
         descriptors.removeAll()
