@@ -1,0 +1,58 @@
+#!/bin/bash
+# Throughput of pgm-source -> pgm-recv next to OpenPGM -> OpenPGM, UDP encapsulation, across a veth pair
+# between two network namespaces created here (root). Prints wall and CPU time of each side and whether the
+# received bytes equal the sent ones.
+#
+#   Tools/openpgm-peer/throughput.sh BIN_DIR [MEGABYTES] [RATE_BITS_PER_SECOND]
+#
+# BIN_DIR holds pgm-source and pgm-recv (e.g. .build/release). The OpenPGM peer is compiled from peer.c.
+# Addresses 198.18.11.1/.2, group 239.192.0.1; the namespaces are deleted on exit, whatever happens.
+set -u
+BIN=${1:?usage: throughput.sh BIN_DIR [MEGABYTES] [RATE]}
+MEGABYTES=${2:-100}
+RATE=${3:-500000000}
+HERE=$(cd "$(dirname "$0")" && pwd)
+WORK=$(mktemp -d)
+PREFIX=pgmtp$$
+A=${PREFIX}a
+B=${PREFIX}b
+cleanup() {
+    ip netns del "$A" 2>/dev/null
+    ip netns del "$B" 2>/dev/null
+    rm -rf "$WORK"
+}
+trap cleanup EXIT INT TERM
+
+cc -O2 -rdynamic -o "$WORK/peer" "$HERE/peer.c" $(pkg-config --cflags --libs openpgm-5.3) || exit 1
+head -c $((MEGABYTES * 1000000)) /dev/urandom > "$WORK/in"
+ip netns add "$A" && ip netns add "$B" || exit 1
+ip link add "${PREFIX}x" netns "$A" type veth peer name "${PREFIX}y" netns "$B" || exit 1
+ip -n "$A" addr add 198.18.11.1/24 dev "${PREFIX}x"
+ip -n "$B" addr add 198.18.11.2/24 dev "${PREFIX}y"
+ip -n "$A" link set "${PREFIX}x" up
+ip -n "$B" link set "${PREFIX}y" up
+
+run() {
+    local name=$1 receiver=$2 sender=$3
+    rm -f "$WORK/out"
+    /usr/bin/time -o "$WORK/time-recv" -f "%e s wall, %U s user, %S s sys" \
+        timeout 60 ip netns exec "$B" bash -c "$receiver" 2>"$WORK/recv.err" &
+    local pid=$!
+    sleep 0.5
+    /usr/bin/time -o "$WORK/time-send" -f "%e s wall, %U s user, %S s sys" \
+        timeout 60 ip netns exec "$A" bash -c "$sender" 2>"$WORK/send.err"
+    wait $pid
+    local status=$?
+    local same=DIFFERENT
+    cmp -s "$WORK/in" "$WORK/out" && same=identical
+    echo "$name: $MEGABYTES MB at $RATE bit/s, receiver exit $status, output $same"
+    echo "  sender:   $(cat "$WORK/time-send")"
+    echo "  receiver: $(cat "$WORK/time-recv")"
+}
+
+run "pgm-source -> pgm-recv" \
+    "$BIN/pgm-recv --interface 198.18.11.2 --output $WORK/out --timeout 10" \
+    "$BIN/pgm-source --interface 198.18.11.1 --rate $RATE --linger 1 $WORK/in"
+run "OpenPGM -> OpenPGM" \
+    "$WORK/peer recv --network '198.18.11.2;239.192.0.1' --udp 3056 --timeout 10 --bytes $((MEGABYTES * 1000000)) > $WORK/out" \
+    "$WORK/peer send --network '198.18.11.1;239.192.0.1' --udp 3056 --rate $((RATE / 8)) --linger 1 < $WORK/in"
