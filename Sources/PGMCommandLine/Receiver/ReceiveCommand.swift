@@ -45,6 +45,23 @@ public struct ReceiveCommand: ParsableCommand {
     @ArgumentParser.Option(help: ArgumentHelp("Fail (exit 1) after this many seconds without data.", valueName: "seconds"))
     public var timeout: Double?
 
+    @Flag(
+        help: """
+            Also be a designated local repairer (RFC 3208 §9.5): keep a repair cache and answer the network \
+            element's DLR polls, so NAKs from nearby subnets are repaired here instead of by the source.
+            """)
+    public var dlr = false
+
+    @ArgumentParser.Option(name: .customLong("dlr-cache"), help: ArgumentHelp("Bytes of the stream a DLR keeps for repairs.", valueName: "bytes"))
+    public var dlrCacheBytes = 32 << 20
+
+    /// Receivers below may still be repairing when the session closes; a DLR that left at once would leave
+    /// their last NAKs to time out.
+    @ArgumentParser.Option(
+        name: .customLong("dlr-linger"),
+        help: ArgumentHelp("Seconds a DLR keeps serving repairs after the session closed.", valueName: "seconds"))
+    public var dlrLinger: Double = 5
+
     /// A LAN answers a NAK within milliseconds; OpenPGM's examples wait 2 s (the engine's default), which
     /// lets a repair lost twice outlive a source's few seconds of window and linger.
     @ArgumentParser.Option(
@@ -59,6 +76,8 @@ public struct ReceiveCommand: ParsableCommand {
 
     public mutating func validate() throws {
         if let timeout, !(timeout > 0) { throw ValidationError("--timeout must be positive") }
+        guard dlrLinger >= 0, dlrLinger <= 3600 else { throw ValidationError("--dlr-linger must be in [0, 3600]") }
+        guard dlrCacheBytes >= 65536 else { throw ValidationError("--dlr-cache must be at least 65536 bytes") }
         for (name, value) in [("--nak-rpt-ivl", nakRepeatInterval), ("--nak-rdata-ivl", nakRdataInterval)] {
             guard value >= 0.001, value <= 60 else { throw ValidationError("\(name) must be in [0.001, 60]") }
         }
@@ -72,7 +91,7 @@ public struct ReceiveCommand: ParsableCommand {
         let logger = logging.makeLogger(label: "pgm-recv")
         signal(SIGPIPE, SIG_IGN)
         let interface = try network.resolveInterface()
-        let sockets = try network.openSockets(on: interface, joinGroup: true, listenUnicast: false)
+        let sockets = try network.openSockets(on: interface, joinGroup: true, listenUnicast: dlr)
         let outputDescriptor: Int32
         if let outputFile {
             outputDescriptor = open(outputFile, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
@@ -89,9 +108,25 @@ public struct ReceiveCommand: ParsableCommand {
         configuration.seed = generator.next()
         configuration.nakRepeatInterval = .nanoseconds(Int64(nakRepeatInterval * 1e9))
         configuration.nakRdataInterval = .nanoseconds(Int64(nakRdataInterval * 1e9))
+        if dlr {
+            var repairer = DesignatedLocalRepairer.Configuration(receiver: configuration, address: .ipv4(interface.address))
+            repairer.cacheBytes = dlrCacheBytes
+            return try receive(
+                with: DesignatedLocalRepairer(configuration: repairer), sockets: sockets, interface: interface,
+                output: outputDescriptor, logger: logger)
+        }
+        return try receive(
+            with: Receiver(configuration: configuration), sockets: sockets, interface: interface, output: outputDescriptor,
+            logger: logger)
+    }
+
+    /// Runs the driver around a receiver, or a DLR wrapping one, until the session ends.
+    func receive<E: DeliveringEngine>(
+        with engine: E, sockets: InterfaceSockets, interface: NetworkInterface, output outputDescriptor: Int32,
+        logger: Logger
+    ) throws -> PGMExitCode {
         let printer = StatisticsPrinter(json: output.json)
-        let driver = try Driver(
-            engine: Receiver(configuration: configuration), sockets: [sockets], handleSignals: true, logger: logger)
+        let driver = try Driver(engine: engine, sockets: [sockets], handleSignals: true, logger: logger)
         printer.note(
             "pgm-recv: joined \(network.groupAddress):\(network.port) on \(interface), \(network.native ? "native" : "UDP port \(network.udpPort)")",
             json: ["type": "start", "group": "\(network.groupAddress)", "interface": interface.name])
@@ -100,6 +135,7 @@ public struct ReceiveCommand: ParsableCommand {
         var outcome: PGMExitCode?
         let timeoutDuration = timeout.map { Duration.nanoseconds(Int64($0 * 1e9)) }
         var lastData = driver.now
+        var lingerUntil: Instant?
         driver.onSignal = { _, _, _ in outcome = session.lost.isEmpty ? .success : .unrecoverableLoss }
         driver.afterTurn = { engine, now in
             while let event = engine.pollEvent() {
@@ -112,6 +148,8 @@ public struct ReceiveCommand: ParsableCommand {
                     }
                 case .note(let text, let object):
                     printer.note("pgm-recv: " + text, json: object)
+                case .closed where dlr:
+                    if lingerUntil == nil { lingerUntil = now + .nanoseconds(Int64(dlrLinger * 1e9)) }
                 case .closed:
                     outcome = session.lost.isEmpty ? .success : .unrecoverableLoss
                 case .expired:
@@ -121,7 +159,10 @@ public struct ReceiveCommand: ParsableCommand {
                     break
                 }
             }
-            if let timeoutDuration, outcome == nil, now - lastData >= timeoutDuration {
+            if let lingerUntil, outcome == nil, now >= lingerUntil {
+                outcome = session.lost.isEmpty ? .success : .unrecoverableLoss
+            }
+            if let timeoutDuration, outcome == nil, lingerUntil == nil, now - lastData >= timeoutDuration {
                 printer.note(
                     "pgm-recv: no data for \(formatDecimal(timeoutDuration.secondsValue, places: 1)) s (--timeout)",
                     json: ["type": "timeout"])
@@ -139,9 +180,9 @@ public struct ReceiveCommand: ParsableCommand {
         return outcome ?? .success
     }
 
-    static func sample(_ engine: Receiver, lost: Int) -> StatisticsSample {
-        let statistics = engine.statistics
-        var sample = StatisticsSample(role: "receiver")
+    static func sample<E: DeliveringEngine>(_ engine: E, lost: Int) -> StatisticsSample {
+        let statistics = engine.receiverStatistics
+        var sample = StatisticsSample(role: E.self == Receiver.self ? "receiver" : "dlr")
         sample.bytes = statistics.bytesDelivered
         sample.packets = statistics.odataReceived + statistics.rdataReceived
         sample.naks = statistics.naksSent
@@ -151,6 +192,20 @@ public struct ReceiveCommand: ParsableCommand {
         sample.unrecoverable = lost
         return sample
     }
+}
+
+/// An engine that delivers a session's data as ``Receiver`` events: the receiver itself, or a DLR around one.
+protocol DeliveringEngine: Engine {
+    mutating func pollEvent() -> Receiver.Event?
+    var receiverStatistics: Receiver.Statistics { get }
+}
+
+extension Receiver: DeliveringEngine {
+    var receiverStatistics: Receiver.Statistics { statistics }
+}
+
+extension DesignatedLocalRepairer: DeliveringEngine {
+    var receiverStatistics: Receiver.Statistics { receiver.statistics }
 }
 
 /// `--tsi GSI.PORT`, as ``TSI/description`` prints it.
