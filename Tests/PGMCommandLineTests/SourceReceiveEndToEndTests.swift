@@ -20,10 +20,10 @@ import Testing
         init(_ arguments: [String], input: URL? = nil, output: URL? = nil, inputPipe: Pipe? = nil) throws {
             process.executableURL = URL(fileURLWithPath: arguments[0])
             process.arguments = Array(arguments.dropFirst())
-            FileManager.default.createFile(atPath: errorFile.path, contents: nil)
+            _ = FileManager.default.createFile(atPath: errorFile.path, contents: nil)
             process.standardError = try FileHandle(forWritingTo: errorFile)
             if let output {
-                FileManager.default.createFile(atPath: output.path, contents: nil)
+                _ = FileManager.default.createFile(atPath: output.path, contents: nil)
                 process.standardOutput = try FileHandle(forWritingTo: output)
             } else {
                 process.standardOutput = FileHandle.nullDevice
