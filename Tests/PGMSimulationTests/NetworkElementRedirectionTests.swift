@@ -93,4 +93,27 @@ struct NetworkElementRedirectionTests {
         #expect(source.rdataSent < baseline.source.engine.statistics.rdataSent)
         #expect(element.statistics.repairerFallbacks == 0)
     }
+
+    /// The same with the receiver-side ``DesignatedLocalRepairer``, which announces itself to the element
+    /// unasked when it sees the element's SPM, and answers its DLR poll too.
+    @Test func theReceiverSideDLRRepairsTheOtherSubnets() {
+        let seed = Seeds.seed(43)
+        let configuration = NetworkElementTreeTests.configuration(seed: seed, fanout: [3], receivers: 5, loss: 0.04)
+        let scenario = ElementTreeScenario(configuration)
+        let leaf = scenario.leafSegments[1]
+        let address = NLA.ipv4(IPv4Address(10, 0, UInt8(leaf.rawValue + 1), 250))
+        let repairer = scenario.network.addHost(
+            "dlr", engine: DesignatedLocalRepairer(configuration: .init(receiver: configuration.receiver, address: address)),
+            interfaces: [InterfaceConfiguration(segment: leaf, address: address)])
+        let baseline = ElementTreeScenario(configuration)
+        NetworkElementTreeTests.check(scenario, seed: seed)
+        #expect(baseline.run())
+        let element = scenario.elementHosts[0].engine
+        #expect(element.repairer(of: configuration.source.tsi) == address)
+        #expect(element.statistics.naksRedirected > 0)
+        #expect(element.statistics.repairerFallbacks == 0)
+        #expect(repairer.engine.statistics.sequencesRepaired > 0)
+        #expect(scenario.source.engine.statistics.nnaksReceived > 0)
+        #expect(scenario.source.engine.statistics.rdataSent < baseline.source.engine.statistics.rdataSent)
+    }
 }
