@@ -79,7 +79,7 @@ let package = Package(
         .executableTarget(
             name: "pgm-lab",
             dependencies: [
-                "PGMSimulation", .product(name: "Yams", package: "Yams"),
+                "PGMSimulation", "PGMCommandLine", .product(name: "Yams", package: "Yams"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Tools/Lab", swiftSettings: upcomingFeatures),

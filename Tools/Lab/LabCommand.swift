@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import PGMCommandLine
 import PGMSimulation
 import Synchronization
 import Yams
@@ -21,11 +22,12 @@ struct LabCommand: ParsableCommand {
               Tools/lab run basic              # the basic lab, UDP encapsulation, with its summary
               Tools/lab run tree --native      # native PGM (IP protocol 113)
               Tools/lab up dlr && Tools/lab list && Tools/lab down --all
+              Tools/lab simulate tree --seed 7  # the same file in the deterministic simulator (no root)
 
             Exit codes: 0 every check passed; 1 a check failed or the run did not finish; 64 bad usage or
             topology; 77 not root.
             """,
-        subcommands: [Run.self, Up.self, Down.self, List.self, Validate.self],
+        subcommands: [Run.self, Simulate.self, Up.self, Down.self, List.self, Validate.self],
         defaultSubcommand: nil)
 
     struct TopologyOptions: ParsableArguments {
@@ -111,6 +113,38 @@ struct LabCommand: ParsableCommand {
                 binaries: binaries ?? "\(LabCommand.projectRoot)/.build/release", log: LabCommand.say)
             let outcome = try run.run(interrupted: { interruption.load(ordering: .relaxed) })
             print(outcome.summary)
+            if !outcome.passed { throw ExitCode(1) }
+        }
+    }
+
+    struct Simulate: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Run a topology in the deterministic simulator (virtual time, no root), with the same checks.")
+
+        @OptionGroup var options: TopologyOptions
+
+        @Option(help: "Seed of the simulated run (loss, back-off, data).")
+        var seed: UInt64 = 1
+
+        func run() throws {
+            let topology = try options.load()
+            let encapsulation = try options.encapsulation(of: topology)
+            guard let rate = Rate(argument: topology.traffic.rate ?? "100M") else {
+                throw ValidationError("\(topology.name): bad traffic.rate \(topology.traffic.rate ?? "")")
+            }
+            let scenario: TopologyScenario
+            do {
+                scenario = try TopologyScenario(
+                    topology,
+                    options: .init(seed: seed, rateBitsPerSecond: rate.bitsPerSecond, headerOverhead: encapsulation == .udp ? 28 : 20))
+            } catch {
+                throw ValidationError(error.description)
+            }
+            let clock = ContinuousClock()
+            let start = clock.now
+            let outcome = scenario.run()
+            let wall = clock.now - start
+            print(SimulationReport.format(outcome, topology: topology, encapsulation: encapsulation, seed: seed, wall: wall))
             if !outcome.passed { throw ExitCode(1) }
         }
     }

@@ -1,0 +1,250 @@
+public import PGMCore
+public import PGMWire
+
+/// Runs a ``Topology`` (the same file the namespace lab brings up) in the simulator: every subnet a segment,
+/// every host its engine (source, receiver, DLR, network element), loss per link direction as the file says,
+/// the same checks at the end. OpenPGM hosts cannot be simulated and make the topology unsupported.
+public final class TopologyScenario {
+    public struct Options: Sendable {
+        public var seed: UInt64
+        /// The source's rate in bits per second (the lab passes `traffic.rate` through `pgm-source --rate`).
+        public var rateBitsPerSecond: Int
+        /// Bytes of IP (and UDP) header per packet, for the rate limiter: 28 with UDP, 20 native.
+        public var headerOverhead: Int
+        /// The largest APDU cut from the data, as `pgm-source --apdu-size` (OpenPGM's reassembly limit).
+        public var apduSize = 22_800
+
+        public init(seed: UInt64, rateBitsPerSecond: Int, headerOverhead: Int) {
+            self.seed = seed
+            self.rateBitsPerSecond = rateBitsPerSecond
+            self.headerOverhead = headerOverhead
+        }
+    }
+
+    public struct Unsupported: Error, CustomStringConvertible {
+        public var description: String
+    }
+
+    /// What one host did, in the lab summary's terms.
+    public struct HostResult: Sendable {
+        public var name: String
+        public var role: Topology.Role
+        public var bytes = 0
+        public var matchesSource = false
+        public var closed = false
+        public var naks = 0
+        public var repairs = 0
+        public var unrecoverable = 0
+        public var lossRate = 0.0
+        public var finishedAt: Instant?
+    }
+
+    /// Packets per type that made it onto one subnet's wire.
+    public struct SegmentCounts: Sendable {
+        public var odata = 0
+        public var rdata = 0
+        public var nak = 0
+        public var ncf = 0
+        public var spm = 0
+    }
+
+    public struct Outcome: Sendable {
+        public var hosts: [HostResult]
+        public var elements: [(name: String, statistics: NetworkElement.Statistics)]
+        public var segments: [(name: String, counts: SegmentCounts)]
+        public var failures: [String]
+        public var virtualTime: Duration
+        public var passed: Bool { failures.isEmpty }
+    }
+
+    public let topology: Topology
+    public let network: Network
+    private let data: [UInt8]
+    private var apdus: [[UInt8]]
+    private var sent = 0
+    private var source: Host<Source>!
+    private var receivers: [(index: Int, host: Host<Receiver>)] = []
+    private var repairers: [(index: Int, host: Host<DesignatedLocalRepairer>)] = []
+    private var elements: [(name: String, host: Host<NetworkElement>)] = []
+    private var delivered: [[UInt8]]
+    private var results: [HostResult]
+    private var segments: [String: SegmentID] = [:]
+
+    public init(_ topology: Topology, options: Options) throws(Unsupported) {
+        self.topology = topology
+        var seeds = SplitMix64(seed: options.seed)
+        network = Network(seed: seeds.next())
+        var dataGenerator = seeds.split()
+        let bytes = (0..<topology.traffic.bytes).map { _ in UInt8(truncatingIfNeeded: dataGenerator.next()) }
+        data = bytes
+        apdus = stride(from: 0, to: bytes.count, by: options.apduSize).map {
+            Array(bytes[$0..<min($0 + options.apduSize, bytes.count)])
+        }
+        delivered = Array(repeating: [], count: topology.hosts.count)
+        results = topology.hosts.map { HostResult(name: $0.name, role: $0.run.program) }
+        for subnet in topology.subnets { segments[subnet.name] = network.addSegment(subnet.name) }
+        guard let group = IPv4Address(topology.group) else { throw Unsupported(description: "bad group \(topology.group)") }
+
+        for (index, host) in topology.hosts.enumerated() {
+            let interfaces = host.interfaces.map { interface in
+                InterfaceConfiguration(
+                    segment: segments[interface.subnet]!, address: .ipv4(IPv4Address(interface.address)!),
+                    uplink: Self.profile(interface.loss?.out, options: options),
+                    downlink: Self.profile(interface.loss?.in, options: options))
+            }
+            var receiverConfiguration = Receiver.Configuration(dataDestinationPort: topology.port, group: .ipv4(group))
+            // pgm-recv's LAN timers (its --nak-rpt-ivl / --nak-rdata-ivl defaults).
+            receiverConfiguration.nakRepeatInterval = .milliseconds(250)
+            receiverConfiguration.nakRdataInterval = .milliseconds(250)
+            receiverConfiguration.seed = seeds.next()
+            switch host.run.program {
+            case .source:
+                let sourcePort = UInt16(truncatingIfNeeded: seeds.next() % 50_000 + 1024)
+                var configuration = Source.Configuration(
+                    tsi: TSI(gsi: GSI(rawValue: seeds.next()), sourcePort: sourcePort), dataDestinationPort: topology.port,
+                    group: .ipv4(group), sourceAddress: interfaces[0].address)
+                configuration.rate = options.rateBitsPerSecond / 8
+                configuration.headerOverhead = options.headerOverhead
+                configuration.txwSeconds = .seconds(4)
+                configuration.seed = seeds.next()
+                let sourceHost = network.addHost(host.name, engine: Source(configuration: configuration, at: .zero), interfaces: interfaces)
+                sourceHost.onActivity = { [unowned self] host, now in self.feed(host, now: now) }
+                source = sourceHost
+            case .receiver:
+                let receiverHost = network.addHost(host.name, engine: Receiver(configuration: receiverConfiguration), interfaces: interfaces)
+                receiverHost.onActivity = { [unowned self] host, now in
+                    while let event = host.engine.pollEvent() { self.record(event, host: index, now: now) }
+                    self.results[index].naks = host.engine.statistics.naksSent
+                    self.results[index].repairs = host.engine.statistics.rdataReceived
+                    self.results[index].lossRate = host.engine.statistics.lossRate
+                }
+                receivers.append((index, receiverHost))
+            case .dlr:
+                let configuration = DesignatedLocalRepairer.Configuration(receiver: receiverConfiguration, address: interfaces[0].address)
+                let repairerHost = network.addHost(host.name, engine: DesignatedLocalRepairer(configuration: configuration), interfaces: interfaces)
+                repairerHost.onActivity = { [unowned self] host, now in
+                    while let event = host.engine.pollEvent() { self.record(event, host: index, now: now) }
+                    self.results[index].repairs = host.engine.statistics.sequencesRepaired
+                }
+                repairers.append((index, repairerHost))
+            case .networkElement:
+                let upstream = host.interfaces.firstIndex { $0.subnet == host.run.upstream }!
+                var configuration = NetworkElement.Configuration(
+                    interfaces: interfaces.enumerated().map { NetworkElement.Interface(id: InterfaceID($0.offset), address: $0.element.address) },
+                    upstream: InterfaceID(upstream))
+                configuration.seed = seeds.next()
+                // An interface id is its position: the simulator sends `Transmit.interface` on that interface.
+                elements.append((host.name, network.addHost(host.name, engine: NetworkElement(configuration: configuration), interfaces: interfaces)))
+            case .openPGMSource, .openPGMReceiver:
+                throw Unsupported(description: "\(host.name): OpenPGM hosts run only in the namespace lab")
+            }
+        }
+        guard source != nil else { throw Unsupported(description: "no pgm-source host") }
+    }
+
+    /// Loss as the lab's nftables rules apply it: random at `rate`, plus total loss for `burst_length` out of
+    /// every `burst_every` seconds, modelled as Gilbert-Elliott bursts of the same mean length and share of time
+    /// (at the source's packet rate).
+    static func profile(_ loss: Topology.Loss?, options: Options) -> LinkProfile {
+        guard let loss else { return LinkProfile() }
+        let rate = loss.rate ?? 0
+        if let every = loss.burstEvery, let length = loss.burstLength, every > 0, length > 0 {
+            let packetsPerSecond = max(1, Double(options.rateBitsPerSecond) / 8 / 1500)
+            let badToGood = 1 / max(1, length * packetsPerSecond)
+            let share = min(0.99, length / every)
+            let goodToBad = share * badToGood / (1 - share)
+            return LinkProfile(loss: .gilbertElliott(goodToBad: goodToBad, badToGood: badToGood, lossInGood: rate, lossInBad: 1))
+        }
+        return LinkProfile(loss: rate > 0 ? .bernoulli(rate) : .none)
+    }
+
+    private func feed(_ host: Host<Source>, now: Instant) {
+        while sent < apdus.count {
+            do {
+                try host.engine.send(apdus[sent], at: now)
+                sent += 1
+            } catch {
+                break
+            }
+        }
+        if sent == apdus.count && !host.engine.isClosing { host.engine.close(at: now) }
+        while host.engine.pollEvent() != nil {}
+    }
+
+    private func record(_ event: Receiver.Event, host index: Int, now: Instant) {
+        switch event {
+        case .data(_, let bytes):
+            delivered[index] += bytes
+        case .unrecoverable(_, let first, let last, _):
+            results[index].unrecoverable += Int(first.distance(to: last)) + 1
+        case .sessionClosed:
+            if !results[index].closed { results[index].finishedAt = now }
+            results[index].closed = true
+        case .peerDiscovered, .peerExpired:
+            break
+        }
+    }
+
+    /// Runs until every receiver saw the session close, or the topology's timeout in virtual time.
+    public func run() -> Outcome {
+        network.wake(source)
+        let limit = Instant.zero + .seconds(topology.timeout ?? 120)
+        let endHosts = receivers.map(\.index) + repairers.map(\.index)
+        network.run(until: limit) { !endHosts.allSatisfy { results[$0].closed } }
+        return evaluate()
+    }
+
+    private func evaluate() -> Outcome {
+        for index in results.indices where [.receiver, .dlr].contains(results[index].role) {
+            results[index].bytes = delivered[index].count
+            results[index].matchesSource = delivered[index] == data
+        }
+        let sourceIndex = topology.hosts.firstIndex { $0.run.program == .source }!
+        results[sourceIndex].bytes = data.count
+        results[sourceIndex].naks = source.engine.statistics.naksReceived
+        results[sourceIndex].repairs = source.engine.statistics.rdataSent
+
+        var counts = Dictionary(uniqueKeysWithValues: segments.values.map { ($0, SegmentCounts()) })
+        for record in network.trace where record.receiver == nil && !record.dropped {
+            guard let packet = record.packet else { continue }
+            switch packet.body {
+            case .odata: counts[record.segment]?.odata += 1
+            case .rdata: counts[record.segment]?.rdata += 1
+            case .nak: counts[record.segment]?.nak += 1
+            case .ncf: counts[record.segment]?.ncf += 1
+            case .spm: counts[record.segment]?.spm += 1
+            case .poll, .polr, .nnak, .spmr, .ack: break
+            }
+        }
+        var failures: [String] = []
+        let endRoles: [Topology.Role] = [.receiver, .dlr]
+        for result in results where endRoles.contains(result.role) && !result.closed {
+            failures.append("\(result.name) did not see the session close within \(topology.timeout ?? 120) s")
+        }
+        for check in topology.checks {
+            switch check {
+            case .receiversMatchSource:
+                for result in results where endRoles.contains(result.role) && !result.matchesSource {
+                    failures.append("\(result.name): delivered \(result.bytes) bytes that differ from the source's \(data.count)")
+                }
+            case .sourceNAKsAtMostReceiverNAKs:
+                let sent = results.filter { $0.role == .receiver }.reduce(0) { $0 + $1.naks }
+                if results[sourceIndex].naks > sent {
+                    failures.append("source received \(results[sourceIndex].naks) NAKs > \(sent) sent by receivers")
+                }
+            case .noRepairsOn(let names):
+                for name in names where (counts[segments[name]!]?.rdata ?? 0) > 0 {
+                    failures.append("\(counts[segments[name]!]!.rdata) RDATA on \(name), which lost nothing")
+                }
+            case .noUnrecoverableLoss:
+                for result in results where result.unrecoverable > 0 {
+                    failures.append("\(result.name) reported \(result.unrecoverable) unrecoverable sequences")
+                }
+            }
+        }
+        return Outcome(
+            hosts: results, elements: elements.map { ($0.name, $0.host.engine.statistics) },
+            segments: topology.subnets.map { ($0.name, counts[segments[$0.name]!]!) }, failures: failures,
+            virtualTime: network.now - .zero)
+    }
+}
