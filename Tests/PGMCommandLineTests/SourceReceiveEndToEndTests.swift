@@ -160,4 +160,31 @@ import Testing
         #expect(fields["unrecoverable"] as? Int == 0)
         #expect(fields["bytes"] as? Int == 3_000_000)
     }
+
+    /// A 50 ms transmit window under 30 % drop: the source's trail passes sequences before their repairs
+    /// arrive, so pgm-recv writes what it could, names the lost sequence numbers and exits 3.
+    @Test(.enabled(if: NamespaceLab.available, "needs root, ip and nft"))
+    func unrecoverableLossExitsWith3AndNamesTheSequences() throws {
+        let lab = NamespaceLab()
+        defer { lab.tearDown() }
+        try lab.setUp(lossPercent: 30)
+        let input = try Self.randomFile(bytes: 300_000)
+        let output = input.appendingPathExtension("out")
+        defer { try? FileManager.default.removeItem(at: input); try? FileManager.default.removeItem(at: output) }
+        let receiver = try Child(
+            ["/usr/sbin/ip", "netns", "exec", lab.receiverNamespace, try Self.binary("pgm-recv"), "--interface", lab.receiverAddress,
+             "--output", output.path, "--timeout", "15"])
+        usleep(300_000)
+        let source = try Child(
+            ["/usr/sbin/ip", "netns", "exec", lab.sourceNamespace, try Self.binary("pgm-source"), "--interface", lab.sourceAddress,
+             "--rate", "20M", "--txw-secs", "0.05", "--linger", "2", input.path])
+        let sent = source.wait(seconds: 30)
+        let received = receiver.wait(seconds: 30)
+        #expect(sent.status == 0, "\(sent.standardError)")
+        #expect(received.status == 3, "\(received.standardError)")
+        #expect(received.standardError.contains("pgm-recv: unrecoverable sequence numbers: "))
+        #expect(received.standardError.contains("(windowAdvanced)"))
+        let delivered = try Data(contentsOf: output)
+        #expect(delivered.count < 300_000)
+    }
 }

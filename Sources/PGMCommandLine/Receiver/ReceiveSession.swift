@@ -40,7 +40,9 @@ struct ReceiveSession {
             guard tsi == selected else { return .none }
             lost.append((first, last))
             return .note(
-                "unrecoverable: sequence numbers \(first)-\(last) (\(reason))",
+                first == last
+                    ? "unrecoverable: sequence number \(first) (\(reason))"
+                    : "unrecoverable: sequence numbers \(first)-\(last) (\(reason))",
                 ["type": "unrecoverable", "first": "\(first)", "last": "\(last)", "reason": "\(reason)"])
         case .sessionClosed(let tsi):
             return tsi == selected ? .closed : .none
