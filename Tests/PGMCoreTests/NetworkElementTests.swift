@@ -206,6 +206,17 @@ struct NetworkElementForwardingTests {
         #expect(harness.element.statistics.odataForwarded == 1)
     }
 
+    @Test func odataBeforeAnySPMIsForwardedOnlyFromAConfiguredUpstream() {
+        var fixed = ElementHarness()
+        let sent = fixed.fromSource(ElementHarness.odata(5))
+        #expect(sent.map(\.interface) == ElementHarness.downs)
+        #expect(sent.allSatisfy { $0.spoofedSource == ElementHarness.source && $0.destination == .multicast(ElementHarness.group) })
+        #expect(fixed.element.sessionCount == 0)
+        var learning = ElementHarness { $0.upstream = nil }
+        #expect(learning.fromSource(ElementHarness.odata(5)).isEmpty)
+        #expect(learning.element.statistics.odataDropped == 1)
+    }
+
     @Test func learnedUpstreamFollowsTheSPMsInterface() {
         var harness = ElementHarness { $0.upstream = nil }
         let sent = harness.feed(

@@ -11,8 +11,9 @@ import HeapModule
 /// What it does, per session (TSI):
 /// - **SPM** (§7.1): an in-sequence SPM records the upstream interface and SPM_PATH (the upstream neighbour) and
 ///   is forwarded on every other interface with SPM_PATH rewritten to the element's address there.
-/// - **ODATA** is forwarded from the upstream interface to every other one. Nothing is ever sent back out of
-///   the interface it came in on, and nothing goes upstream but NAKs, NNAKs, SPMRs and POLRs.
+/// - **ODATA** is forwarded from the upstream interface to every other one (with a configured upstream, also
+///   before the session's first SPM, statelessly). Nothing is ever sent back out of the interface it came in
+///   on, and nothing goes upstream but NAKs, NNAKs, SPMRs and POLRs.
 /// - **NAK** (§7.2–§7.4), unicast to the element from downstream: an NCF at once, multicast on the NAK's
 ///   interface; repair state per sequence recording that interface; forwarded upstream (unicast to the
 ///   neighbour) unless every sequence is eliminated, repeated every NAK_RPT_RTE for up to NAK_RPT_IVL until
@@ -271,6 +272,21 @@ public struct NetworkElement: Engine {
 
     private mutating func receiveODATA(_ data: DataPacket, packet: Packet, arrival: Arrival) {
         let tsi = packet.tsi
+        if sessions[tsi] == nil, let upstream = configuration.upstream, arrival.interface == upstream {
+            // A fixed upstream needs no state to forward data: after a restart, or before a session's first SPM,
+            // receivers keep getting data (and ask the source for an SPM, RFC 3208 Appendix C).
+            guard let options = forwardableOptions(packet.options) else { return }
+            var copy = packet
+            copy.options = options
+            for interface in configuration.interfaces where interface.id != arrival.interface {
+                outbound.append(
+                    Transmit(
+                        packet: copy, destination: .multicast(arrival.destination), interface: interface.id,
+                        spoofedSource: arrival.source))
+            }
+            counters.odataForwarded += 1
+            return
+        }
         guard var session = sessions[tsi], arrival.interface == session.upstream,
             packet.dataDestinationPort == session.dataDestinationPort
         else {

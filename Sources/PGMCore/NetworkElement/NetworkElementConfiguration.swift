@@ -79,7 +79,9 @@ extension NetworkElement {
     }
 
     /// Counters. Every packet the element does not forward or answer lands in exactly one `…Dropped`,
-    /// `…Discarded` or `…Eliminated` counter, named after the RFC rule that drops it.
+    /// `…Discarded` or `…Eliminated` counter, named after the RFC rule that drops it; where the PGM MIB
+    /// (draft-petrova-pgmmib-01, `pgmNeIf…`) has a per-interface counter for the same thing, its doc comment
+    /// names it (ours are summed over interfaces).
     public struct Statistics: Hashable, Sendable {
         public var packetsReceived = 0
         /// Types an element neither forwards nor answers (ACK), or packets for another port than the
@@ -95,35 +97,42 @@ extension NetworkElement {
         public var sessionsExpired = 0
         /// SPMs of new sessions refused at ``Configuration/maximumSessions``.
         public var sessionsRejected = 0
+        /// SPM copies sent (MIB pgmNeIfOutSpms, over all interfaces).
         public var spmsForwarded = 0
-        /// SPMs with an SPM_SQN not newer than the last one.
+        /// SPMs with an SPM_SQN not newer than the last one (MIB pgmNeIfSpmBadSqn).
         public var spmsStaleDropped = 0
         /// SPMs arriving on another interface than the configured upstream one.
         public var spmsFromDownstreamDropped = 0
         public var upstreamChanges = 0
 
         // MARK: Data
+        /// ODATA forwarded, counted once however many interfaces took it; includes ODATA of sessions not yet
+        /// learned, forwarded from a configured upstream interface.
         public var odataForwarded = 0
         /// ODATA of an unknown session, or arriving elsewhere than on the session's upstream interface.
         public var odataDropped = 0
         /// RDATA forwarded (counted once however many interfaces took it).
         public var rdataForwarded = 0
-        /// RDATA copies sent, one per interface in the repair state (RFC 3208 §7.8).
+        /// RDATA copies sent, one per interface in the repair state (RFC 3208 §7.8; MIB pgmNeIfOutRdata).
         public var rdataCopiesSent = 0
-        /// RDATA for which no interface holds repair state: "SHOULD discard" (RFC 3208 §7.8).
+        /// RDATA for which no interface holds repair state: "SHOULD discard" (RFC 3208 §7.8; MIB
+        /// pgmNeIfInRdataNoSessionErrors).
         public var rdataWithoutRepairStateDropped = 0
         /// RDATA of an unknown session or from downstream (other than from the session's DLR).
         public var rdataMisroutedDropped = 0
 
         // MARK: NAKs (§7.2 to §7.4)
+        /// NAK packets received (MIB pgmNeIfInNaks).
         public var naksReceived = 0
-        /// NAKs for a TSI the element has no source path state for: it has nowhere to forward them.
+        /// NAKs for a TSI the element has no source path state for: it has nowhere to forward them (MIB
+        /// pgmNeIfInNakNoSessionErrors).
         public var naksWithoutSessionDropped = 0
         /// NAKs arriving on the session's upstream interface, or not unicast to this element.
         public var naksMisroutedDropped = 0
         /// NAK_SRC or NAK_GRP not the session's.
         public var naksMisaddressedDropped = 0
-        /// No requested sequence lies in the source's window as SPMs and data advertised it.
+        /// No requested sequence lies in the source's window as SPMs and data advertised it (MIB
+        /// pgmNeIfInNakSeqErrors).
         public var naksOutsideWindowDropped = 0
         /// Parity NAKs: FEC (RFC 3208 Appendix A) is not supported by this element.
         public var parityNAKsDropped = 0
@@ -131,32 +140,38 @@ extension NetworkElement {
         public var repairStatesRejected = 0
         /// NAKs discarded because every sequence was pending or within NAK_ELIM_IVL (RFC 3208 §7.4).
         public var naksEliminated = 0
-        /// NAK packets sent upstream or to a DLR, first transmissions and repeats.
+        /// NAK packets sent upstream or to a DLR, first transmissions and repeats (MIB pgmNeIfOutNaks).
         public var naksForwarded = 0
         /// Sequences carried by those NAKs.
         public var nakSequencesForwarded = 0
+        /// Sequences repeated at NAK_RPT_RTE for want of an NCF.
         public var nakRepeats = 0
         /// NAKs forwarded only because the OPT_CR report moved by more than 5 % (RFC 3208 Appendix B.6.1).
         public var naksForwardedForCongestionReport = 0
-        /// Sequences whose NAK_RPT_IVL ran out without an NCF from upstream: forwarding cancelled.
+        /// Sequences whose NAK_RPT_IVL ran out without an NCF from upstream: forwarding cancelled (with
+        /// ``repairStatesExpired``, MIB pgmNeIfReXmitTimedOut).
         public var nakForwardingTimeouts = 0
         /// Confirmed sequences whose NAK_RDATA_IVL ran out without RDATA.
         public var repairStatesExpired = 0
+        /// NCF packets sent (MIB pgmNeIfOutNcfs).
         public var ncfsSent = 0
         /// NCFs not repeated within ``Configuration/ncfHoldOff`` (RFC 3208 §7.2).
         public var ncfsRateLimited = 0
 
         // MARK: NCFs (§7.3, §7.5)
+        /// NCF packets received (MIB pgmNeIfInNcfs).
         public var ncfsReceived = 0
         /// Unsolicited NCFs from upstream that created repair state (NAK anticipation, RFC 3208 §7.5).
         public var ncfsAnticipated = 0
         /// NCFs not from upstream (nor the session's DLR): discarded without state (RFC 3208 §7.5).
         public var ncfsFromDownstreamDropped = 0
-        /// NCFs of unknown sessions or with another NAK_SRC / NAK_GRP.
+        /// NCFs of unknown sessions or with another NAK_SRC / NAK_GRP (MIB pgmNeIfInNcfNoSessionErrors).
         public var ncfsMisaddressedDropped = 0
 
         // MARK: NNAKs (§9.5.3.2)
+        /// NNAK packets received (MIB pgmNeIfInNnaks).
         public var nnaksReceived = 0
+        /// NNAK packets sent upstream (MIB pgmNeIfOutNnaks).
         public var nnaksForwarded = 0
         /// NNAKs for sequences that all had repair state already.
         public var nnaksEliminated = 0
