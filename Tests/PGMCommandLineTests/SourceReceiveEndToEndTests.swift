@@ -98,7 +98,14 @@ import Testing
         let source = try Child([try Self.binary("pgm-source")] + common + ["--linger", "1"], inputPipe: pipe)
         let written = Data((0..<100_000).map { UInt8(truncatingIfNeeded: $0 &* 7) })
         pipe.fileHandleForWriting.write(written)
-        usleep(800_000)
+        // The full APDUs reach the receiver as soon as they are read; the signal must come after that (and after
+        // start-up, when the source blocks SIGINT for its signalfd), so that only the partial APDU waits for it.
+        let fullAPDUs = 100_000 / 22_784 * 22_784
+        let deadline = Date().addingTimeInterval(15)
+        while Date() < deadline, (try? FileManager.default.attributesOfItem(atPath: output.path)[.size] as? Int) ?? 0 < fullAPDUs {
+            usleep(20_000)
+        }
+        usleep(200_000)
         kill(source.process.processIdentifier, SIGINT)
         let sent = source.wait(seconds: 10)
         try? pipe.fileHandleForWriting.close()
