@@ -53,7 +53,7 @@ import Testing
                               "--bytes", "\(size)"] + theirs,
                 output: output)
         }
-        usleep(300_000)
+        receiver.waitForStandardError(containing: "joined")
         let source: Child
         if sender == "openpgm" {
             source = try Child(

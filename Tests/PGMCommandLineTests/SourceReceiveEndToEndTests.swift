@@ -33,6 +33,16 @@ import Testing
             try process.run()
         }
 
+        /// Waits (bounded) until the child's stderr holds `marker`, e.g. pgm-recv's "joined" line, so that a
+        /// source started next cannot outrun a receiver still starting on a loaded machine.
+        func waitForStandardError(containing marker: String, seconds: Double = 15) {
+            let deadline = Date().addingTimeInterval(seconds)
+            while Date() < deadline, process.isRunning {
+                if let text = try? String(contentsOf: errorFile, encoding: .utf8), text.contains(marker) { return }
+                usleep(20_000)
+            }
+        }
+
         func wait(seconds: Double) -> Outcome {
             let deadline = Date().addingTimeInterval(seconds)
             while process.isRunning && Date() < deadline { usleep(20_000) }
@@ -73,7 +83,7 @@ import Testing
         let receivers = try outputs.map {
             try Child([try Self.binary("pgm-recv")] + common + ["--output", $0.path, "--timeout", "10"])
         }
-        usleep(300_000)
+        for receiver in receivers { receiver.waitForStandardError(containing: "joined") }
         let source = try Child([try Self.binary("pgm-source")] + common + ["--rate", "400M", "--linger", "0.5", input.path])
         let sent = source.wait(seconds: 30)
         #expect(sent.status == 0, "\(sent.standardError)")
@@ -93,7 +103,7 @@ import Testing
         let port = String(30000 + (Int(getpid()) + 7) % 20000)
         let common = ["--interface", "lo", "--multicast-loop", "--group", "239.192.44.2", "--udp-port", port]
         let receiver = try Child([try Self.binary("pgm-recv")] + common + ["--output", output.path, "--timeout", "10"])
-        usleep(300_000)
+        receiver.waitForStandardError(containing: "joined")
         let pipe = Pipe()
         let source = try Child([try Self.binary("pgm-source")] + common + ["--linger", "1"], inputPipe: pipe)
         let written = Data((0..<100_000).map { UInt8(truncatingIfNeeded: $0 &* 7) })
@@ -150,7 +160,7 @@ import Testing
         let receiver = try Child(
             ["/usr/sbin/ip", "netns", "exec", lab.receiverNamespace, try Self.binary("pgm-recv"), "--interface", lab.receiverAddress,
              "--output", output.path, "--timeout", "15", "--json"] + encapsulation)
-        usleep(300_000)
+        receiver.waitForStandardError(containing: "\"type\":\"start\"")
         let source = try Child(
             ["/usr/sbin/ip", "netns", "exec", lab.sourceNamespace, try Self.binary("pgm-source"), "--interface", lab.sourceAddress,
              "--rate", "100M", input.path] + encapsulation)
@@ -181,7 +191,7 @@ import Testing
         let receiver = try Child(
             ["/usr/sbin/ip", "netns", "exec", lab.receiverNamespace, try Self.binary("pgm-recv"), "--interface", lab.receiverAddress,
              "--output", output.path, "--timeout", "15"])
-        usleep(300_000)
+        receiver.waitForStandardError(containing: "joined")
         let source = try Child(
             ["/usr/sbin/ip", "netns", "exec", lab.sourceNamespace, try Self.binary("pgm-source"), "--interface", lab.sourceAddress,
              "--rate", "20M", "--txw-secs", "0.05", "--linger", "2", input.path])

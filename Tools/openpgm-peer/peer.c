@@ -162,6 +162,7 @@ int main(int argc, char **argv) {
      * instead, and pgm_recv() is called with MSG_DONTWAIT. */
     if (!sending) pgm_setsockopt(sock, IPPROTO_PGM, PGM_NOBLOCK, &one, sizeof one);
     if (!pgm_connect(sock, &err)) fail("pgm_connect", err);
+    fprintf(stderr, "peer: joined\n");  /* tests wait for this before starting the other side */
 
     int code = 0;
     if (sending) {
