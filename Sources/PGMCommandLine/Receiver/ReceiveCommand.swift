@@ -106,6 +106,7 @@ public struct ReceiveCommand: ParsableCommand {
         var generator = SystemRandomNumberGenerator()
         var configuration = Receiver.Configuration(dataDestinationPort: network.port, group: .ipv4(network.groupAddress))
         configuration.seed = generator.next()
+        configuration.address = .ipv4(interface.address)
         configuration.nakRepeatInterval = .nanoseconds(Int64(nakRepeatInterval * 1e9))
         configuration.nakRdataInterval = .nanoseconds(Int64(nakRdataInterval * 1e9))
         if dlr {

@@ -19,6 +19,9 @@ public struct StatisticsSample: Encodable, Sendable {
     /// The receiver's loss-rate estimate (0...1); the source's: repairs per data packet.
     public var lossRate = 0.0
     public var unrecoverable = 0
+    /// pgm-source: the worst receiver loss (0…1) reported with OPT_CR, and who reported it.
+    public var worstReceiverLossRate: Double?
+    public var worstReceiver: String?
     /// A network element's own counters (pgm-ne only).
     public var element: ElementCounters?
 
@@ -98,6 +101,7 @@ public final class StatisticsPrinter {
             + "\(formatGrouped(sample.bytes)) B  \(formatGrouped(sample.packets)) pkts  NAK \(sample.naks)  "
             + "NCF \(sample.ncfs)  RDATA \(sample.repairs)  loss \(formatDecimal(sample.lossRate * 100, places: 2))%  "
             + "unrecoverable \(sample.unrecoverable)"
+            + (sample.worstReceiverLossRate.map { "  worst receiver \(formatDecimal($0 * 100, places: 2))% \(sample.worstReceiver ?? "")" } ?? "")
     }
 
     private func jsonLine(_ object: [String: String]) -> String {

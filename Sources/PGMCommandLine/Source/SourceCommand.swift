@@ -187,6 +187,10 @@ public struct SourceCommand: ParsableCommand {
                 switch event {
                 case .finished: stopNow = true
                 case .nakReceived, .nakOutsideWindow: break
+                case .worstReceiver(let lossRate, let address):
+                    printer.note(
+                        "pgm-source: worst receiver \(address) reports \(formatDecimal(lossRate * 100, places: 2))% loss",
+                        json: ["type": "worst_receiver", "address": "\(address)", "loss_rate": "\(lossRate)"])
                 }
             }
             printer.tick(at: now) { Self.sample(engine, accepted: input.bytesAccepted) }
@@ -211,6 +215,8 @@ public struct SourceCommand: ParsableCommand {
         sample.ncfs = statistics.ncfSent
         sample.repairs = statistics.rdataSent
         sample.lossRate = statistics.odataSent > 0 ? Double(statistics.rdataSent) / Double(statistics.odataSent) : 0
+        sample.worstReceiverLossRate = statistics.worstReceiverLoss.map { Double($0) / Double(UInt16.max) }
+        sample.worstReceiver = statistics.worstReceiver.map { "\($0)" }
         return sample
     }
 }

@@ -26,6 +26,8 @@ struct Peer {
     var closedReported = false
     var lastHeard: Instant
     var loss: LossRateEstimator
+    /// The reports the source asked for with OPT_CRQST on its last SPM (RFC 3208 Appendix B.1).
+    var congestionRequest: Option.CongestionReport.Kinds = []
 
     init(tsi: TSI, source: NLA, now: Instant, lossWeight: Double) {
         self.tsi = tsi
@@ -130,9 +132,11 @@ struct Peer {
         path = spm.path
         spmrDue = nil
         var join: SequenceNumber?
+        congestionRequest = []
         for option in options {
             switch option.value {
             case .join(let minimum): join = minimum
+            case .congestionReportRequest(let kinds): congestionRequest = kinds
             case .fin: finLead = spm.lead
             default: break
             }
@@ -239,6 +243,15 @@ struct Peer {
         pruneTimers()
     }
 
+    /// OPT_CR for our NAKs when the source asked for the receivers' worst path loss (RFC 3208 Appendix B.2):
+    /// our own measured loss as RX_WP, our address as the worst receiver, our leading edge as CR_LEAD; the
+    /// network-element fields stay 0 for elements to fill.
+    private func congestionReport(_ configuration: Receiver.Configuration) -> Option.CongestionReport? {
+        guard congestionRequest.contains(.receiverWorstPath), let address = configuration.address else { return nil }
+        return Option.CongestionReport(
+            kinds: .receiverWorstPath, lead: lead, receiverWorstPath: loss.scaled, worstReceiver: address)
+    }
+
     /// NAKs unicast to the path NLA, oldest first, batched with OPT_NAK_LIST (RFC 3208 §9.3: the packet's own
     /// sequence plus up to 62 listed).
     private mutating func sendNAKs(_ sequences: [SequenceNumber], to path: NLA, context: inout ReceiverContext) {
@@ -248,7 +261,8 @@ struct Peer {
         while start < ordered.count {
             let end = min(start + 1 + Option.maximumNAKListEntries, ordered.count)
             let listed = Array(ordered[(start + 1)..<end])
-            let options = listed.isEmpty ? [] : [Option(.nakList(listed))]
+            var options = listed.isEmpty ? [] : [Option(.nakList(listed))]
+            if let report = congestionReport(configuration) { options.append(Option(.congestionReport(report))) }
             let packet = Packet(
                 tsi: tsi, dataDestinationPort: configuration.dataDestinationPort, flags: .required(by: options),
                 body: .nak(NAK(sequence: ordered[start], source: source, group: configuration.group)),

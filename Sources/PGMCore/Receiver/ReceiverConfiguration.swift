@@ -36,6 +36,9 @@ extension Receiver {
         public var peerExpiry: Duration = .seconds(300)
         /// Weight of each sample in the loss-rate EWMA.
         public var lossRateWeight = 1.0 / 64
+        /// This host's unicast address, which OPT_CR names as the reporting receiver when a source asks for loss
+        /// reports with OPT_CRQST (RFC 3208 Appendix B); `nil` never reports.
+        public var address: NLA?
         public var seed: UInt64 = 0
 
         public init(dataDestinationPort: UInt16, group: NLA) {

@@ -36,6 +36,8 @@ public struct Source: Engine {
     }
 
     private var window: Deque<WindowEntry> = []
+    /// When the worst OPT_CR report was last confirmed.
+    private var worstReportAt: Instant?
     private var windowBytes = 0
     private var pending: Deque<PendingTPDU> = []
     private var pendingBytes = 0
@@ -172,7 +174,11 @@ public struct Source: Engine {
         statistics.naksReceived += 1
         var requested = [nak.sequence]
         for option in packet.options {
-            if case .nakList(let list) = option.value { requested.append(contentsOf: list) }
+            switch option.value {
+            case .nakList(let list): requested.append(contentsOf: list)
+            case .congestionReport(let report): noteCongestionReport(report)
+            default: break
+            }
         }
         advanceWindow()
         let trail = self.trail
@@ -206,6 +212,28 @@ public struct Source: Engine {
             }
         }
         push(.nakReceived(sequences: inWindow, from: sender))
+    }
+
+    /// Keeps the worst receiver's loss as OPT_CR reports it (RFC 3208 Appendix B; network elements keep the worst
+    /// of their subtree), and tells when it changes: a new worst receiver, or the same one moving by a 1 %
+    /// step or more. Stale reports fade: after ``Configuration/congestionReportLifetime`` any report replaces it.
+    private mutating func noteCongestionReport(_ report: Option.CongestionReport) {
+        guard report.kinds.contains(.receiverWorstPath) else { return }
+        statistics.congestionReports += 1
+        let stale = worstReportAt.map { now - $0 > configuration.congestionReportLifetime } ?? true
+        let current = statistics.worstReceiverLoss
+        let replaces = stale || current == nil || report.receiverWorstPath >= current!
+            || report.worstReceiver == statistics.worstReceiver
+        guard replaces else { return }
+        worstReportAt = now
+        let step = UInt16.max / 100
+        let moved = current.map { Int($0).distance(to: Int(report.receiverWorstPath)).magnitude >= Int(step) } ?? true
+        let changed = report.worstReceiver != statistics.worstReceiver || moved
+        statistics.worstReceiverLoss = report.receiverWorstPath
+        statistics.worstReceiver = report.worstReceiver
+        if changed {
+            push(.worstReceiver(lossRate: Double(report.receiverWorstPath) / Double(UInt16.max), address: report.worstReceiver))
+        }
     }
 
     public mutating func handleTimeout(at now: Instant) {
@@ -343,6 +371,9 @@ public struct Source: Engine {
     private func makeSPM() -> Packet {
         var options: [Option] = []
         if let join = joinMinimum(lead: lead) { options.append(Option(.join(minimumSequence: join))) }
+        if configuration.requestCongestionReports {
+            options.append(Option(.congestionReportRequest(.receiverWorstPath)))
+        }
         if finActive { options.append(Option(.fin)) }
         return Packet(
             tsi: configuration.tsi, dataDestinationPort: configuration.dataDestinationPort,

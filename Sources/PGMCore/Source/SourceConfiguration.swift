@@ -54,6 +54,12 @@ extension Source {
         /// The first ODATA sequence number; `nil` draws one from ``seed``. Tests start near 2³² to cross
         /// the wrap.
         public var initialSequence: SequenceNumber?
+        /// Ask receivers for their loss rate with OPT_CRQST on every SPM (RFC 3208 Appendix B); they answer with
+        /// OPT_CR on their NAKs, which network elements aggregate to the worst one.
+        public var requestCongestionReports = true
+        /// How long the worst report stands before any newer report replaces it (a receiver that recovered, or
+        /// left, stops being the worst).
+        public var congestionReportLifetime: Duration = .seconds(10)
         public var seed: UInt64 = 0
 
         /// IPv4 (20) plus UDP (8), for UDP encapsulation.
@@ -86,6 +92,8 @@ extension Source {
         case nakOutsideWindow(sequence: SequenceNumber, from: NLA)
         /// After ``Source/close(at:)``: all data was sent and has left the window; no more packets follow.
         case finished
+        /// The worst receiver's loss rate (0…1) as OPT_CR reports it (RFC 3208 Appendix B) changed.
+        case worstReceiver(lossRate: Double, address: NLA)
     }
 
     /// Counters named after the RFC 3208 / PGM MIB ideas they count.
@@ -93,6 +101,11 @@ extension Source {
         public var apdusQueued = 0
         public var odataSent = 0
         public var rdataSent = 0
+        /// NAKs carrying OPT_CR with a receiver's loss report.
+        public var congestionReports = 0
+        /// The worst reported receiver loss (0xFFFF = 100 %) and who reported it, from OPT_CR.
+        public var worstReceiverLoss: UInt16?
+        public var worstReceiver: NLA?
         public var spmSent = 0
         public var ncfSent = 0
         /// Bytes on the wire (with ``Configuration/headerOverhead``) of every packet sent.
