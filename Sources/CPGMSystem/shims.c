@@ -2,6 +2,7 @@
 #include "CPGMSystem.h"
 
 #include <stddef.h>
+#include <sys/eventfd.h>
 #include <sys/signalfd.h>
 #include <poll.h>
 #include <unistd.h>
@@ -29,3 +30,5 @@ int pgm_signalfd_read(int fd) {
 int pgm_ppoll(struct pollfd *descriptors, unsigned long count, const struct timespec *timeout) {
     return ppoll(descriptors, (nfds_t)count, timeout, NULL);
 }
+
+int pgm_eventfd(void) { return eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC); }

@@ -31,7 +31,8 @@ public struct DriverStatistics: Hashable, Sendable {
 /// ``Engine/receive(_:arrival:at:)``; call ``Engine/handleTimeout(at:)`` once its deadline has passed; drain
 /// ``Engine/pollTransmit(at:)`` into `sendmmsg` batches; then call ``afterTurn`` (drain events, print
 /// statistics, decide to stop); then sleep in `ppoll` until the next deadline, a datagram, input, or a
-/// signal. Hooks get the engine `inout` and must not touch ``engine`` through the driver.
+/// signal. Hooks get the engine `inout` and must not touch ``engine`` through the driver. Other threads reach
+/// the engine only through ``makeRemote()``.
 public final class Driver<E: Engine> {
     public var engine: E
     public private(set) var statistics = DriverStatistics()
@@ -53,6 +54,7 @@ public final class Driver<E: Engine> {
     private let receiveBatch = ReceiveBatch()
     private let sendBatch = SendBatch()
     private let signals: SignalDescriptor?
+    private var remote: DriverRemote<E>?
     private var lastNow = Instant.zero
 
     /// Bounds on the work of one turn, so that a flood on one side cannot starve the other.
@@ -75,6 +77,14 @@ public final class Driver<E: Engine> {
         self.signals = handleSignals ? try SignalDescriptor() : nil
     }
 
+    /// A handle other threads use to post commands to the engine and to stop the loop. One per driver.
+    public func makeRemote() throws(SystemError) -> DriverRemote<E> {
+        if let remote { return remote }
+        let created = try DriverRemote<E>()
+        remote = created
+        return created
+    }
+
     /// The current instant, never earlier than the last one handed to the engine.
     public var now: Instant {
         let now = clock.now
@@ -88,11 +98,17 @@ public final class Driver<E: Engine> {
         var readable: [Int32] = []
         var inputReady = false
         var signalled: [Int32] = []
+        var woken = false
         while true {
-            // 1. Arrivals, then the input, then signals.
+            // 1. Arrivals, then the input, signals and commands from other threads.
             for fd in readable { try receiveAll(from: fd) }
             if inputReady, let onInput { onInput(&engine, now) }
             if let onSignal { for signal in signalled { onSignal(&engine, signal, now) } }
+            if woken, let remote {
+                let (commands, stop) = remote.drain()
+                for command in commands { command(&engine, now) }
+                if stop { return }
+            }
             // 2. Timers.
             let current = now
             if let deadline = engine.nextDeadline, deadline <= current { engine.handleTimeout(at: current) }
@@ -101,7 +117,7 @@ public final class Driver<E: Engine> {
             // 4. Events, and the caller's decision.
             if afterTurn(&engine, now) == .stop { return }
             // 5. Sleep.
-            (readable, inputReady, signalled) = try wait()
+            (readable, inputReady, signalled, woken) = try wait()
         }
     }
 
@@ -209,7 +225,7 @@ public final class Driver<E: Engine> {
         }
     }
 
-    private func wait() throws(SystemError) -> (readable: [Int32], input: Bool, signals: [Int32]) {
+    private func wait() throws(SystemError) -> (readable: [Int32], input: Bool, signals: [Int32], woken: Bool) {
         var descriptors: [pollfd] = []
         for set in sockets {
             for fd in set.receiveDescriptors { descriptors.append(pollfd(fd: fd, events: Int16(POLLIN), revents: 0)) }
@@ -225,6 +241,11 @@ public final class Driver<E: Engine> {
             signalIndex = descriptors.count
             descriptors.append(pollfd(fd: signals.fd, events: Int16(POLLIN), revents: 0))
         }
+        var remoteIndex: Int?
+        if let remote {
+            remoteIndex = descriptors.count
+            descriptors.append(pollfd(fd: remote.descriptor, events: Int16(POLLIN), revents: 0))
+        }
         let current = now
         var sleep = maximumSleep
         if let deadline = engine.nextDeadline { sleep = min(sleep, max(.zero, deadline - current)) }
@@ -232,13 +253,14 @@ public final class Driver<E: Engine> {
         var timeout = timespec(tv_sec: Int(nanoseconds / 1_000_000_000), tv_nsec: Int(nanoseconds % 1_000_000_000))
         let result = pgm_ppoll(&descriptors, UInt(descriptors.count), &timeout)
         if result < 0 {
-            if errno == EINTR { return ([], false, []) }
+            if errno == EINTR { return ([], false, [], false) }
             throw SystemError.last("ppoll")
         }
         var readable: [Int32] = []
         for index in 0..<socketCount where descriptors[index].revents != 0 { readable.append(descriptors[index].fd) }
         let input = inputIndex.map { descriptors[$0].revents != 0 } ?? false
         let caught = signalIndex.flatMap { descriptors[$0].revents != 0 ? signals?.drain() : nil } ?? []
-        return (readable, input, caught)
+        let woken = remoteIndex.map { descriptors[$0].revents != 0 } ?? false
+        return (readable, input, caught, woken)
     }
 }

@@ -165,3 +165,45 @@ import Testing
         #expect(received.first { $0.packet.body.type == .odata }?.packet == Fixtures.odata(7))
     }
 }
+
+@Suite(.timeLimit(.minutes(1))) struct DriverRemoteTests {
+    @Test func commandsFromAnotherThreadRunOnTheLoopAndStopIt() async throws {
+        let port = Fixtures.port(5)
+        let logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
+        func sockets(_ id: Int, join: Bool, listen: Bool) throws -> InterfaceSockets {
+            try InterfaceSockets(
+                InterfaceSockets.Configuration(
+                    id: InterfaceID(id), interface: try NetworkInterface.named("lo"), group: Fixtures.group,
+                    encapsulation: .udp(port: port), ttl: 1, multicastLoop: true, joinGroup: join, listenUnicast: listen))
+        }
+        let driver = try Driver(
+            engine: ScriptedEngine(), sockets: [try sockets(0, join: false, listen: true), try sockets(1, join: true, listen: false)],
+            logger: logger)
+        let remote = try driver.makeRemote()
+        #expect(try driver.makeRemote() === remote)
+        let started = ContinuousClock.now
+        var turnsAfterDeadline = 0
+        driver.maximumSleep = .seconds(1)
+        driver.afterTurn = { engine, _ in
+            // Only the remote's stop ends this loop; the bound is a safety net that fails the test.
+            if ContinuousClock.now - started > .seconds(5) { turnsAfterDeadline += 1 }
+            return turnsAfterDeadline > 0 ? .stop : .proceed
+        }
+        let poster = Task.detached {
+            remote.post { engine, _ in
+                engine.outbox.append(
+                    Transmit(packet: Fixtures.odata(42), destination: .multicast(.ipv4(Fixtures.group)), interface: InterfaceID(0)))
+                engine.react = { packet, _ in
+                    guard case .odata = packet.body else { return [] }
+                    remote.stop()
+                    return []
+                }
+            }
+        }
+        try driver.run()
+        await poster.value
+        #expect(turnsAfterDeadline == 0)
+        #expect(driver.engine.received.map(\.packet) == [Fixtures.odata(42)])
+        #expect(ContinuousClock.now - started < .seconds(2))
+    }
+}

@@ -25,4 +25,7 @@ int pgm_signalfd_read(int fd);
 /// ppoll without a signal mask: poll with a nanosecond timeout, so rate-limited sends need not round to 1 ms.
 int pgm_ppoll(struct pollfd *descriptors, unsigned long count, const struct timespec *timeout);
 
+/// eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC): the driver's wake-up for commands posted from other threads.
+int pgm_eventfd(void);
+
 #endif
