@@ -8,10 +8,11 @@ extension NetworkElement {
     mutating func receiveNAK(_ nak: NAK, packet: Packet, arrival: Arrival) {
         counters.naksReceived += 1
         let tsi = packet.tsi
-        guard var session = sessions[tsi] else {
+        guard var session = checkOut(tsi) else {
             counters.naksWithoutSessionDropped += 1
             return
         }
+        defer { checkIn(session) }
         guard packet.dataDestinationPort == session.dataDestinationPort else {
             counters.foreignPacketsDropped += 1
             return
@@ -77,13 +78,12 @@ extension NetworkElement {
             session.repairs[sequence] = repair
             accepted.append(sequence)
         }
-        sessions[tsi] = session
         guard !accepted.isEmpty else { return }
         // §7.2: the NCF goes at once, multicast on the NAK's interface, before anything goes upstream.
         if confirmed.isEmpty {
             counters.ncfsRateLimited += 1
         } else {
-            sendNCFs(tsi, confirmed, on: arrival.interface)
+            sendNCFs(session, confirmed, on: arrival.interface)
         }
         let forwarded: [SequenceNumber]
         if anyNotEliminated || reportMoved {
@@ -93,16 +93,15 @@ extension NetworkElement {
             forwarded = leaveRepairer
         } else {
             counters.naksEliminated += 1
-            for sequence in accepted { armRepair(tsi, sequence) }
+            for sequence in accepted { armRepair(&session, sequence) }
             return
         }
-        forward(tsi, forwarded)
+        forward(&session, forwarded)
     }
 
     /// Sends `sequences` on to the DLR or upstream, each to where its state says (§9.5.3.2), starting
     /// NAK_RPT_IVL for the ones not already pending towards that target.
-    private mutating func forward(_ tsi: TSI, _ sequences: [SequenceNumber]) {
-        guard var session = sessions[tsi] else { return }
+    private mutating func forward(_ session: inout ElementSession, _ sequences: [SequenceNumber]) {
         var upstream: [SequenceNumber] = []
         var redirected: [SequenceNumber] = []
         for sequence in sequences {
@@ -122,16 +121,18 @@ extension NetworkElement {
             session.repairs[sequence] = repair
             if target == .upstream { upstream.append(sequence) } else { redirected.append(sequence) }
         }
-        sessions[tsi] = session
-        sendNAKs(tsi, redirected, to: .repairer)
-        sendNAKs(tsi, upstream, to: .upstream)
-        for sequence in sequences { armRepair(tsi, sequence) }
+        sendNAKs(&session, redirected, to: .repairer)
+        sendNAKs(&session, upstream, to: .upstream)
+        for sequence in sequences { armRepair(&session, sequence) }
     }
 
     /// NAKs unicast to the upstream neighbour on the upstream interface (§7.7), or to the DLR, batched with
     /// OPT_NAK_LIST, carrying the session's OPT_CR report when it has one (Appendix B).
-    private mutating func sendNAKs(_ tsi: TSI, _ sequences: [SequenceNumber], to target: RepairState.Target) {
-        guard let session = sessions[tsi], !sequences.isEmpty else { return }
+    private mutating func sendNAKs(
+        _ session: inout ElementSession, _ sequences: [SequenceNumber], to target: RepairState.Target
+    ) {
+        guard !sequences.isEmpty else { return }
+        let tsi = session.tsi
         let address: NLA
         let interface: InterfaceID
         switch target {
@@ -160,13 +161,13 @@ extension NetworkElement {
             if target == .repairer { counters.naksRedirected += 1 }
             start = end
         }
-        if report != nil { sessions[tsi]?.congestion.markSent() }
+        if report != nil { session.congestion.markSent() }
     }
 
     /// NCFs for `sequences` multicast on `interface` with the source's address and Router Alert (§7.2), the
     /// list echoed in OPT_NAK_LIST (§9.3).
-    private mutating func sendNCFs(_ tsi: TSI, _ sequences: [SequenceNumber], on interface: InterfaceID) {
-        guard let session = sessions[tsi] else { return }
+    private mutating func sendNCFs(_ session: ElementSession, _ sequences: [SequenceNumber], on interface: InterfaceID) {
+        let tsi = session.tsi
         var start = 0
         while start < sequences.count {
             let end = min(start + 1 + Option.maximumNAKListEntries, sequences.count)
@@ -175,7 +176,7 @@ extension NetworkElement {
                 tsi: tsi, dataDestinationPort: session.dataDestinationPort, flags: .required(by: options),
                 body: .ncf(NAK(sequence: sequences[start], source: session.source, group: session.group)),
                 options: options)
-            sendDownstream(packet, on: interface, of: tsi)
+            sendDownstream(packet, on: interface, session: session)
             counters.ncfsSent += 1
             start = end
         }
@@ -195,7 +196,12 @@ extension NetworkElement {
     mutating func receiveNCF(_ ncf: NAK, packet: Packet, arrival: Arrival) {
         counters.ncfsReceived += 1
         let tsi = packet.tsi
-        guard var session = sessions[tsi], packet.dataDestinationPort == session.dataDestinationPort,
+        guard var session = checkOut(tsi) else {
+            counters.ncfsMisaddressedDropped += 1
+            return
+        }
+        defer { checkIn(session) }
+        guard packet.dataDestinationPort == session.dataDestinationPort,
             namesSource(ncf.source, of: session, arrival: arrival), ncf.group == session.group,
             !packet.flags.contains(.parity)
         else {
@@ -230,15 +236,19 @@ extension NetworkElement {
                 touched.append(sequence)
             }
         }
-        sessions[tsi] = session
-        for sequence in touched { armRepair(tsi, sequence) }
+        for sequence in touched { armRepair(&session, sequence) }
     }
 
     // MARK: RDATA (§7.8)
 
     mutating func receiveRDATA(_ data: DataPacket, packet: Packet, arrival: Arrival) {
         let tsi = packet.tsi
-        guard var session = sessions[tsi], packet.dataDestinationPort == session.dataDestinationPort else {
+        guard var session = checkOut(tsi) else {
+            counters.rdataMisroutedDropped += 1
+            return
+        }
+        defer { checkIn(session) }
+        guard packet.dataDestinationPort == session.dataDestinationPort else {
             counters.rdataMisroutedDropped += 1
             return
         }
@@ -257,12 +267,10 @@ extension NetworkElement {
             }
         }
         guard !packet.flags.contains(.parity), let repair = session.repairs.removeValue(forKey: data.sequence) else {
-            sessions[tsi] = session
             counters.rdataWithoutRepairStateDropped += 1
             return
         }
         repairStateCount -= 1
-        sessions[tsi] = session
         let targets = repair.requesters.map(\.interface).filter { !(fromUpstream && $0 == arrival.interface) }
         guard !targets.isEmpty else {
             counters.rdataWithoutRepairStateDropped += 1
@@ -272,7 +280,7 @@ extension NetworkElement {
         var copy = packet
         copy.options = options
         for interface in targets {
-            sendDownstream(copy, on: interface, of: tsi)
+            sendDownstream(copy, on: interface, session: session)
             counters.rdataCopiesSent += 1
         }
         counters.rdataForwarded += 1
@@ -283,7 +291,12 @@ extension NetworkElement {
     mutating func receiveNNAK(_ nak: NAK, packet: Packet, arrival: Arrival) {
         counters.nnaksReceived += 1
         let tsi = packet.tsi
-        guard var session = sessions[tsi], packet.dataDestinationPort == session.dataDestinationPort,
+        guard var session = checkOut(tsi) else {
+            counters.nnaksDropped += 1
+            return
+        }
+        defer { checkIn(session) }
+        guard packet.dataDestinationPort == session.dataDestinationPort,
             arrival.interface != session.upstream, arrival.destination == addresses[arrival.interface],
             namesSource(nak.source, of: session, arrival: arrival), nak.group == session.group,
             !packet.flags.contains(.parity)
@@ -310,8 +323,7 @@ extension NetworkElement {
             created.append(sequence)
             forward = true
         }
-        sessions[tsi] = session
-        for sequence in created { armRepair(tsi, sequence) }
+        for sequence in created { armRepair(&session, sequence) }
         guard forward else {
             counters.nnaksEliminated += 1
             return
@@ -335,7 +347,8 @@ extension NetworkElement {
     /// Repeats pending NAKs at NAK_RPT_RTE, cancels forwarding after NAK_RPT_IVL, gives up a silent DLR, and
     /// drops confirmed state after NAK_RDATA_IVL (§7.3, §9.5.3.2).
     mutating func runRepairTimers(_ tsi: TSI, _ sequences: [SequenceNumber]) {
-        guard var session = sessions[tsi] else { return }
+        guard var session = checkOut(tsi) else { return }
+        defer { checkIn(session) }
         var repeatUpstream: [SequenceNumber] = []
         var repeatRepairer: [SequenceNumber] = []
         var reforward: [SequenceNumber] = []
@@ -397,12 +410,11 @@ extension NetworkElement {
             }
             repeatRepairer.removeAll { reforward.contains($0) }
         }
-        sessions[tsi] = session
         counters.nakRepeats += repeatUpstream.count + repeatRepairer.count
-        sendNAKs(tsi, repeatRepairer, to: .repairer)
-        sendNAKs(tsi, session.ordered(repeatUpstream + reforward), to: .upstream)
-        for sequence in sequences { armRepair(tsi, sequence) }
-        for sequence in reforward { armRepair(tsi, sequence) }
+        sendNAKs(&session, repeatRepairer, to: .repairer)
+        sendNAKs(&session, session.ordered(repeatUpstream + reforward), to: .upstream)
+        for sequence in sequences { armRepair(&session, sequence) }
+        for sequence in reforward { armRepair(&session, sequence) }
     }
 
     // MARK: Helpers

@@ -161,6 +161,7 @@ public struct NetworkElement: Engine {
         case .polr: receivePOLR(packet: packet, arrival: arrival)
         case .ack: counters.foreignPacketsDropped += 1
         }
+        compactTimers()
     }
 
     public mutating func handleTimeout(at now: Instant) {
@@ -170,26 +171,24 @@ public struct NetworkElement: Engine {
         var dueSessions: [TSI] = []
         while let timer = timers.min, timer.deadline <= now {
             timers.removeMin()
-            guard var session = sessions[timer.tsi] else { continue }
+            // In place through the dictionaries: no copy of a session's repair states per timer.
             if let sequence = timer.sequence {
-                guard var repair = session.repairs[sequence], repair.scheduled == timer.deadline else { continue }
-                repair.scheduled = nil
-                session.repairs[sequence] = repair
-                sessions[timer.tsi] = session
+                guard sessions[timer.tsi]?.repairs[sequence]?.scheduled == timer.deadline else { continue }
+                sessions[timer.tsi]?.repairs[sequence]?.scheduled = nil
                 if let index = dueRepairs.firstIndex(where: { $0.tsi == timer.tsi }) {
                     dueRepairs[index].sequences.append(sequence)
                 } else {
                     dueRepairs.append((timer.tsi, [sequence]))
                 }
             } else {
-                guard session.scheduled == timer.deadline else { continue }
-                session.scheduled = nil
-                sessions[timer.tsi] = session
+                guard sessions[timer.tsi]?.scheduled == timer.deadline else { continue }
+                sessions[timer.tsi]?.scheduled = nil
                 dueSessions.append(timer.tsi)
             }
         }
         for due in dueRepairs { runRepairTimers(due.tsi, due.sequences) }
         for tsi in dueSessions { runSessionTimer(tsi) }
+        compactTimers()
     }
 
     public mutating func pollTransmit(at now: Instant) -> Transmit? {
@@ -335,6 +334,10 @@ public struct NetworkElement: Engine {
     /// Router Alert where RFC 3208 §4 asks for it.
     mutating func sendDownstream(_ packet: Packet, on interface: InterfaceID, of tsi: TSI) {
         guard let session = sessions[tsi] else { return }
+        sendDownstream(packet, on: interface, session: session)
+    }
+
+    mutating func sendDownstream(_ packet: Packet, on interface: InterfaceID, session: ElementSession) {
         outbound.append(
             Transmit(
                 packet: packet, destination: .multicast(session.group), interface: interface,
@@ -375,14 +378,21 @@ public struct NetworkElement: Engine {
         self.now = now
     }
 
+    /// Takes a session out of ``sessions`` for a change to its repair state: mutating a copy that the
+    /// dictionary still shares would copy every repair state of the session (copy on write), once per packet.
+    /// Pair with ``checkIn(_:)``; nothing may look the session up in between.
+    mutating func checkOut(_ tsi: TSI) -> ElementSession? { sessions.removeValue(forKey: tsi) }
+
+    mutating func checkIn(_ session: ElementSession) { sessions[session.tsi] = session }
+
     /// Queues a timer for the repair state of `sequence` unless one at or before its deadline is queued.
     /// Timers whose deadline no longer matches the state's `scheduled` are skipped when they fire, so
     /// postponing a deadline costs nothing and the heap holds at most one live entry per state.
-    mutating func armRepair(_ tsi: TSI, _ sequence: SequenceNumber) {
-        guard let deadline = sessions[tsi]?.repairs[sequence]?.deadline else { return }
-        if let scheduled = sessions[tsi]?.repairs[sequence]?.scheduled, scheduled <= deadline { return }
-        sessions[tsi]?.repairs[sequence]?.scheduled = deadline
-        enqueue(ElementTimer(deadline: deadline, order: 0, tsi: tsi, sequence: sequence))
+    mutating func armRepair(_ session: inout ElementSession, _ sequence: SequenceNumber) {
+        guard let deadline = session.repairs[sequence]?.deadline else { return }
+        if let scheduled = session.repairs[sequence]?.scheduled, scheduled <= deadline { return }
+        session.repairs[sequence]?.scheduled = deadline
+        enqueue(ElementTimer(deadline: deadline, order: 0, tsi: session.tsi, sequence: sequence))
     }
 
     mutating func armSession(_ tsi: TSI) {
@@ -398,11 +408,14 @@ public struct NetworkElement: Engine {
         timerOrder &+= 1
         timer.order = timerOrder
         timers.insert(timer)
-        // Entries of deleted or rescheduled state are skipped lazily; when they pile up (a flood of short-lived
-        // state), drop them, keeping the survivors' order so runs stay deterministic.
-        if timers.count > 4 * (sessions.count + repairStateCount) + 1024 {
-            timers = Heap(timers.unordered.filter { isLive($0) })
-        }
+    }
+
+    /// Entries of deleted or rescheduled state are skipped lazily; when they pile up (a flood of short-lived
+    /// state), drop them, keeping the survivors' order so runs stay deterministic. Runs at the end of each
+    /// input, when no session is checked out.
+    private mutating func compactTimers() {
+        guard timers.count > 4 * (sessions.count + repairStateCount) + 1024 else { return }
+        timers = Heap(timers.unordered.filter { isLive($0) })
     }
 
     private func isLive(_ timer: ElementTimer) -> Bool {
