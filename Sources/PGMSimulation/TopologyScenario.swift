@@ -13,6 +13,8 @@ public final class TopologyScenario {
         public var headerOverhead: Int
         /// The largest APDU cut from the data, as `pgm-source --apdu-size` (OpenPGM's reassembly limit).
         public var apduSize = 22_800
+        /// Adjusts every receiver's configuration (DLRs' too) after the defaults above are set.
+        public var receiver: @Sendable (inout Receiver.Configuration) -> Void = { _ in }
 
         public init(seed: UInt64, rateBitsPerSecond: Int, headerOverhead: Int) {
             self.seed = seed
@@ -26,6 +28,9 @@ public final class TopologyScenario {
     }
 
     /// What one host did, in the lab summary's terms.
+    /// The source engine, for assertions on its statistics after ``run()``.
+    public var sourceEngine: Source { source.engine }
+
     public struct HostResult: Sendable {
         public var name: String
         public var role: Topology.Role
@@ -97,6 +102,8 @@ public final class TopologyScenario {
             receiverConfiguration.nakRepeatInterval = .milliseconds(250)
             receiverConfiguration.nakRdataInterval = .milliseconds(250)
             receiverConfiguration.seed = seeds.next()
+            receiverConfiguration.address = interfaces[0].address
+            options.receiver(&receiverConfiguration)
             switch host.run.program {
             case .source:
                 let sourcePort = UInt16(truncatingIfNeeded: seeds.next() % 50_000 + 1024)
