@@ -59,6 +59,9 @@ public final class InterfaceSockets {
     }
 
     public let configuration: Configuration
+    /// The interface's MTU (1500 when it cannot be read): native sends leave Router Alert off a packet it
+    /// would push past it, such as a full-size RDATA from a source that sends without the option (OpenPGM).
+    let mtu: Int
     /// Descriptors to poll for arrivals.
     let receiveDescriptors: [Int32]
     /// The descriptor every transmit leaves through.
@@ -76,6 +79,7 @@ public final class InterfaceSockets {
             throw NetworkConfigurationError.notMulticast(configuration.group.description)
         }
         self.configuration = configuration
+        mtu = Self.readMTU(configuration.interface.name) ?? 1500
         var owned: [Int32] = []
         do {
             switch configuration.encapsulation {
@@ -172,6 +176,19 @@ public final class InterfaceSockets {
     }
 
     /// The port in the UDP destination for a transmit: the configured one, for multicast and unicast alike.
+    /// `/sys/class/net/NAME/mtu` (of this network namespace: `ip netns exec` mounts its own sysfs).
+    static func readMTU(_ name: String) -> Int? {
+        guard !name.contains("/") else { return nil }
+        let fd = open("/sys/class/net/\(name)/mtu", O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var bytes = [UInt8](repeating: 0, count: 16)
+        let count = read(fd, &bytes, bytes.count)
+        guard count > 0 else { return nil }
+        let text = String(decoding: bytes[..<count], as: UTF8.self).filter(\.isNumber)
+        return Int(text).flatMap { $0 >= 68 ? $0 : nil }
+    }
+
     var udpPort: UInt16? {
         if case .udp(let port) = configuration.encapsulation { return port }
         return nil

@@ -46,10 +46,13 @@ final class SendBatch {
             if case .ipv4(let spoofed)? = transmit.spoofedSource { source = spoofed }
             let isMulticast: Bool
             if case .multicast = transmit.destination { isMulticast = true } else { isMulticast = false }
+            let length = transmit.packet.encodedLength
+            // Router Alert costs four bytes; a packet that would not fit the MTU with it goes without it.
+            let routerAlert = transmit.routerAlert && 24 + length <= sockets.mtu
             IPv4Header.append(
                 to: &buffer, source: source, destination: address,
-                ttl: transmit.ttl ?? (isMulticast ? configuration.ttl : 64), routerAlert: transmit.routerAlert,
-                payloadLength: transmit.packet.encodedLength)
+                ttl: transmit.ttl ?? (isMulticast ? configuration.ttl : 64), routerAlert: routerAlert,
+                payloadLength: length)
             names[ranges.count] = sockaddr_in(address, port: 0)
         }
         transmit.packet.encode(into: &buffer)

@@ -1,4 +1,5 @@
 import Foundation
+import PGMCommandLine
 import PGMSimulation
 import Synchronization
 
@@ -64,9 +65,11 @@ final class LabRun {
                 let delay = host.run.start ?? (host.run.program == .source || host.run.program == .openPGMSource ? 1.0 : 0)
                 guard now >= delay else { break }
                 pending.removeFirst()
+                let invocation = command(for: host, input: input)
                 let process = try Shell.spawn(
-                    network.hostNamespaces[host.name]!, command(for: host, input: input),
-                    stdout: "\(directory)/\(host.name).out", stderr: "\(directory)/\(host.name).err")
+                    network.hostNamespaces[host.name]!, invocation.arguments,
+                    stdout: invocation.stdout ?? "\(directory)/\(host.name).out", stderr: "\(directory)/\(host.name).err",
+                    stdin: invocation.stdin)
                 processes.append((host.name, process))
                 started[host.name] = Date()
             }
@@ -89,30 +92,42 @@ final class LabRun {
         return try report.evaluate(binaries: binaries)
     }
 
-    /// The command line of a host's program.
-    func command(for host: Topology.Host, input: String) -> [String] {
+    /// The command line of a host's program, and where its standard input and output go when they carry data.
+    func command(for host: Topology.Host, input: String) -> (arguments: [String], stdin: String?, stdout: String?) {
         var common = ["--group", topology.group, "--port", String(topology.port), "--json"]
         if encapsulation == .native { common.append("--native") }
         let interface = host.interfaces[0].subnet
+        let output = "\(directory)/\(host.name).data"
         var arguments: [String]
+        var stdin: String?
+        var stdout: String?
         switch host.run.program {
         case .source:
             arguments = ["\(binaries)/pgm-source", "--interface", interface] + common
             if let rate = topology.traffic.rate { arguments += ["--rate", rate] }
             arguments.append(input)
         case .receiver, .dlr:
-            arguments = ["\(binaries)/pgm-recv", "--interface", interface, "--output", "\(directory)/\(host.name).data", "--timeout", "20"] + common
+            arguments = ["\(binaries)/pgm-recv", "--interface", interface, "--output", output, "--timeout", "20"] + common
             if host.run.program == .dlr { arguments.append("--dlr") }
         case .networkElement:
             arguments = ["\(binaries)/pgm-ne", "--upstream", host.run.upstream!]
             for other in host.interfaces where other.subnet != host.run.upstream { arguments += ["--downstream", other.subnet] }
             arguments += common
-        case .openPGMSource:
-            arguments = ["\(binaries)/openpgm-peer", "send", "--interface", host.interfaces[0].address] + common + [input]
-        case .openPGMReceiver:
-            arguments = ["\(binaries)/openpgm-peer", "recv", "--interface", host.interfaces[0].address, "--output", "\(directory)/\(host.name).data"] + common
+        case .openPGMSource, .openPGMReceiver:
+            // Tools/openpgm-peer/peer.c on Debian's libpgm; numeric addresses, as libpgm resolves names first.
+            arguments = ["\(binaries)/openpgm-peer", host.run.program == .openPGMSource ? "send" : "recv",
+                         "--network", "\(host.interfaces[0].address);\(topology.group)", "--port", String(topology.port)]
+            if encapsulation == .udp { arguments += ["--udp", "3056"] }
+            if host.run.program == .openPGMSource {
+                let bits = topology.traffic.rate.flatMap { Rate(argument: $0)?.bitsPerSecond } ?? 100_000_000
+                arguments += ["--rate", String(bits / 8), "--linger", "5"]
+                stdin = input
+            } else {
+                arguments += ["--timeout", "20", "--bytes", String(topology.traffic.bytes)]
+                stdout = output
+            }
         }
-        return arguments + (host.run.args ?? [])
+        return (arguments + (host.run.args ?? []), stdin, stdout)
     }
 
     /// Toggles a drop-everything rule on links with bursts, from one thread per link direction, until the run
