@@ -9,6 +9,10 @@
 // transmission to the RDATA reaching a receiver that missed it), and whether every receiver delivered
 // everything or reported exactly what it lost.
 //
+// `pgm-ne-bench --engine` instead times the NetworkElement engine alone (wall clock, no simulator): ODATA
+// forwarded to three interfaces, NAKs confirmed and forwarded for distinct sequences, and a flood of NAKs for
+// random in-window sequences against the default state caps.
+//
 // Usage: pgm-ne-bench [--fanout 4,4] [--receivers 20] [--apdus 300] [--loss 0.01] [--receiver-loss 0]
 //                     [--seed 1] [--source-hold-off <ms>]
 //
@@ -33,6 +37,10 @@ enum ElementBenchmark {
     }
 
     static func main() {
+        if CommandLine.arguments.dropFirst().first == "--engine" {
+            engineThroughput()
+            return
+        }
         guard let options = parse(Array(CommandLine.arguments.dropFirst())) else {
             print("usage: pgm-ne-bench [--fanout 4,4] [--receivers 20] [--apdus 300] [--loss 0.01] "
                 + "[--receiver-loss 0] [--seed 1] [--source-hold-off <ms>]")
@@ -71,6 +79,71 @@ enum ElementBenchmark {
                     + "\(withoutState) RDATA dropped without repair state; at most \(scenario.maximumNAKsPerCycle) "
                     + "NAK per sequence per element per NAK_ELIM_IVL at the source")
             }
+        }
+    }
+
+    static func engineThroughput() {
+        let source = NLA.ipv4(IPv4Address(10, 0, 0, 1))
+        let group = NLA.ipv4(IPv4Address(239, 192, 0, 1))
+        let tsi = TSI(gsi: GSI(rawValue: 0x0A0B_0C0D_0E0F), sourcePort: 4000)
+        let interfaces = (0..<4).map {
+            NetworkElement.Interface(id: InterfaceID($0), address: .ipv4(IPv4Address(10, UInt8($0), 0, 254)))
+        }
+        var configuration = NetworkElement.Configuration(interfaces: interfaces, upstream: InterfaceID(0))
+        configuration.dlrPollInterval = nil
+        let clock = ContinuousClock()
+        let payload = ArraySlice([UInt8](repeating: 7, count: 1000))
+
+        func run(_ name: String, count: Int, _ body: (inout NetworkElement, Int, Instant) -> Void) {
+            var element = NetworkElement(configuration: configuration)
+            let spm = Packet(
+                tsi: tsi, dataDestinationPort: 7500,
+                body: .spm(SPM(sequence: SequenceNumber(1), trail: SequenceNumber(1), lead: SequenceNumber(2_000_000), path: source)))
+            element.receive(spm, arrival: Arrival(source: source, destination: group, interface: InterfaceID(0)), at: .zero)
+            while element.pollTransmit(at: .zero) != nil {}
+            var sent = 0
+            let start = clock.now
+            for index in 0..<count {
+                let now = Instant(nanoseconds: Int64(index) * 1000)
+                body(&element, index, now)
+                element.handleTimeout(at: now)
+                while element.pollTransmit(at: now) != nil { sent += 1 }
+            }
+            let elapsed = clock.now - start
+            let rate = Double(count) / elapsed.secondsValue
+            print(pad(name, 44) + pad("\(count) in", 12) + pad(milliseconds(elapsed), 12)
+                + "\(Int(rate)) packets/s, \(sent) sent, \(element.repairStateCount) repair states left")
+        }
+
+        print("pgm-ne-bench --engine: one session, four interfaces, 1 µs of virtual time per input")
+        run("ODATA forwarded to 3 interfaces", count: 1_000_000) { element, index, now in
+            let odata = Packet(
+                tsi: tsi, dataDestinationPort: 7500,
+                body: .odata(DataPacket(sequence: SequenceNumber(UInt32(index + 1)), trail: SequenceNumber(1), payload: payload)))
+            element.receive(odata, arrival: Arrival(source: source, destination: group, interface: InterfaceID(0)), at: now)
+        }
+        run("NAK, NCF down, NAK up, NCF, RDATA (distinct)", count: 200_000) { element, index, now in
+            let sequence = SequenceNumber(UInt32(index + 1))
+            let down = InterfaceID(1 + index % 3)
+            let nak = Packet(tsi: tsi, dataDestinationPort: 7500, body: .nak(NAK(sequence: sequence, source: source, group: group)))
+            element.receive(
+                nak, arrival: Arrival(source: .ipv4(IPv4Address(10, UInt8(down.rawValue), 0, 9)),
+                                      destination: interfaces[down.rawValue].address, interface: down), at: now)
+            let ncf = Packet(tsi: tsi, dataDestinationPort: 7500, body: .ncf(NAK(sequence: sequence, source: source, group: group)))
+            element.receive(ncf, arrival: Arrival(source: source, destination: group, interface: InterfaceID(0)), at: now)
+            let rdata = Packet(
+                tsi: tsi, dataDestinationPort: 7500,
+                body: .rdata(DataPacket(sequence: sequence, trail: SequenceNumber(1), payload: payload)))
+            element.receive(rdata, arrival: Arrival(source: source, destination: group, interface: InterfaceID(0)), at: now)
+        }
+        var random = SplitMix64(seed: 1)
+        let flood = (0..<1_000_000).map { _ in SequenceNumber(UInt32(random.bounded(2_000_000)) + 1) }
+        run("NAK flood, random in-window sequences", count: flood.count) { element, index, now in
+            let down = InterfaceID(1 + index % 3)
+            let nak = Packet(tsi: tsi, dataDestinationPort: 7500, body: .nak(NAK(sequence: flood[index], source: source, group: group)))
+            element.receive(
+                nak, arrival: Arrival(source: .ipv4(IPv4Address(10, UInt8(down.rawValue), 0, 9)),
+                                      destination: interfaces[down.rawValue].address, interface: down), at: now)
         }
     }
 
