@@ -5,8 +5,11 @@ import Testing
 
 /// The invariant sweep: seeds × loss models × receiver counts × window sizes. Every receiver must deliver
 /// exactly the sent APDUs in order, except those it reported lost, and its loss reports must be exactly the
-/// sequences it never received. With the default window nothing may be lost at all (50 NAK retries outlast
-/// any of these loss rates); with a tight window losses are allowed, but only with exact reports.
+/// sequences it never received, each made only after the source's trail had passed it. With up to 5 %
+/// independent loss and the default 30 s window nothing may be lost at all; with 20 % or bursty loss, or a
+/// 150 ms window, losses are allowed, but only with exact reports. (Under bursty loss a receiver may lose
+/// every packet naming the session's end; it is then excused from reporting that tail, see
+/// `SessionScenario.silentTails`.)
 ///
 /// `PGM_SWEEP_SEEDS` sets the number of seeds per combination (default ``defaultSeeds``, which keeps the
 /// whole suite within about three minutes on two cores in a debug build; the full run is 200).
@@ -58,14 +61,24 @@ import Testing
             configuration.source.burst = 3000
         }
         let scenario = SessionScenario(configuration)
-        let finished = scenario.run(limit: .seconds(900))
+        let finished = scenario.run(limit: .seconds(1200))
         #expect(finished, "\(label): not every receiver saw the close (replay with PGM_SEED=\(seed))")
         let failures = scenario.verify()
         #expect(failures.isEmpty, Comment(rawValue: "\(label): " + describe(failures, seed: seed)))
-        if !tightWindow {
-            let lost = scenario.logs.reduce(0) { $0 + $1.unrecoverable.count }
-            #expect(lost == 0, "\(label): \(lost) loss reports although the window outlasts every repair")
-        } else {
+        let strict = loss == .none || loss == .onePercent || loss == .fivePercent
+        if strict {
+            // Independent loss up to 5 %: 50 NAK retries within a 30 s window always succeed, and some of the
+            // nine FIN SPMs always gets through.
+            #expect(scenario.silentTails == 0, "\(label): \(scenario.silentTails) receivers never heard the end")
+        }
+        if strict && !tightWindow {
+            let reports = scenario.logs.enumerated().flatMap { index, log in log.unrecoverable.map { "receiver\(index): \($0)" } }
+            #expect(reports.isEmpty, "\(label): loss reported although the window outlasts every repair: \(reports.prefix(5))")
+        }
+        // Up to 5 % independent loss, whatever is lost is lost because the source's window moved on (checked
+        // against the source's trail at the moment of each report, in `verify()`), never because a receiver
+        // gave up retrying. Heavier loss may also exhaust retries once every SPM showing the trail was lost.
+        if strict {
             for log in scenario.logs {
                 #expect(log.unrecoverable.allSatisfy { $0.reason == .windowAdvanced }, "\(label)")
             }

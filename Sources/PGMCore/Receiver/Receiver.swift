@@ -39,6 +39,8 @@ public struct Receiver: Engine {
     /// The SPM_PATH NAKs for `tsi` go to, once an SPM has been seen.
     public func path(for tsi: TSI) -> NLA? { peerIndex[tsi].flatMap { peers[$0].path } }
 
+    /// The next event. Events are not capped, since they carry the application's data: drain them after
+    /// every input, as the engine contract asks.
     public mutating func pollEvent() -> Event? { context.events.popFirst() }
 
     // MARK: Engine
