@@ -84,8 +84,8 @@ struct Report {
         if !elements.isEmpty {
             lines.append("")
             for element in elements {
-                let summary = summary(of: element.name)
-                let counters = summary.filter { $0.key != "type" && $0.key != "role" && $0.value is NSNumber }
+                let counters = (summary(of: element.name)["element"] as? [String: Any] ?? [:])
+                    .filter { $0.value is NSNumber || $0.value is String }
                     .sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
                 lines.append("element \(element.name): " + (counters.isEmpty ? "(no summary)" : counters.joined(separator: " ")))
             }
