@@ -1,18 +1,24 @@
 internal import CPcap
 internal import Glibc
+internal import Synchronization
+
+/// The live capture SIGINT/SIGTERM interrupt, as the address of its `pcap_t` (0: none). A global because a C
+/// signal handler cannot capture context; only ``PacketCapture/interruptibleOnSignals(_:)`` sets it.
+private let interruptibleHandle = Atomic<UInt>(0)
 
 /// The one type that talks to libpcap: opens a capture file (pcap or pcapng, `-` for stdin) or an interface,
 /// applies a BPF filter, hands out frames, and optionally saves them (`pcap_dump`).
 ///
-/// Not `Sendable`: a capture belongs to the thread that reads it. To stop a live capture from a signal handler,
-/// set a flag the reading loop checks; ``next(_:)`` returns at least every ``liveReadTimeoutMilliseconds``.
+/// Not `Sendable`: a capture belongs to the thread that reads it. A live capture is stopped by SIGINT/SIGTERM inside
+/// ``interruptibleOnSignals(_:)``: libpcap's read loop does not return on its timeout, so the handler calls
+/// `pcap_breakloop` (async-signal-safe: it sets a flag and writes to an eventfd).
 public final class PacketCapture {
     private let handle: OpaquePointer
     private var dumper: OpaquePointer?
     public let linkType: LinkType
     public let isLive: Bool
 
-    /// How long a live read waits before returning ``ReadResult/timeout`` (so a stop request is noticed).
+    /// How long a live read may wait in the kernel before libpcap looks again.
     public static let liveReadTimeoutMilliseconds: Int32 = 100
 
     /// Opens a capture file; `-` reads standard input. Timestamps keep nanosecond precision when the file has it.
@@ -123,6 +129,39 @@ public final class PacketCapture {
             if isLive { throw .captureFailed(reason: reason) }
             throw .corruptFile(path: nil, reason: reason)
         }
+    }
+
+    /// Runs `body` with SIGINT and SIGTERM ending the current and every later ``next(_:)`` with
+    /// ``ReadResult/endOfFile``, then puts the previous signal dispositions back. Files just run `body`.
+    public func interruptibleOnSignals<T>(_ body: () -> T) -> T {
+        guard isLive else { return body() }
+        interruptibleHandle.store(UInt(bitPattern: Int(bitPattern: UnsafeRawPointer(handle))), ordering: .releasing)
+        var action = sigaction()
+        action.__sigaction_handler.sa_handler = { _ in
+            let address = interruptibleHandle.load(ordering: .acquiring)
+            if let handle = OpaquePointer(bitPattern: address) { pcap_breakloop(handle) }
+        }
+        sigemptyset(&action.sa_mask)
+        action.sa_flags = 0
+        var previousInterrupt = sigaction()
+        var previousTerminate = sigaction()
+        sigaction(SIGINT, &action, &previousInterrupt)
+        sigaction(SIGTERM, &action, &previousTerminate)
+        // A parent may have started us with these signals blocked (some process launchers pass their threads'
+        // masks on); a stop request must get through.
+        var stopSignals = sigset_t()
+        var previousMask = sigset_t()
+        sigemptyset(&stopSignals)
+        sigaddset(&stopSignals, SIGINT)
+        sigaddset(&stopSignals, SIGTERM)
+        pthread_sigmask(SIG_UNBLOCK, &stopSignals, &previousMask)
+        defer {
+            pthread_sigmask(SIG_SETMASK, &previousMask, nil)
+            sigaction(SIGINT, &previousInterrupt, nil)
+            sigaction(SIGTERM, &previousTerminate, nil)
+            interruptibleHandle.store(0, ordering: .releasing)
+        }
+        return body()
     }
 
     /// Flushes saved frames to disk (the dump file is also flushed and closed when the capture is released).

@@ -1,10 +1,5 @@
 internal import Glibc
 import PGMCapture
-import Synchronization
-
-/// Set by SIGINT/SIGTERM during a live capture; the capture loop checks it after every read (at least every
-/// ``PacketCapture/liveReadTimeoutMilliseconds``). A global because a C signal handler cannot capture context.
-let dumpStopRequested = Atomic<Bool>(false)
 
 /// Runs one pgm-dump invocation: open, filter, read, format, summarize. Output goes through `flush`, so tests
 /// collect it in memory and the program writes it to standard output in large blocks.
@@ -48,9 +43,6 @@ struct DumpRunner {
             diagnose("unsupported link type \(capture.linkType.rawValue)")
             return .failure
         }
-        let previousHandlers = capture.isLive ? installStopHandlers() : nil
-        defer { if let previousHandlers { restore(previousHandlers) } }
-
         let decapsulator = command.decapsulator
         let linkType = capture.linkType
         let text = TextFormatter(
@@ -65,36 +57,39 @@ struct DumpRunner {
         var frameNumber = 0
         var shown = 0
         var failure: CaptureError?
-        reading: while !dumpStopRequested.load(ordering: .relaxed) {
-            do {
-                let result = try capture.next { frame, timestamp, originalLength in
-                    frameNumber += 1
-                    let dissection = Dissection.dissect(
-                        frame: frame, linkType: linkType, decapsulator: decapsulator, number: frameNumber,
-                        timestamp: timestamp, originalLength: originalLength)
-                    if stats {
-                        analyzer.record(dissection)
+        // A live capture ends on SIGINT/SIGTERM like a file ends: what was read is flushed and summarized, exit 0.
+        capture.interruptibleOnSignals {
+            reading: while true {
+                do throws(CaptureError) {
+                    let result = try capture.next { frame, timestamp, originalLength in
+                        frameNumber += 1
+                        let dissection = Dissection.dissect(
+                            frame: frame, linkType: linkType, decapsulator: decapsulator, number: frameNumber,
+                            timestamp: timestamp, originalLength: originalLength)
+                        if stats {
+                            analyzer.record(dissection)
+                        }
+                        if case .other = dissection.layers { return }
+                        shown += 1
+                        guard !stats else { return }
+                        if jsonOutput {
+                            json.format(dissection, into: &out)
+                        } else {
+                            text.format(dissection, frame: frame, into: &out)
+                        }
+                        if out.count >= Self.flushThreshold { flush(&out) }
                     }
-                    if case .other = dissection.layers { return }
-                    shown += 1
-                    guard !stats else { return }
-                    if jsonOutput {
-                        json.format(dissection, into: &out)
-                    } else {
-                        text.format(dissection, frame: frame, into: &out)
+                    switch result {
+                    case .frame:
+                        if let limit, shown >= limit { break reading }
+                        if capture.isLive && !stats { flush(&out) }
+                    case .timeout: continue
+                    case .endOfFile: break reading
                     }
-                    if out.count >= Self.flushThreshold { flush(&out) }
+                } catch {
+                    failure = error
+                    break reading
                 }
-                switch result {
-                case .frame:
-                    if let limit, shown >= limit { break reading }
-                    if capture.isLive && !stats { flush(&out) }
-                case .timeout: continue
-                case .endOfFile: break reading
-                }
-            } catch {
-                failure = error
-                break reading
             }
         }
         capture.flushSavedFrames()
@@ -126,24 +121,5 @@ struct DumpRunner {
         case .permissionDenied: .noPermission
         case .badFilter: .usage
         }
-    }
-
-    /// Installs the SIGINT/SIGTERM handlers of a live capture and returns the ones they replace.
-    private func installStopHandlers() -> (interrupt: sigaction, terminate: sigaction) {
-        dumpStopRequested.store(false, ordering: .relaxed)
-        var action = sigaction()
-        action.__sigaction_handler.sa_handler = { _ in dumpStopRequested.store(true, ordering: .relaxed) }
-        sigemptyset(&action.sa_mask)
-        action.sa_flags = 0  // no SA_RESTART: a blocked read returns and the loop sees the flag
-        var previous = (interrupt: sigaction(), terminate: sigaction())
-        sigaction(SIGINT, &action, &previous.interrupt)
-        sigaction(SIGTERM, &action, &previous.terminate)
-        return previous
-    }
-
-    private func restore(_ handlers: (interrupt: sigaction, terminate: sigaction)) {
-        var handlers = handlers
-        sigaction(SIGINT, &handlers.interrupt, nil)
-        sigaction(SIGTERM, &handlers.terminate, nil)
     }
 }

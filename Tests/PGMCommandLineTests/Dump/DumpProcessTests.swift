@@ -1,0 +1,85 @@
+import Foundation
+import PGMWire
+import Testing
+
+/// The built `pgm-dump` executable as a process: exit codes as the shell sees them, and SIGINT ending a live
+/// capture with its statistics flushed.
+@Suite("pgm-dump process")
+struct DumpProcessTests {
+    /// `pgm-dump` sits beside the test bundle in the build's bin directory.
+    static let executable: URL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+        .deletingLastPathComponent().appendingPathComponent("pgm-dump")
+
+    static func start(_ arguments: [String]) throws -> (Process, Pipe, Pipe) {
+        let process = Process()
+        process.executableURL = executable
+        process.arguments = arguments
+        let output = Pipe()
+        let errors = Pipe()
+        process.standardOutput = output
+        process.standardError = errors
+        try process.run()
+        return (process, output, errors)
+    }
+
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: executable.path)))
+    func exitCodesAsTheShellSeesThem() throws {
+        for (arguments, code): ([String], Int32) in [
+            (["--help"], 0), ([], 64), (["-r", "/nonexistent.pcap"], 66), (["-i", "pgm-no-such-if0"], 69),
+        ] {
+            let (process, output, _) = try Self.start(arguments)
+            _ = output.fileHandleForReading.readDataToEndOfFile()
+            process.waitUntilExit()
+            #expect(process.terminationStatus == code, "\(arguments)")
+        }
+    }
+
+    /// Loopback only: sends UDP-encapsulated SPMs to 127.0.0.1, then SIGINT; the statistics must come out.
+    @Test(
+        .enabled(if: getuid() == 0 && FileManager.default.isExecutableFile(atPath: executable.path)),
+        .timeLimit(.minutes(1)))
+    func sigintEndsALiveCaptureWithStatistics() throws {
+        let port = 38_000 + UInt16(getpid() % 1000)
+        let (process, output, errors) = try Self.start(["-i", "lo", "--stats", "--json", "--udp-port", String(port)])
+        let spm = Packet(
+            tsi: TSI(gsi: GSI((2, 3, 5, 7, 11, 13)), sourcePort: 999), dataDestinationPort: 7500,
+            body: .spm(SPM(sequence: SequenceNumber(5), trail: SequenceNumber(0), lead: SequenceNumber(0), path: .ipv4(IPv4Address(127, 0, 0, 1))))
+        ).encoded()
+        let socketDescriptor = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+        defer { close(socketDescriptor) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = port.bigEndian
+        address.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
+        // Send for up to 5 s until the capture has certainly started, then interrupt it.
+        for _ in 0..<50 {
+            _ = spm.withUnsafeBytes { bytes in
+                withUnsafePointer(to: &address) {
+                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                        sendto(socketDescriptor, bytes.baseAddress, bytes.count, 0, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                    }
+                }
+            }
+            usleep(100_000)
+        }
+        process.interrupt()
+        // The pipe is small; read while waiting, and never wait forever on a capture that ignores SIGINT.
+        let deadline = Date().addingTimeInterval(10)
+        while process.isRunning && Date() < deadline { usleep(50_000) }
+        if process.isRunning {
+            Issue.record("pgm-dump ignored SIGINT")
+            kill(process.processIdentifier, SIGKILL)
+        }
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        let diagnostics = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(process.terminationReason == .exit && process.terminationStatus == 0, "\(diagnostics)")
+        let lines = String(decoding: data, as: UTF8.self).split(separator: "\n")
+        let objects = try lines.map { try #require(JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]) }
+        let session = try #require(objects.first { $0["type"] as? String == "session_stats" })
+        #expect(session["tsi"] as? String == "02:03:05:07:0b:0d.999")
+        let spmCount = ((session["traffic"] as? [String: Any])?["spm"] as? [String: Any])?["packets"] as? Int
+        #expect((spmCount ?? 0) > 0)
+        #expect(objects.last?["type"] as? String == "capture_stats")
+    }
+}
