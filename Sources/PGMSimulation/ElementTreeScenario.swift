@@ -300,7 +300,7 @@ public final class ElementTreeScenario {
                 logs[index].closed = true
             case .peerDiscovered:
                 logs[index].discovered += 1
-            case .peerExpired:
+            case .joined, .peerExpired:
                 break
             }
         }

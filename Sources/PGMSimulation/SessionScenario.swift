@@ -190,7 +190,7 @@ public final class SessionScenario {
                 logs[index].closed = true
             case .peerDiscovered:
                 logs[index].discovered += 1
-            case .peerExpired:
+            case .joined, .peerExpired:
                 break
             }
         }

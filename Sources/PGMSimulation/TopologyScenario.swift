@@ -187,7 +187,7 @@ public final class TopologyScenario {
         case .sessionClosed:
             if !results[index].closed { results[index].finishedAt = now }
             results[index].closed = true
-        case .peerDiscovered, .peerExpired:
+        case .peerDiscovered, .joined, .peerExpired:
             break
         }
     }

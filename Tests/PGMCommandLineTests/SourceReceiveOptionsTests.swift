@@ -90,30 +90,33 @@ import Testing
         #expect(receiver.contains("pgm-recv --interface eth0 --output big.iso"))
         #expect(receiver.contains("3   some data was unrecoverable"))
         #expect(receiver.contains("--timeout <seconds>"))
+        #expect(receiver.contains("--follow"))
+        #expect(receiver.contains("--peer-expiry <seconds>"))
+        #expect(receiver.contains("pgm-recv --interface eth0 --follow --peer-expiry 10 >> feed.log"))
     }
 
     @Test func theFirstSessionIsKeptAndOthersAreReported() {
         let first = TSI(gsi: GSI(rawValue: 1), sourcePort: 1)
         let second = TSI(gsi: GSI(rawValue: 2), sourcePort: 2)
         var session = ReceiveSession(wanted: nil)
-        guard case .note(let text, _) = session.handle(.peerDiscovered(first, source: .ipv4(IPv4Address(198, 18, 0, 1)))) else {
+        guard case .note(let text, _) = session.handle(.peerDiscovered(first, source: .ipv4(IPv4Address(198, 18, 0, 1)))).first else {
             Issue.record("no note for the first session")
             return
         }
         #expect(text.contains("\(first)"))
-        guard case .note(let other, _) = session.handle(.peerDiscovered(second, source: .ipv4(IPv4Address(198, 18, 0, 2)))) else {
+        guard case .note(let other, _) = session.handle(.peerDiscovered(second, source: .ipv4(IPv4Address(198, 18, 0, 2)))).first else {
             Issue.record("no note for the second session")
             return
         }
         #expect(other.hasPrefix("ignoring session"))
-        #expect(session.handle(.peerDiscovered(second, source: .ipv4(IPv4Address(198, 18, 0, 2)))) == .none)
-        #expect(session.handle(.data(second, bytes: [9])) == .none)
-        #expect(session.handle(.data(first, bytes: [1, 2])) == .write([1, 2]))
-        #expect(session.handle(.unrecoverable(second, first: SequenceNumber(1), last: SequenceNumber(2), reason: .windowAdvanced)) == .none)
+        #expect(session.handle(.peerDiscovered(second, source: .ipv4(IPv4Address(198, 18, 0, 2)))) == [])
+        #expect(session.handle(.data(second, bytes: [9])) == [])
+        #expect(session.handle(.data(first, bytes: [1, 2])) == [.write([1, 2])])
+        #expect(session.handle(.unrecoverable(second, first: SequenceNumber(1), last: SequenceNumber(2), reason: .windowAdvanced)) == [])
         _ = session.handle(.unrecoverable(first, first: SequenceNumber(10), last: SequenceNumber(12), reason: .retriesExhausted))
         #expect(session.lostSequences == 3)
-        #expect(session.handle(.sessionClosed(second)) == .none)
-        #expect(session.handle(.sessionClosed(first)) == .closed)
+        #expect(session.handle(.sessionClosed(second)) == [])
+        #expect(session.handle(.sessionClosed(first)) == [.closed])
     }
 
     @Test func tsiNamesTheSessionToKeep() {
@@ -121,8 +124,8 @@ import Testing
         let second = TSI(gsi: GSI(rawValue: 2), sourcePort: 2)
         var session = ReceiveSession(wanted: second)
         _ = session.handle(.peerDiscovered(first, source: .ipv4(IPv4Address(198, 18, 0, 1))))
-        #expect(session.handle(.data(first, bytes: [1])) == .none)
-        #expect(session.handle(.data(second, bytes: [2])) == .write([2]))
+        #expect(session.handle(.data(first, bytes: [1])) == [])
+        #expect(session.handle(.data(second, bytes: [2])) == [.write([2])])
         #expect(session.selected == second)
     }
 }

@@ -74,7 +74,8 @@ extension Receiver {
         receiver.receive(odata(11, trail: 10, [2]), arrival: fromSource, at: at(3))
         receiver.receive(odata(9, trail: 9, [0]), arrival: fromSource, at: at(3))
         #expect(receiver.events() == [
-            .peerDiscovered(tsi, source: sourceAddress), .data(tsi, bytes: [1]), .data(tsi, bytes: [2]),
+            .peerDiscovered(tsi, source: sourceAddress), .joined(tsi, firstSequence: SequenceNumber(10), lateJoin: false),
+            .data(tsi, bytes: [1]), .data(tsi, bytes: [2]),
             .data(tsi, bytes: [3]),
         ])
         #expect(receiver.statistics.duplicates == 2)

@@ -17,9 +17,19 @@ public struct ReceiveCommand: ParsableCommand {
             delivered or declared lost. Unrecoverable ranges are named on stderr as they happen; statistics go \
             to stderr once a second.
 
+            Joining a session already under way, it says so on stderr ("joined session ... mid-stream", JSON \
+            type "joined" with "late": "true") with the sequence number it delivers from: the output then \
+            starts with the first whole message at or after it. When the session ends without OPT_FIN (the \
+            source was killed or restarted: nothing heard for --peer-expiry seconds), pgm-recv follows the \
+            next session on the group (one already seen, else the next to appear, waiting as at start-up) and \
+            writes its data from its start after what was written ("following session", JSON type "follow", \
+            with the output byte it starts at). With --follow it does the same after a session closed with \
+            OPT_FIN, until SIGINT/SIGTERM or --timeout.
+
             Examples:
               pgm-recv --interface eth0 --output big.iso
               pgm-recv --interface lo --multicast-loop --group 239.192.0.7 --timeout 10 | tar x
+              pgm-recv --interface eth0 --follow --peer-expiry 10 >> feed.log
 
             Exit codes:
               0   the source closed the session and every byte was delivered (also on SIGINT/SIGTERM without loss)
@@ -44,6 +54,17 @@ public struct ReceiveCommand: ParsableCommand {
 
     @ArgumentParser.Option(help: ArgumentHelp("Fail (exit 1) after this many seconds without data.", valueName: "seconds"))
     public var timeout: Double?
+
+    @Flag(help: "Go on with the next session after one closes (OPT_FIN), and wait for one when none is there.")
+    public var follow = false
+
+    /// OpenPGM's 300 s by default. Shorter makes a restarted source's new session followed sooner, but should
+    /// stay above the source's ambient SPM interval (30 s for pgm-source and OpenPGM), which is all an idle
+    /// source sends.
+    @ArgumentParser.Option(
+        name: .customLong("peer-expiry"),
+        help: ArgumentHelp("Seconds of silence after which a session has ended without OPT_FIN.", valueName: "seconds"))
+    public var peerExpiry: Double = 300
 
     @Flag(
         help: """
@@ -76,6 +97,7 @@ public struct ReceiveCommand: ParsableCommand {
 
     public mutating func validate() throws {
         if let timeout, !(timeout > 0) { throw ValidationError("--timeout must be positive") }
+        guard peerExpiry >= 0.1, peerExpiry <= 86_400 else { throw ValidationError("--peer-expiry must be in [0.1, 86400]") }
         guard dlrLinger >= 0, dlrLinger <= 3600 else { throw ValidationError("--dlr-linger must be in [0, 3600]") }
         guard dlrCacheBytes >= 65536 else { throw ValidationError("--dlr-cache must be at least 65536 bytes") }
         for (name, value) in [("--nak-rpt-ivl", nakRepeatInterval), ("--nak-rdata-ivl", nakRdataInterval)] {
@@ -109,6 +131,7 @@ public struct ReceiveCommand: ParsableCommand {
         configuration.address = .ipv4(interface.address)
         configuration.nakRepeatInterval = .nanoseconds(Int64(nakRepeatInterval * 1e9))
         configuration.nakRdataInterval = .nanoseconds(Int64(nakRdataInterval * 1e9))
+        configuration.peerExpiry = .nanoseconds(Int64(peerExpiry * 1e9))
         if dlr {
             var repairer = DesignatedLocalRepairer.Configuration(receiver: configuration, address: .ipv4(interface.address))
             repairer.cacheBytes = dlrCacheBytes
@@ -132,7 +155,7 @@ public struct ReceiveCommand: ParsableCommand {
             "pgm-recv: joined \(network.groupAddress):\(network.port) on \(interface), \(network.native ? "native" : "UDP port \(network.udpPort)")",
             json: ["type": "start", "group": "\(network.groupAddress)", "interface": interface.name])
 
-        var session = ReceiveSession(wanted: tsi?.value)
+        var session = ReceiveSession(wanted: tsi?.value, follow: follow)
         var outcome: PGMExitCode?
         let timeoutDuration = timeout.map { Duration.nanoseconds(Int64($0 * 1e9)) }
         var lastData = driver.now
@@ -140,24 +163,21 @@ public struct ReceiveCommand: ParsableCommand {
         driver.onSignal = { _, _, _ in outcome = session.lost.isEmpty ? .success : .unrecoverableLoss }
         driver.afterTurn = { engine, now in
             while let event = engine.pollEvent() {
-                switch session.handle(event) {
-                case .write(let bytes):
-                    lastData = now
-                    if !writeAll(outputDescriptor, bytes[...]) {
-                        printer.note("pgm-recv: cannot write the output: \(String(cString: strerror(errno)))", json: ["type": "error", "message": "output"])
-                        outcome = .failure
+                for action in session.handle(event) {
+                    switch action {
+                    case .write(let bytes):
+                        lastData = now
+                        if !writeAll(outputDescriptor, bytes[...]) {
+                            printer.note("pgm-recv: cannot write the output: \(String(cString: strerror(errno)))", json: ["type": "error", "message": "output"])
+                            outcome = .failure
+                        }
+                    case .note(let text, let object):
+                        printer.note("pgm-recv: " + text, json: object)
+                    case .closed where dlr:
+                        if lingerUntil == nil { lingerUntil = now + .nanoseconds(Int64(dlrLinger * 1e9)) }
+                    case .closed:
+                        outcome = session.lost.isEmpty ? .success : .unrecoverableLoss
                     }
-                case .note(let text, let object):
-                    printer.note("pgm-recv: " + text, json: object)
-                case .closed where dlr:
-                    if lingerUntil == nil { lingerUntil = now + .nanoseconds(Int64(dlrLinger * 1e9)) }
-                case .closed:
-                    outcome = session.lost.isEmpty ? .success : .unrecoverableLoss
-                case .expired:
-                    printer.note("pgm-recv: the source went silent and expired", json: ["type": "expired"])
-                    outcome = session.lost.isEmpty ? .failure : .unrecoverableLoss
-                case .none:
-                    break
                 }
             }
             if let lingerUntil, outcome == nil, now >= lingerUntil {

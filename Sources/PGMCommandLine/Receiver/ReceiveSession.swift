@@ -3,51 +3,200 @@ import PGMWire
 
 /// Which session pgm-recv writes, and what it tells about the others: the first one seen, or the one
 /// `--tsi` names. Kept apart from the I/O so that tests can feed it events.
+///
+/// Other sessions seen meanwhile are candidates: their events are kept (up to ``candidateBufferBytes`` of data
+/// in all) so that when the selected session ends, the next one can be written from its start. A session ends
+/// when the receiver engine expires it (silent for `--peer-expiry`: a source killed or restarted without
+/// OPT_FIN), after which the oldest candidate is followed, or the next session to appear (as at start-up, only
+/// `--timeout` bounds the wait); or when it closes with OPT_FIN, after which pgm-recv stops unless `follow` is
+/// set. The output is then the followed sessions' data one after the other; the notes give the output byte at
+/// which each starts.
 struct ReceiveSession {
     enum Action: Equatable {
         case write([UInt8])
         case note(String, [String: String])
+        /// The selected session closed (OPT_FIN) and pgm-recv does not follow: stop.
         case closed
-        case expired
-        case none
     }
 
+    /// Data kept for candidate sessions, in all. Past it the oldest events of the session being added to are
+    /// dropped (and counted), so that memory stays bounded however long the selected session lasts.
+    static let candidateBufferBytes = 64 << 20
+
     let wanted: TSI?
+    let follow: Bool
     private(set) var selected: TSI?
     private var ignored: Set<TSI> = []
-    /// Unrecoverable ranges of the selected session, in the order they were reported.
+    /// Sessions written and closed while following: their stray events until the engine forgets them are not news.
+    private var finished: Set<TSI> = []
+    /// Candidates in the order they were discovered, with their events since.
+    private var candidates: [Candidate] = []
+    private var bufferedBytes = 0
+    /// Unrecoverable ranges of the sessions written, in the order they were reported.
     private(set) var lost: [(first: SequenceNumber, last: SequenceNumber)] = []
+    /// Bytes written so far: where the next session's data starts in the output.
+    private(set) var bytesWritten = 0
 
-    init(wanted: TSI?) { self.wanted = wanted }
+    init(wanted: TSI?, follow: Bool = false) {
+        self.wanted = wanted
+        self.follow = follow
+    }
 
     var lostSequences: Int { lost.reduce(0) { $0 + Int($1.first.distance(to: $1.last)) + 1 } }
 
-    mutating func handle(_ event: Receiver.Event) -> Action {
+    private func eligible(_ tsi: TSI) -> Bool { wanted == nil || wanted == tsi }
+
+    mutating func handle(_ event: Receiver.Event) -> [Action] {
+        let tsi = event.tsi
+        if finished.contains(tsi) {
+            switch event {
+            case .peerDiscovered:
+                finished.remove(tsi)  // the engine forgot it and heard it again: a session like any other
+            case .peerExpired:
+                finished.remove(tsi)
+                return []
+            case .joined, .data, .unrecoverable, .sessionClosed:
+                return []
+            }
+        }
+        if selected == nil && eligible(tsi) {
+            selected = tsi
+            if case .peerDiscovered(_, let source) = event {
+                return [.note("session \(tsi) from \(source)", ["type": "session", "tsi": "\(tsi)", "source": "\(source)"])]
+            }
+        }
+        guard tsi == selected else { return handleOther(event) }
         switch event {
-        case .peerDiscovered(let tsi, let source):
-            if selected == nil && (wanted == nil || wanted == tsi) {
-                selected = tsi
-                return .note("session \(tsi) from \(source)", ["type": "session", "tsi": "\(tsi)", "source": "\(source)"])
-            }
-            if tsi != selected && ignored.insert(tsi).inserted {
-                return .note("ignoring session \(tsi) from \(source)", ["type": "ignored_session", "tsi": "\(tsi)", "source": "\(source)"])
-            }
-            return .none
-        case .data(let tsi, let bytes):
-            if selected == nil && (wanted == nil || wanted == tsi) { selected = tsi }
-            return tsi == selected ? .write(bytes) : .none
-        case .unrecoverable(let tsi, let first, let last, let reason):
-            guard tsi == selected else { return .none }
+        case .peerDiscovered:
+            return []
+        case .joined(_, let first, let late):
+            let fields = [
+                "type": "joined", "tsi": "\(tsi)", "first_sequence": "\(first)", "late": "\(late)",
+                "output_offset": "\(bytesWritten)",
+            ]
+            return [.note(
+                late
+                    ? "joined session \(tsi) mid-stream: delivering from sequence \(first) (the first whole APDU at or after it) at output byte \(bytesWritten); earlier data of this session is not delivered"
+                    : "joined session \(tsi) at its start, sequence \(first), at output byte \(bytesWritten)",
+                fields)]
+        case .data(_, let bytes):
+            bytesWritten += bytes.count
+            return [.write(bytes)]
+        case .unrecoverable(_, let first, let last, let reason):
             lost.append((first, last))
-            return .note(
+            return [.note(
                 first == last
                     ? "unrecoverable: sequence number \(first) (\(reason))"
                     : "unrecoverable: sequence numbers \(first)-\(last) (\(reason))",
-                ["type": "unrecoverable", "first": "\(first)", "last": "\(last)", "reason": "\(reason)"])
-        case .sessionClosed(let tsi):
-            return tsi == selected ? .closed : .none
-        case .peerExpired(let tsi):
-            return tsi == selected ? .expired : .none
+                ["type": "unrecoverable", "first": "\(first)", "last": "\(last)", "reason": "\(reason)"])]
+        case .sessionClosed:
+            guard follow else { return [.closed] }
+            finished.insert(tsi)
+            let note = Action.note(
+                "session \(tsi) closed after \(bytesWritten) bytes of output; following the next session (--follow)",
+                ["type": "session_closed", "tsi": "\(tsi)", "output_offset": "\(bytesWritten)"])
+            return [note] + followNext()
+        case .peerExpired:
+            let note = Action.note(
+                "session \(tsi) went silent and expired without closing",
+                ["type": "expired", "tsi": "\(tsi)", "output_offset": "\(bytesWritten)"])
+            return [note] + followNext()
         }
+    }
+
+    /// An event of a session not selected: kept if it is a candidate, reported once if not.
+    private mutating func handleOther(_ event: Receiver.Event) -> [Action] {
+        let tsi = event.tsi
+        if let index = candidates.firstIndex(where: { $0.tsi == tsi }) {
+            if case .peerExpired = event {
+                bufferedBytes -= candidates[index].bytes
+                candidates.remove(at: index)
+                return []
+            }
+            candidates[index].append(event)
+            bufferedBytes += event.dataCount
+            while bufferedBytes > Self.candidateBufferBytes, let dropped = candidates[index].dropOldest() {
+                bufferedBytes -= dropped
+            }
+            return []
+        }
+        guard case .peerDiscovered(_, let source) = event, ignored.insert(tsi).inserted else { return [] }
+        guard eligible(tsi) else {
+            return [.note("ignoring session \(tsi) from \(source) (not --tsi)", ["type": "ignored_session", "tsi": "\(tsi)", "source": "\(source)"])]
+        }
+        ignored.remove(tsi)
+        candidates.append(Candidate(tsi: tsi, source: source))
+        return [.note(
+            "ignoring session \(tsi) from \(source) while \(selected.map { "\($0)" } ?? "another") lasts (kept to follow if it ends)",
+            ["type": "ignored_session", "tsi": "\(tsi)", "source": "\(source)"])]
+    }
+
+    /// Selects the oldest candidate and replays what it delivered meanwhile; with none, waits for the next
+    /// session to appear.
+    private mutating func followNext() -> [Action] {
+        selected = nil
+        guard !candidates.isEmpty else {
+            return [.note("waiting for a new session", ["type": "waiting", "output_offset": "\(bytesWritten)"])]
+        }
+        let next = candidates.removeFirst()
+        bufferedBytes -= next.bytes
+        selected = next.tsi
+        let fields = [
+            "type": "follow", "tsi": "\(next.tsi)", "source": "\(next.source)", "output_offset": "\(bytesWritten)",
+            "dropped_bytes": "\(next.droppedBytes)",
+        ]
+        var text = "following session \(next.tsi) from \(next.source) at output byte \(bytesWritten)"
+        if next.droppedBytes > 0 {
+            text += "; its first \(next.droppedBytes) bytes were not kept (more than \(Self.candidateBufferBytes) bytes waited)"
+        }
+        var actions: [Action] = [.note(text, fields)]
+        for event in next.events[next.start...] { actions += handle(event) }
+        return actions
+    }
+}
+
+/// A session not selected, and what it delivered meanwhile (`events[start...]`; dropping the oldest moves
+/// `start` rather than shifting the array).
+private struct Candidate {
+    let tsi: TSI
+    let source: NLA
+    var events: [Receiver.Event] = []
+    var start = 0
+    var bytes = 0
+    /// Data bytes dropped from the front for the buffer limit.
+    var droppedBytes = 0
+
+    mutating func append(_ event: Receiver.Event) {
+        events.append(event)
+        bytes += event.dataCount
+    }
+
+    /// Drops the oldest event; returns its data bytes, or nil when nothing is left.
+    mutating func dropOldest() -> Int? {
+        guard start < events.count else { return nil }
+        let count = events[start].dataCount
+        start += 1
+        bytes -= count
+        droppedBytes += count
+        if start > 1024 && start * 2 > events.count {
+            events.removeFirst(start)
+            start = 0
+        }
+        return count
+    }
+}
+
+extension Receiver.Event {
+    var tsi: TSI {
+        switch self {
+        case .peerDiscovered(let tsi, _), .joined(let tsi, _, _), .data(let tsi, _), .unrecoverable(let tsi, _, _, _),
+            .sessionClosed(let tsi), .peerExpired(let tsi):
+            tsi
+        }
+    }
+
+    /// Payload bytes, for bounding what is kept of candidate sessions.
+    var dataCount: Int {
+        if case .data(_, let bytes) = self { bytes.count } else { 0 }
     }
 }

@@ -95,8 +95,7 @@ struct Peer {
             // the advertised window; never ask for anything earlier.
             var start = data.sequence
             if let join, data.trail.precedesOrEquals(join), join.precedesOrEquals(data.sequence) { start = join }
-            next = start
-            started = true
+            anchor(at: start, trail: data.trail, context: &context)
         }
         if path == nil && spmrDue == nil { spmrDue = context.backOff(configuration.spmrBackoffInterval) }
         declareLost(before: data.trail, reason: .windowAdvanced, context: &context)
@@ -145,8 +144,7 @@ struct Peer {
             // An SPM alone anchors an empty window after its lead, or at OPT_JOIN's minimum.
             var start = spm.lead &+ 1
             if let join, spm.trail.precedesOrEquals(join), join.precedesOrEquals(start) { start = join }
-            next = start
-            started = true
+            anchor(at: start, trail: spm.trail, context: &context)
         }
         declareLost(before: spm.trail, reason: .windowAdvanced, context: &context)
         if next.precedesOrEquals(spm.lead) { extend(through: spm.lead, context: &context) }
@@ -162,6 +160,14 @@ struct Peer {
         }
         enforceLimits(context: &context)
         deliver(context: &context)
+    }
+
+    /// Starts the window at `start` and tells the application where it joined: late when the source still
+    /// held sequences before `start` (its trail precedes it) that this receiver will not ask for.
+    private mutating func anchor(at start: SequenceNumber, trail: SequenceNumber, context: inout ReceiverContext) {
+        next = start
+        started = true
+        context.events.append(.joined(tsi, firstSequence: start, lateJoin: trail.precedes(start)))
     }
 
     /// An NCF confirms a NAK: back-off is cancelled (suppression) or the RDATA wait restarts (RFC 3208 §6.3).

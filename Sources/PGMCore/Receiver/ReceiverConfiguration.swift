@@ -61,6 +61,11 @@ extension Receiver {
     public enum Event: Hashable, Sendable {
         /// First SPM or data of a session.
         case peerDiscovered(TSI, source: NLA)
+        /// The session's window was anchored: delivery starts with the first whole APDU at or after
+        /// `firstSequence`. `lateJoin` says the source's window then still held earlier sequences (its trail
+        /// preceded `firstSequence`) that this receiver will never deliver (RFC 3208 §6.1, late join), so an
+        /// application can tell a stream joined mid-way from one received from its start.
+        case joined(TSI, firstSequence: SequenceNumber, lateJoin: Bool)
         /// One whole APDU, in order.
         case data(TSI, bytes: [UInt8])
         /// `first ... last` (serially) will never be delivered; delivery goes on with the next whole APDU.
