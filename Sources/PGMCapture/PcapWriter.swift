@@ -2,7 +2,7 @@ public import PGMWire
 
 /// Writes the classic pcap file format (tcpdump.org "pcap-savefile"), microsecond timestamps, in memory.
 ///
-/// Used for traces the simulator and labs produce; files are read back with libpcap by ``CaptureReader``.
+/// Used for traces the simulator and labs produce; files are read back with libpcap by ``PacketCapture``.
 public struct PcapWriter: Sendable {
     /// Link-layer header type numbers (tcpdump.org "link-layer header types").
     public enum LinkType: UInt32, Sendable {

@@ -111,6 +111,22 @@ struct FormatterSnapshotTests {
             """)
     }
 
+    @Test func ipv6VLANAndFragmentLines() {
+        let ipv6 = DecapsulatorTests.ipv6(hopByHopRouterAlert: true)
+        let vlan = DecapsulatorTests.ethernet(DecapsulatorTests.ipv4(udp: (40000, 3056)), vlans: [42])
+        var fragment = DecapsulatorTests.ipv4()
+        fragment[6] = 0x20
+        let lines = [(ipv6, LinkType.ipv6), (vlan, .ethernet), (fragment, .raw)].map { frame, linkType in
+            Self.text(Dissection.dissect(frame: frame, linkType: linkType))
+        }
+        #expect(lines.joined() == """
+            00:00:00.000000 IP6 [RA] fe80::1 > ff0e::42: PGM 4000 > 7500 tsi 01:02:03:04:05:06.4000 ODATA sqn 42 trail 7 tsdu 3, length 27
+            00:00:00.000000 vlan 42 IP 198.18.0.1.40000 > 239.192.0.1.3056: UDP PGM 4000 > 7500 tsi 01:02:03:04:05:06.4000 ODATA sqn 42 trail 7 tsdu 3, length 27
+            00:00:00.000000 IP 198.18.0.1 > 239.192.0.1: fragment id 0 offset 0 more proto PGM (not decoded), length 27
+
+            """)
+    }
+
     @Test func malformedAndBadChecksumAreShownNotFatal() throws {
         var bytes = try TestData.frames(TestData.nativeCapture).1[0].bytes
         bytes[14 + 20 + 7] ^= 0x01  // checksum low byte
