@@ -37,6 +37,74 @@ struct ElementSession {
     var nextDLRPoll: Instant?
     /// The session timer queued (see ``NetworkElement`` timers).
     var scheduled: Instant?
+    /// NAK_BO_IVL per downstream interface, once tuned away from NAK_BO_IVL_DEFAULT (RFC 3208 §15.2.1).
+    var backoffs: [InterfaceBackoff] = []
+    /// NAK_BO_IVL_MIN and NAK_BO_IVL_MAX from the source's OPT_NAK_BO_RNG, if it sent one.
+    var backoffRange: (minimum: Duration, maximum: Duration)?
+
+    struct InterfaceBackoff {
+        var interface: InterfaceID
+        var value: Duration
+        /// Repair states in a row without a duplicate NAK from this interface.
+        var cleanStates = 0
+    }
+
+    /// NAK_BO_IVL advertised on `interface`.
+    func backoff(on interface: InterfaceID, tuning: NetworkElement.BackoffTuning) -> Duration {
+        let value = backoffs.first { $0.interface == interface }?.value ?? tuning.initial
+        return clamp(value, tuning)
+    }
+
+    private func clamp(_ value: Duration, _ tuning: NetworkElement.BackoffTuning) -> Duration {
+        let minimum = backoffRange?.minimum ?? tuning.minimum
+        let maximum = max(minimum, backoffRange?.maximum ?? tuning.maximum)
+        return min(max(value, minimum), maximum)
+    }
+
+    /// The first duplicate NAK for a sequence from `interface`: double its NAK_BO_IVL. Returns whether it changed.
+    mutating func widenBackoff(on interface: InterfaceID, tuning: NetworkElement.BackoffTuning) -> Bool {
+        let current = backoff(on: interface, tuning: tuning)
+        let widened = clamp(current * 2, tuning)
+        set(interface, from: current) {
+            $0.value = widened
+            $0.cleanStates = 0
+        }
+        return widened != current
+    }
+
+    /// A repair state is gone: every interface that asked exactly once counts one clean measurement, and
+    /// NAK_PROBE_NUM in a row halve its NAK_BO_IVL. Returns how many interfaces were halved.
+    mutating func measureBackoff(_ repair: RepairState, tuning: NetworkElement.BackoffTuning) -> Int {
+        var halved = 0
+        for requester in repair.requesters where requester.naks == 1 {
+            let current = backoff(on: requester.interface, tuning: tuning)
+            let narrowed = clamp(current / 2, tuning)
+            var probed = false
+            set(requester.interface, from: current) {
+                $0.cleanStates += 1
+                if $0.cleanStates >= tuning.probeCount {
+                    $0.cleanStates = 0
+                    $0.value = narrowed
+                    probed = true
+                }
+            }
+            if probed && narrowed != current { halved += 1 }
+        }
+        return halved
+    }
+
+    /// Changes `interface`'s entry, creating it at `current` (its advertised value) first.
+    private mutating func set(
+        _ interface: InterfaceID, from current: Duration, _ change: (inout InterfaceBackoff) -> Void
+    ) {
+        if let index = backoffs.firstIndex(where: { $0.interface == interface }) {
+            change(&backoffs[index])
+        } else {
+            var entry = InterfaceBackoff(interface: interface, value: current)
+            change(&entry)
+            backoffs.append(entry)
+        }
+    }
 
     /// A DLR learned from a redirecting POLR (RFC 3208 §9.5.3.2).
     struct Repairer: Hashable {

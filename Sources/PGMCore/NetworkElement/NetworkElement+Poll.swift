@@ -30,10 +30,10 @@ extension NetworkElement {
             session.spmrAnswers.append((arrival.interface, now))
             sessions[tsi] = session
             guard let options = forwardableOptions(session.cachedSPM.options) else { return }
-            var answer = session.cachedSPM
-            answer.options = options
-            answer.body = .spm(SPM(sequence: cached.sequence, trail: cached.trail, lead: cached.lead, path: address))
-            sendDownstream(answer, on: arrival.interface, of: tsi)
+            let answer = spmCopy(
+                session.cachedSPM, cached, options: options, for: Interface(id: arrival.interface, address: address),
+                session: session)
+            sendDownstream(answer, on: arrival.interface, session: session)
             counters.spmrsAnswered += 1
         } else if arrival.destination == address {
             outbound.append(Transmit(packet: packet, destination: .unicast(session.source), interface: session.upstream))

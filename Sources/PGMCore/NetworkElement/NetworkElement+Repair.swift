@@ -62,7 +62,11 @@ extension NetworkElement {
                 repairStateCount += 1
                 anyNotEliminated = true
             }
-            repair.add(arrival.interface)
+            if repair.add(arrival.interface), let tuning = configuration.backoffTuning,
+                session.widenBackoff(on: arrival.interface, tuning: tuning)
+            {
+                counters.nakBackoffIncreases += 1
+            }
             // §9.5.3.2: no sequence to a DLR whose interface asked for it; a NAK from the DLR itself ends
             // redirection for that sequence at once.
             if let repairer = session.repairer, arrival.interface == repairer.interface || fromRepairer {
@@ -171,7 +175,10 @@ extension NetworkElement {
         var start = 0
         while start < sequences.count {
             let end = min(start + 1 + Option.maximumNAKListEntries, sequences.count)
-            let options = end - start > 1 ? [Option(.nakList(Array(sequences[(start + 1)..<end])))] : []
+            var options = end - start > 1 ? [Option(.nakList(Array(sequences[(start + 1)..<end])))] : []
+            if let tuning = configuration.backoffTuning {
+                options.append(Self.backoffOption(session.backoff(on: interface, tuning: tuning)))
+            }
             let packet = Packet(
                 tsi: tsi, dataDestinationPort: session.dataDestinationPort, flags: .required(by: options),
                 body: .ncf(NAK(sequence: sequences[start], source: session.source, group: session.group)),
@@ -271,6 +278,7 @@ extension NetworkElement {
             return
         }
         repairStateCount -= 1
+        measureBackoff(repair, in: &session)
         let targets = repair.requesters.map(\.interface).filter { !(fromUpstream && $0 == arrival.interface) }
         guard !targets.isEmpty else {
             counters.rdataWithoutRepairStateDropped += 1
@@ -363,6 +371,7 @@ extension NetworkElement {
                         session.repairs[sequence] = nil
                         repairStateCount -= 1
                         counters.nakForwardingTimeouts += 1
+                        measureBackoff(repair, in: &session)
                     case .repairer:
                         repairerSilent = true
                         reforward.append(sequence)
@@ -379,6 +388,7 @@ extension NetworkElement {
                     session.repairs[sequence] = nil
                     repairStateCount -= 1
                     counters.repairStatesExpired += 1
+                    measureBackoff(repair, in: &session)
                     continue
                 }
             case .nullNAK(let expires):
@@ -418,6 +428,18 @@ extension NetworkElement {
     }
 
     // MARK: Helpers
+
+    /// A discarded repair state is one NAK_BO_IVL measurement per interface that asked (§15.2.1).
+    private mutating func measureBackoff(_ repair: RepairState, in session: inout ElementSession) {
+        guard let tuning = configuration.backoffTuning else { return }
+        counters.nakBackoffDecreases += session.measureBackoff(repair, tuning: tuning)
+    }
+
+    /// OPT_NAK_BO_IVL with NAK_BO_IVL_SQN 0: the value holds now, not from a poll round (§15.2.2).
+    static func backoffOption(_ interval: Duration) -> Option {
+        Option(.nakBackoffInterval(
+            microseconds: UInt32(clamping: interval.totalNanoseconds / 1000), pollSequence: SequenceNumber(0)))
+    }
 
     /// The packet's sequence and its OPT_NAK_LIST, each once, in order.
     static func sequences(_ first: SequenceNumber, _ options: [Option]) -> [SequenceNumber] {

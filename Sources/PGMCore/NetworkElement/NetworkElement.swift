@@ -251,15 +251,34 @@ public struct NetworkElement: Engine {
             counters.sessionsLearned += 1
             push(.sessionLearned(tsi, upstream: arrival.interface, neighbor: spm.path))
         }
-        guard let options = forwardableOptions(packet.options) else { return }
-        var copy = packet
-        copy.options = options
+        for option in packet.options {
+            if case .nakBackoffRange(let maximum, let minimum) = option.value, minimum <= maximum {
+                sessions[tsi]?.backoffRange = (.microseconds(Int64(minimum)), .microseconds(Int64(maximum)))
+            }
+        }
+        guard let options = forwardableOptions(packet.options), let session = sessions[tsi] else { return }
         for interface in configuration.interfaces where interface.id != arrival.interface {
-            copy.body = .spm(SPM(sequence: spm.sequence, trail: spm.trail, lead: spm.lead, path: interface.address))
-            sendDownstream(copy, on: interface.id, of: tsi)
+            sendDownstream(spmCopy(packet, spm, options: options, for: interface, session: session), on: interface.id, session: session)
             counters.spmsForwarded += 1
         }
         armSession(tsi)
+    }
+
+    /// An SPM as the element sends it on `interface` (§7.1): SPM_PATH rewritten to its address there, and the
+    /// parent's OPT_NAK_BO_IVL replaced by this interface's NAK_BO_IVL, or removed when tuning is off (§15.2.1).
+    func spmCopy(
+        _ packet: Packet, _ spm: SPM, options: [Option], for interface: Interface, session: ElementSession
+    ) -> Packet {
+        var copy = packet
+        copy.body = .spm(SPM(sequence: spm.sequence, trail: spm.trail, lead: spm.lead, path: interface.address))
+        copy.options = options.filter {
+            if case .nakBackoffInterval = $0.value { false } else { true }
+        }
+        if let tuning = configuration.backoffTuning, copy.options.count < Option.maximumCount {
+            copy.options.append(Self.backoffOption(session.backoff(on: interface.id, tuning: tuning)))
+        }
+        copy.flags = copy.flags.subtracting(.network).union(.required(by: copy.options))
+        return copy
     }
 
     /// RFC 3208 §8.1: trail 0 with lead 0x80000000 means "no window information" (also OPT_NBR_UNREACH SPMs,

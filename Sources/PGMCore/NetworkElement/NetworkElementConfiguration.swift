@@ -55,6 +55,10 @@ extension NetworkElement {
         public var dlrPollInterval: Duration? = .seconds(30)
         /// POLL_BO_IVL of the element's DLR polls (RFC 3208 §14.4).
         public var dlrPollBackoffInterval: Duration = .milliseconds(50)
+        /// NAK_BO_IVL tuning per session and downstream interface (RFC 3208 Appendix E §15.2.1), advertised in
+        /// OPT_NAK_BO_IVL on the element's NCFs and the SPMs it forwards. `nil` turns tuning off; forwarded SPMs
+        /// then lose the parent's OPT_NAK_BO_IVL, which §15.2.1 forbids passing on unchanged.
+        public var backoffTuning: BackoffTuning? = BackoffTuning()
         /// Seeds RAND_NODE_ID (RFC 3208 §14.5), POLL_RAND and POLR back-off.
         public var seed: UInt64 = 0
 
@@ -62,6 +66,23 @@ extension NetworkElement {
             self.interfaces = interfaces
             self.upstream = upstream
         }
+    }
+
+    /// The limits of NAK_BO_IVL tuning (RFC 3208 §15.2.1): double on an interface's first duplicate NAK for a
+    /// sequence, halve after NAK_PROBE_NUM repair states without one, within [NAK_BO_IVL_MIN, NAK_BO_IVL_MAX]
+    /// (a session's OPT_NAK_BO_RNG overrides the range). The RFC gives no values; these start at the receivers'
+    /// 50 ms and stay well under NAK_RPT_IVL.
+    public struct BackoffTuning: Hashable, Sendable {
+        /// NAK_BO_IVL_DEFAULT.
+        public var initial: Duration = .milliseconds(50)
+        /// NAK_BO_IVL_MIN.
+        public var minimum: Duration = .milliseconds(5)
+        /// NAK_BO_IVL_MAX.
+        public var maximum: Duration = .seconds(1)
+        /// NAK_PROBE_NUM.
+        public var probeCount = 8
+
+        public init() {}
     }
 
     /// What the element reports besides packets; drained with ``NetworkElement/pollEvent()``.
@@ -155,6 +176,9 @@ extension NetworkElement {
         public var repairStatesExpired = 0
         /// NCF packets sent (MIB pgmNeIfOutNcfs).
         public var ncfsSent = 0
+        /// NAK_BO_IVL doublings and halvings (RFC 3208 §15.2.1), over all sessions and interfaces.
+        public var nakBackoffIncreases = 0
+        public var nakBackoffDecreases = 0
         /// NCFs not repeated within ``Configuration/ncfHoldOff`` (RFC 3208 §7.2).
         public var ncfsRateLimited = 0
 

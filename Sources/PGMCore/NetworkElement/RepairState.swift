@@ -27,6 +27,8 @@ struct RepairState {
     struct Requester: Hashable {
         var interface: InterfaceID
         var lastNCF: Instant?
+        /// NAKs for this sequence from this interface since it was added (RFC 3208 §15.2.1).
+        var naks = 1
     }
 
     var phase: Phase
@@ -67,9 +69,15 @@ struct RepairState {
 
     func holds(_ interface: InterfaceID) -> Bool { requesters.contains { $0.interface == interface } }
 
-    /// Adds `interface` to the repair interface list (§7.2) if absent.
-    mutating func add(_ interface: InterfaceID) {
-        if !holds(interface) { requesters.append(Requester(interface: interface)) }
+    /// Adds `interface` to the repair interface list (§7.2) if absent, and counts the NAK. Returns whether
+    /// this was the first duplicate from that interface, which widens its NAK_BO_IVL (§15.2.1).
+    mutating func add(_ interface: InterfaceID) -> Bool {
+        guard let index = requesters.firstIndex(where: { $0.interface == interface }) else {
+            requesters.append(Requester(interface: interface))
+            return false
+        }
+        requesters[index].naks += 1
+        return requesters[index].naks == 2
     }
 
     /// Whether an NCF for this sequence may go on `interface` now, and if so records it (§7.2 rate limit).
