@@ -239,6 +239,16 @@ struct NetworkElementForwardingTests {
         let discard = Option(.unknown(type: 0x21, body: [0, 0, 0, 0]), flags: .init(byte2: Option.Flags.opxDiscard))
         #expect(harness.fromSource(ElementHarness.odata(101, options: [discard])).isEmpty)
         #expect(harness.element.statistics.packetsDiscardedByOption == 1)
+        // A new session's SPM dropped for its options still makes state, which still expires.
+        let other = TSI(gsi: GSI(rawValue: 99), sourcePort: 1)
+        harness.fromSource(
+            Packet(tsi: other, dataDestinationPort: ElementHarness.port,
+                   body: .spm(SPM(sequence: SequenceNumber(1), trail: SequenceNumber(1), lead: SequenceNumber(1), path: ElementHarness.source)),
+                   options: [discard]))
+        #expect(harness.element.statistics.packetsDiscardedByOption == 2)
+        #expect(harness.element.upstream(of: other) != nil)
+        harness.advance(by: .seconds(181))
+        #expect(harness.element.upstream(of: other) == nil)
         let invalidate = Option(.unknown(type: 0x22, body: [1, 2, 3, 4]), flags: .init(byte2: Option.Flags.opxInvalidate))
         let sent = harness.fromSource(ElementHarness.odata(102, options: [invalidate]))
         #expect(sent.count == 3)

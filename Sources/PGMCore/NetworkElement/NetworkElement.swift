@@ -168,6 +168,7 @@ public struct NetworkElement: Engine {
         advanceClock(to: now)
         // Collect everything due first, so that repeats of one session leave as one NAK list.
         var dueRepairs: [(tsi: TSI, sequences: [SequenceNumber])] = []
+        var dueIndex: [TSI: Int] = [:]
         var dueSessions: [TSI] = []
         while let timer = timers.min, timer.deadline <= now {
             timers.removeMin()
@@ -175,9 +176,10 @@ public struct NetworkElement: Engine {
             if let sequence = timer.sequence {
                 guard sessions[timer.tsi]?.repairs[sequence]?.scheduled == timer.deadline else { continue }
                 sessions[timer.tsi]?.repairs[sequence]?.scheduled = nil
-                if let index = dueRepairs.firstIndex(where: { $0.tsi == timer.tsi }) {
+                if let index = dueIndex[timer.tsi] {
                     dueRepairs[index].sequences.append(sequence)
                 } else {
+                    dueIndex[timer.tsi] = dueRepairs.count
                     dueRepairs.append((timer.tsi, [sequence]))
                 }
             } else {
@@ -256,12 +258,14 @@ public struct NetworkElement: Engine {
                 sessions[tsi]?.backoffRange = (.microseconds(Int64(minimum)), .microseconds(Int64(maximum)))
             }
         }
+        armSession(tsi)
         guard let options = forwardableOptions(packet.options), let session = sessions[tsi] else { return }
         for interface in configuration.interfaces where interface.id != arrival.interface {
-            sendDownstream(spmCopy(packet, spm, options: options, for: interface, session: session), on: interface.id, session: session)
+            sendDownstream(
+                spmCopy(packet, spm, options: options, for: interface, session: session), on: interface.id,
+                session: session)
             counters.spmsForwarded += 1
         }
-        armSession(tsi)
     }
 
     /// An SPM as the element sends it on `interface` (§7.1): SPM_PATH rewritten to its address there, and the
