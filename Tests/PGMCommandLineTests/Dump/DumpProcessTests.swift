@@ -34,6 +34,26 @@ struct DumpProcessTests {
         }
     }
 
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: executable.path)))
+    func readsACaptureFromStandardInput() throws {
+        let process = Process()
+        process.executableURL = Self.executable
+        process.arguments = ["-r", "-", "-c", "2", "--json"]
+        let capture = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent(
+            "../../../../shared/testdata/tcpdump/epgm_zmtp1.pcap"
+        ).standardized
+        process.standardInput = try FileHandle(forReadingFrom: capture)
+        let output = Pipe()
+        process.standardOutput = output
+        try process.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+        let lines = String(decoding: data, as: UTF8.self).split(separator: "\n")
+        #expect(lines.count == 2)
+        #expect(lines.allSatisfy { $0.hasPrefix(#"{"type":"spm","frame":"#) && $0.contains(#""heuristic":true"#) })
+    }
+
     /// Loopback only: sends UDP-encapsulated SPMs to 127.0.0.1, then SIGINT; the statistics must come out.
     @Test(
         .enabled(if: getuid() == 0 && FileManager.default.isExecutableFile(atPath: executable.path)),
