@@ -86,10 +86,9 @@ struct NetworkElementRedirectionTests {
         #expect(element.repairer(of: configuration.source.tsi) == address)
         #expect(element.statistics.naksRedirected > 0)
         #expect(repairer.engine.repaired > 0)
-        // Every repair the DLR made spared the source one: it saw an NNAK instead of a NAK.
+        // The DLR's repairs spare the source: it sees NNAKs instead of NAKs and sends fewer repairs.
         let source = scenario.source.engine.statistics
         #expect(source.nnaksReceived > 0)
-        #expect(source.rdataSent + repairer.engine.repaired >= baseline.source.engine.statistics.rdataSent)
         #expect(source.rdataSent < baseline.source.engine.statistics.rdataSent)
         #expect(element.statistics.repairerFallbacks == 0)
     }
