@@ -38,7 +38,9 @@ public struct Decapsulator: Sendable {
         let network: (offset: Int, etherType: UInt16?)
         switch linkType {
         case .ethernet:
-            guard frame.count >= 14 else { return .malformed(nil, .truncated(layer: .link, needed: 14, available: frame.count)) }
+            guard frame.count >= 14 else {
+                return .malformed(nil, .truncated(layer: .link, needed: 14, available: frame.count))
+            }
             var offset = 12
             var etherType = frame.u16(at: offset)
             offset += 2
@@ -54,14 +56,20 @@ public struct Decapsulator: Sendable {
             network = (offset, etherType)
         case .linuxCooked:
             // packet type(2) ARPHRD(2) address length(2) address(8) protocol(2)
-            guard frame.count >= 16 else { return .malformed(nil, .truncated(layer: .link, needed: 16, available: frame.count)) }
+            guard frame.count >= 16 else {
+                return .malformed(nil, .truncated(layer: .link, needed: 16, available: frame.count))
+            }
             network = (16, frame.u16(at: 14))
         case .linuxCookedV2:
             // protocol(2) reserved(2) ifindex(4) ARPHRD(2) packet type(1) address length(1) address(8)
-            guard frame.count >= 20 else { return .malformed(nil, .truncated(layer: .link, needed: 20, available: frame.count)) }
+            guard frame.count >= 20 else {
+                return .malformed(nil, .truncated(layer: .link, needed: 20, available: frame.count))
+            }
             network = (20, frame.u16(at: 0))
         case .null, .loop:
-            guard frame.count >= 4 else { return .malformed(nil, .truncated(layer: .link, needed: 4, available: frame.count)) }
+            guard frame.count >= 4 else {
+                return .malformed(nil, .truncated(layer: .link, needed: 4, available: frame.count))
+            }
             // The family is in the capturing host's byte order (DLT_NULL) or big-endian (DLT_LOOP); AF_INET is 2
             // everywhere, AF_INET6 is 10 (Linux), 24 (NetBSD, OpenBSD), 28 (FreeBSD) or 30 (macOS).
             let big = frame.u32(at: 0)
@@ -135,7 +143,9 @@ public struct Decapsulator: Sendable {
                 option += 1
                 continue
             }
-            guard option + 1 < optionsEnd else { return .malformed(header, .badIPHeader("IPv4 option 0x\(hex(type)) without length")) }
+            guard option + 1 < optionsEnd else {
+                return .malformed(header, .badIPHeader("IPv4 option 0x\(hex(type)) without length"))
+            }
             let length = Int(frame[option + 1])
             guard length >= 2, option + length <= optionsEnd else {
                 return .malformed(header, .badIPHeader("IPv4 option 0x\(hex(type)) with length \(length)"))
@@ -154,8 +164,12 @@ public struct Decapsulator: Sendable {
             return .fragment(
                 header,
                 IPFragment(
-                    identification: header.identification, offset: fragmentOffset, moreFragments: moreFragments,
-                    length: totalLength - headerLength))
+                    identification: header.identification,
+                    offset: fragmentOffset,
+                    moreFragments: moreFragments,
+                    length: totalLength - headerLength
+                )
+            )
         }
         return decapsulateTransport(frame, header: header, payloadStart: start + headerLength, available: available)
     }
@@ -187,7 +201,10 @@ public struct Decapsulator: Sendable {
             case 0, 43, 60, 51, 44:
                 extensionCount += 1
                 guard extensionCount <= Self.maximumIPv6ExtensionHeaders else {
-                    return .malformed(header, .badIPHeader("more than \(Self.maximumIPv6ExtensionHeaders) IPv6 extension headers"))
+                    return .malformed(
+                        header,
+                        .badIPHeader("more than \(Self.maximumIPv6ExtensionHeaders) IPv6 extension headers")
+                    )
                 }
                 guard offset + 8 <= end else {
                     return .malformed(header, .truncated(layer: .ip, needed: offset + 8, available: end))
@@ -208,8 +225,12 @@ public struct Decapsulator: Sendable {
                         return .fragment(
                             header,
                             IPFragment(
-                                identification: frame.u32(at: offset + 4), offset: fragmentOffset,
-                                moreFragments: moreFragments, length: header.ipLength - header.ipHeaderLength))
+                                identification: frame.u32(at: offset + 4),
+                                offset: fragmentOffset,
+                                moreFragments: moreFragments,
+                                length: header.ipLength - header.ipHeaderLength
+                            )
+                        )
                     }
                 } else if nextHeader == 51 {
                     length = (Int(frame[offset + 1]) + 2) * 4
@@ -249,14 +270,20 @@ public struct Decapsulator: Sendable {
     }
 
     private func decapsulateTransport(
-        _ frame: UnsafeRawBufferPointer, header: NetworkHeader, payloadStart: Int, available: Int
+        _ frame: UnsafeRawBufferPointer,
+        header: NetworkHeader,
+        payloadStart: Int,
+        available: Int
     ) -> Decapsulated {
         switch header.protocolNumber {
         case Self.pgmProtocol:
             return .pgm(header, udp: nil, pgm: payloadStart..<(payloadStart + available))
         case Self.udpProtocol:
             guard available >= 8 else {
-                return .malformed(header, .truncated(layer: .udp, needed: payloadStart + 8, available: payloadStart + available))
+                return .malformed(
+                    header,
+                    .truncated(layer: .udp, needed: payloadStart + 8, available: payloadStart + available)
+                )
             }
             let sourcePort = frame.u16(at: payloadStart)
             let destinationPort = frame.u16(at: payloadStart + 2)
@@ -274,7 +301,12 @@ public struct Decapsulator: Sendable {
             let pgmStart = payloadStart + 8
             let pgm = pgmStart..<(pgmStart + min(datagramLength, available) - 8)
             let configured = udpPorts.contains(destinationPort) || udpPorts.contains(sourcePort)
-            var udp = UDPHeader(sourcePort: sourcePort, destinationPort: destinationPort, length: udpLength, heuristic: false)
+            var udp = UDPHeader(
+                sourcePort: sourcePort,
+                destinationPort: destinationPort,
+                length: udpLength,
+                heuristic: false
+            )
             if configured { return .pgm(header, udp: udp, pgm: pgm) }
             guard udpHeuristic, Self.looksLikePGM(UnsafeRawBufferPointer(rebasing: frame[pgm])) else {
                 return .other(reason: .udpPort(destinationPort))

@@ -73,13 +73,22 @@ public struct Dissection: Sendable {
     /// Decapsulates and decodes one frame. The PGM bytes are copied once, into the array the packet's payload
     /// slice shares.
     public static func dissect(
-        frame: UnsafeRawBufferPointer, linkType: LinkType, decapsulator: Decapsulator, number: Int,
-        timestamp: CaptureTimestamp, originalLength: Int
+        frame: UnsafeRawBufferPointer,
+        linkType: LinkType,
+        decapsulator: Decapsulator,
+        number: Int,
+        timestamp: CaptureTimestamp,
+        originalLength: Int
     ) -> Dissection {
         let layers = decapsulator.decapsulate(frame, linkType: linkType)
         var dissection = Dissection(
-            number: number, timestamp: timestamp, capturedLength: frame.count, originalLength: originalLength,
-            layers: layers, pgm: nil)
+            number: number,
+            timestamp: timestamp,
+            capturedLength: frame.count,
+            originalLength: originalLength,
+            layers: layers,
+            pgm: nil
+        )
         if case .pgm(_, _, let range) = layers {
             dissection.pgm = decodePGM(UnsafeRawBufferPointer(rebasing: frame[range]))
         }
@@ -87,13 +96,21 @@ public struct Dissection: Sendable {
     }
 
     public static func dissect(
-        frame: [UInt8], linkType: LinkType, decapsulator: Decapsulator = Decapsulator(), number: Int = 1,
+        frame: [UInt8],
+        linkType: LinkType,
+        decapsulator: Decapsulator = Decapsulator(),
+        number: Int = 1,
         timestamp: CaptureTimestamp = CaptureTimestamp(seconds: 0, nanoseconds: 0)
     ) -> Dissection {
         frame.withUnsafeBytes {
             dissect(
-                frame: $0, linkType: linkType, decapsulator: decapsulator, number: number, timestamp: timestamp,
-                originalLength: frame.count)
+                frame: $0,
+                linkType: linkType,
+                decapsulator: decapsulator,
+                number: number,
+                timestamp: timestamp,
+                originalLength: frame.count
+            )
         }
     }
 
@@ -103,8 +120,11 @@ public struct Dissection: Sendable {
         let header = bytes.count >= Packet.commonHeaderLength
         let copy = [UInt8](bytes)
         return PGMLayer(
-            length: bytes.count, typeByte: header ? bytes[4] : nil, optionsByte: header ? bytes[5] : nil,
+            length: bytes.count,
+            typeByte: header ? bytes[4] : nil,
+            optionsByte: header ? bytes[5] : nil,
             checksum: checksum,
-            result: Result { () throws(PacketDecodingError) in try Packet(decoding: copy[...], checksum: .ignore) })
+            result: Result { () throws(PacketDecodingError) in try Packet(decoding: copy[...], checksum: .ignore) }
+        )
     }
 }

@@ -29,7 +29,10 @@ public final class PacketCapture {
         var errorBuffer = [CChar](repeating: 0, count: Int(PCAP_ERRBUF_SIZE))
         guard
             let handle = pcap_open_offline_with_tstamp_precision(
-                path, UInt32(PCAP_TSTAMP_PRECISION_NANO), &errorBuffer)
+                path,
+                UInt32(PCAP_TSTAMP_PRECISION_NANO),
+                &errorBuffer
+            )
         else {
             throw .corruptFile(path: path, reason: Self.string(errorBuffer))
         }
@@ -40,7 +43,10 @@ public final class PacketCapture {
 
     /// Opens `interface` for live capture. Immediate mode, so each packet is printed as it arrives.
     public init(
-        interface: String, promiscuous: Bool = true, snapshotLength: Int32 = 262_144, bufferSize: Int32? = nil
+        interface: String,
+        promiscuous: Bool = true,
+        snapshotLength: Int32 = 262_144,
+        bufferSize: Int32? = nil
     ) throws(CaptureError) {
         var errorBuffer = [CChar](repeating: 0, count: Int(PCAP_ERRBUF_SIZE))
         guard let handle = pcap_create(interface, &errorBuffer) else {
@@ -104,7 +110,8 @@ public final class PacketCapture {
 
     /// Reads one frame and calls `body` with its captured bytes, timestamp and length on the wire.
     /// A truncated or corrupt file throws ``CaptureError/corruptFile(path:reason:)`` after the frames before it.
-    public func next(_ body: (UnsafeRawBufferPointer, CaptureTimestamp, Int) -> Void) throws(CaptureError) -> ReadResult {
+    public func next(_ body: (UnsafeRawBufferPointer, CaptureTimestamp, Int) -> Void) throws(CaptureError) -> ReadResult
+    {
         var header: UnsafeMutablePointer<pcap_pkthdr>?
         var data: UnsafePointer<UInt8>?
         let status = pcap_next_ex(handle, &header, &data)
@@ -117,7 +124,9 @@ public final class PacketCapture {
             }
             // With PCAP_TSTAMP_PRECISION_NANO, tv_usec holds nanoseconds.
             let timestamp = CaptureTimestamp(
-                seconds: Int64(pointer.ts.tv_sec), nanoseconds: Int32(truncatingIfNeeded: pointer.ts.tv_usec))
+                seconds: Int64(pointer.ts.tv_sec),
+                nanoseconds: Int32(truncatingIfNeeded: pointer.ts.tv_usec)
+            )
             body(UnsafeRawBufferPointer(start: data, count: Int(pointer.caplen)), timestamp, Int(pointer.len))
             return .frame
         case 0:
@@ -181,9 +190,10 @@ public final class PacketCapture {
     /// (so they can be reported), also inside one VLAN tag. IPv6 PGM behind extension headers other than a
     /// fragment header needs an explicit filter (`ip6`), because `ip6 proto` does not follow the header chain.
     public static func defaultFilter(udpPorts: [UInt16]) -> String {
-        let clauses = ["ip proto 113", "ip6 proto 113"] + udpPorts.map { "udp port \($0)" } + [
-            "(ip[6:2] & 0x3fff != 0)", "ip6 proto 44",
-        ]
+        let clauses =
+            ["ip proto 113", "ip6 proto 113"] + udpPorts.map { "udp port \($0)" } + [
+                "(ip[6:2] & 0x3fff != 0)", "ip6 proto 44",
+            ]
         let any = clauses.joined(separator: " or ")
         return "\(any) or (vlan and (\(any)))"
     }

@@ -5,8 +5,12 @@ import PGMWire
 public enum StatisticsFormatter {
     public static func text(_ report: TraceAnalyzer.Report, into out: inout OutputBuffer) {
         let capture = report.capture
-        out.append("capture: \(capture.frames) frames, \(capture.pgmPackets) PGM packets, \(capture.malformed) malformed, ")
-        out.append("\(capture.fragments) IP fragments, \(capture.other) not PGM, \(capture.badChecksums) bad checksums, ")
+        out.append(
+            "capture: \(capture.frames) frames, \(capture.pgmPackets) PGM packets, \(capture.malformed) malformed, "
+        )
+        out.append(
+            "\(capture.fragments) IP fragments, \(capture.other) not PGM, \(capture.badChecksums) bad checksums, "
+        )
         out.append("\(capture.missingChecksums) without checksum\n")
         for session in report.sessions {
             out.append("\nsession ")
@@ -131,7 +135,11 @@ public enum StatisticsFormatter {
         out.append("\n")
     }
 
-    private static func distribution(_ name: StaticString, _ value: TraceAnalyzer.Distribution, _ out: inout OutputBuffer) {
+    private static func distribution(
+        _ name: StaticString,
+        _ value: TraceAnalyzer.Distribution,
+        _ out: inout OutputBuffer
+    ) {
         out.jsonKey(name)
         out.jsonOpen()
         out.jsonInt("count", value.count)
@@ -141,7 +149,8 @@ public enum StatisticsFormatter {
         out.jsonClose()
     }
 
-    private static func latency(_ name: StaticString, _ value: TraceAnalyzer.LatencySummary, _ out: inout OutputBuffer) {
+    private static func latency(_ name: StaticString, _ value: TraceAnalyzer.LatencySummary, _ out: inout OutputBuffer)
+    {
         out.jsonKey(name)
         out.jsonOpen()
         out.jsonInt("count", value.count)

@@ -39,7 +39,11 @@ public struct TextFormatter: Sendable {
             out.append(byte: 10)
             if verbose { appendNetworkDetails(network, udp: nil, into: &out) }
         case .malformed(let network, let error):
-            if let network, network.ipVersion != 0 { appendAddresses(network, udp: nil, into: &out) } else { out.append(" ") }
+            if let network, network.ipVersion != 0 {
+                appendAddresses(network, udp: nil, into: &out)
+            } else {
+                out.append(" ")
+            }
             out.append("malformed frame: ")
             out.append(error.description)
             out.append(", length ")
@@ -116,7 +120,11 @@ public struct TextFormatter: Sendable {
                 }
                 out.append("]")
             }
-            appendChecksum(pgm.checksum, requiresChecksum: packet.body.type == .odata || packet.body.type == .rdata, into: &out)
+            appendChecksum(
+                pgm.checksum,
+                requiresChecksum: packet.body.type == .odata || packet.body.type == .rdata,
+                into: &out
+            )
             if network.truncatedBySnapshot { out.append(" [snapshot truncated]") }
             out.append(", length ")
             out.append(decimal: pgm.length)
@@ -167,7 +175,10 @@ public struct TextFormatter: Sendable {
             out.append(decimal: poll.sequence.rawValue)
             out.append(" round ")
             out.append(decimal: poll.round)
-            out.append(poll.subtype == POLL.dlrSubtype ? " dlr" : poll.subtype == POLL.generalSubtype ? " general" : " subtype ")
+            out.append(
+                poll.subtype == POLL.dlrSubtype
+                    ? " dlr" : poll.subtype == POLL.generalSubtype ? " general" : " subtype "
+            )
             if poll.subtype > POLL.dlrSubtype { out.append(decimal: poll.subtype) }
             out.append(" path ")
             out.append(nla: poll.path)
@@ -356,7 +367,9 @@ public struct TextFormatter: Sendable {
         out.append(" (")
         let flags = pgm.optionsByte ?? 0
         var separator = false
-        for (bit, name): (UInt8, StaticString) in [(0x01, "present"), (0x02, "network"), (0x40, "var_pktlen"), (0x80, "parity")]
+        for (bit, name): (UInt8, StaticString) in [
+            (0x01, "present"), (0x02, "network"), (0x40, "var_pktlen"), (0x80, "parity"),
+        ]
         where flags & bit != 0 {
             if separator { out.append(byte: UInt8(ascii: ",")) }
             out.append(literal: name)

@@ -256,7 +256,9 @@ private struct SessionState: Sendable {
     }
 
     private func forEachRequested(
-        _ sequence: SequenceNumber, _ options: [Option], _ body: (SequenceNumber) -> Void
+        _ sequence: SequenceNumber,
+        _ options: [Option],
+        _ body: (SequenceNumber) -> Void
     ) {
         body(sequence)
         for option in options {
@@ -296,12 +298,28 @@ private struct SessionState: Sendable {
         let origin = firstODATA ?? SequenceNumber(0)
         neverRepaired.sort { origin.distance(to: $0) < origin.distance(to: $1) }
         return TraceAnalyzer.SessionReport(
-            tsi: tsi, firstTime: firstTime, lastTime: lastTime, traffic: traffic,
-            odataRange: firstODATA.flatMap { first in highestODATA.map { (first, $0) } }, lastSPMLead: lastSPMLead,
-            gaps: gaps, gapSequences: gapSequences, naks: naks, nakEntries: nakEntries, ncfs: ncfs,
-            ncfEntries: ncfEntries, rdata: rdata, lostSequences: lost, naksPerLostSequence: naksPer,
-            rdataPerLostSequence: rdataPer, gapToNAK: TraceAnalyzer.LatencySummary(gapToNAK),
-            nakToNCF: TraceAnalyzer.LatencySummary(nakToNCF), nakToRDATA: TraceAnalyzer.LatencySummary(nakToRDATA),
-            neverRepaired: neverRepaired, congestionReports: congestionReports, worstReceiver: worstReceiver)
+            tsi: tsi,
+            firstTime: firstTime,
+            lastTime: lastTime,
+            traffic: traffic,
+            odataRange: firstODATA.flatMap { first in highestODATA.map { (first, $0) } },
+            lastSPMLead: lastSPMLead,
+            gaps: gaps,
+            gapSequences: gapSequences,
+            naks: naks,
+            nakEntries: nakEntries,
+            ncfs: ncfs,
+            ncfEntries: ncfEntries,
+            rdata: rdata,
+            lostSequences: lost,
+            naksPerLostSequence: naksPer,
+            rdataPerLostSequence: rdataPer,
+            gapToNAK: TraceAnalyzer.LatencySummary(gapToNAK),
+            nakToNCF: TraceAnalyzer.LatencySummary(nakToNCF),
+            nakToRDATA: TraceAnalyzer.LatencySummary(nakToRDATA),
+            neverRepaired: neverRepaired,
+            congestionReports: congestionReports,
+            worstReceiver: worstReceiver
+        )
     }
 }

@@ -34,7 +34,12 @@ struct CaptureFileTests {
         let (linkType, frames) = try TestData.frames(TestData.zeroMQNative)
         let path = Self.temporaryPath("zmtp.pcapng")
         defer { unlink(path) }
-        #expect(FileManager.default.createFile(atPath: path, contents: Data(Self.pcapng(linkType: UInt16(linkType.rawValue), frames: frames))))
+        #expect(
+            FileManager.default.createFile(
+                atPath: path,
+                contents: Data(Self.pcapng(linkType: UInt16(linkType.rawValue), frames: frames))
+            )
+        )
         let (readType, readFrames) = try TestData.frames(atPath: path)
         #expect(readType == linkType)
         #expect(readFrames.map(\.bytes) == frames.map(\.bytes))

@@ -10,7 +10,8 @@ struct DecapsulatorTests {
     static let group = IPv4Address(239, 192, 0, 1)
 
     static let odata: [UInt8] = Packet(
-        tsi: tsi, dataDestinationPort: 7500,
+        tsi: tsi,
+        dataDestinationPort: 7500,
         body: .odata(DataPacket(sequence: SequenceNumber(42), trail: SequenceNumber(7), payload: [1, 2, 3][...]))
     ).encoded()
 
@@ -43,7 +44,11 @@ struct DecapsulatorTests {
         return frame + [UInt8(etherType >> 8), UInt8(etherType & 0xFF)] + ip
     }
 
-    static func expectODATA(_ result: Decapsulated, in frame: [UInt8], sourceLocation: SourceLocation = #_sourceLocation) {
+    static func expectODATA(
+        _ result: Decapsulated,
+        in frame: [UInt8],
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) {
         guard case .pgm(_, _, let range) = result else {
             Issue.record("not PGM: \(result)", sourceLocation: sourceLocation)
             return
@@ -140,7 +145,8 @@ struct DecapsulatorTests {
         }
         #expect(heuristic.heuristic)
         #expect(
-            Decapsulator(udpHeuristic: false).decapsulate(otherPort, linkType: .raw) == .other(reason: .udpPort(5563)))
+            Decapsulator(udpHeuristic: false).decapsulate(otherPort, linkType: .raw) == .other(reason: .udpPort(5563))
+        )
         // A wrong checksum on an unconfigured port is not PGM; on a configured port it is shown (and flagged).
         var corrupted = Self.odata
         corrupted[corrupted.count - 1] ^= 0xFF
@@ -148,7 +154,10 @@ struct DecapsulatorTests {
         #expect(Decapsulator().decapsulate(bad, linkType: .raw) == .other(reason: .udpPort(5563)))
         let badConfigured = Self.ipv4(udp: (40000, 5563), pgm: corrupted)
         let shown = Dissection.dissect(
-            frame: badConfigured, linkType: .raw, decapsulator: Decapsulator(udpPorts: [5563]))
+            frame: badConfigured,
+            linkType: .raw,
+            decapsulator: Decapsulator(udpPorts: [5563])
+        )
         guard case .invalid = shown.pgm?.checksum else {
             Issue.record("bad checksum not flagged: \(String(describing: shown.pgm?.checksum))")
             return
@@ -207,7 +216,11 @@ struct DecapsulatorTests {
     @Test func everyTruncationIsHandled() {
         let frames: [(LinkType, [UInt8])] = [
             (.ethernet, Self.ethernet(Self.ipv4(udp: (1, 3055)), vlans: [5])),
-            (.linuxCookedV2, [0x86, 0xDD, 0, 0, 0, 0, 0, 2, 0, 1, 0, 6, 2, 0, 0, 0, 0, 1, 0, 0] + Self.ipv6(hopByHopRouterAlert: true)),
+            (
+                .linuxCookedV2,
+                [0x86, 0xDD, 0, 0, 0, 0, 0, 2, 0, 1, 0, 6, 2, 0, 0, 0, 0, 1, 0, 0]
+                    + Self.ipv6(hopByHopRouterAlert: true)
+            ),
             (.raw, Self.ipv4(routerAlert: true)),
         ]
         for (linkType, frame) in frames {
@@ -231,6 +244,7 @@ struct DecapsulatorTests {
     @Test func unsupportedLinkType() {
         #expect(
             Decapsulator().decapsulate([1, 2, 3], linkType: LinkType(rawValue: 147))
-                == .malformed(nil, .unsupportedLinkType(147)))
+                == .malformed(nil, .unsupportedLinkType(147))
+        )
     }
 }

@@ -22,7 +22,9 @@ struct RandomFrameTests {
     @Test(arguments: [1, 2, 3])
     func mutatedFramesNeverTrap(seed: UInt64) throws {
         var random = SplitMix64(state: seed)
-        let seeds = try TestData.frames(TestData.nativeCapture).1.map(\.bytes) + TestData.frames(TestData.zeroMQUDP).1.map(\.bytes)
+        let seeds =
+            try TestData.frames(TestData.nativeCapture).1.map(\.bytes)
+            + TestData.frames(TestData.zeroMQUDP).1.map(\.bytes)
         var analyzer = TraceAnalyzer()
         var decoded = 0
         for round in 0..<3_000 {
@@ -34,17 +36,26 @@ struct RandomFrameTests {
                 case 1 where !frame.isEmpty: frame.removeLast(random.below(frame.count))
                 case 2 where !frame.isEmpty:
                     let start = random.below(frame.count)
-                    frame.insert(contentsOf: frame[start..<min(frame.count, start + random.below(32))], at: random.below(frame.count))
+                    frame.insert(
+                        contentsOf: frame[start..<min(frame.count, start + random.below(32))],
+                        at: random.below(frame.count)
+                    )
                 default: frame.removeFirst(min(frame.count, random.below(24)))
                 }
             }
             let linkType = LinkType.supported[random.below(LinkType.supported.count)]
             let dissection = Dissection.dissect(
-                frame: frame, linkType: linkType, decapsulator: Decapsulator(udpPorts: round % 2 == 0 ? [3055] : []),
-                number: round, timestamp: CaptureTimestamp(seconds: Int64(round), nanoseconds: Int32(round)))
+                frame: frame,
+                linkType: linkType,
+                decapsulator: Decapsulator(udpPorts: round % 2 == 0 ? [3055] : []),
+                number: round,
+                timestamp: CaptureTimestamp(seconds: Int64(round), nanoseconds: Int32(round))
+            )
             if dissection.pgm?.packet != nil { decoded += 1 }
             var out = OutputBuffer(capacity: 8)
-            frame.withUnsafeBytes { TextFormatter(verbose: true, hexDump: .hexAndASCII).format(dissection, frame: $0, into: &out) }
+            frame.withUnsafeBytes {
+                TextFormatter(verbose: true, hexDump: .hexAndASCII).format(dissection, frame: $0, into: &out)
+            }
             #expect(out.count > 0)
             var json = OutputBuffer(capacity: 8)
             JSONFormatter().format(dissection, into: &json)

@@ -30,8 +30,12 @@ struct TcpdumpAgreementTests {
         return (
             String(format: "%04d-%02d-%02d", year, month, day),
             String(
-                format: "%02d:%02d:%02d.%06d", secondOfDay / 3600, secondOfDay / 60 % 60, secondOfDay % 60,
-                Int(time.nanoseconds) / 1000)
+                format: "%02d:%02d:%02d.%06d",
+                secondOfDay / 3600,
+                secondOfDay / 60 % 60,
+                secondOfDay % 60,
+                Int(time.nanoseconds) / 1000
+            )
         )
     }
 
@@ -77,10 +81,20 @@ struct TcpdumpAgreementTests {
                 #expect(body[0] == network.source.description, "\(context)")
                 #expect(body[2] == "\(network.destination):", "\(context)")
             }
-            #expect(body[pgmIndex - 3].split(separator: ".").last.map(String.init) == String(packet.sourcePort), "\(context)")
-            #expect(body[pgmIndex - 1] == "\(packet.destinationPort):" || body[pgmIndex - 1].hasSuffix(".\(packet.destinationPort):"), "\(context)")
+            #expect(
+                body[pgmIndex - 3].split(separator: ".").last.map(String.init) == String(packet.sourcePort),
+                "\(context)"
+            )
+            #expect(
+                body[pgmIndex - 1] == "\(packet.destinationPort):"
+                    || body[pgmIndex - 1].hasSuffix(".\(packet.destinationPort):"),
+                "\(context)"
+            )
             #expect(body[pgmIndex + 2] == String(packet.payload.count), "\(context)")
-            #expect(body[pgmIndex + 3] == "0x" + packet.gsi.bytes.map { String(format: "%02x", $0) }.joined(), "\(context)")
+            #expect(
+                body[pgmIndex + 3] == "0x" + packet.gsi.bytes.map { String(format: "%02x", $0) }.joined(),
+                "\(context)"
+            )
             if body.last == "[|pgm]" {
                 // tcpdump gives up on IPv4 NAK/NCF; nothing more to compare.
                 #expect([.nak, .ncf, .nnak].contains(packet.body.type), "\(context)")
@@ -111,7 +125,10 @@ struct TcpdumpAgreementTests {
                     switch option.value {
                     case .fragment(let fragment):
                         #expect(value(after: "FRAG", in: optionTokens) == "seq", "\(context)")
-                        #expect(value(after: "seq", in: optionTokens) == String(fragment.firstSequence.rawValue), "\(context)")
+                        #expect(
+                            value(after: "seq", in: optionTokens) == String(fragment.firstSequence.rawValue),
+                            "\(context)"
+                        )
                         #expect(value(after: "off", in: optionTokens) == String(fragment.offset), "\(context)")
                         #expect(value(after: "len", in: optionTokens) == String(fragment.apduLength), "\(context)")
                     case .fin:

@@ -10,12 +10,22 @@ struct TraceAnalyzerTests {
     static let group = NLA.ipv4(IPv4Address(239, 0, 0, 1))
 
     static func odata(_ sequence: UInt32) -> Packet {
-        Packet(tsi: tsi, dataDestinationPort: 7500, body: .odata(DataPacket(sequence: SequenceNumber(sequence), trail: SequenceNumber(0), payload: [0][...])))
+        Packet(
+            tsi: tsi,
+            dataDestinationPort: 7500,
+            body: .odata(DataPacket(sequence: SequenceNumber(sequence), trail: SequenceNumber(0), payload: [0][...]))
+        )
     }
     static func rdata(_ sequence: UInt32) -> Packet {
-        Packet(tsi: tsi, dataDestinationPort: 7500, body: .rdata(DataPacket(sequence: SequenceNumber(sequence), trail: SequenceNumber(0), payload: [0][...])))
+        Packet(
+            tsi: tsi,
+            dataDestinationPort: 7500,
+            body: .rdata(DataPacket(sequence: SequenceNumber(sequence), trail: SequenceNumber(0), payload: [0][...]))
+        )
     }
-    static func nak(_ sequence: UInt32, list: [UInt32] = [], report: (UInt16, UInt8)? = nil, confirm: Bool = false) -> Packet {
+    static func nak(_ sequence: UInt32, list: [UInt32] = [], report: (UInt16, UInt8)? = nil, confirm: Bool = false)
+        -> Packet
+    {
         var options: [Option] = []
         if !list.isEmpty { options.append(Option(.nakList(list.map(SequenceNumber.init)))) }
         if let (loss, host) = report {
@@ -23,8 +33,14 @@ struct TraceAnalyzerTests {
                 Option(
                     .congestionReport(
                         Option.CongestionReport(
-                            kinds: [.receiverWorstPath], lead: SequenceNumber(sequence), receiverWorstPath: loss,
-                            worstReceiver: .ipv4(IPv4Address(10, 0, 0, host))))))
+                            kinds: [.receiverWorstPath],
+                            lead: SequenceNumber(sequence),
+                            receiverWorstPath: loss,
+                            worstReceiver: .ipv4(IPv4Address(10, 0, 0, host))
+                        )
+                    )
+                )
+            )
         }
         let body = NAK(sequence: SequenceNumber(sequence), source: source, group: group)
         return Packet(tsi: tsi, dataDestinationPort: 7500, body: confirm ? .ncf(body) : .nak(body), options: options)
@@ -33,25 +49,29 @@ struct TraceAnalyzerTests {
     static func analyze(_ trace: [(Int64, Packet)]) -> TraceAnalyzer.SessionReport? {
         var analyzer = TraceAnalyzer()
         for (microseconds, packet) in trace {
-            analyzer.record(packet, length: packet.encodedLength, at: CaptureTimestamp(totalNanoseconds: microseconds * 1000))
+            analyzer.record(
+                packet,
+                length: packet.encodedLength,
+                at: CaptureTimestamp(totalNanoseconds: microseconds * 1000)
+            )
         }
         return analyzer.report().sessions.first
     }
 
     @Test func gapsNAKsRepairsAndLatencies() throws {
         let trace: [(Int64, Packet)] = [
-                (0, Self.odata(0)), (10, Self.odata(1)), (20, Self.odata(2)),
-                (30, Self.odata(5)),  // gap 3, 4 seen at 30
-                (40, Self.nak(3, list: [4], report: (0x1000, 7))),
-                (41, Self.nak(3, list: [4], confirm: true)),
-                (50, Self.rdata(3)),
-                (60, Self.rdata(4)),
-                (70, Self.odata(6)),
-                (80, Self.odata(9)),  // gap 7, 8 seen at 80
-                (100, Self.nak(7, report: (0x4000, 8))),
-                (101, Self.nak(7, confirm: true)),
-                (130, Self.nak(7, report: (0x2000, 9))),  // a second NAK for 7, never answered with RDATA
-            ]
+            (0, Self.odata(0)), (10, Self.odata(1)), (20, Self.odata(2)),
+            (30, Self.odata(5)),  // gap 3, 4 seen at 30
+            (40, Self.nak(3, list: [4], report: (0x1000, 7))),
+            (41, Self.nak(3, list: [4], confirm: true)),
+            (50, Self.rdata(3)),
+            (60, Self.rdata(4)),
+            (70, Self.odata(6)),
+            (80, Self.odata(9)),  // gap 7, 8 seen at 80
+            (100, Self.nak(7, report: (0x4000, 8))),
+            (101, Self.nak(7, confirm: true)),
+            (130, Self.nak(7, report: (0x2000, 9))),  // a second NAK for 7, never answered with RDATA
+        ]
         let report = try #require(Self.analyze(trace))
         #expect(report.tsi == Self.tsi)
         #expect(report.gaps == 2 && report.gapSequences == 4)

@@ -66,7 +66,8 @@ struct TsharkAgreementTests {
                 #expect(
                     layers.first("frame.time_epoch")
                         == "\(dissection.timestamp.seconds).\(String(format: "%09d", dissection.timestamp.nanoseconds))",
-                    "\(context)")
+                    "\(context)"
+                )
                 #expect(layers.first("frame.len") == String(frame.originalLength), "\(context)")
                 #expect(layers.first("ip.src") == network.source.description, "\(context)")
                 #expect(layers.first("ip.dst") == network.destination.description, "\(context)")
@@ -81,7 +82,10 @@ struct TsharkAgreementTests {
                 #expect(packet.body == .spmr, "\(context)")
                 if unfiltered {
                     let data = try #require(layers.first("data.data"), "\(context)")
-                    #expect(data == packet.encoded().map { String(format: "%02x", $0) }.joined(separator: ":"), "\(context)")
+                    #expect(
+                        data == packet.encoded().map { String(format: "%02x", $0) }.joined(separator: ":"),
+                        "\(context)"
+                    )
                 }
                 compared.spmr += 1
                 continue
@@ -124,7 +128,10 @@ struct TsharkAgreementTests {
             }
             for option in packet.options {
                 if case .fragment(let fragment) = option.value {
-                    #expect(pgm.first("pgm.opts.fragment.first_sqn") == Self.hex32(fragment.firstSequence.rawValue), "\(context)")
+                    #expect(
+                        pgm.first("pgm.opts.fragment.first_sqn") == Self.hex32(fragment.firstSequence.rawValue),
+                        "\(context)"
+                    )
                     #expect(pgm.first("pgm.opts.fragment.fragment_offset") == String(fragment.offset), "\(context)")
                     #expect(pgm.first("pgm.opts.fragment.total_length") == String(fragment.apduLength), "\(context)")
                 }

@@ -32,7 +32,11 @@ func ethernet(_ ip: [UInt8], multicast: Bool) -> [UInt8] {
 
 func frame(_ packet: Packet, from: IPv4Address, to: IPv4Address) -> [UInt8] {
     let ip = IPFrameBuilder.ipv4(
-        pgm: packet.encoded(), source: from, destination: to, udpPorts: udp ? (3055, 3055) : nil)
+        pgm: packet.encoded(),
+        source: from,
+        destination: to,
+        udpPorts: udp ? (3055, 3055) : nil
+    )
     return ethernet(ip, multicast: to.isMulticast)
 }
 
@@ -51,8 +55,17 @@ while written < total {
         (packet, from, to) = pending.removeFirst()
     } else if written % 100 == 0 {
         packet = Packet(
-            tsi: tsi, dataDestinationPort: dataPort,
-            body: .spm(SPM(sequence: SequenceNumber(spmSequence), trail: SequenceNumber(0), lead: SequenceNumber(sequence &- 1), path: .ipv4(source))))
+            tsi: tsi,
+            dataDestinationPort: dataPort,
+            body: .spm(
+                SPM(
+                    sequence: SequenceNumber(spmSequence),
+                    trail: SequenceNumber(0),
+                    lead: SequenceNumber(sequence &- 1),
+                    path: .ipv4(source)
+                )
+            )
+        )
         spmSequence &+= 1
     } else if written % 1000 == 500 {
         packet = Packet(tsi: tsi, dataDestinationPort: dataPort, body: .spmr)
@@ -60,22 +73,42 @@ while written < total {
     } else {
         let options: [Option] =
             sequence % 50 == 0
-            ? [Option(.fragment(Option.Fragment(firstSequence: SequenceNumber(sequence), offset: 0, apduLength: 200)))] : []
+            ? [Option(.fragment(Option.Fragment(firstSequence: SequenceNumber(sequence), offset: 0, apduLength: 200)))]
+            : []
         packet = Packet(
-            tsi: tsi, dataDestinationPort: dataPort,
-            body: .odata(DataPacket(sequence: SequenceNumber(sequence), trail: SequenceNumber(0), payload: payload[...])),
-            options: options)
+            tsi: tsi,
+            dataDestinationPort: dataPort,
+            body: .odata(
+                DataPacket(sequence: SequenceNumber(sequence), trail: SequenceNumber(0), payload: payload[...])
+            ),
+            options: options
+        )
         if sequence % 100 == 37 {
             let lost = SequenceNumber(sequence)
             let nakOptions: [Option] = sequence % 200 == 37 ? [Option(.nakList([lost &+ 1, lost &+ 2]))] : []
             let nak = NAK(sequence: lost, source: .ipv4(source), group: .ipv4(group))
             let flags: Packet.Flags = nakOptions.isEmpty ? [] : .network
-            pending.append((Packet(tsi: tsi, dataDestinationPort: dataPort, flags: flags, body: .nak(nak), options: nakOptions), receiver, source))
-            pending.append((Packet(tsi: tsi, dataDestinationPort: dataPort, flags: flags, body: .ncf(nak), options: nakOptions), source, group))
             pending.append(
-                (Packet(
-                    tsi: tsi, dataDestinationPort: dataPort,
-                    body: .rdata(DataPacket(sequence: lost, trail: SequenceNumber(0), payload: payload[...]))), source, group))
+                (
+                    Packet(tsi: tsi, dataDestinationPort: dataPort, flags: flags, body: .nak(nak), options: nakOptions),
+                    receiver, source
+                )
+            )
+            pending.append(
+                (
+                    Packet(tsi: tsi, dataDestinationPort: dataPort, flags: flags, body: .ncf(nak), options: nakOptions),
+                    source, group
+                )
+            )
+            pending.append(
+                (
+                    Packet(
+                        tsi: tsi,
+                        dataDestinationPort: dataPort,
+                        body: .rdata(DataPacket(sequence: lost, trail: SequenceNumber(0), payload: payload[...]))
+                    ), source, group
+                )
+            )
         }
         sequence &+= 1
     }

@@ -34,36 +34,70 @@ public struct DumpCommand: ParsableCommand {
               69  the interface does not exist or is down
               77  no permission to capture (needs root or CAP_NET_RAW)
             """,
-        version: "1.0.0")
+        version: "1.0.0"
+    )
 
-    @Option(name: [.customShort("r"), .customLong("read")], help: ArgumentHelp("Read packets from a capture file ('-' for standard input).", valueName: "file"))
+    @Option(
+        name: [.customShort("r"), .customLong("read")],
+        help: ArgumentHelp("Read packets from a capture file ('-' for standard input).", valueName: "file")
+    )
     public var file: String?
 
-    @Option(name: [.customShort("i"), .customLong("interface")], help: ArgumentHelp("Capture live on an interface.", valueName: "interface"))
+    @Option(
+        name: [.customShort("i"), .customLong("interface")],
+        help: ArgumentHelp("Capture live on an interface.", valueName: "interface")
+    )
     public var interface: String?
 
-    @Flag(name: [.customShort("p"), .customLong("no-promiscuous-mode")], help: "Do not put the interface into promiscuous mode.")
+    @Flag(
+        name: [.customShort("p"), .customLong("no-promiscuous-mode")],
+        help: "Do not put the interface into promiscuous mode."
+    )
     public var noPromiscuous = false
 
-    @Option(name: [.customShort("s"), .customLong("snapshot-length")], help: ArgumentHelp("Bytes to capture per packet (live).", valueName: "bytes"))
+    @Option(
+        name: [.customShort("s"), .customLong("snapshot-length")],
+        help: ArgumentHelp("Bytes to capture per packet (live).", valueName: "bytes")
+    )
     public var snapshotLength: Int32 = 262_144
 
-    @Option(name: [.customShort("B"), .customLong("buffer-size")], help: ArgumentHelp("Kernel capture buffer size in KiB (live).", valueName: "KiB"))
+    @Option(
+        name: [.customShort("B"), .customLong("buffer-size")],
+        help: ArgumentHelp("Kernel capture buffer size in KiB (live).", valueName: "KiB")
+    )
     public var bufferSize: Int32?
 
-    @Option(name: [.customShort("w"), .customLong("write")], help: ArgumentHelp("Also save the captured frames to a pcap file.", valueName: "file"))
+    @Option(
+        name: [.customShort("w"), .customLong("write")],
+        help: ArgumentHelp("Also save the captured frames to a pcap file.", valueName: "file")
+    )
     public var writeFile: String?
 
-    @Option(name: [.customShort("c"), .customLong("count")], help: ArgumentHelp("Stop after this many PGM packets (fragments and malformed packets count).", valueName: "count"))
+    @Option(
+        name: [.customShort("c"), .customLong("count")],
+        help: ArgumentHelp(
+            "Stop after this many PGM packets (fragments and malformed packets count).",
+            valueName: "count"
+        )
+    )
     public var count: Int?
 
-    @Option(name: .customLong("udp-port"), help: ArgumentHelp("UDP port carrying PGM (repeatable; replaces the defaults 3055, 3056, 7500).", valueName: "port"))
+    @Option(
+        name: .customLong("udp-port"),
+        help: ArgumentHelp(
+            "UDP port carrying PGM (repeatable; replaces the defaults 3055, 3056, 7500).",
+            valueName: "port"
+        )
+    )
     public var udpPorts: [UInt16] = []
 
     @Flag(name: .customLong("no-udp-heuristic"), help: "Do not look for PGM on UDP ports other than --udp-port.")
     public var noUDPHeuristic = false
 
-    @Flag(name: [.customShort("v"), .customLong("verbose")], help: "Print every header field and every field of every option.")
+    @Flag(
+        name: [.customShort("v"), .customLong("verbose")],
+        help: "Print every header field and every field of every option."
+    )
     public var verbose = false
 
     @Flag(name: .customShort("x"), help: "Print each packet in hex, from the IP header on.")
@@ -72,13 +106,19 @@ public struct DumpCommand: ParsableCommand {
     @Flag(name: .customShort("X"), help: "Print each packet in hex and ASCII, from the IP header on.")
     public var hexAndASCII = false
 
-    @Flag(name: .customShort("n"), help: "Do not resolve addresses (accepted for tcpdump habits; pgm-dump never resolves names).")
+    @Flag(
+        name: .customShort("n"),
+        help: "Do not resolve addresses (accepted for tcpdump habits; pgm-dump never resolves names)."
+    )
     public var numeric = false
 
     @Flag(name: .customLong("json"), help: "Write JSON Lines instead of text (schema: Docs/pgm-dump-json.md).")
     public var json = false
 
-    @Flag(name: .customLong("stats"), help: "Print per-session statistics at the end (or on SIGINT) instead of packets.")
+    @Flag(
+        name: .customLong("stats"),
+        help: "Print per-session statistics at the end (or on SIGINT) instead of packets."
+    )
     public var stats = false
 
     @Argument(help: ArgumentHelp("A BPF filter expression (pcap-filter(7)).", valueName: "expression"))
@@ -107,7 +147,10 @@ public struct DumpCommand: ParsableCommand {
 
     /// The effective settings, for the runner.
     var decapsulator: Decapsulator {
-        Decapsulator(udpPorts: udpPorts.isEmpty ? Decapsulator.defaultUDPPorts : udpPorts, udpHeuristic: !noUDPHeuristic)
+        Decapsulator(
+            udpPorts: udpPorts.isEmpty ? Decapsulator.defaultUDPPorts : udpPorts,
+            udpHeuristic: !noUDPHeuristic
+        )
     }
 }
 

@@ -23,8 +23,11 @@ struct DumpRunner {
         do {
             if let interface = command.interface {
                 capture = try PacketCapture(
-                    interface: interface, promiscuous: !command.noPromiscuous, snapshotLength: command.snapshotLength,
-                    bufferSize: command.bufferSize.map { $0 * 1024 })
+                    interface: interface,
+                    promiscuous: !command.noPromiscuous,
+                    snapshotLength: command.snapshotLength,
+                    bufferSize: command.bufferSize.map { $0 * 1024 }
+                )
             } else {
                 capture = try PacketCapture(file: command.file ?? "-")
             }
@@ -46,7 +49,9 @@ struct DumpRunner {
         let decapsulator = command.decapsulator
         let linkType = capture.linkType
         let text = TextFormatter(
-            verbose: command.verbose, hexDump: command.hexAndASCII ? .hexAndASCII : command.hex ? .hex : .none)
+            verbose: command.verbose,
+            hexDump: command.hexAndASCII ? .hexAndASCII : command.hex ? .hex : .none
+        )
         let json = JSONFormatter()
         var analyzer = TraceAnalyzer()
         var out = OutputBuffer(capacity: Self.flushThreshold + 4096)
@@ -64,8 +69,13 @@ struct DumpRunner {
                     let result = try capture.next { frame, timestamp, originalLength in
                         frameNumber += 1
                         let dissection = Dissection.dissect(
-                            frame: frame, linkType: linkType, decapsulator: decapsulator, number: frameNumber,
-                            timestamp: timestamp, originalLength: originalLength)
+                            frame: frame,
+                            linkType: linkType,
+                            decapsulator: decapsulator,
+                            number: frameNumber,
+                            timestamp: timestamp,
+                            originalLength: originalLength
+                        )
                         if stats {
                             analyzer.record(dissection)
                         }

@@ -38,13 +38,20 @@ enum TestData {
         return (capture.linkType, frames)
     }
 
-    static func dissections(_ relative: String, decapsulator: Decapsulator = Decapsulator()) throws -> [(Frame, Dissection)] {
+    static func dissections(_ relative: String, decapsulator: Decapsulator = Decapsulator()) throws -> [(
+        Frame, Dissection
+    )] {
         let (linkType, frames) = try frames(relative)
         return frames.enumerated().map { index, frame in
             let dissection = frame.bytes.withUnsafeBytes {
                 Dissection.dissect(
-                    frame: $0, linkType: linkType, decapsulator: decapsulator, number: index + 1,
-                    timestamp: frame.timestamp, originalLength: frame.originalLength)
+                    frame: $0,
+                    linkType: linkType,
+                    decapsulator: decapsulator,
+                    number: index + 1,
+                    timestamp: frame.timestamp,
+                    originalLength: frame.originalLength
+                )
             }
             return (frame, dissection)
         }

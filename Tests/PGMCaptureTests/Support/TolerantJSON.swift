@@ -9,7 +9,8 @@ indirect enum TolerantJSON: Equatable {
 
     static func == (lhs: TolerantJSON, rhs: TolerantJSON) -> Bool {
         switch (lhs, rhs) {
-        case (.object(let a), .object(let b)): a.count == b.count && zip(a, b).allSatisfy { $0.key == $1.key && $0.value == $1.value }
+        case (.object(let a), .object(let b)):
+            a.count == b.count && zip(a, b).allSatisfy { $0.key == $1.key && $0.value == $1.value }
         case (.array(let a), .array(let b)): a == b
         case (.string(let a), .string(let b)), (.literal(let a), .literal(let b)): a == b
         default: false

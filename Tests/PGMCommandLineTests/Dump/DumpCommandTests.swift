@@ -1,9 +1,10 @@
 import ArgumentParser
 import Foundation
 import PGMCapture
-@testable import PGMCommandLine
 import PGMWire
 import Testing
+
+@testable import PGMCommandLine
 
 /// pgm-dump run in-process: output, exit codes, and live capture on loopback.
 @Suite("pgm-dump command")
@@ -33,78 +34,86 @@ struct DumpCommandTests {
                 collected.output += buffer.bytes
                 buffer.removeAll()
             },
-            diagnose: { collected.diagnostics.append($0) })
+            diagnose: { collected.diagnostics.append($0) }
+        )
         return (runner.run(), collected)
     }
 
     static func temporaryPath(_ name: String) -> String { NSTemporaryDirectory() + "pgm-dump-cli-\(getpid())-\(name)" }
 
     @Test func helpIsPinned() {
-        #expect(DumpCommand.helpMessage(columns: 100) == """
-            OVERVIEW: Print PGM (RFC 3208) packets from a capture file or an interface, or per-session
-            statistics.
+        #expect(
+            DumpCommand.helpMessage(columns: 100) == """
+                OVERVIEW: Print PGM (RFC 3208) packets from a capture file or an interface, or per-session
+                statistics.
 
-            Reads pcap and pcapng files (-r FILE, or -r - for standard input) or captures live (-i IF). Finds
-            PGM natively (IP protocol 113) and in UDP on the --udp-port ports (default 3055, 3056 and 7500);
-            UDP on other ports is shown when its payload is PGM with a valid checksum. Link types: Ethernet
-            (VLAN tags included), Linux cooked v1/v2, raw IP, IPv4, IPv6, BSD loopback. IP fragments are
-            reported, never decoded. A bad checksum is flagged; a malformed packet is printed with the reason.
+                Reads pcap and pcapng files (-r FILE, or -r - for standard input) or captures live (-i IF). Finds
+                PGM natively (IP protocol 113) and in UDP on the --udp-port ports (default 3055, 3056 and 7500);
+                UDP on other ports is shown when its payload is PGM with a valid checksum. Link types: Ethernet
+                (VLAN tags included), Linux cooked v1/v2, raw IP, IPv4, IPv6, BSD loopback. IP fragments are
+                reported, never decoded. A bad checksum is flagged; a malformed packet is printed with the reason.
 
-            Without a filter expression a live capture uses: native PGM, UDP on the configured ports, and IP
-            fragments (also inside a VLAN tag). Files are read without a filter unless one is given.
+                Without a filter expression a live capture uses: native PGM, UDP on the configured ports, and IP
+                fragments (also inside a VLAN tag). Files are read without a filter unless one is given.
 
-            Examples:
-              pgm-dump -r session.pcap -v
-              pgm-dump -i lo -c 100 --json --udp-port 7500 > packets.jsonl
-              pgm-dump -r session.pcap --stats
+                Examples:
+                  pgm-dump -r session.pcap -v
+                  pgm-dump -i lo -c 100 --json --udp-port 7500 > packets.jsonl
+                  pgm-dump -r session.pcap --stats
 
-            --json writes one JSON object per line; the schema (every field, the "type" values, and the
-            statistics objects) is documented in Docs/pgm-dump-json.md.
+                --json writes one JSON object per line; the schema (every field, the "type" values, and the
+                statistics objects) is documented in Docs/pgm-dump-json.md.
 
-            Exit codes:
-              0   success (also when a live capture is stopped with SIGINT or SIGTERM)
-              1   runtime failure (capture error, -w file not writable, unknown link type)
-              64  usage error (bad option or filter expression)
-              65  the capture file is truncated or corrupt (earlier frames are printed)
-              66  the capture file does not exist or cannot be read
-              69  the interface does not exist or is down
-              77  no permission to capture (needs root or CAP_NET_RAW)
+                Exit codes:
+                  0   success (also when a live capture is stopped with SIGINT or SIGTERM)
+                  1   runtime failure (capture error, -w file not writable, unknown link type)
+                  64  usage error (bad option or filter expression)
+                  65  the capture file is truncated or corrupt (earlier frames are printed)
+                  66  the capture file does not exist or cannot be read
+                  69  the interface does not exist or is down
+                  77  no permission to capture (needs root or CAP_NET_RAW)
 
-            USAGE: pgm-dump [<options>] [<expression> ...]
+                USAGE: pgm-dump [<options>] [<expression> ...]
 
-            ARGUMENTS:
-              <expression>            A BPF filter expression (pcap-filter(7)).
+                ARGUMENTS:
+                  <expression>            A BPF filter expression (pcap-filter(7)).
 
-            OPTIONS:
-              -r, --read <file>       Read packets from a capture file ('-' for standard input).
-              -i, --interface <interface>
-                                      Capture live on an interface.
-              -p, --no-promiscuous-mode
-                                      Do not put the interface into promiscuous mode.
-              -s, --snapshot-length <bytes>
-                                      Bytes to capture per packet (live). (default: 262144)
-              -B, --buffer-size <KiB> Kernel capture buffer size in KiB (live).
-              -w, --write <file>      Also save the captured frames to a pcap file.
-              -c, --count <count>     Stop after this many PGM packets (fragments and malformed packets count).
-              --udp-port <port>       UDP port carrying PGM (repeatable; replaces the defaults 3055, 3056,
-                                      7500).
-              --no-udp-heuristic      Do not look for PGM on UDP ports other than --udp-port.
-              -v, --verbose           Print every header field and every field of every option.
-              -x                      Print each packet in hex, from the IP header on.
-              -X                      Print each packet in hex and ASCII, from the IP header on.
-              -n                      Do not resolve addresses (accepted for tcpdump habits; pgm-dump never
-                                      resolves names).
-              --json                  Write JSON Lines instead of text (schema: Docs/pgm-dump-json.md).
-              --stats                 Print per-session statistics at the end (or on SIGINT) instead of packets.
-              --version               Show the version.
-              -h, --help              Show help information.
+                OPTIONS:
+                  -r, --read <file>       Read packets from a capture file ('-' for standard input).
+                  -i, --interface <interface>
+                                          Capture live on an interface.
+                  -p, --no-promiscuous-mode
+                                          Do not put the interface into promiscuous mode.
+                  -s, --snapshot-length <bytes>
+                                          Bytes to capture per packet (live). (default: 262144)
+                  -B, --buffer-size <KiB> Kernel capture buffer size in KiB (live).
+                  -w, --write <file>      Also save the captured frames to a pcap file.
+                  -c, --count <count>     Stop after this many PGM packets (fragments and malformed packets count).
+                  --udp-port <port>       UDP port carrying PGM (repeatable; replaces the defaults 3055, 3056,
+                                          7500).
+                  --no-udp-heuristic      Do not look for PGM on UDP ports other than --udp-port.
+                  -v, --verbose           Print every header field and every field of every option.
+                  -x                      Print each packet in hex, from the IP header on.
+                  -X                      Print each packet in hex and ASCII, from the IP header on.
+                  -n                      Do not resolve addresses (accepted for tcpdump habits; pgm-dump never
+                                          resolves names).
+                  --json                  Write JSON Lines instead of text (schema: Docs/pgm-dump-json.md).
+                  --stats                 Print per-session statistics at the end (or on SIGINT) instead of packets.
+                  --version               Show the version.
+                  -h, --help              Show help information.
 
-            """)
+                """
+        )
     }
 
     @Test func usageErrorsExit64() {
-        for arguments in [[], ["-r", "a.pcap", "-i", "lo"], ["-r", "a.pcap", "-c", "0"], ["--bogus"], ["-r", "x", "--udp-port", "0"]] {
-            #expect(DumpCommand.exitCode(for: ParseErrorHelper.error(arguments)).rawValue == PGMExitCode.usage.rawValue, "\(arguments)")
+        for arguments in [
+            [], ["-r", "a.pcap", "-i", "lo"], ["-r", "a.pcap", "-c", "0"], ["--bogus"], ["-r", "x", "--udp-port", "0"],
+        ] {
+            #expect(
+                DumpCommand.exitCode(for: ParseErrorHelper.error(arguments)).rawValue == PGMExitCode.usage.rawValue,
+                "\(arguments)"
+            )
         }
     }
 
@@ -112,7 +121,11 @@ struct DumpCommandTests {
         let (code, collected) = try Self.run(["-r", Self.nativeCapture, "-c", "3"])
         #expect(code == .success)
         #expect(collected.text.split(separator: "\n").count == 3)
-        #expect(collected.text.hasPrefix("00:22:26.931291 IP 198.18.0.1 > 239.192.0.1: PGM 4000 > 7500 tsi 27:22:46:9a:2f:37.4000 SPM sqn 0"))
+        #expect(
+            collected.text.hasPrefix(
+                "00:22:26.931291 IP 198.18.0.1 > 239.192.0.1: PGM 4000 > 7500 tsi 27:22:46:9a:2f:37.4000 SPM sqn 0"
+            )
+        )
     }
 
     @Test func jsonLinesParseAndCountEveryFrame() throws {
@@ -190,8 +203,16 @@ struct DumpCommandTests {
     func liveCaptureOnLoopback() throws {
         let port: UInt16 = 37_000 + UInt16(getpid() % 1000)
         let spm = Packet(
-            tsi: TSI(gsi: GSI((1, 1, 2, 3, 5, 8)), sourcePort: 4242), dataDestinationPort: 7500,
-            body: .spm(SPM(sequence: SequenceNumber(1), trail: SequenceNumber(0), lead: SequenceNumber(0), path: .ipv4(IPv4Address(127, 0, 0, 1))))
+            tsi: TSI(gsi: GSI((1, 1, 2, 3, 5, 8)), sourcePort: 4242),
+            dataDestinationPort: 7500,
+            body: .spm(
+                SPM(
+                    sequence: SequenceNumber(1),
+                    trail: SequenceNumber(0),
+                    lead: SequenceNumber(0),
+                    path: .ipv4(IPv4Address(127, 0, 0, 1))
+                )
+            )
         ).encoded()
         // A thread of its own (not a task): the capture below blocks the test's thread until packets arrive.
         // It sends for at most 10 s, to loopback only.
@@ -206,18 +227,31 @@ struct DumpCommandTests {
                 _ = spm.withUnsafeBytes { bytes in
                     withUnsafePointer(to: &address) {
                         $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                            sendto(socketDescriptor, bytes.baseAddress, bytes.count, 0, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                            sendto(
+                                socketDescriptor,
+                                bytes.baseAddress,
+                                bytes.count,
+                                0,
+                                $0,
+                                socklen_t(MemoryLayout<sockaddr_in>.size)
+                            )
                         }
                     }
                 }
                 usleep(50_000)
             }
         }
-        let (code, collected) = try Self.run(["-i", "lo", "-c", "2", "--udp-port", String(port), "udp", "port", String(port)])
+        let (code, collected) = try Self.run([
+            "-i", "lo", "-c", "2", "--udp-port", String(port), "udp", "port", String(port),
+        ])
         #expect(code == .success, "\(collected.diagnostics)")
         let lines = collected.text.split(separator: "\n")
         #expect(lines.count == 2)
-        #expect(lines.allSatisfy { $0.contains("127.0.0.1.") && $0.contains("UDP PGM 4242 > 7500 tsi 01:01:02:03:05:08.4242 SPM sqn 1") })
+        #expect(
+            lines.allSatisfy {
+                $0.contains("127.0.0.1.") && $0.contains("UDP PGM 4242 > 7500 tsi 01:01:02:03:05:08.4242 SPM sqn 1")
+            }
+        )
     }
 }
 

@@ -57,13 +57,22 @@ struct DumpProcessTests {
     /// Loopback only: sends UDP-encapsulated SPMs to 127.0.0.1, then SIGINT; the statistics must come out.
     @Test(
         .enabled(if: getuid() == 0 && FileManager.default.isExecutableFile(atPath: executable.path)),
-        .timeLimit(.minutes(1)))
+        .timeLimit(.minutes(1))
+    )
     func sigintEndsALiveCaptureWithStatistics() throws {
         let port = 38_000 + UInt16(getpid() % 1000)
         let (process, output, errors) = try Self.start(["-i", "lo", "--stats", "--json", "--udp-port", String(port)])
         let spm = Packet(
-            tsi: TSI(gsi: GSI((2, 3, 5, 7, 11, 13)), sourcePort: 999), dataDestinationPort: 7500,
-            body: .spm(SPM(sequence: SequenceNumber(5), trail: SequenceNumber(0), lead: SequenceNumber(0), path: .ipv4(IPv4Address(127, 0, 0, 1))))
+            tsi: TSI(gsi: GSI((2, 3, 5, 7, 11, 13)), sourcePort: 999),
+            dataDestinationPort: 7500,
+            body: .spm(
+                SPM(
+                    sequence: SequenceNumber(5),
+                    trail: SequenceNumber(0),
+                    lead: SequenceNumber(0),
+                    path: .ipv4(IPv4Address(127, 0, 0, 1))
+                )
+            )
         ).encoded()
         let socketDescriptor = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
         defer { close(socketDescriptor) }
@@ -76,7 +85,14 @@ struct DumpProcessTests {
             _ = spm.withUnsafeBytes { bytes in
                 withUnsafePointer(to: &address) {
                     $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                        sendto(socketDescriptor, bytes.baseAddress, bytes.count, 0, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                        sendto(
+                            socketDescriptor,
+                            bytes.baseAddress,
+                            bytes.count,
+                            0,
+                            $0,
+                            socklen_t(MemoryLayout<sockaddr_in>.size)
+                        )
                     }
                 }
             }
@@ -95,7 +111,9 @@ struct DumpProcessTests {
         let diagnostics = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         #expect(process.terminationReason == .exit && process.terminationStatus == 0, "\(diagnostics)")
         let lines = String(decoding: data, as: UTF8.self).split(separator: "\n")
-        let objects = try lines.map { try #require(JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]) }
+        let objects = try lines.map {
+            try #require(JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])
+        }
         let session = try #require(objects.first { $0["type"] as? String == "session_stats" })
         #expect(session["tsi"] as? String == "02:03:05:07:0b:0d.999")
         let spmCount = ((session["traffic"] as? [String: Any])?["spm"] as? [String: Any])?["packets"] as? Int

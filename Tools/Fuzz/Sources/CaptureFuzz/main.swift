@@ -14,11 +14,18 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let linkType = LinkType.supported[Int(data[0]) % LinkType.supported.count]
     let frame = UnsafeRawBufferPointer(start: data + 1, count: size - 1)
     // Alternate port configurations so both the configured-port and the heuristic UDP paths run.
-    let decapsulator = Decapsulator(udpPorts: data[0] & 0x80 == 0 ? Decapsulator.defaultUDPPorts : [], udpHeuristic: true)
+    let decapsulator = Decapsulator(
+        udpPorts: data[0] & 0x80 == 0 ? Decapsulator.defaultUDPPorts : [],
+        udpHeuristic: true
+    )
     let dissection = Dissection.dissect(
-        frame: frame, linkType: linkType, decapsulator: decapsulator, number: 1,
+        frame: frame,
+        linkType: linkType,
+        decapsulator: decapsulator,
+        number: 1,
         timestamp: CaptureTimestamp(seconds: Int64(size), nanoseconds: Int32(size % 1_000_000_000)),
-        originalLength: size - 1)
+        originalLength: size - 1
+    )
     var out = OutputBuffer()
     TextFormatter(verbose: true, hexDump: .hexAndASCII).format(dissection, frame: frame, into: &out)
     TextFormatter().format(dissection, frame: frame, into: &out)
