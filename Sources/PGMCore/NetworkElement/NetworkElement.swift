@@ -35,6 +35,12 @@ import HeapModule
 ///   forwarded.
 /// - **OPT_CR** (Appendix B): see ``CongestionAggregate``; forwarded NAKs carry the worst report, and a NAK
 ///   that elimination would drop still goes when the report moved by more than 5 %.
+/// - **NAK_BO_IVL** (Appendix E §15.2.1) is tuned per session and downstream interface from duplicate NAKs and
+///   advertised in OPT_NAK_BO_IVL on NCFs and forwarded SPMs (``Configuration/backoffTuning``).
+///
+/// Not implemented: FEC (parity NAKs are dropped and counted, Appendix A §11.6), the broken-multicast
+/// procedures of §15.3 (DUP_NAK_MAX, unicast NCFs with OPT_NBR_UNREACH; SPMs carrying it are forwarded but
+/// advertise no window), general polls to count children (§15.2.3), and NAK shedding (§7.6, a MAY).
 ///
 /// State is bounded: ``Configuration/maximumSessions``, ``Configuration/maximumRepairStatesPerSession``,
 /// session expiry, and NAKs for sequences outside the source's advertised window are dropped before they make
