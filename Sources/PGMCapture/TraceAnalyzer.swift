@@ -55,11 +55,16 @@ public struct TraceAnalyzer: Sendable {
     public mutating func record(_ packet: Packet, length: Int, at time: CaptureTimestamp) {
         let tsi = packet.tsi
         let now = time.totalNanoseconds
-        if sessions[tsi] == nil {
-            sessions[tsi] = SessionState(firstTime: now)
+        // Mutate in place through the index: `sessions[tsi] == nil` or `sessions[tsi]!` would copy the state
+        // (and retain its arrays) on every packet.
+        if let index = sessions.index(forKey: tsi) {
+            sessions.values[index].record(packet, length: length, at: now)
+        } else {
+            var state = SessionState(firstTime: now)
+            state.record(packet, length: length, at: now)
+            sessions[tsi] = state
             order.append(tsi)
         }
-        sessions[tsi]!.record(packet, length: length, at: now)
     }
 
     /// The report, sessions in order of first appearance.
