@@ -27,6 +27,8 @@ public final class ElementTreeScenario {
         public var receiverDownlink = LinkProfile()
         /// Each receiver to its segment (its NAKs).
         public var receiverUplink = LinkProfile()
+        /// ``receiverDownlink`` for the receivers of particular leaves, by leaf index.
+        public var receiverDownlinkByLeaf: [Int: LinkProfile] = [:]
         public var source: Source.Configuration
         public var receiver: Receiver.Configuration
         public var element: (inout NetworkElement.Configuration) -> Void = { _ in }
@@ -150,16 +152,19 @@ public final class ElementTreeScenario {
             parents = next
         }
         leafSegments = parents.map(\.segment)
-        for leaf in leafSegments {
+        for (leafIndex, leaf) in leafSegments.enumerated() {
             for position in 0..<configuration.receiversPerLeaf {
                 var receiverConfiguration = configuration.receiver
                 receiverConfiguration.seed = seeds.next()
+                let receiverAddress = address(segment: leaf.rawValue + 1, host: 100 + position)
+                // OPT_CR names the reporting receiver (RFC 3208 Appendix B).
+                receiverConfiguration.address = receiverAddress
                 let index = receivers.count
                 let host = network.addHost(
                     "receiver\(index)", engine: Receiver(configuration: receiverConfiguration),
                     interfaces: [InterfaceConfiguration(
-                        segment: leaf, address: address(segment: leaf.rawValue + 1, host: 100 + position),
-                        uplink: configuration.receiverUplink, downlink: configuration.receiverDownlink)])
+                        segment: leaf, address: receiverAddress, uplink: configuration.receiverUplink,
+                        downlink: configuration.receiverDownlinkByLeaf[leafIndex] ?? configuration.receiverDownlink)])
                 receiverIndexByHost[hostCount] = index
                 hostCount += 1
                 host.onActivity = { [unowned self] host, _ in self.drain(host, index: index) }

@@ -14,6 +14,9 @@ struct NetworkElementTreeTests {
             seed: seed, apdus: makeAPDUs(count: 40, sizes: 1...3000, seed: seed), fanout: fanout,
             receiversPerLeaf: receivers)
         configuration.elements = elements
+        // OPT_CR lets a NAK past elimination when the worst report moves by more than 5 % (RFC 3208 Appendix B
+        // §12.6.1), by design; the NAK counts below are about elimination alone, OPT_CR has its own test.
+        configuration.source.requestCongestionReports = false
         configuration.leafRouterUplink.loss = .bernoulli(loss)
         configuration.receiverDownlink.loss = .bernoulli(loss)
         configuration.receiverUplink.loss = .bernoulli(loss / 2)
@@ -21,13 +24,13 @@ struct NetworkElementTreeTests {
     }
 
     /// The checks every tree run must pass.
-    static func check(_ scenario: ElementTreeScenario, seed: UInt64) {
+    static func check(_ scenario: ElementTreeScenario, seed: UInt64, eliminationOnly: Bool = true) {
         let finished = scenario.run()
         #expect(finished, "seed \(seed): not every receiver saw the session close")
         let failures = scenario.verify()
         #expect(failures.isEmpty, Comment(rawValue: describe(failures, seed: seed)))
         // §7.3/§7.4: one NAK per lost sequence per repair cycle from the element below the source.
-        #expect(scenario.maximumNAKsPerCycle <= 1, "seed \(seed)")
+        if eliminationOnly { #expect(scenario.maximumNAKsPerCycle <= 1, "seed \(seed)") }
         // §7.8: RDATA only onto segments that asked for that sequence.
         for (segment, repairs) in scenario.repairsBySegment() where segment != scenario.sourceSegment {
             let unasked = repairs.rdata.keys.filter { !repairs.naked.contains($0) }
@@ -84,5 +87,33 @@ struct NetworkElementTreeTests {
         second.run()
         #expect(first.network.trace.map(\.bytes) == second.network.trace.map(\.bytes))
         #expect(first.elementHosts[0].engine.statistics == second.elementHosts[0].engine.statistics)
+    }
+}
+
+@Suite("Network element OPT_CR in a tree")
+struct NetworkElementCongestionTreeTests {
+    /// Receivers add OPT_CR to their NAKs when the source's SPMs request it (OPT_CRQST); the element keeps the
+    /// worst report and carries it on every NAK it forwards, so the source learns the worst receiver, which
+    /// sits on the lossiest subnet.
+    @Test func theSourceLearnsTheWorstReceiverThroughTheElement() throws {
+        let seed = Seeds.seed(53)
+        var configuration = NetworkElementTreeTests.configuration(seed: seed, fanout: [3], receivers: 4, loss: 0.01)
+        configuration.source.requestCongestionReports = true
+        configuration.receiverDownlinkByLeaf[2] = LinkProfile(loss: .bernoulli(0.12))
+        let scenario = ElementTreeScenario(configuration)
+        NetworkElementTreeTests.check(scenario, seed: seed, eliminationOnly: false)
+        let lossy = scenario.leafSegments[2]
+        let lossyReceivers = Set(scenario.receivers.indices.filter { scenario.receiverSegments[$0] == lossy }.map {
+            scenario.receivers[$0].address
+        })
+        let element = scenario.elementHosts[0].engine
+        let report = try #require(element.statistics.worstCongestionReports[configuration.source.tsi])
+        #expect(report.kinds.contains(.receiverWorstPath))
+        let source = scenario.source.engine.statistics
+        #expect(source.congestionReports > 0)
+        #expect(source.congestionReports <= element.statistics.naksForwarded)
+        let worst = try #require(source.worstReceiver)
+        #expect(lossyReceivers.contains(worst), "seed \(seed): worst receiver \(worst) is not on the lossy subnet")
+        #expect((source.worstReceiverLoss ?? 0) > UInt16.max / 25, "seed \(seed): the lossy subnet loses 12 %")
     }
 }
