@@ -25,9 +25,13 @@ import Testing
         var session = ReceiveSession(wanted: nil)
         _ = session.handle(.peerDiscovered(first, source: address))
         let actions = session.handle(.joined(first, firstSequence: SequenceNumber(4711), lateJoin: true))
-        #expect(notes(actions) == [[
-            "type": "joined", "tsi": "\(first)", "first_sequence": "4711", "late": "true", "output_offset": "0",
-        ]])
+        #expect(
+            notes(actions) == [
+                [
+                    "type": "joined", "tsi": "\(first)", "first_sequence": "4711", "late": "true", "output_offset": "0",
+                ]
+            ]
+        )
         #expect(texts(actions).first?.contains("mid-stream: delivering from sequence 4711") == true)
         let start = session.handle(.joined(first, firstSequence: SequenceNumber(1), lateJoin: false))
         #expect(notes(start).first?["late"] == "false")
@@ -40,16 +44,21 @@ import Testing
         var session = ReceiveSession(wanted: nil)
         _ = session.handle(.peerDiscovered(first, source: address))
         #expect(session.handle(.data(first, bytes: [1, 2, 3])) == [.write([1, 2, 3])])
-        #expect(texts(session.handle(.peerDiscovered(second, source: address))).first?.hasPrefix("ignoring session") == true)
+        #expect(
+            texts(session.handle(.peerDiscovered(second, source: address))).first?.hasPrefix("ignoring session") == true
+        )
         #expect(session.handle(.joined(second, firstSequence: SequenceNumber(9), lateJoin: false)) == [])
         #expect(session.handle(.data(second, bytes: [7])) == [])
         #expect(session.handle(.data(second, bytes: [8, 9])) == [])
         let actions = session.handle(.peerExpired(first))
         #expect(notes(actions).map { $0["type"] } == ["expired", "follow", "joined"])
         #expect(notes(actions)[0] == ["type": "expired", "tsi": "\(first)", "output_offset": "3"])
-        #expect(notes(actions)[1] == [
-            "type": "follow", "tsi": "\(second)", "source": "\(address)", "output_offset": "3", "dropped_bytes": "0",
-        ])
+        #expect(
+            notes(actions)[1] == [
+                "type": "follow", "tsi": "\(second)", "source": "\(address)", "output_offset": "3",
+                "dropped_bytes": "0",
+            ]
+        )
         #expect(notes(actions)[2]["output_offset"] == "3")
         #expect(actions.filter { if case .write = $0 { true } else { false } } == [.write([7]), .write([8, 9])])
         #expect(session.selected == second)
@@ -81,10 +90,17 @@ import Testing
         _ = following.handle(.peerDiscovered(first, source: address))
         _ = following.handle(.data(first, bytes: [1]))
         let closed = following.handle(.sessionClosed(first))
-        #expect(notes(closed) == [
-            ["type": "session_closed", "tsi": "\(first)", "output_offset": "1"], ["type": "waiting", "output_offset": "1"],
-        ])
-        #expect(following.handle(.unrecoverable(first, first: SequenceNumber(1), last: SequenceNumber(1), reason: .windowAdvanced)) == [])
+        #expect(
+            notes(closed) == [
+                ["type": "session_closed", "tsi": "\(first)", "output_offset": "1"],
+                ["type": "waiting", "output_offset": "1"],
+            ]
+        )
+        #expect(
+            following.handle(
+                .unrecoverable(first, first: SequenceNumber(1), last: SequenceNumber(1), reason: .windowAdvanced)
+            ) == []
+        )
         _ = following.handle(.peerDiscovered(second, source: address))
         #expect(following.handle(.data(second, bytes: [2])) == [.write([2])])
         #expect(following.handle(.sessionClosed(second)).contains(.closed) == false)

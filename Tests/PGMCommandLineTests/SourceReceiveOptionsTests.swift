@@ -92,6 +92,7 @@ import Testing
         #expect(receiver.contains("--timeout <seconds>"))
         #expect(receiver.contains("--follow"))
         #expect(receiver.contains("--peer-expiry <seconds>"))
+        #expect(receiver.contains("--nak-bo-ivl <seconds>"))
         #expect(receiver.contains("pgm-recv --interface eth0 --follow --peer-expiry 10 >> feed.log"))
     }
 

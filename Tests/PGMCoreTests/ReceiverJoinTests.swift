@@ -8,19 +8,25 @@ import Testing
     @Test func dataAtTheTrailJoinsAtTheStart() {
         var receiver = Receiver(configuration: receiverConfiguration())
         receiver.receive(odata(100, trail: 100, [1], options: [Option(.syn)]), arrival: fromSource, at: at(0))
-        #expect(receiver.events() == [
-            .peerDiscovered(tsi, source: sourceAddress), .joined(tsi, firstSequence: SequenceNumber(100), lateJoin: false),
-            .data(tsi, bytes: [1]),
-        ])
+        #expect(
+            receiver.events() == [
+                .peerDiscovered(tsi, source: sourceAddress),
+                .joined(tsi, firstSequence: SequenceNumber(100), lateJoin: false),
+                .data(tsi, bytes: [1]),
+            ]
+        )
     }
 
     @Test func dataPastTheTrailIsALateJoinThatNeverAsksForEarlierSequences() {
         var receiver = Receiver(configuration: receiverConfiguration())
         receiver.receive(odata(500, trail: 100, [5]), arrival: fromSource, at: at(0))
-        #expect(receiver.events() == [
-            .peerDiscovered(tsi, source: sourceAddress), .joined(tsi, firstSequence: SequenceNumber(500), lateJoin: true),
-            .data(tsi, bytes: [5]),
-        ])
+        #expect(
+            receiver.events() == [
+                .peerDiscovered(tsi, source: sourceAddress),
+                .joined(tsi, firstSequence: SequenceNumber(500), lateJoin: true),
+                .data(tsi, bytes: [5]),
+            ]
+        )
         receiver.receive(spm(1, trail: 100, lead: 500), arrival: fromSource, at: at(1))
         #expect(receiver.advance(to: at(5_000)).isEmpty, "no NAK for 100...499")
         #expect(receiver.events().isEmpty, "and no second join")
@@ -38,10 +44,18 @@ import Testing
     /// OPT_JOIN lets a late joiner start further back, but it is still late if the trail precedes that point.
     @Test func optJoinMovesTheFirstSequenceBack() {
         var receiver = Receiver(configuration: receiverConfiguration())
-        receiver.receive(odata(50, trail: 10, [5], options: [Option(.join(minimumSequence: SequenceNumber(40)))]), arrival: fromSource, at: at(0))
+        receiver.receive(
+            odata(50, trail: 10, [5], options: [Option(.join(minimumSequence: SequenceNumber(40)))]),
+            arrival: fromSource,
+            at: at(0)
+        )
         #expect(receiver.events().contains(.joined(tsi, firstSequence: SequenceNumber(40), lateJoin: true)))
         var fromTrail = Receiver(configuration: receiverConfiguration())
-        fromTrail.receive(odata(50, trail: 10, [5], options: [Option(.join(minimumSequence: SequenceNumber(10)))]), arrival: fromSource, at: at(0))
+        fromTrail.receive(
+            odata(50, trail: 10, [5], options: [Option(.join(minimumSequence: SequenceNumber(10)))]),
+            arrival: fromSource,
+            at: at(0)
+        )
         #expect(fromTrail.events().contains(.joined(tsi, firstSequence: SequenceNumber(10), lateJoin: false)))
     }
 }

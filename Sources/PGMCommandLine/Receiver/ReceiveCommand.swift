@@ -95,12 +95,21 @@ public struct ReceiveCommand: ParsableCommand {
         help: ArgumentHelp("NAK_RDATA_IVL: seconds to wait for RDATA after an NCF before NAKing again.", valueName: "seconds"))
     public var nakRdataInterval: Double = 0.25
 
+    /// Below a network element that confirms at once, a short back-off trades NCF suppression for speed: the
+    /// element's NAK elimination then does the suppressing.
+    @ArgumentParser.Option(
+        name: .customLong("nak-bo-ivl"),
+        help: ArgumentHelp("NAK_BO_IVL: the most seconds a NAK waits at random, so one NCF suppresses other receivers' NAKs.", valueName: "seconds"))
+    public var nakBackoffInterval: Double = 0.05
+
     public mutating func validate() throws {
         if let timeout, !(timeout > 0) { throw ValidationError("--timeout must be positive") }
         guard peerExpiry >= 0.1, peerExpiry <= 86_400 else { throw ValidationError("--peer-expiry must be in [0.1, 86400]") }
         guard dlrLinger >= 0, dlrLinger <= 3600 else { throw ValidationError("--dlr-linger must be in [0, 3600]") }
         guard dlrCacheBytes >= 65536 else { throw ValidationError("--dlr-cache must be at least 65536 bytes") }
-        for (name, value) in [("--nak-rpt-ivl", nakRepeatInterval), ("--nak-rdata-ivl", nakRdataInterval)] {
+        for (name, value) in [
+            ("--nak-rpt-ivl", nakRepeatInterval), ("--nak-rdata-ivl", nakRdataInterval), ("--nak-bo-ivl", nakBackoffInterval),
+        ] {
             guard value >= 0.001, value <= 60 else { throw ValidationError("\(name) must be in [0.001, 60]") }
         }
     }
@@ -131,6 +140,7 @@ public struct ReceiveCommand: ParsableCommand {
         configuration.address = .ipv4(interface.address)
         configuration.nakRepeatInterval = .nanoseconds(Int64(nakRepeatInterval * 1e9))
         configuration.nakRdataInterval = .nanoseconds(Int64(nakRdataInterval * 1e9))
+        configuration.nakBackoffInterval = .nanoseconds(Int64(nakBackoffInterval * 1e9))
         configuration.peerExpiry = .nanoseconds(Int64(peerExpiry * 1e9))
         if dlr {
             var repairer = DesignatedLocalRepairer.Configuration(receiver: configuration, address: .ipv4(interface.address))

@@ -62,7 +62,9 @@ struct ReceiveSession {
         if selected == nil && eligible(tsi) {
             selected = tsi
             if case .peerDiscovered(_, let source) = event {
-                return [.note("session \(tsi) from \(source)", ["type": "session", "tsi": "\(tsi)", "source": "\(source)"])]
+                return [
+                    .note("session \(tsi) from \(source)", ["type": "session", "tsi": "\(tsi)", "source": "\(source)"])
+                ]
             }
         }
         guard tsi == selected else { return handleOther(event) }
@@ -74,32 +76,40 @@ struct ReceiveSession {
                 "type": "joined", "tsi": "\(tsi)", "first_sequence": "\(first)", "late": "\(late)",
                 "output_offset": "\(bytesWritten)",
             ]
-            return [.note(
-                late
-                    ? "joined session \(tsi) mid-stream: delivering from sequence \(first) (the first whole APDU at or after it) at output byte \(bytesWritten); earlier data of this session is not delivered"
-                    : "joined session \(tsi) at its start, sequence \(first), at output byte \(bytesWritten)",
-                fields)]
+            return [
+                .note(
+                    late
+                        ? "joined session \(tsi) mid-stream: delivering from sequence \(first) (the first whole APDU at or after it) at output byte \(bytesWritten); earlier data of this session is not delivered"
+                        : "joined session \(tsi) at its start, sequence \(first), at output byte \(bytesWritten)",
+                    fields
+                )
+            ]
         case .data(_, let bytes):
             bytesWritten += bytes.count
             return [.write(bytes)]
         case .unrecoverable(_, let first, let last, let reason):
             lost.append((first, last))
-            return [.note(
-                first == last
-                    ? "unrecoverable: sequence number \(first) (\(reason))"
-                    : "unrecoverable: sequence numbers \(first)-\(last) (\(reason))",
-                ["type": "unrecoverable", "first": "\(first)", "last": "\(last)", "reason": "\(reason)"])]
+            return [
+                .note(
+                    first == last
+                        ? "unrecoverable: sequence number \(first) (\(reason))"
+                        : "unrecoverable: sequence numbers \(first)-\(last) (\(reason))",
+                    ["type": "unrecoverable", "first": "\(first)", "last": "\(last)", "reason": "\(reason)"]
+                )
+            ]
         case .sessionClosed:
             guard follow else { return [.closed] }
             finished.insert(tsi)
             let note = Action.note(
                 "session \(tsi) closed after \(bytesWritten) bytes of output; following the next session (--follow)",
-                ["type": "session_closed", "tsi": "\(tsi)", "output_offset": "\(bytesWritten)"])
+                ["type": "session_closed", "tsi": "\(tsi)", "output_offset": "\(bytesWritten)"]
+            )
             return [note] + followNext()
         case .peerExpired:
             let note = Action.note(
                 "session \(tsi) went silent and expired without closing",
-                ["type": "expired", "tsi": "\(tsi)", "output_offset": "\(bytesWritten)"])
+                ["type": "expired", "tsi": "\(tsi)", "output_offset": "\(bytesWritten)"]
+            )
             return [note] + followNext()
         }
     }
@@ -122,13 +132,21 @@ struct ReceiveSession {
         }
         guard case .peerDiscovered(_, let source) = event, ignored.insert(tsi).inserted else { return [] }
         guard eligible(tsi) else {
-            return [.note("ignoring session \(tsi) from \(source) (not --tsi)", ["type": "ignored_session", "tsi": "\(tsi)", "source": "\(source)"])]
+            return [
+                .note(
+                    "ignoring session \(tsi) from \(source) (not --tsi)",
+                    ["type": "ignored_session", "tsi": "\(tsi)", "source": "\(source)"]
+                )
+            ]
         }
         ignored.remove(tsi)
         candidates.append(Candidate(tsi: tsi, source: source))
-        return [.note(
-            "ignoring session \(tsi) from \(source) while \(selected.map { "\($0)" } ?? "another") lasts (kept to follow if it ends)",
-            ["type": "ignored_session", "tsi": "\(tsi)", "source": "\(source)"])]
+        return [
+            .note(
+                "ignoring session \(tsi) from \(source) while \(selected.map { "\($0)" } ?? "another") lasts (kept to follow if it ends)",
+                ["type": "ignored_session", "tsi": "\(tsi)", "source": "\(source)"]
+            )
+        ]
     }
 
     /// Selects the oldest candidate and replays what it delivered meanwhile; with none, waits for the next
@@ -147,7 +165,8 @@ struct ReceiveSession {
         ]
         var text = "following session \(next.tsi) from \(next.source) at output byte \(bytesWritten)"
         if next.droppedBytes > 0 {
-            text += "; its first \(next.droppedBytes) bytes were not kept (more than \(Self.candidateBufferBytes) bytes waited)"
+            text +=
+                "; its first \(next.droppedBytes) bytes were not kept (more than \(Self.candidateBufferBytes) bytes waited)"
         }
         var actions: [Action] = [.note(text, fields)]
         for event in next.events[next.start...] { actions += handle(event) }
