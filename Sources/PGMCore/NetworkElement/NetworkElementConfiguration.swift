@@ -99,8 +99,9 @@ extension NetworkElement {
         case repairerDropped(TSI, address: NLA)
     }
 
-    /// Counters. Every packet the element does not forward or answer lands in exactly one `…Dropped`,
-    /// `…Discarded` or `…Eliminated` counter, named after the RFC rule that drops it; where the PGM MIB
+    /// Counters. A packet the element drops lands in a `…Dropped`, `…Discarded`, `…Eliminated` or `…Rejected`
+    /// counter named after the rule that drops it (NCFs, which are never forwarded, only when they are
+    /// misaddressed or from the wrong side); where the PGM MIB
     /// (draft-petrova-pgmmib-01, `pgmNeIf…`) has a per-interface counter for the same thing, its doc comment
     /// names it (ours are summed over interfaces).
     public struct Statistics: Hashable, Sendable {
