@@ -21,10 +21,11 @@ public struct ReceiveCommand: ParsableCommand {
             type "joined" with "late": "true") with the sequence number it delivers from: the output then \
             starts with the first whole message at or after it. When the session ends without OPT_FIN (the \
             source was killed or restarted: nothing heard for --peer-expiry seconds), pgm-recv follows the \
-            next session on the group (one already seen, else the next to appear, waiting as at start-up) and \
-            writes its data from its start after what was written ("following session", JSON type "follow", \
-            with the output byte it starts at). With --follow it does the same after a session closed with \
-            OPT_FIN, until SIGINT/SIGTERM or --timeout.
+            next session on the group (one already seen, whose data meanwhile was kept up to 64 MiB, else the \
+            next to appear, waiting as at start-up) and writes its data from its start after what was written \
+            ("following session", JSON type "follow", with the output byte it starts at); with --tsi only that \
+            session again. With --follow it does the same after a session closed with OPT_FIN, until \
+            SIGINT/SIGTERM or --timeout.
 
             Examples:
               pgm-recv --interface eth0 --output big.iso
