@@ -225,11 +225,21 @@ extension OutputBuffer {
         if let last, last != UInt8(ascii: "{") { append(byte: UInt8(ascii: ",")) }
     }
 
+    /// One reservation and direct stores: this runs about fifty times per packet.
     mutating func jsonKey(_ name: StaticString) {
-        jsonComma()
-        append(byte: UInt8(ascii: "\""))
-        append(literal: name)
-        append(literal: "\":")
+        let length = name.utf8CodeUnitCount
+        reserve(length + 4)
+        var index = count
+        if index > 0 && storage[index - 1] != UInt8(ascii: "{") {
+            storage[index] = UInt8(ascii: ",")
+            index += 1
+        }
+        storage[index] = UInt8(ascii: "\"")
+        UnsafeMutableRawPointer(storage + index + 1).copyMemory(from: name.utf8Start, byteCount: length)
+        index += length + 1
+        storage[index] = UInt8(ascii: "\"")
+        storage[index + 1] = UInt8(ascii: ":")
+        count = index + 2
     }
 
     /// A key computed at run time (option field names, packet type names).

@@ -7,9 +7,10 @@ public import PGMWire
 /// building a `String` per field and the per-append bookkeeping of `Array`. Noncopyable, so the memory has one
 /// owner and is freed with it. ``flush(to:)`` writes and empties it.
 public struct OutputBuffer: ~Copyable {
-    private var storage: UnsafeMutablePointer<UInt8>
+    /// Internal (not private) so the JSON writers can fill a reserved span without one call per byte.
+    private(set) var storage: UnsafeMutablePointer<UInt8>
     private var capacity: Int
-    public private(set) var count = 0
+    public internal(set) var count = 0
 
     public init(capacity: Int = 1 << 16) {
         self.capacity = max(capacity, 64)
@@ -25,7 +26,7 @@ public struct OutputBuffer: ~Copyable {
     var last: UInt8? { count > 0 ? storage[count - 1] : nil }
 
     @inline(__always)
-    private mutating func reserve(_ extra: Int) {
+    mutating func reserve(_ extra: Int) {
         if count + extra > capacity { grow(to: count + extra) }
     }
 
