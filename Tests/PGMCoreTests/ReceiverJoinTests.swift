@@ -58,4 +58,33 @@ import Testing
         )
         #expect(fromTrail.events().contains(.joined(tsi, firstSequence: SequenceNumber(10), lateJoin: false)))
     }
+
+    /// A receiver listening before the session began whose first packet (fragment 0 of the first APDU) was lost
+    /// starts at that APDU's first sequence, NAKs it, and delivers the whole APDU: not a late join.
+    @Test func aLostFirstFragmentIsAskedForNotSkipped() {
+        func fragment(_ sequence: UInt32, offset: UInt32, _ payload: [UInt8]) -> Packet {
+            odata(
+                sequence, trail: 20, payload,
+                options: [Option(.fragment(.init(firstSequence: SequenceNumber(20), offset: offset, apduLength: 4)))])
+        }
+        var receiver = Receiver(configuration: receiverConfiguration())
+        receiver.receive(fragment(21, offset: 2, [3, 4]), arrival: fromSource, at: at(0))
+        #expect(receiver.events().contains(.joined(tsi, firstSequence: SequenceNumber(20), lateJoin: false)))
+        receiver.receive(spm(1, trail: 20, lead: 21), arrival: fromSource, at: at(1))
+        #expect(receiver.nakSequences(receiver.advance(to: at(100))) == [20])
+        receiver.receive(fragment(20, offset: 0, [1, 2]), arrival: fromSource, at: at(101))
+        #expect(receiver.events() == [.data(tsi, bytes: [1, 2, 3, 4])])
+    }
+
+    /// The APDU's start is only asked for while the source holds it: past the trail, delivery waits for the
+    /// next whole APDU as before.
+    @Test func anAPDUBegunBeforeTheTrailIsNotAskedFor() {
+        var receiver = Receiver(configuration: receiverConfiguration())
+        receiver.receive(
+            odata(
+                31, trail: 30, [9],
+                options: [Option(.fragment(.init(firstSequence: SequenceNumber(29), offset: 2, apduLength: 3)))]),
+            arrival: fromSource, at: at(0))
+        #expect(receiver.events().contains(.joined(tsi, firstSequence: SequenceNumber(31), lateJoin: true)))
+    }
 }

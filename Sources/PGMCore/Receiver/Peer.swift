@@ -92,9 +92,14 @@ struct Peer {
         }
         if !started {
             // Late join (RFC 3208 §6.1): start at this packet, or at OPT_JOIN's minimum when it lies inside
-            // the advertised window; never ask for anything earlier.
+            // the advertised window; never ask for anything earlier, except the first fragments of this
+            // packet's APDU while the source still holds them: a receiver up before the session began whose
+            // first packet was lost would otherwise discard the whole first APDU.
             var start = data.sequence
-            if let join, data.trail.precedesOrEquals(join), join.precedesOrEquals(data.sequence) { start = join }
+            if let first = fragment?.firstSequence, data.trail.precedesOrEquals(first), first.precedes(start) {
+                start = first
+            }
+            if let join, data.trail.precedesOrEquals(join), join.precedes(start) { start = join }
             anchor(at: start, trail: data.trail, context: &context)
         }
         if path == nil && spmrDue == nil { spmrDue = context.backOff(configuration.spmrBackoffInterval) }
