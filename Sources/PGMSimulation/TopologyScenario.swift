@@ -113,6 +113,7 @@ public final class TopologyScenario {
                 configuration.rate = options.rateBitsPerSecond / 8
                 configuration.headerOverhead = options.headerOverhead
                 configuration.txwSeconds = .seconds(4)
+                configuration.ambientSPMInterval = .seconds(1)  // pgm-source's --spm-interval default
                 configuration.seed = seeds.next()
                 let sourceHost = network.addHost(host.name, engine: Source(configuration: configuration, at: .zero), interfaces: interfaces)
                 sourceHost.onActivity = { [unowned self] host, now in self.feed(host, now: now) }

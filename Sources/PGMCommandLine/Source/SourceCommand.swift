@@ -65,6 +65,14 @@ public struct SourceCommand: ParsableCommand {
     @ArgumentParser.Option(help: ArgumentHelp("Seconds to keep answering NAKs after the last data.", valueName: "seconds"))
     public var linger: Double = 5
 
+    /// Heartbeat SPMs restart with every data packet (RFC 3208 §5.1.5), so while data flows only ambient SPMs
+    /// go out. A receiver that missed the first SPMs (a late joiner, or a loss) cannot NAK until one arrives:
+    /// OpenPGM receivers declare everything before it lost. One a second costs 36 bytes.
+    @ArgumentParser.Option(
+        name: .customLong("spm-interval"),
+        help: ArgumentHelp("Seconds between ambient SPMs, also while data flows.", valueName: "seconds"))
+    public var spmInterval: Double = 1
+
     @ArgumentParser.Option(name: .customLong("source-port"), help: ArgumentHelp("Data-source port of the TSI (default: random).", valueName: "port"))
     public var sourcePort: UInt16?
 
@@ -75,6 +83,7 @@ public struct SourceCommand: ParsableCommand {
         if let txwBytes, txwBytes < maxTPDU { throw ValidationError("--txw-bytes must hold at least one TPDU") }
         if let apduSize, !(1...(1 << 24)).contains(apduSize) { throw ValidationError("--apdu-size must be 1...16777216") }
         guard linger >= 0, linger <= 3600 else { throw ValidationError("--linger must be in [0, 3600]") }
+        guard spmInterval >= 0.01, spmInterval <= 3600 else { throw ValidationError("--spm-interval must be in [0.01, 3600]") }
         if sourcePort == 0 { throw ValidationError("--source-port must not be 0") }
     }
 
@@ -124,6 +133,7 @@ public struct SourceCommand: ParsableCommand {
         // few packets would cap a fast link far below --rate.
         configuration.burst = max(configuration.burst, rate.bytesPerSecond / 500)
         configuration.txwSeconds = .nanoseconds(Int64(txwSeconds * 1e9))
+        configuration.ambientSPMInterval = .nanoseconds(Int64(spmInterval * 1e9))
         configuration.txwMaxBytes = windowBytes
         let apduSize = self.apduSize ?? Self.defaultAPDUSize(configuration)
         configuration.maximumAPDUSize = apduSize
