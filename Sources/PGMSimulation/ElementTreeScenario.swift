@@ -64,7 +64,9 @@ public final class ElementTreeScenario {
     public private(set) var leafSegments: [SegmentID] = []
     public let sourceSegment: SegmentID
     public private(set) var logs: [SessionScenario.ReceiverLog]
-    public private(set) var apduSequences: [Range<UInt32>] = []
+    /// Sequence offsets (from ``initialSequence``) each APDU occupies.
+    public var apduSequences: [Range<UInt32>] { ledger.sequences }
+    private let ledger: APDULedger
     public let initialSequence: SequenceNumber
     public private(set) var sentCount = 0
     public private(set) var closedReceivers = 0
@@ -104,14 +106,7 @@ public final class ElementTreeScenario {
             "source", engine: sourceEngine,
             interfaces: [InterfaceConfiguration(segment: sourceSegment, address: Self.sourceAddress)])
         logs = []
-        let single = Source.maximumPayload(configuration.source, fragmented: false)
-        let fragment = Source.maximumPayload(configuration.source, fragmented: true)
-        var offset: UInt32 = 0
-        for apdu in configuration.apdus {
-            let count = apdu.count <= single ? 1 : (apdu.count + fragment - 1) / fragment
-            apduSequences.append(offset..<(offset + UInt32(count)))
-            offset += UInt32(count)
-        }
+        ledger = APDULedger(apdus: configuration.apdus, source: configuration.source, initialSequence: initialSequence)
         // Hosts are numbered in creation order: the source is 0.
         var hostCount = 1
         var segmentCount = 1
@@ -286,45 +281,8 @@ public final class ElementTreeScenario {
 
     private func drain(_ host: Host<Receiver>, index: Int) {
         while let event = host.engine.pollEvent() {
-            switch event {
-            case .data(_, let bytes):
-                let previous = logs[index].delivered.last { $0 != nil } ?? nil
-                logs[index].delivered.append(apduIndex(of: bytes, after: previous))
-            case .unrecoverable(_, let first, let last, let reason):
-                logs[index].unrecoverable.append((first, last, reason))
-                let total = apduSequences.last?.upperBound ?? 0
-                let low = initialSequence.distance(to: first)
-                let high = initialSequence.distance(to: last)
-                if low < 0 || high < low || UInt32(high) >= total {
-                    logs[index].strayReports += 1
-                } else {
-                    for offset in UInt32(low)...UInt32(high) { logs[index].lost.insert(offset) }
-                }
-            case .sessionClosed:
-                if !logs[index].closed { closedReceivers += 1 }
-                logs[index].closed = true
-            case .peerDiscovered:
-                logs[index].discovered += 1
-            case .joined, .peerExpired:
-                break
-            }
+            if ledger.record(event, in: &logs[index]) { closedReceivers += 1 }
         }
-    }
-
-    /// The sent APDU equal to `bytes` (see ``SessionScenario/apdu(index:size:)``): APDUs of four bytes or more
-    /// name their index; shorter ones are searched for after the last one delivered.
-    private func apduIndex(of bytes: [UInt8], after previous: Int?) -> Int? {
-        let apdus = configuration.apdus
-        if bytes.count >= 4 {
-            let index = Int(UInt32(bytes[0]) << 24 | UInt32(bytes[1]) << 16 | UInt32(bytes[2]) << 8 | UInt32(bytes[3]))
-            return index < apdus.count && apdus[index] == bytes ? index : nil
-        }
-        var candidate = (previous ?? -1) + 1
-        while candidate < apdus.count {
-            if apdus[candidate] == bytes { return candidate }
-            candidate += 1
-        }
-        return nil
     }
 
     private func observe(_ observation: Network.Observation) {

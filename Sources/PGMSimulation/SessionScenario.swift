@@ -75,8 +75,9 @@ public final class SessionScenario {
     public let source: Host<Source>
     public private(set) var receivers: [Host<Receiver>] = []
     public private(set) var logs: [ReceiverLog]
-    /// The sequence numbers (offsets from the first) of each APDU.
-    public private(set) var apduSequences: [Range<UInt32>] = []
+    /// Sequence offsets (from ``initialSequence``) each APDU occupies.
+    public var apduSequences: [Range<UInt32>] { ledger.sequences }
+    private let ledger: APDULedger
     public private(set) var sentCount = 0
     public private(set) var closedReceivers = 0
     /// The first data sequence number.
@@ -98,15 +99,7 @@ public final class SessionScenario {
                 segment: segment, address: Self.sourceAddress, uplink: configuration.sourceUplink,
                 downlink: configuration.sourceDownlink)])
         logs = Array(repeating: ReceiverLog(), count: configuration.receivers)
-        // Sequence ranges follow the source's split rule, so loss reports can be mapped to APDUs.
-        let single = Source.maximumPayload(configuration.source, fragmented: false)
-        let fragment = Source.maximumPayload(configuration.source, fragmented: true)
-        var offset: UInt32 = 0
-        for apdu in configuration.apdus {
-            let count = apdu.count <= single ? 1 : (apdu.count + fragment - 1) / fragment
-            apduSequences.append(offset..<(offset + UInt32(count)))
-            offset += UInt32(count)
-        }
+        ledger = APDULedger(apdus: configuration.apdus, source: configuration.source, initialSequence: initialSequence)
         for index in 0..<configuration.receivers {
             var receiverConfiguration = configuration.receiver
             receiverConfiguration.seed = seeds.next()
@@ -168,31 +161,12 @@ public final class SessionScenario {
 
     private func drain(_ host: Host<Receiver>, index: Int) {
         while let event = host.engine.pollEvent() {
-            switch event {
-            case .data(_, let bytes):
-                let previous = logs[index].delivered.last { $0 != nil } ?? nil
-                logs[index].delivered.append(apduIndex(of: bytes, after: previous))
-            case .unrecoverable(_, let first, let last, let reason):
-                logs[index].unrecoverable.append((first, last, reason))
-                let total = apduSequences.last?.upperBound ?? 0
-                let low = initialSequence.distance(to: first)
-                let high = initialSequence.distance(to: last)
-                if reason == .windowAdvanced && !last.precedes(source.engine.trail) {
-                    logs[index].prematureReports += 1
-                }
-                if low < 0 || high < low || UInt32(high) >= total {
-                    logs[index].strayReports += 1
-                } else {
-                    for offset in UInt32(low)...UInt32(high) { logs[index].lost.insert(offset) }
-                }
-            case .sessionClosed:
-                if !logs[index].closed { closedReceivers += 1 }
-                logs[index].closed = true
-            case .peerDiscovered:
-                logs[index].discovered += 1
-            case .joined, .peerExpired:
-                break
+            if case .unrecoverable(_, _, let last, let reason) = event, reason == .windowAdvanced,
+                !last.precedes(source.engine.trail)
+            {
+                logs[index].prematureReports += 1
             }
+            if ledger.record(event, in: &logs[index]) { closedReceivers += 1 }
         }
     }
 
@@ -232,25 +206,6 @@ public final class SessionScenario {
                 ? UInt8(truncatingIfNeeded: UInt32(truncatingIfNeeded: index) >> (24 - 8 * UInt32(position)))
                 : UInt8(truncatingIfNeeded: index &* 31 &+ position &* 7)
         }
-    }
-
-    /// The sent APDU equal to `bytes`, searching after the last one delivered for short APDUs whose index is
-    /// only known modulo a power of 256.
-    private func apduIndex(of bytes: [UInt8], after previous: Int?) -> Int? {
-        let apdus = configuration.apdus
-        if bytes.count >= 4 {
-            let index = Int(UInt32(bytes[0]) << 24 | UInt32(bytes[1]) << 16 | UInt32(bytes[2]) << 8 | UInt32(bytes[3]))
-            return index < apdus.count && apdus[index] == bytes ? index : nil
-        }
-        var low = 0
-        for (position, byte) in bytes.enumerated() { low |= Int(byte) << (8 * position) }
-        let stride = 1 << (8 * bytes.count)
-        var candidate = bytes.isEmpty ? (previous ?? -1) + 1 : low
-        while candidate < apdus.count {
-            if candidate > (previous ?? -1) && apdus[candidate] == bytes { return candidate }
-            candidate += bytes.isEmpty ? 1 : stride
-        }
-        return nil
     }
 
     /// Every broken invariant, one line each; empty when all receivers behaved.
