@@ -104,8 +104,8 @@ public struct NetworkElementCommand: ParsableCommand {
         var configuration = NetworkElement.Configuration(
             interfaces: interfaces.enumerated().map { NetworkElement.Interface(id: InterfaceID($0.offset), address: .ipv4($0.element.address)) },
             upstream: InterfaceID(0))
-        configuration.nakRepeatInterval = .nanoseconds(Int64(nakRepeatInterval * 1e9))
-        configuration.nakRdataInterval = .nanoseconds(Int64(nakRdataInterval * 1e9))
+        configuration.nakRepeatInterval = .seconds(nakRepeatInterval)
+        configuration.nakRdataInterval = .seconds(nakRdataInterval)
         configuration.maximumSessions = maximumSessions
         configuration.seed = generator.next()
 

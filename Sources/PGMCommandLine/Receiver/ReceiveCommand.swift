@@ -139,10 +139,10 @@ public struct ReceiveCommand: ParsableCommand {
         var configuration = Receiver.Configuration(dataDestinationPort: network.port, group: .ipv4(network.groupAddress))
         configuration.seed = generator.next()
         configuration.address = .ipv4(interface.address)
-        configuration.nakRepeatInterval = .nanoseconds(Int64(nakRepeatInterval * 1e9))
-        configuration.nakRdataInterval = .nanoseconds(Int64(nakRdataInterval * 1e9))
-        configuration.nakBackoffInterval = .nanoseconds(Int64(nakBackoffInterval * 1e9))
-        configuration.peerExpiry = .nanoseconds(Int64(peerExpiry * 1e9))
+        configuration.nakRepeatInterval = .seconds(nakRepeatInterval)
+        configuration.nakRdataInterval = .seconds(nakRdataInterval)
+        configuration.nakBackoffInterval = .seconds(nakBackoffInterval)
+        configuration.peerExpiry = .seconds(peerExpiry)
         if dlr {
             var repairer = DesignatedLocalRepairer.Configuration(receiver: configuration, address: .ipv4(interface.address))
             repairer.cacheBytes = dlrCacheBytes
@@ -168,7 +168,7 @@ public struct ReceiveCommand: ParsableCommand {
 
         var session = ReceiveSession(wanted: tsi?.value, follow: follow)
         var outcome: PGMExitCode?
-        let timeoutDuration = timeout.map { Duration.nanoseconds(Int64($0 * 1e9)) }
+        let timeoutDuration = timeout.map { Duration.seconds($0) }
         var lastData = driver.now
         var lingerUntil: Instant?
         driver.onSignal = { _, _, _ in outcome = session.lost.isEmpty ? .success : .unrecoverableLoss }
@@ -185,7 +185,7 @@ public struct ReceiveCommand: ParsableCommand {
                     case .note(let text, let object):
                         printer.note("pgm-recv: " + text, json: object)
                     case .closed where dlr:
-                        if lingerUntil == nil { lingerUntil = now + .nanoseconds(Int64(dlrLinger * 1e9)) }
+                        if lingerUntil == nil { lingerUntil = now + .seconds(dlrLinger) }
                     case .closed:
                         outcome = session.lost.isEmpty ? .success : .unrecoverableLoss
                     }

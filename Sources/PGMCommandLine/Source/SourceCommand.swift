@@ -132,8 +132,8 @@ public struct SourceCommand: ParsableCommand {
         // 2 ms of credit: a sleeping poll loop wakes tens of microseconds late (timer slack), so a bucket of a
         // few packets would cap a fast link far below --rate.
         configuration.burst = max(configuration.burst, rate.bytesPerSecond / 500)
-        configuration.txwSeconds = .nanoseconds(Int64(txwSeconds * 1e9))
-        configuration.ambientSPMInterval = .nanoseconds(Int64(spmInterval * 1e9))
+        configuration.txwSeconds = .seconds(txwSeconds)
+        configuration.ambientSPMInterval = .seconds(spmInterval)
         configuration.txwMaxBytes = windowBytes
         let apduSize = self.apduSize ?? Self.defaultAPDUSize(configuration)
         configuration.maximumAPDUSize = apduSize
@@ -153,7 +153,7 @@ public struct SourceCommand: ParsableCommand {
             json: ["type": "start", "tsi": "\(tsi)", "group": "\(network.groupAddress)", "interface": interface.name,
                    "window": windowDescription])
 
-        let lingerDuration = Duration.nanoseconds(Int64(linger * 1e9))
+        let lingerDuration = Duration.seconds(linger)
         var lingerStart: Instant?
         var stopNow = false
         var signals = 0
