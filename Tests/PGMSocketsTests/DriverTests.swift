@@ -106,6 +106,8 @@ import Testing
         let receiver = try sockets(0, port: Fixtures.port(4), join: true, listen: false)
         var engine = ScriptedEngine()
         engine.deadline = Instant.zero + .milliseconds(30)
+        // Before the driver exists: its clock starts at creation, so the deadline is 30 ms after that.
+        let start = ContinuousClock.now
         let driver = try Driver(engine: engine, sockets: [receiver], handleSignals: true, logger: logger)
         var pipeDescriptors: [Int32] = [0, 0]
         #expect(pipe(&pipeDescriptors) == 0)
@@ -121,7 +123,6 @@ import Testing
         }
         driver.onSignal = { _, signal, _ in signals.append(signal) }
         var raised = false
-        let start = ContinuousClock.now
         #expect(
             try drive(driver) { engine in
                 if !raised {
