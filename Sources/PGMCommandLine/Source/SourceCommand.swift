@@ -134,6 +134,7 @@ public struct SourceCommand: ParsableCommand {
         configuration.burst = max(configuration.burst, rate.bytesPerSecond / 500)
         configuration.txwSeconds = .seconds(txwSeconds)
         configuration.ambientSPMInterval = .seconds(spmInterval)
+        configuration.openingSPMs = 3
         configuration.txwMaxBytes = windowBytes
         let apduSize = self.apduSize ?? Self.defaultAPDUSize(configuration)
         configuration.maximumAPDUSize = apduSize

@@ -51,6 +51,8 @@ public struct Source: Engine {
 
     private var spmSequence = SequenceNumber(0)
     private var spmPending = true
+    /// SPMs still to go back to back when the session opens (``Configuration/openingSPMs``).
+    private var openingSPMsLeft: Int
     private var nextAmbientSPM: Instant
     private var heartbeatIndex = 0
     private var nextHeartbeatSPM: Instant?
@@ -76,6 +78,7 @@ public struct Source: Engine {
         self.lead = initial &- 1
         self.now = now
         self.nextAmbientSPM = now + configuration.ambientSPMInterval
+        self.openingSPMsLeft = configuration.openingSPMs
         let capacity = max(configuration.burst, configuration.maxTPDU + configuration.routerAlertOverhead)
         self.bucket = TokenBucket(rate: configuration.rate, capacity: capacity, at: now)
         if let first = configuration.heartbeatIntervals.first { nextHeartbeatSPM = now + first }
@@ -266,6 +269,10 @@ public struct Source: Engine {
             let spm = makeSPM()
             guard bucket.consume(wireBytes(spm, routerAlert: true), at: now) else { return nil }
             spmPending = false
+            if openingSPMsLeft > 0 {
+                openingSPMsLeft -= 1
+                spmPending = openingSPMsLeft > 0
+            }
             spmSequence = spmSequence &+ 1
             statistics.spmSent += 1
             account(spm, routerAlert: true)

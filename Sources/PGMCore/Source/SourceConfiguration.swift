@@ -34,6 +34,10 @@ extension Source {
         public var maximumAPDUSize: Int = 64 << 10
         /// Bytes of queued, unsent APDUs before ``Source/send(_:at:)`` pushes back with `queueFull`.
         public var maximumQueuedBytes: Int = 1 << 20
+        /// SPMs sent back to back when the session opens, before the first ODATA. A receiver may not NAK before
+        /// it has an SPM (RFC 3208 §6.2), and an OpenPGM receiver declares every gap before its first SPM lost,
+        /// then may stop delivering for good: more than one keeps a single lost SPM from costing the session.
+        public var openingSPMs = 1
         /// Ambient SPMs (RFC 3208 §5.1.4): sent on this interval whether or not data flows, so that new
         /// receivers and network elements learn the path and window (OpenPGM example: 30 s).
         public var ambientSPMInterval: Duration = .seconds(30)
