@@ -170,6 +170,7 @@ public struct ReceiveCommand: ParsableCommand {
         var outcome: PGMExitCode?
         let timeoutDuration = timeout.map { Duration.seconds($0) }
         var lastData = driver.now
+        var dataSpan: (first: Instant, last: Instant)?
         var lingerUntil: Instant?
         driver.onSignal = { _, _, _ in outcome = session.lost.isEmpty ? .success : .unrecoverableLoss }
         driver.afterTurn = { engine, now in
@@ -178,6 +179,7 @@ public struct ReceiveCommand: ParsableCommand {
                     switch action {
                     case .write(let bytes):
                         lastData = now
+                        dataSpan = (dataSpan?.first ?? now, now)
                         if !writeAll(outputDescriptor, bytes[...]) {
                             printer.note("pgm-recv: cannot write the output: \(String(cString: strerror(errno)))", json: ["type": "error", "message": "output"])
                             outcome = .failure
@@ -200,11 +202,11 @@ public struct ReceiveCommand: ParsableCommand {
                     json: ["type": "timeout"])
                 outcome = .failure
             }
-            printer.tick(at: now) { Self.sample(engine, lost: session.lostSequences) }
+            printer.tick(at: now) { Self.sample(engine, lost: session.lostSequences, dataSpan: dataSpan) }
             return outcome == nil ? .proceed : .stop
         }
         try driver.run()
-        printer.finish(at: driver.now, Self.sample(driver.engine, lost: session.lostSequences))
+        printer.finish(at: driver.now, Self.sample(driver.engine, lost: session.lostSequences, dataSpan: dataSpan))
         if !session.lost.isEmpty {
             let ranges = session.lost.map { $0.first == $0.last ? "\($0.first)" : "\($0.first)-\($0.last)" }
             writeError("pgm-recv: unrecoverable sequence numbers: \(ranges.joined(separator: ", "))\n")
@@ -212,10 +214,14 @@ public struct ReceiveCommand: ParsableCommand {
         return outcome ?? .success
     }
 
-    static func sample<E: DeliveringEngine>(_ engine: E, lost: Int) -> StatisticsSample {
+    static func sample<E: DeliveringEngine>(
+        _ engine: E, lost: Int, dataSpan: (first: Instant, last: Instant)?
+    ) -> StatisticsSample {
         let statistics = engine.receiverStatistics
         var sample = StatisticsSample(role: E.self == Receiver.self ? "receiver" : "dlr")
         sample.bytes = statistics.bytesDelivered
+        sample.messages = statistics.apdusDelivered
+        sample.dataSeconds = dataSpan.map { ($0.last - $0.first).secondsValue }
         sample.packets = statistics.odataReceived + statistics.rdataReceived
         sample.naks = statistics.naksSent
         sample.ncfs = statistics.ncfReceived

@@ -12,6 +12,8 @@ public struct StatisticsSample: Encodable, Sendable {
     public var rateBitsPerSecond = 0.0
     /// Payload bytes sent or delivered so far.
     public var bytes = 0
+    /// APDUs (the application's messages) sent or delivered so far.
+    public var messages = 0
     public var packets = 0
     public var naks = 0
     public var ncfs = 0
@@ -22,6 +24,9 @@ public struct StatisticsSample: Encodable, Sendable {
     /// pgm-source: the worst receiver loss (0…1) reported with OPT_CR, and who reported it.
     public var worstReceiverLossRate: Double?
     public var worstReceiver: String?
+    /// pgm-recv: seconds from the first delivered byte to the last, so that a rate excludes start-up and the wait
+    /// for the session's end.
+    public var dataSeconds: Double?
     /// A network element's own counters (pgm-ne only).
     public var element: ElementCounters?
 

@@ -221,6 +221,7 @@ public struct SourceCommand: ParsableCommand {
         let statistics = engine.statistics
         var sample = StatisticsSample(role: "source")
         sample.bytes = accepted - (engine.configuration.maximumQueuedBytes - engine.queuedBytesAvailable)
+        sample.messages = statistics.apdusQueued
         sample.packets = statistics.odataSent + statistics.rdataSent
         sample.naks = statistics.naksReceived
         sample.ncfs = statistics.ncfSent
