@@ -3,15 +3,21 @@
  * pgm-source and pgm-recv.
  *
  *   peer send --network "ADDR;GROUP" [--port 7500] [--udp PORT] [--rate BYTES/S] [--apdu BYTES] [--linger S] < data
- *   peer recv --network "ADDR;GROUP" [--port 7500] [--udp PORT] [--timeout S] [--bytes N] > data
+ *   peer recv --network "ADDR;GROUP" [--port 7500] [--udp PORT] [--timeout S] [--bytes N] [--messages N] > data
+ *   common: [--loop 1] turns PGM_MULTICAST_LOOP on (default off), so peers can share a host or namespace;
+ *   [--rcvbuf BYTES] sets PGM_RCVBUF (SO_RCVBUF, capped by net.core.rmem_max; default: the kernel's, 208 KiB),
+ *   so a benchmark can give OpenPGM a buffer like pgm-recv's 8 MiB.
  *
  * send: reads stdin in APDUs of --apdu bytes, sends them, then keeps calling pgm_recv() for --linger seconds,
  *       because OpenPGM only sends queued repairs from inside pgm_recv() (protocol notes §16).
  * recv: writes every delivered APDU to stdout; exits 0 on PGM_IO_STATUS_FIN (or after --bytes bytes), 3 on
- *       an unrecoverable loss (PGM_IO_STATUS_RESET), 1 after --timeout seconds without data.
+ *       an unrecoverable loss (PGM_IO_STATUS_RESET), 1 after --timeout seconds without data; --messages N
+ *       also stops after N APDUs. stdout is flushed whenever no data is waiting, so latency stays low and
+ *       bursts are still written in large blocks. At exit it prints on stderr one JSON line for Tools/bench:
+ *       {"type":"summary","messages":N,"bytes":B,"data_seconds":S} (S: first to last delivered APDU).
  * --udp PORT selects UDP encapsulation with PORT for unicast and multicast; without it, native PGM (root).
  *
- * Build: cc -O2 -o peer peer.c $(pkg-config --cflags --libs openpgm-5.3)
+ * Build: cc -O2 -rdynamic -o peer peer.c $(pkg-config --cflags --libs openpgm-5.3)
  *
  * Debian's pgm_compat_csum_partial_copy() makes an aligned 16-byte SSE store into a destination that is not
  * aligned for fragments, so any APDU larger than one TSDU crashes the sender (notes §16). The library calls it
@@ -44,9 +50,17 @@ static double now_seconds(void) {
     return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+/* OpenPGM's default log handler prints to stdout ("Warn: Interface lo reports as a loopback device."), which
+ * would corrupt the data a receiver writes there: send the library's messages to stderr. */
+static void log_to_stderr(const int level, const char *message, void *closure) {
+    (void)level;
+    (void)closure;
+    fprintf(stderr, "peer: openpgm: %s\n", message);
+}
+
 static void usage(void) {
     fprintf(stderr, "usage: peer send|recv --network \"ADDR;GROUP\" [--port P] [--udp PORT] [--rate B/S] [--apdu N] "
-                    "[--linger S] [--timeout S] [--bytes N]\n");
+                    "[--linger S] [--timeout S] [--bytes N] [--messages N] [--loop 0|1] [--rcvbuf B]\n");
     exit(64);
 }
 
@@ -87,9 +101,9 @@ int main(int argc, char **argv) {
     bool sending = strcmp(argv[1], "send") == 0;
     if (!sending && strcmp(argv[1], "recv") != 0) usage();
     const char *network = NULL;
-    int port = 7500, udp = 0, rate = 12500000, apdu = 22800;
+    int port = 7500, udp = 0, rate = 12500000, apdu = 22800, loop = 0, rcvbuf = 0;
     double linger = 5, timeout = 20;
-    long long expected = -1;
+    long long expected = -1, expected_messages = -1;
     for (int i = 2; i < argc; i++) {
         if (i + 1 >= argc) usage();
         const char *value = argv[++i];
@@ -101,10 +115,14 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i - 1], "--linger")) linger = atof(value);
         else if (!strcmp(argv[i - 1], "--timeout")) timeout = atof(value);
         else if (!strcmp(argv[i - 1], "--bytes")) expected = atoll(value);
+        else if (!strcmp(argv[i - 1], "--messages")) expected_messages = atoll(value);
+        else if (!strcmp(argv[i - 1], "--loop")) loop = atoi(value) != 0;
+        else if (!strcmp(argv[i - 1], "--rcvbuf")) rcvbuf = atoi(value);
         else usage();
     }
     if (!network) usage();
 
+    pgm_log_set_handler(log_to_stderr, NULL);
     pgm_error_t *err = NULL;
     if (!pgm_init(&err)) fail("pgm_init", err);
     struct pgm_addrinfo_t *res = NULL;
@@ -115,9 +133,11 @@ int main(int argc, char **argv) {
         pgm_setsockopt(sock, IPPROTO_PGM, PGM_UDP_ENCAP_UCAST_PORT, &udp, sizeof udp);
         pgm_setsockopt(sock, IPPROTO_PGM, PGM_UDP_ENCAP_MCAST_PORT, &udp, sizeof udp);
     }
-    const int one = 1, zero = 0, mtu = 1500, hops = 16;
+    const int one = 1, mtu = 1500, hops = 16;
     pgm_setsockopt(sock, IPPROTO_PGM, sending ? PGM_SEND_ONLY : PGM_RECV_ONLY, &one, sizeof one);
     pgm_setsockopt(sock, IPPROTO_PGM, PGM_MTU, &mtu, sizeof mtu);
+    if (rcvbuf > 0 && !pgm_setsockopt(sock, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf))
+        fprintf(stderr, "peer: SO_RCVBUF %d refused\n", rcvbuf);
     if (sending) {
         const int sqns = 65535, ambient = pgm_secs(30);
         const int heartbeat[] = {pgm_msecs(100), pgm_msecs(100), pgm_msecs(100), pgm_msecs(100), pgm_msecs(1300),
@@ -155,7 +175,7 @@ int main(int argc, char **argv) {
         pgm_setsockopt(sock, IPPROTO_PGM, PGM_JOIN_GROUP, &res->ai_recv_addrs[i], sizeof(struct group_req));
     pgm_setsockopt(sock, IPPROTO_PGM, PGM_SEND_GROUP, &res->ai_send_addrs[0], sizeof(struct group_req));
     pgm_freeaddrinfo(res);
-    pgm_setsockopt(sock, IPPROTO_PGM, PGM_MULTICAST_LOOP, &zero, sizeof zero);
+    pgm_setsockopt(sock, IPPROTO_PGM, PGM_MULTICAST_LOOP, &loop, sizeof loop);
     pgm_setsockopt(sock, IPPROTO_PGM, PGM_MULTICAST_HOPS, &hops, sizeof hops);
     /* A non-blocking send checks the rate for the whole APDU at once, and a bucket smaller than one APDU never
      * lets it through (RATE_LIMITED forever at 100 Mbit/s with 22.8 KB APDUs): the sender blocks in pgm_send()
@@ -190,8 +210,8 @@ int main(int argc, char **argv) {
         free(buffer);
     } else {
         static char buffer[1 << 20];
-        long long total = 0;
-        double last = now_seconds();
+        long long total = 0, messages = 0;
+        double last = now_seconds(), first_data = 0, last_data = 0;
         for (;;) {
             size_t bytes = 0;
             int status = pgm_recv(sock, buffer, sizeof buffer, 0, &bytes, &err);
@@ -199,13 +219,17 @@ int main(int argc, char **argv) {
             if (status == PGM_IO_STATUS_NORMAL) {
                 fwrite(buffer, 1, bytes, stdout);
                 total += (long long)bytes;
-                last = now_seconds();
+                messages++;
+                last = last_data = now_seconds();
+                if (messages == 1) first_data = last;
                 if (expected >= 0 && total >= expected) break;
+                if (expected_messages >= 0 && messages >= expected_messages) break;
                 continue;
             }
             if (status == PGM_IO_STATUS_FIN) break;
             if (status == PGM_IO_STATUS_RESET) { fprintf(stderr, "peer: unrecoverable loss\n"); code = 3; continue; }
             if (now_seconds() - last > timeout) { fprintf(stderr, "peer: timeout after %lld bytes\n", total); code = 1; break; }
+            fflush(stdout);  /* nothing to deliver now: hand over what is buffered before sleeping */
             struct pollfd fds[8];
             int n = 8;
             memset(fds, 0, sizeof fds);
@@ -223,6 +247,8 @@ int main(int argc, char **argv) {
         }
         fflush(stdout);
         fprintf(stderr, "peer: received %lld bytes\n", total);
+        fprintf(stderr, "{\"type\":\"summary\",\"messages\":%lld,\"bytes\":%lld,\"data_seconds\":%.6f}\n", messages,
+                total, last_data - first_data);
     }
     pgm_close(sock, true);
     pgm_shutdown();
