@@ -5,8 +5,9 @@
  *   peer send --network "ADDR;GROUP" [--port 7500] [--udp PORT] [--rate BYTES/S] [--apdu BYTES] [--linger S] < data
  *   peer recv --network "ADDR;GROUP" [--port 7500] [--udp PORT] [--timeout S] [--bytes N] [--messages N] > data
  *   common: [--loop 1] turns PGM_MULTICAST_LOOP on (default off), so peers can share a host or namespace;
- *   [--rcvbuf BYTES] sets PGM_RCVBUF (SO_RCVBUF, capped by net.core.rmem_max; default: the kernel's, 208 KiB),
- *   so a benchmark can give OpenPGM a buffer like pgm-recv's 8 MiB.
+ *   [--rcvbuf BYTES] sets SO_RCVBUF on OpenPGM's receive socket (pgm_setsockopt at SOL_SOCKET; capped by
+ *   net.core.rmem_max; default: the kernel's 208 KiB, with which a receiver on lo at full speed overflows and
+ *   stalls), so a benchmark can give OpenPGM a buffer like pgm-recv's 8 MiB.
  *
  * send: reads stdin in APDUs of --apdu bytes, sends them, then keeps calling pgm_recv() for --linger seconds,
  *       because OpenPGM only sends queued repairs from inside pgm_recv() (protocol notes §16).
