@@ -54,6 +54,16 @@ public struct Dissection: Sendable {
     public var layers: Decapsulated
     /// The PGM layer, when ``layers`` is ``Decapsulated/pgm(_:udp:pgm:)``.
     public var pgm: PGMLayer?
+    /// This packet's place in a UDP segmentation run (see ``dissectAll(frame:linkType:decapsulator:number:timestamp:originalLength:)``).
+    public var segment: Segment?
+
+    /// One datagram of a GSO run: a sender's `UDP_SEGMENT` message captured before the kernel cut it (on the
+    /// sending host, or on a veth or bridge path), so one frame holds several PGM packets back to back.
+    public struct Segment: Hashable, Sendable {
+        /// 1-based.
+        public var index: Int
+        public var count: Int
+    }
 
     /// The decoded PGM packet, or why its bytes are not one.
     public struct PGMLayer: Sendable {
@@ -93,6 +103,58 @@ public struct Dissection: Sendable {
             dissection.pgm = decodePGM(UnsafeRawBufferPointer(rebasing: frame[range]))
         }
         return dissection
+    }
+
+    /// ``dissect(frame:linkType:decapsulator:number:timestamp:originalLength:)``, then one dissection per PGM
+    /// packet when the frame is a GSO run: UDP whose payload is ODATA or RDATA packets of the first one's length
+    /// back to back (the last may be shorter), each complete by its own header. Anything else is one dissection.
+    public static func dissectAll(
+        frame: UnsafeRawBufferPointer,
+        linkType: LinkType,
+        decapsulator: Decapsulator,
+        number: Int,
+        timestamp: CaptureTimestamp,
+        originalLength: Int
+    ) -> [Dissection] {
+        let whole = dissect(
+            frame: frame, linkType: linkType, decapsulator: decapsulator, number: number, timestamp: timestamp,
+            originalLength: originalLength)
+        guard case .pgm(let network, let udp?, let range) = whole.layers,
+            let runs = segmentRanges(UnsafeRawBufferPointer(rebasing: frame[range]))
+        else { return [whole] }
+        return runs.enumerated().map { index, run in
+            let segment = (range.lowerBound + run.lowerBound)..<(range.lowerBound + run.upperBound)
+            var dissection = whole
+            dissection.layers = .pgm(network, udp: udp, pgm: segment)
+            dissection.pgm = decodePGM(UnsafeRawBufferPointer(rebasing: frame[segment]))
+            dissection.segment = Segment(index: index + 1, count: runs.count)
+            return dissection
+        }
+    }
+
+    /// The packets of a GSO run in `bytes`, or nil when `bytes` is one packet (or not a clean run).
+    static func segmentRanges(_ bytes: UnsafeRawBufferPointer) -> [Range<Int>]? {
+        /// An ODATA or RDATA packet's length by its own header: common and data headers, options, TSDU.
+        func declaredDataLength(at offset: Int) -> Int? {
+            guard bytes.count - offset >= 24, bytes[offset + 4] == 0x04 || bytes[offset + 4] == 0x05 else { return nil }
+            let tsdu = Int(bytes.u16(at: offset + 14))
+            var options = 0
+            if bytes[offset + 5] & 0x01 != 0 {
+                guard bytes.count - offset >= 28 else { return nil }
+                options = Int(bytes.u16(at: offset + 26))
+            }
+            return 24 + options + tsdu
+        }
+        guard let size = declaredDataLength(at: 0), size > 0, size < bytes.count else { return nil }
+        var ranges: [Range<Int>] = []
+        var offset = 0
+        while offset < bytes.count {
+            let end = min(offset + size, bytes.count)
+            guard declaredDataLength(at: offset) == end - offset, ranges.count < 128 else { return nil }
+            ranges.append(offset..<end)
+            offset = end
+        }
+        return ranges
     }
 
     public static func dissect(

@@ -24,6 +24,13 @@ public struct JSONFormatter: Sendable {
         out.append(decimal: Int(dissection.timestamp.nanoseconds), width: 9)
         out.jsonInt("captured_length", dissection.capturedLength)
         out.jsonInt("original_length", dissection.originalLength)
+        if let segment = dissection.segment {
+            out.jsonKey("gso_segment")
+            out.jsonOpen()
+            out.jsonInt("index", segment.index)
+            out.jsonInt("count", segment.count)
+            out.jsonClose()
+        }
         switch dissection.layers {
         case .pgm(let network, let udp, _):
             appendNetwork(network, udp: udp, into: &out)

@@ -24,7 +24,7 @@ public struct TextFormatter: Sendable {
         switch dissection.layers {
         case .pgm(let network, let udp, _):
             appendAddresses(network, udp: udp, into: &out)
-            if let pgm = dissection.pgm { appendPGM(pgm, network: network, udp: udp, into: &out) }
+            if let pgm = dissection.pgm { appendPGM(pgm, network: network, udp: udp, segment: dissection.segment, into: &out) }
         case .fragment(let network, let fragment):
             appendAddresses(network, udp: nil, into: &out)
             out.append("fragment id ")
@@ -99,7 +99,10 @@ public struct TextFormatter: Sendable {
         out.append(": ")
     }
 
-    func appendPGM(_ pgm: Dissection.PGMLayer, network: NetworkHeader, udp: UDPHeader?, into out: inout OutputBuffer) {
+    func appendPGM(
+        _ pgm: Dissection.PGMLayer, network: NetworkHeader, udp: UDPHeader?, segment: Dissection.Segment?,
+        into out: inout OutputBuffer
+    ) {
         out.append(udp == nil ? "PGM " : "UDP PGM ")
         switch pgm.result {
         case .success(let packet):
@@ -110,6 +113,13 @@ public struct TextFormatter: Sendable {
             out.append(tsi: packet.tsi)
             out.append(byte: UInt8(ascii: " "))
             appendBody(packet, into: &out)
+            if let segment {
+                out.append(" (GSO segment ")
+                out.append(decimal: segment.index)
+                out.append(byte: UInt8(ascii: "/"))
+                out.append(decimal: segment.count)
+                out.append(byte: UInt8(ascii: ")"))
+            }
             if packet.flags.contains(.parity) { out.append(" parity") }
             if packet.flags.contains(.variableLength) { out.append(" var_pktlen") }
             if !packet.options.isEmpty {

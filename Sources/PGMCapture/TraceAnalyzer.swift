@@ -29,7 +29,8 @@ public struct TraceAnalyzer: Sendable {
 
     /// Records one dissected frame (the usual entry point from the capture loop).
     public mutating func record(_ dissection: Dissection) {
-        capture.frames += 1
+        // The packets of a GSO run come from one frame.
+        if (dissection.segment?.index ?? 1) == 1 { capture.frames += 1 }
         switch dissection.layers {
         case .pgm:
             guard let pgm = dissection.pgm else { return }

@@ -47,6 +47,6 @@ public struct TokenBucket: Hashable, Sendable {
         let needed = Double(min(bytes, capacity)) - tokens
         if needed <= 0 { return updated }
         let nanoseconds = (needed / Double(rate) * 1e9).rounded(.up)
-        return updated + .nanoseconds(Int64(nanoseconds) + 1)
+        return updated + Duration(nanoseconds: Int64(nanoseconds) + 1)
     }
 }

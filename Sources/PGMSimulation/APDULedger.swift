@@ -58,7 +58,8 @@ struct APDULedger {
     /// The sent APDU equal to `bytes` (see ``SessionScenario/apdu(index:size:)``): APDUs of four bytes or more
     /// name their index; shorter ones carry its low bytes, so they are searched for at that stride after the last
     /// one delivered.
-    func index(of bytes: [UInt8], after previous: Int?) -> Int? {
+    func index(of slice: ArraySlice<UInt8>, after previous: Int?) -> Int? {
+        let bytes = Array(slice)
         if bytes.count >= 4 {
             let index = Int(UInt32(bytes[0]) << 24 | UInt32(bytes[1]) << 16 | UInt32(bytes[2]) << 8 | UInt32(bytes[3]))
             return index < apdus.count && apdus[index] == bytes ? index : nil

@@ -53,6 +53,10 @@ public final class Driver<E: Engine> {
 
     private let receiveBatch = ReceiveBatch()
     private let sendBatch = SendBatch()
+    /// Descriptors whose last arrivals came as coalesced runs (UDP_GRO): read with ``ReceiveBatch/receiveOwned(from:)``.
+    private var coalescing: Set<Int32> = []
+    /// ppoll's descriptors, rebuilt in place every turn.
+    private var pollDescriptors: [pollfd] = []
     private let signals: SignalDescriptor?
     private var remote: DriverRemote<E>?
     private var lastNow = Instant.zero
@@ -125,47 +129,75 @@ public final class Driver<E: Engine> {
         guard let sockets = sockets.first(where: { $0.receiveDescriptors.contains(fd) }) else { return }
         let isNative = sockets.udpPort == nil
         for _ in 0..<Self.maximumReceiveBatchesPerSocket {
+            if coalescing.contains(fd) {
+                // Runs of datagrams (UDP_GRO), one system call each, read into arrays the packets then slice:
+                // no copy. A datagram that came alone sends the socket back to recvmmsg batches.
+                for _ in 0..<receiveBatch.capacity {
+                    guard let datagram = try receiveBatch.receiveOwned(from: fd) else { return }
+                    if datagram.ancillary.segmentSize == nil || datagram.ancillary.segmentSize! >= datagram.bytes.count {
+                        coalescing.remove(fd)
+                    }
+                    deliver(
+                        datagram.bytes[...], from: datagram.source, ancillary: datagram.ancillary,
+                        isTruncated: datagram.isTruncated, via: sockets, native: isNative, at: now)
+                }
+                continue
+            }
             let count = try receiveBatch.receive(from: fd)
             if count == 0 { return }
             let current = now
             for index in 0..<count {
-                deliver(index, via: sockets, native: isNative, at: current)
+                let ancillary = receiveBatch.ancillary(index)
+                let bytes = receiveBatch.bytes(index)
+                if let size = ancillary.segmentSize, size < bytes.count { coalescing.insert(fd) }
+                // One copy per datagram (or run): the decoded packets are slices of it and outlive the batch.
+                deliver(
+                    [UInt8](bytes)[...], from: receiveBatch.source(index), ancillary: ancillary,
+                    isTruncated: receiveBatch.isTruncated(index), via: sockets, native: isNative, at: current)
             }
             if count < receiveBatch.capacity { return }
         }
     }
 
-    private func deliver(_ index: Int, via sockets: InterfaceSockets, native: Bool, at now: Instant) {
-        let bytes = receiveBatch.bytes(index)
-        statistics.datagramsReceived += 1
+    /// Hands one datagram, or each datagram of a coalesced run, to the engine.
+    private func deliver(
+        _ bytes: ArraySlice<UInt8>, from sender: IPv4Address, ancillary: ReceiveBatch.Ancillary, isTruncated: Bool,
+        via sockets: InterfaceSockets, native: Bool, at now: Instant
+    ) {
+        let segmentSize = ancillary.segmentSize.map { max(1, $0) } ?? max(1, bytes.count)
+        let segments = max(1, (bytes.count + segmentSize - 1) / segmentSize)
+        statistics.datagramsReceived += segments
         statistics.bytesReceived += bytes.count
-        let info = receiveBatch.packetInfo(index)
-        if let info, info.interfaceIndex != sockets.configuration.interface.index {
-            statistics.otherInterface += 1
+        if let info = ancillary.packetInfo, info.interfaceIndex != sockets.configuration.interface.index {
+            statistics.otherInterface += segments
             return
         }
-        guard !receiveBatch.isTruncated(index) else {
-            statistics.undecodable += 1
+        guard !isTruncated else {
+            statistics.undecodable += segments
             return
         }
-        let source: IPv4Address
-        let destination: IPv4Address
-        let payload: UnsafeRawBufferPointer
         if native {
-            guard let header = IPv4Header.parse(bytes) else {
+            guard let header = bytes.withUnsafeBytes({ IPv4Header.parse($0) }) else {
                 statistics.undecodable += 1
                 return
             }
-            source = header.source
-            destination = header.destination
-            payload = UnsafeRawBufferPointer(rebasing: bytes[header.payload])
-        } else {
-            source = receiveBatch.source(index)
-            destination = info?.destination ?? sockets.configuration.interface.address
-            payload = bytes
+            let payload = bytes[(bytes.startIndex + header.payload.lowerBound)..<(bytes.startIndex + header.payload.upperBound)]
+            receive(payload, from: header.source, to: header.destination, via: sockets, at: now)
+            return
         }
-        // One copy per datagram: the decoded payload is a slice of this array and outlives the batch buffer.
-        let datagram = [UInt8](payload)
+        let destination = ancillary.packetInfo?.destination ?? sockets.configuration.interface.address
+        var start = bytes.startIndex
+        while start < bytes.endIndex {
+            let end = min(start + segmentSize, bytes.endIndex)
+            receive(bytes[start..<end], from: sender, to: destination, via: sockets, at: now)
+            start = end
+        }
+    }
+
+    private func receive(
+        _ datagram: ArraySlice<UInt8>, from source: IPv4Address, to destination: IPv4Address,
+        via sockets: InterfaceSockets, at now: Instant
+    ) {
         let packet: Packet
         do {
             packet = try Packet(decoding: datagram)
@@ -192,7 +224,7 @@ public final class Driver<E: Engine> {
             if let ttl = transmit.ttl, target.udpPort != nil, ttl != target.configuration.ttl {
                 // UDP cannot carry a per-datagram TTL in a batch: send this one alone with the socket's TTL
                 // changed around it.
-                if let current = pending, sendBatch.count > 0 { flush(current) }
+                if let current = pending, !sendBatch.isEmpty { flush(current) }
                 setTTL(target, ttl)
                 sendBatch.append(transmit, for: target)
                 flush(target)
@@ -203,7 +235,7 @@ public final class Driver<E: Engine> {
             sendBatch.append(transmit, for: target)
             pending = target
         }
-        if let current = pending, sendBatch.count > 0 { flush(current) }
+        if let current = pending, !sendBatch.isEmpty { flush(current) }
     }
 
     private func setTTL(_ sockets: InterfaceSockets, _ ttl: UInt8) {
@@ -216,7 +248,7 @@ public final class Driver<E: Engine> {
     }
 
     private func flush(_ sockets: InterfaceSockets) {
-        let result = sendBatch.flush(to: sockets.sendDescriptor)
+        let result = sendBatch.flush(to: sockets)
         statistics.datagramsSent += result.sent
         statistics.bytesSent += result.bytes
         statistics.sendFailures += result.failed
@@ -227,6 +259,9 @@ public final class Driver<E: Engine> {
 
     private func wait() throws(SystemError) -> (readable: [Int32], input: Bool, signals: [Int32], woken: Bool) {
         var descriptors: [pollfd] = []
+        swap(&descriptors, &pollDescriptors)  // unique, so emptying it keeps its storage
+        descriptors.removeAll(keepingCapacity: true)
+        defer { pollDescriptors = descriptors }
         for set in sockets {
             for fd in set.receiveDescriptors { descriptors.append(pollfd(fd: fd, events: Int16(POLLIN), revents: 0)) }
         }

@@ -40,11 +40,16 @@ public final class InterfaceSockets {
         public var listenUnicast: Bool
         /// SO_RCVBUFFORCE, or SO_RCVBUF (capped at net.core.rmem_max) without CAP_NET_ADMIN.
         public var receiveBufferSize: Int32
+        /// UDP only: send runs of equal datagrams as one GSO message (UDP_SEGMENT) and take coalesced runs
+        /// (UDP_GRO), so that the kernel's per-datagram work is done once per run. Receivers on other hosts
+        /// still see one datagram per packet; a capture on the sending host (or a veth path) shows runs.
+        public var segmentationOffload: Bool
 
         public init(
             id: InterfaceID = .primary, interface: NetworkInterface, group: IPv4Address,
             encapsulation: Encapsulation = .udp(port: Encapsulation.defaultUDPPort), ttl: UInt8 = 16,
-            multicastLoop: Bool = false, joinGroup: Bool, listenUnicast: Bool, receiveBufferSize: Int32 = 8 << 20
+            multicastLoop: Bool = false, joinGroup: Bool, listenUnicast: Bool, receiveBufferSize: Int32 = 8 << 20,
+            segmentationOffload: Bool = true
         ) {
             self.id = id
             self.interface = interface
@@ -55,6 +60,7 @@ public final class InterfaceSockets {
             self.joinGroup = joinGroup
             self.listenUnicast = listenUnicast
             self.receiveBufferSize = receiveBufferSize
+            self.segmentationOffload = segmentationOffload
         }
     }
 
@@ -66,6 +72,8 @@ public final class InterfaceSockets {
     let receiveDescriptors: [Int32]
     /// The descriptor every transmit leaves through.
     let sendDescriptor: Int32
+    /// GSO is in use for sends (UDP with ``Configuration/segmentationOffload``, until the kernel refuses it).
+    var segmentsUDP: Bool
     private var owned: [Int32]
 
     /// The port unicast datagrams are sent from, and received on when listening (UDP only).
@@ -104,8 +112,13 @@ public final class InterfaceSockets {
                 } else {
                     try bindSocket(unicast, sockaddr_in(configuration.interface.address, port: 0), "\(configuration.interface.address):0")
                 }
+                if configuration.segmentationOffload {
+                    // Kernels before 5.0 do not know UDP_GRO; they deliver datagram by datagram.
+                    for fd in receive { try? setOption(fd, udpLevel, udpGRO, Int32(1), "UDP_GRO") }
+                }
                 self.receiveDescriptors = receive
                 self.sendDescriptor = unicast
+                self.segmentsUDP = configuration.segmentationOffload
             case .native:
                 let fd = socket(AF_INET, Int32(SOCK_RAW.rawValue) | Int32(SOCK_CLOEXEC.rawValue), Encapsulation.ipProtocol)
                 guard fd >= 0 else { throw SystemError.last("socket(AF_INET, SOCK_RAW, 113)") }
@@ -121,6 +134,7 @@ public final class InterfaceSockets {
                 if configuration.joinGroup { try Self.join(fd, configuration) }
                 self.receiveDescriptors = [fd]
                 self.sendDescriptor = fd
+                self.segmentsUDP = false
             }
         } catch {
             for fd in owned { close(fd) }

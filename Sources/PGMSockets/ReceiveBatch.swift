@@ -2,7 +2,8 @@ internal import CPGMSystem
 internal import Glibc
 internal import PGMWire
 
-/// Buffers for one `recvmmsg` call, allocated once per driver and reused for every batch.
+/// Buffers for one `recvmmsg` call, allocated once per driver and reused for every batch; and reads of one
+/// datagram or coalesced run into an array of its own (``receiveOwned(from:)``).
 final class ReceiveBatch {
     let capacity: Int
     let bufferSize: Int
@@ -75,24 +76,91 @@ final class ReceiveBatch {
 
     func sourcePort(_ index: Int) -> UInt16 { names[index].portNumber }
 
-    /// IP_PKTINFO: the arrival interface index and the header's destination address.
-    func packetInfo(_ index: Int) -> (interfaceIndex: Int32, destination: IPv4Address)? {
+    /// IP_PKTINFO and UDP_GRO of datagram `index` of the last batch.
+    func ancillary(_ index: Int) -> Ancillary {
         let header = headers[index].msg_hdr
-        let control = UnsafeRawBufferPointer(start: header.msg_control, count: Int(header.msg_controllen))
-        // struct cmsghdr { size_t cmsg_len; int cmsg_level; int cmsg_type; } then data, 8-byte aligned.
-        let headerSize = MemoryLayout<Int>.size + 8
-        var offset = 0
-        while offset + headerSize <= control.count {
-            let length = control.loadUnaligned(fromByteOffset: offset, as: Int.self)
-            let level = control.loadUnaligned(fromByteOffset: offset + MemoryLayout<Int>.size, as: Int32.self)
-            let type = control.loadUnaligned(fromByteOffset: offset + MemoryLayout<Int>.size + 4, as: Int32.self)
-            guard length >= headerSize, offset + length <= control.count else { return nil }
-            if level == ipLevel && type == IP_PKTINFO && length >= headerSize + MemoryLayout<in_pktinfo>.size {
-                let info = control.loadUnaligned(fromByteOffset: offset + headerSize, as: in_pktinfo.self)
-                return (info.ipi_ifindex, IPv4Address(rawValue: UInt32(bigEndian: info.ipi_addr.s_addr)))
+        return Ancillary(UnsafeRawBufferPointer(start: header.msg_control, count: Int(header.msg_controllen)))
+    }
+
+    /// Reads one datagram, or one coalesced run (UDP_GRO), into a new array of its own, without blocking:
+    /// the packets decoded from it are slices of that array, so nothing is copied after the kernel's copy.
+    /// Nil when none is waiting.
+    func receiveOwned(from fd: Int32) throws(SystemError) -> OwnedDatagram? {
+        var name = sockaddr_in()
+        var result = 0
+        var flags: Int32 = 0
+        var controlLength = 0
+        let control = controls
+        let size = bufferSize
+        while true {
+            let bytes = [UInt8](unsafeUninitializedCapacity: size) { buffer, initialized in
+                var vector = iovec(iov_base: buffer.baseAddress, iov_len: size)
+                withUnsafeMutablePointer(to: &vector) { vector in
+                    withUnsafeMutablePointer(to: &name) { name in
+                        var header = msghdr()
+                        header.msg_name = UnsafeMutableRawPointer(name)
+                        header.msg_namelen = socklen_t(MemoryLayout<sockaddr_in>.size)
+                        header.msg_iov = vector
+                        header.msg_iovlen = 1
+                        header.msg_control = control
+                        header.msg_controllen = Self.controlSize
+                        result = recvmsg(fd, &header, Int32(MSG_DONTWAIT))
+                        flags = header.msg_flags
+                        controlLength = Int(header.msg_controllen)
+                    }
+                }
+                initialized = max(0, result)
             }
-            offset += (length + 7) & ~7
+            if result >= 0 {
+                return OwnedDatagram(
+                    bytes: bytes, source: name.ipv4Address, sourcePort: name.portNumber,
+                    ancillary: Ancillary(UnsafeRawBufferPointer(start: control, count: controlLength)),
+                    isTruncated: flags & Int32(MSG_TRUNC) != 0)
+            }
+            switch errno {
+            case EINTR, ECONNREFUSED, EHOSTUNREACH, ENETUNREACH: continue
+            case EAGAIN, EWOULDBLOCK: return nil
+            default: throw SystemError.last("recvmsg")
+            }
         }
-        return nil
+    }
+}
+
+/// A datagram read by ``ReceiveBatch/receiveOwned(from:)``.
+struct OwnedDatagram {
+    var bytes: [UInt8]
+    var source: IPv4Address
+    var sourcePort: UInt16
+    var ancillary: ReceiveBatch.Ancillary
+    var isTruncated: Bool
+}
+
+extension ReceiveBatch {
+    /// What the control messages of one datagram said.
+    struct Ancillary {
+        /// IP_PKTINFO: the arrival interface index and the header's destination address.
+        var packetInfo: (interfaceIndex: Int32, destination: IPv4Address)?
+        /// UDP_GRO: the datagrams of a coalesced run are this long (the last may be shorter).
+        var segmentSize: Int?
+
+        init(_ control: UnsafeRawBufferPointer) {
+            // struct cmsghdr { size_t cmsg_len; int cmsg_level; int cmsg_type; } then data, 8-byte aligned.
+            let headerSize = MemoryLayout<Int>.size + 8
+            var offset = 0
+            while offset + headerSize <= control.count {
+                let length = control.loadUnaligned(fromByteOffset: offset, as: Int.self)
+                let level = control.loadUnaligned(fromByteOffset: offset + MemoryLayout<Int>.size, as: Int32.self)
+                let type = control.loadUnaligned(fromByteOffset: offset + MemoryLayout<Int>.size + 4, as: Int32.self)
+                guard length >= headerSize, offset + length <= control.count else { return }
+                if level == ipLevel && type == IP_PKTINFO && length >= headerSize + MemoryLayout<in_pktinfo>.size {
+                    let info = control.loadUnaligned(fromByteOffset: offset + headerSize, as: in_pktinfo.self)
+                    packetInfo = (info.ipi_ifindex, IPv4Address(rawValue: UInt32(bigEndian: info.ipi_addr.s_addr)))
+                } else if level == udpLevel && type == udpGRO && length >= headerSize + 4 {
+                    let size = Int(control.loadUnaligned(fromByteOffset: offset + headerSize, as: Int32.self))
+                    if size > 0 { segmentSize = size }
+                }
+                offset += (length + 7) & ~7
+            }
+        }
     }
 }

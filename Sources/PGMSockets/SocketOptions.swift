@@ -29,4 +29,7 @@ func boundPort(_ fd: Int32) -> UInt16 {
 }
 
 let ipLevel = Int32(IPPROTO_IP)
+let udpLevel = Int32(IPPROTO_UDP)
+/// UDP_GRO (linux/udp.h, 5.0): coalesced runs of datagrams, with their size in a control message.
+let udpGRO: Int32 = 104
 let socketLevel = SOL_SOCKET

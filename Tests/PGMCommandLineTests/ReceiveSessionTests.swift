@@ -128,7 +128,7 @@ import Testing
         _ = session.handle(.peerDiscovered(second, source: address))
         let apdu = [UInt8](repeating: 1, count: 1 << 20)
         let count = ReceiveSession.candidateBufferBytes / apdu.count + 3
-        for _ in 0..<count { _ = session.handle(.data(second, bytes: apdu)) }
+        for _ in 0..<count { _ = session.handle(.data(second, bytes: apdu[...])) }
         let actions = session.handle(.peerExpired(first))
         let written = actions.reduce(0) { if case .write(let bytes) = $1 { $0 + bytes.count } else { $0 } }
         #expect(written == ReceiveSession.candidateBufferBytes)

@@ -28,4 +28,9 @@ int pgm_ppoll(struct pollfd *descriptors, unsigned long count, const struct time
 /// eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC): the driver's wake-up for commands posted from other threads.
 int pgm_eventfd(void);
 
+/// Bytes of control data for one UDP_SEGMENT (GSO) cmsg.
+unsigned long pgm_udp_segment_control_size(void);
+/// Writes a UDP_SEGMENT cmsg into `control` (pgm_udp_segment_control_size() bytes): the kernel cuts the
+/// message's payload into datagrams of `size` bytes (the last may be shorter).
+void pgm_udp_segment_control(void *control, uint16_t size);
 #endif

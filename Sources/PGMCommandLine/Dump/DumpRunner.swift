@@ -68,7 +68,7 @@ struct DumpRunner {
                 do throws(CaptureError) {
                     let result = try capture.next { frame, timestamp, originalLength in
                         frameNumber += 1
-                        let dissection = Dissection.dissect(
+                        let dissections = Dissection.dissectAll(
                             frame: frame,
                             linkType: linkType,
                             decapsulator: decapsulator,
@@ -76,18 +76,20 @@ struct DumpRunner {
                             timestamp: timestamp,
                             originalLength: originalLength
                         )
-                        if stats {
-                            analyzer.record(dissection)
+                        for dissection in dissections {
+                            if stats {
+                                analyzer.record(dissection)
+                            }
+                            if case .other = dissection.layers { continue }
+                            shown += 1
+                            guard !stats else { continue }
+                            if jsonOutput {
+                                json.format(dissection, into: &out)
+                            } else {
+                                text.format(dissection, frame: frame, into: &out)
+                            }
+                            if out.count >= Self.flushThreshold { flush(&out) }
                         }
-                        if case .other = dissection.layers { return }
-                        shown += 1
-                        guard !stats else { return }
-                        if jsonOutput {
-                            json.format(dissection, into: &out)
-                        } else {
-                            text.format(dissection, frame: frame, into: &out)
-                        }
-                        if out.count >= Self.flushThreshold { flush(&out) }
                     }
                     switch result {
                     case .frame:

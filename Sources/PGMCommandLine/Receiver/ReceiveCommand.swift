@@ -167,6 +167,7 @@ public struct ReceiveCommand: ParsableCommand {
             json: ["type": "start", "group": "\(network.groupAddress)", "interface": interface.name])
 
         var session = ReceiveSession(wanted: tsi?.value, follow: follow)
+        let writer = OutputWriter(descriptor: outputDescriptor)
         var outcome: PGMExitCode?
         let timeoutDuration = timeout.map { Duration.seconds($0) }
         var lastData = driver.now
@@ -180,7 +181,7 @@ public struct ReceiveCommand: ParsableCommand {
                     case .write(let bytes):
                         lastData = now
                         dataSpan = (dataSpan?.first ?? now, now)
-                        if !writeAll(outputDescriptor, bytes[...]) {
+                        if !writer.append(bytes) {
                             printer.note("pgm-recv: cannot write the output: \(String(cString: strerror(errno)))", json: ["type": "error", "message": "output"])
                             outcome = .failure
                         }
@@ -192,6 +193,10 @@ public struct ReceiveCommand: ParsableCommand {
                         outcome = session.lost.isEmpty ? .success : .unrecoverableLoss
                     }
                 }
+            }
+            if !writer.flush() {
+                printer.note("pgm-recv: cannot write the output: \(String(cString: strerror(errno)))", json: ["type": "error", "message": "output"])
+                outcome = .failure
             }
             if let lingerUntil, outcome == nil, now >= lingerUntil {
                 outcome = session.lost.isEmpty ? .success : .unrecoverableLoss

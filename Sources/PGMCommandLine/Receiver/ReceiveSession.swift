@@ -13,7 +13,7 @@ import PGMWire
 /// which each starts.
 struct ReceiveSession {
     enum Action: Equatable {
-        case write([UInt8])
+        case write(ArraySlice<UInt8>)
         case note(String, [String: String])
         /// The selected session closed (OPT_FIN) and pgm-recv does not follow: stop.
         case closed
@@ -186,7 +186,12 @@ private struct Candidate {
     var droppedBytes = 0
 
     mutating func append(_ event: Receiver.Event) {
-        events.append(event)
+        // Kept for a while: its own bytes only, not the receive buffer its slice belongs to.
+        if case .data(let tsi, let data) = event {
+            events.append(.data(tsi, bytes: ArraySlice(Array(data))))
+        } else {
+            events.append(event)
+        }
         bytes += event.dataCount
     }
 

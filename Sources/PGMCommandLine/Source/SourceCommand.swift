@@ -167,9 +167,9 @@ public struct SourceCommand: ParsableCommand {
                 // per APDU does not bound the rate.
                 var reads = 0
                 repeat {
-                    try input.read { apdu in try engine.send(apdu, at: now) }
+                    try input.read(room: engine.queuedBytesAvailable) { apdu in try engine.send(apdu, at: now) }
                     reads += 1
-                } while reads < 16 && !input.isFinished && engine.queuedBytesAvailable >= apduSize && input.isReadable
+                } while reads < 4 && !input.isFinished && engine.queuedBytesAvailable >= apduSize && input.isReadable
                 if input.isFinished { engine.close(at: now) }
             } catch Source.SendError.queueFull {
                 return  // the descriptor is polled again once the queue drains

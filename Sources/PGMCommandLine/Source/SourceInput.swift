@@ -6,7 +6,8 @@ final class SourceInput {
     private var descriptors: [Int32]
     private let ownsDescriptors: Bool
     private let apduSize: Int
-    private var buffer: [UInt8] = []
+    /// Bytes read but not yet sent: the start of an APDU, carried into the next chunk.
+    private var leftover: [UInt8] = []
     private(set) var isFinished = false
     private(set) var bytesAccepted = 0
 
@@ -30,7 +31,6 @@ final class SourceInput {
             descriptors = opened
             ownsDescriptors = true
         }
-        buffer.reserveCapacity(apduSize)
     }
 
     deinit {
@@ -47,18 +47,26 @@ final class SourceInput {
     /// The descriptor being read, or nil once everything was read.
     var descriptor: Int32? { descriptors.first }
 
-    /// Reads once from the current descriptor and hands every full APDU to `send`; at the end of the last
-    /// file, the remainder. A pipe's short reads are gathered until an APDU is full, so APDU boundaries do not
-    /// depend on how the writer chunked its output.
-    func read(_ send: ([UInt8]) throws -> Void) throws {
+    /// Bytes one read asks for at most: thousands of small APDUs, so that reading costs one system call per
+    /// chunk rather than per APDU.
+    static let chunkSize = 256 << 10
+
+    /// Reads once from the current descriptor, at most what `room` bytes of the engine's queue can take, and
+    /// hands every full APDU to `send` as a slice of the chunk read (the transmit window keeps the slices: no
+    /// copy per APDU); at the end of the last file, the remainder. A pipe's short reads are gathered until an
+    /// APDU is full, so APDU boundaries do not depend on how the writer chunked its output.
+    func read(room: Int, _ send: (ArraySlice<UInt8>) throws -> Void) throws {
         guard let fd = descriptors.first else { return }
-        if buffer.count == apduSize {  // the engine refused it last time (queue full): offer it again
-            try emit(send)
-            return
+        let carried = leftover.count
+        // Every full APDU this read completes must fit `room`, so none is ever read and then refused.
+        let limit = min(Self.chunkSize, max(apduSize - carried, (room / apduSize) * apduSize + apduSize - 1 - carried))
+        var count = 0
+        let chunk = [UInt8](unsafeUninitializedCapacity: carried + limit) { buffer, initialized in
+            guard let base = buffer.baseAddress else { return }
+            leftover.withUnsafeBufferPointer { if let old = $0.baseAddress { base.initialize(from: old, count: carried) } }
+            count = Glibc.read(fd, base + carried, limit)
+            initialized = carried + max(0, count)
         }
-        let room = apduSize - buffer.count
-        var chunk = [UInt8](repeating: 0, count: room)
-        let count = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, room) }
         if count < 0 {
             if errno == EINTR || errno == EAGAIN { return }
             throw CommandFailure(.failure, "read: \(String(cString: strerror(errno)))")
@@ -67,24 +75,30 @@ final class SourceInput {
             if ownsDescriptors { close(fd) }
             descriptors.removeFirst()
             if descriptors.isEmpty {
-                if !buffer.isEmpty { try emit(send) }
+                if !leftover.isEmpty { try finishLeftover(send) }
                 isFinished = true
             }
             return
         }
-        buffer.append(contentsOf: chunk[0..<count])
-        if buffer.count == apduSize { try emit(send) }
+        var offset = 0
+        // What was not handed over stays for the next call, also when `send` throws.
+        defer { leftover = Array(chunk[offset...]) }
+        while chunk.count - offset >= apduSize {
+            try send(chunk[offset..<(offset + apduSize)])
+            bytesAccepted += apduSize
+            offset += apduSize
+        }
     }
 
-    private func emit(_ send: ([UInt8]) throws -> Void) throws {
-        try send(buffer)
-        bytesAccepted += buffer.count
-        buffer.removeAll(keepingCapacity: true)
+    private func finishLeftover(_ send: (ArraySlice<UInt8>) throws -> Void) throws {
+        try send(leftover[...])
+        bytesAccepted += leftover.count
+        leftover.removeAll()
     }
 
     /// Stops reading at SIGINT: what was read is still sent (the partial APDU too), what was not is not.
-    func finish(_ send: ([UInt8]) throws -> Void) throws {
-        if !buffer.isEmpty { try emit(send) }
+    func finish(_ send: (ArraySlice<UInt8>) throws -> Void) throws {
+        if !leftover.isEmpty { try finishLeftover(send) }
         abandon()
     }
 
@@ -92,7 +106,7 @@ final class SourceInput {
     func abandon() {
         if ownsDescriptors { for fd in descriptors { close(fd) } }
         descriptors.removeAll()
-        buffer.removeAll()
+        leftover.removeAll()
         isFinished = true
     }
 }

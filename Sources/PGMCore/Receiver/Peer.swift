@@ -122,6 +122,14 @@ struct Peer {
         }
         enforceLimits(context: &context)
         deliver(context: &context)
+        // Held behind a gap until a repair comes: keep only its own bytes, not the driver's receive buffer (a
+        // coalesced run of up to 64 datagrams) that the payload is a slice of.
+        if case .missing? = slots.first, let held = self.index(of: data.sequence),
+            case .received(var tpdu) = slots[held]
+        {
+            tpdu.payload = ArraySlice(Array(tpdu.payload))
+            slots[held] = .received(tpdu)
+        }
     }
 
     mutating func handleSPM(_ spm: SPM, options: [Option], from sender: NLA, context: inout ReceiverContext) {
@@ -385,7 +393,7 @@ struct Peer {
                 guard let fragment = tpdu.fragment else {
                     let payload = tpdu.payload
                     popFront(discarding: false, context: &context)
-                    emit(Array(payload), context: &context)
+                    emit(payload, context: &context)
                     continue
                 }
                 guard fragment.firstSequence == next, fragment.offset == 0 else {
@@ -422,7 +430,7 @@ struct Peer {
                     if case .received(let part) = slot { apdu.append(contentsOf: part.payload) }
                 }
                 for _ in 0...index { popFront(discarding: false, context: &context) }
-                emit(apdu, context: &context)
+                emit(apdu[...], context: &context)
             }
         }
         if let finLead, !closedReported, finLead.precedes(next) {
@@ -456,7 +464,7 @@ struct Peer {
         context.events.append(.unrecoverable(tsi, first: first, last: last, reason: reason))
     }
 
-    private mutating func emit(_ apdu: [UInt8], context: inout ReceiverContext) {
+    private mutating func emit(_ apdu: ArraySlice<UInt8>, context: inout ReceiverContext) {
         context.statistics.apdusDelivered += 1
         context.statistics.bytesDelivered += apdu.count
         context.events.append(.data(tsi, bytes: apdu))

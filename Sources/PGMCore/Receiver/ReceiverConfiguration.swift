@@ -67,7 +67,7 @@ extension Receiver {
         /// application can tell a stream joined mid-way from one received from its start.
         case joined(TSI, firstSequence: SequenceNumber, lateJoin: Bool)
         /// One whole APDU, in order.
-        case data(TSI, bytes: [UInt8])
+        case data(TSI, bytes: ArraySlice<UInt8>)
         /// `first ... last` (serially) will never be delivered; delivery goes on with the next whole APDU.
         case unrecoverable(TSI, first: SequenceNumber, last: SequenceNumber, reason: LossReason)
         /// OPT_FIN was seen and everything before it was delivered or reported lost.

@@ -92,6 +92,12 @@ public struct Source: Engine {
 
     /// Queues one APDU, split into OPT_FRAGMENT TPDUs when it does not fit one (RFC 3208 §9.2.4).
     public mutating func send(_ apdu: [UInt8], at now: Instant) throws(SendError) {
+        try send(apdu[...], at: now)
+    }
+
+    /// Queues one APDU held in part of a larger buffer: the transmit window keeps slices of it, so an
+    /// application that reads many APDUs at once (pgm-source) copies nothing per APDU.
+    public mutating func send(_ apdu: ArraySlice<UInt8>, at now: Instant) throws(SendError) {
         advanceClock(to: now)
         guard !isClosing else { throw .closed }
         guard apdu.count <= configuration.maximumAPDUSize else {
@@ -101,7 +107,7 @@ public struct Source: Engine {
         statistics.apdusQueued += 1
         pendingBytes += apdu.count
         if apdu.count <= Self.maximumPayload(configuration, fragmented: false) {
-            pending.append(PendingTPDU(sequence: nextSequence, payload: apdu[...], fragment: nil))
+            pending.append(PendingTPDU(sequence: nextSequence, payload: apdu, fragment: nil))
             nextSequence = nextSequence &+ 1
             return
         }
@@ -112,7 +118,8 @@ public struct Source: Engine {
             let end = min(offset + size, apdu.count)
             let fragment = Option.Fragment(
                 firstSequence: first, offset: UInt32(offset), apduLength: UInt32(apdu.count))
-            pending.append(PendingTPDU(sequence: nextSequence, payload: apdu[offset..<end], fragment: fragment))
+            let range = (apdu.startIndex + offset)..<(apdu.startIndex + end)
+            pending.append(PendingTPDU(sequence: nextSequence, payload: apdu[range], fragment: fragment))
             nextSequence = nextSequence &+ 1
             offset = end
         }
@@ -303,6 +310,7 @@ public struct Source: Engine {
         }
         guard let next = pending.first else { return nil }
         let odata = makeODATA(next)
+        assert(odataWireBytes(next) == wireBytes(odata, routerAlert: false), "odataWireBytes disagrees with makeODATA")
         let options = odata.options
         guard bucket.consume(wireBytes(odata, routerAlert: false), at: now) else { return nil }
         pending.removeFirst()
@@ -394,8 +402,19 @@ public struct Source: Engine {
         for sequence in repairQueue where trail.precedesOrEquals(sequence) {
             return wireBytes(makeRDATA(index: Int(trail.distance(to: sequence))), routerAlert: true)
         }
-        if let next = pending.first { return wireBytes(makeODATA(next), routerAlert: false) }
+        if let next = pending.first { return odataWireBytes(next) }
         return nil
+    }
+
+    /// What ``makeODATA(_:)`` would put on the wire for `next`, without building it (allocating its options):
+    /// ``nextDeadline`` asks after every turn.
+    private func odataWireBytes(_ next: PendingTPDU) -> Int {
+        var options = 0
+        if next.fragment != nil { options += 16 }  // OPT_FRAGMENT
+        if next.sequence == firstSequence { options += 4 }  // OPT_SYN
+        if configuration.joinHistory != nil { options += 8 }  // OPT_JOIN
+        if options > 0 { options += 4 }  // OPT_LENGTH
+        return configuration.headerOverhead + Packet.commonHeaderLength + 8 + options + next.payload.count
     }
 
     /// A repair: the original payload and options (OPT_FRAGMENT, OPT_SYN, OPT_JOIN), the current trail.
