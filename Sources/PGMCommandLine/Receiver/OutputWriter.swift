@@ -7,6 +7,7 @@ final class OutputWriter {
     private let descriptor: Int32
     private var pending: [ArraySlice<UInt8>] = []
     private var pendingBytes = 0
+    private let vectors = UnsafeMutableBufferPointer<iovec>.allocate(capacity: OutputWriter.maximumVectors)
     /// Slices per `writev`: below IOV_MAX (1024), and the depth of the nested `withUnsafeBytes` calls that keep
     /// every slice's pointer valid during the call.
     static let maximumVectors = 256
@@ -15,12 +16,14 @@ final class OutputWriter {
 
     init(descriptor: Int32) { self.descriptor = descriptor }
 
+    deinit { vectors.deallocate() }
+
     /// Queues `bytes`; writes when enough has gathered. False when a write failed (errno says why).
     func append(_ bytes: ArraySlice<UInt8>) -> Bool {
         guard !bytes.isEmpty else { return true }
         pending.append(bytes)
         pendingBytes += bytes.count
-        return pending.count >= Self.maximumVectors || pendingBytes >= Self.flushBytes ? flush() : true
+        return pending.count == Self.maximumVectors || pendingBytes >= Self.flushBytes ? flush() : true
     }
 
     /// Writes everything queued. False when a write failed (errno says why); what was queued is dropped.
@@ -30,8 +33,7 @@ final class OutputWriter {
             pendingBytes = 0
         }
         guard !pending.isEmpty else { return true }
-        var vectors = [iovec](repeating: iovec(), count: pending.count)
-        let written = vectors.withUnsafeMutableBufferPointer { vectors in gather(0, into: vectors) }
+        let written = gather(0, into: UnsafeMutableBufferPointer(rebasing: vectors[0..<pending.count]))
         if written == pendingBytes { return true }
         if written < 0 && errno != EINTR { return false }
         // A short write (a signal, a full pipe in non-blocking mode): the rest slice by slice.
