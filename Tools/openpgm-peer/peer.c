@@ -70,16 +70,19 @@ static void fail(const char *what, pgm_error_t *err) {
     exit(1);
 }
 
-/* Keeps the socket's timers and repairs going for up to `seconds`. */
+/* Keeps the socket's timers and repairs going for up to `seconds`. Each call first drains what is pending
+ * (NAKs to answer), also with `seconds` 0: the sender calls drive(sock, 0) after every APDU, and OpenPGM only
+ * sends repairs from inside pgm_recv(). */
 static void drive(pgm_sock_t *sock, double seconds) {
     char buffer[65536];
     double end = now_seconds() + seconds;
-    while (now_seconds() < end) {
+    for (int turns = 0; turns < 1000000; turns++) {
         size_t bytes = 0;
         pgm_error_t *err = NULL;
         int status = pgm_recv(sock, buffer, sizeof buffer, MSG_DONTWAIT, &bytes, &err);
         if (err) pgm_error_free(err);
         if (status == PGM_IO_STATUS_NORMAL) continue;
+        if (now_seconds() >= end) return;
         struct pollfd fds[8];
         int n = 8;
         memset(fds, 0, sizeof fds);

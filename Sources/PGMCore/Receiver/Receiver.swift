@@ -20,6 +20,8 @@ public struct Receiver: Engine {
     /// Insertion-ordered, so that timers of different sessions fire in the same order on every run.
     private var peers: [Peer] = []
     private var peerIndex: [TSI: Int] = [:]
+    /// The index of the peer the last packet was for.
+    private var lastPeer = 0
 
     public init(configuration: Configuration) {
         precondition(configuration.maximumAPDUSize < configuration.maximumWindowBytes,
@@ -127,7 +129,9 @@ public struct Receiver: Engine {
         _ tsi: TSI, creatingFrom source: NLA?, _ body: (inout Peer, inout ReceiverContext) -> Void
     ) {
         let index: Int
-        if let existing = peerIndex[tsi] {
+        if lastPeer < peers.count && peers[lastPeer].tsi == tsi {
+            index = lastPeer  // the common case, one session: no hashing per packet
+        } else if let existing = peerIndex[tsi] {
             index = existing
         } else {
             guard let source else { return }
@@ -140,6 +144,7 @@ public struct Receiver: Engine {
             peerIndex[tsi] = index
             context.events.append(.peerDiscovered(tsi, source: source))
         }
+        lastPeer = index
         if source != nil { peers[index].lastHeard = context.now }
         body(&peers[index], &context)
     }

@@ -24,8 +24,10 @@ extension Receiver {
         /// SPMR_SPM_IVL: after an SPMR (ours or overheard), wait this long for an SPM before asking again.
         public var spmrRetryInterval: Duration = .seconds(1)
         /// Payload bytes held for one session while waiting for gaps to fill; above it the oldest gap is
-        /// declared lost (`.receiveWindowOverflow`) so that memory stays bounded.
-        public var maximumWindowBytes = 16 << 20
+        /// declared lost (`.receiveWindowOverflow`) so that memory stays bounded. 64 MiB is 1.3 s at 400 Mbit/s:
+        /// a repair whose NAK, NCF or RDATA was lost takes NAK_RDATA_IVL or NAK_RPT_IVL more, and at 5 % loss
+        /// 16 MiB (0.3 s) gave up sequences the source still held.
+        public var maximumWindowBytes = 64 << 20
         /// Sequence numbers tracked for one session (received, missing or lost, not yet delivered).
         public var maximumWindowSequences = 1 << 16
         /// The largest APDU reassembled from OPT_FRAGMENT; larger claims are malformed.
