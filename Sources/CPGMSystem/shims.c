@@ -2,6 +2,7 @@
 #include "CPGMSystem.h"
 
 #include <stddef.h>
+#include <errno.h>
 #include <sys/eventfd.h>
 #include <sys/signalfd.h>
 #include <poll.h>
@@ -9,6 +10,7 @@
 #include <string.h>
 #include <netinet/in.h>
 #include <netinet/udp.h>
+#include <linux/filter.h>
 #ifndef UDP_SEGMENT
 #define UDP_SEGMENT 103
 #endif
@@ -48,4 +50,22 @@ void pgm_udp_segment_control(void *control, uint16_t size) {
     header->cmsg_type = UDP_SEGMENT;
     header->cmsg_len = CMSG_LEN(sizeof(uint16_t));
     memcpy(CMSG_DATA(header), &size, sizeof size);
+}
+
+int pgm_attach_type_filter(int fd, const uint8_t *types, unsigned int count) {
+    if (count == 0 || count > 16) { errno = EINVAL; return -1; }
+    /* X = IP header length (4 * IHL, Router Alert included); A = the PGM type byte, 4 bytes into PGM. Then one
+     * comparison per type: a match jumps to "accept", the last miss falls through to "drop". */
+    struct sock_filter program[2 + 16 + 2];
+    unsigned int n = 0;
+    program[n++] = (struct sock_filter)BPF_STMT(BPF_LDX | BPF_B | BPF_MSH, 0);
+    program[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_B | BPF_IND, 4);
+    for (unsigned int i = 0; i < count; i++) {
+        /* jump forward to accept: over the remaining comparisons and the drop */
+        program[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, types[i], (uint8_t)(count - i), 0);
+    }
+    program[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, 0);
+    program[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, 0xFFFFFFFF);
+    struct sock_fprog filter = {.len = (unsigned short)n, .filter = program};
+    return setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &filter, sizeof filter);
 }

@@ -1,3 +1,4 @@
+internal import CPGMSystem
 internal import Glibc
 public import PGMCore
 public import PGMWire
@@ -44,12 +45,16 @@ public final class InterfaceSockets {
         /// (UDP_GRO), so that the kernel's per-datagram work is done once per run. Receivers on other hosts
         /// still see one datagram per packet; a capture on the sending host (or a veth path) shows runs.
         public var segmentationOffload: Bool
+        /// Native only: the packet types this host's engine wants. A raw socket sees every PGM packet on the
+        /// host, the sender's own data included; a kernel filter drops the rest before they are read.
+        /// Nil takes everything (network elements, DLRs).
+        public var nativeTypes: [PacketType]?
 
         public init(
             id: InterfaceID = .primary, interface: NetworkInterface, group: IPv4Address,
             encapsulation: Encapsulation = .udp(port: Encapsulation.defaultUDPPort), ttl: UInt8 = 16,
             multicastLoop: Bool = false, joinGroup: Bool, listenUnicast: Bool, receiveBufferSize: Int32 = 8 << 20,
-            segmentationOffload: Bool = true
+            segmentationOffload: Bool = true, nativeTypes: [PacketType]? = nil
         ) {
             self.id = id
             self.interface = interface
@@ -61,6 +66,7 @@ public final class InterfaceSockets {
             self.listenUnicast = listenUnicast
             self.receiveBufferSize = receiveBufferSize
             self.segmentationOffload = segmentationOffload
+            self.nativeTypes = nativeTypes
         }
     }
 
@@ -131,6 +137,14 @@ public final class InterfaceSockets {
                 if bound != 0 { throw SystemError.last("setsockopt(SO_BINDTODEVICE \(configuration.interface.name))") }
                 try Self.configureReceive(fd, configuration)
                 try Self.configureSend(fd, configuration)
+                if let types = configuration.nativeTypes {
+                    var codes = types.map(\.rawValue)
+                    // ACK is also read as 0x0B (PGMWire's PacketType); let both through when ACK is wanted.
+                    if types.contains(.ack) { codes.append(PacketType.legacyACKCode) }
+                    if pgm_attach_type_filter(fd, codes, UInt32(codes.count)) != 0 {
+                        throw SystemError.last("setsockopt(SO_ATTACH_FILTER)")
+                    }
+                }
                 if configuration.joinGroup { try Self.join(fd, configuration) }
                 self.receiveDescriptors = [fd]
                 self.sendDescriptor = fd

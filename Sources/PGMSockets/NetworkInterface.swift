@@ -1,3 +1,4 @@
+internal import CPGMSystem
 internal import Glibc
 public import PGMWire
 

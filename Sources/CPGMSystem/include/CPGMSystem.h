@@ -33,4 +33,7 @@ unsigned long pgm_udp_segment_control_size(void);
 /// Writes a UDP_SEGMENT cmsg into `control` (pgm_udp_segment_control_size() bytes): the kernel cuts the
 /// message's payload into datagrams of `size` bytes (the last may be shorter).
 void pgm_udp_segment_control(void *control, uint16_t size);
+/// Attaches a classic BPF filter to a raw IPv4 socket (protocol 113) that keeps only PGM packets whose type byte
+/// is one of `types` (at most 16): the kernel drops the rest before they wake the process. 0 or -1 (errno).
+int pgm_attach_type_filter(int fd, const uint8_t *types, unsigned int count);
 #endif

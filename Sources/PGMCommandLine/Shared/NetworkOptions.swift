@@ -63,14 +63,16 @@ public struct NetworkOptions: ParsableArguments, Sendable {
     }
 
     /// The socket set of an end host on its one interface.
+    /// - Parameter nativeTypes: with --native, the packet types the program reads (nil: all).
     public func openSockets(
-        on interface: NetworkInterface, joinGroup: Bool, listenUnicast: Bool
+        on interface: NetworkInterface, joinGroup: Bool, listenUnicast: Bool, nativeTypes: [PacketType]? = nil
     ) throws(CommandFailure) -> InterfaceSockets {
         do {
             return try InterfaceSockets(
                 InterfaceSockets.Configuration(
                     interface: interface, group: groupAddress, encapsulation: encapsulation, ttl: ttl,
-                    multicastLoop: multicastLoop, joinGroup: joinGroup, listenUnicast: listenUnicast))
+                    multicastLoop: multicastLoop, joinGroup: joinGroup, listenUnicast: listenUnicast,
+                    nativeTypes: nativeTypes))
         } catch {
             throw CommandFailure(error)
         }

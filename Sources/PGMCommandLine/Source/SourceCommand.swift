@@ -141,7 +141,9 @@ public struct SourceCommand: ParsableCommand {
         configuration.maximumQueuedBytes = max(1 << 20, 4 * apduSize)
         configuration.seed = random >> 32
         let input = try SourceInput(paths: files, apduSize: apduSize)
-        let sockets = try network.openSockets(on: interface, joinGroup: false, listenUnicast: true)
+        // Natively, only what a source answers: not its own data, which its raw socket sees too.
+        let sockets = try network.openSockets(
+            on: interface, joinGroup: false, listenUnicast: true, nativeTypes: [.nak, .nnak, .spmr])
 
         let printer = StatisticsPrinter(json: output.json)
         let clock = MonotonicClock()
