@@ -8,12 +8,16 @@ let upcomingFeatures: [SwiftSetting] = [
     .enableUpcomingFeature("InternalImportsByDefault"),
 ]
 
-/// The socket driver and the programs' loops keep their state in classes and closures, whose every access the
-/// runtime checks for exclusivity: a fifth of pgm-recv's instructions per packet (Tools/instructions-per-packet).
-/// Release builds of those two layers skip the check; debug builds, which the tests run, keep it. The library
-/// products (PGMWire, PGMCore, PGMCapture) keep it too, so other packages can depend on them.
-let uncheckedExclusivity: [SwiftSetting] = upcomingFeatures + [
-    .unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))
+/// Release tuning of the data path's two outer layers (Tools/instructions-per-packet measures it):
+/// - the socket driver and the programs' loops keep their state in classes and closures, whose every access
+///   the runtime checks for exclusivity: a fifth of pgm-recv's instructions per packet. Release builds skip
+///   the check; debug builds, which the tests run, keep it;
+/// - `Driver<Engine>` is generic and lives in PGMSockets: without cross-module optimization the programs run it
+///   unspecialized, copying the engine through value witnesses at every property read.
+/// The library products (PGMWire, PGMCore, PGMCapture) build without unsafe flags, so other packages can
+/// depend on them.
+let dataPathTuning: [SwiftSetting] = upcomingFeatures + [
+    .unsafeFlags(["-enforce-exclusivity=unchecked", "-cross-module-optimization"], .when(configuration: .release))
 ]
 
 let package = Package(
@@ -43,7 +47,7 @@ let package = Package(
         .target(
             name: "PGMSockets",
             dependencies: ["CPGMSystem", "PGMCore", "PGMWire", .product(name: "Logging", package: "swift-log")],
-            swiftSettings: uncheckedExclusivity),
+            swiftSettings: dataPathTuning),
         .systemLibrary(name: "CPcap", path: "Sources/CPcap", providers: [.apt(["libpcap-dev"])]),
         .target(name: "PGMCapture", dependencies: ["PGMWire", "CPcap"], swiftSettings: upcomingFeatures),
         .target(
@@ -53,7 +57,7 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
-            swiftSettings: uncheckedExclusivity),
+            swiftSettings: dataPathTuning),
         .executableTarget(name: "pgm-dump", dependencies: ["PGMCommandLine"], swiftSettings: upcomingFeatures),
         .executableTarget(name: "pgm-source", dependencies: ["PGMCommandLine"], swiftSettings: upcomingFeatures),
         .executableTarget(name: "pgm-recv", dependencies: ["PGMCommandLine"], swiftSettings: upcomingFeatures),

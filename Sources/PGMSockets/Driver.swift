@@ -115,7 +115,7 @@ public final class Driver<E: Engine> {
             }
             // 2. Timers.
             let current = now
-            if let deadline = engine.nextDeadline, deadline <= current { engine.handleTimeout(at: current) }
+            if let deadline = engineDeadline(), deadline <= current { engine.handleTimeout(at: current) }
             // 3. Transmits.
             flushTransmits(at: current)
             // 4. Events, and the caller's decision.
@@ -123,6 +123,13 @@ public final class Driver<E: Engine> {
             // 5. Sleep.
             (readable, inputReady, signalled, woken) = try wait()
         }
+    }
+
+    /// ``Engine/nextDeadline``, read in place: a plain read of a property of the struct this class holds copies
+    /// the whole engine first (retaining everything in it), twice per turn.
+    private func engineDeadline() -> Instant? {
+        func read(_ engine: inout E) -> Instant? { engine.nextDeadline }
+        return read(&engine)
     }
 
     private func receiveAll(from fd: Int32) throws(SystemError) {
@@ -283,7 +290,7 @@ public final class Driver<E: Engine> {
         }
         let current = now
         var sleep = maximumSleep
-        if let deadline = engine.nextDeadline { sleep = min(sleep, max(.zero, deadline - current)) }
+        if let deadline = engineDeadline() { sleep = min(sleep, max(.zero, deadline - current)) }
         let nanoseconds = max(0, sleep.totalNanoseconds)
         var timeout = timespec(tv_sec: Int(nanoseconds / 1_000_000_000), tv_nsec: Int(nanoseconds % 1_000_000_000))
         let result = pgm_ppoll(&descriptors, UInt(descriptors.count), &timeout)

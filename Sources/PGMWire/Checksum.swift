@@ -13,25 +13,35 @@ public enum PGMChecksum {
     /// (RFC 1071 §2(B)), so the folded result only needs swapping once at the end.
     @inlinable
     public static func partialSum(_ bytes: UnsafeRawBufferPointer, initial: UInt32 = 0) -> UInt32 {
-        // Each 64-bit load is added as two 32-bit halves into independent 64-bit accumulators: no carries to
-        // propagate inside the loop (2³² additions before one could overflow), so the loop vectorizes.
-        var sum0: UInt64 = 0
-        var sum1: UInt64 = 0
-        var sum2: UInt64 = 0
-        var sum3: UInt64 = 0
+        // 64 bytes at a time as eight 64-bit words, each added as its two 32-bit halves into 64-bit lanes: no
+        // carries to propagate inside the loop (2³² additions before a lane could overflow), and the SIMD2
+        // operations are single SSE2 instructions (paddq, pand, psrlq).
+        var low0 = SIMD2<UInt64>()
+        var high0 = SIMD2<UInt64>()
+        var low1 = SIMD2<UInt64>()
+        var high1 = SIMD2<UInt64>()
+        let mask = SIMD2<UInt64>(repeating: 0xFFFF_FFFF)
         var index = 0
         let count = bytes.count
-        while index + 32 <= count {
-            let a = bytes.loadUnaligned(fromByteOffset: index, as: UInt64.self)
-            let b = bytes.loadUnaligned(fromByteOffset: index + 8, as: UInt64.self)
-            let c = bytes.loadUnaligned(fromByteOffset: index + 16, as: UInt64.self)
-            let d = bytes.loadUnaligned(fromByteOffset: index + 24, as: UInt64.self)
-            sum0 &+= (a & 0xFFFF_FFFF) &+ (a >> 32)
-            sum1 &+= (b & 0xFFFF_FFFF) &+ (b >> 32)
-            sum2 &+= (c & 0xFFFF_FFFF) &+ (c >> 32)
-            sum3 &+= (d & 0xFFFF_FFFF) &+ (d >> 32)
-            index += 32
+        if let base = bytes.baseAddress {
+            let end = count & ~63
+            while index < end {
+                let a = (base + index).loadUnaligned(as: SIMD2<UInt64>.self)
+                let b = (base + (index &+ 16)).loadUnaligned(as: SIMD2<UInt64>.self)
+                let c = (base + (index &+ 32)).loadUnaligned(as: SIMD2<UInt64>.self)
+                let d = (base + (index &+ 48)).loadUnaligned(as: SIMD2<UInt64>.self)
+                low0 &+= (a & mask) &+ (c & mask)
+                high0 &+= (a &>> 32) &+ (c &>> 32)
+                low1 &+= (b & mask) &+ (d & mask)
+                high1 &+= (b &>> 32) &+ (d &>> 32)
+                index &+= 64
+            }
         }
+        let lanes = low0 &+ high0 &+ low1 &+ high1  // each lane below 2⁴⁴ for any datagram
+        var sum0 = lanes[0]
+        let sum1 = lanes[1]
+        let sum2: UInt64 = 0
+        let sum3: UInt64 = 0
         while index + 8 <= count {
             let a = bytes.loadUnaligned(fromByteOffset: index, as: UInt64.self)
             sum0 &+= (a & 0xFFFF_FFFF) &+ (a >> 32)

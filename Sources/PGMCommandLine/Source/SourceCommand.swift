@@ -160,8 +160,11 @@ public struct SourceCommand: ParsableCommand {
         var lingerStart: Instant?
         var stopNow = false
         var signals = 0
+        // Read again once a quarter of the queue (or one APDU, if larger) is free: a rate-limited source then
+        // reads many APDUs per system call instead of one each time one has left.
+        let readThreshold = max(apduSize, configuration.maximumQueuedBytes / 4)
         driver.inputDescriptor = { engine in
-            input.isFinished || engine.isClosing || engine.queuedBytesAvailable < apduSize ? nil : input.descriptor
+            input.isFinished || engine.isClosing || engine.queuedBytesAvailable < readThreshold ? nil : input.descriptor
         }
         driver.onInput = { engine, now in
             do {

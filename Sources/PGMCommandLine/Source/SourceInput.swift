@@ -58,8 +58,9 @@ final class SourceInput {
     func read(room: Int, _ send: (ArraySlice<UInt8>) throws -> Void) throws {
         guard let fd = descriptors.first else { return }
         let carried = leftover.count
-        // Every full APDU this read completes must fit `room`, so none is ever read and then refused.
-        let limit = min(Self.chunkSize, max(apduSize - carried, (room / apduSize) * apduSize + apduSize - 1 - carried))
+        // Whole APDUs that fit `room`, so none is ever read and then refused, and no partial one is left to
+        // carry into the next chunk (only a pipe's short read leaves one).
+        let limit = min(Self.chunkSize, max(apduSize - carried, (room / apduSize) * apduSize - carried))
         var count = 0
         let chunk = [UInt8](unsafeUninitializedCapacity: carried + limit) { buffer, initialized in
             guard let base = buffer.baseAddress else { return }
