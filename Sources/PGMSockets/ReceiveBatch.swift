@@ -24,6 +24,15 @@ final class ReceiveBatch {
         iovecs = .allocate(capacity: capacity)
         headers = .allocate(capacity: capacity)
         controls = .allocate(byteCount: capacity * Self.controlSize, alignment: 16)
+        for index in 0..<capacity {
+            iovecs[index] = iovec(iov_base: buffers + index * bufferSize, iov_len: bufferSize)
+            var header = msghdr()
+            header.msg_name = UnsafeMutableRawPointer(names + index)
+            header.msg_iov = iovecs + index
+            header.msg_iovlen = 1
+            header.msg_control = controls + index * Self.controlSize
+            headers[index] = pgm_mmsghdr(msg_hdr: header, msg_len: 0)
+        }
     }
 
     deinit {
@@ -36,16 +45,10 @@ final class ReceiveBatch {
 
     /// Reads up to ``capacity`` datagrams without blocking; 0 when none is waiting.
     func receive(from fd: Int32) throws(SystemError) -> Int {
+        // The kernel shortens the name and control lengths to what it wrote: give them their room back.
         for index in 0..<capacity {
-            iovecs[index] = iovec(iov_base: buffers + index * bufferSize, iov_len: bufferSize)
-            var header = msghdr()
-            header.msg_name = UnsafeMutableRawPointer(names + index)
-            header.msg_namelen = socklen_t(MemoryLayout<sockaddr_in>.size)
-            header.msg_iov = iovecs + index
-            header.msg_iovlen = 1
-            header.msg_control = controls + index * Self.controlSize
-            header.msg_controllen = Self.controlSize
-            headers[index] = pgm_mmsghdr(msg_hdr: header, msg_len: 0)
+            headers[index].msg_hdr.msg_namelen = socklen_t(MemoryLayout<sockaddr_in>.size)
+            headers[index].msg_hdr.msg_controllen = Self.controlSize
         }
         while true {
             let received = pgm_recvmmsg(fd, headers, UInt32(capacity), Int32(MSG_DONTWAIT))
