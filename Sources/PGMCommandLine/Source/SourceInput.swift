@@ -11,26 +11,35 @@ final class SourceInput {
     private(set) var isFinished = false
     private(set) var bytesAccepted = 0
 
-    /// Opens every file up front, so a missing one fails before anything is sent (exit code 66).
-    init(paths: [String], apduSize: Int) throws(CommandFailure) {
+    private init(descriptors: [Int32], ownsDescriptors: Bool, apduSize: Int) {
+        self.descriptors = descriptors
+        self.ownsDescriptors = ownsDescriptors
         self.apduSize = apduSize
-        if paths.isEmpty {
-            descriptors = [0]
-            ownsDescriptors = false
-        } else {
-            var opened: [Int32] = []
-            for path in paths {
-                let fd = open(path, O_RDONLY | O_CLOEXEC)
-                if fd < 0 {
-                    let reason = String(cString: strerror(errno))
-                    for fd in opened { close(fd) }
-                    throw CommandFailure(.noInput, "cannot open \(path): \(reason)")
-                }
-                opened.append(fd)
-            }
-            descriptors = opened
-            ownsDescriptors = true
+    }
+
+    /// Reads `descriptor` (standard input, or a pipe in tests), which stays open.
+    convenience init(descriptor: Int32, apduSize: Int) {
+        self.init(descriptors: [descriptor], ownsDescriptors: false, apduSize: apduSize)
+    }
+
+    /// Opens every file up front, so a missing one fails before anything is sent (exit code 66); no files:
+    /// standard input.
+    convenience init(paths: [String], apduSize: Int) throws(CommandFailure) {
+        guard !paths.isEmpty else {
+            self.init(descriptor: 0, apduSize: apduSize)
+            return
         }
+        var opened: [Int32] = []
+        for path in paths {
+            let fd = open(path, O_RDONLY | O_CLOEXEC)
+            if fd < 0 {
+                let reason = String(cString: strerror(errno))
+                for fd in opened { close(fd) }
+                throw CommandFailure(.noInput, "cannot open \(path): \(reason)")
+            }
+            opened.append(fd)
+        }
+        self.init(descriptors: opened, ownsDescriptors: true, apduSize: apduSize)
     }
 
     deinit {
@@ -62,7 +71,7 @@ final class SourceInput {
         // carry into the next chunk (only a pipe's short read leaves one).
         let limit = min(Self.chunkSize, max(apduSize - carried, (room / apduSize) * apduSize - carried))
         var count = 0
-        let chunk = [UInt8](unsafeUninitializedCapacity: carried + limit) { buffer, initialized in
+        var chunk = [UInt8](unsafeUninitializedCapacity: carried + limit) { buffer, initialized in
             guard let base = buffer.baseAddress else { return }
             leftover.withUnsafeBufferPointer { if let old = $0.baseAddress { base.initialize(from: old, count: carried) } }
             count = Glibc.read(fd, base + carried, limit)
@@ -80,6 +89,15 @@ final class SourceInput {
                 isFinished = true
             }
             return
+        }
+        if chunk.count < (carried + limit) / 4 {
+            // A short read (a pipe trickling small messages) would pin a chunk-sized allocation for every message
+            // the transmit window keeps: its bytes move to an array of their own size.
+            let short = chunk
+            chunk = [UInt8](unsafeUninitializedCapacity: short.count) { buffer, initialized in
+                short.withUnsafeBufferPointer { buffer.baseAddress!.initialize(from: $0.baseAddress!, count: $0.count) }
+                initialized = short.count
+            }
         }
         var offset = 0
         // What was not handed over stays for the next call, also when `send` throws.
