@@ -141,9 +141,7 @@ public final class Driver<E: Engine> {
                 // no copy. A datagram that came alone sends the socket back to recvmmsg batches.
                 for _ in 0..<receiveBatch.capacity {
                     guard let datagram = try receiveBatch.receiveOwned(from: fd) else { return }
-                    if datagram.ancillary.segmentSize == nil || datagram.ancillary.segmentSize! >= datagram.bytes.count {
-                        coalescing.remove(fd)
-                    }
+                    if (datagram.ancillary.segmentSize ?? .max) >= datagram.bytes.count { coalescing.remove(fd) }
                     deliver(
                         datagram.bytes[...], from: datagram.source, ancillary: datagram.ancillary,
                         isTruncated: datagram.isTruncated, via: sockets, native: isNative, at: now)
@@ -179,7 +177,7 @@ public final class Driver<E: Engine> {
             statistics.otherInterface += segments
             return
         }
-        guard !isTruncated else {
+        guard !isTruncated, !bytes.isEmpty else {
             statistics.undecodable += segments
             return
         }
