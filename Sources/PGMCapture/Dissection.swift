@@ -54,7 +54,7 @@ public struct Dissection: Sendable {
     public var layers: Decapsulated
     /// The PGM layer, when ``layers`` is ``Decapsulated/pgm(_:udp:pgm:)``.
     public var pgm: PGMLayer?
-    /// This packet's place in a UDP segmentation run (see ``dissectAll(frame:linkType:decapsulator:number:timestamp:originalLength:)``).
+    /// This packet's place in a UDP segmentation run (see ``splittingSegmentationRun(frame:)``).
     public var segment: Segment?
 
     /// One datagram of a GSO run: a sender's `UDP_SEGMENT` message captured before the kernel cut it (on the
@@ -105,28 +105,18 @@ public struct Dissection: Sendable {
         return dissection
     }
 
-    /// ``dissect(frame:linkType:decapsulator:number:timestamp:originalLength:)``, then one dissection per PGM
-    /// packet when the frame is a GSO run: UDP whose payload is ODATA or RDATA packets of the first one's length
-    /// back to back (the last may be shorter), each complete by its own header. Anything else is one dissection.
-    public static func dissectAll(
-        frame: UnsafeRawBufferPointer,
-        linkType: LinkType,
-        decapsulator: Decapsulator,
-        number: Int,
-        timestamp: CaptureTimestamp,
-        originalLength: Int
-    ) -> [Dissection] {
-        let whole = dissect(
-            frame: frame, linkType: linkType, decapsulator: decapsulator, number: number, timestamp: timestamp,
-            originalLength: originalLength)
-        guard case .pgm(let network, let udp?, let range) = whole.layers,
-            let runs = segmentRanges(UnsafeRawBufferPointer(rebasing: frame[range]))
-        else { return [whole] }
+    /// One dissection per PGM packet when this frame is a GSO run: UDP whose payload is ODATA or RDATA packets of
+    /// the first one's length back to back (the last may be shorter), each complete by its own header. Anything
+    /// else stays one dissection. `frame` is the frame this dissection was made from.
+    public func splittingSegmentationRun(frame: UnsafeRawBufferPointer) -> [Dissection] {
+        guard case .pgm(let network, let udp?, let range) = layers,
+            let runs = Self.segmentRanges(UnsafeRawBufferPointer(rebasing: frame[range]))
+        else { return [self] }
         return runs.enumerated().map { index, run in
             let segment = (range.lowerBound + run.lowerBound)..<(range.lowerBound + run.upperBound)
-            var dissection = whole
+            var dissection = self
             dissection.layers = .pgm(network, udp: udp, pgm: segment)
-            dissection.pgm = decodePGM(UnsafeRawBufferPointer(rebasing: frame[segment]))
+            dissection.pgm = Self.decodePGM(UnsafeRawBufferPointer(rebasing: frame[segment]))
             dissection.segment = Segment(index: index + 1, count: runs.count)
             return dissection
         }

@@ -64,7 +64,7 @@ struct LinkState {
         var departure = now
         if let bandwidth = profile.bandwidth, bandwidth > 0 {
             let start = max(now, busyUntil)
-            departure = start + .nanoseconds(Int64(Double(bytes) / Double(bandwidth) * 1e9))
+            departure = start + Duration(nanoseconds: Int64(Double(bytes) / Double(bandwidth) * 1e9))
             busyUntil = departure
         }
         if isLost() { return [] }
@@ -91,7 +91,7 @@ struct LinkState {
     private mutating func delay(from queueing: Duration) -> Duration {
         var total = queueing + profile.delay
         let jitter = profile.jitter.totalNanoseconds
-        if jitter > 0 { total += .nanoseconds(Int64(random.bounded(UInt64(jitter) + 1))) }
+        if jitter > 0 { total += Duration(nanoseconds: Int64(random.bounded(UInt64(jitter) + 1))) }
         if profile.reordering > 0, random.unit() < profile.reordering { total += profile.reorderDelay }
         return total
     }

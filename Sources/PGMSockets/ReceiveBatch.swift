@@ -77,8 +77,6 @@ final class ReceiveBatch {
     /// The sender's address (for raw sockets the port is 0).
     func source(_ index: Int) -> IPv4Address { names[index].ipv4Address }
 
-    func sourcePort(_ index: Int) -> UInt16 { names[index].portNumber }
-
     /// IP_PKTINFO and UDP_GRO of datagram `index` of the last batch.
     func ancillary(_ index: Int) -> Ancillary {
         let header = headers[index].msg_hdr
@@ -116,7 +114,7 @@ final class ReceiveBatch {
             }
             if result >= 0 {
                 return OwnedDatagram(
-                    bytes: bytes, source: name.ipv4Address, sourcePort: name.portNumber,
+                    bytes: bytes, source: name.ipv4Address,
                     ancillary: Ancillary(UnsafeRawBufferPointer(start: control, count: controlLength)),
                     isTruncated: flags & Int32(MSG_TRUNC) != 0)
             }
@@ -133,7 +131,6 @@ final class ReceiveBatch {
 struct OwnedDatagram {
     var bytes: [UInt8]
     var source: IPv4Address
-    var sourcePort: UInt16
     var ancillary: ReceiveBatch.Ancillary
     var isTruncated: Bool
 }

@@ -53,8 +53,6 @@ final class SendBatch {
         controls.deallocate()
     }
 
-    /// Datagrams appended.
-    var count: Int { messages.reduce(0) { $0 + $1.segments } }
     var isEmpty: Bool { messages.isEmpty }
     var isFull: Bool { messages.count == capacity }
 

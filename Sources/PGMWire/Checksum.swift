@@ -37,17 +37,14 @@ public enum PGMChecksum {
                 index &+= 64
             }
         }
-        let lanes = low0 &+ high0 &+ low1 &+ high1  // each lane below 2⁴⁴ for any datagram
-        var sum0 = lanes[0]
-        let sum1 = lanes[1]
-        let sum2: UInt64 = 0
-        let sum3: UInt64 = 0
+        let lanes = low0 &+ high0 &+ low1 &+ high1
+        // Sums of 32-bit halves: below 2⁴⁸ for any datagram, so plain 64-bit additions lose no carry.
+        var sum = lanes[0] &+ lanes[1]
         while index + 8 <= count {
             let a = bytes.loadUnaligned(fromByteOffset: index, as: UInt64.self)
-            sum0 &+= (a & 0xFFFF_FFFF) &+ (a >> 32)
+            sum &+= (a & 0xFFFF_FFFF) &+ (a >> 32)
             index += 8
         }
-        var sum = addWithCarry(addWithCarry(sum0, sum1), addWithCarry(sum2, sum3))
         var tail: UInt64 = 0
         var shift: UInt64 = 0
         while index < count {

@@ -22,11 +22,7 @@ struct SegmentationRunTests {
     }
 
     static func dissect(_ frame: [UInt8]) -> [Dissection] {
-        frame.withUnsafeBytes {
-            Dissection.dissectAll(
-                frame: $0, linkType: .raw, decapsulator: Decapsulator(), number: 1,
-                timestamp: CaptureTimestamp(seconds: 0, nanoseconds: 0), originalLength: frame.count)
-        }
+        frame.withUnsafeBytes { Dissection.dissect(frame: frame, linkType: .raw).splittingSegmentationRun(frame: $0) }
     }
 
     @Test func runIsCutIntoItsPackets() throws {

@@ -68,14 +68,14 @@ struct DumpRunner {
                 do throws(CaptureError) {
                     let result = try capture.next { frame, timestamp, originalLength in
                         frameNumber += 1
-                        let dissections = Dissection.dissectAll(
+                        let dissections = Dissection.dissect(
                             frame: frame,
                             linkType: linkType,
                             decapsulator: decapsulator,
                             number: frameNumber,
                             timestamp: timestamp,
                             originalLength: originalLength
-                        )
+                        ).splittingSegmentationRun(frame: frame)
                         for dissection in dissections {
                             if stats {
                                 analyzer.record(dissection)

@@ -68,7 +68,7 @@ extension NetworkElement {
             return
         }
         let backoff = UInt64(poll.backoffInterval) * 1000
-        let due = now + .nanoseconds(Int64(random.bounded(backoff + 1)))
+        let due = now + Duration(nanoseconds: Int64(random.bounded(backoff + 1)))
         let polr = Packet(
             tsi: tsi, dataDestinationPort: session.dataDestinationPort,
             body: .polr(POLR(sequence: poll.sequence, round: poll.round)))

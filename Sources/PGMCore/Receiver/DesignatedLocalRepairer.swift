@@ -171,7 +171,7 @@ public struct DesignatedLocalRepairer: Engine {
             packet.tsi, dataDestinationPort: packet.dataDestinationPort, sequence: poll.sequence, round: poll.round,
             address: configuration.address)
         let backoff = UInt64(poll.backoffInterval) * 1000
-        let due = now + .nanoseconds(Int64(random.bounded(backoff + 1)))
+        let due = now + Duration(nanoseconds: Int64(random.bounded(backoff + 1)))
         pendingReplies.removeAll { $0.transmit.packet.tsi == packet.tsi }
         pendingReplies.append((due, Transmit(packet: polr, destination: .unicast(poll.path))))
         statistics.pollsAnswered += 1

@@ -63,6 +63,6 @@ struct ReceiverContext {
     /// NAK_RB_IVL: uniform in (0, NAK_BO_IVL] (RFC 3208 §6.3).
     mutating func backOff(_ interval: Duration) -> Instant {
         let span = UInt64(max(1, interval.totalNanoseconds))
-        return now + .nanoseconds(Int64(random.bounded(span)) + 1)
+        return now + Duration(nanoseconds: Int64(random.bounded(span)) + 1)
     }
 }
