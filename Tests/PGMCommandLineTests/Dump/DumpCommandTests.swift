@@ -216,31 +216,7 @@ struct DumpCommandTests {
         ).encoded()
         // A thread of its own (not a task): the capture below blocks the test's thread until packets arrive.
         // It sends for at most 10 s, to loopback only.
-        Thread.detachNewThread {
-            let socketDescriptor = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
-            defer { close(socketDescriptor) }
-            var address = sockaddr_in()
-            address.sin_family = sa_family_t(AF_INET)
-            address.sin_port = port.bigEndian
-            address.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
-            for _ in 0..<200 {
-                _ = spm.withUnsafeBytes { bytes in
-                    withUnsafePointer(to: &address) {
-                        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                            sendto(
-                                socketDescriptor,
-                                bytes.baseAddress,
-                                bytes.count,
-                                0,
-                                $0,
-                                socklen_t(MemoryLayout<sockaddr_in>.size)
-                            )
-                        }
-                    }
-                }
-                usleep(50_000)
-            }
-        }
+        Thread.detachNewThread { sendToLoopback(spm, port: port, count: 200, interval: 50_000) }
         let (code, collected) = try Self.run([
             "-i", "lo", "-c", "2", "--udp-port", String(port), "udp", "port", String(port),
         ])

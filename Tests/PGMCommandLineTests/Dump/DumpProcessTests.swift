@@ -74,30 +74,8 @@ struct DumpProcessTests {
                 )
             )
         ).encoded()
-        let socketDescriptor = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
-        defer { close(socketDescriptor) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = port.bigEndian
-        address.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
         // Send for up to 5 s until the capture has certainly started, then interrupt it.
-        for _ in 0..<50 {
-            _ = spm.withUnsafeBytes { bytes in
-                withUnsafePointer(to: &address) {
-                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                        sendto(
-                            socketDescriptor,
-                            bytes.baseAddress,
-                            bytes.count,
-                            0,
-                            $0,
-                            socklen_t(MemoryLayout<sockaddr_in>.size)
-                        )
-                    }
-                }
-            }
-            usleep(100_000)
-        }
+        sendToLoopback(spm, port: port, count: 50, interval: 100_000)
         process.interrupt()
         // The pipe is small; read while waiting, and never wait forever on a capture that ignores SIGINT.
         let deadline = Date().addingTimeInterval(10)
