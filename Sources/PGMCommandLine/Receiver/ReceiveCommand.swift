@@ -123,11 +123,11 @@ public struct ReceiveCommand: ParsableCommand {
         let logger = logging.makeLogger(label: "pgm-recv")
         signal(SIGPIPE, SIG_IGN)
         let interface = try network.resolveInterface()
-        // Natively, a plain receiver reads downstream packets (and SPMRs, which suppress its own): not the
-        // other receivers' NAKs. A DLR answers NAKs and polls, so it reads everything.
+        // Natively, a plain receiver reads downstream packets, SPMRs and NAKs multicast by other receivers
+        // (which suppress its own), and POLLs (which it answers). A DLR also repairs NAKs, so it reads everything.
         let sockets = try network.openSockets(
             on: interface, joinGroup: true, listenUnicast: dlr,
-            nativeTypes: dlr ? nil : [.spm, .odata, .rdata, .ncf, .spmr])
+            nativeTypes: dlr ? nil : [.spm, .odata, .rdata, .ncf, .spmr, .nak, .poll])
         let outputDescriptor: Int32
         if let outputFile {
             outputDescriptor = open(outputFile, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)

@@ -6,10 +6,12 @@ import DequeModule
 /// the source.
 ///
 /// It acts as an *off-tree* DLR (§9.5.2.2): it answers the element's DLR poll (POLL with POLL_S_TYPE =
-/// PGM_POLL_DLR) with a POLR carrying OPT_REDIRECT(its own address), unicast to the poll's POLL_PATH, and then
-/// gets NAKs unicast from the element. It also announces itself unsolicited, with the same POLR (POLR_SQN 0),
-/// to the SPM path of each session as soon as it learns or changes it: a poll answered only after its back-off
-/// would leave the first losses of a session to the source. For each NAK it sends, unicast to the element, in this order:
+/// PGM_POLL_DLR) with a POLR carrying OPT_REDIRECT(its own address), unicast to the poll's POLL_PATH, under the
+/// same rules as any poll (§14.5: POLL_MASK and POLL_RAND, round 0 first, the session's upstream only; the
+/// wrapped ``Receiver`` does it), and then gets NAKs unicast from the element. It also announces itself
+/// unsolicited, with the same POLR (POLR_SQN 0), to the SPM path of each session as soon as it learns or changes
+/// it: a poll answered only after its back-off would leave the first losses of a session to the source. For each
+/// NAK it sends, unicast to the element, in this order:
 /// 1. for every sequence it holds, an NNAK (§9.5.2.2: "before the RDATA"), flow-control feedback the element
 ///    forwards to the source without provoking a repair;
 /// 2. an NCF echoing the NAK (sequence, NAK_SRC, NAK_GRP and any OPT_NAK_LIST): it confirms the NAK;
@@ -33,6 +35,7 @@ public struct DesignatedLocalRepairer: Engine {
     }
 
     public struct Statistics: Hashable, Sendable {
+        /// Redirecting POLRs sent in answer to DLR polls.
         public var pollsAnswered = 0
         /// Unsolicited redirecting POLRs sent to a session's SPM path.
         public var announcements = 0
@@ -61,9 +64,6 @@ public struct DesignatedLocalRepairer: Engine {
     /// The latest trail each session advertised, which repairs carry (RFC 3208 §8.2: RDATA has the current trail).
     private var trails: [TSI: SequenceNumber] = [:]
     private var outbound = Deque<Transmit>()
-    /// POLRs waiting for their random back-off within POLL_BO_IVL (RFC 3208 §14.5).
-    private var pendingReplies: [(due: Instant, transmit: Transmit)] = []
-    private var random: SplitMix64
     /// The parent each session was last announced to.
     private var announcedTo: [TSI: NLA] = [:]
 
@@ -72,8 +72,7 @@ public struct DesignatedLocalRepairer: Engine {
         var seeds = SplitMix64(seed: configuration.receiver.seed)
         var receiverConfiguration = configuration.receiver
         receiverConfiguration.seed = seeds.next()
-        receiver = Receiver(configuration: receiverConfiguration)
-        random = seeds.split()
+        receiver = Receiver(configuration: receiverConfiguration, repairerAddress: configuration.address)
     }
 
     public mutating func pollEvent() -> Receiver.Event? { receiver.pollEvent() }
@@ -87,37 +86,29 @@ public struct DesignatedLocalRepairer: Engine {
                 trails[packet.tsi] = spm.trail
                 announce(packet.tsi, to: spm.path, dataDestinationPort: packet.dataDestinationPort)
             }
-        case .poll(let poll):
-            answerPoll(poll, packet: packet, at: now)
         case .nak(let nak) where arrival.destination == configuration.address:
             // A NAK for us to repair: not the receiver's business (it never sees unicast NAKs otherwise).
             repair(nak, packet: packet, arrival: arrival)
             return
-        case .polr, .nnak, .ncf, .spmr, .ack, .nak:
-            break
+        case .poll, .polr, .nnak, .ncf, .spmr, .ack, .nak:
+            break  // polls are the receiver's to answer, DLR polls included
         }
         receiver.receive(packet, arrival: arrival, at: now)
     }
 
     public mutating func handleTimeout(at now: Instant) {
         receiver.handleTimeout(at: now)
-        while let index = pendingReplies.firstIndex(where: { $0.due <= now }) {
-            outbound.append(pendingReplies.remove(at: index).transmit)
-        }
     }
 
     public mutating func pollTransmit(at now: Instant) -> Transmit? {
-        outbound.popFirst() ?? receiver.pollTransmit(at: now)
+        if let transmit = outbound.popFirst() { return transmit }
+        guard let transmit = receiver.pollTransmit(at: now) else { return nil }
+        if case .polr = transmit.packet.body, !transmit.packet.options.isEmpty { statistics.pollsAnswered += 1 }
+        return transmit
     }
 
     public var nextDeadline: Instant? {
-        let replies = pendingReplies.map(\.due).min()
-        switch (receiver.nextDeadline, replies) {
-        case (let a?, let b?): return min(a, b)
-        case (let a?, nil): return a
-        case (nil, let b?): return b
-        case (nil, nil): return outbound.isEmpty ? nil : .zero
-        }
+        receiver.nextDeadline ?? (outbound.isEmpty ? nil : .zero)
     }
 
     // MARK: Cache
@@ -143,7 +134,7 @@ public struct DesignatedLocalRepairer: Engine {
         }
     }
 
-    // MARK: Polls (§14.5, §9.5.2.2)
+    // MARK: Announcements (§9.5.2.2)
 
     private static func redirectingPOLR(
         _ tsi: TSI, dataDestinationPort: UInt16, sequence: SequenceNumber, round: UInt16, address: NLA
@@ -162,19 +153,6 @@ public struct DesignatedLocalRepairer: Engine {
             address: configuration.address)
         outbound.append(Transmit(packet: polr, destination: .unicast(parent)))
         statistics.announcements += 1
-    }
-
-    private mutating func answerPoll(_ poll: POLL, packet: Packet, at now: Instant) {
-        guard poll.subtype == POLL.dlrSubtype, packet.dataDestinationPort == configuration.receiver.dataDestinationPort
-        else { return }
-        let polr = Self.redirectingPOLR(
-            packet.tsi, dataDestinationPort: packet.dataDestinationPort, sequence: poll.sequence, round: poll.round,
-            address: configuration.address)
-        let backoff = UInt64(poll.backoffInterval) * 1000
-        let due = now + Duration(nanoseconds: Int64(random.bounded(backoff + 1)))
-        pendingReplies.removeAll { $0.transmit.packet.tsi == packet.tsi }
-        pendingReplies.append((due, Transmit(packet: polr, destination: .unicast(poll.path))))
-        statistics.pollsAnswered += 1
     }
 
     // MARK: Repairs (§9.5.2.2)

@@ -28,6 +28,24 @@ struct Peer {
     var loss: LossRateEstimator
     /// The reports the source asked for with OPT_CRQST on its last SPM (RFC 3208 Appendix B.1).
     var congestionRequest: Option.CongestionReport.Kinds = []
+    /// NAK_BO_IVL from the last usable OPT_NAK_BO_IVL (RFC 3208 §15.2.2); `nil`: the configured default.
+    var learnedBackoff: Duration?
+    /// The latest OPT_NAK_BO_IVL derived from a poll this receiver has not seen round 0 of: unusable until it
+    /// does (RFC 3208 §6.3).
+    var pendingBackoff: (interval: Duration, pollSequence: SequenceNumber)?
+    /// NAK_BO_IVL_MIN ... NAK_BO_IVL_MAX from OPT_NAK_BO_RNG on SPMs (RFC 3208 §15.2.2).
+    var backoffRange: ClosedRange<Duration>?
+    /// POLL_SQN of the first round-0 POLL seen: a polled NAK_BO_IVL is usable once its NAK_BO_IVL_SQN is at
+    /// or after it (RFC 3208 §6.3, "POLL_SQN =< NAK_BO_IVL_SQN"), i.e. once this receiver took part in the poll.
+    var firstPollSequence: SequenceNumber?
+    /// POLL_SQN of the last POLL, and whether its round 0 was seen (RFC 3208 §14.5).
+    var pollSequence: SequenceNumber?
+    var pollRoundZeroSeen = false
+    /// The one POLR scheduled for this session (RFC 3208 §14.5: a single reply at a random time).
+    var pendingPOLR: (due: Instant, transmit: Transmit)?
+    /// Of the back-offs that ended (not those coalesced early), the share an NCF or another receiver's NAK
+    /// suppressed: an EWMA that starts at 1 (assume others share our losses until we see otherwise).
+    var suppressedShare = 1.0
 
     init(tsi: TSI, source: NLA, now: Instant, lossWeight: Double) {
         self.tsi = tsi
@@ -43,7 +61,49 @@ struct Peer {
         var deadline = lastHeard + expiry
         if let timer = timers.min { deadline = min(deadline, timer.deadline) }
         if let spmr = spmrDue { deadline = min(deadline, spmr) }
+        if let reply = pendingPOLR { deadline = min(deadline, reply.due) }
         return deadline
+    }
+
+    // MARK: NAK_BO_IVL (RFC 3208 §6.3, §15.2)
+
+    /// Bounds on a learned NAK_BO_IVL, beyond the RFC: a source's 0 would make every receiver NAK at once (no
+    /// suppression), and a huge value would stall repairs; NAK_RPT_IVL is the ceiling, as a NAK should be
+    /// confirmed within it anyway.
+    static let minimumLearnedBackoff = Duration.milliseconds(1)
+
+    /// The session's NAK_BO_IVL, for every new back-off.
+    func nakBackoffInterval(_ configuration: Receiver.Configuration) -> Duration {
+        guard var interval = learnedBackoff else { return configuration.nakBackoffInterval }
+        if let range = backoffRange { interval = min(max(interval, range.lowerBound), range.upperBound) }
+        let ceiling = max(Self.minimumLearnedBackoff, configuration.nakRepeatInterval)
+        return min(max(interval, Self.minimumLearnedBackoff), ceiling)
+    }
+
+    /// OPT_NAK_BO_IVL from an SPM or NCF: usable at once when NAK_BO_IVL_SQN is 0 or a round-0 POLL at or
+    /// before it was seen; otherwise held until such a POLL comes (RFC 3208 §6.3, §15.4.1).
+    private mutating func learnBackoff(microseconds: UInt32, pollSequence: SequenceNumber) {
+        let interval = Duration.microseconds(Int64(microseconds))
+        if pollSequence.rawValue == 0 || firstPollSequence.map({ $0.precedesOrEquals(pollSequence) }) == true {
+            learnedBackoff = interval
+            pendingBackoff = nil
+        } else {
+            pendingBackoff = (interval, pollSequence)
+        }
+    }
+
+    private mutating func learnBackoff(from options: [Option], rangeAllowed: Bool) {
+        for option in options {
+            switch option.value {
+            case .nakBackoffInterval(let microseconds, let pollSequence):
+                learnBackoff(microseconds: microseconds, pollSequence: pollSequence)
+            case .nakBackoffRange(let maximum, let minimum) where rangeAllowed:
+                let bounds = (Duration.microseconds(Int64(maximum)), Duration.microseconds(Int64(minimum)))
+                backoffRange = min(bounds.0, bounds.1)...max(bounds.0, bounds.1)
+            default:
+                break
+            }
+        }
     }
 
     private func index(of sequence: SequenceNumber) -> Int? {
@@ -113,11 +173,14 @@ struct Peer {
         extend(through: data.sequence, context: &context)
         guard let index = index(of: data.sequence) else { return }
         switch slots[index] {
-        case .missing:
+        case .missing, .lost:
+            // A sequence given up (trail passed, retries ran out, window overflow) but not yet reported, because
+            // a gap before it holds delivery back, is still delivered when its data comes after all: only what
+            // is still lost when delivery reaches it is reported.
             slots[index] = .received(ReceivedTPDU(payload: data.payload, fragment: fragment, repaired: repair))
             heldBytes += data.payload.count
             if repair { context.statistics.sequencesRepaired += 1 }
-        case .received, .lost:
+        case .received:
             context.statistics.duplicates += 1
         }
         enforceLimits(context: &context)
@@ -145,6 +208,7 @@ struct Peer {
         spmrDue = nil
         var join: SequenceNumber?
         congestionRequest = []
+        learnBackoff(from: options, rangeAllowed: true)
         for option in options {
             switch option.value {
             case .join(let minimum): join = minimum
@@ -166,7 +230,7 @@ struct Peer {
             for index in slots.indices {
                 guard case .missing(var repair) = slots[index], repair.phase == .awaitingSPM else { continue }
                 repair.phase = .backOff
-                repair.deadline = context.backOff(context.configuration.nakBackoffInterval)
+                repair.deadline = context.backOff(nakBackoffInterval(context.configuration))
                 slots[index] = .missing(repair)
                 timers.insert(RepairTimer(deadline: repair.deadline, sequence: next &+ UInt32(index)))
             }
@@ -184,13 +248,16 @@ struct Peer {
     }
 
     /// An NCF confirms a NAK: back-off is cancelled (suppression) or the RDATA wait restarts (RFC 3208 §6.3).
-    mutating func handleNCF(_ sequences: [SequenceNumber], context: inout ReceiverContext) {
+    /// Its OPT_NAK_BO_IVL sets the session's NAK_BO_IVL (§15.2.2).
+    mutating func handleNCF(_ sequences: [SequenceNumber], options: [Option], context: inout ReceiverContext) {
         let configuration = context.configuration
+        learnBackoff(from: options, rangeAllowed: false)
         for sequence in sequences {
             guard let index = index(of: sequence), case .missing(var repair) = slots[index] else { continue }
             switch repair.phase {
             case .backOff, .awaitingSPM:
                 context.statistics.naksSuppressed += 1
+                recordBackoffEnd(suppressed: true)
             case .waitNCF, .waitData:
                 break
             }
@@ -202,11 +269,84 @@ struct Peer {
         pruneTimers()
     }
 
-    /// Another receiver's multicast SPMR for this session: ours would be redundant (RFC 3208 Appendix C).
+    /// Another receiver's NAK multicast to the group is "a matching NAK" (RFC 3208 §6.3): during back-off it
+    /// suppresses ours and waits NAK_RDATA_IVL, as the text says (the diagram's WAIT_NCF would NAK again after
+    /// NAK_RPT_IVL though the NAK is already outstanding); it restarts NAK_RPT_IVL in WAIT_NCF and NAK_RDATA_IVL in
+    /// WAIT_DATA. Sequences outside the window or already received are ignored (§6.3, last paragraph).
+    mutating func handleOverheardNAK(_ sequences: [SequenceNumber], context: inout ReceiverContext) {
+        let configuration = context.configuration
+        for sequence in sequences {
+            guard let index = index(of: sequence), case .missing(var repair) = slots[index] else { continue }
+            switch repair.phase {
+            case .backOff, .awaitingSPM:
+                context.statistics.naksSuppressed += 1
+                recordBackoffEnd(suppressed: true)
+                repair.phase = .waitData
+                repair.deadline = context.now + configuration.nakRdataInterval
+            case .waitNCF:
+                repair.deadline = context.now + configuration.nakRepeatInterval
+            case .waitData:
+                repair.deadline = context.now + configuration.nakRdataInterval
+            }
+            slots[index] = .missing(repair)
+            timers.insert(RepairTimer(deadline: repair.deadline, sequence: sequence))
+        }
+        pruneTimers()
+    }
+
+    /// Another receiver's multicast SPMR for this session: ours would be redundant. Wait SPMR_SPM_IVL, then a
+    /// fresh random delay on SPMR_BO_IVL, so that the receivers that all heard it do not ask again together
+    /// (RFC 3208 §13.5).
     mutating func handleOverheardSPMR(context: inout ReceiverContext) {
         guard path == nil, spmrDue != nil else { return }
-        spmrDue = context.now + context.configuration.spmrRetryInterval
+        spmrDue = context.backOff(context.configuration.spmrBackoffInterval) + context.configuration.spmrRetryInterval
         context.statistics.spmrSuppressed += 1
+    }
+
+    /// A POLL (RFC 3208 §14.5). Only the session's upstream counts: the data source, whose address POLLs carry
+    /// (§14.4), or, beyond the RFC, the SPM_PATH, since an element relaying over UDP cannot claim the source's
+    /// address. Every POLL of a new POLL_SQN cancels a pending reply, and a round-0 POLL counts as seen, whether
+    /// or not this node is selected: rounds freeze the population that received round 0 (§14.3.1).
+    mutating func handlePOLL(_ poll: POLL, from sender: NLA, context: inout ReceiverContext) {
+        guard sender == source || sender == path else {
+            context.statistics.pollsIgnored += 1
+            return
+        }
+        if pollSequence != poll.sequence {
+            pollSequence = poll.sequence
+            pollRoundZeroSeen = false
+            pendingPOLR = nil
+        }
+        if poll.round == 0 {
+            pollRoundZeroSeen = true
+            if firstPollSequence == nil {
+                firstPollSequence = poll.sequence
+                if let pending = pendingBackoff, poll.sequence.precedesOrEquals(pending.pollSequence) {
+                    learnedBackoff = pending.interval
+                    pendingBackoff = nil
+                }
+            }
+        }
+        guard (context.nodeID ^ poll.random) & poll.mask == 0, pollRoundZeroSeen else { return }
+        let options: [Option]
+        switch poll.subtype {
+        case POLL.generalSubtype:
+            options = []
+        case POLL.dlrSubtype:
+            // §9.5.2.2: a DLR answers with OPT_REDIRECT naming itself; a plain receiver does not answer.
+            guard let address = context.repairerAddress else { return }
+            options = [Option(.redirect(address))]
+        default:
+            return  // §14.5: an unknown POLL_S_TYPE MUST NOT be answered
+        }
+        // A single POLR at a uniform time in [0, POLL_BO_IVL] (microseconds), unicast to POLL_PATH.
+        let span = UInt64(poll.backoffInterval) * 1000 + 1
+        let due = context.now + Duration(nanoseconds: Int64(context.random.bounded(span)))
+        let port = context.configuration.dataDestinationPort
+        let polr = Packet(
+            tsi: tsi, dataDestinationPort: port, flags: .required(by: options),
+            body: .polr(POLR(sequence: poll.sequence, round: poll.round)), options: options)
+        pendingPOLR = (due, Transmit(packet: polr, destination: .unicast(poll.path)))
     }
 
     // MARK: Timers
@@ -214,6 +354,8 @@ struct Peer {
     mutating func handleTimeout(context: inout ReceiverContext) {
         let configuration = context.configuration
         let now = context.now
+        // Judged on the back-offs that ended before these.
+        let window = coalescingWindow(configuration)
         var nak: [SequenceNumber] = []
         while let timer = timers.min, timer.deadline <= now {
             timers.removeMin()
@@ -228,6 +370,7 @@ struct Peer {
                     continue
                 }
                 nak.append(timer.sequence)
+                recordBackoffEnd(suppressed: false)
                 continue
             case .waitNCF:
                 repair.ncfRetries += 1
@@ -245,21 +388,73 @@ struct Peer {
                 continue
             }
             repair.phase = .backOff
-            repair.deadline = context.backOff(configuration.nakBackoffInterval)
+            repair.deadline = context.backOff(nakBackoffInterval(configuration))
             slots[index] = .missing(repair)
             timers.insert(RepairTimer(deadline: repair.deadline, sequence: timer.sequence))
         }
-        if !nak.isEmpty, let path { sendNAKs(nak, to: path, context: &context) }
+        if !nak.isEmpty, let path {
+            coalesce(into: &nak, within: window, context: &context)
+            sendNAKs(nak, to: path, context: &context)
+        }
         if let due = spmrDue, due <= now {
             if path == nil {
                 sendSPMR(context: &context)
-                spmrDue = now + configuration.spmrRetryInterval
+                spmrDue = context.backOff(configuration.spmrBackoffInterval) + configuration.spmrRetryInterval
             } else {
                 spmrDue = nil
             }
         }
+        if let reply = pendingPOLR, reply.due <= now {
+            context.outbound.append(reply.transmit)
+            context.statistics.polrsSent += 1
+            pendingPOLR = nil
+        }
         deliver(context: &context)
         pruneTimers()
+    }
+
+    static let suppressionWeight = 1.0 / 16
+
+    private mutating func recordBackoffEnd(suppressed: Bool) {
+        suppressedShare += ((suppressed ? 1 : 0) - suppressedShare) * Self.suppressionWeight
+    }
+
+    /// How far ahead a NAK takes back-offs along (``Receiver/Configuration/nakCoalescingWindow``). By default
+    /// half of NAK_BO_IVL, scaled by the share of back-offs that ended unsuppressed: a sequence taken early
+    /// loses its chance of being suppressed by another receiver's NAK, which costs nothing when no other
+    /// receiver shares our losses and the most when all do (RFC 3208 §9.3.2 asks receivers to back off as
+    /// for single NAKs). None behind a network element (SPM_PATH is not the source): it must forward a NAK
+    /// list intact when any one sequence in it is new (§9.3.3), so sequences taken along would pass its
+    /// elimination.
+    private func coalescingWindow(_ configuration: Receiver.Configuration) -> Duration {
+        if let window = configuration.nakCoalescingWindow { return window }
+        guard path == source else { return .zero }
+        return nakBackoffInterval(configuration) / 2 * (1 - suppressedShare)
+    }
+
+    /// Fills the last NAK's room with the sequences whose back-off ends within the coalescing window, earliest
+    /// deadline first; they leave BACK_OFF early.
+    private mutating func coalesce(
+        into nak: inout [SequenceNumber], within window: Duration, context: inout ReceiverContext
+    ) {
+        let perPacket = 1 + Option.maximumNAKListEntries
+        var room = (perPacket - nak.count % perPacket) % perPacket
+        guard room > 0, window > .zero else { return }
+        let horizon = context.now + window
+        var others: [RepairTimer] = []
+        while room > 0, let timer = timers.min, timer.deadline <= horizon {
+            timers.removeMin()
+            guard let index = index(of: timer.sequence), case .missing(let repair) = slots[index],
+                repair.deadline == timer.deadline, repair.phase != .awaitingSPM
+            else { continue }  // stale
+            if repair.phase == .backOff {
+                nak.append(timer.sequence)
+                room -= 1
+            } else {
+                others.append(timer)
+            }
+        }
+        for timer in others { timers.insert(timer) }
     }
 
     /// OPT_CR for our NAKs when the source asked for the receivers' worst path loss (RFC 3208 Appendix B.2):
@@ -321,8 +516,9 @@ struct Peer {
         if span > limit {
             declareLost(before: sequence &- UInt32(limit - 1), reason: .receiveWindowOverflow, context: &context)
         }
+        let interval = nakBackoffInterval(context.configuration)
         while lead.precedes(sequence) {
-            let deadline = context.backOff(context.configuration.nakBackoffInterval)
+            let deadline = context.backOff(interval)
             let sequence = lead &+ 1
             slots.append(.missing(Repair(phase: .backOff, deadline: deadline)))
             timers.insert(RepairTimer(deadline: deadline, sequence: sequence))
@@ -479,7 +675,17 @@ struct Peer {
     }
 
     /// Drops heap entries that no longer match their slot, so ``nextDeadline`` is rarely a spurious wake-up.
+    /// Entries superseded deeper in the heap (a timer restarted by each of a flood of NCFs or NAKs) are
+    /// dropped by rebuilding it once they outnumber the window, which keeps the heap bounded.
     private mutating func pruneTimers() {
+        if timers.count > 2 * slots.count + 1024 {
+            var live: [RepairTimer] = []
+            for (offset, slot) in slots.enumerated() {
+                guard case .missing(let repair) = slot, repair.phase != .awaitingSPM else { continue }
+                live.append(RepairTimer(deadline: repair.deadline, sequence: next &+ UInt32(offset)))
+            }
+            timers = Heap(live)
+        }
         while let timer = timers.min {
             if let index = index(of: timer.sequence), case .missing(let repair) = slots[index],
                 repair.deadline == timer.deadline, repair.phase != .awaitingSPM

@@ -53,6 +53,11 @@ struct RepairTimer: Comparable {
 /// Engine-wide state a peer needs while handling an input: configuration, random source, outputs.
 struct ReceiverContext {
     let configuration: Receiver.Configuration
+    /// RAND_NODE_ID, matched against POLL_RAND under POLL_MASK (RFC 3208 §14.5).
+    let nodeID: UInt32
+    /// A DLR's own address: DLR polls are answered, with OPT_REDIRECT naming it (RFC 3208 §9.5.2.2). `nil` for
+    /// a plain receiver, which ignores them (§14.5: a POLL_S_TYPE it does not serve).
+    let repairerAddress: NLA?
     var random: SplitMix64
     var now: Instant
     var statistics = Receiver.Statistics()

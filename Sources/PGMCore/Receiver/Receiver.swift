@@ -4,7 +4,7 @@ import DequeModule
 /// A PGM receiver (RFC 3208 §6) for every session on one group and port, sans-IO.
 ///
 /// Usage: after every ``receive(_:arrival:at:)`` or ``handleTimeout(at:)``, drain ``pollTransmit(at:)``
-/// (NAKs, SPMRs) until `nil`, then ``pollEvent()`` (data, unrecoverable loss, session changes), then wait
+/// (NAKs, SPMRs, POLRs) until `nil`, then ``pollEvent()`` (data, unrecoverable loss, session changes), then wait
 /// until ``nextDeadline``. Each TSI gets its own window and NAK state; unrecoverable loss is always reported
 /// with the exact sequence range before delivery continues.
 public struct Receiver: Engine {
@@ -24,19 +24,39 @@ public struct Receiver: Engine {
     private var lastPeer = 0
 
     public init(configuration: Configuration) {
+        self.init(configuration: configuration, repairerAddress: nil)
+    }
+
+    /// `repairerAddress`: set by a ``DesignatedLocalRepairer``, whose receiver answers DLR polls too.
+    init(configuration: Configuration, repairerAddress: NLA?) {
         precondition(configuration.maximumAPDUSize < configuration.maximumWindowBytes,
                      "the window must hold one maximum-size APDU")
         precondition(configuration.maximumWindowSequences > 0 && configuration.maximumPeers > 0)
+        // RAND_NODE_ID comes from a generator of its own, seeded from the same seed, so that the back-off stream
+        // (and every seeded trace) is the same whether or not polls are answered.
+        var nodeIDs = SplitMix64(seed: configuration.seed ^ Self.nodeIDSeedSalt)
         context = ReceiverContext(
-            configuration: configuration, random: SplitMix64(seed: configuration.seed), now: .zero,
+            configuration: configuration, nodeID: UInt32(truncatingIfNeeded: nodeIDs.next()),
+            repairerAddress: repairerAddress, random: SplitMix64(seed: configuration.seed), now: .zero,
             loss: LossRateEstimator(weight: configuration.lossRateWeight))
     }
+
+    private static let nodeIDSeedSalt: UInt64 = 0x504F_4C4C_4E4F_4445  // "POLLNODE"
+
+    /// RAND_NODE_ID (RFC 3208 §14.5): drawn at start from the seeded generator, matched against POLL_RAND.
+    public var randomNodeID: UInt32 { context.nodeID }
 
     /// Sessions currently tracked.
     public var sessions: [TSI] { peers.map(\.tsi) }
 
     /// One session's loss-rate estimate (for OPT_CR on its NAKs).
     public func lossRate(for tsi: TSI) -> LossRateEstimator? { peerIndex[tsi].map { peers[$0].loss } }
+
+    /// The NAK_BO_IVL `tsi`'s back-offs are drawn from: the configured default, or what its source advertised
+    /// (RFC 3208 §15.2.2), within the source's OPT_NAK_BO_RNG and sane bounds.
+    public func nakBackoffInterval(for tsi: TSI) -> Duration? {
+        peerIndex[tsi].map { peers[$0].nakBackoffInterval(configuration) }
+    }
 
     /// The SPM_PATH NAKs for `tsi` go to, once an SPM has been seen.
     public func path(for tsi: TSI) -> NLA? { peerIndex[tsi].flatMap { peers[$0].path } }
@@ -77,13 +97,33 @@ public struct Receiver: Engine {
             for option in packet.options {
                 if case .nakList(let list) = option.value { sequences.append(contentsOf: list) }
             }
-            withPeer(tsi, creatingFrom: nil) { peer, context in peer.handleNCF(sequences, context: &context) }
+            withPeer(tsi, creatingFrom: nil) { peer, context in
+                peer.handleNCF(sequences, options: packet.options, context: &context)
+            }
         case .spmr:
             withPeer(tsi, creatingFrom: nil) { peer, context in peer.handleOverheardSPMR(context: &context) }
-        case .nak, .nnak:
-            // Overheard NAKs are not used for suppression (as in OpenPGM): NCFs are, and NAKs go unicast.
-            context.statistics.foreignPackets += 1
-        case .poll, .polr, .ack:
+        case .nak(let nak) where arrival.destination == context.configuration.group:
+            // Another receiver's NAK multicast to the group suppresses ours as an NCF does (RFC 3208 §6.3). A
+            // parity NAK names transmission groups, not sequences: FEC is not supported here.
+            guard !packet.flags.contains(.parity), let index = existingPeer(tsi) else {
+                context.statistics.foreignPackets += 1
+                return
+            }
+            context.statistics.naksOverheard += 1
+            var sequences = [nak.sequence]
+            for option in packet.options {
+                if case .nakList(let list) = option.value { sequences.append(contentsOf: list) }
+            }
+            peers[index].handleOverheardNAK(sequences, context: &context)
+        case .poll(let poll):
+            context.statistics.pollsReceived += 1
+            guard let index = existingPeer(tsi) else {
+                context.statistics.pollsIgnored += 1
+                return
+            }
+            peers[index].handlePOLL(poll, from: arrival.source, context: &context)
+        case .nak, .nnak, .polr, .ack:
+            // Unicast NAKs are for a source, element or DLR, not for a receiver's suppression.
             context.statistics.foreignPackets += 1
         }
     }
@@ -121,6 +161,14 @@ public struct Receiver: Engine {
     private mutating func advanceClock(to now: Instant) {
         precondition(now >= context.now, "time went backwards: \(now) < \(context.now)")
         context.now = now
+    }
+
+    /// The index of a session already tracked.
+    private mutating func existingPeer(_ tsi: TSI) -> Int? {
+        if lastPeer < peers.count && peers[lastPeer].tsi == tsi { return lastPeer }
+        guard let index = peerIndex[tsi] else { return nil }
+        lastPeer = index
+        return index
     }
 
     /// Runs `body` on the session's state; creates it (on SPM or data) when `source` is given and the peer
