@@ -43,6 +43,7 @@ public enum StatisticsFormatter {
             latencyRow("gap -> NAK", session.gapToNAK, &out)
             latencyRow("NAK -> NCF", session.nakToNCF, &out)
             latencyRow("NAK -> RDATA", session.nakToRDATA, &out)
+            latencyRow("loss -> RDATA", session.detectToRDATA, &out)
             out.append("  never repaired \(session.neverRepaired.count)")
             if !session.neverRepaired.isEmpty {
                 out.append(":")
@@ -99,6 +100,7 @@ public enum StatisticsFormatter {
             latency("gap_to_nak", session.gapToNAK, &out)
             latency("nak_to_ncf", session.nakToNCF, &out)
             latency("nak_to_rdata", session.nakToRDATA, &out)
+            latency("detect_to_rdata", session.detectToRDATA, &out)
             out.jsonClose()
             out.jsonKey("never_repaired")
             out.append("[")

@@ -98,8 +98,12 @@ public struct TraceAnalyzer: Sendable {
         public var ncfs: Int
         public var ncfEntries: Int
         public var rdata: Int
-        /// Sequences seen missing from ODATA or named in a NAK.
+        /// Sequences this capture's subnet lost: seen missing from ODATA, or named in a NAK or an NCF. An NCF
+        /// without a NAK here is an element below a lossy link confirming a loss it detected itself: the subnet
+        /// lost the sequence, though nobody on it had to ask.
         public var lostSequences: Int
+        /// The lost sequences themselves, in serial order from the first ODATA (for unions across captures).
+        public var lost: [SequenceNumber]
         public var naksPerLostSequence: Distribution
         public var rdataPerLostSequence: Distribution
         /// Gap first seen (the ODATA after it) → first NAK for the sequence.
@@ -108,6 +112,10 @@ public struct TraceAnalyzer: Sendable {
         public var nakToNCF: LatencySummary
         /// First NAK → first RDATA for the sequence.
         public var nakToRDATA: LatencySummary
+        /// Repair latency as this subnet saw it: the first sign of the loss (the ODATA after the gap, or the first
+        /// NAK or NCF naming the sequence, whichever came first) → the first RDATA after it. Unlike
+        /// ``nakToRDATA`` it also covers losses nobody here NAKed (an element repaired them unasked).
+        public var detectToRDATA: LatencySummary
         /// Lost sequences that got neither RDATA nor a late ODATA, in serial order.
         public var neverRepaired: [SequenceNumber]
         public var congestionReports: Int
@@ -153,11 +161,25 @@ private struct SessionState: Sendable {
     struct Loss: Sendable {
         var gapSeen: Int64?
         var firstNAK: Int64?
+        /// The first NCF after a NAK seen here (a step of this subnet's NAK/NCF exchange).
         var firstNCF: Int64?
+        /// The first NCF naming the sequence, with or without a NAK before it.
+        var firstNCFSeen: Int64?
         var firstRDATA: Int64?
+        /// The first RDATA after the loss showed (``detected``); an earlier one answered another subnet.
+        var firstRDATAAfterDetection: Int64?
         var naks = 0
         var rdata = 0
         var repairedByODATA = false
+
+        /// When the capture first showed the loss: gap, NAK or NCF, whichever came first.
+        var detected: Int64? { Self.earlier(gapSeen, Self.earlier(firstNAK, firstNCFSeen)) }
+
+        private static func earlier(_ first: Int64?, _ second: Int64?) -> Int64? {
+            guard let first else { return second }
+            guard let second else { return first }
+            return min(first, second)
+        }
     }
 
     var firstTime: Int64
@@ -196,6 +218,7 @@ private struct SessionState: Sendable {
             var loss = losses[data.sequence] ?? Loss()
             loss.rdata += 1
             if loss.firstRDATA == nil { loss.firstRDATA = now }
+            if loss.firstRDATAAfterDetection == nil && loss.detected != nil { loss.firstRDATAAfterDetection = now }
             losses[data.sequence] = loss
         case .nak(let nak):
             naks += 1
@@ -218,11 +241,11 @@ private struct SessionState: Sendable {
             ncfs += 1
             forEachRequested(ncf.sequence, packet.options) { sequence in
                 ncfEntries += 1
-                // Only an NCF answering a NAK we saw is a repair step; others are another subtree's.
-                if var loss = losses[sequence], loss.firstNAK != nil {
-                    if loss.firstNCF == nil { loss.firstNCF = now }
-                    losses[sequence] = loss
-                }
+                var loss = losses[sequence] ?? Loss()
+                if loss.firstNCFSeen == nil { loss.firstNCFSeen = now }
+                // NAK → NCF times only an NCF answering a NAK seen here.
+                if loss.firstNAK != nil && loss.firstNCF == nil { loss.firstNCF = now }
+                losses[sequence] = loss
             }
         case .spm(let spm):
             lastSPMLead = spm.lead
@@ -280,14 +303,15 @@ private struct SessionState: Sendable {
         var gapToNAK: [Int64] = []
         var nakToNCF: [Int64] = []
         var nakToRDATA: [Int64] = []
+        var detectToRDATA: [Int64] = []
         var naksPer = TraceAnalyzer.Distribution(count: 0, total: 0, maximum: 0)
         var rdataPer = TraceAnalyzer.Distribution(count: 0, total: 0, maximum: 0)
         var neverRepaired: [SequenceNumber] = []
-        var lost = 0
+        var lost: [SequenceNumber] = []
         for (sequence, loss) in losses {
             // A sequence only ever seen in RDATA (another receiver's loss) is not one of ours.
-            guard loss.gapSeen != nil || loss.naks > 0 else { continue }
-            lost += 1
+            guard let detected = loss.detected else { continue }
+            lost.append(sequence)
             naksPer.count += 1
             naksPer.total += loss.naks
             naksPer.maximum = max(naksPer.maximum, loss.naks)
@@ -299,10 +323,14 @@ private struct SessionState: Sendable {
                 if let ncf = loss.firstNCF, ncf >= nak { nakToNCF.append(ncf &- nak) }
                 if let repair = loss.firstRDATA, repair >= nak { nakToRDATA.append(repair &- nak) }
             }
+            if let repair = loss.firstRDATAAfterDetection, repair >= detected {
+                detectToRDATA.append(repair &- detected)
+            }
             if loss.rdata == 0 && !loss.repairedByODATA { neverRepaired.append(sequence) }
         }
         let origin = firstODATA ?? SequenceNumber(0)
         neverRepaired.sort { origin.distance(to: $0) < origin.distance(to: $1) }
+        lost.sort { origin.distance(to: $0) < origin.distance(to: $1) }
         return TraceAnalyzer.SessionReport(
             tsi: tsi,
             firstTime: firstTime,
@@ -317,12 +345,14 @@ private struct SessionState: Sendable {
             ncfs: ncfs,
             ncfEntries: ncfEntries,
             rdata: rdata,
-            lostSequences: lost,
+            lostSequences: lost.count,
+            lost: lost,
             naksPerLostSequence: naksPer,
             rdataPerLostSequence: rdataPer,
             gapToNAK: TraceAnalyzer.LatencySummary(gapToNAK),
             nakToNCF: TraceAnalyzer.LatencySummary(nakToNCF),
             nakToRDATA: TraceAnalyzer.LatencySummary(nakToRDATA),
+            detectToRDATA: TraceAnalyzer.LatencySummary(detectToRDATA),
             neverRepaired: neverRepaired,
             congestionReports: congestionReports,
             worstReceiver: worstReceiver

@@ -102,9 +102,34 @@ public struct Topology: Codable, Hashable, Sendable {
         case noRepairsOn([String])
         /// No receiver reported unrecoverable loss.
         case noUnrecoverableLoss
+        /// Sequences named by NAKs reaching the source (own sequence plus OPT_NAK_LIST entries) per distinct lost
+        /// sequence ≤ the limit: a loss shared by a whole subtree should cost the source about one request.
+        case sourceNAKSequencesPerLostAtMost(Double)
+        /// RDATA packets the source sent per distinct lost sequence ≤ the limit: about one repair per loss.
+        case sourceRDATAPerLostAtMost(Double)
+        /// On every subnet with a receiver, p99 of the repair latency (first sign of a loss → first RDATA,
+        /// `pgm-dump --stats` `detect_to_rdata`) ≤ the limit in milliseconds.
+        case repairLatencyP99AtMostMilliseconds(Double)
 
-        enum Key: String, CodingKey {
+        /// The YAML name of each check that takes a value (`- name: value`).
+        enum Key: String, CodingKey, CaseIterable {
             case noRepairsOn = "no_rdata_on"
+            case sourceNAKSequencesPerLostAtMost = "source_nak_sequences_per_lost_at_most"
+            case sourceRDATAPerLostAtMost = "source_rdata_per_lost_at_most"
+            case repairLatencyP99AtMostMilliseconds = "repair_latency_p99_at_most_ms"
+        }
+
+        /// The name the check has in a topology file.
+        public var name: String {
+            switch self {
+            case .receiversMatchSource: "receivers_match_source"
+            case .sourceNAKsAtMostReceiverNAKs: "source_naks_at_most_receiver_naks"
+            case .noUnrecoverableLoss: "no_unrecoverable_loss"
+            case .noRepairsOn: Key.noRepairsOn.rawValue
+            case .sourceNAKSequencesPerLostAtMost: Key.sourceNAKSequencesPerLostAtMost.rawValue
+            case .sourceRDATAPerLostAtMost: Key.sourceRDATAPerLostAtMost.rawValue
+            case .repairLatencyP99AtMostMilliseconds: Key.repairLatencyP99AtMostMilliseconds.rawValue
+            }
         }
 
         public init(from decoder: any Decoder) throws {
@@ -120,23 +145,41 @@ public struct Topology: Codable, Hashable, Sendable {
                 return
             }
             let container = try decoder.container(keyedBy: Key.self)
-            self = .noRepairsOn(try container.decode([String].self, forKey: .noRepairsOn))
+            guard container.allKeys.count == 1, let key = container.allKeys.first else {
+                throw DecodingError.dataCorrupted(
+                    DecodingError.Context(
+                        codingPath: decoder.codingPath,
+                        debugDescription: "a check is one of: \(Key.allCases.map(\.rawValue).joined(separator: ", ")), "
+                            + "or a plain name; one per list item"))
+            }
+            switch key {
+            case .noRepairsOn: self = .noRepairsOn(try container.decode([String].self, forKey: key))
+            case .sourceNAKSequencesPerLostAtMost:
+                self = .sourceNAKSequencesPerLostAtMost(try container.decode(Double.self, forKey: key))
+            case .sourceRDATAPerLostAtMost:
+                self = .sourceRDATAPerLostAtMost(try container.decode(Double.self, forKey: key))
+            case .repairLatencyP99AtMostMilliseconds:
+                self = .repairLatencyP99AtMostMilliseconds(try container.decode(Double.self, forKey: key))
+            }
         }
 
         public func encode(to encoder: any Encoder) throws {
             switch self {
-            case .receiversMatchSource:
+            case .receiversMatchSource, .sourceNAKsAtMostReceiverNAKs, .noUnrecoverableLoss:
                 var single = encoder.singleValueContainer()
-                try single.encode("receivers_match_source")
-            case .sourceNAKsAtMostReceiverNAKs:
-                var single = encoder.singleValueContainer()
-                try single.encode("source_naks_at_most_receiver_naks")
-            case .noUnrecoverableLoss:
-                var single = encoder.singleValueContainer()
-                try single.encode("no_unrecoverable_loss")
+                try single.encode(name)
             case .noRepairsOn(let subnets):
                 var container = encoder.container(keyedBy: Key.self)
                 try container.encode(subnets, forKey: .noRepairsOn)
+            case .sourceNAKSequencesPerLostAtMost(let limit):
+                var container = encoder.container(keyedBy: Key.self)
+                try container.encode(limit, forKey: .sourceNAKSequencesPerLostAtMost)
+            case .sourceRDATAPerLostAtMost(let limit):
+                var container = encoder.container(keyedBy: Key.self)
+                try container.encode(limit, forKey: .sourceRDATAPerLostAtMost)
+            case .repairLatencyP99AtMostMilliseconds(let limit):
+                var container = encoder.container(keyedBy: Key.self)
+                try container.encode(limit, forKey: .repairLatencyP99AtMostMilliseconds)
             }
         }
     }
@@ -203,8 +246,26 @@ extension Topology {
         let sources = hosts.filter { $0.run.program == .source || $0.run.program == .openPGMSource }
         guard sources.count == 1 else { try fail("exactly one source host is needed, found \(sources.count)"); return }
         for check in checks {
-            if case .noRepairsOn(let names) = check {
+            switch check {
+            case .noRepairsOn(let names):
                 for subnet in names where prefixes[subnet] == nil { try fail("check no_rdata_on: unknown subnet \(subnet)") }
+            case .sourceNAKSequencesPerLostAtMost(let limit), .sourceRDATAPerLostAtMost(let limit):
+                guard limit.isFinite, limit >= 0 else {
+                    try fail("check \(check.name): \(limit) is not a ratio ≥ 0")
+                    return
+                }
+            case .repairLatencyP99AtMostMilliseconds(let limit):
+                guard limit.isFinite, limit > 0 else {
+                    try fail("check \(check.name): \(limit) is not a time > 0 ms")
+                    return
+                }
+                let receiving: Set<Role> = [.receiver, .dlr, .openPGMReceiver]
+                guard hosts.contains(where: { receiving.contains($0.run.program) }) else {
+                    try fail("check \(check.name): no subnet has a receiver")
+                    return
+                }
+            case .receiversMatchSource, .sourceNAKsAtMostReceiverNAKs, .noUnrecoverableLoss:
+                break
             }
         }
         guard traffic.bytes > 0 else { try fail("traffic.bytes must be positive"); return }

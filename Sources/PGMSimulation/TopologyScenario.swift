@@ -1,5 +1,6 @@
 public import PGMCore
 public import PGMWire
+import PGMCapture
 
 /// Runs a ``Topology`` (the same file the namespace lab brings up) in the simulator: every subnet a segment,
 /// every host its engine (source, receiver, DLR, network element), loss per link direction as the file says,
@@ -57,6 +58,8 @@ public final class TopologyScenario {
         public var hosts: [HostResult]
         public var elements: [(name: String, statistics: NetworkElement.Statistics)]
         public var segments: [(name: String, counts: SegmentCounts)]
+        /// Repair figures of every segment's wire, as the lab measures its captures.
+        public var repair: RepairFigures
         public var failures: [String]
         public var virtualTime: Duration
         public var passed: Bool { failures.isEmpty }
@@ -213,8 +216,12 @@ public final class TopologyScenario {
         results[sourceIndex].repairs = source.engine.statistics.rdataSent
 
         var counts = Dictionary(uniqueKeysWithValues: segments.values.map { ($0, SegmentCounts()) })
+        var measurement = RepairMeasurement(topology: topology)
         for record in network.trace where record.receiver == nil && !record.dropped {
             guard let packet = record.packet else { continue }
+            measurement.record(
+                packet, length: record.bytes.count, on: network.name(of: record.segment), from: record.source,
+                to: record.destination, at: CaptureTimestamp(totalNanoseconds: record.time.nanoseconds))
             switch packet.body {
             case .odata: counts[record.segment]?.odata += 1
             case .rdata: counts[record.segment]?.rdata += 1
@@ -224,6 +231,7 @@ public final class TopologyScenario {
             case .poll, .polr, .nnak, .spmr, .ack: break
             }
         }
+        let repair = measurement.figures()
         var failures: [String] = []
         let endRoles: [Topology.Role] = [.receiver, .dlr]
         for result in results where endRoles.contains(result.role) && !result.closed {
@@ -248,11 +256,19 @@ public final class TopologyScenario {
                 for result in results where result.unrecoverable > 0 {
                     failures.append("\(result.name) reported \(result.unrecoverable) unrecoverable sequences")
                 }
+            case .sourceNAKSequencesPerLostAtMost, .sourceRDATAPerLostAtMost, .repairLatencyP99AtMostMilliseconds:
+                // The figures come from the trace: without it the check cannot be judged, which must not pass.
+                guard network.tracing else {
+                    failures.append("check \(check.name) not evaluated: the simulator's trace was off")
+                    continue
+                }
+                failures += repair.evaluate(check)?.failures ?? []
             }
         }
         return Outcome(
             hosts: results, elements: elements.map { ($0.name, $0.host.engine.statistics) },
-            segments: topology.subnets.map { ($0.name, counts[segments[$0.name]!]!) }, failures: failures,
+            segments: topology.subnets.map { ($0.name, counts[segments[$0.name]!]!) }, repair: repair,
+            failures: failures,
             virtualTime: network.now - .zero)
     }
 }

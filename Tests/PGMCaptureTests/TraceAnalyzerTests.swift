@@ -46,7 +46,7 @@ struct TraceAnalyzerTests {
         return Packet(tsi: tsi, dataDestinationPort: 7500, body: confirm ? .ncf(body) : .nak(body), options: options)
     }
 
-    static func analyze(_ trace: [(Int64, Packet)]) -> TraceAnalyzer.SessionReport? {
+    static func analyzer(_ trace: [(Int64, Packet)]) -> TraceAnalyzer {
         var analyzer = TraceAnalyzer()
         for (microseconds, packet) in trace {
             analyzer.record(
@@ -55,7 +55,11 @@ struct TraceAnalyzerTests {
                 at: CaptureTimestamp(totalNanoseconds: microseconds * 1000)
             )
         }
-        return analyzer.report().sessions.first
+        return analyzer
+    }
+
+    static func analyze(_ trace: [(Int64, Packet)]) -> TraceAnalyzer.SessionReport? {
+        analyzer(trace).report().sessions.first
     }
 
     @Test func gapsNAKsRepairsAndLatencies() throws {
@@ -94,6 +98,48 @@ struct TraceAnalyzerTests {
         #expect(report.odataRange?.first == SequenceNumber(0) && report.odataRange?.last == SequenceNumber(9))
         let counts = Dictionary(uniqueKeysWithValues: report.traffic.map { ($0.type, $0.packets) })
         #expect(counts == [.odata: 6, .rdata: 2, .nak: 3, .ncf: 2])
+    }
+
+    /// Repair latency runs from the first sign of a loss (gap, NAK or NCF) to the first RDATA after it, and an NCF
+    /// with no NAK here (an element below a lossy link confirming what it detected itself) makes a loss too.
+    @Test func repairLatencyFromTheFirstSignAndLossesNamedOnlyByNCFs() throws {
+        let trace: [(Int64, Packet)] = [
+            (0, Self.odata(0)), (10, Self.odata(1)),
+            (15, Self.nak(2, confirm: true)),  // the element's NCF for 2, before the ODATA after the gap
+            (20, Self.odata(3)),  // gap 2 seen at 20: the NCF at 15 was first
+            (40, Self.rdata(2)),  // 2: 25 µs
+            (50, Self.odata(4)), (52, Self.odata(5)),
+            (55, Self.nak(5)),  // a receiver's own loss: on the wire, NAKed
+            (56, Self.nak(5, confirm: true)),
+            (70, Self.rdata(5)),  // 5: 15 µs from the NAK
+            (80, Self.nak(9, list: [10], confirm: true)),  // tail losses only an NCF names
+            (95, Self.rdata(9)),  // 9: 15 µs; 10 never repaired
+            (100, Self.rdata(1)),  // received here: another subnet's repair
+            (105, Self.rdata(11)),  // before anything here said 11 was lost
+            (110, Self.nak(11)),
+            (120, Self.rdata(11)),  // 11: 10 µs, from the NAK to the RDATA after it
+        ]
+        let report = try #require(Self.analyze(trace))
+        #expect(report.lost == [2, 5, 9, 10, 11].map(SequenceNumber.init))
+        #expect(report.lostSequences == 5)
+        #expect(report.neverRepaired == [SequenceNumber(10)])
+        #expect(report.detectToRDATA == TraceAnalyzer.LatencySummary([25_000, 15_000, 15_000, 10_000]))
+        #expect(report.detectToRDATA.p50 == 15_000 && report.detectToRDATA.maximum == 25_000)
+        // The NAK-based latencies keep their meaning: only sequences NAKed here, NCFs and RDATA after the NAK.
+        #expect(report.nakToNCF == TraceAnalyzer.LatencySummary([1_000]))
+        #expect(report.nakToRDATA == TraceAnalyzer.LatencySummary([15_000]))
+        #expect(report.gapToNAK.count == 0)
+        #expect(report.ncfs == 3 && report.ncfEntries == 4)
+        #expect(report.naksPerLostSequence.total == 2 && report.naksPerLostSequence.count == 5)
+        #expect(report.rdataPerLostSequence.total == 5 && report.rdataPerLostSequence.maximum == 2)
+
+        let whole = Self.analyzer(trace).report()
+        var json = OutputBuffer()
+        StatisticsFormatter.json(whole, into: &json)
+        #expect(json.string.contains(#""detect_to_rdata":{"count":4,"p50":15000,"p90":25000,"p99":25000,"max":25000}"#))
+        var text = OutputBuffer()
+        StatisticsFormatter.text(whole, into: &text)
+        #expect(text.string.contains("  loss -> RDATA         4      0.015      0.025      0.025      0.025\n"))
     }
 
     @Test func lateODATAFillsAGapAndWrapsAround() throws {

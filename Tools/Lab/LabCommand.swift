@@ -23,6 +23,16 @@ struct LabCommand: ParsableCommand {
               Tools/lab run tree --native      # native PGM (IP protocol 113)
               Tools/lab up dlr && Tools/lab list && Tools/lab down --all
               Tools/lab simulate tree --seed 7  # the same file in the deterministic simulator (no root)
+              PGM_LAB_SCRATCH=.build-lab Tools/lab run shared-loss  # build and run from another build directory
+
+            Each run prints a summary and writes it as report.json in its results directory: per host, per
+            element (NAKs eliminated / received), per subnet from its capture (what pgm-dump --stats finds:
+            lost sequences, RDATA per lost sequence, repair latency p50/p99/max), distinct lost sequences over
+            all subnets, and the NAKs and RDATA they cost the source.
+
+            Environment: PGM_LAB_BIN directory holding the programs (default: the release build; --binaries
+            overrides it); PGM_LAB_SCRATCH build directory Tools/lab builds into and runs from (swift build
+            --scratch-path, default .build); PGM_LAB_SKIP_BUILD=1 makes Tools/lab skip the build.
 
             Exit codes: 0 every check passed; 1 a check failed or the run did not finish; 64 bad usage or
             topology; 77 not root.
@@ -31,7 +41,8 @@ struct LabCommand: ParsableCommand {
         defaultSubcommand: nil)
 
     struct TopologyOptions: ParsableArguments {
-        @Argument(help: "A topology name in Topologies/ (basic, tree, dlr, openpgm) or a path to a YAML file.")
+        @Argument(
+            help: "A topology name in Topologies/ (basic, tree, dlr, shared-loss, openpgm) or a path to a YAML file.")
         var topology: String
 
         @Flag(help: "Native PGM (IP protocol 113) instead of the topology's encapsulation.")
@@ -73,6 +84,11 @@ struct LabCommand: ParsableCommand {
         ProcessInfo.processInfo.environment["PGM_LAB_ROOT"] ?? FileManager.default.currentDirectoryPath
     }
 
+    /// Where the programs are: `PGM_LAB_BIN` (Tools/lab sets it to the build it made), else the release build.
+    static var defaultBinaries: String {
+        ProcessInfo.processInfo.environment["PGM_LAB_BIN"] ?? "\(projectRoot)/.build/release"
+    }
+
     static func requireRoot() throws {
         guard geteuid() == 0 else {
             FileHandle.standardError.write(Data("lab: needs root (network namespaces, veth, nftables, tcpdump); run it with sudo\n".utf8))
@@ -92,7 +108,7 @@ struct LabCommand: ParsableCommand {
         @Option(help: "Directory for captures, logs and received files (default: /tmp/pgm-lab/<topology>-<id>).")
         var output: String?
 
-        @Option(help: "Directory holding the programs (default: the release build).")
+        @Option(help: "Directory holding the programs (default: $PGM_LAB_BIN, else the release build).")
         var binaries: String?
 
         func run() throws {
@@ -110,7 +126,7 @@ struct LabCommand: ParsableCommand {
             let directory = output ?? "/tmp/pgm-lab/\(topology.name)-\(encapsulation.rawValue)-\(network.id)"
             let run = LabRun(
                 topology: topology, network: network, encapsulation: encapsulation, directory: directory,
-                binaries: binaries ?? "\(LabCommand.projectRoot)/.build/release", log: LabCommand.say)
+                binaries: binaries ?? LabCommand.defaultBinaries, log: LabCommand.say)
             let outcome = try run.run(interrupted: { interruption.load(ordering: .relaxed) })
             print(outcome.summary)
             if !outcome.passed { throw ExitCode(1) }

@@ -83,13 +83,15 @@ final class LabRun {
         let timedOut = topology.hosts.contains { $0.run.program != .networkElement && finished[$0.name] == nil }
         stopEverything()
 
-        var report = Report(topology: topology, directory: directory, inputDigest: inputDigest)
+        var report = Report(
+            topology: topology, encapsulation: encapsulation, runID: network.id, directory: directory,
+            inputDigest: inputDigest)
         report.started = started
         report.finished = finished
         report.exitCodes = Dictionary(uniqueKeysWithValues: processes.map { ($0.name, $0.process.terminationStatus) })
         report.timedOut = timedOut || interrupted()
         report.captures = captures.map { ($0.subnet, $0.path) }
-        return try report.evaluate(binaries: binaries)
+        return try report.evaluate()
     }
 
     /// The command line of a host's program, and where its standard input and output go when they carry data.

@@ -29,14 +29,18 @@ enum SimulationReport {
                     + "naks_forwarded=\(statistics.naksForwarded) naks_redirected=\(statistics.naksRedirected) "
                     + "ncfs_sent=\(statistics.ncfsSent) rdata_forwarded=\(statistics.rdataForwarded) "
                     + "rdata_copies_sent=\(statistics.rdataCopiesSent)")
+            lines.append(
+                RepairSummary.eliminationLine(
+                    element: name, received: statistics.naksReceived, eliminated: statistics.naksEliminated))
         }
         lines.append("")
-        lines.append(pad("subnet", 12) + pad("ODATA", 8) + pad("NAK", 7) + pad("NCF", 7) + pad("RDATA", 7) + "SPM")
-        for (name, counts) in outcome.segments {
-            lines.append(
-                pad(name, 12) + pad(String(counts.odata), 8) + pad(String(counts.nak), 7) + pad(String(counts.ncf), 7)
-                    + pad(String(counts.rdata), 7) + String(counts.spm))
-        }
+        lines += RepairSummary.subnetTable(outcome.repair)
+        lines.append("")
+        lines += RepairSummary.sourceLines(outcome.repair)
+        // The repair checks, judged on the simulated wire like the lab's captures (failures are in the outcome).
+        let judged = topology.checks.compactMap { outcome.repair.evaluate($0) }
+        if !judged.isEmpty { lines.append("") }
+        for (summary, failures) in judged { lines.append(summary + (failures.isEmpty ? "" : "  FAILED")) }
         lines.append("")
         if outcome.passed {
             lines.append("PASS \(topology.name) (simulated)")
