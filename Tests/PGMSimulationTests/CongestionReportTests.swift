@@ -49,7 +49,9 @@ import Testing
         #expect(worstAddress.description.hasPrefix("198.18.53."), "seed \(seed): worst \(worstAddress)")
         let measured = outcome.hosts.filter { $0.role == .receiver }.map(\.lossRate).max() ?? 0
         let reportedRate = Double(reported) / Double(UInt16.max)
-        #expect(abs(reportedRate - measured) <= 0.01, "seed \(seed): source \(reportedRate), worst receiver \(measured)")
+        // Within 2 points: the element answers some NAKs itself (kept repairs) and holds a report that moved less
+        // than Appendix B.6.1's 5 % until its next NAK goes up, so the source's value lags the receiver's a little.
+        #expect(abs(reportedRate - measured) <= 0.02, "seed \(seed): source \(reportedRate), worst receiver \(measured)")
         #expect(statistics.congestionReports > 0)
     }
 }

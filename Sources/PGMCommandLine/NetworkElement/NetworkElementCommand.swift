@@ -16,8 +16,11 @@ public struct NetworkElementCommand: ParsableCommand {
             host's address on each interface, ODATA everywhere below, RDATA only where a NAK asked for it. NAKs \
             from below are confirmed at once with an NCF and forwarded upstream once per sequence; NAKs are \
             redirected to a designated local repairer when one announces itself; the worst OPT_CR loss report \
-            is carried upstream. Unicast between subnets (NAKs, SPMRs) is left to the kernel's routing. Runs \
-            until SIGINT or SIGTERM, printing its counters once a second.
+            is carried upstream. Loss above the element (ODATA it never saw) is asked for by the element itself, \
+            confirmed below so that receivers do not NAK it, and repaired on every downstream interface; a \
+            repair that already passed answers late NAKs from a kept copy. Unicast between subnets (NAKs, \
+            SPMRs) is left to the kernel's routing. Runs until SIGINT or SIGTERM, printing its counters once a \
+            second.
 
             Examples:
               pgm-ne --upstream eth0 --downstream eth1 --downstream eth2
@@ -54,6 +57,27 @@ public struct NetworkElementCommand: ParsableCommand {
     public var nakRdataInterval: Double = 2
 
     @ArgumentParser.Option(
+        name: .customLong("nak-elim-ivl"),
+        help: ArgumentHelp(
+            "NAK_ELIM_IVL: seconds duplicates of a confirmed NAK are discarded (default: a tenth of --nak-rdata-ivl; at most half of it).",
+            valueName: "seconds"))
+    public var nakEliminationInterval: Double?
+
+    @ArgumentParser.Option(
+        name: .customLong("nak-rpt-rte"),
+        help: ArgumentHelp(
+            "NAK_RPT_RTE: repeats per second of a forwarded NAK without NCF (default: 8 per --nak-rpt-ivl).",
+            valueName: "per-second"))
+    public var nakRepeatRate: Double?
+
+    @ArgumentParser.Option(
+        name: .customLong("loss-detection-backoff"),
+        help: ArgumentHelp(
+            "Seconds (random, up to this) the element waits before asking for ODATA it missed itself; 0 leaves such loss to receivers.",
+            valueName: "seconds"))
+    public var lossDetectionBackoff: Double = 0.002
+
+    @ArgumentParser.Option(
         name: .customLong("max-sessions"), help: ArgumentHelp("Most sessions (TSIs) kept; more are dropped and counted.", valueName: "count"))
     public var maximumSessions = 1024
 
@@ -69,6 +93,35 @@ public struct NetworkElementCommand: ParsableCommand {
             guard value >= 0.001, value <= 60 else { throw ValidationError("\(name) must be in [0.001, 60]") }
         }
         guard maximumSessions > 0 else { throw ValidationError("--max-sessions must be positive") }
+        if let value = nakEliminationInterval, !(value > 0 && value <= 60) {
+            throw ValidationError("--nak-elim-ivl must be in (0, 60]")
+        }
+        if let value = nakRepeatRate, !(value >= 0.01 && value <= 1000) {
+            throw ValidationError("--nak-rpt-rte must be in [0.01, 1000] per second")
+        }
+        guard lossDetectionBackoff >= 0, lossDetectionBackoff <= 1 else {
+            throw ValidationError("--loss-detection-backoff must be in [0, 1]")
+        }
+        do {
+            try elementConfiguration(addresses: [.ipv4(IPv4Address(198, 18, 0, 1)), .ipv4(IPv4Address(198, 18, 1, 1))])
+                .validate()
+        } catch {
+            throw ValidationError("\(error) (--nak-rpt-ivl, --nak-rdata-ivl, --nak-elim-ivl, --nak-rpt-rte, --loss-detection-backoff)")
+        }
+    }
+
+    /// The engine's configuration from the options, for interfaces with these addresses (upstream first).
+    func elementConfiguration(addresses: [NLA]) -> NetworkElement.Configuration {
+        var configuration = NetworkElement.Configuration(
+            interfaces: addresses.enumerated().map { NetworkElement.Interface(id: InterfaceID($0.offset), address: $0.element) },
+            upstream: InterfaceID(0))
+        configuration.nakRepeatInterval = .seconds(nakRepeatInterval)
+        configuration.nakRdataInterval = .seconds(nakRdataInterval)
+        if let nakEliminationInterval { configuration.nakEliminationInterval = .seconds(nakEliminationInterval) }
+        if let nakRepeatRate { configuration.nakRepeatPeriod = .seconds(1 / nakRepeatRate) }
+        configuration.lossDetectionBackoff = lossDetectionBackoff > 0 ? .seconds(lossDetectionBackoff) : nil
+        configuration.maximumSessions = maximumSessions
+        return configuration
     }
 
     public func run() throws {
@@ -101,12 +154,7 @@ public struct NetworkElementCommand: ParsableCommand {
         }
 
         var generator = SystemRandomNumberGenerator()
-        var configuration = NetworkElement.Configuration(
-            interfaces: interfaces.enumerated().map { NetworkElement.Interface(id: InterfaceID($0.offset), address: .ipv4($0.element.address)) },
-            upstream: InterfaceID(0))
-        configuration.nakRepeatInterval = .seconds(nakRepeatInterval)
-        configuration.nakRdataInterval = .seconds(nakRdataInterval)
-        configuration.maximumSessions = maximumSessions
+        var configuration = elementConfiguration(addresses: interfaces.map { .ipv4($0.address) })
         configuration.seed = generator.next()
 
         let printer = StatisticsPrinter(json: output.json)
@@ -189,6 +237,15 @@ public struct ElementCounters: Encodable, Sendable {
     public var ncfsReceived: Int
     public var spmrsReceived: Int
     public var repairersLearned: Int
+    /// Sequences missing from the ODATA the element forwarded (loss above it), which it asked for itself.
+    public var lossesDetected: Int
+    /// Those asked for again because the repair did not arrive within a repair round trip.
+    public var repairRetries: Int
+    /// Forwarded NAK sequences repeated at NAK_RPT_RTE for want of an NCF.
+    public var nakRepeats: Int
+    /// NAKed sequences answered from a kept copy of a repair that had already passed, and the copies sent.
+    public var nakSequencesAnsweredFromCopies: Int
+    public var repairsResentFromCopies: Int
     public var dropped: Int
     /// The worst receiver loss reported with OPT_CR over all sessions (0…1), and who reported it.
     public var worstLossRate: Double
@@ -210,6 +267,11 @@ public struct ElementCounters: Encodable, Sendable {
         ncfsReceived = statistics.ncfsReceived
         spmrsReceived = statistics.spmrsReceived
         repairersLearned = statistics.repairersLearned
+        lossesDetected = statistics.lossesDetected
+        repairRetries = statistics.repairRetries
+        nakRepeats = statistics.nakRepeats
+        nakSequencesAnsweredFromCopies = statistics.nakSequencesAnsweredFromCopies
+        repairsResentFromCopies = statistics.repairsResentFromCopies
         dropped = statistics.foreignPacketsDropped + statistics.packetsDiscardedByOption + statistics.sessionsRejected
             + statistics.spmsStaleDropped + statistics.spmsFromDownstreamDropped + statistics.odataDropped
             + statistics.rdataWithoutRepairStateDropped + statistics.rdataMisroutedDropped

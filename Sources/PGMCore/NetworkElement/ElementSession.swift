@@ -1,3 +1,4 @@
+import DequeModule
 import PGMWire
 
 /// What a network element knows about one TSI: its source path state (RFC 3208 §7.1), the source's window as
@@ -38,72 +39,134 @@ struct ElementSession {
     /// The session timer queued (see ``NetworkElement`` timers).
     var scheduled: Instant?
     /// NAK_BO_IVL per downstream interface, once tuned away from NAK_BO_IVL_DEFAULT (RFC 3208 §15.2.1).
-    var backoffs: [InterfaceBackoff] = []
+    var backoffs: [(interface: InterfaceID, tuner: NAKBackoffTuner)] = []
     /// NAK_BO_IVL_MIN and NAK_BO_IVL_MAX from the source's OPT_NAK_BO_RNG, if it sent one.
     var backoffRange: (minimum: Duration, maximum: Duration)?
+    /// The highest ODATA sequence forwarded: a jump past it is loss above the element (see
+    /// ``NetworkElement/Configuration/lossDetectionBackoff``).
+    var odataLead: SequenceNumber?
+    /// NAK → RDATA round trip towards the source, for the element's own repair requests.
+    var repairRoundTrip = RoundTripEstimator()
+    /// RDATA recently forwarded, kept to answer NAKs that arrive after the repair passed (see
+    /// ``NetworkElement/Configuration/repairCacheLifetime``), with their expiry in insertion order.
+    var repairCopies: [SequenceNumber: RepairCopy] = [:]
+    var repairCopyOrder: Deque<(sequence: SequenceNumber, expires: Instant)> = []
 
-    struct InterfaceBackoff {
-        var interface: InterfaceID
-        var value: Duration
-        /// Repair states in a row without a duplicate NAK from this interface.
-        var cleanStates = 0
+    /// An RDATA as forwarded, and when each interface last had it.
+    struct RepairCopy {
+        var packet: Packet
+        var expires: Instant
+        var sent: [(interface: InterfaceID, at: Instant)]
+
+        /// Whether `interface` should have the copy again for a NAK arriving now: not if it went there within
+        /// `holdOff` (that NAK most likely crossed the repair on its way), and then records the send.
+        mutating func admitResend(on interface: InterfaceID, at now: Instant, holdOff: Duration) -> Bool {
+            if let index = sent.firstIndex(where: { $0.interface == interface }) {
+                guard now - sent[index].at >= holdOff else { return false }
+                sent[index].at = now
+            } else {
+                sent.append((interface, now))
+            }
+            return true
+        }
+    }
+
+    /// The clamp of advertised values: the source's OPT_NAK_BO_RNG or the tuning limits, never below `floor`.
+    func backoffLimits(_ tuning: NAKBackoffTuning, floor: Duration) -> ClosedRange<Duration> {
+        let minimum = max(backoffRange?.minimum ?? tuning.minimum, floor)
+        let maximum = max(minimum, backoffRange?.maximum ?? tuning.maximum)
+        return minimum...maximum
     }
 
     /// NAK_BO_IVL advertised on `interface`.
-    func backoff(on interface: InterfaceID, tuning: NetworkElement.BackoffTuning) -> Duration {
-        let value = backoffs.first { $0.interface == interface }?.value ?? tuning.initial
-        return clamp(value, tuning)
+    func backoff(on interface: InterfaceID, tuning: NAKBackoffTuning, floor: Duration) -> Duration {
+        let value = backoffs.first { $0.interface == interface }?.tuner.value ?? tuning.initial
+        let limits = backoffLimits(tuning, floor: floor)
+        return min(max(value, limits.lowerBound), limits.upperBound)
     }
 
-    private func clamp(_ value: Duration, _ tuning: NetworkElement.BackoffTuning) -> Duration {
-        let minimum = backoffRange?.minimum ?? tuning.minimum
-        let maximum = max(minimum, backoffRange?.maximum ?? tuning.maximum)
-        return min(max(value, minimum), maximum)
+    /// The largest NAK_BO_IVL advertised on `interfaces`: how long receivers below may still be backing off.
+    func largestBackoff(on interfaces: [InterfaceID], tuning: NAKBackoffTuning, floor: Duration) -> Duration {
+        interfaces.reduce(Duration.zero) { max($0, backoff(on: $1, tuning: tuning, floor: floor)) }
     }
 
     /// The first duplicate NAK for a sequence from `interface`: double its NAK_BO_IVL. Returns whether it changed.
-    mutating func widenBackoff(on interface: InterfaceID, tuning: NetworkElement.BackoffTuning) -> Bool {
-        let current = backoff(on: interface, tuning: tuning)
-        let widened = clamp(current * 2, tuning)
-        set(interface, from: current) {
-            $0.value = widened
-            $0.cleanStates = 0
-        }
-        return widened != current
+    mutating func widenBackoff(on interface: InterfaceID, tuning: NAKBackoffTuning, floor: Duration) -> Bool {
+        let current = backoff(on: interface, tuning: tuning, floor: floor)
+        let limits = backoffLimits(tuning, floor: floor)
+        return tuner(interface, current) { $0.widen(within: limits) }
     }
 
     /// A repair state is gone: every interface that asked exactly once counts one clean measurement, and
-    /// NAK_PROBE_NUM in a row halve its NAK_BO_IVL. Returns how many interfaces were halved.
-    mutating func measureBackoff(_ repair: RepairState, tuning: NetworkElement.BackoffTuning) -> Int {
+    /// NAK_PROBE_NUM in a row halve its NAK_BO_IVL. Returns how many interfaces were halved. Interfaces the
+    /// element added for a loss it detected itself (no NAK from them) are no measurement.
+    mutating func measureBackoff(_ repair: RepairState, tuning: NAKBackoffTuning, floor: Duration) -> Int {
         var halved = 0
+        let limits = backoffLimits(tuning, floor: floor)
         for requester in repair.requesters where requester.naks == 1 {
-            let current = backoff(on: requester.interface, tuning: tuning)
-            let narrowed = clamp(current / 2, tuning)
-            var probed = false
-            set(requester.interface, from: current) {
-                $0.cleanStates += 1
-                if $0.cleanStates >= tuning.probeCount {
-                    $0.cleanStates = 0
-                    $0.value = narrowed
-                    probed = true
-                }
+            let current = backoff(on: requester.interface, tuning: tuning, floor: floor)
+            if tuner(requester.interface, current, { $0.measureClean(within: limits, probeCount: tuning.probeCount) }) {
+                halved += 1
             }
-            if probed && narrowed != current { halved += 1 }
         }
         return halved
     }
 
-    /// Changes `interface`'s entry, creating it at `current` (its advertised value) first.
-    private mutating func set(
-        _ interface: InterfaceID, from current: Duration, _ change: (inout InterfaceBackoff) -> Void
-    ) {
+    /// Changes `interface`'s tuner, creating it at `current` (its advertised value) first.
+    private mutating func tuner(
+        _ interface: InterfaceID, _ current: Duration, _ change: (inout NAKBackoffTuner) -> Bool
+    ) -> Bool {
         if let index = backoffs.firstIndex(where: { $0.interface == interface }) {
-            change(&backoffs[index])
-        } else {
-            var entry = InterfaceBackoff(interface: interface, value: current)
-            change(&entry)
-            backoffs.append(entry)
+            return change(&backoffs[index].tuner)
         }
+        var tuner = NAKBackoffTuner(initial: current)
+        let changed = change(&tuner)
+        backoffs.append((interface, tuner))
+        return changed
+    }
+
+    // MARK: Repair copies
+
+    /// The copy of a recent repair of `sequence`, if it has not expired.
+    func repairCopy(_ sequence: SequenceNumber, at now: Instant) -> RepairCopy? {
+        guard let copy = repairCopies[sequence], copy.expires > now else { return nil }
+        return copy
+    }
+
+    /// Keeps `packet` (an RDATA as forwarded to `interfaces`) until `expires`, within `capacity` copies for the
+    /// session (the oldest go first). The payload is copied out of the driver's receive buffer, so a copy never
+    /// pins a whole coalesced read. Returns the change in the number of copies held.
+    mutating func keepRepairCopy(
+        _ packet: Packet, sequence: SequenceNumber, interfaces: [InterfaceID], expires: Instant, now: Instant,
+        capacity: Int
+    ) -> Int {
+        let before = repairCopies.count
+        pruneRepairCopies(at: now)
+        guard capacity > 0 else { return repairCopies.count - before }
+        while repairCopies.count >= capacity, let oldest = repairCopyOrder.popFirst() {
+            if repairCopies[oldest.sequence]?.expires == oldest.expires { repairCopies[oldest.sequence] = nil }
+        }
+        var compact = packet
+        if case .rdata(var data) = packet.body {
+            data.payload = ArraySlice(Array(data.payload))
+            compact.body = .rdata(data)
+        }
+        repairCopies[sequence] = RepairCopy(packet: compact, expires: expires, sent: interfaces.map { ($0, now) })
+        repairCopyOrder.append((sequence, expires))
+        return repairCopies.count - before
+    }
+
+    /// Drops expired copies from the front of the insertion order. Lifetimes follow the advertised NAK_BO_IVL,
+    /// so the front is close to, not always exactly, the earliest expiry: a later one waits its turn, and
+    /// ``repairCopy(_:at:)`` never returns an expired copy.
+    @discardableResult
+    mutating func pruneRepairCopies(at now: Instant) -> Int {
+        let before = repairCopies.count
+        while let oldest = repairCopyOrder.first, oldest.expires <= now {
+            repairCopyOrder.removeFirst()
+            if repairCopies[oldest.sequence]?.expires == oldest.expires { repairCopies[oldest.sequence] = nil }
+        }
+        return before - repairCopies.count
     }
 
     /// A DLR learned from a redirecting POLR (RFC 3208 §9.5.3.2).

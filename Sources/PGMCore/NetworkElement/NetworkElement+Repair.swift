@@ -31,6 +31,8 @@ extension NetworkElement {
             counters.parityNAKsDropped += 1
             return
         }
+        // The source's advertised window bounds what a NAK may create state for (§10); a NAK naming nothing in it
+        // is dropped unconfirmed, which keeps a flood of made-up sequences from costing NCFs.
         let requested = Self.sequences(nak.sequence, packet.options).filter { session.inWindow($0) }
         guard !requested.isEmpty else {
             counters.naksOutsideWindowDropped += 1
@@ -44,10 +46,23 @@ extension NetworkElement {
         }
         let fromRepairer = session.repairer?.address == arrival.source
         var accepted: [SequenceNumber] = []
-        var confirmed: [SequenceNumber] = []
+        var answeredLocally: [SequenceNumber] = []
+        var resend: [Packet] = []
+        var needsNCF = false
         var anyNotEliminated = false
         var leaveRepairer: [SequenceNumber] = []
         for sequence in requested {
+            if session.repairs[sequence] == nil, var copy = session.repairCopy(sequence, at: now) {
+                // The repair passed before this NAK came: answer it here rather than send the sequence upstream
+                // again (``Configuration/repairCacheLifetime``), at most once per NCF hold-off per interface.
+                if copy.admitResend(on: arrival.interface, at: now, holdOff: configuration.ncfHoldOff) {
+                    session.repairCopies[sequence] = copy
+                    resend.append(copy.packet)
+                }
+                answeredLocally.append(sequence)
+                needsNCF = true
+                continue
+            }
             var repair: RepairState
             if let existing = session.repairs[sequence] {
                 repair = existing
@@ -63,7 +78,7 @@ extension NetworkElement {
                 anyNotEliminated = true
             }
             if repair.add(arrival.interface), let tuning = configuration.backoffTuning,
-                session.widenBackoff(on: arrival.interface, tuning: tuning)
+                session.widenBackoff(on: arrival.interface, tuning: tuning, floor: backoffFloor)
             {
                 counters.nakBackoffIncreases += 1
             }
@@ -76,38 +91,50 @@ extension NetworkElement {
                 }
                 if fromRepairer && repair.askedRepairer { leaveRepairer.append(sequence) }
             }
-            if repair.admitNCF(on: arrival.interface, at: now, holdOff: configuration.ncfHoldOff) {
-                confirmed.append(sequence)
-            }
+            if repair.admitNCF(on: arrival.interface, at: now, holdOff: configuration.ncfHoldOff) { needsNCF = true }
             session.repairs[sequence] = repair
             accepted.append(sequence)
         }
-        guard !accepted.isEmpty else { return }
-        // §7.2: the NCF goes at once, multicast on the NAK's interface, before anything goes upstream.
-        if confirmed.isEmpty {
-            counters.ncfsRateLimited += 1
+        guard !accepted.isEmpty || !answeredLocally.isEmpty else { return }
+        // §7.2, §9.3.3: an NCF identical to the NAK (its whole list) at once, multicast on the NAK's interface,
+        // before anything goes upstream; only NCFs for sequences all confirmed there within ncfHoldOff are held
+        // back (the storm counter-measure §7.2 suggests).
+        if needsNCF {
+            sendNCFEcho(session, nak.sequence, packet.options, on: arrival.interface)
         } else {
-            sendNCFs(session, confirmed, on: arrival.interface)
+            counters.ncfsRateLimited += 1
         }
-        let forwarded: [SequenceNumber]
+        for copy in resend {
+            sendDownstream(copy, on: arrival.interface, session: session)
+            counters.rdataCopiesSent += 1
+            counters.repairsResentFromCopies += 1
+        }
+        counters.nakSequencesAnsweredFromCopies += answeredLocally.count
         if anyNotEliminated || reportMoved {
             if !anyNotEliminated { counters.naksForwardedForCongestionReport += 1 }
-            forwarded = accepted  // §7.4: a NAK list goes whole when any of it is not under elimination
+            // §9.3.3: a NAK list goes whole, as it came, when any of it is not under elimination.
+            forward(&session, accepted, intact: packet, except: arrival.interface)
         } else if !leaveRepairer.isEmpty {
-            forwarded = leaveRepairer
+            forward(&session, leaveRepairer, except: arrival.interface)
         } else {
             counters.naksEliminated += 1
             for sequence in accepted { armRepair(&session, sequence) }
-            return
         }
-        forward(&session, forwarded)
     }
 
     /// Sends `sequences` on to the DLR or upstream, each to where its state says (§9.5.3.2), starting
-    /// NAK_RPT_IVL for the ones not already pending towards that target.
-    private mutating func forward(_ session: inout ElementSession, _ sequences: [SequenceNumber]) {
+    /// NAK_RPT_IVL for the ones not already pending towards that target. With `intact`, a NAK from below whose
+    /// sequences all go one way is forwarded as it came (its list and options; OPT_CR replaced by the session's
+    /// report, §9.3.3 and Appendix B); otherwise NAKs are built from the sequences. Losses the element detected
+    /// itself get their downstream NCFs now, except on `except` (the interface whose NAK gets its own NCF).
+    mutating func forward(
+        _ session: inout ElementSession, _ sequences: [SequenceNumber], intact: Packet? = nil,
+        except: InterfaceID? = nil
+    ) {
         var upstream: [SequenceNumber] = []
         var redirected: [SequenceNumber] = []
+        var detected: [SequenceNumber] = []
+        let retryWait = repairRetryWait(session)
         for sequence in sequences {
             guard var repair = session.repairs[sequence] else { continue }
             var target = RepairState.Target.upstream
@@ -117,37 +144,64 @@ extension NetworkElement {
             if case .pending(let current, _, _) = repair.phase, current == target {
                 // Already pending there: keep its NAK_RPT_IVL running.
             } else {
+                // A repair asked for again gives up with the rest of its NAK_RDATA_IVL.
+                let giveUpAt = repair.retryAnchor.map { min($0 + configuration.nakRdataInterval, now + configuration.nakRepeatInterval) }
                 repair.phase = .pending(
-                    target: target, nextRepeat: now + configuration.nakRepeatPeriod,
-                    giveUpAt: now + configuration.nakRepeatInterval)
+                    target: target, nextRepeat: now + repeatPeriod(repair, retryWait),
+                    giveUpAt: giveUpAt ?? now + configuration.nakRepeatInterval)
             }
+            if repair.firstRequestAt == nil { repair.firstRequestAt = now } else { repair.requestRepeated = true }
             repair.askedRepairer = target == .repairer
+            if repair.confirmsDownstream { detected.append(sequence) }
             session.repairs[sequence] = repair
             if target == .upstream { upstream.append(sequence) } else { redirected.append(sequence) }
         }
-        sendNAKs(&session, redirected, to: .repairer)
-        sendNAKs(&session, upstream, to: .upstream)
+        if let intact, redirected.isEmpty || upstream.isEmpty {
+            // One way for all of it (or none, when only its OPT_CR report makes it go: Appendix B.6.1).
+            sendIntact(&session, intact, to: upstream.isEmpty && !redirected.isEmpty ? .repairer : .upstream)
+        } else {
+            sendNAKs(&session, redirected, to: .repairer)
+            sendNAKs(&session, upstream, to: .upstream)
+        }
+        // A NAK's own interface has its NCF already; the other interfaces detection added get theirs.
+        confirmDownstream(&session, detected, except: except)
         for sequence in sequences { armRepair(&session, sequence) }
+    }
+
+    /// A NAK from below sent on as it came (§9.3.3 "forwarded intact"): NAK_SRC as the element knows the source
+    /// (UDP encapsulation aliases it, see ``namesSource(_:of:arrival:)``), unknown options by their OPX bits,
+    /// OPT_CR replaced by the session's worst report (Appendix B), everything else untouched.
+    private mutating func sendIntact(_ session: inout ElementSession, _ packet: Packet, to target: RepairState.Target) {
+        guard case .nak(let nak) = packet.body, var options = forwardableOptions(packet.options) else { return }
+        let report = session.congestion.current
+        options.removeAll { if case .congestionReport = $0.value { true } else { false } }
+        if let report, options.count < Option.maximumCount { options.append(Option(.congestionReport(report))) }
+        var copy = packet
+        copy.body = .nak(NAK(sequence: nak.sequence, source: session.source, group: nak.group))
+        copy.options = options
+        copy.flags = copy.flags.subtracting(.network).union(.required(by: options))
+        guard let (address, interface) = destination(of: session, target) else { return }
+        outbound.append(Transmit(packet: copy, destination: .unicast(address), interface: interface))
+        counters.naksForwarded += 1
+        counters.nakSequencesForwarded += Self.sequences(nak.sequence, packet.options).count
+        if target == .repairer { counters.naksRedirected += 1 }
+        if report != nil { session.congestion.markSent() }
+    }
+
+    private func destination(of session: ElementSession, _ target: RepairState.Target) -> (NLA, InterfaceID)? {
+        switch target {
+        case .upstream: (session.neighbor, session.upstream)
+        case .repairer: session.repairer.map { ($0.address, $0.interface) }
+        }
     }
 
     /// NAKs unicast to the upstream neighbour on the upstream interface (§7.7), or to the DLR, batched with
     /// OPT_NAK_LIST, carrying the session's OPT_CR report when it has one (Appendix B).
-    private mutating func sendNAKs(
+    mutating func sendNAKs(
         _ session: inout ElementSession, _ sequences: [SequenceNumber], to target: RepairState.Target
     ) {
-        guard !sequences.isEmpty else { return }
+        guard !sequences.isEmpty, let (address, interface) = destination(of: session, target) else { return }
         let tsi = session.tsi
-        let address: NLA
-        let interface: InterfaceID
-        switch target {
-        case .upstream:
-            address = session.neighbor
-            interface = session.upstream
-        case .repairer:
-            guard let repairer = session.repairer else { return }
-            address = repairer.address
-            interface = repairer.interface
-        }
         let report = session.congestion.current
         var start = 0
         while start < sequences.count {
@@ -168,16 +222,32 @@ extension NetworkElement {
         if report != nil { session.congestion.markSent() }
     }
 
+    /// An NCF identical to a NAK from below (§9.3.3): its sequence and whole OPT_NAK_LIST, with the source's
+    /// address and the interface's NAK_BO_IVL.
+    private mutating func sendNCFEcho(
+        _ session: ElementSession, _ sequence: SequenceNumber, _ nakOptions: [Option], on interface: InterfaceID
+    ) {
+        var options = nakOptions.filter { if case .nakList = $0.value { true } else { false } }
+        if let tuning = configuration.backoffTuning {
+            options.append(NAKBackoffTuning.option(session.backoff(on: interface, tuning: tuning, floor: backoffFloor)))
+        }
+        let packet = Packet(
+            tsi: session.tsi, dataDestinationPort: session.dataDestinationPort, flags: .required(by: options),
+            body: .ncf(NAK(sequence: sequence, source: session.source, group: session.group)), options: options)
+        sendDownstream(packet, on: interface, session: session)
+        counters.ncfsSent += 1
+    }
+
     /// NCFs for `sequences` multicast on `interface` with the source's address and Router Alert (§7.2), the
-    /// list echoed in OPT_NAK_LIST (§9.3).
-    private mutating func sendNCFs(_ session: ElementSession, _ sequences: [SequenceNumber], on interface: InterfaceID) {
+    /// list in OPT_NAK_LIST (§9.3), for the element's own confirmations (losses it detected).
+    mutating func sendNCFs(_ session: ElementSession, _ sequences: [SequenceNumber], on interface: InterfaceID) {
         let tsi = session.tsi
         var start = 0
         while start < sequences.count {
             let end = min(start + 1 + Option.maximumNAKListEntries, sequences.count)
             var options = end - start > 1 ? [Option(.nakList(Array(sequences[(start + 1)..<end])))] : []
             if let tuning = configuration.backoffTuning {
-                options.append(Self.backoffOption(session.backoff(on: interface, tuning: tuning)))
+                options.append(NAKBackoffTuning.option(session.backoff(on: interface, tuning: tuning, floor: backoffFloor)))
             }
             let packet = Packet(
                 tsi: tsi, dataDestinationPort: session.dataDestinationPort, flags: .required(by: options),
@@ -187,6 +257,26 @@ extension NetworkElement {
             counters.ncfsSent += 1
             start = end
         }
+    }
+
+    /// The wait for a confirmed repair's RDATA: the retry timeout doubled per retry, never past NAK_RDATA_IVL.
+    func overdue(_ repair: RepairState, _ retryWait: Duration) -> Duration {
+        min(retryWait * (1 << min(repair.retries, 16)), configuration.nakRdataInterval)
+    }
+
+    /// Repeats of an unconfirmed NAK: NAK_RPT_RTE (§7.3), or for a loss the element detected itself the retry
+    /// timeout, doubled per repeat and at most NAK_RPT_RTE's period.
+    func repeatPeriod(_ repair: RepairState, _ retryWait: Duration) -> Duration {
+        guard repair.detectedAt != nil else { return configuration.nakRepeatPeriod }
+        return min(retryWait * (1 << min(repair.retries, 16)), configuration.nakRepeatPeriod)
+    }
+
+    /// The repair round-trip timeout: how long after asking (or after an NCF) the element waits for RDATA before
+    /// asking again (``Configuration/repairRetryMinimum``).
+    func repairRetryWait(_ session: ElementSession) -> Duration {
+        let ceiling = max(configuration.repairRetryMinimum, configuration.nakRepeatPeriod)
+        return session.repairRoundTrip.timeout(
+            within: configuration.repairRetryMinimum...ceiling, fallback: configuration.nakRepeatPeriod)
     }
 
     /// Whether a NAK_SRC names the session's data source. Native PGM keeps the source's address end to end
@@ -224,10 +314,18 @@ extension NetworkElement {
             return
         }
         var touched: [SequenceNumber] = []
+        var detected: [SequenceNumber] = []
+        let retryWait = repairRetryWait(session)
         for sequence in Self.sequences(ncf.sequence, packet.options) {
             if var repair = session.repairs[sequence] {
+                // The source sends RDATA right behind its NCF: one overdue by the repair round-trip timeout was
+                // lost above us and is asked for again (``Configuration/repairRetryMinimum``). A DLR's repairs wait
+                // NAK_RDATA_IVL (§9.5.3.2).
                 repair.confirm(
-                    at: now, elimination: configuration.nakEliminationInterval, rdata: configuration.nakRdataInterval)
+                    at: now, elimination: configuration.nakEliminationInterval,
+                    rdata: repair.askedRepairer ? configuration.nakRdataInterval : overdue(repair, retryWait))
+                if repair.retryAnchor == nil { repair.retryAnchor = now }
+                if repair.confirmsDownstream { detected.append(sequence) }
                 session.repairs[sequence] = repair
                 touched.append(sequence)
             } else if fromUpstream && session.inWindow(sequence)
@@ -243,6 +341,7 @@ extension NetworkElement {
                 touched.append(sequence)
             }
         }
+        confirmDownstream(&session, detected)
         for sequence in touched { armRepair(&session, sequence) }
     }
 
@@ -279,6 +378,7 @@ extension NetworkElement {
         }
         repairStateCount -= 1
         measureBackoff(repair, in: &session)
+        if let asked = repair.firstRequestAt, !repair.requestRepeated { session.repairRoundTrip.record(now - asked) }
         let targets = repair.requesters.map(\.interface).filter { !(fromUpstream && $0 == arrival.interface) }
         guard !targets.isEmpty else {
             counters.rdataWithoutRepairStateDropped += 1
@@ -292,6 +392,38 @@ extension NetworkElement {
             counters.rdataCopiesSent += 1
         }
         counters.rdataForwarded += 1
+        keepRepairCopy(copy, of: data.sequence, sentTo: targets, in: &session)
+    }
+
+    /// Keeps a forwarded RDATA for late NAKs, within the per-session and element-wide limits; when the element is
+    /// full, expired copies of every session are swept first, and if it is still full this one is not kept.
+    private mutating func keepRepairCopy(
+        _ packet: Packet, of sequence: SequenceNumber, sentTo interfaces: [InterfaceID], in session: inout ElementSession
+    ) {
+        if repairCopyCount >= configuration.maximumRepairCopies {
+            for tsi in Array(sessions.keys) { repairCopyCount -= sessions[tsi]?.pruneRepairCopies(at: now) ?? 0 }
+            repairCopyCount -= session.pruneRepairCopies(at: now)
+        }
+        // A session may always replace its own oldest copies; it grows only while the element has room.
+        let room = max(0, configuration.maximumRepairCopies - repairCopyCount)
+        let capacity = min(configuration.maximumRepairCopiesPerSession, session.repairCopies.count + room)
+        guard capacity > 0 else {
+            counters.repairCopiesRefused += 1
+            return
+        }
+        repairCopyCount += session.keepRepairCopy(
+            packet, sequence: sequence, interfaces: interfaces, expires: now + repairCopyLifetime(session), now: now,
+            capacity: capacity)
+    }
+
+    /// ``Configuration/repairCacheLifetime``, or what it derives from: receivers below may still NAK for as long
+    /// as the largest NAK_BO_IVL advertised to them (twice that for margin), and a receiver whose copy was lost
+    /// asks again after its NAK_RDATA_IVL (pgm-recv: 250 ms; OpenPGM's examples: 2 s): half of ours.
+    func repairCopyLifetime(_ session: ElementSession) -> Duration {
+        if let lifetime = configuration.repairCacheLifetime { return lifetime }
+        let tuning = configuration.backoffTuning ?? NAKBackoffTuning()
+        let backoff = session.largestBackoff(on: downstreamInterfaces(of: session), tuning: tuning, floor: backoffFloor)
+        return max(configuration.nakEliminationInterval, backoff * 2, configuration.nakRdataInterval / 2)
     }
 
     // MARK: NNAK (§9.5.3.2)
@@ -360,10 +492,14 @@ extension NetworkElement {
         var repeatUpstream: [SequenceNumber] = []
         var repeatRepairer: [SequenceNumber] = []
         var reforward: [SequenceNumber] = []
+        var ownRequests: [SequenceNumber] = []
         var repairerSilent = false
+        let retryWait = repairRetryWait(session)
         for sequence in sequences {
             guard var repair = session.repairs[sequence] else { continue }
             switch repair.phase {
+            case .detected(let due):
+                if now >= due { ownRequests.append(sequence) }
             case .pending(let target, let nextRepeat, let giveUpAt):
                 if now >= giveUpAt {
                     switch target {
@@ -379,12 +515,23 @@ extension NetworkElement {
                     continue
                 }
                 if now >= nextRepeat {
+                    if repair.detectedAt != nil { repair.retries += 1 }
                     repair.phase = .pending(
-                        target: target, nextRepeat: now + configuration.nakRepeatPeriod, giveUpAt: giveUpAt)
+                        target: target, nextRepeat: now + repeatPeriod(repair, retryWait), giveUpAt: giveUpAt)
+                    repair.requestRepeated = true
                     if target == .upstream { repeatUpstream.append(sequence) } else { repeatRepairer.append(sequence) }
                 }
             case .outstanding(_, let rdataDeadline):
-                if now >= rdataDeadline {
+                if now >= rdataDeadline, let anchor = repair.retryAnchor, now < anchor + configuration.nakRdataInterval,
+                    !repair.askedRepairer
+                {
+                    // Confirmed by the source, which sends RDATA right behind its NCF, but the RDATA did not reach
+                    // the element: lost above it, so every interface in the list lacks it. Ask again (beyond RFC
+                    // 3208 §7.3, see Configuration/repairRetryMinimum; a DLR keeps §9.5.3.2's rules).
+                    repair.retries += 1
+                    ownRequests.append(sequence)
+                    counters.repairRetries += 1
+                } else if now >= rdataDeadline {
                     session.repairs[sequence] = nil
                     repairStateCount -= 1
                     counters.repairStatesExpired += 1
@@ -423,6 +570,7 @@ extension NetworkElement {
         counters.nakRepeats += repeatUpstream.count + repeatRepairer.count
         sendNAKs(&session, repeatRepairer, to: .repairer)
         sendNAKs(&session, session.ordered(repeatUpstream + reforward), to: .upstream)
+        if !ownRequests.isEmpty { forward(&session, session.ordered(ownRequests)) }
         for sequence in sequences { armRepair(&session, sequence) }
         for sequence in reforward { armRepair(&session, sequence) }
     }
@@ -432,13 +580,7 @@ extension NetworkElement {
     /// A discarded repair state is one NAK_BO_IVL measurement per interface that asked (§15.2.1).
     private mutating func measureBackoff(_ repair: RepairState, in session: inout ElementSession) {
         guard let tuning = configuration.backoffTuning else { return }
-        counters.nakBackoffDecreases += session.measureBackoff(repair, tuning: tuning)
-    }
-
-    /// OPT_NAK_BO_IVL with NAK_BO_IVL_SQN 0: the value holds now, not from a poll round (§15.2.2).
-    static func backoffOption(_ interval: Duration) -> Option {
-        Option(.nakBackoffInterval(
-            microseconds: UInt32(clamping: interval.totalNanoseconds / 1000), pollSequence: SequenceNumber(0)))
+        counters.nakBackoffDecreases += session.measureBackoff(repair, tuning: tuning, floor: backoffFloor)
     }
 
     /// The packet's sequence and its OPT_NAK_LIST, each once, in order.

@@ -110,7 +110,7 @@ public struct NetworkElement: Engine {
             precondition(configuration.interfaces.contains { $0.id == upstream }, "upstream is not an interface")
         }
         precondition(configuration.maximumSessions > 0 && configuration.maximumRepairStatesPerSession > 0)
-        precondition(configuration.nakRepeatPeriod > .zero, "NAK_RPT_RTE must be positive")
+        do { try configuration.validate() } catch { preconditionFailure("\(error)") }
         self.configuration = configuration
         var random = SplitMix64(seed: configuration.seed)
         nodeID = UInt32(truncatingIfNeeded: random.next())
@@ -124,6 +124,8 @@ public struct NetworkElement: Engine {
     public var sessionCount: Int { sessions.count }
     /// Repair states held over all sessions.
     public internal(set) var repairStateCount = 0
+    /// RDATA copies kept over all sessions (``Configuration/repairCacheLifetime``).
+    public internal(set) var repairCopyCount = 0
     /// The upstream interface and neighbour of `tsi`, once an SPM was seen.
     public func upstream(of tsi: TSI) -> (interface: InterfaceID, neighbor: NLA)? {
         sessions[tsi].map { ($0.upstream, $0.neighbor) }
@@ -260,7 +262,7 @@ public struct NetworkElement: Engine {
             push(.sessionLearned(tsi, upstream: arrival.interface, neighbor: spm.path))
         }
         for option in packet.options {
-            if case .nakBackoffRange(let maximum, let minimum) = option.value, minimum <= maximum {
+            if case .nakBackoffRange(let maximum, let minimum) = option.value, minimum <= maximum, maximum > 0 {
                 sessions[tsi]?.backoffRange = (.microseconds(Int64(minimum)), .microseconds(Int64(maximum)))
             }
         }
@@ -285,7 +287,7 @@ public struct NetworkElement: Engine {
             if case .nakBackoffInterval = $0.value { false } else { true }
         }
         if let tuning = configuration.backoffTuning, copy.options.count < Option.maximumCount {
-            copy.options.append(Self.backoffOption(session.backoff(on: interface.id, tuning: tuning)))
+            copy.options.append(NAKBackoffTuning.option(session.backoff(on: interface.id, tuning: tuning, floor: backoffFloor)))
         }
         copy.flags = copy.flags.subtracting(.network).union(.required(by: copy.options))
         return copy
@@ -331,6 +333,7 @@ public struct NetworkElement: Engine {
             sendDownstream(copy, on: interface.id, of: tsi)
         }
         counters.odataForwarded += 1
+        detectLoss(tsi, before: data.sequence)
     }
 
     private mutating func runSessionTimer(_ tsi: TSI) {
@@ -338,6 +341,7 @@ public struct NetworkElement: Engine {
         if session.lastHeard + configuration.sessionExpiry <= now {
             sessions[tsi] = nil
             repairStateCount -= session.repairs.count
+            repairCopyCount -= session.repairCopies.count
             counters.sessionsExpired += 1
             push(.sessionExpired(tsi))
             return
@@ -355,6 +359,109 @@ public struct NetworkElement: Engine {
         }
         sessions[tsi] = session
         armSession(tsi)
+    }
+
+    // MARK: Loss above the element
+
+    /// NAK_BO_IVL is never advertised below this: twice the element's own loss-detection back-off, so that its
+    /// NCF for a loss it detected reaches receivers below before they NAK.
+    var backoffFloor: Duration { (configuration.lossDetectionBackoff ?? .zero) * 2 }
+
+    /// Interfaces ODATA of `session` goes to.
+    func downstreamInterfaces(of session: ElementSession) -> [InterfaceID] {
+        configuration.interfaces.map(\.id).filter { $0 != session.upstream }
+    }
+
+    /// Notes ODATA `sequence` of `tsi` (already forwarded): sequences it skips past the highest one forwarded are
+    /// missing here, hence on every downstream interface. Each gets repair state listing all of them and a short
+    /// random back-off before the element asks upstream (``Configuration/lossDetectionBackoff``); a late ODATA
+    /// filling a gap not yet asked for cancels that state (reordering).
+    private mutating func detectLoss(_ tsi: TSI, before sequence: SequenceNumber) {
+        guard let backoff = configuration.lossDetectionBackoff, var session = checkOut(tsi) else { return }
+        defer { checkIn(session) }
+        guard let highest = session.odataLead else {
+            session.odataLead = sequence
+            return
+        }
+        let distance = highest.distance(to: sequence)
+        if distance <= 0 {
+            if let repair = session.repairs[sequence], repair.detectedAt != nil, case .detected = repair.phase {
+                session.repairs[sequence] = nil
+                repairStateCount -= 1
+                counters.detectedLossesFilledLate += 1
+            }
+            return
+        }
+        session.odataLead = sequence
+        guard distance > 1 else { return }
+        guard Int(distance) - 1 <= configuration.maximumDetectedGap else {
+            counters.odataGapsNotTracked += 1
+            return
+        }
+        let downstream = downstreamInterfaces(of: session)
+        // One back-off for the whole gap: its sequences leave in one NAK list.
+        let due = now + randomDelay(backoff)
+        var confirmed: [SequenceNumber] = []
+        var missing = highest &+ 1
+        while missing != sequence {
+            defer { missing = missing &+ 1 }
+            guard session.inWindow(missing) else { continue }
+            var repair: RepairState
+            if let existing = session.repairs[missing] {
+                repair = existing
+                if case .nullNAK = repair.phase { repair.phase = .detected(due: due) }
+            } else {
+                guard session.repairs.count < configuration.maximumRepairStatesPerSession else {
+                    counters.repairStatesRejected += 1
+                    continue
+                }
+                repair = RepairState(phase: .detected(due: due))
+                repairStateCount += 1
+            }
+            for interface in downstream { repair.addDetected(interface) }
+            repair.detectedAt = now
+            repair.retryAnchor = repair.retryAnchor ?? now
+            repair.confirmsDownstream = true
+            counters.lossesDetected += 1
+            switch repair.phase {
+            case .detected, .nullNAK: break
+            case .pending, .outstanding: confirmed.append(missing)  // asked for already: confirm below at once
+            }
+            session.repairs[missing] = repair
+            armRepair(&session, missing)
+        }
+        confirmDownstream(&session, confirmed)
+    }
+
+    /// Multicasts an NCF for each sequence on the downstream interfaces its own loss detection added (once per
+    /// state), listing the sequences per interface: receivers there back off no further (RFC 3208 §6.3). Called
+    /// once the element has asked upstream, or an NCF from upstream announced the repair.
+    mutating func confirmDownstream(
+        _ session: inout ElementSession, _ sequences: [SequenceNumber], except: InterfaceID? = nil
+    ) {
+        var byInterface: [(interface: InterfaceID, sequences: [SequenceNumber])] = []
+        for sequence in sequences {
+            guard var repair = session.repairs[sequence], repair.confirmsDownstream else { continue }
+            repair.confirmsDownstream = false
+            session.repairs[sequence] = repair
+            for interface in repair.detectionInterfaces where interface != except {
+                if let index = byInterface.firstIndex(where: { $0.interface == interface }) {
+                    byInterface[index].sequences.append(sequence)
+                } else {
+                    byInterface.append((interface, [sequence]))
+                }
+            }
+        }
+        for (interface, sequences) in byInterface {
+            sendNCFs(session, session.ordered(sequences), on: interface)
+            counters.detectedLossesConfirmedDownstream += sequences.count
+        }
+    }
+
+    /// Uniform in (0, `interval`].
+    mutating func randomDelay(_ interval: Duration) -> Duration {
+        let span = UInt64(max(1, interval.totalNanoseconds))
+        return Duration(nanoseconds: Int64(random.bounded(span)) + 1)
     }
 
     // MARK: Output helpers

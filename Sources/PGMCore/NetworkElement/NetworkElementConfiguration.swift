@@ -22,17 +22,59 @@ extension NetworkElement {
         /// learns it per TSI from the interface its SPMs arrive on (RFC 3208 §7.1), following route changes
         /// when a newer SPM arrives elsewhere.
         public var upstream: InterfaceID?
-        /// NAK_RPT_RTE, as the time between repeats of a NAK that has no NCF yet (RFC 3208 §7.3).
-        public var nakRepeatPeriod: Duration = .milliseconds(250)
         /// NAK_RPT_IVL: how long a forwarded NAK is repeated without an NCF before forwarding is cancelled, or
         /// before a DLR that stays silent is given up (RFC 3208 §7.3, §9.5.3.2). An NE's NAK_RPT_IVL is the
         /// total repeat window, not a per-NAK wait as at receivers (protocol notes §15.8).
         public var nakRepeatInterval: Duration = .seconds(2)
         /// NAK_RDATA_IVL: how long confirmed repair state waits for RDATA before it is discarded (RFC 3208 §7.3).
         public var nakRdataInterval: Duration = .seconds(2)
-        /// NAK_ELIM_IVL: how long duplicates of a confirmed NAK are discarded; "some small fraction of
-        /// NAK_RDATA_IVL" (RFC 3208 §7.4). Also the lifetime of state created by an NNAK (§9.5.3.2).
-        public var nakEliminationInterval: Duration = .milliseconds(200)
+        /// NAK_RPT_RTE, as the time between repeats of a NAK that has no NCF yet (RFC 3208 §7.3): an eighth of
+        /// ``nakRepeatInterval`` (250 ms for the default 2 s) unless set, so that repeats follow the interval.
+        public var nakRepeatPeriod: Duration {
+            get { nakRepeatPeriodSetting ?? nakRepeatInterval / 8 }
+            set { nakRepeatPeriodSetting = newValue }
+        }
+        /// NAK_ELIM_IVL: how long duplicates of a confirmed NAK are discarded, "some small fraction of
+        /// NAK_RDATA_IVL" (RFC 3208 §7.4): a tenth of ``nakRdataInterval`` unless set; ``validate()`` keeps it
+        /// at most half of it. Also the lifetime of state created by an NNAK (§9.5.3.2).
+        public var nakEliminationInterval: Duration {
+            get { nakEliminationIntervalSetting ?? nakRdataInterval / 10 }
+            set { nakEliminationIntervalSetting = newValue }
+        }
+        private var nakRepeatPeriodSetting: Duration?
+        private var nakEliminationIntervalSetting: Duration?
+        /// Loss above the element (beyond RFC 3208, which leaves loss detection to receivers): the element
+        /// forwards every ODATA itself, so a jump in ODATA sequence numbers is a loss every downstream interface
+        /// shares. The element creates repair state for each missing sequence with every downstream interface in
+        /// its list, waits a random time up to this long (so that elements sharing an upstream link suppress one
+        /// another through the NCF, and a reordered packet can still arrive), then NAKs upstream itself and
+        /// multicasts an NCF on each downstream interface, which suppresses the receivers' NAKs (RFC 3208 §6.3:
+        /// any matching NCF during back-off). The RDATA then goes to every downstream interface. `nil` turns
+        /// detection off (RFC behaviour: only receivers' NAKs create repair state).
+        public var lossDetectionBackoff: Duration? = .milliseconds(2)
+        /// Jumps in ODATA sequence numbers longer than this are not turned into repair state (a restarted or
+        /// misbehaving source); receivers still NAK what they miss.
+        public var maximumDetectedGap = 1024
+        /// The least the element waits before asking again for a loss it detected itself when neither RDATA nor
+        /// an NCF came, or an NCF came without RDATA. The wait is the measured NAK → RDATA round trip (smoothed,
+        /// plus four times its variation) within [this, NAK_RPT_RTE]: a repair lost between the source and the
+        /// element is asked for again within a few round trips instead of leaving every receiver below to wait
+        /// NAK_RDATA_IVL. Beyond RFC 3208 §7.3, whose elements never retry confirmed NAKs: for these sequences the
+        /// element is the receiver that missed the data, and it gives up NAK_RDATA_IVL after detecting the loss.
+        public var repairRetryMinimum: Duration = .milliseconds(5)
+        /// How long an RDATA the element forwarded is kept to answer NAKs that arrive after it passed: a
+        /// receiver whose back-off outlasted the repair, or whose copy was lost, gets an NCF and the kept copy on
+        /// its interface (at most once per ``ncfHoldOff`` per interface: a NAK that close behind the repair most
+        /// likely crossed it) instead of a new NAK going upstream, where the source would repair it again.
+        /// `nil` derives it: the largest of NAK_ELIM_IVL, twice the largest NAK_BO_IVL the element advertises
+        /// for the session, and half of NAK_RDATA_IVL (a receiver whose copy was lost asks again after its own
+        /// NAK_RDATA_IVL). Beyond RFC 3208 §7.8, whose repair state ends with the RDATA: the copy constrains no
+        /// forwarding and eliminates no NAK for a sequence it does not hold.
+        public var repairCacheLifetime: Duration?
+        /// RDATA copies kept per session, the oldest dropped first, and by the whole element (about 24 MB at
+        /// 1,500 bytes each): when the element is full, sessions only replace their own oldest copies.
+        public var maximumRepairCopiesPerSession = 4096
+        public var maximumRepairCopies = 16384
         /// Identical NCFs (same sequence, same interface) closer together than this are not repeated: the NAK
         /// storm counter-measure RFC 3208 §7.2 suggests. The first NCF always goes at once.
         public var ncfHoldOff: Duration = .milliseconds(10)
@@ -57,7 +99,9 @@ extension NetworkElement {
         public var dlrPollBackoffInterval: Duration = .milliseconds(50)
         /// NAK_BO_IVL tuning per session and downstream interface (RFC 3208 Appendix E §15.2.1), advertised in
         /// OPT_NAK_BO_IVL on the element's NCFs and the SPMs it forwards. `nil` turns tuning off; forwarded SPMs
-        /// then lose the parent's OPT_NAK_BO_IVL, which §15.2.1 forbids passing on unchanged.
+        /// then lose the parent's OPT_NAK_BO_IVL, which §15.2.1 forbids passing on unchanged. The advertised value
+        /// never goes below twice ``lossDetectionBackoff``, so the element's own NCF for a shared loss reaches
+        /// receivers before their back-off ends.
         public var backoffTuning: BackoffTuning? = BackoffTuning()
         /// Seeds RAND_NODE_ID (RFC 3208 §14.5), POLL_RAND and POLR back-off.
         public var seed: UInt64 = 0
@@ -66,24 +110,43 @@ extension NetworkElement {
             self.interfaces = interfaces
             self.upstream = upstream
         }
+
+        /// Rejects timer combinations the RFC rules out or that cannot work, with a sentence for the user.
+        public func validate() throws(ConfigurationError) {
+            func require(_ condition: Bool, _ reason: String) throws(ConfigurationError) {
+                if !condition { throw ConfigurationError(reason) }
+            }
+            try require(nakRepeatInterval > .zero, "NAK_RPT_IVL must be positive")
+            try require(nakRdataInterval > .zero, "NAK_RDATA_IVL must be positive")
+            try require(
+                nakRepeatPeriod > .zero && nakRepeatPeriod <= nakRepeatInterval,
+                "NAK_RPT_RTE's period (\(nakRepeatPeriod)) must be positive and at most NAK_RPT_IVL (\(nakRepeatInterval))")
+            try require(
+                nakEliminationInterval > .zero && nakEliminationInterval * 2 <= nakRdataInterval,
+                "NAK_ELIM_IVL (\(nakEliminationInterval)) must be positive and a small fraction of NAK_RDATA_IVL "
+                    + "(at most half of \(nakRdataInterval))")
+            if let backoff = lossDetectionBackoff {
+                try require(
+                    backoff > .zero && backoff < nakRepeatPeriod,
+                    "the loss-detection back-off (\(backoff)) must be positive and shorter than NAK_RPT_RTE's period")
+            }
+            try require(repairRetryMinimum > .zero, "the repair retry minimum must be positive")
+            try require((repairCacheLifetime ?? .zero) >= .zero, "the repair cache lifetime must not be negative")
+            try require(maximumSessions > 0 && maximumRepairStatesPerSession > 0, "the state limits must be positive")
+            try require(
+                maximumDetectedGap >= 0 && maximumRepairCopiesPerSession >= 0 && maximumRepairCopies >= 0,
+                "limits must not be negative")
+        }
     }
 
-    /// The limits of NAK_BO_IVL tuning (RFC 3208 §15.2.1): double on an interface's first duplicate NAK for a
-    /// sequence, halve after NAK_PROBE_NUM repair states without one, within [NAK_BO_IVL_MIN, NAK_BO_IVL_MAX]
-    /// (a session's OPT_NAK_BO_RNG overrides the range). The RFC gives no values; these start at the receivers'
-    /// 50 ms and stay well under NAK_RPT_IVL.
-    public struct BackoffTuning: Hashable, Sendable {
-        /// NAK_BO_IVL_DEFAULT.
-        public var initial: Duration = .milliseconds(50)
-        /// NAK_BO_IVL_MIN.
-        public var minimum: Duration = .milliseconds(5)
-        /// NAK_BO_IVL_MAX.
-        public var maximum: Duration = .seconds(1)
-        /// NAK_PROBE_NUM.
-        public var probeCount = 8
-
-        public init() {}
+    /// A configuration the element cannot run with (``Configuration/validate()``).
+    public struct ConfigurationError: Error, Hashable, Sendable, CustomStringConvertible {
+        public var description: String
+        init(_ description: String) { self.description = description }
     }
+
+    /// The limits of NAK_BO_IVL tuning (RFC 3208 §15.2.1).
+    public typealias BackoffTuning = NAKBackoffTuning
 
     /// What the element reports besides packets; drained with ``NetworkElement/pollEvent()``.
     public enum Event: Hashable, Sendable {
@@ -182,6 +245,27 @@ extension NetworkElement {
         public var nakBackoffDecreases = 0
         /// NCFs not repeated within ``Configuration/ncfHoldOff`` (RFC 3208 §7.2).
         public var ncfsRateLimited = 0
+
+        // MARK: Loss above the element (beyond RFC 3208, see Configuration/lossDetectionBackoff)
+        /// Sequences missing from the ODATA the element forwards, turned into repair state for every downstream
+        /// interface.
+        public var lossesDetected = 0
+        /// Detected losses whose ODATA arrived late (reordered) before the element asked for them.
+        public var detectedLossesFilledLate = 0
+        /// Jumps in ODATA sequence numbers longer than ``Configuration/maximumDetectedGap``: left to receivers.
+        public var odataGapsNotTracked = 0
+        /// Sequences confirmed with an NCF on downstream interfaces that had not NAKed them (their receivers'
+        /// NAKs suppressed).
+        public var detectedLossesConfirmedDownstream = 0
+        /// Detected losses asked for again because their RDATA did not follow the NCF within a repair round trip.
+        public var repairRetries = 0
+        /// NAKed sequences answered from a kept RDATA copy instead of being forwarded
+        /// (``Configuration/repairCacheLifetime``).
+        public var nakSequencesAnsweredFromCopies = 0
+        /// RDATA copies sent from those kept copies (also counted in ``rdataCopiesSent``).
+        public var repairsResentFromCopies = 0
+        /// Forwarded RDATA not kept because the element held ``Configuration/maximumRepairCopies``.
+        public var repairCopiesRefused = 0
 
         // MARK: NCFs (§7.3, §7.5)
         /// NCF packets received (MIB pgmNeIfInNcfs).

@@ -12,6 +12,10 @@ struct RepairState {
     }
 
     enum Phase: Hashable {
+        /// The element missed this ODATA itself (a jump in what it forwards) and waits a short random back-off
+        /// before asking upstream on behalf of every downstream interface; a NAK from below or an NCF from
+        /// upstream ends the wait early. Beyond RFC 3208 (see ``NetworkElement/Configuration/lossDetectionBackoff``).
+        case detected(due: Instant)
         /// Forwarded to `target`, no matching NCF yet: every duplicate is discarded, the NAK is repeated at
         /// `nextRepeat` until `giveUpAt` (NAK_RPT_IVL from the first transmission, §7.3).
         case pending(target: Target, nextRepeat: Instant, giveUpAt: Instant)
@@ -27,7 +31,8 @@ struct RepairState {
     struct Requester: Hashable {
         var interface: InterfaceID
         var lastNCF: Instant?
-        /// NAKs for this sequence from this interface since it was added (RFC 3208 §15.2.1).
+        /// NAKs for this sequence from this interface since it was added (RFC 3208 §15.2.1); 0 when the element
+        /// added the interface for a loss it detected itself.
         var naks = 1
     }
 
@@ -41,12 +46,29 @@ struct RepairState {
     var askedRepairer = false
     /// The deadline a timer is queued for; `nil` when none is (see ``NetworkElement`` timers).
     var scheduled: Instant?
+    /// When the element found this sequence missing from the ODATA it forwards. Such a loss is the element's own
+    /// to ask for: it repeats an unconfirmed request every repair round-trip timeout, not NAK_RPT_RTE.
+    var detectedAt: Instant?
+    /// When the repair was first confirmed (or detected): an RDATA overdue by a repair round-trip timeout after
+    /// an NCF was lost above the element, and is asked for again until NAK_RDATA_IVL after this
+    /// (``NetworkElement/Configuration/repairRetryMinimum``).
+    var retryAnchor: Instant?
+    /// Requests repeated so far; each doubles the next wait (as TCP backs off its retransmission timer).
+    var retries = 0
+    /// The downstream interfaces detection added still have to get an NCF (sent once the element has asked
+    /// upstream or an NCF from upstream confirmed the repair), so that their receivers do not NAK.
+    var confirmsDownstream = false
+    /// When the first NAK for this state went upstream, for a round-trip sample; `nil` once it was repeated
+    /// (Karn's rule).
+    var firstRequestAt: Instant?
+    var requestRepeated = false
 
     init(phase: Phase) { self.phase = phase }
 
     /// When the state next needs attention.
     var deadline: Instant {
         switch phase {
+        case .detected(let due): due
         case .pending(_, let nextRepeat, let giveUpAt): min(nextRepeat, giveUpAt)
         case .outstanding(_, let rdataDeadline): rdataDeadline
         case .nullNAK(let expires): expires
@@ -54,9 +76,11 @@ struct RepairState {
     }
 
     /// RFC 3208 §7.4: duplicates of a pending NAK are always discarded, of an outstanding one only within
-    /// NAK_ELIM_IVL; an NNAK's state must not eliminate a real NAK (§9.5.3.2).
+    /// NAK_ELIM_IVL; an NNAK's state must not eliminate a real NAK (§9.5.3.2), nor may a loss the element has not
+    /// asked for yet.
     func eliminates(at now: Instant) -> Bool {
         switch phase {
+        case .detected: false
         case .pending: true
         case .outstanding(let eliminateUntil, _): now < eliminateUntil
         case .nullNAK: false
@@ -68,6 +92,15 @@ struct RepairState {
     }
 
     func holds(_ interface: InterfaceID) -> Bool { requesters.contains { $0.interface == interface } }
+
+    /// Interfaces the element added for its own loss detection, which have not NAKed.
+    var detectionInterfaces: [InterfaceID] { requesters.filter { $0.naks == 0 }.map(\.interface) }
+
+    /// Adds `interface` without a NAK: the element detected the loss and RDATA must reach it.
+    mutating func addDetected(_ interface: InterfaceID) {
+        guard !holds(interface) else { return }
+        requesters.append(Requester(interface: interface, naks: 0))
+    }
 
     /// Adds `interface` to the repair interface list (§7.2) if absent, and counts the NAK. Returns whether
     /// this was the first duplicate from that interface, which widens its NAK_BO_IVL (§15.2.1).

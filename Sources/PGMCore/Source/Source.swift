@@ -1,5 +1,6 @@
 public import PGMWire
 import DequeModule
+import HeapModule
 
 /// A PGM source (RFC 3208 §5) for one TSI, sans-IO.
 ///
@@ -26,7 +27,25 @@ public struct Source: Engine {
         var options: [Option]
         var sentAt: Instant
         var repairQueued = false
+        /// A NAK came within the repair hold-off: RDATA is due when the hold-off ends (``deferredRepairs``).
+        var repairDeferred = false
         var lastRepairAt: Instant?
+        /// NAKs for this sequence since its current repair cycle began (RFC 3208 §15.2.1), saturating.
+        var cycleNAKs: UInt8 = 0
+        /// When the current repair cycle's first NAK came, and from whom: the same NAKer asking again is a retry
+        /// (its repair was lost), not another member of the loss neighbourhood.
+        var cycleStart: Instant?
+        var cycleNAKer: NLA?
+    }
+
+    /// A repair due at the end of its sequence's hold-off.
+    private struct DeferredRepair: Comparable {
+        var due: Instant
+        var sequence: SequenceNumber
+
+        static func < (lhs: DeferredRepair, rhs: DeferredRepair) -> Bool {
+            lhs.due != rhs.due ? lhs.due < rhs.due : lhs.sequence.rawValue < rhs.sequence.rawValue
+        }
     }
 
     private struct PendingTPDU {
@@ -44,6 +63,12 @@ public struct Source: Engine {
     private var nextSequence: SequenceNumber
     private let firstSequence: SequenceNumber
     private var repairQueue: Deque<SequenceNumber> = []
+    private var deferredRepairs = Heap<DeferredRepair>()
+    /// NAK_BO_IVL advertised to the receivers (RFC 3208 §15.2.1), when ``Configuration/backoffTuning`` is on.
+    private var backoff: NAKBackoffTuner?
+    /// How far behind a repair cycle's first NAK its duplicates have been arriving (a decaying maximum): the
+    /// RDATA waits this long, up to ``Configuration/maximumRepairDelay``.
+    private var duplicateSpread: Duration = .zero
     private var controlQueue: Deque<Transmit> = []
     private var events: Deque<Event> = []
     private var bucket: TokenBucket
@@ -82,6 +107,7 @@ public struct Source: Engine {
         let capacity = max(configuration.burst, configuration.maxTPDU + configuration.routerAlertOverhead)
         self.bucket = TokenBucket(rate: configuration.rate, capacity: capacity, at: now)
         if let first = configuration.heartbeatIntervals.first { nextHeartbeatSPM = now + first }
+        backoff = configuration.backoffTuning.map { NAKBackoffTuner(initial: Self.clamp($0.initial, $0)) }
         precondition(Self.maximumPayload(configuration, fragmented: true) > 0, "maxTPDU too small for PGM headers")
     }
 
@@ -191,38 +217,112 @@ public struct Source: Engine {
             }
         }
         advanceWindow()
+        // RFC 3208 §5.2, §9.3.4: an NCF identical to the NAK (its whole list) at once, for every NAK, even when
+        // RDATA follows at once or none can (outside the window).
+        queueNCF(echoing: nak.sequence, packet.options)
         let trail = self.trail
         let inWindow = requested.filter { trail.precedesOrEquals($0) && $0.precedesOrEquals(lead) }
-        guard let first = inWindow.first else {
+        guard !inWindow.isEmpty else {
             statistics.naksOutsideWindow += 1
             push(.nakOutsideWindow(sequence: nak.sequence, from: sender))
             return
         }
         statistics.nakSequencesReceived += inWindow.count
-        // RFC 3208 §5.2: the NCF is mandatory and immediate, even when RDATA follows at once.
-        let rest = Array(inWindow.dropFirst())
-        let options = rest.isEmpty ? [] : [Option(.nakList(rest))]
-        let ncf = Packet(
-            tsi: configuration.tsi, dataDestinationPort: configuration.dataDestinationPort,
-            flags: .required(by: options),
-            body: .ncf(NAK(sequence: first, source: configuration.sourceAddress, group: configuration.group)),
-            options: options)
-        controlQueue.append(
-            Transmit(packet: ncf, destination: .multicast(configuration.group),
-                     routerAlert: Transmit.needsRouterAlert(.ncf)))
         for sequence in inWindow {
             let index = Int(trail.distance(to: sequence))
-            if window[index].repairQueued {
+            if window[index].repairQueued || window[index].repairDeferred {
                 statistics.nakSequencesIgnored += 1
-            } else if let repaired = window[index].lastRepairAt, now - repaired < configuration.repairHoldOff {
-                statistics.nakSequencesIgnored += 1
+                noteDuplicateNAK(index, from: sender)
+            } else if let repaired = window[index].lastRepairAt, now - repaired < configuration.repairHoldOff,
+                !isRetry(index, from: sender, repairedAt: repaired)
+            {
+                // §5.3: a NAK for data in the window MUST be repaired. Within the hold-off it is, once, when the
+                // hold-off ends, so a burst of late duplicates costs one more RDATA, not one each.
+                window[index].repairDeferred = true
+                deferredRepairs.insert(DeferredRepair(due: repaired + configuration.repairHoldOff, sequence: sequence))
+                statistics.nakSequencesDeferred += 1
+                noteDuplicateNAK(index, from: sender)
             } else {
-                window[index].repairQueued = true
-                repairQueue.append(sequence)
+                startRepairCycle(index, from: sender)
             }
         }
         push(.nakReceived(sequences: inWindow, from: sender))
     }
+
+    /// The first NAK of a repair: RDATA at once, or after the duplicate spread seen lately (RFC 3208 §5.3: a
+    /// source MAY delay RDATA to hear the whole loss neighbourhood, by at most about twice its propagation delay,
+    /// which is what that spread measures), so that NAKs still on their way are answered by the same RDATA.
+    private mutating func startRepairCycle(_ index: Int, from sender: NLA) {
+        duplicateSpread = duplicateSpread * 63 / 64
+        window[index].cycleNAKs = 1
+        window[index].cycleStart = now
+        window[index].cycleNAKer = sender
+        let delay = min(duplicateSpread, configuration.maximumRepairDelay)
+        if delay > .zero {
+            window[index].repairDeferred = true
+            deferredRepairs.insert(DeferredRepair(due: now + delay, sequence: window[index].sequence))
+            statistics.repairsDelayed += 1
+        } else {
+            window[index].repairQueued = true
+            repairQueue.append(window[index].sequence)
+        }
+    }
+
+    /// The cycle's own NAKer asking again a while after the repair went (a quarter of the hold-off): its repair was
+    /// lost, and waiting out the hold-off would only delay it (a network element asks again within a few round
+    /// trips, Configuration/repairRetryMinimum). Others' NAKs, and this one's own right behind the repair, wait.
+    private func isRetry(_ index: Int, from sender: NLA, repairedAt: Instant) -> Bool {
+        sender == window[index].cycleNAKer && now - repairedAt >= configuration.repairHoldOff / 4
+    }
+
+    /// Queues the NCF for a NAK: its sequence and OPT_NAK_LIST as they came, and the NAK_BO_IVL we advertise.
+    private mutating func queueNCF(echoing sequence: SequenceNumber, _ nakOptions: [Option]) {
+        var options = nakOptions.filter { if case .nakList = $0.value { true } else { false } }
+        if let backoff { options.append(NAKBackoffTuning.option(backoff.value)) }
+        let ncf = Packet(
+            tsi: configuration.tsi, dataDestinationPort: configuration.dataDestinationPort,
+            flags: .required(by: options),
+            body: .ncf(NAK(sequence: sequence, source: configuration.sourceAddress, group: configuration.group)),
+            options: options)
+        controlQueue.append(
+            Transmit(packet: ncf, destination: .multicast(configuration.group),
+                     routerAlert: Transmit.needsRouterAlert(.ncf)))
+    }
+
+    /// A NAK for a sequence already queued, deferred or just repaired: the first such duplicate of a repair cycle
+    /// doubles the advertised NAK_BO_IVL (RFC 3208 §15.2.1). The cycle's first NAKer asking again is a retry,
+    /// which no NAK_BO_IVL would have suppressed.
+    private mutating func noteDuplicateNAK(_ index: Int, from sender: NLA) {
+        guard sender != window[index].cycleNAKer else { return }
+        if let start = window[index].cycleStart, now - start <= configuration.maximumRepairDelay {
+            duplicateSpread = max(duplicateSpread, now - start)
+        }
+        window[index].cycleNAKs = window[index].cycleNAKs == UInt8.max ? .max : window[index].cycleNAKs + 1
+        guard window[index].cycleNAKs == 2, let tuning = configuration.backoffTuning, var tuner = backoff else { return }
+        if tuner.widen(within: Self.limits(tuning)) { statistics.nakBackoffIncreases += 1 }
+        backoff = tuner
+    }
+
+    /// A repair sent for a cycle with a single NAK: NAK_PROBE_NUM of them in a row halve NAK_BO_IVL.
+    private mutating func noteRepairCycle(_ index: Int) {
+        guard window[index].cycleNAKs == 1, let tuning = configuration.backoffTuning, var tuner = backoff else { return }
+        if tuner.measureClean(within: Self.limits(tuning), probeCount: tuning.probeCount) {
+            statistics.nakBackoffDecreases += 1
+        }
+        backoff = tuner
+    }
+
+    private static func limits(_ tuning: NAKBackoffTuning) -> ClosedRange<Duration> {
+        tuning.minimum...max(tuning.minimum, tuning.maximum)
+    }
+
+    private static func clamp(_ value: Duration, _ tuning: NAKBackoffTuning) -> Duration {
+        let limits = limits(tuning)
+        return min(max(value, limits.lowerBound), limits.upperBound)
+    }
+
+    /// The NAK_BO_IVL advertised on NCFs and SPMs; `nil` when tuning is off.
+    public var advertisedNAKBackoff: Duration? { backoff?.value }
 
     /// Keeps the worst receiver's loss as OPT_CR reports it (RFC 3208 Appendix B; network elements keep the worst
     /// of their subtree), and tells when it changes: a new worst receiver, or the same one moving by a 1 %
@@ -250,6 +350,7 @@ public struct Source: Engine {
         advanceClock(to: now)
         advanceWindow()
         guard !isFinished else { return }
+        promoteDeferredRepairs()
         if now >= nextAmbientSPM {
             spmPending = true
             nextAmbientSPM = now + configuration.ambientSPMInterval
@@ -272,6 +373,7 @@ public struct Source: Engine {
         }
         advanceWindow()
         guard !isFinished else { return nil }
+        promoteDeferredRepairs()
         if spmPending {
             let spm = makeSPM()
             guard bucket.consume(wireBytes(spm, routerAlert: true), at: now) else { return nil }
@@ -302,6 +404,7 @@ public struct Source: Engine {
             repairQueue.removeFirst()
             window[index].repairQueued = false
             window[index].lastRepairAt = now
+            noteRepairCycle(index)
             statistics.rdataSent += 1
             account(rdata, routerAlert: true)
             restartHeartbeat()
@@ -333,6 +436,7 @@ public struct Source: Engine {
         var deadline = nextAmbientSPM
         if let heartbeat = nextHeartbeatSPM { deadline = min(deadline, heartbeat) }
         if let oldest = window.first { deadline = min(deadline, oldest.sentAt + configuration.txwSeconds) }
+        if let deferred = deferredRepairs.min { deadline = min(deadline, deferred.due) }
         if let size = headOfLineBytes() { deadline = min(deadline, max(now, bucket.availability(of: size))) }
         return deadline
     }
@@ -364,6 +468,21 @@ public struct Source: Engine {
         }
     }
 
+    /// Repairs whose hold-off has ended join the repair queue (sequences that left the window meanwhile are
+    /// dropped when they reach its front).
+    private mutating func promoteDeferredRepairs() {
+        while let deferred = deferredRepairs.min, deferred.due <= now {
+            deferredRepairs.removeMin()
+            let trail = self.trail
+            guard trail.precedesOrEquals(deferred.sequence), deferred.sequence.precedesOrEquals(lead) else { continue }
+            let index = Int(trail.distance(to: deferred.sequence))
+            guard window[index].repairDeferred else { continue }
+            window[index].repairDeferred = false
+            window[index].repairQueued = true
+            repairQueue.append(deferred.sequence)
+        }
+    }
+
     private mutating func activateFINIfDrained() {
         guard isClosing, !finActive, pending.isEmpty else { return }
         finActive = true
@@ -388,6 +507,11 @@ public struct Source: Engine {
         if let join = joinMinimum(lead: lead) { options.append(Option(.join(minimumSequence: join))) }
         if configuration.requestCongestionReports {
             options.append(Option(.congestionReportRequest(.receiverWorstPath)))
+        }
+        if let tuning = configuration.backoffTuning, let backoff {
+            // RFC 3208 §15.2.1: the current NAK_BO_IVL, and the session's range, which receivers clamp to.
+            options.append(NAKBackoffTuning.option(backoff.value))
+            options.append(NAKBackoffTuning.rangeOption(minimum: tuning.minimum, maximum: max(tuning.minimum, tuning.maximum)))
         }
         if finActive { options.append(Option(.fin)) }
         return Packet(

@@ -52,9 +52,21 @@ extension Source {
         public var joinHistory: UInt32?
         /// Answer at most one SPMR per interval (RFC 3208 §13.4: "no more than once per IHB_MIN").
         public var spmrHoldOff: Duration = .milliseconds(100)
-        /// A sequence repaired this recently is not repaired again for a new NAK: every receiver that lost
-        /// it asks within NAK_BO_IVL, and one RDATA serves them all (no amplification by NAK floods).
-        public var repairHoldOff: Duration = .milliseconds(100)
+        /// A NAK for a sequence repaired this recently is repaired once more when the hold-off ends, not at once:
+        /// NAKs that crossed the repair on their way arrive right behind it, and however many come, they cost one
+        /// more RDATA (RFC 3208 §5.3 still holds: every NAK for data in the window is repaired). Short, because a
+        /// network element asks again within a few round trips when the repair it was waiting for was lost.
+        public var repairHoldOff: Duration = .milliseconds(20)
+        /// The most a repair waits after its first NAK for the rest of the loss neighbourhood's NAKs (RFC 3208
+        /// §5.3 MAY). The wait itself is how far behind the first NAK duplicates have lately arrived (receivers
+        /// whose back-off ended before the NCF reached them), decaying when none come: nothing on a network
+        /// whose elements eliminate duplicates, about a round trip on a crowded LAN. 0 sends RDATA at once.
+        public var maximumRepairDelay: Duration = .milliseconds(10)
+        /// NAK_BO_IVL tuning for the receivers below the source (RFC 3208 §15.2.1): doubled on the first duplicate
+        /// NAK of a repair, halved after NAK_PROBE_NUM repairs without one, advertised in OPT_NAK_BO_IVL on NCFs
+        /// and SPMs, with the range in OPT_NAK_BO_RNG on SPMs. Network elements replace it with their own on the
+        /// SPMs they forward. `nil` advertises nothing (receivers keep their configured NAK_BO_IVL).
+        public var backoffTuning: NAKBackoffTuning? = NAKBackoffTuning()
         /// The first ODATA sequence number; `nil` draws one from ``seed``. Tests start near 2³² to cross
         /// the wrap.
         public var initialSequence: SequenceNumber?
@@ -117,8 +129,15 @@ extension Source {
         public var naksReceived = 0
         /// Sequence numbers named by valid NAKs (OPT_NAK_LIST entries included).
         public var nakSequencesReceived = 0
-        /// NAKed sequences already queued or repaired within ``Configuration/repairHoldOff``.
+        /// NAKed sequences already queued (or deferred): the queued RDATA answers them.
         public var nakSequencesIgnored = 0
+        /// NAKed sequences repaired within ``Configuration/repairHoldOff``: repaired again when it ends.
+        public var nakSequencesDeferred = 0
+        /// Repairs held back for the loss neighbourhood's NAKs (``Configuration/maximumRepairDelay``).
+        public var repairsDelayed = 0
+        /// NAK_BO_IVL doublings and halvings (RFC 3208 §15.2.1).
+        public var nakBackoffIncreases = 0
+        public var nakBackoffDecreases = 0
         public var naksOutsideWindow = 0
         /// NAKs whose NAK_SRC or NAK_GRP is not ours, or parity NAKs (no FEC here).
         public var naksMisaddressed = 0
