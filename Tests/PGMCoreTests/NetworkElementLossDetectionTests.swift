@@ -95,6 +95,30 @@ struct NetworkElementLossDetectionTests {
         #expect(ofType(.nak, harness.advance(by: .milliseconds(2))).map { named($0.packet) } == [[41]])
     }
 
+    @Test func repairsQueuedAtTheSourceAreNotAskedForAgainWhileOthersKeepComing() {
+        var harness = ElementHarness()
+        harness.start()
+        // Ten repairs of 1 ms teach the element a short round trip (its retry timeout is then the 5 ms minimum).
+        for sequence in UInt32(20)..<30 {
+            harness.fromBelow(ElementHarness.nak(sequence), on: ElementHarness.downs[0])
+            harness.advance(by: .milliseconds(1))
+            harness.fromSource(ElementHarness.rdata(sequence))
+        }
+        harness.fromBelow(ElementHarness.nak(40, 41, 42, 43), on: ElementHarness.downs[0])
+        harness.fromSource(ElementHarness.ncf(40, 41, 42, 43))
+        // The source sends the four repairs 4 ms apart (its rate); 43's is lost.
+        var retried: [[UInt32]] = []
+        for sequence in UInt32(40)..<43 {
+            retried += ofType(.nak, harness.advance(by: .milliseconds(4))).map { named($0.packet) }
+            harness.fromSource(ElementHarness.rdata(sequence))
+        }
+        #expect(retried.isEmpty, "asked again while repairs were still coming: \(retried)")
+        // 43 is asked for a retry timeout after the last repair came (at least the 5 ms minimum; the queued
+        // repairs' longer round trips raised the estimate).
+        #expect(ofType(.nak, harness.advance(by: .milliseconds(4))).isEmpty)
+        #expect(ofType(.nak, harness.advance(by: .milliseconds(40))).map { named($0.packet) } == [[43]])
+    }
+
     @Test func detectedLossesAreAskedForUntilNAKRDATAIVLAfterDetectionWithGrowingWaits() {
         var harness = ElementHarness()
         Self.gap(&harness, next: 12)

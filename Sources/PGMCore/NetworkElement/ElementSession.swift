@@ -47,6 +47,12 @@ struct ElementSession {
     var odataLead: SequenceNumber?
     /// NAK → RDATA round trip towards the source, for the element's own repair requests.
     var repairRoundTrip = RoundTripEstimator()
+    /// When RDATA last came from upstream, and the latest confirmation (``RepairState/confirmation``) an RDATA
+    /// answered: a source works through its repairs in the order it confirmed them, at its rate, so a repair
+    /// confirmed after the last one answered is still queued there, not lost, while RDATA keep coming.
+    var lastUpstreamRDATA: Instant?
+    var answeredConfirmation: UInt64 = 0
+    var confirmations: UInt64 = 0
     /// RDATA recently forwarded, kept to answer NAKs that arrive after the repair passed (see
     /// ``NetworkElement/Configuration/repairCacheLifetime``), with their expiry in insertion order.
     var repairCopies: [SequenceNumber: RepairCopy] = [:]

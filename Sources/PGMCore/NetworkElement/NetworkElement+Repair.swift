@@ -151,6 +151,7 @@ extension NetworkElement {
                     giveUpAt: giveUpAt ?? now + configuration.nakRepeatInterval)
             }
             if repair.firstRequestAt == nil { repair.firstRequestAt = now } else { repair.requestRepeated = true }
+            repair.lastRequestAt = now
             repair.askedRepairer = target == .repairer
             if repair.confirmsDownstream { detected.append(sequence) }
             session.repairs[sequence] = repair
@@ -325,6 +326,9 @@ extension NetworkElement {
                     at: now, elimination: configuration.nakEliminationInterval,
                     rdata: repair.askedRepairer ? configuration.nakRdataInterval : overdue(repair, retryWait))
                 if repair.retryAnchor == nil { repair.retryAnchor = now }
+                repair.confirmedAt = now
+                session.confirmations += 1
+                repair.confirmation = session.confirmations
                 if repair.confirmsDownstream { detected.append(sequence) }
                 session.repairs[sequence] = repair
                 touched.append(sequence)
@@ -368,6 +372,7 @@ extension NetworkElement {
         }
         if fromUpstream {
             session.lastHeard = now
+            session.lastUpstreamRDATA = now
             if data.trail.precedesOrEquals(data.sequence) {
                 session.advertise(trail: data.trail, lead: data.sequence)
             }
@@ -378,7 +383,12 @@ extension NetworkElement {
         }
         repairStateCount -= 1
         measureBackoff(repair, in: &session)
-        if let asked = repair.firstRequestAt, !repair.requestRepeated { session.repairRoundTrip.record(now - asked) }
+        if fromUpstream { session.answeredConfirmation = max(session.answeredConfirmation, repair.confirmation) }
+        if let asked = repair.firstRequestAt {
+            // Karn's rule, except for an answer too quick for the last request: it answers the first.
+            let tooQuick = repair.lastRequestAt.map { last in session.repairRoundTrip.minimum.map { now - last < $0 } ?? false }
+            if !repair.requestRepeated || tooQuick == true { session.repairRoundTrip.record(now - asked) }
+        }
         let targets = repair.requesters.map(\.interface).filter { !(fromUpstream && $0 == arrival.interface) }
         guard !targets.isEmpty else {
             counters.rdataWithoutRepairStateDropped += 1
@@ -519,10 +529,19 @@ extension NetworkElement {
                     repair.phase = .pending(
                         target: target, nextRepeat: now + repeatPeriod(repair, retryWait), giveUpAt: giveUpAt)
                     repair.requestRepeated = true
+                    repair.lastRequestAt = now
                     if target == .upstream { repeatUpstream.append(sequence) } else { repeatRepairer.append(sequence) }
                 }
-            case .outstanding(_, let rdataDeadline):
-                if now >= rdataDeadline, let anchor = repair.retryAnchor, now < anchor + configuration.nakRdataInterval,
+            case .outstanding(let eliminateUntil, let rdataDeadline):
+                if now >= rdataDeadline, !repair.askedRepairer, let confirmed = repair.confirmedAt,
+                    let last = session.lastUpstreamRDATA, last >= confirmed, now < last + retryWait,
+                    session.answeredConfirmation < repair.confirmation,
+                    repair.retryAnchor.map({ now < $0 + configuration.nakRdataInterval }) == true
+                {
+                    // Repairs confirmed before this one are still coming: it is queued behind them at the source's
+                    // rate, not lost. Wait a retry timeout past the latest.
+                    repair.phase = .outstanding(eliminateUntil: eliminateUntil, rdataDeadline: last + retryWait)
+                } else if now >= rdataDeadline, let anchor = repair.retryAnchor, now < anchor + configuration.nakRdataInterval,
                     !repair.askedRepairer
                 {
                     // Confirmed by the source, which sends RDATA right behind its NCF, but the RDATA did not reach

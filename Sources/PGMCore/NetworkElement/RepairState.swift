@@ -62,6 +62,10 @@ struct RepairState {
     /// (Karn's rule).
     var firstRequestAt: Instant?
     var requestRepeated = false
+    /// When the latest request went, and when the latest NCF confirmed it, numbered in confirmation order.
+    var lastRequestAt: Instant?
+    var confirmedAt: Instant?
+    var confirmation: UInt64 = 0
 
     init(phase: Phase) { self.phase = phase }
 
