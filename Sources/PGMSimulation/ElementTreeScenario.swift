@@ -21,6 +21,9 @@ public final class ElementTreeScenario {
         public var receiversPerLeaf: Int
         /// Run ``NetworkElement``s (true) or ``PlainMulticastRouter``s (false).
         public var elements = true
+        /// Every link not given a profile below: the source's and each router's upstream attachment both ways,
+        /// routers' non-leaf downstream attachments, and the segment-to-router direction of leaf attachments.
+        public var link = LinkProfile()
         /// A router's attachment to each of its leaf segments, router to segment (a loss hits the whole subnet).
         public var leafRouterUplink = LinkProfile()
         /// A leaf segment to each receiver (independent per receiver).
@@ -104,7 +107,9 @@ public final class ElementTreeScenario {
         initialSequence = sourceEngine.lead &+ 1
         source = network.addHost(
             "source", engine: sourceEngine,
-            interfaces: [InterfaceConfiguration(segment: sourceSegment, address: Self.sourceAddress)])
+            interfaces: [InterfaceConfiguration(
+                segment: sourceSegment, address: Self.sourceAddress, uplink: configuration.link,
+                downlink: configuration.link)])
         logs = []
         ledger = APDULedger(apdus: configuration.apdus, source: configuration.source, initialSequence: initialSequence)
         // Hosts are numbered in creation order: the source is 0.
@@ -119,14 +124,16 @@ public final class ElementTreeScenario {
             var next: [(segment: SegmentID, upstreamAddress: NLA)] = []
             for (routerIndex, parent) in parents.enumerated() {
                 let upstreamAddress = address(segment: Int(parent.segment.rawValue) + 1, host: 200 + routerIndex % 50)
-                var interfaces = [InterfaceConfiguration(segment: parent.segment, address: upstreamAddress)]
+                var interfaces = [InterfaceConfiguration(
+                    segment: parent.segment, address: upstreamAddress, uplink: configuration.link,
+                    downlink: configuration.link)]
                 for _ in 0..<fanout {
                     let segment = network.addSegment("L\(level + 1)-\(segmentCount)")
                     segmentCount += 1
                     let routerAddress = address(segment: segment.rawValue + 1, host: 1)
                     interfaces.append(InterfaceConfiguration(
                         segment: segment, address: routerAddress,
-                        uplink: leaves ? configuration.leafRouterUplink : LinkProfile()))
+                        uplink: leaves ? configuration.leafRouterUplink : configuration.link, downlink: configuration.link))
                     next.append((segment, routerAddress))
                 }
                 let name = "router\(level + 1).\(routerIndex)"

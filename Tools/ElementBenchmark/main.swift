@@ -14,7 +14,10 @@
 // random in-window sequences against the default state caps.
 //
 // Usage: pgm-ne-bench [--fanout 4,4] [--receivers 20] [--apdus 300] [--loss 0.01] [--receiver-loss 0]
-//                     [--seed 1] [--source-hold-off <ms>]
+//                     [--seed 1] [--source-hold-off <ms>] [--link-delay <µs>]
+//
+// `--link-delay` sets the one-way delay of every link (500 µs by default); `--link-delay 50` is a LAN of
+// sub-millisecond round trips, where a repair can pass an element before other receivers' back-off ends.
 //
 // `--source-hold-off` sets the source's repair hold-off: a source that ignores NAKs for a sequence it repaired
 // within the hold-off (100 ms by default) leaves subnets behind elements, which constrain RDATA to the subnets
@@ -34,6 +37,8 @@ enum ElementBenchmark {
         var seed: UInt64 = 1
         /// The source's repair hold-off (Source.Configuration.repairHoldOff), in milliseconds.
         var holdOff: Int?
+        /// One-way delay of every link, in microseconds.
+        var linkDelay = 500
     }
 
     static func main() {
@@ -43,13 +48,14 @@ enum ElementBenchmark {
         }
         guard let options = parse(Array(CommandLine.arguments.dropFirst())) else {
             print("usage: pgm-ne-bench [--fanout 4,4] [--receivers 20] [--apdus 300] [--loss 0.01] "
-                + "[--receiver-loss 0] [--seed 1] [--source-hold-off <ms>]")
+                + "[--receiver-loss 0] [--seed 1] [--source-hold-off <ms>] [--link-delay <µs>]")
             return
         }
         let leaves = options.fanout.reduce(1, *)
         print("pgm-ne-bench: fanout \(options.fanout) = \(leaves) leaf subnets x \(options.receivers) receivers "
             + "= \(leaves * options.receivers), \(options.apdus) APDUs of 1000 bytes, leaf-link loss "
-            + "\(percent(options.loss)), receiver-link loss \(percent(options.receiverLoss)), seed \(options.seed)")
+            + "\(percent(options.loss)), receiver-link loss \(percent(options.receiverLoss)), link delay "
+            + "\(options.linkDelay) µs, seed \(options.seed)")
         print(pad("", 18) + pad("lost", 7) + pad("NAKseq@src", 11) + pad("/lost", 7) + pad("RDATA@src", 10)
             + pad("/lost", 7) + pad("RDATA@leaves", 13) + pad("/lost", 7) + pad("p50", 9) + pad("p90", 9)
             + pad("p99", 9) + pad("max", 9) + pad("verify", 8) + "events")
@@ -152,8 +158,11 @@ enum ElementBenchmark {
         var configuration = ElementTreeScenario.Configuration(
             seed: options.seed, apdus: apdus, fanout: options.fanout, receiversPerLeaf: options.receivers)
         configuration.elements = elements
-        configuration.leafRouterUplink = LinkProfile(delay: .microseconds(500), loss: .bernoulli(options.loss))
-        configuration.receiverDownlink = LinkProfile(delay: .microseconds(500), loss: .bernoulli(options.receiverLoss))
+        let delay = Duration.microseconds(Int64(options.linkDelay))
+        configuration.link = LinkProfile(delay: delay)
+        configuration.receiverUplink = LinkProfile(delay: delay)
+        configuration.leafRouterUplink = LinkProfile(delay: delay, loss: .bernoulli(options.loss))
+        configuration.receiverDownlink = LinkProfile(delay: delay, loss: .bernoulli(options.receiverLoss))
         configuration.source.rate = 2_000_000
         if let holdOff = options.holdOff { configuration.source.repairHoldOff = .milliseconds(holdOff) }
         return configuration
@@ -176,6 +185,7 @@ enum ElementBenchmark {
             case "--receiver-loss": guard let p = Double(value), p >= 0, p < 1 else { return nil }; options.receiverLoss = p
             case "--seed": guard let n = UInt64(value) else { return nil }; options.seed = n
             case "--source-hold-off": guard let n = Int(value), n >= 0 else { return nil }; options.holdOff = n
+            case "--link-delay": guard let n = Int(value), n >= 0, n <= 10_000_000 else { return nil }; options.linkDelay = n
             default: return nil
             }
             index += 2
