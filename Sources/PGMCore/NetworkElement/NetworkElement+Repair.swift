@@ -274,8 +274,9 @@ extension NetworkElement {
 
     /// The repair round-trip timeout: how long after asking (or after an NCF) the element waits for RDATA before
     /// asking again (``Configuration/repairRetryMinimum``).
+    /// A slow source (OpenPGM answers NAKs only between its sends) raises it up to NAK_RDATA_IVL.
     func repairRetryWait(_ session: ElementSession) -> Duration {
-        let ceiling = max(configuration.repairRetryMinimum, configuration.nakRepeatPeriod)
+        let ceiling = max(configuration.repairRetryMinimum, configuration.nakRdataInterval)
         return session.repairRoundTrip.timeout(
             within: configuration.repairRetryMinimum...ceiling, fallback: configuration.nakRepeatPeriod)
     }

@@ -55,12 +55,14 @@ extension NetworkElement {
         /// Jumps in ODATA sequence numbers longer than this are not turned into repair state (a restarted or
         /// misbehaving source); receivers still NAK what they miss.
         public var maximumDetectedGap = 1024
-        /// The least the element waits before asking again for a loss it detected itself when neither RDATA nor
-        /// an NCF came, or an NCF came without RDATA. The wait is the measured NAK → RDATA round trip (smoothed,
-        /// plus four times its variation) within [this, NAK_RPT_RTE]: a repair lost between the source and the
-        /// element is asked for again within a few round trips instead of leaving every receiver below to wait
-        /// NAK_RDATA_IVL. Beyond RFC 3208 §7.3, whose elements never retry confirmed NAKs: for these sequences the
-        /// element is the receiver that missed the data, and it gives up NAK_RDATA_IVL after detecting the loss.
+        /// The least the element waits for a repair before asking again: for a confirmed repair (the source sends
+        /// RDATA right behind its NCF) and for an unconfirmed request for a loss it detected itself. The wait is the
+        /// measured NAK → RDATA round trip (smoothed, plus four times its variation) within [this, NAK_RDATA_IVL],
+        /// NAK_RPT_RTE's period before any was measured, doubled per retry, and never past NAK_RPT_RTE's period
+        /// for an unconfirmed request. A repair lost between the source and the element is so asked for again
+        /// within a few round trips instead of every receiver below waiting its NAK_RDATA_IVL. Beyond RFC 3208
+        /// §7.3, whose elements never retry confirmed NAKs; requests stop NAK_RDATA_IVL after the first NCF (or
+        /// the detection), and repairs queued at the source behind others still arriving are not asked again.
         public var repairRetryMinimum: Duration = .milliseconds(5)
         /// How long an RDATA the element forwarded is kept to answer NAKs that arrive after it passed: a
         /// receiver whose back-off outlasted the repair, or whose copy was lost, gets an NCF and the kept copy on
