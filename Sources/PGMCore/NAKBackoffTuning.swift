@@ -11,7 +11,7 @@ public struct NAKBackoffTuning: Hashable, Sendable {
     /// NAK_BO_IVL_DEFAULT.
     public var initial: Duration = .milliseconds(50)
     /// NAK_BO_IVL_MIN.
-    public var minimum: Duration = .milliseconds(5)
+    public var minimum: Duration = .milliseconds(10)
     /// NAK_BO_IVL_MAX.
     public var maximum: Duration = .milliseconds(100)
     /// NAK_PROBE_NUM.

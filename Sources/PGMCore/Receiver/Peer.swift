@@ -420,7 +420,7 @@ struct Peer {
     }
 
     /// How far ahead a NAK takes back-offs along (``Receiver/Configuration/nakCoalescingWindow``). By default
-    /// half of NAK_BO_IVL, scaled by the share of back-offs that ended unsuppressed: a sequence taken early
+    /// the whole NAK_BO_IVL, scaled by the share of back-offs that ended unsuppressed: a sequence taken early
     /// loses its chance of being suppressed by another receiver's NAK, which costs nothing when no other
     /// receiver shares our losses and the most when all do (RFC 3208 §9.3.2 asks receivers to back off as
     /// for single NAKs). None behind a network element (SPM_PATH is not the source): it must forward a NAK
@@ -429,7 +429,7 @@ struct Peer {
     private func coalescingWindow(_ configuration: Receiver.Configuration) -> Duration {
         if let window = configuration.nakCoalescingWindow { return window }
         guard path == source else { return .zero }
-        return nakBackoffInterval(configuration) / 2 * (1 - suppressedShare)
+        return nakBackoffInterval(configuration) * (1 - suppressedShare)
     }
 
     /// Fills the last NAK's room with the sequences whose back-off ends within the coalescing window, earliest

@@ -30,7 +30,7 @@ extension Receiver {
         /// under steady loss (one receiver at 35,000 packets/s: 0.23 NAK packets per repair at 1 % loss, 0.12
         /// at 5 %, instead of about 1). Beyond the RFC, whose §9.3.2 has each sequence back off as if alone: a
         /// sequence taken early gives up its chance of being suppressed by another receiver's NAK. So `nil`
-        /// (the default) is half the session's NAK_BO_IVL scaled by the share of its recent back-offs that no
+        /// (the default) is the session's NAK_BO_IVL scaled by the share of its recent back-offs that no
         /// NCF suppressed, and none behind a network element (see `Peer.coalescingWindow`); a value applies
         /// as given, `.zero` NAKs each back-off alone.
         public var nakCoalescingWindow: Duration? = nil
