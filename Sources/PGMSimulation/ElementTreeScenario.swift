@@ -24,6 +24,8 @@ public final class ElementTreeScenario {
         /// Every link not given a profile below: the source's and each router's upstream attachment both ways,
         /// routers' non-leaf downstream attachments, and the segment-to-router direction of leaf attachments.
         public var link = LinkProfile()
+        /// Each router's upstream segment to the router: loss here is loss above it, shared by its whole subtree.
+        public var routerUpstreamDownlink: LinkProfile?
         /// A router's attachment to each of its leaf segments, router to segment (a loss hits the whole subnet).
         public var leafRouterUplink = LinkProfile()
         /// A leaf segment to each receiver (independent per receiver).
@@ -126,7 +128,7 @@ public final class ElementTreeScenario {
                 let upstreamAddress = address(segment: Int(parent.segment.rawValue) + 1, host: 200 + routerIndex % 50)
                 var interfaces = [InterfaceConfiguration(
                     segment: parent.segment, address: upstreamAddress, uplink: configuration.link,
-                    downlink: configuration.link)]
+                    downlink: configuration.routerUpstreamDownlink ?? configuration.link)]
                 for _ in 0..<fanout {
                     let segment = network.addSegment("L\(level + 1)-\(segmentCount)")
                     segmentCount += 1

@@ -77,15 +77,20 @@ struct NetworkElementLossDetectionTests {
         #expect(harness.element.repairStateCount == 0)
     }
 
-    @Test func measuredRoundTripsShortenTheRetryDownToTheMinimum() {
-        var harness = ElementHarness()
-        harness.start()
-        // Ten repairs that took 1 ms each from the element's NAK to the RDATA.
+    /// Ten repairs that took 1 ms each from the element's NAK to the RDATA: a short measured round trip, so the
+    /// retry timeout is the 5 ms minimum.
+    static func teachOneMillisecondRepairs(_ harness: inout ElementHarness) {
         for sequence in UInt32(20)..<30 {
             harness.fromBelow(ElementHarness.nak(sequence), on: ElementHarness.downs[0])
             harness.advance(by: .milliseconds(1))
             harness.fromSource(ElementHarness.rdata(sequence))
         }
+    }
+
+    @Test func measuredRoundTripsShortenTheRetryDownToTheMinimum() {
+        var harness = ElementHarness()
+        harness.start()
+        Self.teachOneMillisecondRepairs(&harness)
         harness.fromSource(ElementHarness.odata(40))
         harness.fromSource(ElementHarness.odata(42))
         harness.advance(by: .milliseconds(3))
@@ -98,12 +103,7 @@ struct NetworkElementLossDetectionTests {
     @Test func repairsQueuedAtTheSourceAreNotAskedForAgainWhileOthersKeepComing() {
         var harness = ElementHarness()
         harness.start()
-        // Ten repairs of 1 ms teach the element a short round trip (its retry timeout is then the 5 ms minimum).
-        for sequence in UInt32(20)..<30 {
-            harness.fromBelow(ElementHarness.nak(sequence), on: ElementHarness.downs[0])
-            harness.advance(by: .milliseconds(1))
-            harness.fromSource(ElementHarness.rdata(sequence))
-        }
+        Self.teachOneMillisecondRepairs(&harness)
         harness.fromBelow(ElementHarness.nak(40, 41, 42, 43), on: ElementHarness.downs[0])
         harness.fromSource(ElementHarness.ncf(40, 41, 42, 43))
         // The source sends the four repairs 4 ms apart (its rate); 43's is lost.

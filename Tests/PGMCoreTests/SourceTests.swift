@@ -150,7 +150,7 @@ let fromReceiver = Arrival(source: receiverAddress, destination: sourceAddress)
         #expect(source.drain(at: at(12)).map(\.packet.body.type) == [.ncf])
         #expect(source.statistics.nakSequencesDeferred == 1)
         #expect(source.nextDeadline == at(30))
-        // The first NAKer asking again a quarter of the hold-off after its repair lost that repair: a new repair
+        // The first NAKer asking again a tenth of the hold-off after its repair lost that repair: a new repair
         // without waiting for the hold-off, held only as long as duplicates have lately trailed the first NAK
         // (the 2 ms of the NAK at 12 ms, §5.3 MAY).
         source.receive(nakPacket([103]), arrival: fromReceiver, at: at(16))

@@ -51,6 +51,48 @@ struct NetworkElementTreeTests {
         #expect(scenario.elementHosts[0].engine.repairStateCount == 0, "repair state outlived the session")
     }
 
+    /// Loss above the element on a LAN of 50 µs links, where a repair passes the element long before other
+    /// receivers' back-off ends: the element asks once for what it missed, its NCFs keep receivers below from
+    /// asking too, and its RDATA reaches every subnet. The same run without the element's loss detection is the
+    /// comparison.
+    @Test(arguments: [UInt64(1), 2, 3])
+    func lossAboveAnElementAtLANTimingCostsTheSourceAboutOneNAKPerLoss(run: UInt64) {
+        let seed = Seeds.seed(40 + run)
+        func scenario(detecting: Bool) -> ElementTreeScenario {
+            var configuration = ElementTreeScenario.Configuration(
+                seed: seed, apdus: makeAPDUs(count: 300, sizes: 500...1400, seed: seed), fanout: [3],
+                receiversPerLeaf: 10)
+            configuration.source.requestCongestionReports = false
+            configuration.source.rate = 2_000_000
+            let lan = LinkProfile(delay: .microseconds(50))
+            configuration.link = lan
+            configuration.receiverUplink = lan
+            configuration.leafRouterUplink = lan
+            configuration.receiverDownlink = LinkProfile(delay: .microseconds(50), loss: .bernoulli(0.01))
+            configuration.routerUpstreamDownlink = LinkProfile(delay: .microseconds(50), loss: .bernoulli(0.08))
+            if !detecting { configuration.element = { $0.lossDetectionBackoff = nil } }
+            let scenario = ElementTreeScenario(configuration)
+            #expect(scenario.run(), "seed \(seed)")
+            let failures = scenario.verify()
+            #expect(failures.isEmpty, Comment(rawValue: describe(failures, seed: seed)))
+            return scenario
+        }
+        let detecting = scenario(detecting: true)
+        let lost = detecting.lostSomewhere.union(detecting.logs.reduce(into: Set<UInt32>()) { $0.formUnion($1.lost) })
+        #expect(detecting.elementHosts[0].engine.statistics.lossesDetected > 10, "seed \(seed): no loss above the element")
+        let nakSequences = Double(detecting.sourceNAKSequences) / Double(max(1, lost.count))
+        let rdata = Double(detecting.sourceRDATA) / Double(max(1, lost.count))
+        #expect(nakSequences <= 1.2, "seed \(seed): \(detecting.sourceNAKSequences) NAKed sequences, \(lost.count) lost")
+        #expect(rdata <= 1.2, "seed \(seed): \(detecting.sourceRDATA) RDATA, \(lost.count) lost")
+        let p99 = detecting.latencyPercentile(0.99) ?? .zero
+        #expect(p99 < .milliseconds(100), "seed \(seed): p99 repair latency \(p99)")
+        let plain = scenario(detecting: false)
+        func receiverNAKs(_ scenario: ElementTreeScenario) -> Int {
+            scenario.receivers.reduce(0) { $0 + $1.engine.statistics.naksSent }
+        }
+        #expect(receiverNAKs(detecting) < receiverNAKs(plain), "seed \(seed): the element's NCFs suppress receivers")
+    }
+
     @Test func threeLevelTreeOfFourLeafSubnets() {
         let seed = Seeds.seed(23)
         let scenario = ElementTreeScenario(Self.configuration(seed: seed, fanout: [2, 2], receivers: 5, loss: 0.03))

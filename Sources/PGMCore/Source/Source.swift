@@ -268,11 +268,11 @@ public struct Source: Engine {
         }
     }
 
-    /// The cycle's own NAKer asking again a while after the repair went (a quarter of the hold-off): its repair was
+    /// The cycle's own NAKer asking again a while after the repair went (a tenth of the hold-off): its repair was
     /// lost, and waiting out the hold-off would only delay it (a network element asks again within a few round
     /// trips, Configuration/repairRetryMinimum). Others' NAKs, and this one's own right behind the repair, wait.
     private func isRetry(_ index: Int, from sender: NLA, repairedAt: Instant) -> Bool {
-        sender == window[index].cycleNAKer && now - repairedAt >= configuration.repairHoldOff / 4
+        sender == window[index].cycleNAKer && now - repairedAt >= configuration.repairHoldOff / 10
     }
 
     /// Queues the NCF for a NAK: its sequence and OPT_NAK_LIST as they came, and the NAK_BO_IVL we advertise.
