@@ -173,6 +173,37 @@ let fromReceiver = Arrival(source: receiverAddress, destination: sourceAddress)
         #expect(events.first == .nakReceived(sequences: [SequenceNumber(101), SequenceNumber(103)], from: receiverAddress))
     }
 
+    @Test func nakBackoffIntervalFollowsDuplicatesAndTheirSpread() throws {
+        var configuration = sourceConfiguration()
+        configuration.rate = 10_000_000
+        var source = Source(configuration: configuration, at: .zero)
+        for index in 0..<60 { try source.send([UInt8(index)], at: .zero) }
+        _ = source.drain(at: .zero)
+        #expect(source.advertisedNAKBackoff == .milliseconds(50))
+        // Another receiver's NAK 5 ms behind the first: a duplicate (NAK_BO_IVL doubles, §15.2.1) 5 ms apart.
+        let other = Arrival(source: .ipv4(IPv4Address(10, 0, 0, 3)), destination: sourceAddress)
+        source.receive(nakPacket([100]), arrival: fromReceiver, at: at(1))
+        source.receive(nakPacket([100]), arrival: other, at: at(6))
+        #expect(source.advertisedNAKBackoff == .milliseconds(100))
+        #expect(source.statistics.nakBackoffIncreases == 1)
+        // Then single-NAK repairs: every eight halve it, down to the 10 ms minimum, but not under four times the
+        // (decaying) 5 ms spread.
+        var now: Int64 = 100
+        for sequence in UInt32(101)..<140 {
+            source.receive(nakPacket([sequence]), arrival: fromReceiver, at: at(now))
+            now += 30
+            source.handleTimeout(at: at(now))
+            _ = source.drain(at: at(now))
+        }
+        let advertised = try #require(source.advertisedNAKBackoff)
+        #expect(source.statistics.nakBackoffDecreases >= 3)
+        #expect(advertised > .milliseconds(10) && advertised < .milliseconds(20), "\(advertised)")
+        // SPMs and NCFs carry it.
+        source.receive(nakPacket([140]), arrival: fromReceiver, at: at(now))
+        let ncf = try #require(source.drain(at: at(now)).first { $0.packet.body.type == .ncf })
+        #expect(ncf.packet.options.contains(NAKBackoffTuning.option(advertised)))
+    }
+
     @Test func invalidNAKsAreDroppedAndOutOfWindowOnesOnlyConfirmed() throws {
         var source = Source(configuration: sourceConfiguration(), at: .zero)
         try source.send([1], at: .zero)

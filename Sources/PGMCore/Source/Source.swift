@@ -278,7 +278,7 @@ public struct Source: Engine {
     /// Queues the NCF for a NAK: its sequence and OPT_NAK_LIST as they came, and the NAK_BO_IVL we advertise.
     private mutating func queueNCF(echoing sequence: SequenceNumber, _ nakOptions: [Option]) {
         var options = nakOptions.filter { if case .nakList = $0.value { true } else { false } }
-        if let backoff { options.append(NAKBackoffTuning.option(backoff.value)) }
+        if let advertisedNAKBackoff { options.append(NAKBackoffTuning.option(advertisedNAKBackoff)) }
         let ncf = Packet(
             tsi: configuration.tsi, dataDestinationPort: configuration.dataDestinationPort,
             flags: .required(by: options),
@@ -321,8 +321,13 @@ public struct Source: Engine {
         return min(max(value, limits.lowerBound), limits.upperBound)
     }
 
-    /// The NAK_BO_IVL advertised on NCFs and SPMs; `nil` when tuning is off.
-    public var advertisedNAKBackoff: Duration? { backoff?.value }
+    /// The NAK_BO_IVL advertised on NCFs and SPMs; `nil` when tuning is off. The tuned value (§15.2.1, from
+    /// duplicate NAKs), but never under four times the measured duplicate spread: a receiver's NCF arrives about
+    /// that long after the first NAK left, and a back-off much shorter than it cannot suppress anything.
+    public var advertisedNAKBackoff: Duration? {
+        guard let tuning = configuration.backoffTuning, let backoff else { return nil }
+        return Self.clamp(max(backoff.value, duplicateSpread * 4), tuning)
+    }
 
     /// Keeps the worst receiver's loss as OPT_CR reports it (RFC 3208 Appendix B; network elements keep the worst
     /// of their subtree), and tells when it changes: a new worst receiver, or the same one moving by a 1 %
@@ -510,7 +515,7 @@ public struct Source: Engine {
         }
         if let tuning = configuration.backoffTuning, let backoff {
             // RFC 3208 §15.2.1: the current NAK_BO_IVL, and the session's range, which receivers clamp to.
-            options.append(NAKBackoffTuning.option(backoff.value))
+            options.append(NAKBackoffTuning.option(advertisedNAKBackoff ?? backoff.value))
             options.append(NAKBackoffTuning.rangeOption(minimum: tuning.minimum, maximum: max(tuning.minimum, tuning.maximum)))
         }
         if finActive { options.append(Option(.fin)) }

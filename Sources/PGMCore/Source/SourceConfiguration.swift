@@ -64,8 +64,10 @@ extension Source {
         public var maximumRepairDelay: Duration = .milliseconds(10)
         /// NAK_BO_IVL tuning for the receivers below the source (RFC 3208 §15.2.1): doubled on the first duplicate
         /// NAK of a repair, halved after NAK_PROBE_NUM repairs without one, advertised in OPT_NAK_BO_IVL on NCFs
-        /// and SPMs, with the range in OPT_NAK_BO_RNG on SPMs. Network elements replace it with their own on the
-        /// SPMs they forward. `nil` advertises nothing (receivers keep their configured NAK_BO_IVL).
+        /// and SPMs, with the range in OPT_NAK_BO_RNG on SPMs, and never under four times how far behind a
+        /// repair's first NAK other receivers' NAKs have lately come (``Source/advertisedNAKBackoff``). Network
+        /// elements replace it with their own on the SPMs they forward. `nil` advertises nothing (receivers keep
+        /// their configured NAK_BO_IVL).
         public var backoffTuning: NAKBackoffTuning? = NAKBackoffTuning()
         /// The first ODATA sequence number; `nil` draws one from ``seed``. Tests start near 2³² to cross
         /// the wrap.

@@ -151,6 +151,7 @@ struct DumpCommandTests {
             try #require(JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])
         }
         #expect(objects.map { $0["type"] as? String } == ["session_stats", "capture_stats"])
+        try #require(objects.count == 2)
         #expect(objects[1]["frames"] as? Int == 340)
         #expect((objects[0]["traffic"] as? [String: Any])?["spmr"] != nil)
     }
