@@ -184,6 +184,22 @@ struct NetworkElementLossDetectionTests {
         #expect(ofType(.nak, harness.fromBelow(ElementHarness.nak(50), on: ElementHarness.downs[2])).count == 1)
     }
 
+    @Test func aNAKAnsweredFromAKeptRepairStaysHereEvenWhenItsReportMoved() {
+        var harness = ElementHarness()
+        harness.start()
+        harness.fromBelow(ElementHarness.nak(50, report: ElementHarness.report(100, receiver: 1)), on: ElementHarness.downs[0])
+        harness.fromSource(ElementHarness.rdata(50))
+        // A much worse report (RFC 3208 Appendix B.6.1 would let it through elimination) on a NAK the kept copy
+        // answers: forwarding it would only draw the repair from the source again.
+        let late = harness.fromBelow(
+            ElementHarness.nak(50, report: ElementHarness.report(30_000, receiver: 2)), on: ElementHarness.downs[1])
+        #expect(late.map(\.packet.body.type) == [.ncf, .rdata])
+        #expect(harness.element.statistics.naksForwarded == 1)
+        // The report goes up with the next NAK that does.
+        let next = harness.fromBelow(ElementHarness.nak(60), on: ElementHarness.downs[2])
+        #expect(ofType(.nak, next).compactMap { carriedReport($0.packet)?.receiverWorstPath } == [30_000])
+    }
+
     @Test func keptCopiesAreBoundedPerSession() {
         var harness = ElementHarness { $0.maximumRepairCopiesPerSession = 4 }
         harness.start()

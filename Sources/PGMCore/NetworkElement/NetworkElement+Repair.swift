@@ -110,7 +110,9 @@ extension NetworkElement {
             counters.repairsResentFromCopies += 1
         }
         counters.nakSequencesAnsweredFromCopies += answeredLocally.count
-        if anyNotEliminated || reportMoved {
+        // A NAK answered entirely from kept repairs goes nowhere, even when its OPT_CR report moved: forwarding it
+        // would draw the repair again; the report rides on the next NAK that goes up.
+        if anyNotEliminated || (reportMoved && !accepted.isEmpty) {
             if !anyNotEliminated { counters.naksForwardedForCongestionReport += 1 }
             // §9.3.3: a NAK list goes whole, as it came, when any of it is not under elimination.
             forward(&session, accepted, intact: packet, except: arrival.interface)
@@ -157,9 +159,9 @@ extension NetworkElement {
             session.repairs[sequence] = repair
             if target == .upstream { upstream.append(sequence) } else { redirected.append(sequence) }
         }
-        if let intact, redirected.isEmpty || upstream.isEmpty {
-            // One way for all of it (or none, when only its OPT_CR report makes it go: Appendix B.6.1).
-            sendIntact(&session, intact, to: upstream.isEmpty && !redirected.isEmpty ? .repairer : .upstream)
+        if let intact, redirected.isEmpty != upstream.isEmpty {
+            // All of it one way.
+            sendIntact(&session, intact, to: upstream.isEmpty ? .repairer : .upstream)
         } else {
             sendNAKs(&session, redirected, to: .repairer)
             sendNAKs(&session, upstream, to: .upstream)
