@@ -67,17 +67,3 @@ public struct Arrival: Hashable, Sendable {
         self.interface = interface
     }
 }
-
-/// The sans-IO contract every engine (source, receiver, network element) follows, so that one driver loop and
-/// one simulator can run any of them. Call order after every input: drain ``pollTransmit(at:)`` until `nil`,
-/// then the engine's own events, then sleep until ``nextDeadline``. `now` never goes backwards.
-public protocol Engine {
-    /// A decoded packet from the network. Bad or foreign packets are dropped and counted, never thrown.
-    mutating func receive(_ packet: Packet, arrival: Arrival, at now: Instant)
-    /// Runs every timer due at or before `now`; early or repeated calls do nothing.
-    mutating func handleTimeout(at now: Instant)
-    /// The next packet to send, if the rate limiter lets one go at `now`.
-    mutating func pollTransmit(at now: Instant) -> Transmit?
-    /// When ``handleTimeout(at:)`` or ``pollTransmit(at:)`` next has work.
-    var nextDeadline: Instant? { get }
-}

@@ -321,6 +321,7 @@ public final class ElementTreeScenario {
 /// others with its source address kept; nothing goes upstream (unicast NAKs reach the source directly in the
 /// simulator). The baseline ``ElementTreeScenario`` compares network elements against.
 public struct PlainMulticastRouter: Engine {
+    public typealias Event = Never
     public let interfaces: Int
     public private(set) var forwarded = 0
     private var outbound: [Transmit] = []

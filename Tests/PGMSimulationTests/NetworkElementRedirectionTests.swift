@@ -8,6 +8,7 @@ import Testing
 /// from its parent with an NNAK, an NCF and RDATA, all unicast to the parent — or, for sequences it lacks,
 /// with the NCF and a NAK back to the parent (RFC 3208 §9.5.2.2).
 struct ScriptedRepairer: Engine {
+    typealias Event = Never
     let address: NLA
     var cache: [SequenceNumber: Packet] = [:]
     var outbound: [Transmit] = []

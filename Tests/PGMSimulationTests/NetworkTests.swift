@@ -5,6 +5,7 @@ import Testing
 
 /// A test engine: sends what it is told to, on the interface it is told to, and records what arrives.
 struct Probe: Engine {
+    typealias Event = Never
     var outbox: [Transmit] = []
     var received: [(packet: Packet, arrival: Arrival, time: Instant)] = []
 

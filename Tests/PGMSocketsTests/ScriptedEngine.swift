@@ -4,6 +4,7 @@ import PGMWire
 /// A minimal engine for socket tests: sends what it is told, records what arrives, and reacts to arrivals
 /// through a closure. The real engines are tested in simulation; this one only checks the plumbing.
 struct ScriptedEngine: Engine {
+    typealias Event = Never
     struct Received: Equatable {
         var packet: Packet
         var arrival: Arrival
