@@ -2,7 +2,8 @@
 import PackageDescription
 
 /// Layering (see ARCHITECTURE.md): PGMWire <- PGMCore <- PGMSimulation; PGMWire <- PGMCapture;
-/// PGMCore <- PGMSockets; everything <- PGMCommandLine <- the four executables.
+/// PGMCore <- PGMSockets; everything <- PGMCommandLine <- the four executables. The lab and the benchmarks are a
+/// nested package (Tools/Package.swift), so this manifest declares only what the libraries and programs need.
 let upcomingFeatures: [SwiftSetting] = [
     .enableUpcomingFeature("MemberImportVisibility"),
     .enableUpcomingFeature("InternalImportsByDefault"),
@@ -27,10 +28,12 @@ let package = Package(
         .library(name: "PGMWire", targets: ["PGMWire"]),
         .library(name: "PGMCore", targets: ["PGMCore"]),
         .library(name: "PGMCapture", targets: ["PGMCapture"]),
+        // For the nested Tools package (lab, benchmarks): the simulator, and the programs' options and parsers.
+        .library(name: "PGMSimulation", targets: ["PGMSimulation"]),
+        .library(name: "PGMCommandLine", targets: ["PGMCommandLine"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
-        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
@@ -62,9 +65,6 @@ let package = Package(
         .executableTarget(name: "pgm-source", dependencies: ["PGMCommandLine"], swiftSettings: upcomingFeatures),
         .executableTarget(name: "pgm-recv", dependencies: ["PGMCommandLine"], swiftSettings: upcomingFeatures),
         .executableTarget(name: "pgm-ne", dependencies: ["PGMCommandLine"], swiftSettings: upcomingFeatures),
-        .executableTarget(
-            name: "pgm-capture-gen", dependencies: ["PGMWire", "PGMCapture"], path: "Tools/CaptureGenerator",
-            swiftSettings: upcomingFeatures),
         .testTarget(name: "PGMCaptureTests", dependencies: ["PGMCapture", "PGMWire"], swiftSettings: upcomingFeatures),
         .testTarget(
             name: "PGMCommandLineTests", dependencies: ["PGMCommandLine", "PGMCapture", "PGMWire"],
@@ -75,26 +75,10 @@ let package = Package(
             name: "PGMSimulation",
             dependencies: ["PGMCore", "PGMWire", "PGMCapture", .product(name: "HeapModule", package: "swift-collections")],
             swiftSettings: upcomingFeatures),
-        .executableTarget(
-            name: "pgm-sim-bench", dependencies: ["PGMSimulation"], path: "Tools/SimulationBenchmark",
-            swiftSettings: upcomingFeatures),
-        .executableTarget(
-            name: "pgm-ne-bench", dependencies: ["PGMSimulation", "PGMCore", "PGMWire"], path: "Tools/ElementBenchmark",
-            swiftSettings: upcomingFeatures),
         .testTarget(name: "PGMCoreTests", dependencies: ["PGMCore", "PGMWire"], swiftSettings: upcomingFeatures),
         .testTarget(
             name: "PGMSimulationTests", dependencies: ["PGMSimulation", "PGMCore", "PGMWire", "PGMCapture"],
             swiftSettings: upcomingFeatures),
-        .executableTarget(
-            name: "pgm-wire-bench", dependencies: ["PGMWire"], path: "Tools/WireBenchmark",
-            swiftSettings: upcomingFeatures),
-        .executableTarget(
-            name: "pgm-lab",
-            dependencies: [
-                "PGMSimulation", "PGMCommandLine", .product(name: "Yams", package: "Yams"),
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ],
-            path: "Tools/Lab", swiftSettings: upcomingFeatures),
         .testTarget(name: "PGMWireTests", dependencies: ["PGMWire", "PGMCore"], swiftSettings: upcomingFeatures),
     ],
     swiftLanguageModes: [.v6]
