@@ -34,6 +34,7 @@ let package = Package(
             dependencies: [
                 .product(name: "PGMWire", package: "swift-pgm"),
                 .product(name: "PGMCapture", package: "swift-pgm"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "CaptureGenerator", swiftSettings: upcomingFeatures),
         .executableTarget(
@@ -42,6 +43,7 @@ let package = Package(
                 .product(name: "PGMSimulation", package: "swift-pgm"),
                 .product(name: "PGMCore", package: "swift-pgm"),
                 .product(name: "PGMWire", package: "swift-pgm"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "SimulationBenchmark", swiftSettings: upcomingFeatures),
         .executableTarget(
@@ -50,12 +52,14 @@ let package = Package(
                 .product(name: "PGMSimulation", package: "swift-pgm"),
                 .product(name: "PGMCore", package: "swift-pgm"),
                 .product(name: "PGMWire", package: "swift-pgm"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "ElementBenchmark", swiftSettings: upcomingFeatures),
         .executableTarget(
             name: "pgm-wire-bench",
             dependencies: [
                 .product(name: "PGMWire", package: "swift-pgm"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "WireBenchmark", swiftSettings: upcomingFeatures),
     ],

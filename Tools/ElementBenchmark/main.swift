@@ -1,33 +1,37 @@
-// pgm-ne-bench: what RFC 3208 §7 network elements save, in the deterministic simulator.
-//
-// One source, a tree of routers (`--fanout 4,4`: a root with 4 downstream segments, each holding a router with
-// 4 leaf subnets), `--receivers` receivers per leaf subnet, `--loss` independent loss on every leaf link (the
-// router's attachment to a leaf subnet, so a loss hits the whole subnet) and `--receiver-loss` on every
-// receiver's own link. The same seed runs twice: with NetworkElements, and with plain multicast routers that
-// flood everything and let every NAK reach the source. Prints, per lost sequence, the NAK sequences and RDATA
-// at the source, RDATA copies on the leaf subnets, repair latency percentiles (virtual time from the ODATA's
-// transmission to the RDATA reaching a receiver that missed it), and whether every receiver delivered
-// everything or reported exactly what it lost.
-//
-// `pgm-ne-bench --engine` instead times the NetworkElement engine alone (wall clock, no simulator): ODATA
-// forwarded to three interfaces, NAKs confirmed and forwarded for distinct sequences, and a flood of NAKs for
-// random in-window sequences against the default state caps.
-//
-// Usage: pgm-ne-bench [--fanout 4,4] [--receivers 20] [--apdus 300] [--loss 0.01] [--receiver-loss 0]
-//                     [--seed 1] [--source-hold-off <ms>] [--link-delay <µs>]
-//
-// `--link-delay` sets the one-way delay of every link (500 µs by default); `--link-delay 50` is a LAN of
-// sub-millisecond round trips, where a repair can pass an element before other receivers' back-off ends.
-//
-// `--source-hold-off` sets the source's repair hold-off: a source that ignores NAKs for a sequence it repaired
-// within the hold-off (100 ms by default) leaves subnets behind elements, which constrain RDATA to the subnets
-// that asked before it, waiting a whole NAK_RDATA_IVL.
+// pgm-ne-bench: what RFC 3208 §7 network elements save, in the deterministic simulator (`pgm-ne-bench --help`).
+import ArgumentParser
 import PGMCore
 import PGMSimulation
 import PGMWire
 
+struct ElementBenchmark: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "pgm-ne-bench",
+        abstract: "What RFC 3208 §7 network elements save, in the deterministic simulator.",
+        discussion: """
+            One source, a tree of routers (--fanout 4,4: a root with 4 downstream segments, each holding a router
+            with 4 leaf subnets), --receivers receivers per leaf subnet, --loss independent loss on every leaf link
+            (the router's attachment to a leaf subnet, so a loss hits the whole subnet) and --receiver-loss on
+            every receiver's own link. The same seed runs twice: with NetworkElements, and with plain multicast
+            routers that flood everything and let every NAK reach the source. Prints, per lost sequence, the NAK
+            sequences and RDATA at the source, RDATA copies on the leaf subnets, repair latency percentiles
+            (virtual time from the ODATA's transmission to the RDATA reaching a receiver that missed it), and
+            whether every receiver delivered everything or reported exactly what it lost.
 
-enum ElementBenchmark {
+            --link-delay 50 is a LAN of sub-millisecond round trips, where a repair can pass an element before
+            other receivers' back-off ends. --source-hold-off sets the source's repair hold-off: a source that
+            ignores NAKs for a sequence it repaired within the hold-off leaves subnets behind elements, which
+            constrain RDATA to the subnets that asked before it, waiting a whole NAK_RDATA_IVL.
+
+            --engine instead times the NetworkElement engine alone (wall clock, no simulator): ODATA forwarded
+            to three interfaces, NAKs confirmed and forwarded for distinct sequences, and a flood of NAKs for
+            random in-window sequences against the default state caps.
+
+            Examples:
+              swift run --package-path Tools -c release pgm-ne-bench --link-delay 50
+              swift run --package-path Tools -c release pgm-ne-bench --fanout 4,4,4 --receivers 10
+            """)
+
     struct Options {
         var fanout = [4, 4]
         var receivers = 20
@@ -41,16 +45,60 @@ enum ElementBenchmark {
         var linkDelay = 500
     }
 
-    static func main() {
-        if CommandLine.arguments.dropFirst().first == "--engine" {
-            engineThroughput()
+    @ArgumentParser.Option(help: "Routers per level below the root, comma-separated (default: 4,4).", transform: Self.levels)
+    var fanout: [Int] = Options().fanout
+
+    @ArgumentParser.Option(help: "Receivers per leaf subnet.")
+    var receivers = Options().receivers
+
+    @ArgumentParser.Option(help: "APDUs of 1000 bytes the source sends.")
+    var apdus = Options().apdus
+
+    @ArgumentParser.Option(help: "Loss on every leaf link, 0 to below 1.")
+    var loss = Options().loss
+
+    @ArgumentParser.Option(help: "Loss on every receiver's own link, 0 to below 1.")
+    var receiverLoss = Options().receiverLoss
+
+    @ArgumentParser.Option(help: "Seed of both runs (loss, back-off).")
+    var seed = Options().seed
+
+    @ArgumentParser.Option(help: "The source's repair hold-off in milliseconds (default: the source's, 100 ms).")
+    var sourceHoldOff: Int?
+
+    @ArgumentParser.Option(help: "One-way delay of every link in microseconds, at most 10,000,000.")
+    var linkDelay = Options().linkDelay
+
+    @Flag(help: "Time the NetworkElement engine alone instead (wall clock, no simulator).")
+    var engine = false
+
+    static func levels(_ text: String) throws -> [Int] {
+        let levels = text.split(separator: ",").compactMap { Int($0) }
+        guard !levels.isEmpty, levels.allSatisfy({ $0 > 0 }) else {
+            throw ValidationError("--fanout takes positive whole numbers, comma-separated: 4,4")
+        }
+        return levels
+    }
+
+    func validate() throws {
+        guard receivers > 0, apdus > 0 else { throw ValidationError("--receivers and --apdus must be at least 1") }
+        guard loss >= 0, loss < 1, receiverLoss >= 0, receiverLoss < 1 else {
+            throw ValidationError("--loss and --receiver-loss must be at least 0 and below 1")
+        }
+        guard sourceHoldOff.map({ $0 >= 0 }) ?? true else { throw ValidationError("--source-hold-off must be >= 0") }
+        guard linkDelay >= 0, linkDelay <= 10_000_000 else {
+            throw ValidationError("--link-delay must be from 0 to 10,000,000 µs")
+        }
+    }
+
+    func run() {
+        if engine {
+            Self.engineThroughput()
             return
         }
-        guard let options = parse(Array(CommandLine.arguments.dropFirst())) else {
-            print("usage: pgm-ne-bench [--fanout 4,4] [--receivers 20] [--apdus 300] [--loss 0.01] "
-                + "[--receiver-loss 0] [--seed 1] [--source-hold-off <ms>] [--link-delay <µs>]")
-            return
-        }
+        let options = Options(
+            fanout: fanout, receivers: receivers, apdus: apdus, loss: loss, receiverLoss: receiverLoss, seed: seed,
+            holdOff: sourceHoldOff, linkDelay: linkDelay)
         let leaves = options.fanout.reduce(1, *)
         print("pgm-ne-bench: fanout \(options.fanout) = \(leaves) leaf subnets x \(options.receivers) receivers "
             + "= \(leaves * options.receivers), \(options.apdus) APDUs of 1000 bytes, leaf-link loss "
@@ -60,7 +108,7 @@ enum ElementBenchmark {
             + pad("/lost", 7) + pad("RDATA@leaves", 13) + pad("/lost", 7) + pad("p50", 9) + pad("p90", 9)
             + pad("p99", 9) + pad("max", 9) + pad("verify", 8) + "events")
         for elements in [true, false] {
-            let scenario = ElementTreeScenario(configuration(options, elements: elements))
+            let scenario = ElementTreeScenario(Self.scenario(options, elements: elements))
             let finished = scenario.run(limit: .seconds(3600))
             let failures = scenario.verify()
             let lost = scenario.lostSomewhere.union(scenario.logs.reduce(into: Set<UInt32>()) { $0.formUnion($1.lost) })
@@ -153,7 +201,7 @@ enum ElementBenchmark {
         }
     }
 
-    static func configuration(_ options: Options, elements: Bool) -> ElementTreeScenario.Configuration {
+    static func scenario(_ options: Options, elements: Bool) -> ElementTreeScenario.Configuration {
         let apdus = (0..<options.apdus).map { SessionScenario.apdu(index: $0, size: 1000) }
         var configuration = ElementTreeScenario.Configuration(
             seed: options.seed, apdus: apdus, fanout: options.fanout, receiversPerLeaf: options.receivers)
@@ -167,46 +215,22 @@ enum ElementBenchmark {
         if let holdOff = options.holdOff { configuration.source.repairHoldOff = .milliseconds(holdOff) }
         return configuration
     }
-
-    static func parse(_ arguments: [String]) -> Options? {
-        var options = Options()
-        var index = 0
-        while index < arguments.count {
-            guard index + 1 < arguments.count else { return nil }
-            let value = arguments[index + 1]
-            switch arguments[index] {
-            case "--fanout":
-                let levels = value.split(separator: ",").compactMap { Int($0) }
-                guard !levels.isEmpty, levels.allSatisfy({ $0 > 0 }) else { return nil }
-                options.fanout = levels
-            case "--receivers": guard let n = Int(value), n > 0 else { return nil }; options.receivers = n
-            case "--apdus": guard let n = Int(value), n > 0 else { return nil }; options.apdus = n
-            case "--loss": guard let p = Double(value), p >= 0, p < 1 else { return nil }; options.loss = p
-            case "--receiver-loss": guard let p = Double(value), p >= 0, p < 1 else { return nil }; options.receiverLoss = p
-            case "--seed": guard let n = UInt64(value) else { return nil }; options.seed = n
-            case "--source-hold-off": guard let n = Int(value), n >= 0 else { return nil }; options.holdOff = n
-            case "--link-delay": guard let n = Int(value), n >= 0, n <= 10_000_000 else { return nil }; options.linkDelay = n
-            default: return nil
-            }
-            index += 2
-        }
-        return options
-    }
-
-    static func pad(_ text: String, _ width: Int) -> String {
-        text.count >= width ? text + " " : text + String(repeating: " ", count: width - text.count)
-    }
-
-    static func format2(_ value: Double) -> String {
-        let hundredths = Int((value * 100).rounded())
-        let fraction = hundredths % 100
-        return "\(hundredths / 100).\(fraction < 10 ? "0" : "")\(fraction)"
-    }
-
-    static func percent(_ value: Double) -> String { format2(value * 100) + " %" }
-
-    static func milliseconds(_ duration: Duration) -> String {
-        format2(Double(duration.totalNanoseconds) / 1e6) + "ms"
-    }
 }
+
+func pad(_ text: String, _ width: Int) -> String {
+    text.count >= width ? text + " " : text + String(repeating: " ", count: width - text.count)
+}
+
+func format2(_ value: Double) -> String {
+    let hundredths = Int((value * 100).rounded())
+    let fraction = hundredths % 100
+    return "\(hundredths / 100).\(fraction < 10 ? "0" : "")\(fraction)"
+}
+
+func percent(_ value: Double) -> String { format2(value * 100) + " %" }
+
+func milliseconds(_ duration: Duration) -> String {
+    format2(Double(duration.totalNanoseconds) / 1e6) + "ms"
+}
+
 ElementBenchmark.main()
