@@ -18,7 +18,7 @@
  *       {"type":"summary","messages":N,"bytes":B,"data_seconds":S} (S: first to last delivered APDU).
  * --udp PORT selects UDP encapsulation with PORT for unicast and multicast; without it, native PGM (root).
  *
- * Build: cc -O2 -rdynamic -o peer peer.c $(pkg-config --cflags --libs openpgm-5.3)
+ * Build: Tools/openpgm-peer/build OUTPUT (the one set of flags every user of the peer shares).
  *
  * Debian's pgm_compat_csum_partial_copy() makes an aligned 16-byte SSE store into a destination that is not
  * aligned for fragments, so any APDU larger than one TSDU crashes the sender (notes §16). The library calls it

@@ -5,7 +5,7 @@
 #
 #   Tools/openpgm-peer/throughput.sh BIN_DIR [MEGABYTES] [RATE_BITS_PER_SECOND]
 #
-# BIN_DIR holds pgm-source and pgm-recv (e.g. .build/release). The OpenPGM peer is compiled from peer.c.
+# BIN_DIR holds pgm-source and pgm-recv (e.g. .build/release). The OpenPGM peer is compiled by ./build.
 # Addresses 198.18.11.1/.2, group 239.192.0.1; the namespaces are deleted on exit, whatever happens.
 set -u
 BIN=${1:?usage: throughput.sh BIN_DIR [MEGABYTES] [RATE]}
@@ -23,7 +23,7 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-cc -O2 -rdynamic -o "$WORK/peer" "$HERE/peer.c" $(pkg-config --cflags --libs openpgm-5.3) || exit 1
+"$HERE/build" "$WORK/peer" || exit 1
 head -c $((MEGABYTES * 1000000)) /dev/urandom > "$WORK/in"
 ip netns add "$A" && ip netns add "$B" || exit 1
 ip link add "${PREFIX}x" netns "$A" type veth peer name "${PREFIX}y" netns "$B" || exit 1
