@@ -31,6 +31,8 @@ let package = Package(
         // For the nested Tools package (lab, benchmarks): the simulator, and the programs' options and parsers.
         .library(name: "PGMSimulation", targets: ["PGMSimulation"]),
         .library(name: "PGMCommandLine", targets: ["PGMCommandLine"]),
+        // Namespaces and commands for the lab (Tools/) and the root-only tests; no protocol code.
+        .library(name: "PGMLabSupport", targets: ["PGMLabSupport"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
@@ -67,8 +69,10 @@ let package = Package(
         .executableTarget(name: "pgm-ne", dependencies: ["PGMCommandLine"], swiftSettings: upcomingFeatures),
         .testTarget(name: "PGMCaptureTests", dependencies: ["PGMCapture", "PGMWire"], swiftSettings: upcomingFeatures),
         .testTarget(
-            name: "PGMCommandLineTests", dependencies: ["PGMCommandLine", "PGMCapture", "PGMWire"],
+            name: "PGMCommandLineTests", dependencies: ["PGMCommandLine", "PGMCapture", "PGMWire", "PGMLabSupport"],
             swiftSettings: upcomingFeatures),
+        .target(name: "PGMLabSupport", swiftSettings: upcomingFeatures),
+        .testTarget(name: "PGMLabSupportTests", dependencies: ["PGMLabSupport"], swiftSettings: upcomingFeatures),
         .testTarget(
             name: "PGMSocketsTests", dependencies: ["PGMSockets", "PGMCore", "PGMWire"], swiftSettings: upcomingFeatures),
         .target(

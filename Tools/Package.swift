@@ -23,6 +23,7 @@ let package = Package(
             dependencies: [
                 .product(name: "PGMSimulation", package: "swift-pgm"),
                 .product(name: "PGMCommandLine", package: "swift-pgm"),
+                .product(name: "PGMLabSupport", package: "swift-pgm"),
                 .product(name: "PGMCapture", package: "swift-pgm"),
                 .product(name: "PGMCore", package: "swift-pgm"),
                 .product(name: "Yams", package: "Yams"),

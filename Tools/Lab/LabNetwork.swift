@@ -1,4 +1,5 @@
 import Foundation
+import PGMLabSupport
 import PGMSimulation
 
 /// The namespaces, links, addresses, routes and loss rules that realise a ``Topology`` on this kernel.
@@ -63,21 +64,16 @@ struct LabNetwork: Codable {
     }
 
     private mutating func createNamespace(_ name: String) throws {
-        try Shell.run(["ip", "netns", "add", name])
+        try Namespaces.add(name)
         created.append(name)
         try saveState()
-        try Shell.inNamespace(name, ["ip", "link", "set", "dev", "lo", "up"])
-        for key in ["net.ipv4.conf.all.rp_filter", "net.ipv4.conf.default.rp_filter"] {
-            try Shell.inNamespace(name, ["sysctl", "-qw", "\(key)=0"])
-        }
     }
 
     private mutating func createNamespaces(_ topology: Topology) throws {
         for subnet in topology.subnets {
             let namespace = subnetNamespaces[subnet.name]!
             try createNamespace(namespace)
-            try Shell.inNamespace(namespace, ["ip", "link", "add", "br0", "type", "bridge", "mcast_snooping", "0"])
-            try Shell.inNamespace(namespace, ["ip", "link", "set", "dev", "br0", "up"])
+            try Namespaces.addBridge("br0", in: namespace)
         }
         for host in topology.hosts {
             let namespace = hostNamespaces[host.name]!
@@ -89,24 +85,20 @@ struct LabNetwork: Codable {
         }
     }
 
-    /// One veth pair per host interface: the host end renamed to the subnet's name inside the host namespace,
-    /// the other end a port of the subnet's bridge.
+    /// One veth pair per host interface: the host end named after the subnet inside the host namespace, the
+    /// other end a port of the subnet's bridge.
     private func createLinks(_ topology: Topology) throws {
         var index = 0
         for host in topology.hosts {
             let namespace = hostNamespaces[host.name]!
             for interface in host.interfaces {
                 index += 1
-                let hostEnd = "pl\(id)h\(index)"
                 let switchEnd = "pl\(id)s\(index)"
                 let subnetNamespace = subnetNamespaces[interface.subnet]!
                 let prefixLength = topology.subnets.first { $0.name == interface.subnet }!.prefix.split(separator: "/")[1]
-                try Shell.run(["ip", "link", "add", hostEnd, "type", "veth", "peer", "name", switchEnd])
-                try Shell.run(["ip", "link", "set", "dev", hostEnd, "netns", namespace, "name", interface.subnet])
-                try Shell.run(["ip", "link", "set", "dev", switchEnd, "netns", subnetNamespace])
-                try Shell.inNamespace(subnetNamespace, ["ip", "link", "set", "dev", switchEnd, "master", "br0", "up"])
-                try Shell.inNamespace(namespace, ["ip", "addr", "add", "\(interface.address)/\(prefixLength)", "dev", interface.subnet])
-                try Shell.inNamespace(namespace, ["ip", "link", "set", "dev", interface.subnet, "up"])
+                try Namespaces.addLink(
+                    .init(namespace: namespace, interface: interface.subnet, .address("\(interface.address)/\(prefixLength)")),
+                    .init(namespace: subnetNamespace, interface: switchEnd, .bridgePort("br0")))
             }
         }
     }
@@ -140,7 +132,7 @@ struct LabNetwork: Codable {
             let namespace = hostNamespaces[host.name]!
             for subnet in topology.subnets {
                 guard let hop = firstHop[subnet.name], let address = hop else { continue }
-                try Shell.inNamespace(namespace, ["ip", "route", "add", subnet.prefix, "via", address])
+                try Namespaces.addRoute(in: namespace, to: subnet.prefix, via: address)
             }
         }
     }
@@ -203,7 +195,7 @@ struct LabNetwork: Codable {
     mutating func down(log: (String) -> Void) {
         for namespace in created.reversed() {
             do {
-                try Shell.run(["ip", "netns", "delete", namespace])
+                try Namespaces.delete(namespace)
             } catch {
                 log("lab \(id): could not delete namespace \(namespace): \(error)")
             }

@@ -1,5 +1,6 @@
 import Foundation
 import PGMCommandLine
+import PGMLabSupport
 import PGMSimulation
 import Synchronization
 

@@ -16,21 +16,17 @@ WORK=$(mktemp -d)
 PREFIX=pgmtp$$
 A=${PREFIX}a
 B=${PREFIX}b
+NETNS="$HERE/../netns"
 cleanup() {
-    ip netns del "$A" 2>/dev/null
-    ip netns del "$B" 2>/dev/null
+    "$NETNS" del "$A" "$B"
     rm -rf "$WORK"
 }
 trap cleanup EXIT INT TERM
 
 "$HERE/build" "$WORK/peer" || exit 1
 head -c $((MEGABYTES * 1000000)) /dev/urandom > "$WORK/in"
-ip netns add "$A" && ip netns add "$B" || exit 1
-ip link add "${PREFIX}x" netns "$A" type veth peer name "${PREFIX}y" netns "$B" || exit 1
-ip -n "$A" addr add 198.18.11.1/24 dev "${PREFIX}x"
-ip -n "$B" addr add 198.18.11.2/24 dev "${PREFIX}y"
-ip -n "$A" link set "${PREFIX}x" up
-ip -n "$B" link set "${PREFIX}y" up
+"$NETNS" add "$A" && "$NETNS" add "$B" || exit 1
+"$NETNS" link "$A" "${PREFIX}x" 198.18.11.1/24 "$B" "${PREFIX}y" 198.18.11.2/24 || exit 1
 
 run() {
     local name=$1 receiver=$2 sender=$3

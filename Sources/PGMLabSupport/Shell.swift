@@ -1,17 +1,17 @@
-import Foundation
+public import Foundation
 
 /// Runs the system commands the lab is made of (`ip`, `nft`, `tcpdump`, the programs), each bounded in time.
-enum Shell {
-    struct Failure: Error, CustomStringConvertible {
-        var command: [String]
-        var status: Int32
-        var output: String
-        var description: String { "`\(command.joined(separator: " "))` exited \(status): \(output)" }
+public enum Shell {
+    public struct Failure: Error, CustomStringConvertible {
+        public var command: [String]
+        public var status: Int32
+        public var output: String
+        public var description: String { "`\(command.joined(separator: " "))` exited \(status): \(output)" }
     }
 
     /// Runs a command to completion (at most `timeout` seconds) and returns its standard output.
     @discardableResult
-    static func run(_ arguments: [String], timeout: Double = 30, allowFailure: Bool = false) throws -> String {
+    public static func run(_ arguments: [String], timeout: Double = 30, allowFailure: Bool = false) throws -> String {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = arguments
@@ -41,12 +41,12 @@ enum Shell {
 
     /// Runs a command inside a network namespace.
     @discardableResult
-    static func inNamespace(_ namespace: String, _ arguments: [String], timeout: Double = 30, allowFailure: Bool = false) throws -> String {
+    public static func inNamespace(_ namespace: String, _ arguments: [String], timeout: Double = 30, allowFailure: Bool = false) throws -> String {
         try run(["ip", "netns", "exec", namespace] + arguments, timeout: timeout, allowFailure: allowFailure)
     }
 
     /// Starts a long-running process in a namespace with its output going to files; the caller ends it by PID.
-    static func spawn(_ namespace: String, _ arguments: [String], stdout: String, stderr: String, stdin: String? = nil) throws -> Process {
+    public static func spawn(_ namespace: String, _ arguments: [String], stdout: String, stderr: String, stdin: String? = nil) throws -> Process {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["ip", "netns", "exec", namespace] + arguments
