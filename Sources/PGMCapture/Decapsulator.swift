@@ -26,7 +26,6 @@ public struct Decapsulator: Sendable {
     static let pgmProtocol: UInt8 = 113
     static let udpProtocol: UInt8 = 17
     static let maximumVLANTags = 8
-    static let maximumIPv6ExtensionHeaders = 16
 
     /// Decapsulates one frame as captured (`frame` may be shorter than on the wire, see ``Decapsulated``).
     public func decapsulate(_ frame: [UInt8], linkType: LinkType) -> Decapsulated {
@@ -108,56 +107,36 @@ public struct Decapsulator: Sendable {
     /// IPv4 (RFC 791), with options; the Router Alert option (RFC 2113, `94 04 00 00`) is noted.
     private func decapsulateIPv4(_ frame: UnsafeRawBufferPointer, _ header: inout NetworkHeader) -> Decapsulated {
         let start = header.ipOffset
-        guard frame.count >= start + 20 else {
-            return .malformed(nil, .truncated(layer: .ip, needed: start + 20, available: frame.count))
-        }
-        let versionAndLength = frame[start]
-        guard versionAndLength >> 4 == 4 else { return .malformed(nil, .unsupportedIPVersion(versionAndLength >> 4)) }
-        let headerLength = Int(versionAndLength & 0x0F) * 4
-        guard headerLength >= 20 else { return .malformed(nil, .badIPHeader("IPv4 header length \(headerLength)")) }
-        guard frame.count >= start + headerLength else {
-            return .malformed(nil, .truncated(layer: .ip, needed: start + headerLength, available: frame.count))
-        }
-        let totalLength = Int(frame.u16(at: start + 2))
-        guard totalLength >= headerLength else {
-            return .malformed(nil, .badIPHeader("IPv4 total length \(totalLength) below header length \(headerLength)"))
+        let bytes = UnsafeRawBufferPointer(rebasing: frame[start...])
+        var ip: IPv4Header
+        do {
+            ip = try IPv4Header(decodingFixedPart: bytes)
+            try ip.checkTotalLength()
+        } catch {
+            return .malformed(nil, Self.decapsulationError(error, at: start))
         }
         header.ipVersion = 4
-        header.trafficClass = frame[start + 1]
-        header.identification = UInt32(frame.u16(at: start + 4))
-        let fragmentField = frame.u16(at: start + 6)
-        header.hopLimit = frame[start + 8]
-        header.protocolNumber = frame[start + 9]
-        header.source = .ipv4(IPv4Address(rawValue: frame.u32(at: start + 12)))
-        header.destination = .ipv4(IPv4Address(rawValue: frame.u32(at: start + 16)))
-        header.ipHeaderLength = headerLength
-        header.ipLength = totalLength
-        header.dontFragment = fragmentField & 0x4000 != 0
-        // Options: type 0 ends the list, type 1 is a one-byte no-op, every other option has a length byte.
-        var option = start + 20
-        let optionsEnd = start + headerLength
-        while option < optionsEnd {
-            let type = frame[option]
-            if type == 0 { break }
-            if type == 1 {
-                option += 1
-                continue
-            }
-            guard option + 1 < optionsEnd else {
-                return .malformed(header, .badIPHeader("IPv4 option 0x\(hex(type)) without length"))
-            }
-            let length = Int(frame[option + 1])
-            guard length >= 2, option + length <= optionsEnd else {
-                return .malformed(header, .badIPHeader("IPv4 option 0x\(hex(type)) with length \(length)"))
-            }
-            if type == 0x94 { header.routerAlert = true }
-            option += length
+        header.trafficClass = ip.typeOfService
+        header.identification = UInt32(ip.identification)
+        header.hopLimit = ip.timeToLive
+        header.protocolNumber = ip.protocolNumber
+        header.source = .ipv4(ip.source)
+        header.destination = .ipv4(ip.destination)
+        header.ipHeaderLength = ip.headerLength
+        header.ipLength = ip.totalLength
+        header.dontFragment = ip.dontFragment
+        do {
+            try ip.decodeOptions(bytes)
+        } catch {
+            header.routerAlert = ip.routerAlert
+            return .malformed(header, Self.decapsulationError(error, at: start))
         }
+        header.routerAlert = ip.routerAlert
+        let headerLength = ip.headerLength
+        let totalLength = ip.totalLength
         let available = min(frame.count, start + totalLength) - (start + headerLength)
         header.truncatedBySnapshot = frame.count < start + totalLength
-        let moreFragments = fragmentField & 0x2000 != 0
-        let fragmentOffset = Int(fragmentField & 0x1FFF) * 8
-        if moreFragments || fragmentOffset != 0 {
+        if ip.moreFragments || ip.fragmentOffset != 0 {
             guard header.protocolNumber == Self.pgmProtocol || header.protocolNumber == Self.udpProtocol else {
                 return .other(reason: .ipProtocol(header.protocolNumber))
             }
@@ -165,8 +144,8 @@ public struct Decapsulator: Sendable {
                 header,
                 IPFragment(
                     identification: header.identification,
-                    offset: fragmentOffset,
-                    moreFragments: moreFragments,
+                    offset: ip.fragmentOffset,
+                    moreFragments: ip.moreFragments,
                     length: totalLength - headerLength
                 )
             )
@@ -178,95 +157,67 @@ public struct Decapsulator: Sendable {
     /// routing, destination options, authentication; a fragment header makes the packet a fragment.
     private func decapsulateIPv6(_ frame: UnsafeRawBufferPointer, _ header: inout NetworkHeader) -> Decapsulated {
         let start = header.ipOffset
-        guard frame.count >= start + 40 else {
-            return .malformed(nil, .truncated(layer: .ip, needed: start + 40, available: frame.count))
+        let ip: IPv6Header
+        do {
+            ip = try IPv6Header(decoding: UnsafeRawBufferPointer(rebasing: frame[start...]))
+        } catch {
+            return .malformed(nil, Self.decapsulationError(error, at: start))
         }
-        let first = frame.u32(at: start)
-        guard first >> 28 == 6 else { return .malformed(nil, .unsupportedIPVersion(UInt8(first >> 28))) }
         header.ipVersion = 6
-        header.trafficClass = UInt8(truncatingIfNeeded: first >> 20)
-        header.identification = first & 0xFFFFF
-        let payloadLength = Int(frame.u16(at: start + 4))
-        var nextHeader = frame[start + 6]
-        header.hopLimit = frame[start + 7]
-        header.source = .ipv6(IPv6Address(high: frame.u64(at: start + 8), low: frame.u64(at: start + 16)))
-        header.destination = .ipv6(IPv6Address(high: frame.u64(at: start + 24), low: frame.u64(at: start + 32)))
-        header.ipLength = 40 + payloadLength
-        header.truncatedBySnapshot = frame.count < start + 40 + payloadLength
-        let end = min(frame.count, start + 40 + payloadLength)
-        var offset = start + 40
-        var extensionCount = 0
-        while true {
-            switch nextHeader {
-            case 0, 43, 60, 51, 44:
-                extensionCount += 1
-                guard extensionCount <= Self.maximumIPv6ExtensionHeaders else {
-                    return .malformed(
-                        header,
-                        .badIPHeader("more than \(Self.maximumIPv6ExtensionHeaders) IPv6 extension headers")
-                    )
-                }
-                guard offset + 8 <= end else {
-                    return .malformed(header, .truncated(layer: .ip, needed: offset + 8, available: end))
-                }
-                let following = frame[offset]
-                let length: Int
-                if nextHeader == 44 {
-                    length = 8
-                    let field = frame.u16(at: offset + 2)
-                    let fragmentOffset = Int(field >> 3) * 8
-                    let moreFragments = field & 1 != 0
-                    if fragmentOffset != 0 || moreFragments {
-                        header.protocolNumber = following
-                        header.ipHeaderLength = offset + 8 - start
-                        guard following == Self.pgmProtocol || following == Self.udpProtocol else {
-                            return .other(reason: .ipProtocol(following))
-                        }
-                        return .fragment(
-                            header,
-                            IPFragment(
-                                identification: frame.u32(at: offset + 4),
-                                offset: fragmentOffset,
-                                moreFragments: moreFragments,
-                                length: header.ipLength - header.ipHeaderLength
-                            )
-                        )
-                    }
-                } else if nextHeader == 51 {
-                    length = (Int(frame[offset + 1]) + 2) * 4
-                } else {
-                    length = (Int(frame[offset + 1]) + 1) * 8
-                }
-                guard offset + length <= end else {
-                    return .malformed(header, .truncated(layer: .ip, needed: offset + length, available: end))
-                }
-                if nextHeader == 0 && hasRouterAlert(frame, options: (offset + 2)..<(offset + length)) {
-                    header.routerAlert = true
-                }
-                nextHeader = following
-                offset += length
-            default:
-                header.protocolNumber = nextHeader
-                header.ipHeaderLength = offset - start
-                return decapsulateTransport(frame, header: header, payloadStart: offset, available: end - offset)
-            }
+        header.trafficClass = ip.trafficClass
+        header.identification = ip.flowLabel
+        header.hopLimit = ip.hopLimit
+        header.source = .ipv6(ip.source)
+        header.destination = .ipv6(ip.destination)
+        header.ipLength = IPv6Header.length + ip.payloadLength
+        header.truncatedBySnapshot = frame.count < start + header.ipLength
+        let end = min(frame.count, start + header.ipLength)
+        var chain = IPv6ExtensionHeaders()
+        do {
+            try chain.decode(UnsafeRawBufferPointer(rebasing: frame[start..<end]), nextHeader: ip.nextHeader)
+        } catch {
+            header.routerAlert = chain.routerAlert
+            return .malformed(header, Self.decapsulationError(error, at: start))
         }
+        header.routerAlert = chain.routerAlert
+        header.protocolNumber = chain.protocolNumber
+        header.ipHeaderLength = chain.headerLength
+        if let fragment = chain.fragment {
+            guard chain.protocolNumber == Self.pgmProtocol || chain.protocolNumber == Self.udpProtocol else {
+                return .other(reason: .ipProtocol(chain.protocolNumber))
+            }
+            return .fragment(
+                header,
+                IPFragment(
+                    identification: fragment.identification,
+                    offset: fragment.offset,
+                    moreFragments: fragment.moreFragments,
+                    length: header.ipLength - header.ipHeaderLength
+                )
+            )
+        }
+        let payloadStart = start + chain.headerLength
+        return decapsulateTransport(frame, header: header, payloadStart: payloadStart, available: end - payloadStart)
     }
 
-    /// Walks hop-by-hop TLV options looking for Router Alert (type 5, RFC 2711).
-    private func hasRouterAlert(_ frame: UnsafeRawBufferPointer, options: Range<Int>) -> Bool {
-        var index = options.lowerBound
-        while index < options.upperBound {
-            let type = frame[index]
-            if type == 0 {  // Pad1
-                index += 1
-                continue
-            }
-            guard index + 1 < options.upperBound else { return false }
-            if type == 5 { return true }
-            index += 2 + Int(frame[index + 1])
+    /// The codec's error as pgm-dump reports it, with offsets counted from the frame's start.
+    private static func decapsulationError(_ error: IPHeaderError, at start: Int) -> DecapsulationError {
+        switch error {
+        case .truncated(let needed, let available):
+            .truncated(layer: .ip, needed: start + needed, available: start + available)
+        case .unsupportedVersion(let version):
+            .unsupportedIPVersion(version)
+        case .headerLengthTooShort(let length):
+            .badIPHeader("IPv4 header length \(length)")
+        case .totalLengthBelowHeader(let total, let headerLength):
+            .badIPHeader("IPv4 total length \(total) below header length \(headerLength)")
+        case .optionWithoutLength(let type):
+            .badIPHeader("IPv4 option 0x\(hex(type)) without length")
+        case .optionLength(let type, let length):
+            .badIPHeader("IPv4 option 0x\(hex(type)) with length \(length)")
+        case .tooManyExtensionHeaders(let limit):
+            .badIPHeader("more than \(limit) IPv6 extension headers")
         }
-        return false
     }
 
     private func decapsulateTransport(
@@ -439,6 +390,4 @@ extension UnsafeRawBufferPointer {
     func u16(at offset: Int) -> UInt16 { UInt16(self[offset]) << 8 | UInt16(self[offset + 1]) }
     @inline(__always)
     func u32(at offset: Int) -> UInt32 { UInt32(u16(at: offset)) << 16 | UInt32(u16(at: offset + 2)) }
-    @inline(__always)
-    func u64(at offset: Int) -> UInt64 { UInt64(u32(at: offset)) << 32 | UInt64(u32(at: offset + 4)) }
 }

@@ -54,31 +54,21 @@ public enum IPFrameBuilder {
     public static let pgmProtocol: UInt8 = 113
     public static let udpProtocol: UInt8 = 17
 
-    /// An IPv4 datagram carrying `pgm` natively (protocol 113), or inside UDP when `udpPorts` is given.
-    /// `routerAlert` adds the RFC 2113 option (`94 04 00 00`).
+    /// An IPv4 datagram carrying `pgm` natively (protocol 113), or inside UDP when `udpPorts` is given, with
+    /// don't-fragment set and the header checksum computed. `routerAlert` adds the RFC 2113 option.
     public static func ipv4(
         pgm: [UInt8], source: IPv4Address, destination: IPv4Address, ttl: UInt8 = 16, routerAlert: Bool = false,
         udpPorts: (source: UInt16, destination: UInt16)? = nil, identification: UInt16 = 0
     ) -> [UInt8] {
-        let headerLength = routerAlert ? 24 : 20
         let udpLength = udpPorts == nil ? 0 : 8
-        let total = headerLength + udpLength + pgm.count
+        var header = IPv4Header(
+            source: source, destination: destination, protocolNumber: udpPorts == nil ? pgmProtocol : udpProtocol,
+            timeToLive: ttl, payloadLength: udpLength + pgm.count, routerAlert: routerAlert)
+        header.identification = identification
+        header.dontFragment = true
         var frame: [UInt8] = []
-        frame.reserveCapacity(total)
-        frame.append(0x40 | UInt8(headerLength / 4))
-        frame.append(0)
-        appendBigEndian(UInt16(truncatingIfNeeded: total), to: &frame)
-        appendBigEndian(identification, to: &frame)
-        appendBigEndian(UInt16(0x4000), to: &frame)  // don't fragment
-        frame.append(ttl)
-        frame.append(udpPorts == nil ? pgmProtocol : udpProtocol)
-        appendBigEndian(UInt16(0), to: &frame)
-        appendBigEndian(source.rawValue, to: &frame)
-        appendBigEndian(destination.rawValue, to: &frame)
-        if routerAlert { frame.append(contentsOf: [0x94, 0x04, 0x00, 0x00]) }
-        let checksum = frame.withUnsafeBytes { PGMChecksum.finish(PGMChecksum.partialSum($0)) }
-        frame[10] = UInt8(checksum >> 8)
-        frame[11] = UInt8(checksum & 0xFF)
+        frame.reserveCapacity(header.totalLength)
+        header.encode(into: &frame)
         if let udpPorts {
             appendBigEndian(udpPorts.source, to: &frame)
             appendBigEndian(udpPorts.destination, to: &frame)

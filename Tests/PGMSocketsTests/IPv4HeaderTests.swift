@@ -35,4 +35,26 @@ import Testing
         badLength[0] = 0x4F  // IHL 60 bytes, longer than the datagram
         #expect(badLength.withUnsafeBytes { IPv4Header.parse($0) } == nil)
     }
+
+    /// What the driver keeps from a raw socket's datagram: a total length that does not fit (another kernel's
+    /// byte order) falls back to the datagram's end, and options are read as far as they are well formed.
+    @Test func receivedHeadersAreReadLeniently() throws {
+        var buffer: [UInt8] = []
+        IPv4Header.append(
+            to: &buffer, source: IPv4Address(198, 18, 0, 1), destination: IPv4Address(239, 192, 0, 1), ttl: 1,
+            routerAlert: true, payloadLength: 4)
+        buffer += [9, 9, 9, 9]
+        buffer[2] = 0x1C  // 28 little-endian in a big-endian field: 7,168
+        buffer[3] = 0x00
+        let swapped = try #require(buffer.withUnsafeBytes { IPv4Header.parse($0) })
+        #expect(swapped.payload == 24..<28 && swapped.routerAlert)
+
+        var options = buffer
+        options[0] = 0x47  // 28-byte header: Router Alert, then an option whose length runs past the header
+        options[2] = 0
+        options[3] = 32
+        options.insert(contentsOf: [0x44, 8, 0, 0], at: 24)
+        let parsed = try #require(options.withUnsafeBytes { IPv4Header.parse($0) })
+        #expect(parsed.routerAlert && parsed.payload == 28..<32)
+    }
 }
