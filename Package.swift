@@ -84,6 +84,12 @@ let package = Package(
             name: "PGMSimulationTests", dependencies: ["PGMSimulation", "PGMCore", "PGMWire", "PGMCapture"],
             swiftSettings: upcomingFeatures),
         .testTarget(name: "PGMWireTests", dependencies: ["PGMWire", "PGMCore"], swiftSettings: upcomingFeatures),
+        // The fuzz corpus and crashes replayed through the fuzz targets' harness, which lives in the nested
+        // Tools/Fuzz package (it cannot reach out of its directory, so this target reaches in).
+        .testTarget(
+            name: "FuzzRegressionTests", dependencies: ["PGMWire", "PGMCapture"], path: "Tools/Fuzz/Sources",
+            exclude: ["WireFuzz", "CaptureFuzz"], sources: ["FuzzHarness", "FuzzRegressionTests"],
+            swiftSettings: upcomingFeatures),
     ],
     swiftLanguageModes: [.v6]
 )
