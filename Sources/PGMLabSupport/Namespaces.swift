@@ -64,7 +64,8 @@ public enum Namespaces {
     /// would (the labs' subnets), carrying `address` when given.
     public static func addBridge(_ bridge: String, in namespace: String, address: String? = nil) throws {
         if let address, !isLabAddress(address) { throw OutsideLabRange(address: address) }
-        try Shell.inNamespace(namespace, ["ip", "link", "add", "name", bridge, "type", "bridge", "mcast_snooping", "0"])
+        try Shell.inNamespace(
+            namespace, ["ip", "link", "add", "name", bridge, "type", "bridge", "mcast_snooping", "0"])
         do {
             if let address { try Shell.inNamespace(namespace, ["ip", "addr", "add", address, "dev", bridge]) }
             try Shell.inNamespace(namespace, ["ip", "link", "set", "dev", bridge, "up"])
@@ -91,7 +92,8 @@ public enum Namespaces {
                 case .address(let address):
                     try Shell.inNamespace(side.namespace, ["ip", "addr", "add", address, "dev", side.interface])
                 case .bridgePort(let bridge):
-                    try Shell.inNamespace(side.namespace, ["ip", "link", "set", "dev", side.interface, "master", bridge])
+                    try Shell.inNamespace(
+                        side.namespace, ["ip", "link", "set", "dev", side.interface, "master", bridge])
                 }
                 try Shell.inNamespace(side.namespace, ["ip", "link", "set", "dev", side.interface, "up"])
             }

@@ -34,19 +34,25 @@ public enum Shell {
         data.append(handle.readDataToEndOfFile())
         let text = String(decoding: data, as: UTF8.self)
         if process.terminationStatus != 0 && !allowFailure {
-            throw Failure(command: arguments, status: process.terminationStatus, output: text.trimmingCharacters(in: .whitespacesAndNewlines))
+            throw Failure(
+                command: arguments, status: process.terminationStatus,
+                output: text.trimmingCharacters(in: .whitespacesAndNewlines))
         }
         return text
     }
 
     /// Runs a command inside a network namespace.
     @discardableResult
-    public static func inNamespace(_ namespace: String, _ arguments: [String], timeout: Double = 30, allowFailure: Bool = false) throws -> String {
+    public static func inNamespace(
+        _ namespace: String, _ arguments: [String], timeout: Double = 30, allowFailure: Bool = false
+    ) throws -> String {
         try run(["ip", "netns", "exec", namespace] + arguments, timeout: timeout, allowFailure: allowFailure)
     }
 
     /// Starts a long-running process in a namespace with its output going to files; the caller ends it by PID.
-    public static func spawn(_ namespace: String, _ arguments: [String], stdout: String, stderr: String, stdin: String? = nil) throws -> Process {
+    public static func spawn(
+        _ namespace: String, _ arguments: [String], stdout: String, stderr: String, stdin: String? = nil
+    ) throws -> Process {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["ip", "netns", "exec", namespace] + arguments

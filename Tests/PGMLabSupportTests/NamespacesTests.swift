@@ -37,7 +37,9 @@ import Testing
     }
 
     static func namespaceExists(_ name: String) throws -> Bool {
-        try Shell.run(["ip", "netns", "list"]).split(separator: "\n").contains { $0.split(separator: " ").first == Substring(name) }
+        try Shell.run(["ip", "netns", "list"]).split(separator: "\n").contains {
+            $0.split(separator: " ").first == Substring(name)
+        }
     }
 
     /// A subnet as the lab builds it (a bridge namespace and a host on it, a route through the host), then
@@ -68,8 +70,9 @@ import Testing
                 .init(namespace: host, interface: "dangling", .address("198.18.252.1/24")),
                 .init(namespace: subnet, interface: "pls2", .bridgePort("missing0")))
         }
-        #expect(try Shell.inNamespace(host, ["ip", "link", "show", "dev", "dangling"], allowFailure: true)
-            .contains("does not exist"))
+        #expect(
+            try Shell.inNamespace(host, ["ip", "link", "show", "dev", "dangling"], allowFailure: true)
+                .contains("does not exist"))
 
         for name in created.reversed() { try Namespaces.delete(name) }
         created.removeAll()

@@ -181,7 +181,8 @@ struct IPHeaderTests {
 
     @Test func ipv6ExtensionChains() throws {
         // Destination options (8 bytes), then authentication (length 1: (1 + 2) × 4 = 12 bytes), then PGM.
-        let chained = try Self.walk(Self.packet(60, [51, 0, 1, 4, 0, 0, 0, 0] + [113, 1, 0, 0] + [UInt8](repeating: 0, count: 8)))
+        let chained = try Self.walk(
+            Self.packet(60, [51, 0, 1, 4, 0, 0, 0, 0] + [113, 1, 0, 0] + [UInt8](repeating: 0, count: 8)))
         #expect(chained.1.protocolNumber == 113 && chained.1.headerLength == 60 && !chained.1.routerAlert)
         // A fragment header with offset 16 and more fragments: the packet is a fragment of UDP.
         let fragment = try Self.walk(Self.packet(44, [17, 0, 0x00, 0x11, 0xDE, 0xAD, 0xBE, 0xEF]))

@@ -99,7 +99,11 @@ extension CaptureGenerator {
             } else {
                 let options: [PGMWire.Option] =
                     sequence % 50 == 0
-                    ? [Option(.fragment(Option.Fragment(firstSequence: SequenceNumber(sequence), offset: 0, apduLength: 200)))]
+                    ? [
+                        Option(
+                            .fragment(
+                                Option.Fragment(firstSequence: SequenceNumber(sequence), offset: 0, apduLength: 200)))
+                    ]
                     : []
                 packet = Packet(
                     tsi: tsi,
@@ -111,18 +115,23 @@ extension CaptureGenerator {
                 )
                 if sequence % 100 == 37 {
                     let lost = SequenceNumber(sequence)
-                    let nakOptions: [PGMWire.Option] = sequence % 200 == 37 ? [Option(.nakList([lost &+ 1, lost &+ 2]))] : []
+                    let nakOptions: [PGMWire.Option] =
+                        sequence % 200 == 37 ? [Option(.nakList([lost &+ 1, lost &+ 2]))] : []
                     let nak = NAK(sequence: lost, source: .ipv4(source), group: .ipv4(group))
                     let flags: Packet.Flags = nakOptions.isEmpty ? [] : .network
                     pending.append(
                         (
-                            Packet(tsi: tsi, dataDestinationPort: dataPort, flags: flags, body: .nak(nak), options: nakOptions),
+                            Packet(
+                                tsi: tsi, dataDestinationPort: dataPort, flags: flags, body: .nak(nak),
+                                options: nakOptions),
                             receiver, source
                         )
                     )
                     pending.append(
                         (
-                            Packet(tsi: tsi, dataDestinationPort: dataPort, flags: flags, body: .ncf(nak), options: nakOptions),
+                            Packet(
+                                tsi: tsi, dataDestinationPort: dataPort, flags: flags, body: .ncf(nak),
+                                options: nakOptions),
                             source, group
                         )
                     )
@@ -131,7 +140,8 @@ extension CaptureGenerator {
                             Packet(
                                 tsi: tsi,
                                 dataDestinationPort: dataPort,
-                                body: .rdata(DataPacket(sequence: lost, trail: SequenceNumber(0), payload: payload[...]))
+                                body: .rdata(
+                                    DataPacket(sequence: lost, trail: SequenceNumber(0), payload: payload[...]))
                             ), source, group
                         )
                     )

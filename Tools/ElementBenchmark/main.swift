@@ -45,7 +45,8 @@ struct ElementBenchmark: ParsableCommand {
         var linkDelay = 500
     }
 
-    @ArgumentParser.Option(help: "Routers per level below the root, comma-separated (default: 4,4).", transform: Self.levels)
+    @ArgumentParser.Option(
+        help: "Routers per level below the root, comma-separated (default: 4,4).", transform: Self.levels)
     var fanout: [Int] = Options().fanout
 
     @ArgumentParser.Option(help: "Receivers per leaf subnet.")
@@ -100,13 +101,15 @@ struct ElementBenchmark: ParsableCommand {
             fanout: fanout, receivers: receivers, apdus: apdus, loss: loss, receiverLoss: receiverLoss, seed: seed,
             holdOff: sourceHoldOff, linkDelay: linkDelay)
         let leaves = options.fanout.reduce(1, *)
-        print("pgm-ne-bench: fanout \(options.fanout) = \(leaves) leaf subnets x \(options.receivers) receivers "
-            + "= \(leaves * options.receivers), \(options.apdus) APDUs of 1000 bytes, leaf-link loss "
-            + "\(percent(options.loss)), receiver-link loss \(percent(options.receiverLoss)), link delay "
-            + "\(options.linkDelay) µs, seed \(options.seed)")
-        print(pad("", 18) + pad("lost", 7) + pad("NAKseq@src", 11) + pad("/lost", 7) + pad("RDATA@src", 10)
-            + pad("/lost", 7) + pad("RDATA@leaves", 13) + pad("/lost", 7) + pad("p50", 9) + pad("p90", 9)
-            + pad("p99", 9) + pad("max", 9) + pad("verify", 8) + "events")
+        print(
+            "pgm-ne-bench: fanout \(options.fanout) = \(leaves) leaf subnets x \(options.receivers) receivers "
+                + "= \(leaves * options.receivers), \(options.apdus) APDUs of 1000 bytes, leaf-link loss "
+                + "\(percent(options.loss)), receiver-link loss \(percent(options.receiverLoss)), link delay "
+                + "\(options.linkDelay) µs, seed \(options.seed)")
+        print(
+            pad("", 18) + pad("lost", 7) + pad("NAKseq@src", 11) + pad("/lost", 7) + pad("RDATA@src", 10)
+                + pad("/lost", 7) + pad("RDATA@leaves", 13) + pad("/lost", 7) + pad("p50", 9) + pad("p90", 9)
+                + pad("p99", 9) + pad("max", 9) + pad("verify", 8) + "events")
         for elements in [true, false] {
             let scenario = ElementTreeScenario(Self.scenario(options, elements: elements))
             let finished = scenario.run(limit: .seconds(3600))
@@ -116,12 +119,13 @@ struct ElementBenchmark: ParsableCommand {
             let leafRDATA = scenario.leafSegments.reduce(0) { $0 + (bySegment[$1]?.rdata.values.reduce(0, +) ?? 0) }
             let perLost = { (value: Int) in lost.isEmpty ? "-" : String(format2(Double(value) / Double(lost.count))) }
             let latency = { (fraction: Double) in scenario.latencyPercentile(fraction).map(milliseconds) ?? "-" }
-            print(pad(elements ? "with elements" : "plain routers", 18) + pad("\(lost.count)", 7)
-                + pad("\(scenario.sourceNAKSequences)", 11) + pad(perLost(scenario.sourceNAKSequences), 7)
-                + pad("\(scenario.sourceRDATA)", 10) + pad(perLost(scenario.sourceRDATA), 7)
-                + pad("\(leafRDATA)", 13) + pad(perLost(leafRDATA), 7)
-                + pad(latency(0.5), 9) + pad(latency(0.9), 9) + pad(latency(0.99), 9) + pad(latency(1), 9)
-                + pad(finished && failures.isEmpty ? "ok" : "FAIL", 8) + "\(scenario.network.eventsProcessed)")
+            print(
+                pad(elements ? "with elements" : "plain routers", 18) + pad("\(lost.count)", 7)
+                    + pad("\(scenario.sourceNAKSequences)", 11) + pad(perLost(scenario.sourceNAKSequences), 7)
+                    + pad("\(scenario.sourceRDATA)", 10) + pad(perLost(scenario.sourceRDATA), 7)
+                    + pad("\(leafRDATA)", 13) + pad(perLost(leafRDATA), 7)
+                    + pad(latency(0.5), 9) + pad(latency(0.9), 9) + pad(latency(0.99), 9) + pad(latency(1), 9)
+                    + pad(finished && failures.isEmpty ? "ok" : "FAIL", 8) + "\(scenario.network.eventsProcessed)")
             for failure in failures.prefix(3) { print("  " + failure) }
             if elements {
                 let statistics = scenario.elementHosts.map(\.engine.statistics)
@@ -129,9 +133,10 @@ struct ElementBenchmark: ParsableCommand {
                 let received = statistics.reduce(0) { $0 + $1.naksReceived }
                 let forwarded = statistics.reduce(0) { $0 + $1.naksForwarded }
                 let withoutState = statistics.reduce(0) { $0 + $1.rdataWithoutRepairStateDropped }
-                print("  elements: \(received) NAKs in, \(forwarded) forwarded, \(eliminated) eliminated; "
-                    + "\(withoutState) RDATA dropped without repair state; at most \(scenario.maximumNAKsPerCycle) "
-                    + "NAK per sequence per element per NAK_ELIM_IVL at the source")
+                print(
+                    "  elements: \(received) NAKs in, \(forwarded) forwarded, \(eliminated) eliminated; "
+                        + "\(withoutState) RDATA dropped without repair state; at most \(scenario.maximumNAKsPerCycle) "
+                        + "NAK per sequence per element per NAK_ELIM_IVL at the source")
             }
         }
     }
@@ -152,8 +157,12 @@ struct ElementBenchmark: ParsableCommand {
             var element = NetworkElement(configuration: configuration)
             let spm = Packet(
                 tsi: tsi, dataDestinationPort: 7500,
-                body: .spm(SPM(sequence: SequenceNumber(1), trail: SequenceNumber(1), lead: SequenceNumber(2_000_000), path: source)))
-            element.receive(spm, arrival: Arrival(source: source, destination: group, interface: InterfaceID(0)), at: .zero)
+                body: .spm(
+                    SPM(
+                        sequence: SequenceNumber(1), trail: SequenceNumber(1), lead: SequenceNumber(2_000_000),
+                        path: source)))
+            element.receive(
+                spm, arrival: Arrival(source: source, destination: group, interface: InterfaceID(0)), at: .zero)
             while element.pollTransmit(at: .zero) != nil {}
             var sent = 0
             let start = clock.now
@@ -165,39 +174,53 @@ struct ElementBenchmark: ParsableCommand {
             }
             let elapsed = clock.now - start
             let rate = Double(count) / elapsed.secondsValue
-            print(pad(name, 44) + pad("\(count) in", 12) + pad(milliseconds(elapsed), 12)
-                + "\(Int(rate)) packets/s, \(sent) sent, \(element.repairStateCount) repair states left")
+            print(
+                pad(name, 44) + pad("\(count) in", 12) + pad(milliseconds(elapsed), 12)
+                    + "\(Int(rate)) packets/s, \(sent) sent, \(element.repairStateCount) repair states left")
         }
 
         print("pgm-ne-bench --engine: one session, four interfaces, 1 µs of virtual time per input")
         run("ODATA forwarded to 3 interfaces", count: 1_000_000) { element, index, now in
             let odata = Packet(
                 tsi: tsi, dataDestinationPort: 7500,
-                body: .odata(DataPacket(sequence: SequenceNumber(UInt32(index + 1)), trail: SequenceNumber(1), payload: payload)))
-            element.receive(odata, arrival: Arrival(source: source, destination: group, interface: InterfaceID(0)), at: now)
+                body: .odata(
+                    DataPacket(sequence: SequenceNumber(UInt32(index + 1)), trail: SequenceNumber(1), payload: payload))
+            )
+            element.receive(
+                odata, arrival: Arrival(source: source, destination: group, interface: InterfaceID(0)), at: now)
         }
         run("NAK, NCF down, NAK up, NCF, RDATA (distinct)", count: 200_000) { element, index, now in
             let sequence = SequenceNumber(UInt32(index + 1))
             let down = InterfaceID(1 + index % 3)
-            let nak = Packet(tsi: tsi, dataDestinationPort: 7500, body: .nak(NAK(sequence: sequence, source: source, group: group)))
+            let nak = Packet(
+                tsi: tsi, dataDestinationPort: 7500, body: .nak(NAK(sequence: sequence, source: source, group: group)))
             element.receive(
-                nak, arrival: Arrival(source: .ipv4(IPv4Address(10, UInt8(down.rawValue), 0, 9)),
-                                      destination: interfaces[down.rawValue].address, interface: down), at: now)
-            let ncf = Packet(tsi: tsi, dataDestinationPort: 7500, body: .ncf(NAK(sequence: sequence, source: source, group: group)))
-            element.receive(ncf, arrival: Arrival(source: source, destination: group, interface: InterfaceID(0)), at: now)
+                nak,
+                arrival: Arrival(
+                    source: .ipv4(IPv4Address(10, UInt8(down.rawValue), 0, 9)),
+                    destination: interfaces[down.rawValue].address, interface: down), at: now)
+            let ncf = Packet(
+                tsi: tsi, dataDestinationPort: 7500, body: .ncf(NAK(sequence: sequence, source: source, group: group)))
+            element.receive(
+                ncf, arrival: Arrival(source: source, destination: group, interface: InterfaceID(0)), at: now)
             let rdata = Packet(
                 tsi: tsi, dataDestinationPort: 7500,
                 body: .rdata(DataPacket(sequence: sequence, trail: SequenceNumber(1), payload: payload)))
-            element.receive(rdata, arrival: Arrival(source: source, destination: group, interface: InterfaceID(0)), at: now)
+            element.receive(
+                rdata, arrival: Arrival(source: source, destination: group, interface: InterfaceID(0)), at: now)
         }
         var random = SplitMix64(seed: 1)
         let flood = (0..<1_000_000).map { _ in SequenceNumber(UInt32(random.bounded(2_000_000)) + 1) }
         run("NAK flood, random in-window sequences", count: flood.count) { element, index, now in
             let down = InterfaceID(1 + index % 3)
-            let nak = Packet(tsi: tsi, dataDestinationPort: 7500, body: .nak(NAK(sequence: flood[index], source: source, group: group)))
+            let nak = Packet(
+                tsi: tsi, dataDestinationPort: 7500,
+                body: .nak(NAK(sequence: flood[index], source: source, group: group)))
             element.receive(
-                nak, arrival: Arrival(source: .ipv4(IPv4Address(10, UInt8(down.rawValue), 0, 9)),
-                                      destination: interfaces[down.rawValue].address, interface: down), at: now)
+                nak,
+                arrival: Arrival(
+                    source: .ipv4(IPv4Address(10, UInt8(down.rawValue), 0, 9)),
+                    destination: interfaces[down.rawValue].address, interface: down), at: now)
         }
     }
 

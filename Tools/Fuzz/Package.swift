@@ -14,10 +14,10 @@ let package = Package(
         .target(
             name: "FuzzHarness",
             dependencies: [
-                .product(name: "PGMWire", package: "swift-pgm"), .product(name: "PGMCapture", package: "swift-pgm")
+                .product(name: "PGMWire", package: "swift-pgm"), .product(name: "PGMCapture", package: "swift-pgm"),
             ]),
         .executableTarget(name: "WireFuzz", dependencies: ["FuzzHarness"], swiftSettings: fuzzFlags),
-        .executableTarget(name: "CaptureFuzz", dependencies: ["FuzzHarness"], swiftSettings: fuzzFlags)
+        .executableTarget(name: "CaptureFuzz", dependencies: ["FuzzHarness"], swiftSettings: fuzzFlags),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -102,7 +102,9 @@ struct SimulationBenchmark: ParsableCommand {
         }
 
         let wall = elapsed.secondsValue
-        print("pgm-sim-bench: \(receiverCount) receivers, \(apduCount) APDUs (\(sequences) sequences), 1 % loss each way, seed \(seed)")
+        print(
+            "pgm-sim-bench: \(receiverCount) receivers, \(apduCount) APDUs (\(sequences) sequences), 1 % loss each way, seed \(seed)"
+        )
         print("completed: \(finished), invariant failures: \(failures.count), virtual time \(scenario.network.now)")
         print("sequences lost by at least one receiver: \(lostSequences) (receiver-sequence losses: \(receiverLosses))")
         print("NAK packets at source per lost sequence:  \(ratio(statistics.naksReceived))")
@@ -110,7 +112,11 @@ struct SimulationBenchmark: ParsableCommand {
         print("NCFs per lost sequence:                   \(ratio(statistics.ncfSent))")
         print("RDATA per lost sequence:                  \(ratio(statistics.rdataSent))")
         print("repair latency (ODATA sent -> RDATA at a receiver that missed it), \(latencies.count) repairs:")
-        print("  p50 \(percentile(0.5))  p90 \(percentile(0.9))  p99 \(percentile(0.99))  max \(latencies.last.map(milliseconds) ?? "-")")
-        print("simulated events: \(scenario.network.eventsProcessed) in \((wall * 1000).rounded() / 1000) s wall = \(Int(Double(scenario.network.eventsProcessed) / wall)) events/s")
+        print(
+            "  p50 \(percentile(0.5))  p90 \(percentile(0.9))  p99 \(percentile(0.99))  max \(latencies.last.map(milliseconds) ?? "-")"
+        )
+        print(
+            "simulated events: \(scenario.network.eventsProcessed) in \((wall * 1000).rounded() / 1000) s wall = \(Int(Double(scenario.network.eventsProcessed) / wall)) events/s"
+        )
     }
 }
