@@ -1,7 +1,7 @@
 // swift-tools-version: 6.1
 import PackageDescription
 
-/// Layering (see ARCHITECTURE.md): PGMWire <- PGMCore <- PGMSimulation; PGMWire <- PGMCapture;
+/// Layering (see Docs/architecture.md): PGMWire <- PGMCore <- PGMSimulation; PGMWire <- PGMCapture;
 /// PGMCore <- PGMSockets; everything <- PGMCommandLine <- the four executables. The lab and the benchmarks are a
 /// nested package (Tools/Package.swift), so this manifest declares only what the libraries and programs need.
 let upcomingFeatures: [SwiftSetting] = [

@@ -7,8 +7,8 @@ public import PGMWire
 /// Never traps: every bound is checked before a read, and a frame that cannot be followed is reported as
 /// ``Decapsulated/malformed(_:_:)``.
 public struct Decapsulator: Sendable {
-    /// OpenPGM's UDP encapsulation ports (3055 unicast, 3056 multicast, protocol notes §1) and its default
-    /// data-destination port 7500, which PGM-over-UDP deployments commonly reuse as the UDP port.
+    /// OpenPGM's UDP encapsulation ports (3055 unicast, 3056 multicast, Docs/openpgm.md#udp-encapsulation) and its
+    /// default data-destination port 7500, which PGM-over-UDP deployments commonly reuse as the UDP port.
     public static let defaultUDPPorts: [UInt16] = [3055, 3056, 7500]
 
     /// UDP ports whose payload is decoded as PGM whatever it holds.

@@ -1,7 +1,7 @@
 public import PGMWire
 
 /// Per-session statistics of a trace: traffic by type, ODATA gaps, NAK/NCF/RDATA per lost sequence, repair
-/// latencies and congestion reports (protocol notes §14 "Session tracking").
+/// latencies and congestion reports (Docs/pgm-dump.md#--stats).
 ///
 /// Pure: feed it decoded packets with their capture times in capture order, then read ``report()``. It never
 /// looks at a clock, so the same capture always gives the same report.

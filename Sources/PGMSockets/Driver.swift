@@ -25,7 +25,7 @@ public struct DriverStatistics: Hashable, Sendable {
     public init() {}
 }
 
-/// One process's poll(2) loop around one engine (STYLE.md §7): nothing is shared, so nothing is locked.
+/// One process's poll(2) loop around one engine (Docs/style.md#concurrency): nothing is shared, so nothing is locked.
 ///
 /// Each turn: read every ready socket in batches (`recvmmsg`) and hand each decoded packet to
 /// ``Engine/receive(_:arrival:at:)``; call ``Engine/handleTimeout(at:)`` once its deadline has passed; drain

@@ -3,9 +3,9 @@ internal import Glibc
 public import PGMCore
 import Synchronization
 
-/// Hands work to a running ``Driver`` from other threads (STYLE.md §7, the async add-on): commands wait in a
-/// `Mutex`-guarded list and an eventfd wakes the loop, which runs them between two turns on its own thread. The
-/// engine itself never leaves that thread; only the `Sendable` closures cross.
+/// Hands work to a running ``Driver`` from other threads (the async add-on, Docs/style.md#concurrency): commands
+/// wait in a `Mutex`-guarded list and an eventfd wakes the loop, which runs them between two turns on its own
+/// thread. The engine itself never leaves that thread; only the `Sendable` closures cross.
 ///
 /// ```swift
 /// let remote = try driver.makeRemote()

@@ -6,8 +6,9 @@ public import PGMWire
 /// The sockets of one interface: a host has one set, a network element one per interface, each with its own
 /// ``InterfaceID`` so that arrivals and transmits name the interface the engine means.
 ///
-/// UDP encapsulation, and why a NAK cannot land in the wrong process (notes §16: OpenPGM binds every socket to
-/// `0.0.0.0:PORT` with SO_REUSEPORT, so the kernel hashes a receiver's unicast NAK to any of them):
+/// UDP encapsulation, and why a NAK cannot land in the wrong process (Docs/openpgm.md#same-host-udp-loses-naks:
+/// OpenPGM binds every socket to `0.0.0.0:PORT` with SO_REUSEPORT, so the kernel hashes a receiver's unicast NAK
+/// to any of them):
 /// - the *group socket* is bound to `GROUP:PORT` (SO_REUSEADDR, so several receivers share it). A socket
 ///   bound to a multicast address only gets datagrams sent to that address, so it never takes unicast;
 /// - the *unicast socket* (sources and network elements, which NAKs and SPMRs are sent to) is bound to

@@ -19,7 +19,7 @@ public struct NetworkInterface: Hashable, Sendable, CustomStringConvertible {
     public var description: String { "\(name) (\(address))" }
 
     /// Finds an interface by name (`eth0`) or by one of its IPv4 addresses (`198.18.0.1`). Numeric strings
-    /// are never looked up as host names (OpenPGM's DNS lookup for "lo", notes §16, is what we avoid).
+    /// are never looked up as host names (OpenPGM's DNS lookup for "lo", Docs/openpgm.md, is what we avoid).
     public static func named(_ nameOrAddress: String) throws(NetworkConfigurationError) -> NetworkInterface {
         let all = list()
         if let address = IPv4Address(nameOrAddress) {

@@ -1,7 +1,7 @@
 internal import Glibc
 
 /// A failed system call: the errno and the exact call, e.g. `setsockopt(IP_ADD_MEMBERSHIP)`, so a message can
-/// say what was refused and a program can map it to an exit code (STYLE.md §6, §10).
+/// say what was refused and a program can map it to an exit code (Docs/style.md#errors-and-logging).
 public struct SystemError: Error, Equatable, Sendable, CustomStringConvertible {
     /// The call as written in the source, with the option or the address it was given.
     public var call: String

@@ -50,7 +50,7 @@ public struct Packet: Hashable, Sendable {
     /// Header bits of the options byte (offset 5), as deployed by OpenPGM and decoded by Wireshark.
     ///
     /// RFC 3208 §8 numbers these bits "0 = MSB", which read literally would put OPT_PRESENT at 0x80; every
-    /// implementation on the wire uses the values below (see the protocol notes §2.1), and so do we.
+    /// implementation on the wire uses the values below (Docs/openpgm.md#header-option-bits), and so do we.
     public struct Flags: OptionSet, Hashable, Sendable {
         public var rawValue: UInt8
         public init(rawValue: UInt8) { self.rawValue = rawValue & ~0x01 }

@@ -6,7 +6,7 @@ import Testing
 /// whole path (decapsulation, PGM decoding, every formatter, the analyzer) and nothing traps.
 @Suite("Random frames")
 struct RandomFrameTests {
-    /// SplitMix64: fixed seeds give the same inputs on every run (STYLE.md §4).
+    /// SplitMix64: fixed seeds give the same inputs on every run (Docs/style.md#time-and-randomness-are-inputs).
     struct SplitMix64: RandomNumberGenerator {
         var state: UInt64
         mutating func next() -> UInt64 {

@@ -4,7 +4,7 @@ import PGMWire
 import Testing
 
 /// Every shared capture decodes, and agrees with tshark's saved JSON wherever tshark decodes a field correctly
-/// (testdata/README.md lists what it gets wrong: SPMR as data, NAK lists as raw text, NAK_BO_RNG labels, OPT_CR).
+/// (Docs/pgm-dump.md lists what it gets wrong: SPMR as data, NAK lists as raw text, NAK_BO_RNG labels, OPT_CR).
 @Suite("Captures agree with tshark")
 struct TsharkAgreementTests {
     static func tshark(_ capture: String) throws -> [TolerantJSON] {

@@ -10,7 +10,7 @@
  *   stalls), so a benchmark can give OpenPGM a buffer like pgm-recv's 8 MiB.
  *
  * send: reads stdin in APDUs of --apdu bytes, sends them, then keeps calling pgm_recv() for --linger seconds,
- *       because OpenPGM only sends queued repairs from inside pgm_recv() (protocol notes §16).
+ *       because OpenPGM only sends queued repairs from inside pgm_recv() (Docs/openpgm.md).
  * recv: writes every delivered APDU to stdout; exits 0 on PGM_IO_STATUS_FIN (or after --bytes bytes), 3 on
  *       an unrecoverable loss (PGM_IO_STATUS_RESET), 1 after --timeout seconds without data; --messages N
  *       also stops after N APDUs. stdout is flushed whenever no data is waiting, so latency stays low and
@@ -21,7 +21,7 @@
  * Build: Tools/openpgm-peer/build OUTPUT (the one set of flags every user of the peer shares).
  *
  * Debian's pgm_compat_csum_partial_copy() makes an aligned 16-byte SSE store into a destination that is not
- * aligned for fragments, so any APDU larger than one TSDU crashes the sender (notes §16). The library calls it
+ * aligned for fragments, so any APDU larger than one TSDU crashes the sender (Docs/openpgm.md). The library calls it
  * through its PLT, so the definition below, exported from the executable, replaces it: copy, then checksum the
  * copy with the library's own pgm_compat_csum_partial().
  */

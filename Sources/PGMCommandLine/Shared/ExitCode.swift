@@ -1,4 +1,4 @@
-/// Process exit codes shared by the four programs (STYLE.md §10; values from BSD sysexits.h where one fits).
+/// Process exit codes shared by the four programs (Docs/style.md#exit-codes; from BSD sysexits.h where one fits).
 ///
 /// Each program's `--help` lists the ones it uses; tests assert them.
 public enum PGMExitCode: Int32, Sendable, CaseIterable {

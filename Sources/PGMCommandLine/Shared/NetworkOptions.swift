@@ -4,7 +4,7 @@ import PGMCore
 public import PGMSockets
 public import PGMWire
 
-/// Where and how PGM travels; shared by pgm-source, pgm-recv and pgm-ne (STYLE.md §10).
+/// Where and how PGM travels; shared by pgm-source, pgm-recv and pgm-ne (Docs/style.md#command-line-programs).
 public struct NetworkOptions: ParsableArguments, Sendable {
     public init() {}
 
@@ -79,7 +79,7 @@ public struct NetworkOptions: ParsableArguments, Sendable {
     }
 }
 
-/// `--json`: JSON Lines on stderr for statistics and events (STYLE.md §10).
+/// `--json`: JSON Lines on stderr for statistics and events (Docs/style.md#command-line-programs).
 public struct OutputOptions: ParsableArguments, Sendable {
     public init() {}
 
@@ -96,7 +96,7 @@ public struct LoggingOptions: ParsableArguments, Sendable {
         help: ArgumentHelp("trace, debug, info, notice, warning, error or critical.", valueName: "level"))
     public var logLevel: Logger.Level = .warning
 
-    /// Bootstraps swift-log once per process, to stderr (STYLE.md §6), and returns the program's logger.
+    /// Bootstraps swift-log once per process, to stderr (Docs/style.md#errors-and-logging); returns the logger.
     public func makeLogger(label: String) -> Logger {
         LoggingBootstrap.once
         var logger = Logger(label: label)
@@ -121,7 +121,7 @@ public struct CommandFailure: Error, CustomStringConvertible, Sendable {
         self.message = message
     }
 
-    /// Maps socket and configuration errors to STYLE.md §10's codes: 77 for a refused raw socket, 69 for an
+    /// Maps socket and configuration errors to Docs/style.md#exit-codes: 77 for a refused raw socket, 69 for an
     /// unusable interface, group or port, 1 otherwise.
     public init(_ error: any Error) {
         switch error {

@@ -1,7 +1,7 @@
 public import ArgumentParser
 
 /// A data rate in bits per second, written with an optional K, M or G suffix (powers of 1000, as link speeds
-/// are): `100M`, `2.5G`, `800k`. OpenPGM's TXW_MAX_RTE is bytes per second (notes §16); ours is bits, like
+/// are): `100M`, `2.5G`, `800k`. OpenPGM's TXW_MAX_RTE is bytes per second (Docs/openpgm.md#rates); ours is bits, like
 /// every link, and ``bytesPerSecond`` converts.
 public struct Rate: Hashable, Sendable, ExpressibleByArgument, CustomStringConvertible {
     public var bitsPerSecond: Int

@@ -103,8 +103,8 @@ public struct SourceCommand: ParsableCommand {
         return text
     }
 
-    /// OpenPGM reassembles at most 16 fragments and its examples stop at about 22.8 KB (notes §16): 22,800 bytes
-    /// or 16 of our fragments, whichever is less (22,784 with UDP encapsulation, whose header takes 8 bytes).
+    /// OpenPGM reassembles at most 16 fragments and its examples stop at about 22.8 KB (Docs/openpgm.md#largest-apdu):
+    /// 22,800 bytes or 16 of our fragments, whichever is less (22,784 with UDP encapsulation, whose header takes 8).
     public static func defaultAPDUSize(_ configuration: Source.Configuration) -> Int {
         min(22_800, 16 * Source.maximumPayload(configuration, fragmented: true))
     }

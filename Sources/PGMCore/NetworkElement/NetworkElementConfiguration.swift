@@ -13,8 +13,8 @@ extension NetworkElement {
         }
     }
 
-    /// Element settings. RFC 3208 names the NE timers without values; the defaults follow the protocol notes
-    /// §12 (OpenPGM's 2 s for NAK_RPT_IVL and NAK_RDATA_IVL) and make NAK_ELIM_IVL a tenth of NAK_RDATA_IVL.
+    /// Element settings. RFC 3208 names the NE timers without values; the defaults follow Docs/timers.md
+    /// (OpenPGM's 2 s for NAK_RPT_IVL and NAK_RDATA_IVL) and make NAK_ELIM_IVL a tenth of NAK_RDATA_IVL.
     public struct Configuration: Sendable {
         /// Every interface the element forwards PGM on, in the order copies are sent.
         public var interfaces: [Interface]
@@ -24,7 +24,7 @@ extension NetworkElement {
         public var upstream: InterfaceID?
         /// NAK_RPT_IVL: how long a forwarded NAK is repeated without an NCF before forwarding is cancelled, or
         /// before a DLR that stays silent is given up (RFC 3208 §7.3, §9.5.3.2). An NE's NAK_RPT_IVL is the
-        /// total repeat window, not a per-NAK wait as at receivers (protocol notes §15.8).
+        /// total repeat window, not a per-NAK wait as at receivers (Docs/timers.md, "NAK_RPT_IVL means two things").
         public var nakRepeatInterval: Duration = .seconds(2)
         /// NAK_RDATA_IVL: how long confirmed repair state waits for RDATA before it is discarded (RFC 3208 §7.3).
         public var nakRdataInterval: Duration = .seconds(2)
@@ -86,7 +86,7 @@ extension NetworkElement {
         /// (the state of a flood drains within NAK_RPT_IVL / NAK_RDATA_IVL).
         public var maximumRepairStatesPerSession = 4096
         /// A session whose source has sent nothing (SPM, ODATA, RDATA) for this long is forgotten. The RFC
-        /// leaves path-state expiry open; this is several ambient-SPM intervals (protocol notes §7).
+        /// leaves path-state expiry open; this is several ambient-SPM intervals (Docs/timers.md).
         public var sessionExpiry: Duration = .seconds(180)
         /// An SPMR from downstream is answered from the cached SPM when that SPM is younger than this and no
         /// ODATA has moved the lead since; otherwise the request is left to the source (see

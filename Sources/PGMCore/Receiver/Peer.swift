@@ -128,8 +128,8 @@ struct Peer {
             default: break
             }
         }
-        // Sanity checks OpenPGM applies too (protocol notes §6): trail not after the sequence, fragments
-        // inside their APDU, APDU within our limit.
+        // Sanity checks OpenPGM applies too (Docs/openpgm.md#receiver-behaviour): trail not after the sequence,
+        // fragments inside their APDU, APDU within our limit.
         guard data.trail.precedesOrEquals(data.sequence) else {
             context.statistics.malformedPackets += 1
             return

@@ -1,7 +1,7 @@
 public import PGMWire
 
 extension Receiver {
-    /// Receiver settings. NAK timers default to OpenPGM's bundled examples (protocol notes §12); RFC 3208
+    /// Receiver settings. NAK timers default to OpenPGM's bundled examples (Docs/timers.md); RFC 3208
     /// names them without values.
     public struct Configuration: Sendable {
         /// The application's data-destination port: packets for other ports are foreign.

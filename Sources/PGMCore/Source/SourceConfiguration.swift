@@ -1,8 +1,8 @@
 public import PGMWire
 
 extension Source {
-    /// Everything a source needs to know up front. Defaults follow OpenPGM's bundled examples (protocol notes
-    /// §12), since RFC 3208 names its timers but gives almost no values.
+    /// Everything a source needs to know up front. Defaults follow OpenPGM's bundled examples (Docs/timers.md),
+    /// since RFC 3208 names its timers but gives almost no values.
     public struct Configuration: Sendable {
         /// The session: our GSI and data-source port.
         public var tsi: TSI
