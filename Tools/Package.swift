@@ -9,6 +9,13 @@ let upcomingFeatures: [SwiftSetting] = [
     .enableUpcomingFeature("InternalImportsByDefault"),
 ]
 
+/// Products of the root package, by name.
+func swiftPGM(_ names: String...) -> [Target.Dependency] {
+    names.map { .product(name: $0, package: "swift-pgm") }
+}
+
+let argumentParser = Target.Dependency.product(name: "ArgumentParser", package: "swift-argument-parser")
+
 let package = Package(
     name: "swift-pgm-tools",
     platforms: [.macOS(.v15)],
@@ -20,49 +27,21 @@ let package = Package(
     targets: [
         .executableTarget(
             name: "pgm-lab",
-            dependencies: [
-                .product(name: "PGMSimulation", package: "swift-pgm"),
-                .product(name: "PGMCommandLine", package: "swift-pgm"),
-                .product(name: "PGMLabSupport", package: "swift-pgm"),
-                .product(name: "PGMCapture", package: "swift-pgm"),
-                .product(name: "PGMCore", package: "swift-pgm"),
-                .product(name: "Yams", package: "Yams"),
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ],
+            dependencies: swiftPGM("PGMSimulation", "PGMCommandLine", "PGMLabSupport", "PGMCapture", "PGMCore")
+                + [.product(name: "Yams", package: "Yams"), argumentParser],
             path: "Lab", swiftSettings: upcomingFeatures),
         .executableTarget(
-            name: "pgm-capture-gen",
-            dependencies: [
-                .product(name: "PGMWire", package: "swift-pgm"),
-                .product(name: "PGMCapture", package: "swift-pgm"),
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ],
+            name: "pgm-capture-gen", dependencies: swiftPGM("PGMWire", "PGMCapture") + [argumentParser],
             path: "CaptureGenerator", swiftSettings: upcomingFeatures),
         .executableTarget(
-            name: "pgm-sim-bench",
-            dependencies: [
-                .product(name: "PGMSimulation", package: "swift-pgm"),
-                .product(name: "PGMCore", package: "swift-pgm"),
-                .product(name: "PGMWire", package: "swift-pgm"),
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ],
+            name: "pgm-sim-bench", dependencies: swiftPGM("PGMSimulation", "PGMCore", "PGMWire") + [argumentParser],
             path: "SimulationBenchmark", swiftSettings: upcomingFeatures),
         .executableTarget(
-            name: "pgm-ne-bench",
-            dependencies: [
-                .product(name: "PGMSimulation", package: "swift-pgm"),
-                .product(name: "PGMCore", package: "swift-pgm"),
-                .product(name: "PGMWire", package: "swift-pgm"),
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ],
+            name: "pgm-ne-bench", dependencies: swiftPGM("PGMSimulation", "PGMCore", "PGMWire") + [argumentParser],
             path: "ElementBenchmark", swiftSettings: upcomingFeatures),
         .executableTarget(
-            name: "pgm-wire-bench",
-            dependencies: [
-                .product(name: "PGMWire", package: "swift-pgm"),
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ],
-            path: "WireBenchmark", swiftSettings: upcomingFeatures),
+            name: "pgm-wire-bench", dependencies: swiftPGM("PGMWire") + [argumentParser], path: "WireBenchmark",
+            swiftSettings: upcomingFeatures),
     ],
     swiftLanguageModes: [.v6]
 )

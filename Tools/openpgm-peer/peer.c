@@ -51,6 +51,25 @@ static double now_seconds(void) {
     return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+/* Sleeps until the socket is readable, for at most `most_ms` milliseconds, or less when pgm_recv() said
+ * (`status`) that OpenPGM's timer or rate limiter is due sooner. */
+static void wait_for_socket(pgm_sock_t *sock, int status, int most_ms) {
+    struct pollfd fds[8];
+    int n = 8;
+    memset(fds, 0, sizeof fds);
+    pgm_poll_info(sock, fds, &n, POLLIN);
+    int wait = most_ms;
+    if (status == PGM_IO_STATUS_TIMER_PENDING || status == PGM_IO_STATUS_RATE_LIMITED) {
+        struct timeval tv;
+        socklen_t len = sizeof tv;
+        pgm_getsockopt(sock, IPPROTO_PGM, status == PGM_IO_STATUS_TIMER_PENDING ? PGM_TIME_REMAIN : PGM_RATE_REMAIN,
+                       &tv, &len);
+        int remain = (int)(tv.tv_sec * 1000 + (tv.tv_usec + 999) / 1000);
+        if (remain < wait) wait = remain;
+    }
+    poll(fds, n, wait);
+}
+
 /* OpenPGM's default log handler prints to stdout ("Warn: Interface lo reports as a loopback device."), which
  * would corrupt the data a receiver writes there: send the library's messages to stderr. */
 static void log_to_stderr(const int level, const char *message, void *closure) {
@@ -83,20 +102,7 @@ static void drive(pgm_sock_t *sock, double seconds) {
         if (err) pgm_error_free(err);
         if (status == PGM_IO_STATUS_NORMAL) continue;
         if (now_seconds() >= end) return;
-        struct pollfd fds[8];
-        int n = 8;
-        memset(fds, 0, sizeof fds);
-        pgm_poll_info(sock, fds, &n, POLLIN);
-        int timeout = 5;
-        if (status == PGM_IO_STATUS_TIMER_PENDING || status == PGM_IO_STATUS_RATE_LIMITED) {
-            struct timeval tv;
-            socklen_t len = sizeof tv;
-            pgm_getsockopt(sock, IPPROTO_PGM, status == PGM_IO_STATUS_TIMER_PENDING ? PGM_TIME_REMAIN : PGM_RATE_REMAIN,
-                           &tv, &len);
-            timeout = (int)(tv.tv_sec * 1000 + (tv.tv_usec + 999) / 1000);
-            if (timeout > 5) timeout = 5;
-        }
-        poll(fds, n, timeout);
+        wait_for_socket(sock, status, 5);
     }
 }
 
@@ -234,20 +240,7 @@ int main(int argc, char **argv) {
             if (status == PGM_IO_STATUS_RESET) { fprintf(stderr, "peer: unrecoverable loss\n"); code = 3; continue; }
             if (now_seconds() - last > timeout) { fprintf(stderr, "peer: timeout after %lld bytes\n", total); code = 1; break; }
             fflush(stdout);  /* nothing to deliver now: hand over what is buffered before sleeping */
-            struct pollfd fds[8];
-            int n = 8;
-            memset(fds, 0, sizeof fds);
-            pgm_poll_info(sock, fds, &n, POLLIN);
-            int wait = 20;
-            if (status == PGM_IO_STATUS_TIMER_PENDING || status == PGM_IO_STATUS_RATE_LIMITED) {
-                struct timeval tv;
-                socklen_t len = sizeof tv;
-                pgm_getsockopt(sock, IPPROTO_PGM, status == PGM_IO_STATUS_TIMER_PENDING ? PGM_TIME_REMAIN : PGM_RATE_REMAIN,
-                               &tv, &len);
-                int remain = (int)(tv.tv_sec * 1000 + (tv.tv_usec + 999) / 1000);
-                if (remain < wait) wait = remain;
-            }
-            poll(fds, n, wait);
+            wait_for_socket(sock, status, 20);
         }
         fflush(stdout);
         fprintf(stderr, "peer: received %lld bytes\n", total);
