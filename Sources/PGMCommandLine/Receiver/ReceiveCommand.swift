@@ -151,108 +151,54 @@ public struct ReceiveCommand: ParsableCommand {
             var repairer = DesignatedLocalRepairer.Configuration(receiver: configuration, address: .ipv4(interface.address))
             repairer.cacheBytes = dlrCacheBytes
             return try receive(
-                with: DesignatedLocalRepairer(configuration: repairer), sockets: sockets, interface: interface,
-                output: outputDescriptor, logger: logger)
+                with: DesignatedLocalRepairer(configuration: repairer), role: .dlr, statistics: \.receiver.statistics,
+                sockets: sockets, interface: interface, output: outputDescriptor, logger: logger)
         }
         return try receive(
-            with: Receiver(configuration: configuration), sockets: sockets, interface: interface, output: outputDescriptor,
-            logger: logger)
+            with: Receiver(configuration: configuration), role: .receiver, statistics: \.statistics, sockets: sockets,
+            interface: interface, output: outputDescriptor, logger: logger)
     }
 
-    /// Runs the driver around a receiver, or a DLR wrapping one, until the session ends.
-    func receive<E: DeliveringEngine>(
-        with engine: E, sockets: InterfaceSockets, interface: NetworkInterface, output outputDescriptor: Int32,
-        logger: Logger
-    ) throws -> PGMExitCode {
+    /// Runs the driver around a receiver, or a DLR wrapping one, until ``ReceiverProgram`` says the run is over.
+    /// - Parameter statistics: where the engine keeps the receiver's counters.
+    func receive<E: Engine>(
+        with engine: E, role: ReceiverProgram.Role, statistics: @escaping (E) -> Receiver.Statistics,
+        sockets: InterfaceSockets, interface: NetworkInterface, output outputDescriptor: Int32, logger: Logger
+    ) throws -> PGMExitCode where E.Event == Receiver.Event {
         let printer = StatisticsPrinter(json: output.json)
         let driver = try Driver(engine: engine, sockets: [sockets], handleSignals: true, logger: logger)
-        printer.note(
-            "pgm-recv: joined \(network.groupAddress):\(network.port) on \(interface), \(network.native ? "native" : "UDP port \(network.udpPort)")",
-            json: ["type": "start", "group": "\(network.groupAddress)", "interface": interface.name])
+        printer.print(
+            ReceiverProgram.started(
+                group: "\(network.groupAddress)", port: network.port, interface: "\(interface)",
+                interfaceName: interface.name, transport: network.native ? "native" : "UDP port \(network.udpPort)"))
 
-        var session = ReceiveSession(wanted: tsi?.value, follow: follow)
+        var program = ReceiverProgram(
+            role: role, wanted: tsi?.value, follow: follow, timeout: timeout.map { .seconds($0) },
+            dlrLinger: .seconds(dlrLinger), start: driver.now)
         let writer = OutputWriter(descriptor: outputDescriptor)
-        var outcome: PGMExitCode?
-        let timeoutDuration = timeout.map { Duration.seconds($0) }
-        var lastData = driver.now
-        var dataSpan: (first: Instant, last: Instant)?
-        var lingerUntil: Instant?
-        driver.onSignal = { _, _, _ in outcome = session.lost.isEmpty ? .success : .unrecoverableLoss }
+        var outputs: [ProgramOutput] = []
+        driver.onSignal = { _, _, _ in program.signalled() }
         driver.afterTurn = { engine, now in
             while let event = engine.pollEvent() {
-                for action in session.handle(event) {
-                    switch action {
-                    case .write(let bytes):
-                        lastData = now
-                        dataSpan = (dataSpan?.first ?? now, now)
-                        if !writer.append(bytes) {
-                            printer.note("pgm-recv: cannot write the output: \(String(cString: strerror(errno)))", json: ["type": "error", "message": "output"])
-                            outcome = .failure
-                        }
-                    case .note(let text, let object):
-                        printer.note("pgm-recv: " + text, json: object)
-                    case .closed where dlr:
-                        if lingerUntil == nil { lingerUntil = now + .seconds(dlrLinger) }
-                    case .closed:
-                        outcome = session.lost.isEmpty ? .success : .unrecoverableLoss
-                    }
+                program.handle(event, at: now, into: &outputs)
+                printer.perform(outputs, logger: logger) { bytes in
+                    if !writer.append(bytes) { printer.perform(program.outputFailed(Self.lastError), logger: logger) }
                 }
+                outputs.removeAll(keepingCapacity: true)
             }
-            if !writer.flush() {
-                printer.note("pgm-recv: cannot write the output: \(String(cString: strerror(errno)))", json: ["type": "error", "message": "output"])
-                outcome = .failure
-            }
-            if let lingerUntil, outcome == nil, now >= lingerUntil {
-                outcome = session.lost.isEmpty ? .success : .unrecoverableLoss
-            }
-            if let timeoutDuration, outcome == nil, lingerUntil == nil, now - lastData >= timeoutDuration {
-                printer.note(
-                    "pgm-recv: no data for \(formatDecimal(timeoutDuration.secondsValue, places: 1)) s (--timeout)",
-                    json: ["type": "timeout"])
-                outcome = .failure
-            }
-            printer.tick(at: now) { Self.sample(engine, lost: session.lostSequences, dataSpan: dataSpan) }
-            return outcome == nil ? .proceed : .stop
+            if !writer.flush() { printer.perform(program.outputFailed(Self.lastError), logger: logger) }
+            printer.perform(program.turnEnded(at: now), logger: logger)
+            printer.tick(at: now) { program.sample(statistics(engine)) }
+            return program.isStopped ? .stop : .proceed
         }
         try driver.run()
-        printer.finish(at: driver.now, Self.sample(driver.engine, lost: session.lostSequences, dataSpan: dataSpan))
-        if !session.lost.isEmpty {
-            let ranges = session.lost.map { $0.first == $0.last ? "\($0.first)" : "\($0.first)-\($0.last)" }
-            writeError("pgm-recv: unrecoverable sequence numbers: \(ranges.joined(separator: ", "))\n")
-        }
-        return outcome ?? .success
+        printer.finish(at: driver.now, program.sample(statistics(driver.engine)))
+        for line in program.closingLines { writeError(line + "\n") }
+        return program.exitCode
     }
 
-    static func sample<E: DeliveringEngine>(
-        _ engine: E, lost: Int, dataSpan: (first: Instant, last: Instant)?
-    ) -> StatisticsSample {
-        let statistics = engine.receiverStatistics
-        var sample = StatisticsSample(role: E.self == Receiver.self ? "receiver" : "dlr")
-        sample.bytes = statistics.bytesDelivered
-        sample.messages = statistics.apdusDelivered
-        sample.dataSeconds = dataSpan.map { ($0.last - $0.first).secondsValue }
-        sample.packets = statistics.odataReceived + statistics.rdataReceived
-        sample.naks = statistics.naksSent
-        sample.ncfs = statistics.ncfReceived
-        sample.repairs = statistics.rdataReceived
-        sample.lossRate = statistics.lossRate
-        sample.unrecoverable = lost
-        return sample
-    }
-}
-
-/// An engine that delivers a session's data as ``Receiver`` events: the receiver itself, or a DLR around one.
-protocol DeliveringEngine: Engine {
-    mutating func pollEvent() -> Receiver.Event?
-    var receiverStatistics: Receiver.Statistics { get }
-}
-
-extension Receiver: DeliveringEngine {
-    var receiverStatistics: Receiver.Statistics { statistics }
-}
-
-extension DesignatedLocalRepairer: DeliveringEngine {
-    var receiverStatistics: Receiver.Statistics { receiver.statistics }
+    /// The last system call's failure in words (`errno`).
+    private static var lastError: String { String(cString: strerror(errno)) }
 }
 
 /// `--tsi GSI.PORT`, as ``TSI/description`` prints it.

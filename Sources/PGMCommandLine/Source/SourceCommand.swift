@@ -150,91 +150,30 @@ public struct SourceCommand: ParsableCommand {
         let driver = try Driver(
             engine: Source(configuration: configuration, at: clock.now), sockets: [sockets], clock: clock,
             handleSignals: true, logger: logger)
-        let transport = network.native ? "native" : "UDP port \(sockets.localPort ?? network.udpPort)"
-        printer.note(
-            "pgm-source: TSI \(tsi) to \(network.groupAddress):\(network.port) on \(interface), \(transport), APDUs up to \(formatGrouped(apduSize)) bytes; \(windowDescription)",
-            json: ["type": "start", "tsi": "\(tsi)", "group": "\(network.groupAddress)", "interface": interface.name,
-                   "window": windowDescription])
+        printer.print(
+            SourceProgram.started(
+                tsi: tsi, group: "\(network.groupAddress)", port: network.port, interface: "\(interface)",
+                interfaceName: interface.name,
+                transport: network.native ? "native" : "UDP port \(sockets.localPort ?? network.udpPort)",
+                apduSize: apduSize, window: windowDescription))
 
-        let lingerDuration = Duration.seconds(linger)
-        var lingerStart: Instant?
-        var stopNow = false
-        var signals = 0
-        // Read again once a quarter of the queue (or one APDU, if larger) is free: a rate-limited source then
-        // reads many APDUs per system call instead of one each time one has left.
-        let readThreshold = max(apduSize, configuration.maximumQueuedBytes / 4)
-        driver.inputDescriptor = { engine in
-            input.isFinished || engine.isClosing || engine.queuedBytesAvailable < readThreshold ? nil : input.descriptor
-        }
+        var program = SourceProgram(
+            linger: .seconds(linger), apduSize: apduSize, maximumQueuedBytes: configuration.maximumQueuedBytes)
+        driver.inputDescriptor = { engine in program.watchesInput(input, engine: engine) ? input.descriptor : nil }
         driver.onInput = { engine, now in
-            do {
-                // Several APDUs per turn while the queue has room and more input is ready, so that one poll
-                // per APDU does not bound the rate.
-                var reads = 0
-                repeat {
-                    try input.read(room: engine.queuedBytesAvailable) { apdu in try engine.send(apdu, at: now) }
-                    reads += 1
-                } while reads < 4 && !input.isFinished && engine.queuedBytesAvailable >= apduSize && input.isReadable
-                if input.isFinished { engine.close(at: now) }
-            } catch Source.SendError.queueFull {
-                return  // the descriptor is polled again once the queue drains
-            } catch {
-                logger.error("input: \(error)")
-                input.abandon()
-                engine.close(at: now)
-            }
+            printer.perform(program.readInput(input, into: &engine, at: now), logger: logger)
         }
         driver.onSignal = { engine, _, now in
-            signals += 1
-            if signals == 1 {
-                do {
-                    try input.finish { apdu in try engine.send(apdu, at: now) }
-                } catch {
-                    logger.warning("the last \(apduSize) bytes or less were not sent: \(error)")
-                    input.abandon()
-                }
-                if !engine.isClosing { engine.close(at: now) }
-            } else {
-                stopNow = true
-            }
+            printer.perform(program.signalled(input, engine: &engine, at: now), logger: logger)
         }
         driver.afterTurn = { engine, now in
-            while let event = engine.pollEvent() {
-                switch event {
-                case .finished: stopNow = true
-                case .nakReceived, .nakOutsideWindow: break
-                case .worstReceiver(let lossRate, let address):
-                    printer.note(
-                        "pgm-source: worst receiver \(address) reports \(formatDecimal(lossRate * 100, places: 2))% loss",
-                        json: ["type": "worst_receiver", "address": "\(address)", "loss_rate": "\(lossRate)"])
-                }
-            }
-            printer.tick(at: now) { Self.sample(engine, accepted: input.bytesAccepted) }
-            if engine.isClosing && lingerStart == nil && engine.queuedBytesAvailable == engine.configuration.maximumQueuedBytes {
-                lingerStart = now
-            }
-            if let lingerStart, now - lingerStart >= lingerDuration { stopNow = true }
-            return stopNow ? .stop : .proceed
+            while let event = engine.pollEvent() { printer.perform(program.handle(event), logger: logger) }
+            printer.tick(at: now) { SourceProgram.sample(engine, accepted: input.bytesAccepted) }
+            return program.turnEnded(engine, at: now) ? .stop : .proceed
         }
         try driver.run()
-        printer.finish(at: driver.now, Self.sample(driver.engine, accepted: input.bytesAccepted))
-        return .success
-    }
-
-    /// `accepted`: input bytes handed to the engine; those still queued have not been sent.
-    static func sample(_ engine: Source, accepted: Int) -> StatisticsSample {
-        let statistics = engine.statistics
-        var sample = StatisticsSample(role: "source")
-        sample.bytes = accepted - (engine.configuration.maximumQueuedBytes - engine.queuedBytesAvailable)
-        sample.messages = statistics.apdusQueued
-        sample.packets = statistics.odataSent + statistics.rdataSent
-        sample.naks = statistics.naksReceived
-        sample.ncfs = statistics.ncfSent
-        sample.repairs = statistics.rdataSent
-        sample.lossRate = statistics.odataSent > 0 ? Double(statistics.rdataSent) / Double(statistics.odataSent) : 0
-        sample.worstReceiverLossRate = statistics.worstReceiverLoss.map { Double($0) / Double(UInt16.max) }
-        sample.worstReceiver = statistics.worstReceiver.map { "\($0)" }
-        return sample
+        printer.finish(at: driver.now, SourceProgram.sample(driver.engine, accepted: input.bytesAccepted))
+        return program.exitCode
     }
 }
 

@@ -1,0 +1,68 @@
+import PGMCore
+import PGMWire
+
+/// The element's counters in its statistics lines (`"element": {...}` with `--json`): what the lab and an
+/// operator read to see NAK elimination and constrained repairs at work.
+public struct ElementCounters: Encodable, Sendable {
+    public var sessions: Int
+    public var spmsForwarded: Int
+    public var odataForwarded: Int
+    public var rdataForwarded: Int
+    public var rdataCopiesSent: Int
+    public var rdataWithoutRepairStateDropped: Int
+    public var naksReceived: Int
+    public var naksEliminated: Int
+    public var naksForwarded: Int
+    public var nakSequencesForwarded: Int
+    public var naksRedirected: Int
+    public var ncfsSent: Int
+    public var ncfsReceived: Int
+    public var spmrsReceived: Int
+    public var repairersLearned: Int
+    /// Sequences missing from the ODATA the element forwarded (loss above it), which it asked for itself.
+    public var lossesDetected: Int
+    /// Those asked for again because the repair did not arrive within a repair round trip.
+    public var repairRetries: Int
+    /// Forwarded NAK sequences repeated at NAK_RPT_RTE for want of an NCF.
+    public var nakRepeats: Int
+    /// NAKed sequences answered from a kept copy of a repair that had already passed, and the copies sent.
+    public var nakSequencesAnsweredFromCopies: Int
+    public var repairsResentFromCopies: Int
+    public var dropped: Int
+    /// The worst receiver loss reported with OPT_CR over all sessions (0…1), and who reported it.
+    public var worstLossRate: Double
+    public var worstReceiver: String?
+
+    init(_ statistics: NetworkElement.Statistics, sessions: Int) {
+        self.sessions = sessions
+        spmsForwarded = statistics.spmsForwarded
+        odataForwarded = statistics.odataForwarded
+        rdataForwarded = statistics.rdataForwarded
+        rdataCopiesSent = statistics.rdataCopiesSent
+        rdataWithoutRepairStateDropped = statistics.rdataWithoutRepairStateDropped
+        naksReceived = statistics.naksReceived
+        naksEliminated = statistics.naksEliminated
+        naksForwarded = statistics.naksForwarded
+        nakSequencesForwarded = statistics.nakSequencesForwarded
+        naksRedirected = statistics.naksRedirected
+        ncfsSent = statistics.ncfsSent
+        ncfsReceived = statistics.ncfsReceived
+        spmrsReceived = statistics.spmrsReceived
+        repairersLearned = statistics.repairersLearned
+        lossesDetected = statistics.lossesDetected
+        repairRetries = statistics.repairRetries
+        nakRepeats = statistics.nakRepeats
+        nakSequencesAnsweredFromCopies = statistics.nakSequencesAnsweredFromCopies
+        repairsResentFromCopies = statistics.repairsResentFromCopies
+        dropped = statistics.foreignPacketsDropped + statistics.packetsDiscardedByOption + statistics.sessionsRejected
+            + statistics.spmsStaleDropped + statistics.spmsFromDownstreamDropped + statistics.odataDropped
+            + statistics.rdataWithoutRepairStateDropped + statistics.rdataMisroutedDropped
+            + statistics.naksWithoutSessionDropped + statistics.naksMisroutedDropped + statistics.naksMisaddressedDropped
+            + statistics.naksOutsideWindowDropped + statistics.parityNAKsDropped + statistics.repairStatesRejected
+            + statistics.ncfsFromDownstreamDropped + statistics.ncfsMisaddressedDropped + statistics.nnaksDropped
+            + statistics.spmrsDropped + statistics.polrsDropped
+        let worst = statistics.worstCongestionReports.values.max { $0.receiverWorstPath < $1.receiverWorstPath }
+        worstLossRate = Double(worst?.receiverWorstPath ?? 0) / Double(UInt16.max)
+        worstReceiver = worst.map { "\($0.worstReceiver)" }
+    }
+}
