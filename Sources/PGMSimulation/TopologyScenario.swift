@@ -6,14 +6,29 @@ import PGMCapture
 /// every host its engine (source, receiver, DLR, network element), loss per link direction as the file says,
 /// the same checks at the end. OpenPGM hosts cannot be simulated and make the topology unsupported.
 public final class TopologyScenario {
+    /// How the simulated hosts configure their engines. `Tools/lab simulate` sets every field from the programs'
+    /// own defaults (`PGMCommandLine.ProgramDefaults`, which this module cannot import), so that a simulated run
+    /// configures its engines as pgm-source and pgm-recv would. The initial values are the simulator's of before
+    /// (its tests' seeds and bounds were chosen with them): pgm-recv's timers, but one opening SPM, the Router Alert
+    /// bytes and 22,800-byte APDUs also with UDP. Once PGMCore holds the programs' defaults, both read them there.
     public struct Options: Sendable {
         public var seed: UInt64
         /// The source's rate in bits per second (the lab passes `traffic.rate` through `pgm-source --rate`).
         public var rateBitsPerSecond: Int
         /// Bytes of IP (and UDP) header per packet, for the rate limiter: 28 with UDP, 20 native.
         public var headerOverhead: Int
+        /// The IPv4 Router Alert option's bytes on SPM, NCF and RDATA (the engine's default: native PGM's 4).
+        public var routerAlertOverhead = 4
         /// The largest APDU cut from the data, as `pgm-source --apdu-size` (OpenPGM's reassembly limit).
         public var apduSize = 22_800
+        /// pgm-source's `--txw-secs`, `--spm-interval` and opening SPMs.
+        public var transmitWindow: Duration = .seconds(4)
+        public var ambientSPMInterval: Duration = .seconds(1)
+        public var openingSPMs = 1
+        /// pgm-recv's `--nak-rpt-ivl`, `--nak-rdata-ivl` and `--nak-bo-ivl`: its LAN timers.
+        public var receiverNAKRepeatInterval: Duration = .milliseconds(250)
+        public var receiverNAKRdataInterval: Duration = .milliseconds(250)
+        public var receiverNAKBackoffInterval: Duration = .milliseconds(50)
         /// Adjusts every receiver's configuration (DLRs' too) after the defaults above are set.
         public var receiver: @Sendable (inout Receiver.Configuration) -> Void = { _ in }
 
@@ -101,9 +116,9 @@ public final class TopologyScenario {
                     downlink: Self.profile(interface.loss?.in, options: options))
             }
             var receiverConfiguration = Receiver.Configuration(dataDestinationPort: topology.port, group: .ipv4(group))
-            // pgm-recv's LAN timers (its --nak-rpt-ivl / --nak-rdata-ivl defaults).
-            receiverConfiguration.nakRepeatInterval = .milliseconds(250)
-            receiverConfiguration.nakRdataInterval = .milliseconds(250)
+            receiverConfiguration.nakRepeatInterval = options.receiverNAKRepeatInterval
+            receiverConfiguration.nakRdataInterval = options.receiverNAKRdataInterval
+            receiverConfiguration.nakBackoffInterval = options.receiverNAKBackoffInterval
             receiverConfiguration.seed = seeds.next()
             receiverConfiguration.address = interfaces[0].address
             options.receiver(&receiverConfiguration)
@@ -115,8 +130,10 @@ public final class TopologyScenario {
                     group: .ipv4(group), sourceAddress: interfaces[0].address)
                 configuration.rate = options.rateBitsPerSecond / 8
                 configuration.headerOverhead = options.headerOverhead
-                configuration.txwSeconds = .seconds(4)
-                configuration.ambientSPMInterval = .seconds(1)  // pgm-source's --spm-interval default
+                configuration.routerAlertOverhead = options.routerAlertOverhead
+                configuration.txwSeconds = options.transmitWindow
+                configuration.ambientSPMInterval = options.ambientSPMInterval
+                configuration.openingSPMs = options.openingSPMs
                 configuration.seed = seeds.next()
                 let sourceHost = network.addHost(host.name, engine: Source(configuration: configuration, at: .zero), interfaces: interfaces)
                 sourceHost.onActivity = { [unowned self] host, now in self.feed(host, now: now) }

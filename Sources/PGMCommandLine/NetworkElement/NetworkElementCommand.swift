@@ -49,12 +49,12 @@ public struct NetworkElementCommand: ParsableCommand {
     @ArgumentParser.Option(
         name: .customLong("nak-rpt-ivl"),
         help: ArgumentHelp("NAK_RPT_IVL: seconds to repeat a forwarded NAK until an NCF confirms it.", valueName: "seconds"))
-    public var nakRepeatInterval: Double = 2
+    public var nakRepeatInterval: Double = ProgramDefaults.elementNAKRepeatIntervalSeconds
 
     @ArgumentParser.Option(
         name: .customLong("nak-rdata-ivl"),
         help: ArgumentHelp("NAK_RDATA_IVL: seconds repair state waits for RDATA after an NCF.", valueName: "seconds"))
-    public var nakRdataInterval: Double = 2
+    public var nakRdataInterval: Double = ProgramDefaults.elementNAKRdataIntervalSeconds
 
     @ArgumentParser.Option(
         name: .customLong("nak-elim-ivl"),
@@ -75,11 +75,11 @@ public struct NetworkElementCommand: ParsableCommand {
         help: ArgumentHelp(
             "Seconds (random, up to this) the element waits before asking for ODATA it missed itself; 0 leaves such loss to receivers.",
             valueName: "seconds"))
-    public var lossDetectionBackoff: Double = 0.002
+    public var lossDetectionBackoff: Double = ProgramDefaults.lossDetectionBackoffSeconds
 
     @ArgumentParser.Option(
         name: .customLong("max-sessions"), help: ArgumentHelp("Most sessions (TSIs) kept; more are dropped and counted.", valueName: "count"))
-    public var maximumSessions = 1024
+    public var maximumSessions = ProgramDefaults.maximumSessions
 
     public mutating func validate() throws {
         guard !downstream.isEmpty else { throw ValidationError("name at least one --downstream interface") }

@@ -59,13 +59,10 @@ public struct ReceiveCommand: ParsableCommand {
     @Flag(help: "Go on with the next session after one closes (OPT_FIN), and wait for one when none is there.")
     public var follow = false
 
-    /// OpenPGM's 300 s by default. Shorter makes a restarted source's new session followed sooner, but should
-    /// stay above the source's ambient SPM interval (30 s for pgm-source and OpenPGM), which is all an idle
-    /// source sends.
     @ArgumentParser.Option(
         name: .customLong("peer-expiry"),
         help: ArgumentHelp("Seconds of silence after which a session has ended without OPT_FIN.", valueName: "seconds"))
-    public var peerExpiry: Double = 300
+    public var peerExpiry: Double = ProgramDefaults.peerExpirySeconds
 
     @Flag(
         help: """
@@ -75,33 +72,27 @@ public struct ReceiveCommand: ParsableCommand {
     public var dlr = false
 
     @ArgumentParser.Option(name: .customLong("dlr-cache"), help: ArgumentHelp("Bytes of the stream a DLR keeps for repairs.", valueName: "bytes"))
-    public var dlrCacheBytes = 32 << 20
+    public var dlrCacheBytes = ProgramDefaults.dlrCacheBytes
 
-    /// Receivers below may still be repairing when the session closes; a DLR that left at once would leave
-    /// their last NAKs to time out.
     @ArgumentParser.Option(
         name: .customLong("dlr-linger"),
         help: ArgumentHelp("Seconds a DLR keeps serving repairs after the session closed.", valueName: "seconds"))
-    public var dlrLinger: Double = 5
+    public var dlrLinger: Double = ProgramDefaults.dlrLingerSeconds
 
-    /// A LAN answers a NAK within milliseconds; OpenPGM's examples wait 2 s (the engine's default), which
-    /// lets a repair lost twice outlive a source's few seconds of window and linger.
     @ArgumentParser.Option(
         name: .customLong("nak-rpt-ivl"),
         help: ArgumentHelp("NAK_RPT_IVL: seconds to wait for an NCF before NAKing again.", valueName: "seconds"))
-    public var nakRepeatInterval: Double = 0.25
+    public var nakRepeatInterval: Double = ProgramDefaults.receiverNAKRepeatIntervalSeconds
 
     @ArgumentParser.Option(
         name: .customLong("nak-rdata-ivl"),
         help: ArgumentHelp("NAK_RDATA_IVL: seconds to wait for RDATA after an NCF before NAKing again.", valueName: "seconds"))
-    public var nakRdataInterval: Double = 0.25
+    public var nakRdataInterval: Double = ProgramDefaults.receiverNAKRdataIntervalSeconds
 
-    /// Below a network element that confirms at once, a short back-off trades NCF suppression for speed: the
-    /// element's NAK elimination then does the suppressing.
     @ArgumentParser.Option(
         name: .customLong("nak-bo-ivl"),
         help: ArgumentHelp("NAK_BO_IVL: the most seconds a NAK waits at random, so one NCF suppresses other receivers' NAKs.", valueName: "seconds"))
-    public var nakBackoffInterval: Double = 0.05
+    public var nakBackoffInterval: Double = ProgramDefaults.receiverNAKBackoffIntervalSeconds
 
     public mutating func validate() throws {
         if let timeout, !(timeout > 0) { throw ValidationError("--timeout must be positive") }

@@ -42,13 +42,13 @@ public struct SourceCommand: ParsableCommand {
     public var files: [String] = []
 
     @ArgumentParser.Option(help: ArgumentHelp("Rate limit for data, repairs and SPMs, in bits/s on the wire (K, M, G suffixes).", valueName: "rate"))
-    public var rate: Rate = Rate(bitsPerSecond: 100_000_000)
+    public var rate: Rate = ProgramDefaults.rate
 
     @ArgumentParser.Option(name: .customLong("max-tpdu"), help: ArgumentHelp("Largest IP datagram, headers included.", valueName: "bytes"))
-    public var maxTPDU: Int = 1500
+    public var maxTPDU: Int = ProgramDefaults.maxTPDU
 
     @ArgumentParser.Option(name: .customLong("txw-secs"), help: ArgumentHelp("Transmit window: seconds of data kept for repairs.", valueName: "seconds"))
-    public var txwSeconds: Double = 4
+    public var txwSeconds: Double = ProgramDefaults.transmitWindowSeconds
 
     @ArgumentParser.Option(
         name: .customLong("txw-bytes"),
@@ -60,18 +60,13 @@ public struct SourceCommand: ParsableCommand {
         help: ArgumentHelp("Largest APDU (message) cut from the input (default: what OpenPGM receivers take).", valueName: "bytes"))
     public var apduSize: Int?
 
-    /// 5 s by default: a receiver whose repair was lost asks again after NAK_RDATA_IVL (2 s), so a shorter
-    /// linger leaves it waiting for a source that is gone.
     @ArgumentParser.Option(help: ArgumentHelp("Seconds to keep answering NAKs after the last data.", valueName: "seconds"))
-    public var linger: Double = 5
+    public var linger: Double = ProgramDefaults.lingerSeconds
 
-    /// Heartbeat SPMs restart with every data packet (RFC 3208 §5.1.5), so while data flows only ambient SPMs
-    /// go out. A receiver that missed the first SPMs (a late joiner, or a loss) cannot NAK until one arrives:
-    /// OpenPGM receivers declare everything before it lost. One a second costs 36 bytes.
     @ArgumentParser.Option(
         name: .customLong("spm-interval"),
         help: ArgumentHelp("Seconds between ambient SPMs, also while data flows.", valueName: "seconds"))
-    public var spmInterval: Double = 1
+    public var spmInterval: Double = ProgramDefaults.ambientSPMIntervalSeconds
 
     @ArgumentParser.Option(name: .customLong("source-port"), help: ArgumentHelp("Data-source port of the TSI (default: random).", valueName: "port"))
     public var sourcePort: UInt16?
@@ -103,12 +98,6 @@ public struct SourceCommand: ParsableCommand {
         return text
     }
 
-    /// OpenPGM reassembles at most 16 fragments and its examples stop at about 22.8 KB (notes §16): 22,800 bytes
-    /// or 16 of our fragments, whichever is less (22,784 with UDP encapsulation, whose header takes 8 bytes).
-    public static func defaultAPDUSize(_ configuration: Source.Configuration) -> Int {
-        min(22_800, 16 * Source.maximumPayload(configuration, fragmented: true))
-    }
-
     public func run() throws {
         try runReportingFailure("pgm-source") { try execute() }
     }
@@ -126,17 +115,17 @@ public struct SourceCommand: ParsableCommand {
             tsi: tsi, dataDestinationPort: network.port, group: .ipv4(network.groupAddress),
             sourceAddress: .ipv4(interface.address))
         configuration.maxTPDU = maxTPDU
-        configuration.headerOverhead = network.native ? 20 : Source.Configuration.udpHeaderOverhead
-        configuration.routerAlertOverhead = network.native ? 4 : 0
+        configuration.headerOverhead = ProgramDefaults.headerOverhead(native: network.native)
+        configuration.routerAlertOverhead = ProgramDefaults.routerAlertOverhead(native: network.native)
         configuration.rate = rate.bytesPerSecond
         // 2 ms of credit: a sleeping poll loop wakes tens of microseconds late (timer slack), so a bucket of a
         // few packets would cap a fast link far below --rate.
         configuration.burst = max(configuration.burst, rate.bytesPerSecond / 500)
         configuration.txwSeconds = .seconds(txwSeconds)
         configuration.ambientSPMInterval = .seconds(spmInterval)
-        configuration.openingSPMs = 3
+        configuration.openingSPMs = ProgramDefaults.openingSPMs
         configuration.txwMaxBytes = windowBytes
-        let apduSize = self.apduSize ?? Self.defaultAPDUSize(configuration)
+        let apduSize = self.apduSize ?? ProgramDefaults.apduSize(configuration)
         configuration.maximumAPDUSize = apduSize
         configuration.maximumQueuedBytes = max(1 << 20, 4 * apduSize)
         configuration.seed = random >> 32
