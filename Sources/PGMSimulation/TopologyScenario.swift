@@ -60,21 +60,14 @@ public final class TopologyScenario {
         public var finishedAt: Instant?
     }
 
-    /// Packets per type that made it onto one subnet's wire.
-    public struct SegmentCounts: Sendable {
-        public var odata = 0
-        public var rdata = 0
-        public var nak = 0
-        public var ncf = 0
-        public var spm = 0
-    }
-
     public struct Outcome: Sendable {
         public var hosts: [HostResult]
         public var elements: [(name: String, statistics: NetworkElement.Statistics)]
-        public var segments: [(name: String, counts: SegmentCounts)]
-        /// Repair figures of every segment's wire, as the lab measures its captures.
+        /// Repair figures of every segment's wire (packets per type too), as the lab measures its captures.
         public var repair: RepairFigures
+        /// The topology's checks, in its order.
+        public var checks: [CheckVerdict]
+        /// Receivers that did not see the session close in time, then every check's failures.
         public var failures: [String]
         public var virtualTime: Duration
         public var passed: Bool { failures.isEmpty }
@@ -232,21 +225,12 @@ public final class TopologyScenario {
         results[sourceIndex].naks = source.engine.statistics.naksReceived
         results[sourceIndex].repairs = source.engine.statistics.rdataSent
 
-        var counts = Dictionary(uniqueKeysWithValues: segments.values.map { ($0, SegmentCounts()) })
         var measurement = RepairMeasurement(topology: topology)
         for record in network.trace where record.receiver == nil && !record.dropped {
             guard let packet = record.packet else { continue }
             measurement.record(
                 packet, length: record.bytes.count, on: network.name(of: record.segment), from: record.source,
                 to: record.destination, at: CaptureTimestamp(totalNanoseconds: record.time.nanoseconds))
-            switch packet.body {
-            case .odata: counts[record.segment]?.odata += 1
-            case .rdata: counts[record.segment]?.rdata += 1
-            case .nak: counts[record.segment]?.nak += 1
-            case .ncf: counts[record.segment]?.ncf += 1
-            case .spm: counts[record.segment]?.spm += 1
-            case .poll, .polr, .nnak, .spmr, .ack: break
-            }
         }
         let repair = measurement.figures()
         var failures: [String] = []
@@ -254,38 +238,19 @@ public final class TopologyScenario {
         for result in results where endRoles.contains(result.role) && !result.closed {
             failures.append("\(result.name) did not see the session close within \(topology.timeout ?? 120) s")
         }
-        for check in topology.checks {
-            switch check {
-            case .receiversMatchSource:
-                for result in results where endRoles.contains(result.role) && !result.matchesSource {
-                    failures.append("\(result.name): delivered \(result.bytes) bytes that differ from the source's \(data.count)")
-                }
-            case .sourceNAKsAtMostReceiverNAKs:
-                let sent = results.filter { $0.role == .receiver }.reduce(0) { $0 + $1.naks }
-                if results[sourceIndex].naks > sent {
-                    failures.append("source received \(results[sourceIndex].naks) NAKs > \(sent) sent by receivers")
-                }
-            case .noRepairsOn(let names):
-                for name in names where (counts[segments[name]!]?.rdata ?? 0) > 0 {
-                    failures.append("\(counts[segments[name]!]!.rdata) RDATA on \(name), which lost nothing")
-                }
-            case .noUnrecoverableLoss:
-                for result in results where result.unrecoverable > 0 {
-                    failures.append("\(result.name) reported \(result.unrecoverable) unrecoverable sequences")
-                }
-            case .sourceNAKSequencesPerLostAtMost, .sourceRDATAPerLostAtMost, .repairLatencyP99AtMostMilliseconds:
-                // The figures come from the trace: without it the check cannot be judged, which must not pass.
-                guard network.tracing else {
-                    failures.append("check \(check.name) not evaluated: the simulator's trace was off")
-                    continue
-                }
-                failures += repair.evaluate(check)?.failures ?? []
-            }
-        }
+        let facts = RunFacts(
+            hosts: results.map { result in
+                RunFacts.Host(
+                    name: result.name, role: result.role, naks: result.naks, unrecoverable: result.unrecoverable,
+                    outputMismatch: endRoles.contains(result.role) && !result.matchesSource
+                        ? "delivered \(result.bytes) bytes that differ from the source's \(data.count)" : nil)
+            },
+            expectedOutput: "bytes = the source's \(data.count)", repair: repair,
+            origin: .simulator(traced: network.tracing))
+        let checks = topology.checks.map { $0.evaluate(on: facts) }
         return Outcome(
-            hosts: results, elements: elements.map { ($0.name, $0.host.engine.statistics) },
-            segments: topology.subnets.map { ($0.name, counts[segments[$0.name]!]!) }, repair: repair,
-            failures: failures,
+            hosts: results, elements: elements.map { ($0.name, $0.host.engine.statistics) }, repair: repair,
+            checks: checks, failures: failures + checks.flatMap(\.failures),
             virtualTime: network.now - .zero)
     }
 }
