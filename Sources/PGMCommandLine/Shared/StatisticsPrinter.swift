@@ -43,11 +43,18 @@ public final class StatisticsPrinter {
     private var lastBytes = 0
     private var drewLine = false
     private let encoder: JSONEncoder
+    /// Where the text goes: stderr, or a test's buffer.
+    private let write: (String) -> Void
 
-    public init(json: Bool, interval: Duration = .seconds(1)) {
+    public convenience init(json: Bool, interval: Duration = .seconds(1)) {
+        self.init(json: json, interval: interval, isTerminal: isatty(2) == 1, write: writeError)
+    }
+
+    init(json: Bool, interval: Duration, isTerminal: Bool, write: @escaping (String) -> Void) {
         self.json = json
-        self.isTerminal = isatty(2) == 1
+        self.isTerminal = isTerminal
         self.interval = interval
+        self.write = write
         encoder = JSONEncoder()
         encoder.keyEncodingStrategy = .convertToSnakeCase
         encoder.outputFormatting = [.sortedKeys]
@@ -77,24 +84,24 @@ public final class StatisticsPrinter {
     /// An event line (unrecoverable loss, a new session) that must not be overdrawn by the next sample.
     public func note(_ text: String, json object: [String: String]) {
         if json {
-            writeError(jsonLine(object))
+            write(jsonLine(object))
         } else {
-            writeError((drewLine && isTerminal ? "\r\u{1B}[K" : "") + text + "\n")
+            write((drewLine && isTerminal ? "\r\u{1B}[K" : "") + text + "\n")
             drewLine = false
         }
     }
 
     private func emit(_ sample: StatisticsSample, final: Bool) {
         if json {
-            if let data = try? encoder.encode(sample) { writeError(String(decoding: data, as: UTF8.self) + "\n") }
+            if let data = try? encoder.encode(sample) { write(String(decoding: data, as: UTF8.self) + "\n") }
             return
         }
         let line = Self.text(sample)
         if isTerminal {
-            writeError("\r\u{1B}[K" + line + (final ? "\n" : ""))
+            write("\r\u{1B}[K" + line + (final ? "\n" : ""))
             drewLine = !final
         } else {
-            writeError(line + "\n")
+            write(line + "\n")
         }
     }
 
