@@ -10,9 +10,8 @@ import Testing
     let neighbor = NLA.ipv4(IPv4Address(198, 18, 1, 10))
     let program = ElementProgram(interfaceNames: ["core", "a", "b"])
 
-    func note(_ event: NetworkElement.Event) -> ProgramNote? {
-        guard case .note(let note) = program.handle(event).first else { return nil }
-        return note
+    func note(_ event: NetworkElement.Event) -> PrintedNote? {
+        printedNotes(program.handle(event)).first
     }
 
     @Test(arguments: ["SIGINT", "SIGTERM"])
@@ -26,7 +25,7 @@ import Testing
     @Test func sessionsArePrinted() {
         #expect(
             note(.sessionLearned(tsi, upstream: InterfaceID(0), neighbor: neighbor))
-                == ProgramNote(
+                == PrintedNote(
                     "pgm-ne: session c6:12:00:01:00:01.4000 upstream 198.18.1.10 on core",
                     json: [
                         "type": "session", "tsi": "c6:12:00:01:00:01.4000", "upstream": "core",
@@ -34,7 +33,7 @@ import Testing
                     ]))
         #expect(
             note(.upstreamChanged(tsi, upstream: InterfaceID(2), neighbor: neighbor))
-                == ProgramNote(
+                == PrintedNote(
                     "pgm-ne: session c6:12:00:01:00:01.4000 moved upstream to 198.18.1.10 on b",
                     json: [
                         "type": "upstream_changed", "tsi": "c6:12:00:01:00:01.4000", "upstream": "b",
@@ -42,7 +41,7 @@ import Testing
                     ]))
         #expect(
             note(.sessionExpired(tsi))
-                == ProgramNote(
+                == PrintedNote(
                     "pgm-ne: session c6:12:00:01:00:01.4000 expired",
                     json: ["type": "session_expired", "tsi": "c6:12:00:01:00:01.4000"]))
     }
@@ -51,22 +50,48 @@ import Testing
     @Test func repairersArePrinted() {
         #expect(
             note(.repairerLearned(tsi, address: neighbor, interface: InterfaceID(7)))
-                == ProgramNote(
+                == PrintedNote(
                     "pgm-ne: session c6:12:00:01:00:01.4000: NAKs now go to the DLR 198.18.1.10 on if7",
                     json: [
                         "type": "dlr", "tsi": "c6:12:00:01:00:01.4000", "address": "198.18.1.10", "interface": "if7",
                     ]))
         #expect(
             note(.repairerDropped(tsi, address: neighbor))
-                == ProgramNote(
+                == PrintedNote(
                     "pgm-ne: session c6:12:00:01:00:01.4000: DLR 198.18.1.10 dropped, NAKs go upstream",
                     json: ["type": "dlr_dropped", "tsi": "c6:12:00:01:00:01.4000", "address": "198.18.1.10"]))
     }
 
+    /// `dropped` counts what any of the element's rules dropped: here a NAK for a session it never learned.
+    @Test func droppedCountsEveryDrop() {
+        var engine = NetworkElement(
+            configuration: NetworkElement.Configuration(
+                interfaces: [
+                    NetworkElement.Interface(id: InterfaceID(0), address: .ipv4(IPv4Address(198, 18, 1, 1))),
+                    NetworkElement.Interface(id: InterfaceID(1), address: .ipv4(IPv4Address(198, 18, 2, 1))),
+                ],
+                upstream: InterfaceID(0)))
+        #expect(ElementProgram.sample(engine).element?.dropped == 0)
+        let nak = NAK(
+            sequence: SequenceNumber(7), source: .ipv4(IPv4Address(198, 18, 1, 10)),
+            group: .ipv4(IPv4Address(239, 192, 0, 1)))
+        engine.receive(
+            Packet(tsi: tsi, dataDestinationPort: 7500, body: .nak(nak)),
+            arrival: Arrival(
+                source: .ipv4(IPv4Address(198, 18, 2, 10)), destination: .ipv4(IPv4Address(198, 18, 2, 1)),
+                interface: InterfaceID(1)),
+            at: .zero)
+        #expect(engine.statistics.naksWithoutSessionDropped == 1)
+        #expect(engine.statistics.packetsDroppedByAnyRule == 1)
+        #expect(ElementProgram.sample(engine).element?.dropped == 1)
+    }
+
     @Test func theStartLineNamesTheInterfaces() {
-        let note = ElementProgram.started(
-            group: "239.192.0.1", port: 7500, upstream: "core (198.18.1.1)", upstreamName: "core",
-            downstream: ["a (198.18.2.1)", "b (198.18.3.1)"], downstreamNames: ["a", "b"], transport: "native")
+        let note = ProgramNote.element(
+            .started(
+                group: "239.192.0.1", port: 7500, upstream: "core (198.18.1.1)", upstreamName: "core",
+                downstream: ["a (198.18.2.1)", "b (198.18.3.1)"], downstreamNames: ["a", "b"], transport: "native")
+        ).printed
         #expect(
             note.text
                 == "pgm-ne: 239.192.0.1:7500 upstream core (198.18.1.1), downstream a (198.18.2.1), "

@@ -27,7 +27,7 @@ import Testing
     static let address = NLA.ipv4(IPv4Address(198, 18, 1, 10))
 
     static func sourceSample() -> StatisticsSample {
-        var sample = StatisticsSample(role: "source")
+        var sample = StatisticsSample(role: .source)
         sample.bytes = 12_345_678
         sample.messages = 543
         sample.packets = 8901
@@ -40,7 +40,7 @@ import Testing
         return sample
     }
 
-    static func receiverSample(role: String) -> StatisticsSample {
+    static func receiverSample(role: StatisticsSample.Role) -> StatisticsSample {
         var sample = StatisticsSample(role: role)
         sample.bytes = 20_000_000
         sample.messages = 878
@@ -55,7 +55,7 @@ import Testing
     }
 
     static func elementSample() -> StatisticsSample {
-        var sample = StatisticsSample(role: "network_element")
+        var sample = StatisticsSample(role: .networkElement)
         sample.packets = 30_120
         sample.naks = 40
         sample.ncfs = 40
@@ -103,10 +103,12 @@ import Testing
 
     static func sourceNotes() -> [ProgramNote] {
         var program = SourceProgram(linger: .seconds(5), apduSize: 22_784, maximumQueuedBytes: 1 << 20)
-        var notes = [
-            SourceProgram.started(
-                tsi: tsi, group: "239.192.0.1", port: 7500, interface: "eth0 (198.18.1.10)", interfaceName: "eth0",
-                transport: "UDP port 3056", apduSize: 22_784, window: "window 4 s at 100 Mbit/s = 50,000,000 bytes")
+        var notes: [ProgramNote] = [
+            .source(
+                .started(
+                    tsi: tsi, group: "239.192.0.1", port: 7500, interface: "eth0 (198.18.1.10)",
+                    interfaceName: "eth0", transport: "UDP port 3056", apduSize: 22_784,
+                    window: "window 4 s at 100 Mbit/s = 50,000,000 bytes"))
         ]
         for case .note(let note) in program.handle(.worstReceiver(lossRate: 0.0123, address: address)) {
             notes.append(note)
@@ -119,9 +121,10 @@ import Testing
             role: .receiver, wanted: nil, follow: false, timeout: .seconds(20), dlrLinger: .seconds(5), start: .zero)
         var outputs: [ProgramOutput] = [
             .note(
-                ReceiverProgram.started(
-                    group: "239.192.0.1", port: 7500, interface: "eth0 (198.18.1.10)", interfaceName: "eth0",
-                    transport: "native"))
+                .receiver(
+                    .started(
+                        group: "239.192.0.1", port: 7500, interface: "eth0 (198.18.1.10)", interfaceName: "eth0",
+                        transport: "native")))
         ]
         let events: [Receiver.Event] = [
             .peerDiscovered(tsi, source: address),
@@ -143,18 +146,17 @@ import Testing
         let actions =
             following.handle(.peerDiscovered(tsi, source: address)) + following.handle(.sessionClosed(tsi))
             + pinned.handle(.peerDiscovered(tsi, source: address))
-        for case .note(let text, let json) in actions {
-            outputs.append(.note(ProgramNote("pgm-recv: " + text, json: json)))
-        }
+        for case .note(let note) in actions { outputs.append(.note(.receiver(note))) }
         return outputs.compactMap { if case .note(let note) = $0 { note } else { nil } }
     }
 
     static func elementNotes() -> [ProgramNote] {
         let program = ElementProgram(interfaceNames: ["core", "a"])
-        var notes = [
-            ElementProgram.started(
-                group: "239.192.0.1", port: 7500, upstream: "core (198.18.1.1)", upstreamName: "core",
-                downstream: ["a (198.18.2.1)"], downstreamNames: ["a"], transport: "UDP port 3056")
+        var notes: [ProgramNote] = [
+            .element(
+                .started(
+                    group: "239.192.0.1", port: 7500, upstream: "core (198.18.1.1)", upstreamName: "core",
+                    downstream: ["a (198.18.2.1)"], downstreamNames: ["a"], transport: "UDP port 3056"))
         ]
         let events: [NetworkElement.Event] = [
             .sessionLearned(tsi, upstream: InterfaceID(0), neighbor: address),
@@ -199,7 +201,7 @@ import Testing
     /// pgm-recv: statistics and summary, with data_seconds.
     @Test func receiverStatisticsJSONLines() {
         #expect(
-            Self.samples(Self.receiverSample(role: "receiver"), json: true) == [
+            Self.samples(Self.receiverSample(role: .receiver), json: true) == [
                 #"{"bytes":20000000,"data_seconds":2.25,"elapsed_seconds":2,"loss_rate":0.000853,"messages":878,"#
                     + #""naks":12,"ncfs":11,"packets":14045,"rate_bits_per_second":80000000,"repairs":12,"#
                     + #""role":"receiver","type":"statistics","unrecoverable":0}"#,
@@ -212,7 +214,7 @@ import Testing
 
     @Test func receiverStatisticsTextLines() {
         #expect(
-            Self.samples(Self.receiverSample(role: "receiver"), json: false) == [
+            Self.samples(Self.receiverSample(role: .receiver), json: false) == [
                 #"2.0 s  80 Mbit/s  20,000,000 B  14,045 pkts  NAK 12  NCF 11  RDATA 12  loss 0.09%  "#
                     + #"unrecoverable 0"#,
                 #"total 3.0 s  53.3 Mbit/s  20,000,000 B  14,045 pkts  NAK 12  NCF 11  RDATA 12  loss 0.09%  "#
@@ -224,7 +226,7 @@ import Testing
     /// pgm-recv --dlr: the same keys, role dlr.
     @Test func dlrStatisticsJSONLines() {
         #expect(
-            Self.samples(Self.receiverSample(role: "dlr"), json: true) == [
+            Self.samples(Self.receiverSample(role: .dlr), json: true) == [
                 #"{"bytes":20000000,"data_seconds":2.25,"elapsed_seconds":2,"loss_rate":0.000853,"messages":878,"#
                     + #""naks":12,"ncfs":11,"packets":14045,"rate_bits_per_second":80000000,"repairs":12,"role":"dlr","#
                     + #""type":"statistics","unrecoverable":0}"#,
@@ -237,7 +239,7 @@ import Testing
 
     @Test func dlrStatisticsTextLines() {
         #expect(
-            Self.samples(Self.receiverSample(role: "dlr"), json: false) == [
+            Self.samples(Self.receiverSample(role: .dlr), json: false) == [
                 #"2.0 s  80 Mbit/s  20,000,000 B  14,045 pkts  NAK 12  NCF 11  RDATA 12  loss 0.09%  "#
                     + #"unrecoverable 0"#,
                 #"total 3.0 s  53.3 Mbit/s  20,000,000 B  14,045 pkts  NAK 12  NCF 11  RDATA 12  loss 0.09%  "#
@@ -378,6 +380,30 @@ import Testing
                 #"pgm-ne: session c6:12:00:01:ab:cd.4000: NAKs now go to the DLR 198.18.2.20 on a"#,
                 #"pgm-ne: session c6:12:00:01:ab:cd.4000: DLR 198.18.2.20 dropped, NAKs go upstream"#,
                 #"pgm-ne: session c6:12:00:01:ab:cd.4000 expired"#,
+                "",
+            ])
+    }
+
+    /// pgm-recv's rarer lines: following a session whose start did not fit the buffer, a candidate before any
+    /// session was selected.
+    @Test func receiverRareLines() {
+        let notes: [ProgramNote] = [
+            .receiver(.follow(Self.other, source: Self.address, outputOffset: 1000, droppedBytes: 3 << 20)),
+            .receiver(.candidateSession(Self.other, source: Self.address, selected: nil)),
+        ]
+        #expect(
+            Self.notes(notes, json: false) == [
+                #"pgm-recv: following session c6:12:00:02:00:01.4001 from 198.18.1.10 at output byte 1000; "#
+                    + #"its first 3145728 bytes were not kept (more than 67108864 bytes waited)"#,
+                #"pgm-recv: ignoring session c6:12:00:02:00:01.4001 from 198.18.1.10 while another lasts "#
+                    + #"(kept to follow if it ends)"#,
+                "",
+            ])
+        #expect(
+            Self.notes(notes, json: true) == [
+                #"{"dropped_bytes":"3145728","output_offset":"1000","source":"198.18.1.10","#
+                    + #""tsi":"c6:12:00:02:00:01.4001","type":"follow"}"#,
+                #"{"source":"198.18.1.10","tsi":"c6:12:00:02:00:01.4001","type":"ignored_session"}"#,
                 "",
             ])
     }

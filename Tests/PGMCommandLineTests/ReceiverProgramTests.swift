@@ -28,15 +28,13 @@ import Testing
         outputs.compactMap { if case .write(let bytes) = $0 { bytes } else { nil } }
     }
 
-    func notes(_ outputs: [ProgramOutput]) -> [ProgramNote] {
-        outputs.compactMap { if case .note(let note) = $0 { note } else { nil } }
-    }
+    func notes(_ outputs: [ProgramOutput]) -> [PrintedNote] { printedNotes(outputs) }
 
     @Test func optFINClosesWithExitZero() {
         var program = program()
         #expect(
             notes(program.handle(.peerDiscovered(first, source: address), at: Self.t0)) == [
-                ProgramNote(
+                PrintedNote(
                     "pgm-recv: session c6:12:00:01:00:01.1 from 198.18.0.1",
                     json: ["type": "session", "tsi": "c6:12:00:01:00:01.1", "source": "198.18.0.1"])
             ])
@@ -58,7 +56,7 @@ import Testing
             at: Self.t0)
         #expect(
             notes(lost) == [
-                ProgramNote(
+                PrintedNote(
                     "pgm-recv: unrecoverable: sequence numbers 10-12 (retriesExhausted)",
                     json: ["type": "unrecoverable", "first": "10", "last": "12", "reason": "retriesExhausted"])
             ])
@@ -82,10 +80,7 @@ import Testing
         let sinceData = program.turnEnded(at: Self.t0 + .seconds(2))
         #expect(sinceData == [], "data came a second ago")
         let outputs = program.turnEnded(at: Self.t0 + .seconds(3))
-        #expect(
-            outputs == [
-                .note(ProgramNote("pgm-recv: no data for 2.0 s (--timeout)", json: ["type": "timeout"]))
-            ])
+        #expect(notes(outputs) == [PrintedNote("pgm-recv: no data for 2.0 s (--timeout)", json: ["type": "timeout"])])
         #expect(program.isStopped && program.exitCode == .failure)
         let again = program.turnEnded(at: Self.t0 + .seconds(4))
         #expect(again == [], "said once")
@@ -154,7 +149,7 @@ import Testing
         let lingered = program.turnEnded(at: Self.t0 + .seconds(5))
         #expect(lingered == [])
         #expect(program.isStopped && program.exitCode == .success)
-        #expect(program.sample(Self.idle).role == "dlr")
+        #expect(program.sample(Self.idle).role == .dlr)
     }
 
     /// A second close of the session (a straggler) does not move the end of the linger.
@@ -185,10 +180,9 @@ import Testing
     @Test func aFailedWriteExitsOne() {
         var program = program()
         #expect(
-            program.outputFailed("Broken pipe") == [
-                .note(
-                    ProgramNote(
-                        "pgm-recv: cannot write the output: Broken pipe", json: ["type": "error", "message": "output"]))
+            notes(program.outputFailed("Broken pipe")) == [
+                PrintedNote(
+                    "pgm-recv: cannot write the output: Broken pipe", json: ["type": "error", "message": "output"])
             ])
         #expect(program.isStopped && program.exitCode == .failure)
     }
@@ -201,14 +195,16 @@ import Testing
         _ = program.handle(.data(first, bytes: [1]), at: Self.t0 + .milliseconds(500))
         _ = program.handle(.data(first, bytes: [2]), at: Self.t0 + .milliseconds(2000))
         let sample = program.sample(Self.idle)
-        #expect(sample.role == "receiver" && sample.dataSeconds == 1.5)
+        #expect(sample.role == .receiver && sample.dataSeconds == 1.5)
         #expect(sample.bytes == 0 && sample.packets == 0 && sample.unrecoverable == 0)
     }
 
     @Test func theStartLineNamesTheGroup() {
-        let note = ReceiverProgram.started(
-            group: "239.192.0.1", port: 7500, interface: "lo (127.0.0.1)", interfaceName: "lo",
-            transport: "UDP port 3056")
+        let note = ProgramNote.receiver(
+            .started(
+                group: "239.192.0.1", port: 7500, interface: "lo (127.0.0.1)", interfaceName: "lo",
+                transport: "UDP port 3056")
+        ).printed
         #expect(note.text == "pgm-recv: joined 239.192.0.1:7500 on lo (127.0.0.1), UDP port 3056")
         #expect(note.json == ["type": "start", "group": "239.192.0.1", "interface": "lo"])
     }

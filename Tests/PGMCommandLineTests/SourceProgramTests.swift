@@ -217,19 +217,20 @@ import Testing
         var program = SourceProgram(linger: .seconds(5), apduSize: 1000, maximumQueuedBytes: 1 << 20)
         let outputs = program.handle(.worstReceiver(lossRate: 0.125, address: .ipv4(IPv4Address(198, 18, 2, 7))))
         #expect(
-            outputs == [
-                .note(
-                    ProgramNote(
-                        "pgm-source: worst receiver 198.18.2.7 reports 12.50% loss",
-                        json: ["type": "worst_receiver", "address": "198.18.2.7", "loss_rate": "0.125"]))
+            printedNotes(outputs) == [
+                PrintedNote(
+                    "pgm-source: worst receiver 198.18.2.7 reports 12.50% loss",
+                    json: ["type": "worst_receiver", "address": "198.18.2.7", "loss_rate": "0.125"])
             ])
     }
 
     /// Pins the first line, text and JSON.
     @Test func theStartLineNamesTheSessionAndTheWindow() {
-        let note = SourceProgram.started(
-            tsi: Self.tsi, group: "239.192.0.1", port: 7500, interface: "lo (127.0.0.1)", interfaceName: "lo",
-            transport: "UDP port 3056", apduSize: 22_784, window: "window 4 s at 100 Mbit/s = 50,000,000 bytes")
+        let note = ProgramNote.source(
+            .started(
+                tsi: Self.tsi, group: "239.192.0.1", port: 7500, interface: "lo (127.0.0.1)", interfaceName: "lo",
+                transport: "UDP port 3056", apduSize: 22_784, window: "window 4 s at 100 Mbit/s = 50,000,000 bytes")
+        ).printed
         #expect(
             note.text
                 == "pgm-source: TSI c6:12:00:01:00:01.4000 to 239.192.0.1:7500 on lo (127.0.0.1), UDP port 3056, "
@@ -251,6 +252,6 @@ import Testing
         #expect(SourceProgram.sample(engine, accepted: 3000).messages == 3)
         Self.drain(&engine, at: Self.t0)
         let sample = SourceProgram.sample(engine, accepted: 3000)
-        #expect(sample.bytes == 3000 && sample.packets == 3 && sample.role == "source")
+        #expect(sample.bytes == 3000 && sample.packets == 3 && sample.role == .source)
     }
 }

@@ -127,16 +127,18 @@ import Testing
         let first = TSI(gsi: GSI(rawValue: 1), sourcePort: 1)
         let second = TSI(gsi: GSI(rawValue: 2), sourcePort: 2)
         var session = ReceiveSession(wanted: nil)
-        guard case .note(let text, _) = session.handle(.peerDiscovered(first, source: .ipv4(IPv4Address(198, 18, 0, 1)))).first else {
+        let firstSeen = session.handle(.peerDiscovered(first, source: .ipv4(IPv4Address(198, 18, 0, 1))))
+        guard case .note(let note) = firstSeen.first else {
             Issue.record("no note for the first session")
             return
         }
-        #expect(text.contains("\(first)"))
-        guard case .note(let other, _) = session.handle(.peerDiscovered(second, source: .ipv4(IPv4Address(198, 18, 0, 2)))).first else {
+        #expect(note.text.contains("\(first)"))
+        let secondSeen = session.handle(.peerDiscovered(second, source: .ipv4(IPv4Address(198, 18, 0, 2))))
+        guard case .note(let other) = secondSeen.first else {
             Issue.record("no note for the second session")
             return
         }
-        #expect(other.hasPrefix("ignoring session"))
+        #expect(other.text.hasPrefix("ignoring session"))
         #expect(session.handle(.peerDiscovered(second, source: .ipv4(IPv4Address(198, 18, 0, 2)))) == [])
         #expect(session.handle(.data(second, bytes: [9])) == [])
         #expect(session.handle(.data(first, bytes: [1, 2])) == [.write([1, 2])])

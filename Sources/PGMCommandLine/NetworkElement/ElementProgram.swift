@@ -19,57 +19,31 @@ struct ElementProgram {
 
     /// One engine event as a note: sessions learned, moved and expired, DLRs learned and dropped.
     func handle(_ event: NetworkElement.Event) -> [ProgramOutput] {
-        let (text, object): (String, [String: String])
+        let note: ElementNote
         switch event {
         case .sessionLearned(let tsi, let upstream, let neighbor):
-            (text, object) = (
-                "session \(tsi) upstream \(neighbor) on \(name(upstream))",
-                ["type": "session", "tsi": "\(tsi)", "upstream": name(upstream), "neighbor": "\(neighbor)"]
-            )
+            note = .sessionLearned(tsi, upstream: name(upstream), neighbor: neighbor)
         case .upstreamChanged(let tsi, let upstream, let neighbor):
-            (text, object) = (
-                "session \(tsi) moved upstream to \(neighbor) on \(name(upstream))",
-                ["type": "upstream_changed", "tsi": "\(tsi)", "upstream": name(upstream), "neighbor": "\(neighbor)"]
-            )
+            note = .upstreamChanged(tsi, upstream: name(upstream), neighbor: neighbor)
         case .sessionExpired(let tsi):
-            (text, object) = ("session \(tsi) expired", ["type": "session_expired", "tsi": "\(tsi)"])
+            note = .sessionExpired(tsi)
         case .repairerLearned(let tsi, let address, let interface):
-            (text, object) = (
-                "session \(tsi): NAKs now go to the DLR \(address) on \(name(interface))",
-                ["type": "dlr", "tsi": "\(tsi)", "address": "\(address)", "interface": name(interface)]
-            )
+            note = .repairerLearned(tsi, address: address, interface: name(interface))
         case .repairerDropped(let tsi, let address):
-            (text, object) = (
-                "session \(tsi): DLR \(address) dropped, NAKs go upstream",
-                ["type": "dlr_dropped", "tsi": "\(tsi)", "address": "\(address)"]
-            )
+            note = .repairerDropped(tsi, address: address)
         }
-        return [.note(ProgramNote("pgm-ne: " + text, json: object))]
+        return [.note(.element(note))]
     }
 
     /// The statistics line: the element's counters, with the common keys where they mean the same.
     static func sample(_ engine: NetworkElement) -> StatisticsSample {
         let statistics = engine.statistics
-        var sample = StatisticsSample(role: "network_element")
+        var sample = StatisticsSample(role: .networkElement)
         sample.packets = statistics.packetsReceived
         sample.naks = statistics.naksReceived
         sample.ncfs = statistics.ncfsSent
         sample.repairs = statistics.rdataForwarded
         sample.element = ElementCounters(statistics, sessions: engine.sessionCount)
         return sample
-    }
-
-    /// The first line: the group, and the interfaces up- and downstream.
-    static func started(
-        group: String, port: UInt16, upstream: String, upstreamName: String, downstream: [String],
-        downstreamNames: [String], transport: String
-    ) -> ProgramNote {
-        ProgramNote(
-            "pgm-ne: \(group):\(port) upstream \(upstream), downstream " + downstream.joined(separator: ", ")
-                + ", \(transport)",
-            json: [
-                "type": "start", "group": group, "upstream": upstreamName,
-                "downstream": downstreamNames.joined(separator: ","),
-            ])
     }
 }

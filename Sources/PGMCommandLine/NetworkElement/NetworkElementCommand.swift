@@ -161,11 +161,12 @@ public struct NetworkElementCommand: ParsableCommand {
         let driver = try Driver(
             engine: NetworkElement(configuration: configuration), sockets: sockets, handleSignals: true, logger: logger)
         printer.print(
-            ElementProgram.started(
-                group: "\(network.groupAddress)", port: network.port, upstream: "\(interfaces[0])",
-                upstreamName: interfaces[0].name, downstream: interfaces.dropFirst().map(\.description),
-                downstreamNames: interfaces.dropFirst().map(\.name),
-                transport: network.native ? "native" : "UDP port \(network.udpPort)"))
+            .element(
+                .started(
+                    group: "\(network.groupAddress)", port: network.port, upstream: "\(interfaces[0])",
+                    upstreamName: interfaces[0].name, downstream: interfaces.dropFirst().map(\.description),
+                    downstreamNames: interfaces.dropFirst().map(\.name),
+                    transport: network.native ? "native" : "UDP port \(network.udpPort)")))
 
         var program = ElementProgram(interfaceNames: interfaces.map(\.name))
         driver.onSignal = { _, _, _ in program.signalled() }

@@ -159,9 +159,11 @@ public struct ReceiveCommand: ParsableCommand {
         let printer = StatisticsPrinter(json: output.json)
         let driver = try Driver(engine: engine, sockets: [sockets], handleSignals: true, logger: logger)
         printer.print(
-            ReceiverProgram.started(
-                group: "\(network.groupAddress)", port: network.port, interface: "\(interface)",
-                interfaceName: interface.name, transport: network.native ? "native" : "UDP port \(network.udpPort)"))
+            .receiver(
+                .started(
+                    group: "\(network.groupAddress)", port: network.port, interface: "\(interface)",
+                    interfaceName: interface.name,
+                    transport: network.native ? "native" : "UDP port \(network.udpPort)")))
 
         var program = ReceiverProgram(
             role: role, wanted: tsi?.value, follow: follow, timeout: timeout.map { .seconds($0) },

@@ -12,10 +12,18 @@ import PGMWire
 /// Inputs: ``handle(_:at:)`` for each engine event, ``outputFailed(_:)`` when a write failed, ``signalled()``,
 /// then ``turnEnded(at:)`` once per driver turn. ``isStopped`` says when the driver should stop.
 struct ReceiverProgram {
-    /// The `role` of the statistics lines: a plain receiver, or a designated local repairer around one.
-    enum Role: String, Sendable {
+    /// A plain receiver, or a designated local repairer around one (which lingers after the close).
+    enum Role: Sendable {
         case receiver
         case dlr
+
+        /// The `role` of the statistics lines.
+        var statistics: StatisticsSample.Role {
+            switch self {
+            case .receiver: .receiver
+            case .dlr: .dlr
+            }
+        }
     }
 
     let role: Role
@@ -55,8 +63,8 @@ struct ReceiverProgram {
                 lastData = now
                 dataSpan = (dataSpan?.first ?? now, now)
                 outputs.append(.write(bytes))
-            case .note(let text, let object):
-                outputs.append(.note(ProgramNote("pgm-recv: " + text, json: object)))
+            case .note(let note):
+                outputs.append(.note(.receiver(note)))
             case .closed where role == .dlr:
                 if lingerUntil == nil { lingerUntil = now + dlrLinger }
             case .closed:
@@ -68,11 +76,7 @@ struct ReceiverProgram {
     /// A write of the output failed (`reason`: the system's words): the run ends with exit 1.
     mutating func outputFailed(_ reason: String) -> [ProgramOutput] {
         outcome = .failure
-        return [
-            .note(
-                ProgramNote(
-                    "pgm-recv: cannot write the output: \(reason)", json: ["type": "error", "message": "output"]))
-        ]
+        return [.note(.receiver(.outputFailed(reason: reason)))]
     }
 
     mutating func signalled() {
@@ -86,12 +90,7 @@ struct ReceiverProgram {
         }
         if let timeout, outcome == nil, lingerUntil == nil, now - lastData >= timeout {
             outcome = .failure
-            return [
-                .note(
-                    ProgramNote(
-                        "pgm-recv: no data for \(formatDecimal(timeout.secondsValue, places: 1)) s (--timeout)",
-                        json: ["type": "timeout"]))
-            ]
+            return [.note(.receiver(.timeout(timeout)))]
         }
         return []
     }
@@ -105,7 +104,7 @@ struct ReceiverProgram {
 
     /// The statistics line from the receiver's counters (a DLR's wrapped receiver's).
     func sample(_ statistics: Receiver.Statistics) -> StatisticsSample {
-        var sample = StatisticsSample(role: role.rawValue)
+        var sample = StatisticsSample(role: role.statistics)
         sample.bytes = statistics.bytesDelivered
         sample.messages = statistics.apdusDelivered
         sample.dataSeconds = dataSpan.map { ($0.last - $0.first).secondsValue }
@@ -116,14 +115,5 @@ struct ReceiverProgram {
         sample.lossRate = statistics.lossRate
         sample.unrecoverable = session.lostSequences
         return sample
-    }
-
-    /// The first line: the group joined, where, and how.
-    static func started(group: String, port: UInt16, interface: String, interfaceName: String, transport: String)
-        -> ProgramNote
-    {
-        ProgramNote(
-            "pgm-recv: joined \(group):\(port) on \(interface), \(transport)",
-            json: ["type": "start", "group": group, "interface": interfaceName])
     }
 }

@@ -1,20 +1,9 @@
 import Logging
 
-/// An event line on stderr: `text` for people, `json` as one JSON object with `--json`. Programs return them as
-/// values so that tests can compare what would be printed without a terminal or a file descriptor.
-struct ProgramNote: Equatable, Sendable {
-    var text: String
-    var json: [String: String]
-
-    init(_ text: String, json: [String: String]) {
-        self.text = text
-        self.json = json
-    }
-}
-
 /// What a program asks its command to do with the outside world after an input: print a note, write delivered
 /// data, or log. The command executes them in order.
 enum ProgramOutput: Equatable, Sendable {
+    /// An event line; programs return them as values so that tests compare what would be printed.
     case note(ProgramNote)
     /// pgm-recv's delivered bytes, for the output file or standard output.
     case write(ArraySlice<UInt8>)
@@ -34,5 +23,4 @@ extension StatisticsPrinter {
         }
     }
 
-    func print(_ note: ProgramNote) { self.note(note.text, json: note.json) }
 }

@@ -140,11 +140,12 @@ public struct SourceCommand: ParsableCommand {
             engine: Source(configuration: configuration, at: clock.now), sockets: [sockets], clock: clock,
             handleSignals: true, logger: logger)
         printer.print(
-            SourceProgram.started(
-                tsi: tsi, group: "\(network.groupAddress)", port: network.port, interface: "\(interface)",
-                interfaceName: interface.name,
-                transport: network.native ? "native" : "UDP port \(sockets.localPort ?? network.udpPort)",
-                apduSize: apduSize, window: windowDescription))
+            .source(
+                .started(
+                    tsi: tsi, group: "\(network.groupAddress)", port: network.port, interface: "\(interface)",
+                    interfaceName: interface.name,
+                    transport: network.native ? "native" : "UDP port \(sockets.localPort ?? network.udpPort)",
+                    apduSize: apduSize, window: windowDescription)))
 
         var program = SourceProgram(
             linger: .seconds(linger), apduSize: apduSize, maximumQueuedBytes: configuration.maximumQueuedBytes)

@@ -104,13 +104,7 @@ struct SourceProgram {
         case .nakReceived, .nakOutsideWindow:
             return []
         case .worstReceiver(let lossRate, let address):
-            let percent = formatDecimal(lossRate * 100, places: 2)
-            return [
-                .note(
-                    ProgramNote(
-                        "pgm-source: worst receiver \(address) reports \(percent)% loss",
-                        json: ["type": "worst_receiver", "address": "\(address)", "loss_rate": "\(lossRate)"]))
-            ]
+            return [.note(.source(.worstReceiver(address: address, lossRate: lossRate)))]
         }
     }
 
@@ -129,7 +123,7 @@ struct SourceProgram {
     /// The statistics line. `accepted`: input bytes handed to the engine; those still queued have not been sent.
     static func sample(_ engine: Source, accepted: Int) -> StatisticsSample {
         let statistics = engine.statistics
-        var sample = StatisticsSample(role: "source")
+        var sample = StatisticsSample(role: .source)
         sample.bytes = accepted - (engine.configuration.maximumQueuedBytes - engine.queuedBytesAvailable)
         sample.messages = statistics.apdusQueued
         sample.packets = statistics.odataSent + statistics.rdataSent
@@ -142,14 +136,4 @@ struct SourceProgram {
         return sample
     }
 
-    /// The first line: where the session goes and what the window may hold.
-    static func started(
-        tsi: TSI, group: String, port: UInt16, interface: String, interfaceName: String, transport: String,
-        apduSize: Int, window: String
-    ) -> ProgramNote {
-        ProgramNote(
-            "pgm-source: TSI \(tsi) to \(group):\(port) on \(interface), \(transport), APDUs up to "
-                + "\(formatGrouped(apduSize)) bytes; \(window)",
-            json: ["type": "start", "tsi": "\(tsi)", "group": group, "interface": interfaceName, "window": window])
-    }
 }
