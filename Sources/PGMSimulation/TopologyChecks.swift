@@ -106,7 +106,8 @@ extension Topology.Check {
             for subnet in subnets where rdata[subnet, default: 0] > 0 {
                 failures.append("\(rdata[subnet, default: 0]) RDATA \(seen) \(subnet), which lost nothing")
             }
-            line = "check \(name) \(subnets.joined(separator: ",")): "
+            line =
+                "check \(name) \(subnets.joined(separator: ",")): "
                 + subnets.map { "\($0)=\(rdata[$0, default: 0])" }.joined(separator: " ")
         case .noUnrecoverableLoss:
             for host in facts.hosts where host.unrecoverable > 0 {

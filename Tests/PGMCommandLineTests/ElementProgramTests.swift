@@ -30,7 +30,9 @@ import Testing
                     json: [
                         "type": "session", "tsi": "c6:12:00:01:00:01.4000", "upstream": "core",
                         "neighbor": "198.18.1.10",
-                    ]))
+                    ]
+                )
+        )
         #expect(
             note(.upstreamChanged(tsi, upstream: InterfaceID(2), neighbor: neighbor))
                 == PrintedNote(
@@ -38,12 +40,16 @@ import Testing
                     json: [
                         "type": "upstream_changed", "tsi": "c6:12:00:01:00:01.4000", "upstream": "b",
                         "neighbor": "198.18.1.10",
-                    ]))
+                    ]
+                )
+        )
         #expect(
             note(.sessionExpired(tsi))
                 == PrintedNote(
                     "pgm-ne: session c6:12:00:01:00:01.4000 expired",
-                    json: ["type": "session_expired", "tsi": "c6:12:00:01:00:01.4000"]))
+                    json: ["type": "session_expired", "tsi": "c6:12:00:01:00:01.4000"]
+                )
+        )
     }
 
     /// An interface the names do not cover is printed by its id.
@@ -54,12 +60,16 @@ import Testing
                     "pgm-ne: session c6:12:00:01:00:01.4000: NAKs now go to the DLR 198.18.1.10 on if7",
                     json: [
                         "type": "dlr", "tsi": "c6:12:00:01:00:01.4000", "address": "198.18.1.10", "interface": "if7",
-                    ]))
+                    ]
+                )
+        )
         #expect(
             note(.repairerDropped(tsi, address: neighbor))
                 == PrintedNote(
                     "pgm-ne: session c6:12:00:01:00:01.4000: DLR 198.18.1.10 dropped, NAKs go upstream",
-                    json: ["type": "dlr_dropped", "tsi": "c6:12:00:01:00:01.4000", "address": "198.18.1.10"]))
+                    json: ["type": "dlr_dropped", "tsi": "c6:12:00:01:00:01.4000", "address": "198.18.1.10"]
+                )
+        )
     }
 
     /// `dropped` counts what any of the element's rules dropped: here a NAK for a session it never learned.
@@ -70,17 +80,24 @@ import Testing
                     NetworkElement.Interface(id: InterfaceID(0), address: .ipv4(IPv4Address(198, 18, 1, 1))),
                     NetworkElement.Interface(id: InterfaceID(1), address: .ipv4(IPv4Address(198, 18, 2, 1))),
                 ],
-                upstream: InterfaceID(0)))
+                upstream: InterfaceID(0)
+            )
+        )
         #expect(ElementProgram.sample(engine).element?.dropped == 0)
         let nak = NAK(
-            sequence: SequenceNumber(7), source: .ipv4(IPv4Address(198, 18, 1, 10)),
-            group: .ipv4(IPv4Address(239, 192, 0, 1)))
+            sequence: SequenceNumber(7),
+            source: .ipv4(IPv4Address(198, 18, 1, 10)),
+            group: .ipv4(IPv4Address(239, 192, 0, 1))
+        )
         engine.receive(
             Packet(tsi: tsi, dataDestinationPort: 7500, body: .nak(nak)),
             arrival: Arrival(
-                source: .ipv4(IPv4Address(198, 18, 2, 10)), destination: .ipv4(IPv4Address(198, 18, 2, 1)),
-                interface: InterfaceID(1)),
-            at: .zero)
+                source: .ipv4(IPv4Address(198, 18, 2, 10)),
+                destination: .ipv4(IPv4Address(198, 18, 2, 1)),
+                interface: InterfaceID(1)
+            ),
+            at: .zero
+        )
         #expect(engine.statistics.naksWithoutSessionDropped == 1)
         #expect(engine.statistics.packetsDroppedByAnyRule == 1)
         #expect(ElementProgram.sample(engine).element?.dropped == 1)
@@ -89,13 +106,20 @@ import Testing
     @Test func theStartLineNamesTheInterfaces() {
         let note = ProgramNote.element(
             .started(
-                group: "239.192.0.1", port: 7500, upstream: "core (198.18.1.1)", upstreamName: "core",
-                downstream: ["a (198.18.2.1)", "b (198.18.3.1)"], downstreamNames: ["a", "b"], transport: "native")
+                group: "239.192.0.1",
+                port: 7500,
+                upstream: "core (198.18.1.1)",
+                upstreamName: "core",
+                downstream: ["a (198.18.2.1)", "b (198.18.3.1)"],
+                downstreamNames: ["a", "b"],
+                transport: "native"
+            )
         ).printed
         #expect(
             note.text
                 == "pgm-ne: 239.192.0.1:7500 upstream core (198.18.1.1), downstream a (198.18.2.1), "
-                + "b (198.18.3.1), native")
+                + "b (198.18.3.1), native"
+        )
         #expect(note.json == ["type": "start", "group": "239.192.0.1", "upstream": "core", "downstream": "a,b"])
     }
 }

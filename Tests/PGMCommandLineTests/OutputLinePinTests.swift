@@ -67,8 +67,11 @@ import Testing
                         NetworkElement.Interface(id: InterfaceID(0), address: .ipv4(IPv4Address(198, 18, 1, 1))),
                         NetworkElement.Interface(id: InterfaceID(1), address: .ipv4(IPv4Address(198, 18, 2, 1))),
                     ],
-                    upstream: InterfaceID(0))
-            ).statistics, sessions: 1)
+                    upstream: InterfaceID(0)
+                )
+            ).statistics,
+            sessions: 1
+        )
         counters.spmsForwarded = 5
         counters.odataForwarded = 14_000
         counters.rdataForwarded = 31
@@ -106,9 +109,16 @@ import Testing
         var notes: [ProgramNote] = [
             .source(
                 .started(
-                    tsi: tsi, group: "239.192.0.1", port: 7500, interface: "eth0 (198.18.1.10)",
-                    interfaceName: "eth0", transport: "UDP port 3056", apduSize: 22_784,
-                    window: "window 4 s at 100 Mbit/s = 50,000,000 bytes"))
+                    tsi: tsi,
+                    group: "239.192.0.1",
+                    port: 7500,
+                    interface: "eth0 (198.18.1.10)",
+                    interfaceName: "eth0",
+                    transport: "UDP port 3056",
+                    apduSize: 22_784,
+                    window: "window 4 s at 100 Mbit/s = 50,000,000 bytes"
+                )
+            )
         ]
         for case .note(let note) in program.handle(.worstReceiver(lossRate: 0.0123, address: address)) {
             notes.append(note)
@@ -118,13 +128,25 @@ import Testing
 
     static func receiverNotes() -> [ProgramNote] {
         var program = ReceiverProgram(
-            role: .receiver, wanted: nil, follow: false, timeout: .seconds(20), dlrLinger: .seconds(5), start: .zero)
+            role: .receiver,
+            wanted: nil,
+            follow: false,
+            timeout: .seconds(20),
+            dlrLinger: .seconds(5),
+            start: .zero
+        )
         var outputs: [ProgramOutput] = [
             .note(
                 .receiver(
                     .started(
-                        group: "239.192.0.1", port: 7500, interface: "eth0 (198.18.1.10)", interfaceName: "eth0",
-                        transport: "native")))
+                        group: "239.192.0.1",
+                        port: 7500,
+                        interface: "eth0 (198.18.1.10)",
+                        interfaceName: "eth0",
+                        transport: "native"
+                    )
+                )
+            )
         ]
         let events: [Receiver.Event] = [
             .peerDiscovered(tsi, source: address),
@@ -139,7 +161,13 @@ import Testing
         for event in events { program.handle(event, at: .zero + .seconds(1), into: &outputs) }
         outputs += program.outputFailed("Broken pipe")
         var timingOut = ReceiverProgram(
-            role: .receiver, wanted: nil, follow: false, timeout: .seconds(20), dlrLinger: .seconds(5), start: .zero)
+            role: .receiver,
+            wanted: nil,
+            follow: false,
+            timeout: .seconds(20),
+            dlrLinger: .seconds(5),
+            start: .zero
+        )
         outputs += timingOut.turnEnded(at: .zero + .seconds(20))
         var following = ReceiveSession(wanted: nil, follow: true)
         var pinned = ReceiveSession(wanted: other)
@@ -155,8 +183,15 @@ import Testing
         var notes: [ProgramNote] = [
             .element(
                 .started(
-                    group: "239.192.0.1", port: 7500, upstream: "core (198.18.1.1)", upstreamName: "core",
-                    downstream: ["a (198.18.2.1)"], downstreamNames: ["a"], transport: "UDP port 3056"))
+                    group: "239.192.0.1",
+                    port: 7500,
+                    upstream: "core (198.18.1.1)",
+                    upstreamName: "core",
+                    downstream: ["a (198.18.2.1)"],
+                    downstreamNames: ["a"],
+                    transport: "UDP port 3056"
+                )
+            )
         ]
         let events: [NetworkElement.Event] = [
             .sessionLearned(tsi, upstream: InterfaceID(0), neighbor: address),
@@ -184,7 +219,8 @@ import Testing
                     + #""type":"summary","unrecoverable":0,"worst_receiver":"198.18.2.10","#
                     + #""worst_receiver_loss_rate":0.0123}"#,
                 "",
-            ])
+            ]
+        )
     }
 
     @Test func sourceStatisticsTextLines() {
@@ -195,7 +231,8 @@ import Testing
                 #"total 3.0 s  32.9 Mbit/s  12,345,678 B  8,901 pkts  NAK 3  NCF 3  RDATA 2  loss 0.02%  "#
                     + #"unrecoverable 0  worst receiver 1.23% 198.18.2.10"#,
                 "",
-            ])
+            ]
+        )
     }
 
     /// pgm-recv: statistics and summary, with data_seconds.
@@ -209,7 +246,8 @@ import Testing
                     + #""naks":12,"ncfs":11,"packets":14045,"rate_bits_per_second":53333333.333333336,"repairs":12,"#
                     + #""role":"receiver","type":"summary","unrecoverable":0}"#,
                 "",
-            ])
+            ]
+        )
     }
 
     @Test func receiverStatisticsTextLines() {
@@ -220,7 +258,8 @@ import Testing
                 #"total 3.0 s  53.3 Mbit/s  20,000,000 B  14,045 pkts  NAK 12  NCF 11  RDATA 12  loss 0.09%  "#
                     + #"unrecoverable 0"#,
                 "",
-            ])
+            ]
+        )
     }
 
     /// pgm-recv --dlr: the same keys, role dlr.
@@ -234,7 +273,8 @@ import Testing
                     + #""naks":12,"ncfs":11,"packets":14045,"rate_bits_per_second":53333333.333333336,"repairs":12,"#
                     + #""role":"dlr","type":"summary","unrecoverable":0}"#,
                 "",
-            ])
+            ]
+        )
     }
 
     @Test func dlrStatisticsTextLines() {
@@ -245,7 +285,8 @@ import Testing
                 #"total 3.0 s  53.3 Mbit/s  20,000,000 B  14,045 pkts  NAK 12  NCF 11  RDATA 12  loss 0.09%  "#
                     + #"unrecoverable 0"#,
                 "",
-            ])
+            ]
+        )
     }
 
     /// pgm-ne: the common keys and its element counters.
@@ -271,7 +312,8 @@ import Testing
                     + #""ncfs":40,"packets":30120,"rate_bits_per_second":0,"repairs":31,"role":"network_element","#
                     + #""type":"summary","unrecoverable":0}"#,
                 "",
-            ])
+            ]
+        )
     }
 
     @Test func elementStatisticsTextLines() {
@@ -280,7 +322,8 @@ import Testing
                 #"2.0 s  0 bit/s  0 B  30,120 pkts  NAK 40  NCF 40  RDATA 31  loss 0.00%  unrecoverable 0"#,
                 #"total 3.0 s  0 bit/s  0 B  30,120 pkts  NAK 40  NCF 40  RDATA 31  loss 0.00%  unrecoverable 0"#,
                 "",
-            ])
+            ]
+        )
     }
 
     /// pgm-source: the start line and a worst receiver.
@@ -291,7 +334,8 @@ import Testing
                     + #""window":"window 4 s at 100 Mbit\/s = 50,000,000 bytes"}"#,
                 #"{"address":"198.18.1.10","loss_rate":"0.0123","type":"worst_receiver"}"#,
                 "",
-            ])
+            ]
+        )
     }
 
     @Test func sourceEventsTextLines() {
@@ -301,7 +345,8 @@ import Testing
                     + #"UDP port 3056, APDUs up to 22,784 bytes; window 4 s at 100 Mbit/s = 50,000,000 bytes"#,
                 #"pgm-source: worst receiver 198.18.1.10 reports 1.23% loss"#,
                 "",
-            ])
+            ]
+        )
     }
 
     /// pgm-recv: start, sessions, joins, losses, expiry, follow, errors, timeout, --follow, --tsi.
@@ -327,7 +372,8 @@ import Testing
                 #"{"output_offset":"0","type":"waiting"}"#,
                 #"{"source":"198.18.1.10","tsi":"c6:12:00:01:ab:cd.4000","type":"ignored_session"}"#,
                 "",
-            ])
+            ]
+        )
     }
 
     @Test func receiverEventsTextLines() {
@@ -353,7 +399,8 @@ import Testing
                 #"pgm-recv: waiting for a new session"#,
                 #"pgm-recv: ignoring session c6:12:00:01:ab:cd.4000 from 198.18.1.10 (not --tsi)"#,
                 "",
-            ])
+            ]
+        )
     }
 
     /// pgm-ne: start, sessions, upstream changes, DLRs.
@@ -368,7 +415,8 @@ import Testing
                 #"{"address":"198.18.2.20","tsi":"c6:12:00:01:ab:cd.4000","type":"dlr_dropped"}"#,
                 #"{"tsi":"c6:12:00:01:ab:cd.4000","type":"session_expired"}"#,
                 "",
-            ])
+            ]
+        )
     }
 
     @Test func elementEventsTextLines() {
@@ -381,7 +429,8 @@ import Testing
                 #"pgm-ne: session c6:12:00:01:ab:cd.4000: DLR 198.18.2.20 dropped, NAKs go upstream"#,
                 #"pgm-ne: session c6:12:00:01:ab:cd.4000 expired"#,
                 "",
-            ])
+            ]
+        )
     }
 
     /// pgm-recv's rarer lines: following a session whose start did not fit the buffer, a candidate before any
@@ -398,14 +447,16 @@ import Testing
                 #"pgm-recv: ignoring session c6:12:00:02:00:01.4001 from 198.18.1.10 while another lasts "#
                     + #"(kept to follow if it ends)"#,
                 "",
-            ])
+            ]
+        )
         #expect(
             Self.notes(notes, json: true) == [
                 #"{"dropped_bytes":"3145728","output_offset":"1000","source":"198.18.1.10","#
                     + #""tsi":"c6:12:00:02:00:01.4001","type":"follow"}"#,
                 #"{"source":"198.18.1.10","tsi":"c6:12:00:02:00:01.4001","type":"ignored_session"}"#,
                 "",
-            ])
+            ]
+        )
     }
 
     /// On a terminal the statistics line is redrawn in place and the summary ends it.
@@ -417,6 +468,7 @@ import Testing
                     + "\r\u{1B}[Ktotal 3.0 s  32.9 Mbit/s  12,345,678 B  8,901 pkts  NAK 3  NCF 3  RDATA 2  "
                     + "loss 0.02%  unrecoverable 0  worst receiver 1.23% 198.18.2.10",
                 "",
-            ])
+            ]
+        )
     }
 }

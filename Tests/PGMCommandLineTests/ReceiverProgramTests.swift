@@ -18,7 +18,9 @@ import Testing
     ).statistics
 
     func program(
-        _ role: ReceiverProgram.Role = .receiver, follow: Bool = false, timeout: Duration? = nil,
+        _ role: ReceiverProgram.Role = .receiver,
+        follow: Bool = false,
+        timeout: Duration? = nil,
         dlrLinger: Duration = .seconds(5)
     ) -> ReceiverProgram {
         ReceiverProgram(role: role, wanted: nil, follow: follow, timeout: timeout, dlrLinger: dlrLinger, start: Self.t0)
@@ -36,8 +38,10 @@ import Testing
             notes(program.handle(.peerDiscovered(first, source: address), at: Self.t0)) == [
                 PrintedNote(
                     "pgm-recv: session c6:12:00:01:00:01.1 from 198.18.0.1",
-                    json: ["type": "session", "tsi": "c6:12:00:01:00:01.1", "source": "198.18.0.1"])
-            ])
+                    json: ["type": "session", "tsi": "c6:12:00:01:00:01.1", "source": "198.18.0.1"]
+                )
+            ]
+        )
         let data = program.handle(.data(first, bytes: [1, 2, 3]), at: Self.t0)
         #expect(writes(data) == [[1, 2, 3]])
         #expect(!program.isStopped)
@@ -53,16 +57,20 @@ import Testing
         _ = program.handle(.peerDiscovered(first, source: address), at: Self.t0)
         let lost = program.handle(
             .unrecoverable(first, first: SequenceNumber(10), last: SequenceNumber(12), reason: .retriesExhausted),
-            at: Self.t0)
+            at: Self.t0
+        )
         #expect(
             notes(lost) == [
                 PrintedNote(
                     "pgm-recv: unrecoverable: sequence numbers 10-12 (retriesExhausted)",
-                    json: ["type": "unrecoverable", "first": "10", "last": "12", "reason": "retriesExhausted"])
-            ])
+                    json: ["type": "unrecoverable", "first": "10", "last": "12", "reason": "retriesExhausted"]
+                )
+            ]
+        )
         _ = program.handle(
             .unrecoverable(first, first: SequenceNumber(15), last: SequenceNumber(15), reason: .windowAdvanced),
-            at: Self.t0)
+            at: Self.t0
+        )
         _ = program.handle(.sessionClosed(first), at: Self.t0)
         #expect(program.isStopped && program.exitCode == .unrecoverableLoss)
         #expect(program.closingLines == ["pgm-recv: unrecoverable sequence numbers: 10-12, 15"])
@@ -104,7 +112,8 @@ import Testing
         #expect(
             notes(closed).first?.text
                 == "pgm-recv: session c6:12:00:01:00:01.1 closed after 1 bytes of output; following the next session "
-                + "(--follow)")
+                + "(--follow)"
+        )
         #expect(!program.isStopped)
         _ = program.handle(.peerDiscovered(second, source: address), at: Self.t0 + .seconds(1))
         let data = program.handle(.data(second, bytes: [2]), at: Self.t0 + .seconds(1))
@@ -130,7 +139,8 @@ import Testing
             notes(expired).map(\.text) == [
                 "pgm-recv: session c6:12:00:01:00:01.1 went silent and expired without closing",
                 "pgm-recv: following session c6:12:00:01:00:02.2 from 198.18.0.1 at output byte 2",
-            ])
+            ]
+        )
         #expect(writes(expired) == [[3]])
         #expect(!program.isStopped)
         _ = program.handle(.sessionClosed(second), at: Self.t0 + .seconds(301))
@@ -172,7 +182,8 @@ import Testing
         _ = lossy.handle(.peerDiscovered(first, source: address), at: Self.t0)
         _ = lossy.handle(
             .unrecoverable(first, first: SequenceNumber(7), last: SequenceNumber(7), reason: .windowAdvanced),
-            at: Self.t0)
+            at: Self.t0
+        )
         lossy.signalled()
         #expect(lossy.isStopped && lossy.exitCode == .unrecoverableLoss)
     }
@@ -182,8 +193,11 @@ import Testing
         #expect(
             notes(program.outputFailed("Broken pipe")) == [
                 PrintedNote(
-                    "pgm-recv: cannot write the output: Broken pipe", json: ["type": "error", "message": "output"])
-            ])
+                    "pgm-recv: cannot write the output: Broken pipe",
+                    json: ["type": "error", "message": "output"]
+                )
+            ]
+        )
         #expect(program.isStopped && program.exitCode == .failure)
     }
 
@@ -202,8 +216,12 @@ import Testing
     @Test func theStartLineNamesTheGroup() {
         let note = ProgramNote.receiver(
             .started(
-                group: "239.192.0.1", port: 7500, interface: "lo (127.0.0.1)", interfaceName: "lo",
-                transport: "UDP port 3056")
+                group: "239.192.0.1",
+                port: 7500,
+                interface: "lo (127.0.0.1)",
+                interfaceName: "lo",
+                transport: "UDP port 3056"
+            )
         ).printed
         #expect(note.text == "pgm-recv: joined 239.192.0.1:7500 on lo (127.0.0.1), UDP port 3056")
         #expect(note.json == ["type": "start", "group": "239.192.0.1", "interface": "lo"])

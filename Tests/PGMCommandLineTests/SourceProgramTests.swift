@@ -58,8 +58,11 @@ import Testing
     /// A fast source (nothing waits for the rate limiter) with a queue of `queue` bytes.
     static func engine(queue: Int = 1 << 20) -> Source {
         var configuration = Source.Configuration(
-            tsi: tsi, dataDestinationPort: 7500, group: .ipv4(IPv4Address(239, 192, 0, 1)),
-            sourceAddress: .ipv4(IPv4Address(198, 18, 0, 1)))
+            tsi: tsi,
+            dataDestinationPort: 7500,
+            group: .ipv4(IPv4Address(239, 192, 0, 1)),
+            sourceAddress: .ipv4(IPv4Address(198, 18, 0, 1))
+        )
         configuration.rate = 1 << 30
         configuration.burst = 1 << 30
         configuration.maximumQueuedBytes = queue
@@ -147,7 +150,8 @@ import Testing
         _ = program.readInput(input, into: &engine, at: Self.t0)
         let outputs = program.signalled(input, engine: &engine, at: Self.t0)
         #expect(
-            outputs == [.log(.warning, "the last 1000 bytes or less were not sent: queueFull(available: 0)")])
+            outputs == [.log(.warning, "the last 1000 bytes or less were not sent: queueFull(available: 0)")]
+        )
         #expect(input.abandoned && engine.isClosing)
     }
 
@@ -220,26 +224,37 @@ import Testing
             printedNotes(outputs) == [
                 PrintedNote(
                     "pgm-source: worst receiver 198.18.2.7 reports 12.50% loss",
-                    json: ["type": "worst_receiver", "address": "198.18.2.7", "loss_rate": "0.125"])
-            ])
+                    json: ["type": "worst_receiver", "address": "198.18.2.7", "loss_rate": "0.125"]
+                )
+            ]
+        )
     }
 
     /// Pins the first line, text and JSON.
     @Test func theStartLineNamesTheSessionAndTheWindow() {
         let note = ProgramNote.source(
             .started(
-                tsi: Self.tsi, group: "239.192.0.1", port: 7500, interface: "lo (127.0.0.1)", interfaceName: "lo",
-                transport: "UDP port 3056", apduSize: 22_784, window: "window 4 s at 100 Mbit/s = 50,000,000 bytes")
+                tsi: Self.tsi,
+                group: "239.192.0.1",
+                port: 7500,
+                interface: "lo (127.0.0.1)",
+                interfaceName: "lo",
+                transport: "UDP port 3056",
+                apduSize: 22_784,
+                window: "window 4 s at 100 Mbit/s = 50,000,000 bytes"
+            )
         ).printed
         #expect(
             note.text
                 == "pgm-source: TSI c6:12:00:01:00:01.4000 to 239.192.0.1:7500 on lo (127.0.0.1), UDP port 3056, "
-                + "APDUs up to 22,784 bytes; window 4 s at 100 Mbit/s = 50,000,000 bytes")
+                + "APDUs up to 22,784 bytes; window 4 s at 100 Mbit/s = 50,000,000 bytes"
+        )
         #expect(
             note.json == [
                 "type": "start", "tsi": "c6:12:00:01:00:01.4000", "group": "239.192.0.1", "interface": "lo",
                 "window": "window 4 s at 100 Mbit/s = 50,000,000 bytes",
-            ])
+            ]
+        )
     }
 
     /// The bytes of a sample are those that left the queue, not those read.

@@ -25,8 +25,13 @@ import Testing
         if rdataOnA { trace.append((7, "a", element, RepairCheckTests.group, RepairCheckTests.data(2, repair: true))) }
         for (milliseconds, subnet, from, to, packet) in trace {
             measurement.record(
-                packet, length: packet.encodedLength, on: subnet, from: from, to: to,
-                at: CaptureTimestamp(totalNanoseconds: milliseconds * 1_000_000))
+                packet,
+                length: packet.encodedLength,
+                on: subnet,
+                from: from,
+                to: to,
+                at: CaptureTimestamp(totalNanoseconds: milliseconds * 1_000_000)
+            )
         }
         return measurement.figures()
     }
@@ -47,8 +52,11 @@ import Testing
 
     @Test func aPassingRunPrintsOneLinePerCheck() throws {
         let facts = RunFacts(
-            hosts: Self.hosts(), expectedOutput: "sha256 = 0123456789abcdef…", repair: try Self.figures(),
-            origin: .lab(unreadableCaptures: []))
+            hosts: Self.hosts(),
+            expectedOutput: "sha256 = 0123456789abcdef…",
+            repair: try Self.figures(),
+            origin: .lab(unreadableCaptures: [])
+        )
         let verdicts = Self.checks.map { $0.evaluate(on: facts) }
         #expect(verdicts.allSatisfy { $0.passed })
         #expect(
@@ -61,7 +69,8 @@ import Testing
                     + "= 0.00",
                 "check source_rdata_per_lost_at_most 1.20: 0 RDATA sent by the source / 1 lost = 0.00",
                 "check repair_latency_p99_at_most_ms 100.0: p99 ms a no loss, b 5.0",
-            ])
+            ]
+        )
         #expect(verdicts.map(\.check) == Self.checks)
         #expect(verdicts.map(\.check.isRepairCheck) == [false, false, false, false, true, true, true])
     }
@@ -72,12 +81,24 @@ import Testing
         let repair = try Self.figures(rdataOnA: true)
         let lab = RunFacts(
             hosts: Self.hosts(
-                sourceNAKs: 2, mismatch: "sha256 fedcba9876543210… ≠ source 0123456789abcdef…", unrecoverable: 3),
-            expectedOutput: "sha256 = 0123456789abcdef…", repair: repair, origin: .lab(unreadableCaptures: []))
+                sourceNAKs: 2,
+                mismatch: "sha256 fedcba9876543210… ≠ source 0123456789abcdef…",
+                unrecoverable: 3
+            ),
+            expectedOutput: "sha256 = 0123456789abcdef…",
+            repair: repair,
+            origin: .lab(unreadableCaptures: [])
+        )
         let simulated = RunFacts(
             hosts: Self.hosts(
-                sourceNAKs: 2, mismatch: "delivered 7 bytes that differ from the source's 8", unrecoverable: 3),
-            expectedOutput: "bytes = the source's 8", repair: repair, origin: .simulator(traced: true))
+                sourceNAKs: 2,
+                mismatch: "delivered 7 bytes that differ from the source's 8",
+                unrecoverable: 3
+            ),
+            expectedOutput: "bytes = the source's 8",
+            repair: repair,
+            origin: .simulator(traced: true)
+        )
         let checks: [Topology.Check] = [
             .receiversMatchSource, .sourceNAKsAtMostReceiverNAKs, .noRepairsOn(["a"]), .noUnrecoverableLoss,
         ]
@@ -87,14 +108,16 @@ import Testing
                 ["source received 2 NAKs > 1 sent by receivers"],
                 ["1 RDATA captured on a, which lost nothing"],
                 ["rb reported unrecoverable loss"],
-            ])
+            ]
+        )
         #expect(
             checks.map { $0.evaluate(on: simulated).failures } == [
                 ["rb: delivered 7 bytes that differ from the source's 8"],
                 ["source received 2 NAKs > 1 sent by receivers"],
                 ["1 RDATA on a, which lost nothing"],
                 ["rb reported 3 unrecoverable sequences"],
-            ])
+            ]
+        )
         #expect(checks[2].evaluate(on: lab).line == "check no_rdata_on a: a=1")
     }
 
@@ -104,7 +127,11 @@ import Testing
         hosts[0].outputMismatch = "not a receiver"
         hosts[1].naks = 100
         let facts = RunFacts(
-            hosts: hosts, expectedOutput: "x", repair: try Self.figures(), origin: .simulator(traced: true))
+            hosts: hosts,
+            expectedOutput: "x",
+            repair: try Self.figures(),
+            origin: .simulator(traced: true)
+        )
         #expect(Topology.Check.receiversMatchSource.evaluate(on: facts).passed)
         let naks = Topology.Check.sourceNAKsAtMostReceiverNAKs.evaluate(on: facts)
         #expect(naks.line.hasSuffix("source 1 ≤ receivers 1"))
@@ -116,18 +143,27 @@ import Testing
         let repair = try Self.figures()
         let check = Topology.Check.repairLatencyP99AtMostMilliseconds(100)
         let lab = RunFacts(
-            hosts: Self.hosts(), expectedOutput: "", repair: repair,
-            origin: .lab(unreadableCaptures: ["a: truncated", "b: missing"]))
+            hosts: Self.hosts(),
+            expectedOutput: "",
+            repair: repair,
+            origin: .lab(unreadableCaptures: ["a: truncated", "b: missing"])
+        )
         let verdict = check.evaluate(on: lab)
         #expect(verdict.line == "check repair_latency_p99_at_most_ms 100.0: p99 ms a no loss, b 5.0")
         #expect(
-            verdict.failures == ["check repair_latency_p99_at_most_ms: unreadable captures (a: truncated; b: missing)"])
+            verdict.failures == ["check repair_latency_p99_at_most_ms: unreadable captures (a: truncated; b: missing)"]
+        )
         let untraced = RunFacts(
-            hosts: Self.hosts(), expectedOutput: "", repair: repair, origin: .simulator(traced: false))
+            hosts: Self.hosts(),
+            expectedOutput: "",
+            repair: repair,
+            origin: .simulator(traced: false)
+        )
         #expect(
             check.evaluate(on: untraced).failures == [
                 "check repair_latency_p99_at_most_ms not evaluated: the simulator's trace was off"
-            ])
+            ]
+        )
         #expect(!Topology.Check.noUnrecoverableLoss.evaluate(on: lab).failures.contains { $0.contains("unreadable") })
     }
 }

@@ -5,8 +5,14 @@ enum ElementNote: Equatable, Sendable, Encodable {
     /// The first line: the group, and the interfaces up- and downstream (with their addresses in `upstream` and
     /// `downstream`, by name alone in the JSON).
     case started(
-        group: String, port: UInt16, upstream: String, upstreamName: String, downstream: [String],
-        downstreamNames: [String], transport: String)
+        group: String,
+        port: UInt16,
+        upstream: String,
+        upstreamName: String,
+        downstream: [String],
+        downstreamNames: [String],
+        transport: String
+    )
     case sessionLearned(TSI, upstream: String, neighbor: NLA)
     case upstreamChanged(TSI, upstream: String, neighbor: NLA)
     case sessionExpired(TSI)

@@ -5,8 +5,15 @@ enum SourceNote: Equatable, Sendable, Encodable {
     /// The first line: where the session goes and what the window may hold. `interface` is the interface with its
     /// address, for people; `interfaceName` its name alone, for JSON.
     case started(
-        tsi: TSI, group: String, port: UInt16, interface: String, interfaceName: String, transport: String,
-        apduSize: Int, window: String)
+        tsi: TSI,
+        group: String,
+        port: UInt16,
+        interface: String,
+        interfaceName: String,
+        transport: String,
+        apduSize: Int,
+        window: String
+    )
     /// The worst loss a receiver reported with OPT_CR changed.
     case worstReceiver(address: NLA, lossRate: Double)
 
