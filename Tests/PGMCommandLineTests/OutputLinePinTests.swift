@@ -158,7 +158,7 @@ import Testing
             .joined(other, firstSequence: SequenceNumber(1), lateJoin: false),
             .peerExpired(tsi),
         ]
-        for event in events { program.handle(event, at: .zero + .seconds(1), into: &outputs) }
+        for event in events { outputs += program.handle(event, at: .zero + .seconds(1)) { _ in nil } }
         outputs += program.outputFailed("Broken pipe")
         var timingOut = ReceiverProgram(
             role: .receiver,

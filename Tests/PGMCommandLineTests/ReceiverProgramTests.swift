@@ -26,9 +26,9 @@ import Testing
         ReceiverProgram(role: role, wanted: nil, follow: follow, timeout: timeout, dlrLinger: dlrLinger, start: Self.t0)
     }
 
-    func writes(_ outputs: [ProgramOutput]) -> [ArraySlice<UInt8>] {
-        outputs.compactMap { if case .write(let bytes) = $0 { bytes } else { nil } }
-    }
+    func writes(_ handled: Handled) -> [ArraySlice<UInt8>] { handled.writes }
+
+    func notes(_ handled: Handled) -> [PrintedNote] { printedNotes(handled.outputs) }
 
     func notes(_ outputs: [ProgramOutput]) -> [PrintedNote] { printedNotes(outputs) }
 
@@ -46,7 +46,7 @@ import Testing
         #expect(writes(data) == [[1, 2, 3]])
         #expect(!program.isStopped)
         let closed = program.handle(.sessionClosed(first), at: Self.t0)
-        #expect(closed == [])
+        #expect(closed == Handled())
         #expect(program.isStopped && program.exitCode == .success)
         #expect(program.closingLines == [])
     }
@@ -133,7 +133,7 @@ import Testing
         _ = program.handle(.data(first, bytes: [1, 2]), at: Self.t0)
         _ = program.handle(.peerDiscovered(second, source: address), at: Self.t0)
         let candidate = program.handle(.data(second, bytes: [3]), at: Self.t0)
-        #expect(candidate == [])
+        #expect(candidate == Handled())
         let expired = program.handle(.peerExpired(first), at: Self.t0 + .seconds(300))
         #expect(
             notes(expired).map(\.text) == [
@@ -188,6 +188,23 @@ import Testing
         #expect(lossy.isStopped && lossy.exitCode == .unrecoverableLoss)
     }
 
+    /// Data the writer cannot take ends the run with exit 1 and says why.
+    @Test func aFailedWriteOfDeliveredDataExitsOne() {
+        var program = program()
+        _ = program.handle(.peerDiscovered(first, source: address), at: Self.t0)
+        let data = program.handle(.data(first, bytes: [1]), at: Self.t0, writeFailure: "No space left on device")
+        #expect(writes(data) == [[1]])
+        #expect(
+            notes(data) == [
+                PrintedNote(
+                    "pgm-recv: cannot write the output: No space left on device",
+                    json: ["type": "error", "message": "output"]
+                )
+            ]
+        )
+        #expect(program.isStopped && program.exitCode == .failure)
+    }
+
     @Test func aFailedWriteExitsOne() {
         var program = program()
         #expect(
@@ -228,11 +245,20 @@ import Testing
     }
 }
 
+/// What one event did: the bytes handed to the writer, and what the program returned.
+struct Handled: Equatable {
+    var writes: [ArraySlice<UInt8>] = []
+    var outputs: [ProgramOutput] = []
+}
+
 extension ReceiverProgram {
-    /// One event's outputs on their own.
-    mutating func handle(_ event: Receiver.Event, at now: Instant) -> [ProgramOutput] {
-        var outputs: [ProgramOutput] = []
-        handle(event, at: now, into: &outputs)
-        return outputs
+    /// One event, with a writer that keeps what it is given and fails with `writeFailure` when that is set.
+    mutating func handle(_ event: Receiver.Event, at now: Instant, writeFailure: String? = nil) -> Handled {
+        var handled = Handled()
+        handled.outputs = handle(event, at: now) { bytes in
+            handled.writes.append(bytes)
+            return writeFailure
+        }
+        return handled
     }
 }

@@ -169,15 +169,11 @@ public struct ReceiveCommand: ParsableCommand {
             role: role, wanted: tsi?.value, follow: follow, timeout: timeout.map { .seconds($0) },
             dlrLinger: .seconds(dlrLinger), start: driver.now)
         let writer = OutputWriter(descriptor: outputDescriptor)
-        var outputs: [ProgramOutput] = []
         driver.onSignal = { _, _, _ in program.signalled() }
         driver.afterTurn = { engine, now in
             while let event = engine.pollEvent() {
-                program.handle(event, at: now, into: &outputs)
-                printer.perform(outputs, logger: logger) { bytes in
-                    if !writer.append(bytes) { printer.perform(program.outputFailed(Self.lastError), logger: logger) }
-                }
-                outputs.removeAll(keepingCapacity: true)
+                let outputs = program.handle(event, at: now) { bytes in writer.append(bytes) ? nil : Self.lastError }
+                if !outputs.isEmpty { printer.perform(outputs, logger: logger) }
             }
             if !writer.flush() { printer.perform(program.outputFailed(Self.lastError), logger: logger) }
             printer.perform(program.turnEnded(at: now), logger: logger)

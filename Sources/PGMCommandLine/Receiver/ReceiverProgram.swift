@@ -9,7 +9,7 @@ import PGMWire
 /// - SIGINT/SIGTERM: exit 0, or 3 after unrecoverable loss;
 /// - the output cannot be written: exit 1.
 ///
-/// Inputs: ``handle(_:at:)`` for each engine event, ``outputFailed(_:)`` when a write failed, ``signalled()``,
+/// Inputs: ``handle(_:at:write:)`` for each engine event, ``outputFailed(_:)`` when a write failed, ``signalled()``,
 /// then ``turnEnded(at:)`` once per driver turn. ``isStopped`` says when the driver should stop.
 struct ReceiverProgram {
     /// A plain receiver, or a designated local repairer around one (which lingers after the close).
@@ -54,15 +54,21 @@ struct ReceiverProgram {
     /// Success, or unrecoverable loss when any range of the written sessions was lost.
     private var finalOutcome: PGMExitCode { session.lost.isEmpty ? .success : .unrecoverableLoss }
 
-    /// One engine event: the selected session's data to write and what to tell about sessions, appended to
-    /// `outputs` (a buffer the caller reuses: this runs once per delivered APDU).
-    mutating func handle(_ event: Receiver.Event, at now: Instant, into outputs: inout [ProgramOutput]) {
+    /// One engine event: the selected session's data goes to `write` at once, and what to tell about sessions
+    /// is returned. This runs once per delivered APDU, so data takes no detour through an array.
+    /// - Parameter write: writes delivered bytes; returns why it failed (the system's words), nil when it did not.
+    mutating func handle(
+        _ event: Receiver.Event,
+        at now: Instant,
+        write: (ArraySlice<UInt8>) -> String?
+    ) -> [ProgramOutput] {
+        var outputs: [ProgramOutput] = []
         for action in session.handle(event) {
             switch action {
             case .write(let bytes):
                 lastData = now
                 dataSpan = (dataSpan?.first ?? now, now)
-                outputs.append(.write(bytes))
+                if let reason = write(bytes) { outputs += outputFailed(reason) }
             case .note(let note):
                 outputs.append(.note(.receiver(note)))
             case .closed where role == .dlr:
@@ -71,6 +77,7 @@ struct ReceiverProgram {
                 outcome = finalOutcome
             }
         }
+        return outputs
     }
 
     /// A write of the output failed (`reason`: the system's words): the run ends with exit 1.
