@@ -1,5 +1,4 @@
 public import ArgumentParser
-internal import Glibc
 import Logging
 import PGMCore
 import PGMSockets

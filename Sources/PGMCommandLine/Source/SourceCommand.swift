@@ -1,7 +1,6 @@
 public import ArgumentParser
-internal import Glibc
 import Logging
-public import PGMCore
+import PGMCore
 import PGMSockets
 import PGMWire
 
