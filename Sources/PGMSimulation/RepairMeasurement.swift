@@ -18,13 +18,12 @@ public struct RepairMeasurement {
     private var sourceRDATAPackets = 0
 
     public init(topology: Topology) {
-        let source = topology.hosts.first { $0.run.program == .source || $0.run.program == .openPGMSource }
+        let source = topology.hosts.first { $0.run.program.sends }
         sourceSubnet = source?.interfaces.first?.subnet ?? ""
         sourceAddress = source.flatMap { IPv4Address($0.interfaces[0].address) }.map { .ipv4($0) }
-        let receiving: Set<Topology.Role> = [.receiver, .dlr, .openPGMReceiver]
         subnets = topology.subnets.map { subnet in
             let hasReceiver = topology.hosts.contains { host in
-                receiving.contains(host.run.program) && host.interfaces.contains { $0.subnet == subnet.name }
+                host.run.program.receives && host.interfaces.contains { $0.subnet == subnet.name }
             }
             return (subnet.name, hasReceiver)
         }

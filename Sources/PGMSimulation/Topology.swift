@@ -243,7 +243,7 @@ extension Topology {
                 try fail("host \(host.name): only network elements have several interfaces")
             }
         }
-        let sources = hosts.filter { $0.run.program == .source || $0.run.program == .openPGMSource }
+        let sources = hosts.filter { $0.run.program.sends }
         guard sources.count == 1 else { try fail("exactly one source host is needed, found \(sources.count)"); return }
         for check in checks {
             switch check {
@@ -259,8 +259,7 @@ extension Topology {
                     try fail("check \(check.name): \(limit) is not a time > 0 ms")
                     return
                 }
-                let receiving: Set<Role> = [.receiver, .dlr, .openPGMReceiver]
-                guard hosts.contains(where: { receiving.contains($0.run.program) }) else {
+                guard hosts.contains(where: { $0.run.program.receives }) else {
                     try fail("check \(check.name): no subnet has a receiver")
                     return
                 }

@@ -13,11 +13,11 @@ import Testing
     let address = NLA.ipv4(IPv4Address(198, 18, 0, 1))
 
     func notes(_ actions: [ReceiveSession.Action]) -> [[String: String]] {
-        actions.compactMap { if case .note(_, let fields) = $0 { fields } else { nil } }
+        actions.compactMap { if case .note(let note) = $0 { note.printed.json } else { nil } }
     }
 
     func texts(_ actions: [ReceiveSession.Action]) -> [String] {
-        actions.compactMap { if case .note(let text, _) = $0 { text } else { nil } }
+        actions.compactMap { if case .note(let note) = $0 { note.printed.text } else { nil } }
     }
 
     /// Pins the keys of the `joined` JSON line, and says in words where a late joiner starts.

@@ -41,17 +41,44 @@ import Testing
         #expect(capped.windowDescription == "window 10 s at 1 Gbit/s = 1,250,000,000 bytes, capped by --txw-bytes at 1,000,000 bytes")
     }
 
+    /// The options' defaults are ProgramDefaults' (which the lab also hands to the simulator), with the values
+    /// `--help` has always shown.
+    @Test func optionsDefaultToProgramDefaults() throws {
+        let source = try SourceCommand.parse([])
+        #expect(source.rate == ProgramDefaults.rate && source.rate.bitsPerSecond == 100_000_000)
+        #expect(source.maxTPDU == ProgramDefaults.maxTPDU && source.maxTPDU == 1500)
+        #expect(source.txwSeconds == ProgramDefaults.transmitWindowSeconds && source.txwSeconds == 4)
+        #expect(source.linger == ProgramDefaults.lingerSeconds && source.linger == 5)
+        #expect(source.spmInterval == ProgramDefaults.ambientSPMIntervalSeconds && source.spmInterval == 1)
+        let receiver = try ReceiveCommand.parse([])
+        #expect(receiver.nakRepeatInterval == ProgramDefaults.receiverNAKRepeatIntervalSeconds)
+        #expect(receiver.nakRdataInterval == ProgramDefaults.receiverNAKRdataIntervalSeconds)
+        #expect(receiver.nakBackoffInterval == ProgramDefaults.receiverNAKBackoffIntervalSeconds)
+        let intervals = [receiver.nakRepeatInterval, receiver.nakRdataInterval, receiver.nakBackoffInterval]
+        #expect(intervals == [0.25, 0.25, 0.05])
+        #expect(receiver.peerExpiry == 300 && receiver.dlrLinger == 5 && receiver.dlrCacheBytes == 32 << 20)
+        #expect(receiver.network.ttl == 16 && receiver.network.udpPort == ProgramDefaults.udpPort)
+        let element = try NetworkElementCommand.parse(["--upstream", "a", "--downstream", "b"])
+        #expect(element.nakRepeatInterval == ProgramDefaults.elementNAKRepeatIntervalSeconds)
+        #expect([element.nakRepeatInterval, element.nakRdataInterval, element.lossDetectionBackoff] == [2, 2, 0.002])
+        #expect(element.maximumSessions == 1024)
+        #expect(ProgramDefaults.headerOverhead(native: true) == 20)
+        #expect(ProgramDefaults.headerOverhead(native: false) == 28)
+        #expect(ProgramDefaults.routerAlertOverhead(native: true) == 4)
+        #expect(ProgramDefaults.routerAlertOverhead(native: false) == 0)
+    }
+
     @Test func defaultAPDUsFitSixteenFragments() {
         var configuration = Source.Configuration(
             tsi: TSI(gsi: GSI(rawValue: 1), sourcePort: 1), dataDestinationPort: 7500,
             group: .ipv4(IPv4Address(239, 192, 0, 1)), sourceAddress: .ipv4(IPv4Address(198, 18, 0, 1)))
         configuration.headerOverhead = Source.Configuration.udpHeaderOverhead
         configuration.routerAlertOverhead = 0
-        #expect(SourceCommand.defaultAPDUSize(configuration) == 16 * Source.maximumPayload(configuration, fragmented: true))
-        #expect(SourceCommand.defaultAPDUSize(configuration) < 22_800)
+        #expect(ProgramDefaults.apduSize(configuration) == 16 * Source.maximumPayload(configuration, fragmented: true))
+        #expect(ProgramDefaults.apduSize(configuration) < 22_800)
         configuration.headerOverhead = 20
         configuration.routerAlertOverhead = 4
-        #expect(SourceCommand.defaultAPDUSize(configuration) == 22_800)
+        #expect(ProgramDefaults.apduSize(configuration) == 22_800)
     }
 
     @Test(arguments: [
@@ -100,16 +127,18 @@ import Testing
         let first = TSI(gsi: GSI(rawValue: 1), sourcePort: 1)
         let second = TSI(gsi: GSI(rawValue: 2), sourcePort: 2)
         var session = ReceiveSession(wanted: nil)
-        guard case .note(let text, _) = session.handle(.peerDiscovered(first, source: .ipv4(IPv4Address(198, 18, 0, 1)))).first else {
+        let firstSeen = session.handle(.peerDiscovered(first, source: .ipv4(IPv4Address(198, 18, 0, 1))))
+        guard case .note(let note) = firstSeen.first else {
             Issue.record("no note for the first session")
             return
         }
-        #expect(text.contains("\(first)"))
-        guard case .note(let other, _) = session.handle(.peerDiscovered(second, source: .ipv4(IPv4Address(198, 18, 0, 2)))).first else {
+        #expect(note.text.contains("\(first)"))
+        let secondSeen = session.handle(.peerDiscovered(second, source: .ipv4(IPv4Address(198, 18, 0, 2))))
+        guard case .note(let other) = secondSeen.first else {
             Issue.record("no note for the second session")
             return
         }
-        #expect(other.hasPrefix("ignoring session"))
+        #expect(other.text.hasPrefix("ignoring session"))
         #expect(session.handle(.peerDiscovered(second, source: .ipv4(IPv4Address(198, 18, 0, 2)))) == [])
         #expect(session.handle(.data(second, bytes: [9])) == [])
         #expect(session.handle(.data(first, bytes: [1, 2])) == [.write([1, 2])])

@@ -145,14 +145,17 @@ struct LabCommand: ParsableCommand {
         func run() throws {
             let topology = try options.load()
             let encapsulation = try options.encapsulation(of: topology)
-            guard let rate = Rate(argument: topology.traffic.rate ?? "100M") else {
-                throw ValidationError("\(topology.name): bad traffic.rate \(topology.traffic.rate ?? "")")
+            var rate = ProgramDefaults.rate
+            if let text = topology.traffic.rate {
+                guard let parsed = Rate(argument: text) else {
+                    throw ValidationError("\(topology.name): bad traffic.rate \(text)")
+                }
+                rate = parsed
             }
             let scenario: TopologyScenario
             do {
                 scenario = try TopologyScenario(
-                    topology,
-                    options: .init(seed: seed, rateBitsPerSecond: rate.bitsPerSecond, headerOverhead: encapsulation == .udp ? 28 : 20))
+                    topology, options: .init(programDefaultsIn: encapsulation, seed: seed, rate: rate))
             } catch {
                 throw ValidationError(error.description)
             }

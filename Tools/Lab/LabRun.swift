@@ -120,10 +120,12 @@ final class LabRun {
             // Tools/openpgm-peer/peer.c on Debian's libpgm; numeric addresses, as libpgm resolves names first.
             arguments = ["\(binaries)/openpgm-peer", host.run.program == .openPGMSource ? "send" : "recv",
                          "--network", "\(host.interfaces[0].address);\(topology.group)", "--port", String(topology.port)]
-            if encapsulation == .udp { arguments += ["--udp", "3056"] }
+            if encapsulation == .udp { arguments += ["--udp", String(ProgramDefaults.udpPort)] }
             if host.run.program == .openPGMSource {
-                let bits = topology.traffic.rate.flatMap { Rate(argument: $0)?.bitsPerSecond } ?? 100_000_000
-                arguments += ["--rate", String(bits / 8), "--linger", "5"]
+                // As pgm-source would run: its rate (bytes/s for OpenPGM) and linger.
+                let rate = topology.traffic.rate.flatMap { Rate(argument: $0) } ?? ProgramDefaults.rate
+                let linger = String(Int(ProgramDefaults.lingerSeconds))
+                arguments += ["--rate", String(rate.bitsPerSecond / 8), "--linger", linger]
                 stdin = input
             } else {
                 arguments += ["--timeout", "20", "--bytes", String(topology.traffic.bytes)]

@@ -84,8 +84,7 @@ struct Report {
         lines.append("")
         lines.append(pad("host", 10) + pad("program", 15) + pad("exit", 6) + pad("bytes", 12) + pad("time s", 8)
             + pad("loss %", 8) + pad("NAKs", 7) + pad("repairs", 8) + "unrecoverable")
-        var receiverNAKs = 0
-        var sourceNAKs = 0
+        var hostFacts: [RunFacts.Host] = []
         var hostResults: [[String: Any]] = []
         for host in topology.hosts {
             let summary = summary(of: host.name)
@@ -97,11 +96,10 @@ struct Report {
                     + pad(String(format: "%.2f", Self.double(summary["loss_rate"]) * 100), 8)
                     + pad(String(Self.int(summary["naks"])), 7) + pad(String(Self.int(summary["repairs"])), 8)
                     + String(Self.int(summary["unrecoverable"])))
-            switch host.run.program {
-            case .receiver, .dlr, .openPGMReceiver: receiverNAKs += Self.int(summary["naks"])
-            case .source, .openPGMSource: sourceNAKs = Self.int(summary["naks"])
-            case .networkElement: break
-            }
+            hostFacts.append(
+                RunFacts.Host(
+                    name: host.name, role: host.run.program, naks: Self.int(summary["naks"]),
+                    unrecoverable: Self.int(summary["unrecoverable"]), outputMismatch: outputMismatch(of: host)))
             hostResults.append([
                 "name": host.name, "program": host.run.program.rawValue,
                 "exit": exitCodes[host.name].map { Int($0) as Any } ?? NSNull(), "seconds": elapsed ?? NSNull(),
@@ -142,50 +140,15 @@ struct Report {
         lines += RepairSummary.sourceLines(repair)
 
         lines.append("")
+        let facts = RunFacts(
+            hosts: hostFacts, expectedOutput: "sha256 = \(inputDigest.prefix(16))…", repair: repair,
+            origin: .lab(unreadableCaptures: unreadable))
         for check in topology.checks {
-            var checkFailures: [String] = []
-            let line: String
-            switch check {
-            case .receiversMatchSource:
-                for host in topology.hosts where [.receiver, .dlr, .openPGMReceiver].contains(host.run.program) {
-                    let digest = (try? LabRun.sha256("\(directory)/\(host.name).data")) ?? "missing"
-                    if digest != inputDigest {
-                        checkFailures.append(
-                            "\(host.name): sha256 \(digest.prefix(16))… ≠ source \(inputDigest.prefix(16))…")
-                    }
-                }
-                line = "check receivers_match_source: every receiver's sha256 = \(inputDigest.prefix(16))…"
-            case .sourceNAKsAtMostReceiverNAKs:
-                if sourceNAKs > receiverNAKs {
-                    checkFailures.append("source received \(sourceNAKs) NAKs > \(receiverNAKs) sent by receivers")
-                }
-                line = "check source_naks_at_most_receiver_naks: source \(sourceNAKs) ≤ receivers \(receiverNAKs)"
-            case .noRepairsOn(let subnets):
-                let rdata = Dictionary(uniqueKeysWithValues: repair.subnets.map { ($0.name, $0.rdata) })
-                for subnet in subnets where rdata[subnet, default: 0] > 0 {
-                    checkFailures.append("\(rdata[subnet]!) RDATA captured on \(subnet), which lost nothing")
-                }
-                line = "check no_rdata_on \(subnets.joined(separator: ",")): "
-                    + subnets.map { "\($0)=\(rdata[$0, default: 0])" }.joined(separator: " ")
-            case .noUnrecoverableLoss:
-                for host in topology.hosts where Self.int(summary(of: host.name)["unrecoverable"]) > 0 {
-                    checkFailures.append("\(host.name) reported unrecoverable loss")
-                }
-                line = "check no_unrecoverable_loss"
-            case .sourceNAKSequencesPerLostAtMost, .sourceRDATAPerLostAtMost, .repairLatencyP99AtMostMilliseconds:
-                // Judged on the captures: one that could not be read must not pass by default.
-                let judged = repair.evaluate(check) ?? ("check \(check.name)", [])
-                line = judged.summary
-                checkFailures = judged.failures
-                if !unreadable.isEmpty {
-                    checkFailures.append(
-                        "check \(check.name): unreadable captures (\(unreadable.joined(separator: "; ")))")
-                }
-            }
-            lines.append(line + (checkFailures.isEmpty ? "" : "  FAILED"))
-            failures += checkFailures
+            let verdict = check.evaluate(on: facts)
+            lines.append(verdict.line + (verdict.passed ? "" : "  FAILED"))
+            failures += verdict.failures
             checkResults.append(
-                ["check": check.name, "detail": line, "passed": checkFailures.isEmpty, "failures": checkFailures])
+                ["check": check.name, "detail": verdict.line, "passed": verdict.passed, "failures": verdict.failures])
         }
         lines.append("")
         if failures.isEmpty {
@@ -208,6 +171,13 @@ struct Report {
             lines.insert("lab \(mode): could not write \(resultsPath): \(error)", at: 1)
         }
         return LabRun.Outcome(passed: failures.isEmpty, summary: lines.joined(separator: "\n"))
+    }
+
+    /// How a receiving host's file differs from the input, when `receivers_match_source` asks (`nil`: the same).
+    private func outputMismatch(of host: Topology.Host) -> String? {
+        guard topology.checks.contains(.receiversMatchSource), host.run.program.receives else { return nil }
+        let digest = (try? LabRun.sha256("\(directory)/\(host.name).data")) ?? "missing"
+        return digest == inputDigest ? nil : "sha256 \(digest.prefix(16))… ≠ source \(inputDigest.prefix(16))…"
     }
 
     private func pad(_ text: String, _ width: Int) -> String {

@@ -37,10 +37,11 @@ enum SimulationReport {
         lines += RepairSummary.subnetTable(outcome.repair)
         lines.append("")
         lines += RepairSummary.sourceLines(outcome.repair)
-        // The repair checks, judged on the simulated wire like the lab's captures (failures are in the outcome).
-        let judged = topology.checks.compactMap { outcome.repair.evaluate($0) }
+        // The repair checks' lines, judged on the simulated wire like the lab's captures (every check's failures
+        // are in the outcome).
+        let judged = outcome.checks.filter(\.check.isRepairCheck)
         if !judged.isEmpty { lines.append("") }
-        for (summary, failures) in judged { lines.append(summary + (failures.isEmpty ? "" : "  FAILED")) }
+        for verdict in judged { lines.append(verdict.line + (verdict.passed ? "" : "  FAILED")) }
         lines.append("")
         if outcome.passed {
             lines.append("PASS \(topology.name) (simulated)")

@@ -1,5 +1,4 @@
 public import ArgumentParser
-internal import Glibc
 import Logging
 import PGMCore
 import PGMSockets
@@ -49,12 +48,12 @@ public struct NetworkElementCommand: ParsableCommand {
     @ArgumentParser.Option(
         name: .customLong("nak-rpt-ivl"),
         help: ArgumentHelp("NAK_RPT_IVL: seconds to repeat a forwarded NAK until an NCF confirms it.", valueName: "seconds"))
-    public var nakRepeatInterval: Double = 2
+    public var nakRepeatInterval: Double = ProgramDefaults.elementNAKRepeatIntervalSeconds
 
     @ArgumentParser.Option(
         name: .customLong("nak-rdata-ivl"),
         help: ArgumentHelp("NAK_RDATA_IVL: seconds repair state waits for RDATA after an NCF.", valueName: "seconds"))
-    public var nakRdataInterval: Double = 2
+    public var nakRdataInterval: Double = ProgramDefaults.elementNAKRdataIntervalSeconds
 
     @ArgumentParser.Option(
         name: .customLong("nak-elim-ivl"),
@@ -75,11 +74,11 @@ public struct NetworkElementCommand: ParsableCommand {
         help: ArgumentHelp(
             "Seconds (random, up to this) the element waits before asking for ODATA it missed itself; 0 leaves such loss to receivers.",
             valueName: "seconds"))
-    public var lossDetectionBackoff: Double = 0.002
+    public var lossDetectionBackoff: Double = ProgramDefaults.lossDetectionBackoffSeconds
 
     @ArgumentParser.Option(
         name: .customLong("max-sessions"), help: ArgumentHelp("Most sessions (TSIs) kept; more are dropped and counted.", valueName: "count"))
-    public var maximumSessions = 1024
+    public var maximumSessions = ProgramDefaults.maximumSessions
 
     public mutating func validate() throws {
         guard !downstream.isEmpty else { throw ValidationError("name at least one --downstream interface") }
@@ -160,127 +159,28 @@ public struct NetworkElementCommand: ParsableCommand {
         let printer = StatisticsPrinter(json: output.json)
         let driver = try Driver(
             engine: NetworkElement(configuration: configuration), sockets: sockets, handleSignals: true, logger: logger)
-        printer.note(
-            "pgm-ne: \(network.groupAddress):\(network.port) upstream \(interfaces[0]), downstream "
-                + interfaces.dropFirst().map(\.description).joined(separator: ", ")
-                + ", \(network.native ? "native" : "UDP port \(network.udpPort)")",
-            json: ["type": "start", "group": "\(network.groupAddress)", "upstream": interfaces[0].name,
-                   "downstream": interfaces.dropFirst().map(\.name).joined(separator: ",")])
+        printer.print(
+            .element(
+                .started(
+                    group: "\(network.groupAddress)", port: network.port, upstream: "\(interfaces[0])",
+                    upstreamName: interfaces[0].name, downstream: interfaces.dropFirst().map(\.description),
+                    downstreamNames: interfaces.dropFirst().map(\.name),
+                    transport: network.native ? "native" : "UDP port \(network.udpPort)")))
 
-        var stopped = false
-        driver.onSignal = { _, _, _ in stopped = true }
+        var program = ElementProgram(interfaceNames: interfaces.map(\.name))
+        driver.onSignal = { _, _, _ in program.signalled() }
         driver.afterTurn = { engine, now in
-            while let event = engine.pollEvent() {
-                let (text, object) = Self.describe(event, interfaces: interfaces)
-                printer.note("pgm-ne: " + text, json: object)
-            }
-            printer.tick(at: now) { Self.sample(engine) }
-            return stopped ? .stop : .proceed
+            while let event = engine.pollEvent() { printer.perform(program.handle(event), logger: logger) }
+            printer.tick(at: now) { ElementProgram.sample(engine) }
+            return program.isStopped ? .stop : .proceed
         }
         try driver.run()
-        printer.finish(at: driver.now, Self.sample(driver.engine))
-        return .success
-    }
-
-    static func describe(_ event: NetworkElement.Event, interfaces: [NetworkInterface]) -> (String, [String: String]) {
-        func name(_ id: InterfaceID) -> String { interfaces.indices.contains(id.rawValue) ? interfaces[id.rawValue].name : "\(id)" }
-        switch event {
-        case .sessionLearned(let tsi, let upstream, let neighbor):
-            return ("session \(tsi) upstream \(neighbor) on \(name(upstream))",
-                    ["type": "session", "tsi": "\(tsi)", "upstream": name(upstream), "neighbor": "\(neighbor)"])
-        case .upstreamChanged(let tsi, let upstream, let neighbor):
-            return ("session \(tsi) moved upstream to \(neighbor) on \(name(upstream))",
-                    ["type": "upstream_changed", "tsi": "\(tsi)", "upstream": name(upstream), "neighbor": "\(neighbor)"])
-        case .sessionExpired(let tsi):
-            return ("session \(tsi) expired", ["type": "session_expired", "tsi": "\(tsi)"])
-        case .repairerLearned(let tsi, let address, let interface):
-            return ("session \(tsi): NAKs now go to the DLR \(address) on \(name(interface))",
-                    ["type": "dlr", "tsi": "\(tsi)", "address": "\(address)", "interface": name(interface)])
-        case .repairerDropped(let tsi, let address):
-            return ("session \(tsi): DLR \(address) dropped, NAKs go upstream",
-                    ["type": "dlr_dropped", "tsi": "\(tsi)", "address": "\(address)"])
-        }
-    }
-
-    static func sample(_ engine: NetworkElement) -> StatisticsSample {
-        let statistics = engine.statistics
-        var sample = StatisticsSample(role: "network_element")
-        sample.packets = statistics.packetsReceived
-        sample.naks = statistics.naksReceived
-        sample.ncfs = statistics.ncfsSent
-        sample.repairs = statistics.rdataForwarded
-        sample.element = ElementCounters(statistics, sessions: engine.sessionCount)
-        return sample
+        printer.finish(at: driver.now, ElementProgram.sample(driver.engine))
+        return program.exitCode
     }
 }
 
 /// Entry point for the `pgm-ne` executable, so that it needs no import but PGMCommandLine.
 public enum PGMNetworkElement {
     public static func main() { NetworkElementCommand.main() }
-}
-
-/// The element's counters in its statistics lines (`"element": {...}` with `--json`): what the lab and an
-/// operator read to see NAK elimination and constrained repairs at work.
-public struct ElementCounters: Encodable, Sendable {
-    public var sessions: Int
-    public var spmsForwarded: Int
-    public var odataForwarded: Int
-    public var rdataForwarded: Int
-    public var rdataCopiesSent: Int
-    public var rdataWithoutRepairStateDropped: Int
-    public var naksReceived: Int
-    public var naksEliminated: Int
-    public var naksForwarded: Int
-    public var nakSequencesForwarded: Int
-    public var naksRedirected: Int
-    public var ncfsSent: Int
-    public var ncfsReceived: Int
-    public var spmrsReceived: Int
-    public var repairersLearned: Int
-    /// Sequences missing from the ODATA the element forwarded (loss above it), which it asked for itself.
-    public var lossesDetected: Int
-    /// Those asked for again because the repair did not arrive within a repair round trip.
-    public var repairRetries: Int
-    /// Forwarded NAK sequences repeated at NAK_RPT_RTE for want of an NCF.
-    public var nakRepeats: Int
-    /// NAKed sequences answered from a kept copy of a repair that had already passed, and the copies sent.
-    public var nakSequencesAnsweredFromCopies: Int
-    public var repairsResentFromCopies: Int
-    public var dropped: Int
-    /// The worst receiver loss reported with OPT_CR over all sessions (0…1), and who reported it.
-    public var worstLossRate: Double
-    public var worstReceiver: String?
-
-    init(_ statistics: NetworkElement.Statistics, sessions: Int) {
-        self.sessions = sessions
-        spmsForwarded = statistics.spmsForwarded
-        odataForwarded = statistics.odataForwarded
-        rdataForwarded = statistics.rdataForwarded
-        rdataCopiesSent = statistics.rdataCopiesSent
-        rdataWithoutRepairStateDropped = statistics.rdataWithoutRepairStateDropped
-        naksReceived = statistics.naksReceived
-        naksEliminated = statistics.naksEliminated
-        naksForwarded = statistics.naksForwarded
-        nakSequencesForwarded = statistics.nakSequencesForwarded
-        naksRedirected = statistics.naksRedirected
-        ncfsSent = statistics.ncfsSent
-        ncfsReceived = statistics.ncfsReceived
-        spmrsReceived = statistics.spmrsReceived
-        repairersLearned = statistics.repairersLearned
-        lossesDetected = statistics.lossesDetected
-        repairRetries = statistics.repairRetries
-        nakRepeats = statistics.nakRepeats
-        nakSequencesAnsweredFromCopies = statistics.nakSequencesAnsweredFromCopies
-        repairsResentFromCopies = statistics.repairsResentFromCopies
-        dropped = statistics.foreignPacketsDropped + statistics.packetsDiscardedByOption + statistics.sessionsRejected
-            + statistics.spmsStaleDropped + statistics.spmsFromDownstreamDropped + statistics.odataDropped
-            + statistics.rdataWithoutRepairStateDropped + statistics.rdataMisroutedDropped
-            + statistics.naksWithoutSessionDropped + statistics.naksMisroutedDropped + statistics.naksMisaddressedDropped
-            + statistics.naksOutsideWindowDropped + statistics.parityNAKsDropped + statistics.repairStatesRejected
-            + statistics.ncfsFromDownstreamDropped + statistics.ncfsMisaddressedDropped + statistics.nnaksDropped
-            + statistics.spmrsDropped + statistics.polrsDropped
-        let worst = statistics.worstCongestionReports.values.max { $0.receiverWorstPath < $1.receiverWorstPath }
-        worstLossRate = Double(worst?.receiverWorstPath ?? 0) / Double(UInt16.max)
-        worstReceiver = worst.map { "\($0.worstReceiver)" }
-    }
 }

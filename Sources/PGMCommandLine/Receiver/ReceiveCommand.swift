@@ -59,13 +59,10 @@ public struct ReceiveCommand: ParsableCommand {
     @Flag(help: "Go on with the next session after one closes (OPT_FIN), and wait for one when none is there.")
     public var follow = false
 
-    /// OpenPGM's 300 s by default. Shorter makes a restarted source's new session followed sooner, but should
-    /// stay above the source's ambient SPM interval (30 s for pgm-source and OpenPGM), which is all an idle
-    /// source sends.
     @ArgumentParser.Option(
         name: .customLong("peer-expiry"),
         help: ArgumentHelp("Seconds of silence after which a session has ended without OPT_FIN.", valueName: "seconds"))
-    public var peerExpiry: Double = 300
+    public var peerExpiry: Double = ProgramDefaults.peerExpirySeconds
 
     @Flag(
         help: """
@@ -75,33 +72,27 @@ public struct ReceiveCommand: ParsableCommand {
     public var dlr = false
 
     @ArgumentParser.Option(name: .customLong("dlr-cache"), help: ArgumentHelp("Bytes of the stream a DLR keeps for repairs.", valueName: "bytes"))
-    public var dlrCacheBytes = 32 << 20
+    public var dlrCacheBytes = ProgramDefaults.dlrCacheBytes
 
-    /// Receivers below may still be repairing when the session closes; a DLR that left at once would leave
-    /// their last NAKs to time out.
     @ArgumentParser.Option(
         name: .customLong("dlr-linger"),
         help: ArgumentHelp("Seconds a DLR keeps serving repairs after the session closed.", valueName: "seconds"))
-    public var dlrLinger: Double = 5
+    public var dlrLinger: Double = ProgramDefaults.dlrLingerSeconds
 
-    /// A LAN answers a NAK within milliseconds; OpenPGM's examples wait 2 s (the engine's default), which
-    /// lets a repair lost twice outlive a source's few seconds of window and linger.
     @ArgumentParser.Option(
         name: .customLong("nak-rpt-ivl"),
         help: ArgumentHelp("NAK_RPT_IVL: seconds to wait for an NCF before NAKing again.", valueName: "seconds"))
-    public var nakRepeatInterval: Double = 0.25
+    public var nakRepeatInterval: Double = ProgramDefaults.receiverNAKRepeatIntervalSeconds
 
     @ArgumentParser.Option(
         name: .customLong("nak-rdata-ivl"),
         help: ArgumentHelp("NAK_RDATA_IVL: seconds to wait for RDATA after an NCF before NAKing again.", valueName: "seconds"))
-    public var nakRdataInterval: Double = 0.25
+    public var nakRdataInterval: Double = ProgramDefaults.receiverNAKRdataIntervalSeconds
 
-    /// Below a network element that confirms at once, a short back-off trades NCF suppression for speed: the
-    /// element's NAK elimination then does the suppressing.
     @ArgumentParser.Option(
         name: .customLong("nak-bo-ivl"),
         help: ArgumentHelp("NAK_BO_IVL: the most seconds a NAK waits at random, so one NCF suppresses other receivers' NAKs.", valueName: "seconds"))
-    public var nakBackoffInterval: Double = 0.05
+    public var nakBackoffInterval: Double = ProgramDefaults.receiverNAKBackoffIntervalSeconds
 
     public mutating func validate() throws {
         if let timeout, !(timeout > 0) { throw ValidationError("--timeout must be positive") }
@@ -151,108 +142,52 @@ public struct ReceiveCommand: ParsableCommand {
             var repairer = DesignatedLocalRepairer.Configuration(receiver: configuration, address: .ipv4(interface.address))
             repairer.cacheBytes = dlrCacheBytes
             return try receive(
-                with: DesignatedLocalRepairer(configuration: repairer), sockets: sockets, interface: interface,
-                output: outputDescriptor, logger: logger)
+                with: DesignatedLocalRepairer(configuration: repairer), role: .dlr, statistics: \.receiver.statistics,
+                sockets: sockets, interface: interface, output: outputDescriptor, logger: logger)
         }
         return try receive(
-            with: Receiver(configuration: configuration), sockets: sockets, interface: interface, output: outputDescriptor,
-            logger: logger)
+            with: Receiver(configuration: configuration), role: .receiver, statistics: \.statistics, sockets: sockets,
+            interface: interface, output: outputDescriptor, logger: logger)
     }
 
-    /// Runs the driver around a receiver, or a DLR wrapping one, until the session ends.
-    func receive<E: DeliveringEngine>(
-        with engine: E, sockets: InterfaceSockets, interface: NetworkInterface, output outputDescriptor: Int32,
-        logger: Logger
-    ) throws -> PGMExitCode {
+    /// Runs the driver around a receiver, or a DLR wrapping one, until ``ReceiverProgram`` says the run is over.
+    /// - Parameter statistics: where the engine keeps the receiver's counters.
+    func receive<E: Engine>(
+        with engine: E, role: ReceiverProgram.Role, statistics: @escaping (E) -> Receiver.Statistics,
+        sockets: InterfaceSockets, interface: NetworkInterface, output outputDescriptor: Int32, logger: Logger
+    ) throws -> PGMExitCode where E.Event == Receiver.Event {
         let printer = StatisticsPrinter(json: output.json)
         let driver = try Driver(engine: engine, sockets: [sockets], handleSignals: true, logger: logger)
-        printer.note(
-            "pgm-recv: joined \(network.groupAddress):\(network.port) on \(interface), \(network.native ? "native" : "UDP port \(network.udpPort)")",
-            json: ["type": "start", "group": "\(network.groupAddress)", "interface": interface.name])
+        printer.print(
+            .receiver(
+                .started(
+                    group: "\(network.groupAddress)", port: network.port, interface: "\(interface)",
+                    interfaceName: interface.name,
+                    transport: network.native ? "native" : "UDP port \(network.udpPort)")))
 
-        var session = ReceiveSession(wanted: tsi?.value, follow: follow)
+        var program = ReceiverProgram(
+            role: role, wanted: tsi?.value, follow: follow, timeout: timeout.map { .seconds($0) },
+            dlrLinger: .seconds(dlrLinger), start: driver.now)
         let writer = OutputWriter(descriptor: outputDescriptor)
-        var outcome: PGMExitCode?
-        let timeoutDuration = timeout.map { Duration.seconds($0) }
-        var lastData = driver.now
-        var dataSpan: (first: Instant, last: Instant)?
-        var lingerUntil: Instant?
-        driver.onSignal = { _, _, _ in outcome = session.lost.isEmpty ? .success : .unrecoverableLoss }
+        driver.onSignal = { _, _, _ in program.signalled() }
         driver.afterTurn = { engine, now in
             while let event = engine.pollEvent() {
-                for action in session.handle(event) {
-                    switch action {
-                    case .write(let bytes):
-                        lastData = now
-                        dataSpan = (dataSpan?.first ?? now, now)
-                        if !writer.append(bytes) {
-                            printer.note("pgm-recv: cannot write the output: \(String(cString: strerror(errno)))", json: ["type": "error", "message": "output"])
-                            outcome = .failure
-                        }
-                    case .note(let text, let object):
-                        printer.note("pgm-recv: " + text, json: object)
-                    case .closed where dlr:
-                        if lingerUntil == nil { lingerUntil = now + .seconds(dlrLinger) }
-                    case .closed:
-                        outcome = session.lost.isEmpty ? .success : .unrecoverableLoss
-                    }
-                }
+                let outputs = program.handle(event, at: now) { bytes in writer.append(bytes) ? nil : Self.lastError }
+                if !outputs.isEmpty { printer.perform(outputs, logger: logger) }
             }
-            if !writer.flush() {
-                printer.note("pgm-recv: cannot write the output: \(String(cString: strerror(errno)))", json: ["type": "error", "message": "output"])
-                outcome = .failure
-            }
-            if let lingerUntil, outcome == nil, now >= lingerUntil {
-                outcome = session.lost.isEmpty ? .success : .unrecoverableLoss
-            }
-            if let timeoutDuration, outcome == nil, lingerUntil == nil, now - lastData >= timeoutDuration {
-                printer.note(
-                    "pgm-recv: no data for \(formatDecimal(timeoutDuration.secondsValue, places: 1)) s (--timeout)",
-                    json: ["type": "timeout"])
-                outcome = .failure
-            }
-            printer.tick(at: now) { Self.sample(engine, lost: session.lostSequences, dataSpan: dataSpan) }
-            return outcome == nil ? .proceed : .stop
+            if !writer.flush() { printer.perform(program.outputFailed(Self.lastError), logger: logger) }
+            printer.perform(program.turnEnded(at: now), logger: logger)
+            printer.tick(at: now) { program.sample(statistics(engine)) }
+            return program.isStopped ? .stop : .proceed
         }
         try driver.run()
-        printer.finish(at: driver.now, Self.sample(driver.engine, lost: session.lostSequences, dataSpan: dataSpan))
-        if !session.lost.isEmpty {
-            let ranges = session.lost.map { $0.first == $0.last ? "\($0.first)" : "\($0.first)-\($0.last)" }
-            writeError("pgm-recv: unrecoverable sequence numbers: \(ranges.joined(separator: ", "))\n")
-        }
-        return outcome ?? .success
+        printer.finish(at: driver.now, program.sample(statistics(driver.engine)))
+        for line in program.closingLines { writeError(line + "\n") }
+        return program.exitCode
     }
 
-    static func sample<E: DeliveringEngine>(
-        _ engine: E, lost: Int, dataSpan: (first: Instant, last: Instant)?
-    ) -> StatisticsSample {
-        let statistics = engine.receiverStatistics
-        var sample = StatisticsSample(role: E.self == Receiver.self ? "receiver" : "dlr")
-        sample.bytes = statistics.bytesDelivered
-        sample.messages = statistics.apdusDelivered
-        sample.dataSeconds = dataSpan.map { ($0.last - $0.first).secondsValue }
-        sample.packets = statistics.odataReceived + statistics.rdataReceived
-        sample.naks = statistics.naksSent
-        sample.ncfs = statistics.ncfReceived
-        sample.repairs = statistics.rdataReceived
-        sample.lossRate = statistics.lossRate
-        sample.unrecoverable = lost
-        return sample
-    }
-}
-
-/// An engine that delivers a session's data as ``Receiver`` events: the receiver itself, or a DLR around one.
-protocol DeliveringEngine: Engine {
-    mutating func pollEvent() -> Receiver.Event?
-    var receiverStatistics: Receiver.Statistics { get }
-}
-
-extension Receiver: DeliveringEngine {
-    var receiverStatistics: Receiver.Statistics { statistics }
-}
-
-extension DesignatedLocalRepairer: DeliveringEngine {
-    var receiverStatistics: Receiver.Statistics { receiver.statistics }
+    /// The last system call's failure in words (`errno`).
+    private static var lastError: String { String(cString: strerror(errno)) }
 }
 
 /// `--tsi GSI.PORT`, as ``TSI/description`` prints it.

@@ -14,7 +14,7 @@ import PGMWire
 struct ReceiveSession {
     enum Action: Equatable {
         case write(ArraySlice<UInt8>)
-        case note(String, [String: String])
+        case note(ReceiverNote)
         /// The selected session closed (OPT_FIN) and pgm-recv does not follow: stop.
         case closed
     }
@@ -61,56 +61,26 @@ struct ReceiveSession {
         }
         if selected == nil && eligible(tsi) {
             selected = tsi
-            if case .peerDiscovered(_, let source) = event {
-                return [
-                    .note("session \(tsi) from \(source)", ["type": "session", "tsi": "\(tsi)", "source": "\(source)"])
-                ]
-            }
+            if case .peerDiscovered(_, let source) = event { return [.note(.session(tsi, source: source))] }
         }
         guard tsi == selected else { return handleOther(event) }
         switch event {
         case .peerDiscovered:
             return []
         case .joined(_, let first, let late):
-            let fields = [
-                "type": "joined", "tsi": "\(tsi)", "first_sequence": "\(first)", "late": "\(late)",
-                "output_offset": "\(bytesWritten)",
-            ]
-            return [
-                .note(
-                    late
-                        ? "joined session \(tsi) mid-stream: delivering from sequence \(first) (the first whole APDU at or after it) at output byte \(bytesWritten); earlier data of this session is not delivered"
-                        : "joined session \(tsi) at its start, sequence \(first), at output byte \(bytesWritten)",
-                    fields
-                )
-            ]
+            return [.note(.joined(tsi, firstSequence: first, late: late, outputOffset: bytesWritten))]
         case .data(_, let bytes):
             bytesWritten += bytes.count
             return [.write(bytes)]
         case .unrecoverable(_, let first, let last, let reason):
             lost.append((first, last))
-            return [
-                .note(
-                    first == last
-                        ? "unrecoverable: sequence number \(first) (\(reason))"
-                        : "unrecoverable: sequence numbers \(first)-\(last) (\(reason))",
-                    ["type": "unrecoverable", "first": "\(first)", "last": "\(last)", "reason": "\(reason)"]
-                )
-            ]
+            return [.note(.unrecoverable(first: first, last: last, reason: reason))]
         case .sessionClosed:
             guard follow else { return [.closed] }
             finished.insert(tsi)
-            let note = Action.note(
-                "session \(tsi) closed after \(bytesWritten) bytes of output; following the next session (--follow)",
-                ["type": "session_closed", "tsi": "\(tsi)", "output_offset": "\(bytesWritten)"]
-            )
-            return [note] + followNext()
+            return [.note(.sessionClosed(tsi, outputOffset: bytesWritten))] + followNext()
         case .peerExpired:
-            let note = Action.note(
-                "session \(tsi) went silent and expired without closing",
-                ["type": "expired", "tsi": "\(tsi)", "output_offset": "\(bytesWritten)"]
-            )
-            return [note] + followNext()
+            return [.note(.expired(tsi, outputOffset: bytesWritten))] + followNext()
         }
     }
 
@@ -131,44 +101,23 @@ struct ReceiveSession {
             return []
         }
         guard case .peerDiscovered(_, let source) = event, ignored.insert(tsi).inserted else { return [] }
-        guard eligible(tsi) else {
-            return [
-                .note(
-                    "ignoring session \(tsi) from \(source) (not --tsi)",
-                    ["type": "ignored_session", "tsi": "\(tsi)", "source": "\(source)"]
-                )
-            ]
-        }
+        guard eligible(tsi) else { return [.note(.ignoredSession(tsi, source: source))] }
         ignored.remove(tsi)
         candidates.append(Candidate(tsi: tsi, source: source))
-        return [
-            .note(
-                "ignoring session \(tsi) from \(source) while \(selected.map { "\($0)" } ?? "another") lasts (kept to follow if it ends)",
-                ["type": "ignored_session", "tsi": "\(tsi)", "source": "\(source)"]
-            )
-        ]
+        return [.note(.candidateSession(tsi, source: source, selected: selected))]
     }
 
     /// Selects the oldest candidate and replays what it delivered meanwhile; with none, waits for the next
     /// session to appear.
     private mutating func followNext() -> [Action] {
         selected = nil
-        guard !candidates.isEmpty else {
-            return [.note("waiting for a new session", ["type": "waiting", "output_offset": "\(bytesWritten)"])]
-        }
+        guard !candidates.isEmpty else { return [.note(.waiting(outputOffset: bytesWritten))] }
         let next = candidates.removeFirst()
         bufferedBytes -= next.bytes
         selected = next.tsi
-        let fields = [
-            "type": "follow", "tsi": "\(next.tsi)", "source": "\(next.source)", "output_offset": "\(bytesWritten)",
-            "dropped_bytes": "\(next.droppedBytes)",
+        var actions: [Action] = [
+            .note(.follow(next.tsi, source: next.source, outputOffset: bytesWritten, droppedBytes: next.droppedBytes))
         ]
-        var text = "following session \(next.tsi) from \(next.source) at output byte \(bytesWritten)"
-        if next.droppedBytes > 0 {
-            text +=
-                "; its first \(next.droppedBytes) bytes were not kept (more than \(Self.candidateBufferBytes) bytes waited)"
-        }
-        var actions: [Action] = [.note(text, fields)]
         for event in next.events[next.start...] { actions += handle(event) }
         return actions
     }

@@ -9,10 +9,10 @@ public struct NetworkOptions: ParsableArguments, Sendable {
     public init() {}
 
     @ArgumentParser.Option(help: ArgumentHelp("Multicast group of the session (IPv4).", valueName: "address"))
-    public var group: String = "239.192.0.1"
+    public var group: String = ProgramDefaults.group
 
     @ArgumentParser.Option(help: ArgumentHelp("PGM data port: the session's destination port, as OpenPGM's --port.", valueName: "port"))
-    public var port: UInt16 = 7500
+    public var port: UInt16 = ProgramDefaults.port
 
     @ArgumentParser.Option(
         help: ArgumentHelp(
@@ -23,13 +23,13 @@ public struct NetworkOptions: ParsableArguments, Sendable {
     @ArgumentParser.Option(
         name: .customLong("udp-port"),
         help: ArgumentHelp("UDP port for UDP encapsulation, multicast and unicast alike (OpenPGM's default).", valueName: "port"))
-    public var udpPort: UInt16 = Encapsulation.defaultUDPPort
+    public var udpPort: UInt16 = ProgramDefaults.udpPort
 
     @Flag(help: "Native PGM (IP protocol 113 on raw sockets, needs root or CAP_NET_RAW) instead of UDP.")
     public var native = false
 
     @ArgumentParser.Option(help: ArgumentHelp("Multicast TTL (hop limit).", valueName: "hops"))
-    public var ttl: UInt8 = 16
+    public var ttl: UInt8 = ProgramDefaults.ttl
 
     @Flag(
         name: .customLong("multicast-loop"),

@@ -2,11 +2,26 @@ import FoundationEssentials
 internal import Glibc
 public import PGMCore
 
-/// One statistics sample of a source or a receiver, as printed once a second and at exit.
+/// One statistics sample of a program, as printed once a second and at exit: with `--json` one object whose keys
+/// are these properties' names in snake_case (optional ones only when set).
 public struct StatisticsSample: Encodable, Sendable {
-    /// `statistics` for the periodic line, `summary` for the last one.
-    public var type = "statistics"
-    public var role: String
+    /// The JSON `type`: `statistics` for the periodic line, `summary` for the last one.
+    public enum Kind: String, Encodable, Sendable {
+        case statistics
+        case summary
+    }
+
+    /// Which program, and as what, printed the line.
+    public enum Role: String, Encodable, Sendable {
+        case source
+        case receiver
+        /// pgm-recv --dlr.
+        case dlr
+        case networkElement = "network_element"
+    }
+
+    public var type = Kind.statistics
+    public var role: Role
     public var elapsedSeconds = 0.0
     /// Payload rate since the previous sample, in bits per second.
     public var rateBitsPerSecond = 0.0
@@ -30,7 +45,7 @@ public struct StatisticsSample: Encodable, Sendable {
     /// A network element's own counters (pgm-ne only).
     public var element: ElementCounters?
 
-    public init(role: String) { self.role = role }
+    public init(role: Role) { self.role = role }
 }
 
 /// Prints samples to stderr once a second: redrawn in place with `\r` on a terminal, one line each otherwise,
@@ -43,11 +58,18 @@ public final class StatisticsPrinter {
     private var lastBytes = 0
     private var drewLine = false
     private let encoder: JSONEncoder
+    /// Where the text goes: stderr, or a test's buffer.
+    private let write: (String) -> Void
 
-    public init(json: Bool, interval: Duration = .seconds(1)) {
+    public convenience init(json: Bool, interval: Duration = .seconds(1)) {
+        self.init(json: json, interval: interval, isTerminal: isatty(2) == 1, write: writeError)
+    }
+
+    init(json: Bool, interval: Duration, isTerminal: Bool, write: @escaping (String) -> Void) {
         self.json = json
-        self.isTerminal = isatty(2) == 1
+        self.isTerminal = isTerminal
         self.interval = interval
+        self.write = write
         encoder = JSONEncoder()
         encoder.keyEncodingStrategy = .convertToSnakeCase
         encoder.outputFormatting = [.sortedKeys]
@@ -68,40 +90,40 @@ public final class StatisticsPrinter {
     /// Prints the summary, with the average rate over the whole run.
     public func finish(at now: Instant, _ sample: StatisticsSample) {
         var summary = sample
-        summary.type = "summary"
+        summary.type = .summary
         summary.elapsedSeconds = now.seconds
         summary.rateBitsPerSecond = now.seconds > 0 ? Double(sample.bytes) * 8 / now.seconds : 0
         emit(summary, final: true)
     }
 
     /// An event line (unrecoverable loss, a new session) that must not be overdrawn by the next sample.
-    public func note(_ text: String, json object: [String: String]) {
+    func print(_ note: ProgramNote) {
         if json {
-            writeError(jsonLine(object))
+            write(jsonLine(note))
         } else {
-            writeError((drewLine && isTerminal ? "\r\u{1B}[K" : "") + text + "\n")
+            write((drewLine && isTerminal ? "\r\u{1B}[K" : "") + note.text + "\n")
             drewLine = false
         }
     }
 
     private func emit(_ sample: StatisticsSample, final: Bool) {
         if json {
-            if let data = try? encoder.encode(sample) { writeError(String(decoding: data, as: UTF8.self) + "\n") }
+            write(jsonLine(sample))
             return
         }
         let line = Self.text(sample)
         if isTerminal {
-            writeError("\r\u{1B}[K" + line + (final ? "\n" : ""))
+            write("\r\u{1B}[K" + line + (final ? "\n" : ""))
             drewLine = !final
         } else {
-            writeError(line + "\n")
+            write(line + "\n")
         }
     }
 
     /// `2.0 s  95.3 Mbit/s  12,345,678 B  8,901 pkts  NAK 3  NCF 3  RDATA 3  loss 0.03%  unrecoverable 0`
     static func text(_ sample: StatisticsSample) -> String {
         let rate = Rate(bitsPerSecond: max(1, Int(sample.rateBitsPerSecond))).description
-        let prefix = sample.type == "summary" ? "total " : ""
+        let prefix = sample.type == .summary ? "total " : ""
         return "\(prefix)\(formatDecimal(sample.elapsedSeconds, places: 1)) s  \(sample.rateBitsPerSecond < 1 ? "0 bit/s" : rate)  "
             + "\(formatGrouped(sample.bytes)) B  \(formatGrouped(sample.packets)) pkts  NAK \(sample.naks)  "
             + "NCF \(sample.ncfs)  RDATA \(sample.repairs)  loss \(formatDecimal(sample.lossRate * 100, places: 2))%  "
@@ -109,8 +131,9 @@ public final class StatisticsPrinter {
             + (sample.worstReceiverLossRate.map { "  worst receiver \(formatDecimal($0 * 100, places: 2))% \(sample.worstReceiver ?? "")" } ?? "")
     }
 
-    private func jsonLine(_ object: [String: String]) -> String {
-        guard let data = try? encoder.encode(object) else { return "" }
+    /// One JSON Lines object: snake_case keys in sorted order.
+    private func jsonLine(_ value: some Encodable) -> String {
+        guard let data = try? encoder.encode(value) else { return "" }
         return String(decoding: data, as: UTF8.self) + "\n"
     }
 }

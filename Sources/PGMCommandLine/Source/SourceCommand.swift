@@ -1,7 +1,6 @@
 public import ArgumentParser
-internal import Glibc
 import Logging
-public import PGMCore
+import PGMCore
 import PGMSockets
 import PGMWire
 
@@ -42,13 +41,13 @@ public struct SourceCommand: ParsableCommand {
     public var files: [String] = []
 
     @ArgumentParser.Option(help: ArgumentHelp("Rate limit for data, repairs and SPMs, in bits/s on the wire (K, M, G suffixes).", valueName: "rate"))
-    public var rate: Rate = Rate(bitsPerSecond: 100_000_000)
+    public var rate: Rate = ProgramDefaults.rate
 
     @ArgumentParser.Option(name: .customLong("max-tpdu"), help: ArgumentHelp("Largest IP datagram, headers included.", valueName: "bytes"))
-    public var maxTPDU: Int = 1500
+    public var maxTPDU: Int = ProgramDefaults.maxTPDU
 
     @ArgumentParser.Option(name: .customLong("txw-secs"), help: ArgumentHelp("Transmit window: seconds of data kept for repairs.", valueName: "seconds"))
-    public var txwSeconds: Double = 4
+    public var txwSeconds: Double = ProgramDefaults.transmitWindowSeconds
 
     @ArgumentParser.Option(
         name: .customLong("txw-bytes"),
@@ -60,18 +59,13 @@ public struct SourceCommand: ParsableCommand {
         help: ArgumentHelp("Largest APDU (message) cut from the input (default: what OpenPGM receivers take).", valueName: "bytes"))
     public var apduSize: Int?
 
-    /// 5 s by default: a receiver whose repair was lost asks again after NAK_RDATA_IVL (2 s), so a shorter
-    /// linger leaves it waiting for a source that is gone.
     @ArgumentParser.Option(help: ArgumentHelp("Seconds to keep answering NAKs after the last data.", valueName: "seconds"))
-    public var linger: Double = 5
+    public var linger: Double = ProgramDefaults.lingerSeconds
 
-    /// Heartbeat SPMs restart with every data packet (RFC 3208 §5.1.5), so while data flows only ambient SPMs
-    /// go out. A receiver that missed the first SPMs (a late joiner, or a loss) cannot NAK until one arrives:
-    /// OpenPGM receivers declare everything before it lost. One a second costs 36 bytes.
     @ArgumentParser.Option(
         name: .customLong("spm-interval"),
         help: ArgumentHelp("Seconds between ambient SPMs, also while data flows.", valueName: "seconds"))
-    public var spmInterval: Double = 1
+    public var spmInterval: Double = ProgramDefaults.ambientSPMIntervalSeconds
 
     @ArgumentParser.Option(name: .customLong("source-port"), help: ArgumentHelp("Data-source port of the TSI (default: random).", valueName: "port"))
     public var sourcePort: UInt16?
@@ -103,12 +97,6 @@ public struct SourceCommand: ParsableCommand {
         return text
     }
 
-    /// OpenPGM reassembles at most 16 fragments and its examples stop at about 22.8 KB (Docs/openpgm.md#largest-apdu):
-    /// 22,800 bytes or 16 of our fragments, whichever is less (22,784 with UDP encapsulation, whose header takes 8).
-    public static func defaultAPDUSize(_ configuration: Source.Configuration) -> Int {
-        min(22_800, 16 * Source.maximumPayload(configuration, fragmented: true))
-    }
-
     public func run() throws {
         try runReportingFailure("pgm-source") { try execute() }
     }
@@ -126,17 +114,17 @@ public struct SourceCommand: ParsableCommand {
             tsi: tsi, dataDestinationPort: network.port, group: .ipv4(network.groupAddress),
             sourceAddress: .ipv4(interface.address))
         configuration.maxTPDU = maxTPDU
-        configuration.headerOverhead = network.native ? 20 : Source.Configuration.udpHeaderOverhead
-        configuration.routerAlertOverhead = network.native ? 4 : 0
+        configuration.headerOverhead = ProgramDefaults.headerOverhead(native: network.native)
+        configuration.routerAlertOverhead = ProgramDefaults.routerAlertOverhead(native: network.native)
         configuration.rate = rate.bytesPerSecond
         // 2 ms of credit: a sleeping poll loop wakes tens of microseconds late (timer slack), so a bucket of a
         // few packets would cap a fast link far below --rate.
         configuration.burst = max(configuration.burst, rate.bytesPerSecond / 500)
         configuration.txwSeconds = .seconds(txwSeconds)
         configuration.ambientSPMInterval = .seconds(spmInterval)
-        configuration.openingSPMs = 3
+        configuration.openingSPMs = ProgramDefaults.openingSPMs
         configuration.txwMaxBytes = windowBytes
-        let apduSize = self.apduSize ?? Self.defaultAPDUSize(configuration)
+        let apduSize = self.apduSize ?? ProgramDefaults.apduSize(configuration)
         configuration.maximumAPDUSize = apduSize
         configuration.maximumQueuedBytes = max(1 << 20, 4 * apduSize)
         configuration.seed = random >> 32
@@ -150,91 +138,31 @@ public struct SourceCommand: ParsableCommand {
         let driver = try Driver(
             engine: Source(configuration: configuration, at: clock.now), sockets: [sockets], clock: clock,
             handleSignals: true, logger: logger)
-        let transport = network.native ? "native" : "UDP port \(sockets.localPort ?? network.udpPort)"
-        printer.note(
-            "pgm-source: TSI \(tsi) to \(network.groupAddress):\(network.port) on \(interface), \(transport), APDUs up to \(formatGrouped(apduSize)) bytes; \(windowDescription)",
-            json: ["type": "start", "tsi": "\(tsi)", "group": "\(network.groupAddress)", "interface": interface.name,
-                   "window": windowDescription])
+        printer.print(
+            .source(
+                .started(
+                    tsi: tsi, group: "\(network.groupAddress)", port: network.port, interface: "\(interface)",
+                    interfaceName: interface.name,
+                    transport: network.native ? "native" : "UDP port \(sockets.localPort ?? network.udpPort)",
+                    apduSize: apduSize, window: windowDescription)))
 
-        let lingerDuration = Duration.seconds(linger)
-        var lingerStart: Instant?
-        var stopNow = false
-        var signals = 0
-        // Read again once a quarter of the queue (or one APDU, if larger) is free: a rate-limited source then
-        // reads many APDUs per system call instead of one each time one has left.
-        let readThreshold = max(apduSize, configuration.maximumQueuedBytes / 4)
-        driver.inputDescriptor = { engine in
-            input.isFinished || engine.isClosing || engine.queuedBytesAvailable < readThreshold ? nil : input.descriptor
-        }
+        var program = SourceProgram(
+            linger: .seconds(linger), apduSize: apduSize, maximumQueuedBytes: configuration.maximumQueuedBytes)
+        driver.inputDescriptor = { engine in program.watchesInput(input, engine: engine) ? input.descriptor : nil }
         driver.onInput = { engine, now in
-            do {
-                // Several APDUs per turn while the queue has room and more input is ready, so that one poll
-                // per APDU does not bound the rate.
-                var reads = 0
-                repeat {
-                    try input.read(room: engine.queuedBytesAvailable) { apdu in try engine.send(apdu, at: now) }
-                    reads += 1
-                } while reads < 4 && !input.isFinished && engine.queuedBytesAvailable >= apduSize && input.isReadable
-                if input.isFinished { engine.close(at: now) }
-            } catch Source.SendError.queueFull {
-                return  // the descriptor is polled again once the queue drains
-            } catch {
-                logger.error("input: \(error)")
-                input.abandon()
-                engine.close(at: now)
-            }
+            printer.perform(program.readInput(input, into: &engine, at: now), logger: logger)
         }
         driver.onSignal = { engine, _, now in
-            signals += 1
-            if signals == 1 {
-                do {
-                    try input.finish { apdu in try engine.send(apdu, at: now) }
-                } catch {
-                    logger.warning("the last \(apduSize) bytes or less were not sent: \(error)")
-                    input.abandon()
-                }
-                if !engine.isClosing { engine.close(at: now) }
-            } else {
-                stopNow = true
-            }
+            printer.perform(program.signalled(input, engine: &engine, at: now), logger: logger)
         }
         driver.afterTurn = { engine, now in
-            while let event = engine.pollEvent() {
-                switch event {
-                case .finished: stopNow = true
-                case .nakReceived, .nakOutsideWindow: break
-                case .worstReceiver(let lossRate, let address):
-                    printer.note(
-                        "pgm-source: worst receiver \(address) reports \(formatDecimal(lossRate * 100, places: 2))% loss",
-                        json: ["type": "worst_receiver", "address": "\(address)", "loss_rate": "\(lossRate)"])
-                }
-            }
-            printer.tick(at: now) { Self.sample(engine, accepted: input.bytesAccepted) }
-            if engine.isClosing && lingerStart == nil && engine.queuedBytesAvailable == engine.configuration.maximumQueuedBytes {
-                lingerStart = now
-            }
-            if let lingerStart, now - lingerStart >= lingerDuration { stopNow = true }
-            return stopNow ? .stop : .proceed
+            while let event = engine.pollEvent() { printer.perform(program.handle(event), logger: logger) }
+            printer.tick(at: now) { SourceProgram.sample(engine, accepted: input.bytesAccepted) }
+            return program.turnEnded(engine, at: now) ? .stop : .proceed
         }
         try driver.run()
-        printer.finish(at: driver.now, Self.sample(driver.engine, accepted: input.bytesAccepted))
-        return .success
-    }
-
-    /// `accepted`: input bytes handed to the engine; those still queued have not been sent.
-    static func sample(_ engine: Source, accepted: Int) -> StatisticsSample {
-        let statistics = engine.statistics
-        var sample = StatisticsSample(role: "source")
-        sample.bytes = accepted - (engine.configuration.maximumQueuedBytes - engine.queuedBytesAvailable)
-        sample.messages = statistics.apdusQueued
-        sample.packets = statistics.odataSent + statistics.rdataSent
-        sample.naks = statistics.naksReceived
-        sample.ncfs = statistics.ncfSent
-        sample.repairs = statistics.rdataSent
-        sample.lossRate = statistics.odataSent > 0 ? Double(statistics.rdataSent) / Double(statistics.odataSent) : 0
-        sample.worstReceiverLossRate = statistics.worstReceiverLoss.map { Double($0) / Double(UInt16.max) }
-        sample.worstReceiver = statistics.worstReceiver.map { "\($0)" }
-        return sample
+        printer.finish(at: driver.now, SourceProgram.sample(driver.engine, accepted: input.bytesAccepted))
+        return program.exitCode
     }
 }
 

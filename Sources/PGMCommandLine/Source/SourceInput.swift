@@ -2,7 +2,7 @@ internal import Glibc
 
 /// The source's input: the files in order, or standard input, cut into APDUs of at most `apduSize` bytes.
 /// Reads never block for long: the driver only calls ``read(_:)`` when poll says the descriptor is readable.
-final class SourceInput {
+final class SourceInput: SourceProgram.Input {
     private var descriptors: [Int32]
     private let ownsDescriptors: Bool
     private let apduSize: Int

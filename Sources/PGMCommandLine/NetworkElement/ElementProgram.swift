@@ -1,0 +1,49 @@
+import PGMCore
+
+/// pgm-ne's lifecycle without sockets or a clock: it runs until SIGINT or SIGTERM, exits 0, and prints the
+/// element's events. Inputs: ``handle(_:)`` for each engine event, ``signalled()``.
+struct ElementProgram {
+    /// The interfaces' names by ``InterfaceID`` (upstream first), for the notes.
+    let interfaceNames: [String]
+    private(set) var isStopped = false
+
+    init(interfaceNames: [String]) { self.interfaceNames = interfaceNames }
+
+    var exitCode: PGMExitCode { .success }
+
+    mutating func signalled() { isStopped = true }
+
+    private func name(_ id: InterfaceID) -> String {
+        interfaceNames.indices.contains(id.rawValue) ? interfaceNames[id.rawValue] : "\(id)"
+    }
+
+    /// One engine event as a note: sessions learned, moved and expired, DLRs learned and dropped.
+    func handle(_ event: NetworkElement.Event) -> [ProgramOutput] {
+        let note: ElementNote
+        switch event {
+        case .sessionLearned(let tsi, let upstream, let neighbor):
+            note = .sessionLearned(tsi, upstream: name(upstream), neighbor: neighbor)
+        case .upstreamChanged(let tsi, let upstream, let neighbor):
+            note = .upstreamChanged(tsi, upstream: name(upstream), neighbor: neighbor)
+        case .sessionExpired(let tsi):
+            note = .sessionExpired(tsi)
+        case .repairerLearned(let tsi, let address, let interface):
+            note = .repairerLearned(tsi, address: address, interface: name(interface))
+        case .repairerDropped(let tsi, let address):
+            note = .repairerDropped(tsi, address: address)
+        }
+        return [.note(.element(note))]
+    }
+
+    /// The statistics line: the element's counters, with the common keys where they mean the same.
+    static func sample(_ engine: NetworkElement) -> StatisticsSample {
+        let statistics = engine.statistics
+        var sample = StatisticsSample(role: .networkElement)
+        sample.packets = statistics.packetsReceived
+        sample.naks = statistics.naksReceived
+        sample.ncfs = statistics.ncfsSent
+        sample.repairs = statistics.rdataForwarded
+        sample.element = ElementCounters(statistics, sessions: engine.sessionCount)
+        return sample
+    }
+}

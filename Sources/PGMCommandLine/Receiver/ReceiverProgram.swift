@@ -1,0 +1,126 @@
+import PGMCore
+import PGMWire
+
+/// pgm-recv's lifecycle without sockets, files or a clock, so that tests drive every rule in-process. It owns
+/// the ``ReceiveSession`` (which session is written, followed, ignored) and decides when the run ends and how:
+/// - the selected session closes (OPT_FIN) and `--follow` is off: exit 0, or 3 when something was unrecoverable;
+///   a DLR first lingers `--dlr-linger` to keep repairing for the receivers below it;
+/// - `--timeout` passes without data (not while a DLR lingers): exit 1, with a note saying so;
+/// - SIGINT/SIGTERM: exit 0, or 3 after unrecoverable loss;
+/// - the output cannot be written: exit 1.
+///
+/// Inputs: ``handle(_:at:write:)`` for each engine event, ``outputFailed(_:)`` when a write failed, ``signalled()``,
+/// then ``turnEnded(at:)`` once per driver turn. ``isStopped`` says when the driver should stop.
+struct ReceiverProgram {
+    /// A plain receiver, or a designated local repairer around one (which lingers after the close).
+    enum Role: Sendable {
+        case receiver
+        case dlr
+
+        /// The `role` of the statistics lines.
+        var statistics: StatisticsSample.Role {
+            switch self {
+            case .receiver: .receiver
+            case .dlr: .dlr
+            }
+        }
+    }
+
+    let role: Role
+    /// `--timeout`: the most time without delivered data.
+    let timeout: Duration?
+    /// `--dlr-linger`: how long a DLR keeps repairing after its session closed.
+    let dlrLinger: Duration
+    private(set) var session: ReceiveSession
+    /// When data was last delivered (the start, before any): `--timeout` counts from here.
+    private var lastData: Instant
+    /// The first and the last delivery, for the statistics' `data_seconds`.
+    private(set) var dataSpan: (first: Instant, last: Instant)?
+    private var lingerUntil: Instant?
+    /// How the run ends; nil while it goes on.
+    private(set) var outcome: PGMExitCode?
+
+    init(role: Role, wanted: TSI?, follow: Bool, timeout: Duration?, dlrLinger: Duration, start: Instant) {
+        self.role = role
+        self.timeout = timeout
+        self.dlrLinger = dlrLinger
+        session = ReceiveSession(wanted: wanted, follow: follow)
+        lastData = start
+    }
+
+    var isStopped: Bool { outcome != nil }
+    var exitCode: PGMExitCode { outcome ?? .success }
+
+    /// Success, or unrecoverable loss when any range of the written sessions was lost.
+    private var finalOutcome: PGMExitCode { session.lost.isEmpty ? .success : .unrecoverableLoss }
+
+    /// One engine event: the selected session's data goes to `write` at once, and what to tell about sessions
+    /// is returned. This runs once per delivered APDU, so data takes no detour through an array.
+    /// - Parameter write: writes delivered bytes; returns why it failed (the system's words), nil when it did not.
+    mutating func handle(
+        _ event: Receiver.Event,
+        at now: Instant,
+        write: (ArraySlice<UInt8>) -> String?
+    ) -> [ProgramOutput] {
+        var outputs: [ProgramOutput] = []
+        for action in session.handle(event) {
+            switch action {
+            case .write(let bytes):
+                lastData = now
+                dataSpan = (dataSpan?.first ?? now, now)
+                if let reason = write(bytes) { outputs += outputFailed(reason) }
+            case .note(let note):
+                outputs.append(.note(.receiver(note)))
+            case .closed where role == .dlr:
+                if lingerUntil == nil { lingerUntil = now + dlrLinger }
+            case .closed:
+                outcome = finalOutcome
+            }
+        }
+        return outputs
+    }
+
+    /// A write of the output failed (`reason`: the system's words): the run ends with exit 1.
+    mutating func outputFailed(_ reason: String) -> [ProgramOutput] {
+        outcome = .failure
+        return [.note(.receiver(.outputFailed(reason: reason)))]
+    }
+
+    mutating func signalled() {
+        outcome = finalOutcome
+    }
+
+    /// After the turn's events and writes: a DLR's linger ends, or `--timeout` passes without data.
+    mutating func turnEnded(at now: Instant) -> [ProgramOutput] {
+        if let lingerUntil, outcome == nil, now >= lingerUntil {
+            outcome = finalOutcome
+        }
+        if let timeout, outcome == nil, lingerUntil == nil, now - lastData >= timeout {
+            outcome = .failure
+            return [.note(.receiver(.timeout(timeout)))]
+        }
+        return []
+    }
+
+    /// Printed on stderr after the summary, also with `--json`: the unrecoverable ranges, if any.
+    var closingLines: [String] {
+        guard !session.lost.isEmpty else { return [] }
+        let ranges = session.lost.map { $0.first == $0.last ? "\($0.first)" : "\($0.first)-\($0.last)" }
+        return ["pgm-recv: unrecoverable sequence numbers: \(ranges.joined(separator: ", "))"]
+    }
+
+    /// The statistics line from the receiver's counters (a DLR's wrapped receiver's).
+    func sample(_ statistics: Receiver.Statistics) -> StatisticsSample {
+        var sample = StatisticsSample(role: role.statistics)
+        sample.bytes = statistics.bytesDelivered
+        sample.messages = statistics.apdusDelivered
+        sample.dataSeconds = dataSpan.map { ($0.last - $0.first).secondsValue }
+        sample.packets = statistics.odataReceived + statistics.rdataReceived
+        sample.naks = statistics.naksSent
+        sample.ncfs = statistics.ncfReceived
+        sample.repairs = statistics.rdataReceived
+        sample.lossRate = statistics.lossRate
+        sample.unrecoverable = session.lostSequences
+        return sample
+    }
+}
