@@ -43,8 +43,9 @@ public enum ProgramDefaults {
     /// SPMs back to back when the session opens: one lost SPM must not cost an OpenPGM receiver the session.
     public static let openingSPMs = 3
 
-    /// OpenPGM reassembles at most 16 fragments and its examples stop at about 22.8 KB (Docs/openpgm.md#largest-apdu): 22,800 bytes
-    /// or 16 of our fragments, whichever is less (22,784 with UDP encapsulation, whose header takes 8 bytes).
+    /// OpenPGM reassembles at most 16 fragments and its examples stop at about 22.8 KB
+    /// (Docs/openpgm.md#largest-apdu): 22,800 bytes or 16 of our fragments, whichever is less (22,784 with UDP
+    /// encapsulation, whose header takes 8 bytes).
     public static func apduSize(_ configuration: Source.Configuration) -> Int {
         min(22_800, 16 * Source.maximumPayload(configuration, fragmented: true))
     }
