@@ -1,6 +1,5 @@
 public import PGMWire
 import DequeModule
-import HeapModule
 
 /// A PGM network element (router agent, RFC 3208 §7) for every session that crosses it, sans-IO.
 ///
@@ -91,7 +90,9 @@ public struct NetworkElement: Engine {
     var sessions: [TSI: ElementSession] = [:]
     var outbound: Deque<Transmit> = []
     var events: Deque<Event> = []
-    var timers = Heap<ElementTimer>()
+    /// Every session timer and repair-state timer; a state's live entry is the one its `scheduled` names.
+    var timers = DeadlineQueue<ElementTimer>()
+    /// Timers queued so far: timers due together run in the order they were queued.
     var timerOrder: UInt64 = 0
     var random: SplitMix64
     /// RAND_NODE_ID (RFC 3208 §14.5), chosen at start.
@@ -178,11 +179,11 @@ public struct NetworkElement: Engine {
         var dueRepairs: [(tsi: TSI, sequences: [SequenceNumber])] = []
         var dueIndex: [TSI: Int] = [:]
         var dueSessions: [TSI] = []
-        while let timer = timers.min, timer.deadline <= now {
-            timers.removeMin()
+        while let entry = timers.popDue(at: now) {
+            let timer = entry.key
             // In place through the dictionaries: no copy of a session's repair states per timer.
             if let sequence = timer.sequence {
-                guard sessions[timer.tsi]?.repairs[sequence]?.scheduled == timer.deadline else { continue }
+                guard sessions[timer.tsi]?.repairs[sequence]?.scheduled == entry.deadline else { continue }
                 sessions[timer.tsi]?.repairs[sequence]?.scheduled = nil
                 if let index = dueIndex[timer.tsi] {
                     dueRepairs[index].sequences.append(sequence)
@@ -191,7 +192,7 @@ public struct NetworkElement: Engine {
                     dueRepairs.append((timer.tsi, [sequence]))
                 }
             } else {
-                guard sessions[timer.tsi]?.scheduled == timer.deadline else { continue }
+                guard sessions[timer.tsi]?.scheduled == entry.deadline else { continue }
                 sessions[timer.tsi]?.scheduled = nil
                 dueSessions.append(timer.tsi)
             }
@@ -208,7 +209,7 @@ public struct NetworkElement: Engine {
 
     public var nextDeadline: Instant? {
         if !outbound.isEmpty { return now }
-        return timers.min?.deadline
+        return timers.first?.deadline
     }
 
     // MARK: Sessions and SPMs (§7.1)
@@ -528,7 +529,7 @@ public struct NetworkElement: Engine {
         guard let deadline = session.repairs[sequence]?.deadline else { return }
         if let scheduled = session.repairs[sequence]?.scheduled, scheduled <= deadline { return }
         session.repairs[sequence]?.scheduled = deadline
-        enqueue(ElementTimer(deadline: deadline, order: 0, tsi: session.tsi, sequence: sequence))
+        enqueue(session.tsi, sequence, at: deadline)
     }
 
     mutating func armSession(_ tsi: TSI) {
@@ -536,43 +537,33 @@ public struct NetworkElement: Engine {
         let deadline = session.deadline(expiry: configuration.sessionExpiry)
         if let scheduled = session.scheduled, scheduled <= deadline { return }
         sessions[tsi]?.scheduled = deadline
-        enqueue(ElementTimer(deadline: deadline, order: 0, tsi: tsi, sequence: nil))
+        enqueue(tsi, nil, at: deadline)
     }
 
-    private mutating func enqueue(_ timer: ElementTimer) {
-        var timer = timer
+    private mutating func enqueue(_ tsi: TSI, _ sequence: SequenceNumber?, at deadline: Instant) {
         timerOrder &+= 1
-        timer.order = timerOrder
-        timers.insert(timer)
+        timers.schedule(ElementTimer(order: timerOrder, tsi: tsi, sequence: sequence), at: deadline)
     }
 
     /// Entries of deleted or rescheduled state are skipped lazily; when they pile up (a flood of short-lived
     /// state), drop them, keeping the survivors' order so runs stay deterministic. Runs at the end of each
     /// input, when no session is checked out.
     private mutating func compactTimers() {
-        guard timers.count > 4 * (sessions.count + repairStateCount) + 1024 else { return }
-        timers = Heap(timers.unordered.filter { isLive($0) })
-    }
-
-    private func isLive(_ timer: ElementTimer) -> Bool {
-        guard let session = sessions[timer.tsi] else { return false }
-        guard let sequence = timer.sequence else { return session.scheduled == timer.deadline }
-        return session.repairs[sequence]?.scheduled == timer.deadline
+        let sessions = self.sessions
+        timers.compact(above: 4 * (sessions.count + repairStateCount) + 1024) { entry in
+            guard let session = sessions[entry.key.tsi] else { return false }
+            guard let sequence = entry.key.sequence else { return session.scheduled == entry.deadline }
+            return session.repairs[sequence]?.scheduled == entry.deadline
+        }
     }
 }
 
-/// A queued deadline of a session (`sequence == nil`) or of one repair state; ties run in queueing order.
+/// A timer of a session (`sequence == nil`) or of one repair state, numbered in the order it was queued: timers
+/// due at the same instant run in that order.
 struct ElementTimer: Comparable {
-    var deadline: Instant
     var order: UInt64
     var tsi: TSI
     var sequence: SequenceNumber?
 
-    static func == (lhs: ElementTimer, rhs: ElementTimer) -> Bool {
-        lhs.deadline == rhs.deadline && lhs.order == rhs.order
-    }
-
-    static func < (lhs: ElementTimer, rhs: ElementTimer) -> Bool {
-        lhs.deadline != rhs.deadline ? lhs.deadline < rhs.deadline : lhs.order < rhs.order
-    }
+    static func < (lhs: ElementTimer, rhs: ElementTimer) -> Bool { lhs.order < rhs.order }
 }

@@ -1,6 +1,5 @@
 import PGMWire
 import DequeModule
-import HeapModule
 
 /// Receive state for one TSI (RFC 3208 §6): the path learned from SPMs, the window of sequence numbers not
 /// yet delivered, and the NAK timers of its gaps, kept in one time-ordered heap rather than one timer each.
@@ -18,7 +17,9 @@ struct Peer {
     var next = SequenceNumber(0)
     var slots: Deque<Slot> = []
     var heldBytes = 0
-    var timers = Heap<RepairTimer>()
+    /// The NAK timers of the gaps: an entry is live while its slot is missing with that deadline (and not
+    /// waiting for an SPM).
+    var timers = DeadlineQueue<SequenceTimerKey>()
     /// SPMR timer (RFC 3208 Appendix C): armed while data flows and no SPM is known.
     var spmrDue: Instant?
     /// SPM_LEAD (or data sequence) that carried OPT_FIN.
@@ -59,7 +60,7 @@ struct Peer {
 
     func nextDeadline(expiry: Duration) -> Instant {
         var deadline = lastHeard + expiry
-        if let timer = timers.min { deadline = min(deadline, timer.deadline) }
+        if let timer = timers.first { deadline = min(deadline, timer.deadline) }
         if let spmr = spmrDue { deadline = min(deadline, spmr) }
         if let reply = pendingPOLR { deadline = min(deadline, reply.due) }
         return deadline
@@ -232,7 +233,7 @@ struct Peer {
                 repair.phase = .backOff
                 repair.deadline = context.backOff(nakBackoffInterval(context.configuration))
                 slots[index] = .missing(repair)
-                timers.insert(RepairTimer(deadline: repair.deadline, sequence: next &+ UInt32(index)))
+                timers.schedule(SequenceTimerKey(next &+ UInt32(index)), at: repair.deadline)
             }
         }
         enforceLimits(context: &context)
@@ -264,7 +265,7 @@ struct Peer {
             repair.phase = .waitData
             repair.deadline = context.now + configuration.nakRdataInterval
             slots[index] = .missing(repair)
-            timers.insert(RepairTimer(deadline: repair.deadline, sequence: sequence))
+            timers.schedule(SequenceTimerKey(sequence), at: repair.deadline)
         }
         pruneTimers()
     }
@@ -289,7 +290,7 @@ struct Peer {
                 repair.deadline = context.now + configuration.nakRdataInterval
             }
             slots[index] = .missing(repair)
-            timers.insert(RepairTimer(deadline: repair.deadline, sequence: sequence))
+            timers.schedule(SequenceTimerKey(sequence), at: repair.deadline)
         }
         pruneTimers()
     }
@@ -357,9 +358,9 @@ struct Peer {
         // Judged on the back-offs that ended before these.
         let window = coalescingWindow(configuration)
         var nak: [SequenceNumber] = []
-        while let timer = timers.min, timer.deadline <= now {
-            timers.removeMin()
-            guard let index = index(of: timer.sequence), case .missing(var repair) = slots[index],
+        while let timer = timers.popDue(at: now) {
+            let sequence = timer.key.sequence
+            guard let index = index(of: sequence), case .missing(var repair) = slots[index],
                 repair.deadline == timer.deadline, repair.phase != .awaitingSPM
             else { continue }
             switch repair.phase {
@@ -369,7 +370,7 @@ struct Peer {
                     slots[index] = .missing(repair)
                     continue
                 }
-                nak.append(timer.sequence)
+                nak.append(sequence)
                 recordBackoffEnd(suppressed: false)
                 continue
             case .waitNCF:
@@ -390,7 +391,7 @@ struct Peer {
             repair.phase = .backOff
             repair.deadline = context.backOff(nakBackoffInterval(configuration))
             slots[index] = .missing(repair)
-            timers.insert(RepairTimer(deadline: repair.deadline, sequence: timer.sequence))
+            timers.schedule(timer.key, at: repair.deadline)
         }
         if !nak.isEmpty, let path {
             coalesce(into: &nak, within: window, context: &context)
@@ -441,20 +442,19 @@ struct Peer {
         var room = (perPacket - nak.count % perPacket) % perPacket
         guard room > 0, window > .zero else { return }
         let horizon = context.now + window
-        var others: [RepairTimer] = []
-        while room > 0, let timer = timers.min, timer.deadline <= horizon {
-            timers.removeMin()
-            guard let index = index(of: timer.sequence), case .missing(let repair) = slots[index],
+        var others: [DeadlineQueue<SequenceTimerKey>.Entry] = []
+        while room > 0, let timer = timers.popDue(at: horizon) {
+            guard let index = index(of: timer.key.sequence), case .missing(let repair) = slots[index],
                 repair.deadline == timer.deadline, repair.phase != .awaitingSPM
             else { continue }  // stale
             if repair.phase == .backOff {
-                nak.append(timer.sequence)
+                nak.append(timer.key.sequence)
                 room -= 1
             } else {
                 others.append(timer)
             }
         }
-        for timer in others { timers.insert(timer) }
+        for timer in others { timers.schedule(timer.key, at: timer.deadline) }
     }
 
     /// OPT_CR for our NAKs when the source asked for the receivers' worst path loss (RFC 3208 Appendix B.2):
@@ -491,7 +491,7 @@ struct Peer {
             repair.phase = .waitNCF
             repair.deadline = context.now + configuration.nakRepeatInterval
             slots[index] = .missing(repair)
-            timers.insert(RepairTimer(deadline: repair.deadline, sequence: sequence))
+            timers.schedule(SequenceTimerKey(sequence), at: repair.deadline)
         }
     }
 
@@ -521,7 +521,7 @@ struct Peer {
             let deadline = context.backOff(interval)
             let sequence = lead &+ 1
             slots.append(.missing(Repair(phase: .backOff, deadline: deadline)))
-            timers.insert(RepairTimer(deadline: deadline, sequence: sequence))
+            timers.schedule(SequenceTimerKey(sequence), at: deadline)
         }
     }
 
@@ -678,21 +678,15 @@ struct Peer {
     /// Entries superseded deeper in the heap (a timer restarted by each of a flood of NCFs or NAKs) are
     /// dropped by rebuilding it once they outnumber the window, which keeps the heap bounded.
     private mutating func pruneTimers() {
-        if timers.count > 2 * slots.count + 1024 {
-            var live: [RepairTimer] = []
-            for (offset, slot) in slots.enumerated() {
-                guard case .missing(let repair) = slot, repair.phase != .awaitingSPM else { continue }
-                live.append(RepairTimer(deadline: repair.deadline, sequence: next &+ UInt32(offset)))
+        let (slots, next) = (self.slots, self.next)
+        func isLive(_ timer: DeadlineQueue<SequenceTimerKey>.Entry) -> Bool {
+            let offset = next.distance(to: timer.key.sequence)
+            guard offset >= 0, Int(offset) < slots.count, case .missing(let repair) = slots[Int(offset)] else {
+                return false
             }
-            timers = Heap(live)
+            return repair.deadline == timer.deadline && repair.phase != .awaitingSPM
         }
-        while let timer = timers.min {
-            if let index = index(of: timer.sequence), case .missing(let repair) = slots[index],
-                repair.deadline == timer.deadline, repair.phase != .awaitingSPM
-            {
-                return
-            }
-            timers.removeMin()
-        }
+        timers.compact(above: 2 * slots.count + 1024, keeping: isLive)
+        timers.dropStale(keeping: isLive)
     }
 }

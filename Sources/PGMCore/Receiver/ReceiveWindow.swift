@@ -1,6 +1,5 @@
 import PGMWire
 import DequeModule
-import HeapModule
 
 /// One sequence number's place in a receive window (RFC 3208 §6.1, §6.3).
 enum Slot {
@@ -37,17 +36,6 @@ struct ReceivedTPDU {
     var fragment: Option.Fragment?
     /// Arrived as RDATA, i.e. the ODATA was missed: a loss-rate sample.
     var repaired: Bool
-}
-
-/// A deadline in a peer's timer heap, ordered by time then sequence offset for determinism.
-struct RepairTimer: Comparable {
-    var deadline: Instant
-    var sequence: SequenceNumber
-
-    static func < (lhs: RepairTimer, rhs: RepairTimer) -> Bool {
-        if lhs.deadline != rhs.deadline { return lhs.deadline < rhs.deadline }
-        return lhs.sequence.rawValue < rhs.sequence.rawValue
-    }
 }
 
 /// Engine-wide state a peer needs while handling an input: configuration, random source, outputs.

@@ -1,6 +1,5 @@
 public import PGMWire
 import DequeModule
-import HeapModule
 
 /// A PGM source (RFC 3208 §5) for one TSI, sans-IO.
 ///
@@ -38,16 +37,6 @@ public struct Source: Engine {
         var cycleNAKer: NLA?
     }
 
-    /// A repair due at the end of its sequence's hold-off.
-    private struct DeferredRepair: Comparable {
-        var due: Instant
-        var sequence: SequenceNumber
-
-        static func < (lhs: DeferredRepair, rhs: DeferredRepair) -> Bool {
-            lhs.due != rhs.due ? lhs.due < rhs.due : lhs.sequence.rawValue < rhs.sequence.rawValue
-        }
-    }
-
     private struct PendingTPDU {
         var sequence: SequenceNumber
         var payload: ArraySlice<UInt8>
@@ -63,7 +52,9 @@ public struct Source: Engine {
     private var nextSequence: SequenceNumber
     private let firstSequence: SequenceNumber
     private var repairQueue: Deque<SequenceNumber> = []
-    private var deferredRepairs = Heap<DeferredRepair>()
+    /// Repairs due at the end of their sequence's hold-off or delay; an entry counts while its sequence is in the
+    /// window and still marked deferred.
+    private var deferredRepairs = DeadlineQueue<SequenceTimerKey>()
     /// NAK_BO_IVL advertised to the receivers (RFC 3208 §15.2.1), when ``Configuration/backoffTuning`` is on.
     private var backoff: NAKBackoffTuner?
     /// How far behind a repair cycle's first NAK its duplicates have been arriving (a decaying maximum): the
@@ -239,7 +230,7 @@ public struct Source: Engine {
                 // §5.3: a NAK for data in the window MUST be repaired. Within the hold-off it is, once, when the
                 // hold-off ends, so a burst of late duplicates costs one more RDATA, not one each.
                 window[index].repairDeferred = true
-                deferredRepairs.insert(DeferredRepair(due: repaired + configuration.repairHoldOff, sequence: sequence))
+                deferredRepairs.schedule(SequenceTimerKey(sequence), at: repaired + configuration.repairHoldOff)
                 statistics.nakSequencesDeferred += 1
                 noteDuplicateNAK(index, from: sender)
             } else {
@@ -260,7 +251,7 @@ public struct Source: Engine {
         let delay = min(duplicateSpread, configuration.maximumRepairDelay)
         if delay > .zero {
             window[index].repairDeferred = true
-            deferredRepairs.insert(DeferredRepair(due: now + delay, sequence: window[index].sequence))
+            deferredRepairs.schedule(SequenceTimerKey(window[index].sequence), at: now + delay)
             statistics.repairsDelayed += 1
         } else {
             window[index].repairQueued = true
@@ -441,7 +432,7 @@ public struct Source: Engine {
         var deadline = nextAmbientSPM
         if let heartbeat = nextHeartbeatSPM { deadline = min(deadline, heartbeat) }
         if let oldest = window.first { deadline = min(deadline, oldest.sentAt + configuration.txwSeconds) }
-        if let deferred = deferredRepairs.min { deadline = min(deadline, deferred.due) }
+        if let deferred = deferredRepairs.first { deadline = min(deadline, deferred.deadline) }
         if let size = headOfLineBytes() { deadline = min(deadline, max(now, bucket.availability(of: size))) }
         return deadline
     }
@@ -476,15 +467,15 @@ public struct Source: Engine {
     /// Repairs whose hold-off has ended join the repair queue (sequences that left the window meanwhile are
     /// dropped when they reach its front).
     private mutating func promoteDeferredRepairs() {
-        while let deferred = deferredRepairs.min, deferred.due <= now {
-            deferredRepairs.removeMin()
+        while let deferred = deferredRepairs.popDue(at: now) {
+            let sequence = deferred.key.sequence
             let trail = self.trail
-            guard trail.precedesOrEquals(deferred.sequence), deferred.sequence.precedesOrEquals(lead) else { continue }
-            let index = Int(trail.distance(to: deferred.sequence))
+            guard trail.precedesOrEquals(sequence), sequence.precedesOrEquals(lead) else { continue }
+            let index = Int(trail.distance(to: sequence))
             guard window[index].repairDeferred else { continue }
             window[index].repairDeferred = false
             window[index].repairQueued = true
-            repairQueue.append(deferred.sequence)
+            repairQueue.append(sequence)
         }
     }
 
