@@ -10,7 +10,9 @@ import Testing
 
     static func drain(_ queue: inout Queue, at now: Instant) -> [(UInt32, Int64)] {
         var out: [(UInt32, Int64)] = []
-        while let entry = queue.popDue(at: now) { out.append((entry.key.sequence.rawValue, entry.deadline.nanoseconds)) }
+        while let entry = queue.popDue(at: now) {
+            out.append((entry.key.sequence.rawValue, entry.deadline.nanoseconds))
+        }
         return out
     }
 

@@ -28,7 +28,8 @@ import Testing
         #expect(window.expiry == Self.ms(1000))
         #expect(window.advance(to: Self.ms(999)) == 0)
         // With data: 1,600 more bytes push the window to 4,100; the two oldest leave.
-        window.append(SequenceNumber(103), payload: ArraySlice(repeating: 1, count: 1600), options: [], sentAt: Self.ms(999))
+        window.append(
+            SequenceNumber(103), payload: ArraySlice(repeating: 1, count: 1600), options: [], sentAt: Self.ms(999))
         #expect(window.advance(to: Self.ms(999)) == 2)
         #expect(window.trail == SequenceNumber(102) && window.bytes == 2100)
         // With time: 102 was sent at 200 ms.
