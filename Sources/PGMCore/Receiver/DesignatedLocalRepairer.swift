@@ -66,6 +66,9 @@ public struct DesignatedLocalRepairer: Engine {
     private var outbound = Deque<Transmit>()
     /// The parent each session was last announced to.
     private var announcedTo: [TSI: NLA] = [:]
+    /// The latest input's time: replies to NAKs and announcements are due then. The repairer's timers are its
+    /// receiver's.
+    private var now = Instant.zero
 
     public init(configuration: Configuration) {
         self.configuration = configuration
@@ -78,6 +81,7 @@ public struct DesignatedLocalRepairer: Engine {
     public mutating func pollEvent() -> Receiver.Event? { receiver.pollEvent() }
 
     public mutating func receive(_ packet: Packet, arrival: Arrival, at now: Instant) {
+        advanceClock(to: now)
         switch packet.body {
         case .odata(let data), .rdata(let data):
             remember(packet, data: data)
@@ -97,18 +101,26 @@ public struct DesignatedLocalRepairer: Engine {
     }
 
     public mutating func handleTimeout(at now: Instant) {
+        advanceClock(to: now)
         receiver.handleTimeout(at: now)
     }
 
     public mutating func pollTransmit(at now: Instant) -> Transmit? {
+        advanceClock(to: now)
         if let transmit = outbound.popFirst() { return transmit }
         guard let transmit = receiver.pollTransmit(at: now) else { return nil }
         if case .polr = transmit.packet.body, !transmit.packet.options.isEmpty { statistics.pollsAnswered += 1 }
         return transmit
     }
 
+    /// Now while replies wait to be sent, else the receiver's next timer.
     public var nextDeadline: Instant? {
-        receiver.nextDeadline ?? (outbound.isEmpty ? nil : .zero)
+        outbound.isEmpty ? receiver.nextDeadline : now
+    }
+
+    private mutating func advanceClock(to now: Instant) {
+        precondition(now >= self.now, "time went backwards: \(now) < \(self.now)")
+        self.now = now
     }
 
     // MARK: Cache
