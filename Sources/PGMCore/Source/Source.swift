@@ -78,7 +78,7 @@ public struct Source: Engine {
         self.now = now
         self.nextAmbientSPM = now + configuration.ambientSPMInterval
         self.openingSPMsLeft = configuration.openingSPMs
-        let capacity = max(configuration.burst, configuration.maxTPDU + configuration.routerAlertOverhead)
+        let capacity = max(configuration.burst, configuration.maxTPDU + configuration.transport.routerAlertOverhead)
         self.bucket = TokenBucket(rate: configuration.rate, capacity: capacity, at: now)
         if let first = configuration.heartbeatIntervals.first { nextHeartbeatSPM = now + first }
         backoff = configuration.backoffTuning.map { NAKBackoffTuner(initial: Self.clamp($0.initial, $0)) }
@@ -142,7 +142,7 @@ public struct Source: Engine {
         var options = 4 + 4  // OPT_LENGTH, OPT_SYN
         if configuration.joinHistory != nil { options += 8 }
         if fragmented { options += 16 }
-        return configuration.maxTPDU - configuration.headerOverhead - configuration.routerAlertOverhead
+        return configuration.transport.maximumPGMLength(inDatagramsOf: configuration.maxTPDU)
             - Packet.commonHeaderLength - 8 - options
     }
 
@@ -502,7 +502,8 @@ public struct Source: Engine {
         if next.sequence == firstSequence { options += 4 }  // OPT_SYN
         if configuration.joinHistory != nil { options += 8 }  // OPT_JOIN
         if options > 0 { options += 4 }  // OPT_LENGTH
-        return configuration.headerOverhead + Packet.commonHeaderLength + 8 + options + next.payload.count
+        return configuration.transport.wireLength(
+            ofPGM: Packet.commonHeaderLength + 8 + options + next.payload.count, routerAlert: false)
     }
 
     /// A repair: the original payload and options (OPT_FRAGMENT, OPT_SYN, OPT_JOIN), the current trail.
@@ -528,7 +529,7 @@ public struct Source: Engine {
     }
 
     private func wireBytes(_ packet: Packet, routerAlert: Bool) -> Int {
-        configuration.headerOverhead + (routerAlert ? configuration.routerAlertOverhead : 0) + packet.encodedLength
+        configuration.transport.wireLength(ofPGM: packet.encodedLength, routerAlert: routerAlert)
     }
 
     private mutating func account(_ packet: Packet, routerAlert: Bool) {
