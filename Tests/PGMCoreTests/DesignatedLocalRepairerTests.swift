@@ -34,4 +34,35 @@ import Testing
         #expect(repairer.nakSequences(sent) == [2])
         #expect(sent.first?.transmit.destination == .unicast(pathAddress))
     }
+
+    // MARK: Payload ownership
+
+    /// Data the receiver holds behind a gap shares the bytes the cache copied (see ``Engine``): one copy, not two.
+    @Test func dataHeldBehindAGapSharesTheCachesCopy() {
+        var repairer = Self.repairer()
+        repairer.receive(spm(1, trail: 1, lead: 0), arrival: fromSource, at: at(0))
+        let buffer = [UInt8](repeating: 0, count: 64) + [3, 3, 3]
+        let three = Packet(
+            tsi: tsi, dataDestinationPort: 7500,
+            body: .odata(DataPacket(sequence: SequenceNumber(3), trail: SequenceNumber(1), payload: buffer[64...])))
+        repairer.receive(odata(1, trail: 1, [1]), arrival: fromSource, at: at(1))
+        repairer.receive(three, arrival: fromSource, at: at(1))
+        let rdata = repairer.receive(nakPacket([3]), arrival: Self.parent, at: at(2)).first {
+            $0.packet.body.type == .rdata
+        }
+        repairer.receive(odata(2, trail: 1, [2]), arrival: fromSource, at: at(3))
+        let held = repairer.events().compactMap { event -> ArraySlice<UInt8>? in
+            if case .data(_, let bytes) = event, bytes.first == 3 { return bytes }
+            return nil
+        }.first
+        guard case .rdata(let repair)? = rdata?.packet.body, let held else {
+            Issue.record("no repair or no delivery of 3")
+            return
+        }
+        #expect(Array(held) == [3, 3, 3] && Array(repair.payload) == [3, 3, 3])
+        let shared = held.withUnsafeBufferPointer { delivered in
+            repair.payload.withUnsafeBufferPointer { cached in delivered.baseAddress == cached.baseAddress }
+        }
+        #expect(shared)
+    }
 }

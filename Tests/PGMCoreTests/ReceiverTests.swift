@@ -255,4 +255,33 @@ func ncf(_ sequences: [UInt32]) -> Packet {
         #expect(receiver.events().last == .peerExpired(tsi))
         #expect(receiver.sessions.isEmpty && receiver.nextDeadline == nil)
     }
+
+    /// Payload ownership (see ``Engine``): data delivered at once stays a slice of the receive buffer; data held
+    /// behind a gap until its repair gets its own bytes, once, so that it does not keep the buffer alive.
+    @Test func onlyDataHeldBehindAGapCopiesItsBytesOutOfTheReceiveBuffer() {
+        let buffer = [UInt8](repeating: 0, count: 64) + [1, 1, 3, 3]
+        func data(_ sequence: UInt32, _ range: Range<Int>) -> Packet {
+            let body = DataPacket(sequence: SequenceNumber(sequence), trail: SequenceNumber(1), payload: buffer[range])
+            return Packet(tsi: tsi, dataDestinationPort: 7500, body: .odata(body))
+        }
+        func inBuffer(_ bytes: ArraySlice<UInt8>) -> Bool {
+            bytes.withUnsafeBufferPointer { held in
+                buffer.withUnsafeBufferPointer { whole in
+                    held.baseAddress.map { $0 >= whole.baseAddress! && $0 < whole.baseAddress! + whole.count } ?? false
+                }
+            }
+        }
+        var receiver = EngineHarness(Receiver(configuration: receiverConfiguration()))
+        receiver.receive(spm(1, trail: 1, lead: 0), arrival: fromSource, at: at(0))
+        receiver.receive(data(1, 64..<66), arrival: fromSource, at: at(0))
+        receiver.receive(data(3, 66..<68), arrival: fromSource, at: at(0))
+        receiver.receive(odata(2, trail: 1, [2]), arrival: fromSource, at: at(1))
+        let delivered = receiver.events().compactMap { event -> ArraySlice<UInt8>? in
+            if case .data(_, let bytes) = event { return bytes }
+            return nil
+        }
+        #expect(delivered.map(Array.init) == [[1, 1], [2], [3, 3]])
+        #expect(inBuffer(delivered[0]), "delivered at once: no copy")
+        #expect(!inBuffer(delivered[2]), "held behind the gap: its own bytes")
+    }
 }

@@ -84,7 +84,14 @@ public struct DesignatedLocalRepairer: Engine {
         advanceClock(to: now)
         switch packet.body {
         case .odata(let data), .rdata(let data):
-            remember(packet, data: data)
+            if let cached = remember(packet, data: data) {
+                // The receiver holds the cache's copy rather than a second one of its own.
+                var owned = packet
+                let copy = DataPacket(sequence: data.sequence, trail: data.trail, payload: cached)
+                owned.body = packet.body.type == .odata ? .odata(copy) : .rdata(copy)
+                receiver.receive(owned, arrival: arrival, at: now, payloadOwned: true)
+                return
+            }
         case .spm(let spm):
             if packet.dataDestinationPort == configuration.receiver.dataDestinationPort {
                 trails[packet.tsi] = spm.trail
@@ -125,15 +132,17 @@ public struct DesignatedLocalRepairer: Engine {
 
     // MARK: Cache
 
-    private mutating func remember(_ packet: Packet, data: DataPacket) {
+    /// Caches the packet as the RDATA that would repair it; returns the cached payload when it was cached now.
+    private mutating func remember(_ packet: Packet, data: DataPacket) -> ArraySlice<UInt8>? {
         let tsi = packet.tsi
         guard packet.dataDestinationPort == configuration.receiver.dataDestinationPort, !packet.flags.contains(.parity)
-        else { return }
+        else { return nil }
         trails[tsi] = data.trail
-        guard cache[tsi]?[data.sequence] == nil, data.payload.count <= configuration.cacheBytes else { return }
+        guard cache[tsi]?[data.sequence] == nil, data.payload.count <= configuration.cacheBytes else { return nil }
         // Own the payload: the decoded slice shares the whole datagram buffer with the driver.
+        let payload = ArraySlice(Array(data.payload))
         var stored = packet
-        stored.body = .rdata(DataPacket(sequence: data.sequence, trail: data.trail, payload: ArraySlice(Array(data.payload))))
+        stored.body = .rdata(DataPacket(sequence: data.sequence, trail: data.trail, payload: payload))
         cache[tsi, default: [:]][data.sequence] = Cached(packet: stored, bytes: data.payload.count)
         order.append((tsi, data.sequence))
         statistics.cachedPackets += 1
@@ -144,6 +153,7 @@ public struct DesignatedLocalRepairer: Engine {
                 statistics.cachedBytes -= evicted.bytes
             }
         }
+        return payload
     }
 
     // MARK: Announcements (§9.5.2.2)

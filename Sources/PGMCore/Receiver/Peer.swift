@@ -124,8 +124,11 @@ struct Peer {
 
     // MARK: Inputs
 
+    /// ODATA or RDATA. `payloadOwned`: its payload is no slice of the driver's receive buffer (a DLR's cached
+    /// copy), so holding it keeps nothing else alive.
     mutating func handleData(
-        _ data: DataPacket, options: [Option], repair: Bool, from sender: NLA, context: inout ReceiverContext
+        _ data: DataPacket, options: [Option], repair: Bool, payloadOwned: Bool, from sender: NLA,
+        context: inout ReceiverContext
     ) {
         let configuration = context.configuration
         var fragment: Option.Fragment?
@@ -195,7 +198,7 @@ struct Peer {
         deliver(context: &context)
         // Held behind a gap until a repair comes (a round trip at least): keep only its own bytes, not the driver's
         // receive buffer (a coalesced run of up to 64 datagrams) that the payload is a slice of.
-        if case .missing? = window.slots.first, let held = window.index(of: data.sequence) {
+        if !payloadOwned, case .missing? = window.slots.first, let held = window.index(of: data.sequence) {
             window.ownPayload(at: held)
         }
     }
