@@ -124,9 +124,11 @@ public struct NetworkElement: Engine {
     /// Sessions currently tracked.
     public var sessionCount: Int { sessions.count }
     /// Repair states held over all sessions.
-    public internal(set) var repairStateCount = 0
+    public var repairStateCount: Int { holdings.repairStates }
     /// RDATA copies kept over all sessions (``Configuration/repairCacheLifetime``).
-    public internal(set) var repairCopyCount = 0
+    public var repairCopyCount: Int { holdings.repairCopies }
+    /// What all sessions hold, kept in step by ``withSession(_:_:)`` and by sessions coming and going.
+    private var holdings = ElementSession.Holdings()
     /// The upstream interface and neighbour of `tsi`, once an SPM was seen.
     public func upstream(of tsi: TSI) -> (interface: InterfaceID, neighbor: NLA)? {
         sessions[tsi].map { ($0.upstream, $0.neighbor) }
@@ -216,33 +218,8 @@ public struct NetworkElement: Engine {
 
     private mutating func receiveSPM(_ spm: SPM, packet: Packet, arrival: Arrival) {
         let tsi = packet.tsi
-        if var session = sessions[tsi] {
-            guard packet.dataDestinationPort == session.dataDestinationPort else {
-                counters.foreignPacketsDropped += 1
-                return
-            }
-            guard session.spmSequence.precedes(spm.sequence) else {
-                counters.spmsStaleDropped += 1
-                return
-            }
-            if let upstream = configuration.upstream, arrival.interface != upstream {
-                counters.spmsFromDownstreamDropped += 1
-                return
-            }
-            if session.upstream != arrival.interface || session.neighbor != spm.path {
-                session.upstream = arrival.interface
-                session.neighbor = spm.path
-                counters.upstreamChanges += 1
-                push(.upstreamChanged(tsi, upstream: arrival.interface, neighbor: spm.path))
-            }
-            session.spmSequence = spm.sequence
-            session.source = arrival.source
-            session.group = arrival.destination
-            session.lastHeard = now
-            session.cachedSPM = packet
-            session.cachedSPMAt = now
-            if Self.carriesWindow(spm, options: packet.options) { session.advertise(trail: spm.trail, lead: spm.lead) }
-            sessions[tsi] = session
+        if let accepted = withSession(tsi, { $0.receiveSPM(spm, packet: packet, arrival: arrival, in: &$1) }) {
+            guard accepted else { return }
         } else {
             if let upstream = configuration.upstream, arrival.interface != upstream {
                 counters.spmsFromDownstreamDropped += 1
@@ -255,7 +232,8 @@ public struct NetworkElement: Engine {
             var session = ElementSession(
                 tsi: tsi, dataDestinationPort: packet.dataDestinationPort, source: arrival.source,
                 group: arrival.destination, upstream: arrival.interface, neighbor: spm.path,
-                spmSequence: spm.sequence, cachedSPM: packet, cachedSPMAt: now, lastHeard: now)
+                spmSequence: spm.sequence, cachedSPM: packet, cachedSPMAt: now, lastHeard: now,
+                repairCapacity: configuration.maximumRepairStatesPerSession)
             if Self.carriesWindow(spm, options: packet.options) { session.advertise(trail: spm.trail, lead: spm.lead) }
             if configuration.dlrPollInterval != nil && configuration.interfaces.count > 1 { session.nextDLRPoll = now }
             sessions[tsi] = session
@@ -275,6 +253,39 @@ public struct NetworkElement: Engine {
                 session: session)
             counters.spmsForwarded += 1
         }
+    }
+
+    /// An in-sequence SPM of a known session from its upstream side: the path, the source's address and window, the
+    /// SPM SPMRs are answered with. Returns whether it is one (otherwise it was dropped and counted).
+    private mutating func receiveSPM(
+        _ spm: SPM, packet: Packet, arrival: Arrival, in session: inout ElementSession
+    ) -> Bool {
+        guard packet.dataDestinationPort == session.dataDestinationPort else {
+            counters.foreignPacketsDropped += 1
+            return false
+        }
+        guard session.spmSequence.precedes(spm.sequence) else {
+            counters.spmsStaleDropped += 1
+            return false
+        }
+        if let upstream = configuration.upstream, arrival.interface != upstream {
+            counters.spmsFromDownstreamDropped += 1
+            return false
+        }
+        if session.upstream != arrival.interface || session.neighbor != spm.path {
+            session.upstream = arrival.interface
+            session.neighbor = spm.path
+            counters.upstreamChanges += 1
+            push(.upstreamChanged(session.tsi, upstream: arrival.interface, neighbor: spm.path))
+        }
+        session.spmSequence = spm.sequence
+        session.source = arrival.source
+        session.group = arrival.destination
+        session.lastHeard = now
+        session.cachedSPM = packet
+        session.cachedSPMAt = now
+        if Self.carriesWindow(spm, options: packet.options) { session.advertise(trail: spm.trail, lead: spm.lead) }
+        return true
     }
 
     /// An SPM as the element sends it on `interface` (§7.1): SPM_PATH rewritten to its address there, and the
@@ -318,16 +329,18 @@ public struct NetworkElement: Engine {
             counters.odataForwarded += 1
             return
         }
-        guard var session = sessions[tsi], arrival.interface == session.upstream,
-            packet.dataDestinationPort == session.dataDestinationPort
-        else {
+        let fromUpstream = sessions[tsi].map {
+            arrival.interface == $0.upstream && packet.dataDestinationPort == $0.dataDestinationPort
+        }
+        guard fromUpstream == true else {
             counters.odataDropped += 1
             return
         }
         guard let options = forwardableOptions(packet.options) else { return }
-        session.lastHeard = now
-        if data.trail.precedesOrEquals(data.sequence) { session.advertise(trail: data.trail, lead: data.sequence) }
-        sessions[tsi] = session
+        withSession(tsi) { element, session in
+            session.lastHeard = element.now
+            if data.trail.precedesOrEquals(data.sequence) { session.advertise(trail: data.trail, lead: data.sequence) }
+        }
         var copy = packet
         copy.options = options
         for interface in configuration.interfaces where interface.id != arrival.interface {
@@ -338,27 +351,24 @@ public struct NetworkElement: Engine {
     }
 
     private mutating func runSessionTimer(_ tsi: TSI) {
-        guard var session = sessions[tsi] else { return }
-        if session.lastHeard + configuration.sessionExpiry <= now {
-            sessions[tsi] = nil
-            repairStateCount -= session.repairs.count
-            repairCopyCount -= session.repairCopies.count
+        guard let lastHeard = sessions[tsi]?.lastHeard else { return }
+        if lastHeard + configuration.sessionExpiry <= now {
+            removeSession(tsi)
             counters.sessionsExpired += 1
             push(.sessionExpired(tsi))
             return
         }
-        if let reply = session.pendingPOLR, reply.due <= now {
-            session.pendingPOLR = nil
-            outbound.append(reply.transmit)
-            counters.polrsSent += 1
+        withSession(tsi) { element, session in
+            if let reply = session.pendingPOLR, reply.due <= element.now {
+                session.pendingPOLR = nil
+                element.outbound.append(reply.transmit)
+                element.counters.polrsSent += 1
+            }
+            if let due = session.nextDLRPoll, due <= element.now, let interval = element.configuration.dlrPollInterval {
+                session.nextDLRPoll = element.now + interval
+                element.sendDLRPolls(&session)
+            }
         }
-        if let due = session.nextDLRPoll, due <= now, let interval = configuration.dlrPollInterval {
-            session.nextDLRPoll = now + interval
-            sessions[tsi] = session
-            sendDLRPolls(tsi)
-            session = sessions[tsi] ?? session
-        }
-        sessions[tsi] = session
         armSession(tsi)
     }
 
@@ -378,8 +388,13 @@ public struct NetworkElement: Engine {
     /// random back-off before the element asks upstream (``Configuration/lossDetectionBackoff``); a late ODATA
     /// filling a gap not yet asked for cancels that state (reordering).
     private mutating func detectLoss(_ tsi: TSI, before sequence: SequenceNumber) {
-        guard let backoff = configuration.lossDetectionBackoff, var session = checkOut(tsi) else { return }
-        defer { checkIn(session) }
+        guard let backoff = configuration.lossDetectionBackoff else { return }
+        withSession(tsi) { $0.detectLoss(before: sequence, backoff: backoff, in: &$1) }
+    }
+
+    private mutating func detectLoss(
+        before sequence: SequenceNumber, backoff: Duration, in session: inout ElementSession
+    ) {
         guard let highest = session.odataLead else {
             session.odataLead = sequence
             return
@@ -388,7 +403,6 @@ public struct NetworkElement: Engine {
         if distance <= 0 {
             if let repair = session.repairs[sequence], repair.detectedAt != nil, case .detected = repair.phase {
                 session.repairs[sequence] = nil
-                repairStateCount -= 1
                 counters.detectedLossesFilledLate += 1
             }
             return
@@ -412,12 +426,11 @@ public struct NetworkElement: Engine {
                 repair = existing
                 if case .nullNAK = repair.phase { repair.phase = .detected(due: due) }
             } else {
-                guard session.repairs.count < configuration.maximumRepairStatesPerSession else {
+                guard !session.repairs.isFull else {
                     counters.repairStatesRejected += 1
                     continue
                 }
                 repair = RepairState(phase: .detected(due: due))
-                repairStateCount += 1
             }
             for interface in downstream { repair.addDetected(interface) }
             repair.detectedAt = now
@@ -515,12 +528,36 @@ public struct NetworkElement: Engine {
         self.now = now
     }
 
-    /// Takes a session out of ``sessions`` for a change to its repair state: mutating a copy that the
-    /// dictionary still shares would copy every repair state of the session (copy on write), once per packet.
-    /// Pair with ``checkIn(_:)``; nothing may look the session up in between.
-    mutating func checkOut(_ tsi: TSI) -> ElementSession? { sessions.removeValue(forKey: tsi) }
+    // MARK: Sessions
 
-    mutating func checkIn(_ session: ElementSession) { sessions[session.tsi] = session }
+    /// Runs `body` on the session of `tsi`, taken out of ``sessions`` meanwhile: changing a copy the dictionary
+    /// still shares would copy every repair state and kept repair of the session (copy on write), once per packet.
+    /// The element-wide counts follow the session's when it goes back. Returns `nil` when there is no such session.
+    /// `body` gets the element too, to send and count; it must not look the session up in ``sessions``.
+    @discardableResult
+    mutating func withSession<Result>(
+        _ tsi: TSI, _ body: (inout NetworkElement, inout ElementSession) -> Result
+    ) -> Result? {
+        guard var session = sessions.removeValue(forKey: tsi) else { return nil }
+        let before = session.holdings
+        defer {
+            recount(from: before, to: session.holdings)
+            sessions[tsi] = session
+        }
+        return body(&self, &session)
+    }
+
+    /// Forgets a session and everything it held.
+    private mutating func removeSession(_ tsi: TSI) {
+        guard let session = sessions.removeValue(forKey: tsi) else { return }
+        recount(from: session.holdings, to: ElementSession.Holdings())
+    }
+
+    /// The one place the element-wide counts change: a session's holdings went from `old` to `new`.
+    private mutating func recount(from old: ElementSession.Holdings, to new: ElementSession.Holdings) {
+        holdings.repairStates += new.repairStates - old.repairStates
+        holdings.repairCopies += new.repairCopies - old.repairCopies
+    }
 
     /// Queues a timer for the repair state of `sequence` unless one at or before its deadline is queued.
     /// Timers whose deadline no longer matches the state's `scheduled` are skipped when they fire, so
