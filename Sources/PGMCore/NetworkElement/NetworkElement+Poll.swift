@@ -22,7 +22,8 @@ extension NetworkElement {
             counters.spmrsDropped += 1
             return
         }
-        let leadUnchanged = !Self.carriesWindow(cached, options: session.cachedSPM.options) || session.lead == cached.lead
+        let leadUnchanged =
+            !Self.carriesWindow(cached, options: session.cachedSPM.options) || session.lead == cached.lead
         if now - session.cachedSPMAt < configuration.spmrAnswerMaximumAge && leadUnchanged {
             if let last = session.spmrAnswers.first(where: { $0.interface == arrival.interface }),
                 now - last.at < configuration.spmrHoldOff
@@ -39,7 +40,8 @@ extension NetworkElement {
             sendDownstream(answer, on: arrival.interface, session: session)
             counters.spmrsAnswered += 1
         } else if arrival.destination == address {
-            outbound.append(Transmit(packet: packet, destination: .unicast(session.source), interface: session.upstream))
+            outbound.append(
+                Transmit(packet: packet, destination: .unicast(session.source), interface: session.upstream))
             counters.spmrsForwarded += 1
         } else {
             counters.spmrsDropped += 1
@@ -85,7 +87,8 @@ extension NetworkElement {
         let polr = Packet(
             tsi: tsi, dataDestinationPort: session.dataDestinationPort,
             body: .polr(POLR(sequence: poll.sequence, round: poll.round)))
-        session.pendingPOLR = (Transmit(packet: polr, destination: .unicast(poll.path), interface: session.upstream), due)
+        let reply = Transmit(packet: polr, destination: .unicast(poll.path), interface: session.upstream)
+        session.pendingPOLR = (reply, due)
         return true
     }
 

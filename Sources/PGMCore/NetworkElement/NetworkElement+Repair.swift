@@ -145,7 +145,9 @@ extension NetworkElement {
                 // Already pending there: keep its NAK_RPT_IVL running.
             } else {
                 // A repair asked for again gives up with the rest of its NAK_RDATA_IVL.
-                let giveUpAt = repair.retryAnchor.map { min($0 + configuration.nakRdataInterval, now + configuration.nakRepeatInterval) }
+                let giveUpAt = repair.retryAnchor.map {
+                    min($0 + configuration.nakRdataInterval, now + configuration.nakRepeatInterval)
+                }
                 repair.phase = .pending(
                     target: target, nextRepeat: now + repeatPeriod(repair, retryWait),
                     giveUpAt: giveUpAt ?? now + configuration.nakRepeatInterval)
@@ -248,7 +250,8 @@ extension NetworkElement {
             let end = min(start + 1 + Option.maximumNAKListEntries, sequences.count)
             var options = end - start > 1 ? [Option(.nakList(Array(sequences[(start + 1)..<end])))] : []
             if let tuning = configuration.backoffTuning {
-                options.append(NAKBackoffTuning.option(session.backoff(on: interface, tuning: tuning, floor: backoffFloor)))
+                let interval = session.backoff(on: interface, tuning: tuning, floor: backoffFloor)
+                options.append(NAKBackoffTuning.option(interval))
             }
             let packet = Packet(
                 tsi: tsi, dataDestinationPort: session.dataDestinationPort, flags: .required(by: options),
@@ -391,7 +394,9 @@ extension NetworkElement {
         if fromUpstream { session.answeredConfirmation = max(session.answeredConfirmation, repair.confirmation) }
         if let asked = repair.firstRequestAt {
             // Karn's rule, except for an answer too quick for the last request: it answers the first.
-            let tooQuick = repair.lastRequestAt.map { last in session.repairRoundTrip.minimum.map { now - last < $0 } ?? false }
+            let tooQuick = repair.lastRequestAt.map { last in
+                session.repairRoundTrip.minimum.map { now - last < $0 } ?? false
+            }
             if !repair.requestRepeated || tooQuick == true { session.repairRoundTrip.record(now - asked) }
         }
         let targets = repair.requesters.map(\.interface).filter { !(fromUpstream && $0 == arrival.interface) }
@@ -428,9 +433,10 @@ extension NetworkElement {
                 element.counters.repairCopiesRefused += 1
                 return
             }
+            let expires = element.now + element.repairCopyLifetime(session)
             session.keepRepairCopy(
-                packet, sequence: sequence, interfaces: interfaces, expires: element.now + element.repairCopyLifetime(session),
-                now: element.now, capacity: capacity)
+                packet, sequence: sequence, interfaces: interfaces, expires: expires, now: element.now,
+                capacity: capacity)
         }
     }
 
@@ -476,7 +482,8 @@ extension NetworkElement {
                 counters.repairStatesRejected += 1
                 continue
             }
-            session.repairs[sequence] = RepairState(phase: .nullNAK(expires: now + configuration.nakEliminationInterval))
+            let expires = now + configuration.nakEliminationInterval
+            session.repairs[sequence] = RepairState(phase: .nullNAK(expires: expires))
             created.append(sequence)
             forward = true
         }
@@ -493,7 +500,8 @@ extension NetworkElement {
                 tsi: tsi, dataDestinationPort: session.dataDestinationPort, flags: .required(by: options),
                 body: .nnak(NAK(sequence: requested[start], source: session.source, group: session.group)),
                 options: options)
-            outbound.append(Transmit(packet: packet, destination: .unicast(session.neighbor), interface: session.upstream))
+            outbound.append(
+                Transmit(packet: packet, destination: .unicast(session.neighbor), interface: session.upstream))
             counters.nnaksForwarded += 1
             start = end
         }
@@ -550,8 +558,8 @@ extension NetworkElement {
                     // Repairs confirmed before this one are still coming: it is queued behind them at the source's
                     // rate, not lost. Wait a retry timeout past the latest.
                     repair.phase = .outstanding(eliminateUntil: eliminateUntil, rdataDeadline: last + retryWait)
-                } else if now >= rdataDeadline, let anchor = repair.retryAnchor, now < anchor + configuration.nakRdataInterval,
-                    !repair.askedRepairer
+                } else if now >= rdataDeadline, let anchor = repair.retryAnchor,
+                    now < anchor + configuration.nakRdataInterval, !repair.askedRepairer
                 {
                     // Confirmed by the source, which sends RDATA right behind its NCF, but the RDATA did not reach
                     // the element: lost above it, so every interface in the list lacks it. Ask again (beyond RFC

@@ -236,7 +236,7 @@ public struct NetworkElement: Engine {
                 repairCapacity: configuration.maximumRepairStatesPerSession)
             if Self.carriesWindow(spm, options: packet.options) { session.advertise(trail: spm.trail, lead: spm.lead) }
             if configuration.dlrPollInterval != nil && configuration.interfaces.count > 1 { session.nextDLRPoll = now }
-            sessions[tsi] = session
+            addSession(session)
             counters.sessionsLearned += 1
             push(.sessionLearned(tsi, upstream: arrival.interface, neighbor: spm.path))
         }
@@ -299,7 +299,8 @@ public struct NetworkElement: Engine {
             if case .nakBackoffInterval = $0.value { false } else { true }
         }
         if let tuning = configuration.backoffTuning, copy.options.count < Option.maximumCount {
-            copy.options.append(NAKBackoffTuning.option(session.backoff(on: interface.id, tuning: tuning, floor: backoffFloor)))
+            let interval = session.backoff(on: interface.id, tuning: tuning, floor: backoffFloor)
+            copy.options.append(NAKBackoffTuning.option(interval))
         }
         copy.flags = copy.flags.subtracting(.network).union(.required(by: copy.options))
         return copy
@@ -545,6 +546,12 @@ public struct NetworkElement: Engine {
             sessions[tsi] = session
         }
         return body(&self, &session)
+    }
+
+    private mutating func addSession(_ session: ElementSession) {
+        precondition(sessions[session.tsi] == nil, "session \(session.tsi) is known already")
+        sessions[session.tsi] = session
+        recount(from: ElementSession.Holdings(), to: session.holdings)
     }
 
     /// Forgets a session and everything it held.
