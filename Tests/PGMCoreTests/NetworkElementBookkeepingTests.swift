@@ -14,7 +14,9 @@ struct NetworkElementBookkeepingTests {
         table[SequenceNumber(2)]?.avoidsRepairer = true
         #expect(table[SequenceNumber(2)]?.avoidsRepairer == true)
         #expect(table.sequences { $0.avoidsRepairer } == [SequenceNumber(2)])
-        #expect(table.removeValue(forKey: SequenceNumber(1)) != nil && table.removeValue(forKey: SequenceNumber(1)) == nil)
+        let first = table.removeValue(forKey: SequenceNumber(1))
+        let second = table.removeValue(forKey: SequenceNumber(1))
+        #expect(first != nil && second == nil)
         table[SequenceNumber(2)] = nil
         #expect(table.count == 0 && !table.isFull && table[SequenceNumber(2)] == nil)
     }
@@ -29,7 +31,9 @@ struct NetworkElementBookkeepingTests {
             $0.maximumRepairCopiesPerSession = 8
             $0.maximumRepairCopies = 12
         }
-        let tsis = [ElementHarness.tsi, TSI(gsi: GSI(rawValue: 7), sourcePort: 1), TSI(gsi: GSI(rawValue: 8), sourcePort: 2)]
+        let tsis = [
+            ElementHarness.tsi, TSI(gsi: GSI(rawValue: 7), sourcePort: 1), TSI(gsi: GSI(rawValue: 8), sourcePort: 2),
+        ]
         for tsi in tsis {
             harness.fromSource(
                 Packet(
@@ -47,7 +51,8 @@ struct NetworkElementBookkeepingTests {
                 Packet(tsi: tsi, dataDestinationPort: ElementHarness.port, flags: .required(by: options), body: body,
                        options: options)
             }
-            let nak = NAK(sequence: SequenceNumber(sequence), source: ElementHarness.source, group: ElementHarness.group)
+            let nak = NAK(
+                sequence: SequenceNumber(sequence), source: ElementHarness.source, group: ElementHarness.group)
             let list = [Option(.nakList([SequenceNumber(1 + UInt32(random.bounded(40)))]))]
             let down = ElementHarness.downs[Int(random.bounded(3))]
             switch random.bounded(7) {
@@ -55,8 +60,8 @@ struct NetworkElementBookkeepingTests {
             case 2: harness.fromBelow(packet(.nnak(nak)), on: down)
             case 3: harness.fromSource(packet(.ncf(nak), options: list))
             case 4:
-                harness.fromSource(
-                    packet(.rdata(DataPacket(sequence: SequenceNumber(sequence), trail: SequenceNumber(1), payload: [1]))))
+                let data = DataPacket(sequence: SequenceNumber(sequence), trail: SequenceNumber(1), payload: [1])
+                harness.fromSource(packet(.rdata(data)))
             case 5:
                 // ODATA with gaps: losses above the element.
                 let next = (odataLead[tsi] ?? 0) + 1 + UInt32(random.bounded(4))
@@ -112,7 +117,8 @@ struct NetworkElementBookkeepingTests {
             "rdataWithoutRepairStateDropped": \.rdataWithoutRepairStateDropped,
             "rdataMisroutedDropped": \.rdataMisroutedDropped, "naksReceived": \.naksReceived,
             "naksWithoutSessionDropped": \.naksWithoutSessionDropped, "naksMisroutedDropped": \.naksMisroutedDropped,
-            "naksMisaddressedDropped": \.naksMisaddressedDropped, "naksOutsideWindowDropped": \.naksOutsideWindowDropped,
+            "naksMisaddressedDropped": \.naksMisaddressedDropped,
+            "naksOutsideWindowDropped": \.naksOutsideWindowDropped,
             "parityNAKsDropped": \.parityNAKsDropped, "repairStatesRejected": \.repairStatesRejected,
             "naksEliminated": \.naksEliminated, "naksForwarded": \.naksForwarded,
             "nakSequencesForwarded": \.nakSequencesForwarded, "nakRepeats": \.nakRepeats,
@@ -126,7 +132,8 @@ struct NetworkElementBookkeepingTests {
             "nakSequencesAnsweredFromCopies": \.nakSequencesAnsweredFromCopies,
             "repairsResentFromCopies": \.repairsResentFromCopies, "repairCopiesRefused": \.repairCopiesRefused,
             "ncfsReceived": \.ncfsReceived, "ncfsAnticipated": \.ncfsAnticipated,
-            "ncfsFromDownstreamDropped": \.ncfsFromDownstreamDropped, "ncfsMisaddressedDropped": \.ncfsMisaddressedDropped,
+            "ncfsFromDownstreamDropped": \.ncfsFromDownstreamDropped,
+            "ncfsMisaddressedDropped": \.ncfsMisaddressedDropped,
             "nnaksReceived": \.nnaksReceived, "nnaksForwarded": \.nnaksForwarded, "nnaksEliminated": \.nnaksEliminated,
             "nnaksDropped": \.nnaksDropped, "spmrsReceived": \.spmrsReceived, "spmrsAnswered": \.spmrsAnswered,
             "spmrsForwarded": \.spmrsForwarded, "spmrsDropped": \.spmrsDropped, "pollsReceived": \.pollsReceived,

@@ -5,7 +5,8 @@ import Testing
 /// The bytes below PGM, as the source's rate limiter and TPDU sizes count them.
 @Suite struct TransportProfileTests {
     @Test func theTwoProfilesOfIPv4() {
-        #expect(TransportProfile.nativeIPv4.headerOverhead == 20 && TransportProfile.nativeIPv4.routerAlertOverhead == 4)
+        let native = TransportProfile.nativeIPv4
+        #expect(native.headerOverhead == 20 && native.routerAlertOverhead == 4)
         #expect(TransportProfile.udpIPv4.headerOverhead == 28 && TransportProfile.udpIPv4.routerAlertOverhead == 0)
         #expect(TransportProfile.nativeIPv4.encapsulation == .native && TransportProfile.udpIPv4.encapsulation == .udp)
         #expect(TransportProfile.nativeIPv4.wireLength(ofPGM: 100, routerAlert: true) == 124)
