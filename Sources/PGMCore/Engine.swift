@@ -6,6 +6,16 @@ public import PGMWire
 /// Inputs are verbs and carry the time; outputs are `poll…`. After every input: drain ``pollTransmit(at:)``
 /// until `nil`, then ``pollEvent()`` until `nil`, then sleep until ``nextDeadline``. `now` never goes backwards.
 /// Bad network input is dropped and counted in the engine's statistics, never thrown.
+///
+/// Who owns payload bytes: a packet handed to ``receive(_:arrival:at:)`` carries its payload as a slice of the
+/// driver's receive buffer (one datagram, or a run of up to 64 read at once), never copied on the way in. A slice
+/// stays valid, but whatever holds it keeps the whole buffer alive. So an engine that keeps a payload for longer
+/// than its burst copies it once, where it decides to keep it: a receiver's data held behind a gap until its repair
+/// comes (a round trip at least), a DLR's repair cache, a network element's copies of the repairs it forwarded.
+/// Nothing else copies: the fragments of an APDU whose rest is still arriving stay slices until reassembly copies
+/// them into the APDU; a payload kept as a copy already (a DLR hands its receiver the cached bytes) is not copied
+/// again; payloads an engine passes on (forwarded packets, delivered data) are slices too, and an application that
+/// keeps delivered data copies it.
 public protocol Engine {
     /// What the engine tells its application (data, losses, session changes), in the order they happened.
     associatedtype Event: Sendable

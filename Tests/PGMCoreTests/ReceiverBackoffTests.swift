@@ -49,16 +49,16 @@ func poll(
 /// OPT_NAK_BO_IVL and OPT_NAK_BO_RNG (RFC 3208 §6.3, §15.2.2), and NAK coalescing.
 @Suite struct ReceiverBackoffTests {
     @Test func learnsNAKBackoffFromSPMsAndNCFsAndUsesItForNewGaps() {
-        var receiver = Receiver(configuration: receiverConfiguration())
-        #expect(receiver.nakBackoffInterval(for: tsi) == nil, "no session yet")
+        var receiver = EngineHarness(Receiver(configuration: receiverConfiguration()))
+        #expect(receiver.engine.nakBackoffInterval(for: tsi) == nil, "no session yet")
         receiver.receive(spm(1, trail: 0, lead: 0), arrival: fromSource, at: at(0))
-        #expect(receiver.nakBackoffInterval(for: tsi) == .milliseconds(50), "the configured default")
+        #expect(receiver.engine.nakBackoffInterval(for: tsi) == .milliseconds(50), "the configured default")
         receiver.receive(
             spm(2, trail: 0, lead: 0, options: [backoffOption(microseconds: 10_000)]),
             arrival: fromSource,
             at: at(0)
         )
-        #expect(receiver.nakBackoffInterval(for: tsi) == .milliseconds(10))
+        #expect(receiver.engine.nakBackoffInterval(for: tsi) == .milliseconds(10))
         // Every new gap backs off within the learned 10 ms, not the configured 50 ms.
         receiver.receive(odata(1, trail: 0, [1]), arrival: fromSource, at: at(0))
         receiver.receive(odata(40, trail: 0, [40]), arrival: fromSource, at: at(0))
@@ -66,14 +66,14 @@ func poll(
         #expect(receiver.nakSequences(sent).sorted() == Array(2...39))
         // An NCF's OPT_NAK_BO_IVL counts too.
         receiver.receive(ncf(2, options: [backoffOption(microseconds: 30_000)]), arrival: fromSource, at: at(11))
-        #expect(receiver.nakBackoffInterval(for: tsi) == .milliseconds(30))
+        #expect(receiver.engine.nakBackoffInterval(for: tsi) == .milliseconds(30))
     }
 
     @Test func retriesBackOffWithTheLearnedInterval() {
         var configuration = receiverConfiguration()
         configuration.nakRepeatInterval = .milliseconds(200)
         configuration.nakCoalescingWindow = .zero
-        var receiver = Receiver(configuration: configuration)
+        var receiver = EngineHarness(Receiver(configuration: configuration))
         receiver.receive(
             spm(1, trail: 0, lead: 0, options: [backoffOption(microseconds: 5_000)]),
             arrival: fromSource,
@@ -103,31 +103,31 @@ func poll(
     }
 
     @Test func aPolledValueWaitsForItsRoundZeroPoll() {
-        var receiver = Receiver(configuration: receiverConfiguration())
+        var receiver = EngineHarness(Receiver(configuration: receiverConfiguration()))
         receiver.receive(
             spm(1, trail: 0, lead: 0, options: [backoffOption(microseconds: 20_000, poll: 7)]),
             arrival: fromSource,
             at: at(0)
         )
-        #expect(receiver.nakBackoffInterval(for: tsi) == .milliseconds(50), "no POLL seen: MUST NOT be used")
+        #expect(receiver.engine.nakBackoffInterval(for: tsi) == .milliseconds(50), "no POLL seen: MUST NOT be used")
         receiver.receive(poll(5, round: 1), arrival: fromSource, at: at(1))
-        #expect(receiver.nakBackoffInterval(for: tsi) == .milliseconds(50), "round 1 is not round 0")
+        #expect(receiver.engine.nakBackoffInterval(for: tsi) == .milliseconds(50), "round 1 is not round 0")
         let elsewhere = Arrival(source: NLA.ipv4(IPv4Address(10, 9, 9, 9)), destination: group)
         receiver.receive(poll(6), arrival: elsewhere, at: at(2))
-        #expect(receiver.nakBackoffInterval(for: tsi) == .milliseconds(50), "not from the session's upstream")
+        #expect(receiver.engine.nakBackoffInterval(for: tsi) == .milliseconds(50), "not from the session's upstream")
         #expect(receiver.statistics.pollsIgnored == 1)
         receiver.receive(poll(6), arrival: fromSource, at: at(3))
-        #expect(receiver.nakBackoffInterval(for: tsi) == .milliseconds(20), "POLL_SQN 6 =< NAK_BO_IVL_SQN 7")
+        #expect(receiver.engine.nakBackoffInterval(for: tsi) == .milliseconds(20), "POLL_SQN 6 =< NAK_BO_IVL_SQN 7")
         // Once a round-0 POLL at or before it was seen, later values apply at once.
         receiver.receive(
             spm(2, trail: 0, lead: 0, options: [backoffOption(microseconds: 30_000, poll: 9)]),
             arrival: fromSource,
             at: at(4)
         )
-        #expect(receiver.nakBackoffInterval(for: tsi) == .milliseconds(30))
+        #expect(receiver.engine.nakBackoffInterval(for: tsi) == .milliseconds(30))
 
         // A receiver that joined after the poll the value came from keeps its default.
-        var late = Receiver(configuration: receiverConfiguration())
+        var late = EngineHarness(Receiver(configuration: receiverConfiguration()))
         late.receive(spm(1, trail: 0, lead: 0), arrival: fromSource, at: at(0))
         late.receive(poll(8), arrival: fromSource, at: at(1))
         late.receive(
@@ -135,9 +135,9 @@ func poll(
             arrival: fromSource,
             at: at(2)
         )
-        #expect(late.nakBackoffInterval(for: tsi) == .milliseconds(50))
+        #expect(late.engine.nakBackoffInterval(for: tsi) == .milliseconds(50))
         // Serially: a POLL_SQN just before the wrap precedes a NAK_BO_IVL_SQN just after it.
-        var wrapped = Receiver(configuration: receiverConfiguration())
+        var wrapped = EngineHarness(Receiver(configuration: receiverConfiguration()))
         wrapped.receive(spm(1, trail: 0, lead: 0), arrival: fromSource, at: at(0))
         wrapped.receive(poll(0xFFFF_FFFE), arrival: fromSource, at: at(1))
         wrapped.receive(
@@ -145,11 +145,11 @@ func poll(
             arrival: fromSource,
             at: at(2)
         )
-        #expect(wrapped.nakBackoffInterval(for: tsi) == .milliseconds(20))
+        #expect(wrapped.engine.nakBackoffInterval(for: tsi) == .milliseconds(20))
     }
 
     @Test func rangeAndSanityClampTheLearnedValue() {
-        var receiver = Receiver(configuration: receiverConfiguration())
+        var receiver = EngineHarness(Receiver(configuration: receiverConfiguration()))
         receiver.receive(
             spm(
                 1,
@@ -160,43 +160,43 @@ func poll(
             arrival: fromSource,
             at: at(0)
         )
-        #expect(receiver.nakBackoffInterval(for: tsi) == .milliseconds(100), "NAK_BO_IVL_MAX")
+        #expect(receiver.engine.nakBackoffInterval(for: tsi) == .milliseconds(100), "NAK_BO_IVL_MAX")
         receiver.receive(ncf(5, options: [backoffOption(microseconds: 5_000)]), arrival: fromSource, at: at(1))
-        #expect(receiver.nakBackoffInterval(for: tsi) == .milliseconds(20), "NAK_BO_IVL_MIN")
+        #expect(receiver.engine.nakBackoffInterval(for: tsi) == .milliseconds(20), "NAK_BO_IVL_MIN")
         // Absurd values without a range: 0 becomes 1 ms, 71 minutes becomes NAK_RPT_IVL.
-        var other = Receiver(configuration: receiverConfiguration())
+        var other = EngineHarness(Receiver(configuration: receiverConfiguration()))
         other.receive(
             spm(1, trail: 0, lead: 0, options: [backoffOption(microseconds: 0)]),
             arrival: fromSource,
             at: at(0)
         )
-        #expect(other.nakBackoffInterval(for: tsi) == .milliseconds(1))
+        #expect(other.engine.nakBackoffInterval(for: tsi) == .milliseconds(1))
         other.receive(
             spm(2, trail: 0, lead: 0, options: [backoffOption(microseconds: .max)]),
             arrival: fromSource,
             at: at(0)
         )
-        #expect(other.nakBackoffInterval(for: tsi) == .seconds(2))
+        #expect(other.engine.nakBackoffInterval(for: tsi) == .seconds(2))
         // A range of zeros, or upside down, cannot take the value outside the same bounds.
         other.receive(
             spm(3, trail: 0, lead: 0, options: [rangeOption(maximum: 0, minimum: 0)]),
             arrival: fromSource,
             at: at(0)
         )
-        #expect(other.nakBackoffInterval(for: tsi) == .milliseconds(1))
+        #expect(other.engine.nakBackoffInterval(for: tsi) == .milliseconds(1))
         other.receive(
             spm(4, trail: 0, lead: 0, options: [rangeOption(maximum: 10_000, minimum: 40_000)]),
             arrival: fromSource,
             at: at(0)
         )
-        #expect(other.nakBackoffInterval(for: tsi) == .milliseconds(40))
+        #expect(other.engine.nakBackoffInterval(for: tsi) == .milliseconds(40))
         // A stale SPM teaches nothing.
         other.receive(
             spm(4, trail: 0, lead: 0, options: [backoffOption(microseconds: 25_000)]),
             arrival: fromSource,
             at: at(0)
         )
-        #expect(other.nakBackoffInterval(for: tsi) == .milliseconds(40))
+        #expect(other.engine.nakBackoffInterval(for: tsi) == .milliseconds(40))
     }
 
     @Test func coalescingSendsOneNAKForBackOffsDueSoon() {
@@ -204,7 +204,7 @@ func poll(
         func run(window: Duration?) -> (packets: Int, sequences: [UInt32]) {
             var configuration = receiverConfiguration()
             configuration.nakCoalescingWindow = window
-            var receiver = Receiver(configuration: configuration)
+            var receiver = EngineHarness(Receiver(configuration: configuration))
             receiver.receive(spm(1, trail: 0, lead: 0), arrival: fromSource, at: at(0))
             receiver.receive(odata(1, trail: 0, [1]), arrival: fromSource, at: at(0))
             receiver.receive(odata(40, trail: 0, [40]), arrival: fromSource, at: at(0))
@@ -230,7 +230,7 @@ func poll(
         suppressed: Bool,
         coalesces: Bool
     ) {
-        var receiver = Receiver(configuration: receiverConfiguration())
+        var receiver = EngineHarness(Receiver(configuration: receiverConfiguration()))
         let first = direct ? directSPM(1, trail: 0, lead: 0) : spm(1, trail: 0, lead: 0)
         receiver.receive(first, arrival: fromSource, at: at(0))
         receiver.receive(odata(1, trail: 0, [1]), arrival: fromSource, at: at(0))
@@ -255,15 +255,14 @@ func poll(
     @Test func coalescingFillsOnlyTheNAKsRoom() {
         var configuration = receiverConfiguration()
         configuration.nakCoalescingWindow = .seconds(1)
-        var receiver = Receiver(configuration: configuration)
+        var receiver = EngineHarness(Receiver(configuration: configuration))
         receiver.receive(spm(1, trail: 0, lead: 0), arrival: fromSource, at: at(0))
         receiver.receive(odata(1, trail: 0, [1]), arrival: fromSource, at: at(0))
         receiver.receive(odata(202, trail: 0, [202]), arrival: fromSource, at: at(0))
         let first = receiver.nextDeadline!
-        receiver.handleTimeout(at: first)
-        let naks = receiver.drain(at: first)
+        let naks = receiver.handleTimeout(at: first)
         #expect(naks.count == 1, "one packet: the due sequence and 62 listed")
-        let listed = receiver.nakSequences(naks.map { (first, $0) })
+        let listed = receiver.nakSequences(naks)
         #expect(listed.count == 63 && listed == listed.sorted(), "oldest first (RFC 3208 §6.3)")
         let rest = receiver.advance(to: at(60))
         #expect(Set(listed + receiver.nakSequences(rest)) == Set(2...201))

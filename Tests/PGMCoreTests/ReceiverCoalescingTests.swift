@@ -35,7 +35,7 @@ struct LossyStream {
         var configuration = receiverConfiguration()
         configuration.seed = seed
         configuration.nakCoalescingWindow = window
-        var receiver = Receiver(configuration: configuration)
+        var receiver = EngineHarness(Receiver(configuration: configuration))
         var random = SplitMix64(seed: seed ^ 0x5EED)
         let interval = Duration(nanoseconds: 1_000_000_000 / Int64(packetsPerSecond))
         let spmInterval = Duration.milliseconds(50)
@@ -62,37 +62,38 @@ struct LossyStream {
             if nextSPM < now { (now, next) = (nextSPM, .spm) }
             if ncfHead < ncfs.count, ncfs[ncfHead].time < now { (now, next) = (ncfs[ncfHead].time, .ncf) }
             if rdataHead < rdata.count, rdata[rdataHead].time < now { (now, next) = (rdata[rdataHead].time, .rdata) }
+            var sent: [Transmit] = []
             switch next {
             case .none:
-                return finish(receiver, into: result)
+                return finish(receiver.engine, into: result)
             case .timer:
-                receiver.handleTimeout(at: now)
+                sent = receiver.handleTimeout(at: now)
             case .odata:
-                if !lost() { receiver.receive(odata(nextODATA, trail: 1, [1]), arrival: fromSource, at: now) }
+                if !lost() { sent = receiver.receive(odata(nextODATA, trail: 1, [1]), arrival: fromSource, at: now) }
                 nextODATA += 1
             case .spm:
                 spmSequence += 1
                 let lead = max(1, nextODATA) - 1
                 if !lost() {
-                    receiver.receive(directSPM(spmSequence, trail: 1, lead: lead), arrival: fromSource, at: now)
+                    sent = receiver.receive(directSPM(spmSequence, trail: 1, lead: lead), arrival: fromSource, at: now)
                 }
                 nextSPM = now + spmInterval
             case .ncf:
-                if !lost() { receiver.receive(ncfs[ncfHead].packet, arrival: fromSource, at: now) }
+                if !lost() { sent = receiver.receive(ncfs[ncfHead].packet, arrival: fromSource, at: now) }
                 ncfHead += 1
             case .rdata:
-                if !lost() { receiver.receive(rdata[rdataHead].packet, arrival: fromSource, at: now) }
+                if !lost() { sent = receiver.receive(rdata[rdataHead].packet, arrival: fromSource, at: now) }
                 rdataHead += 1
             }
-            while let transmit = receiver.pollTransmit(at: now) {
+            for transmit in sent {
                 guard case .nak = transmit.packet.body, !lost() else { continue }
-                let sequences = receiver.nakSequences([(now, transmit)])
+                let sequences = nakSequences([transmit])
                 ncfs.append((now + .microseconds(500), ncf(sequences)))
                 for sequence in sequences where sequence < nextODATA {
                     rdata.append((now + .milliseconds(1), odata(sequence, trail: 1, [1], repair: true)))
                 }
             }
-            while let event = receiver.pollEvent() {
+            for event in receiver.events() {
                 switch event {
                 case .data: result.delivered += 1
                 default: break

@@ -6,7 +6,7 @@ import Testing
 /// (RFC 3208 §6.1 late join), so that a stream joined mid-way is never taken for a whole one.
 @Suite struct ReceiverJoinTests {
     @Test func dataAtTheTrailJoinsAtTheStart() {
-        var receiver = Receiver(configuration: receiverConfiguration())
+        var receiver = EngineHarness(Receiver(configuration: receiverConfiguration()))
         receiver.receive(odata(100, trail: 100, [1], options: [Option(.syn)]), arrival: fromSource, at: at(0))
         #expect(
             receiver.events() == [
@@ -18,7 +18,7 @@ import Testing
     }
 
     @Test func dataPastTheTrailIsALateJoinThatNeverAsksForEarlierSequences() {
-        var receiver = Receiver(configuration: receiverConfiguration())
+        var receiver = EngineHarness(Receiver(configuration: receiverConfiguration()))
         receiver.receive(odata(500, trail: 100, [5]), arrival: fromSource, at: at(0))
         #expect(
             receiver.events() == [
@@ -33,24 +33,24 @@ import Testing
     }
 
     @Test func anSPMWithAnEmptyWindowJoinsAtTheStartAndOneWithDataJoinsLate() {
-        var early = Receiver(configuration: receiverConfiguration())
+        var early = EngineHarness(Receiver(configuration: receiverConfiguration()))
         early.receive(spm(0, trail: 7, lead: 6), arrival: fromSource, at: at(0))
         #expect(early.events().contains(.joined(tsi, firstSequence: SequenceNumber(7), lateJoin: false)))
-        var late = Receiver(configuration: receiverConfiguration())
+        var late = EngineHarness(Receiver(configuration: receiverConfiguration()))
         late.receive(spm(9, trail: 7, lead: 40), arrival: fromSource, at: at(0))
         #expect(late.events().contains(.joined(tsi, firstSequence: SequenceNumber(41), lateJoin: true)))
     }
 
     /// OPT_JOIN lets a late joiner start further back, but it is still late if the trail precedes that point.
     @Test func optJoinMovesTheFirstSequenceBack() {
-        var receiver = Receiver(configuration: receiverConfiguration())
+        var receiver = EngineHarness(Receiver(configuration: receiverConfiguration()))
         receiver.receive(
             odata(50, trail: 10, [5], options: [Option(.join(minimumSequence: SequenceNumber(40)))]),
             arrival: fromSource,
             at: at(0)
         )
         #expect(receiver.events().contains(.joined(tsi, firstSequence: SequenceNumber(40), lateJoin: true)))
-        var fromTrail = Receiver(configuration: receiverConfiguration())
+        var fromTrail = EngineHarness(Receiver(configuration: receiverConfiguration()))
         fromTrail.receive(
             odata(50, trail: 10, [5], options: [Option(.join(minimumSequence: SequenceNumber(10)))]),
             arrival: fromSource,
@@ -67,7 +67,7 @@ import Testing
                 sequence, trail: 20, payload,
                 options: [Option(.fragment(.init(firstSequence: SequenceNumber(20), offset: offset, apduLength: 4)))])
         }
-        var receiver = Receiver(configuration: receiverConfiguration())
+        var receiver = EngineHarness(Receiver(configuration: receiverConfiguration()))
         receiver.receive(fragment(21, offset: 2, [3, 4]), arrival: fromSource, at: at(0))
         #expect(receiver.events().contains(.joined(tsi, firstSequence: SequenceNumber(20), lateJoin: false)))
         receiver.receive(spm(1, trail: 20, lead: 21), arrival: fromSource, at: at(1))
@@ -79,7 +79,7 @@ import Testing
     /// The APDU's start is only asked for while the source holds it: past the trail, delivery waits for the
     /// next whole APDU as before.
     @Test func anAPDUBegunBeforeTheTrailIsNotAskedFor() {
-        var receiver = Receiver(configuration: receiverConfiguration())
+        var receiver = EngineHarness(Receiver(configuration: receiverConfiguration()))
         receiver.receive(
             odata(
                 31, trail: 30, [9],

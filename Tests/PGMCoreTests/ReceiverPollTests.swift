@@ -2,19 +2,19 @@ import PGMCore
 import PGMWire
 import Testing
 
-/// POLL answering by receivers and DLRs (RFC 3208 §14.5, §9.5.2.2).
+/// POLL answering by receivers (RFC 3208 §14.5); a DLR's answers are in DesignatedLocalRepairerTests.
 @Suite struct ReceiverPollTests {
-    static let dlrAddress = NLA.ipv4(IPv4Address(10, 0, 0, 77))
-
-    static func knownSession(seed: UInt64 = 42) -> Receiver {
+    static func knownSession(seed: UInt64 = 42) -> EngineHarness<Receiver> {
         var configuration = receiverConfiguration()
         configuration.seed = seed
-        var receiver = Receiver(configuration: configuration)
+        var receiver = EngineHarness(Receiver(configuration: configuration))
         receiver.receive(spm(1, trail: 0, lead: 0), arrival: fromSource, at: at(0))
         return receiver
     }
 
-    static func polrs(_ sent: [(Instant, Transmit)]) -> [(time: Instant, polr: POLR, transmit: Transmit)] {
+    static func polrs(
+        _ sent: [(time: Instant, transmit: Transmit)]
+    ) -> [(time: Instant, polr: POLR, transmit: Transmit)] {
         sent.compactMap { time, transmit in
             if case .polr(let polr) = transmit.packet.body { return (time, polr, transmit) }
             return nil
@@ -25,8 +25,8 @@ import Testing
         var replyTimes: Set<Instant> = []
         for seed in UInt64(1)...8 {
             var receiver = Self.knownSession(seed: seed)
-            receiver.receive(poll(3, round: 0, backoff: 100_000), arrival: fromSource, at: at(10))
-            #expect(receiver.drain(at: at(10)).isEmpty, "the reply waits a random time")
+            let answer = receiver.receive(poll(3, round: 0, backoff: 100_000), arrival: fromSource, at: at(10))
+            #expect(answer.isEmpty, "the reply waits a random time")
             let replies = Self.polrs(receiver.advance(to: at(500)))
             #expect(replies.count == 1)
             guard let reply = replies.first else { continue }
@@ -94,77 +94,5 @@ import Testing
         // SPM_PATH: still our upstream.
         receiver.receive(poll(5), arrival: Arrival(source: pathAddress, destination: group), at: at(500))
         #expect(Self.polrs(receiver.advance(to: at(700))).count == 1)
-    }
-
-    // MARK: DLR
-
-    static func repairer() -> DesignatedLocalRepairer {
-        var repairer = DesignatedLocalRepairer(
-            configuration: DesignatedLocalRepairer.Configuration(receiver: receiverConfiguration(), address: dlrAddress)
-        )
-        repairer.receive(spm(1, trail: 0, lead: 0), arrival: fromSource, at: at(0))
-        repairer.receive(odata(1, trail: 0, [1]), arrival: fromSource, at: at(0))
-        while repairer.pollTransmit(at: at(0)) != nil {}  // the unsolicited announcement
-        return repairer
-    }
-
-    static func advance(_ repairer: inout DesignatedLocalRepairer, to end: Instant) -> [(Instant, Transmit)] {
-        var out: [(Instant, Transmit)] = []
-        while let deadline = repairer.nextDeadline, deadline <= end {
-            repairer.handleTimeout(at: deadline)
-            while let transmit = repairer.pollTransmit(at: deadline) { out.append((deadline, transmit)) }
-        }
-        return out
-    }
-
-    @Test func aDLRAnswersDLRPollsWithARedirectUnderTheSameRules() {
-        var repairer = Self.repairer()
-        let node = repairer.receiver.randomNodeID
-        repairer.receive(
-            poll(1, subtype: POLL.dlrSubtype, random: ~node, mask: 0xFFFF_FFFF),
-            arrival: fromSource,
-            at: at(1)
-        )
-        #expect(Self.polrs(Self.advance(&repairer, to: at(200))).isEmpty, "POLL_MASK excludes this node")
-        repairer.receive(poll(2, round: 1, subtype: POLL.dlrSubtype), arrival: fromSource, at: at(200))
-        #expect(Self.polrs(Self.advance(&repairer, to: at(400))).isEmpty, "round 0 of 2 not seen")
-        repairer.receive(
-            poll(3, subtype: POLL.dlrSubtype, random: node, mask: 0xFFFF_FFFF),
-            arrival: fromSource,
-            at: at(400)
-        )
-        let replies = Self.polrs(Self.advance(&repairer, to: at(600)))
-        #expect(replies.count == 1)
-        if let reply = replies.first {
-            #expect(reply.polr == POLR(sequence: SequenceNumber(3), round: 0))
-            #expect(reply.transmit.destination == .unicast(pathAddress))
-            #expect(reply.transmit.packet.options.map(\.value) == [.redirect(Self.dlrAddress)])
-            #expect(reply.time <= at(500))
-        }
-        #expect(repairer.statistics.pollsAnswered == 1)
-        // A general poll is answered too, as by any receiver, without OPT_REDIRECT.
-        repairer.receive(poll(4), arrival: fromSource, at: at(600))
-        let general = Self.polrs(Self.advance(&repairer, to: at(800)))
-        #expect(general.count == 1 && general.first?.transmit.packet.options.isEmpty == true)
-        #expect(repairer.statistics.pollsAnswered == 1)
-        // A DLR poll of a session it does not know, or not from upstream, is not answered.
-        let stranger = Arrival(source: NLA.ipv4(IPv4Address(10, 7, 7, 7)), destination: group)
-        repairer.receive(poll(5, subtype: POLL.dlrSubtype), arrival: stranger, at: at(800))
-        repairer.receive(
-            poll(6, subtype: POLL.dlrSubtype, session: TSI(gsi: GSI(rawValue: 5), sourcePort: 1)),
-            arrival: fromSource,
-            at: at(800)
-        )
-        #expect(Self.polrs(Self.advance(&repairer, to: at(1000))).isEmpty)
-    }
-
-    @Test func aDLRStillRepairsUnicastNAKs() {
-        var repairer = Self.repairer()
-        let nak = nakPacket([1])
-        repairer.receive(nak, arrival: Arrival(source: pathAddress, destination: Self.dlrAddress), at: at(1))
-        var types: [PacketType] = []
-        while let transmit = repairer.pollTransmit(at: at(1)) { types.append(transmit.packet.body.type) }
-        #expect(types == [.nnak, .ncf, .rdata])
-        #expect(repairer.statistics.sequencesRepaired == 1 && repairer.receiver.statistics.naksOverheard == 0)
     }
 }

@@ -8,11 +8,13 @@ let overheard = Arrival(source: receiverAddress, destination: group)
 /// Overheard multicast NAKs (RFC 3208 §6.3), SPMR retries (§13.5), late repairs of sequences marked lost.
 @Suite struct ReceiverSuppressionTests {
     /// SPM, then 1 and `last`: the sequences between are missing, backing off. NAKs one at a time.
-    static func gapped(through last: UInt32, configure: (inout Receiver.Configuration) -> Void = { _ in }) -> Receiver {
+    static func gapped(
+        through last: UInt32, configure: (inout Receiver.Configuration) -> Void = { _ in }
+    ) -> EngineHarness<Receiver> {
         var configuration = receiverConfiguration()
         configuration.nakCoalescingWindow = .zero
         configure(&configuration)
-        var receiver = Receiver(configuration: configuration)
+        var receiver = EngineHarness(Receiver(configuration: configuration))
         receiver.receive(spm(1, trail: 0, lead: 0), arrival: fromSource, at: at(0))
         receiver.receive(odata(1, trail: 0, [1]), arrival: fromSource, at: at(0))
         receiver.receive(odata(last, trail: 0, [UInt8(last)]), arrival: fromSource, at: at(0))
@@ -77,7 +79,7 @@ let overheard = Arrival(source: receiverAddress, destination: group)
     // MARK: SPMR (RFC 3208 §13.5, Appendix C)
 
     @Test func spmrRetriesWaitSPMRSPMIVLThenARandomBackOff() {
-        var receiver = Receiver(configuration: receiverConfiguration())
+        var receiver = EngineHarness(Receiver(configuration: receiverConfiguration()))
         receiver.receive(odata(10, trail: 10, [1]), arrival: fromSource, at: at(0))
         let times = receiver.advance(to: at(8000)).filter { $0.1.packet.body.type == .spmr && $0.1.ttl == 1 }.map(\.0)
         #expect(times.count >= 6)
@@ -92,7 +94,7 @@ let overheard = Arrival(source: receiverAddress, destination: group)
         var receivers = (0..<5).map { index in
             var configuration = receiverConfiguration()
             configuration.seed = 1000 + UInt64(index)
-            return Receiver(configuration: configuration)
+            return EngineHarness(Receiver(configuration: configuration))
         }
         for index in receivers.indices {
             receivers[index].receive(odata(10, trail: 10, [1]), arrival: fromSource, at: at(0))
@@ -106,17 +108,18 @@ let overheard = Arrival(source: receiverAddress, destination: group)
             let delivery = inFlight.indices.min { inFlight[$0].time < inFlight[$1].time }
             let now: Instant
             let actor: Int
+            let transmits: [Transmit]
             if let timer, timer.0 <= end, delivery.map({ timer.0 <= inFlight[$0].time }) ?? true {
                 (now, actor) = timer
-                receivers[actor].handleTimeout(at: now)
+                transmits = receivers[actor].handleTimeout(at: now)
             } else if let delivery, inFlight[delivery].time <= end {
                 let packet = inFlight.remove(at: delivery)
                 (now, actor) = (packet.time, packet.to)
-                receivers[actor].receive(packet.packet, arrival: overheard, at: now)
+                transmits = receivers[actor].receive(packet.packet, arrival: overheard, at: now)
             } else {
                 break
             }
-            for transmit in receivers[actor].drain(at: now) where transmit.destination == .multicast(group) {
+            for transmit in transmits where transmit.destination == .multicast(group) {
                 sent.append((now, actor))
                 for other in receivers.indices where other != actor {
                     inFlight.append((now + .milliseconds(1), other, transmit.packet))
@@ -134,7 +137,7 @@ let overheard = Arrival(source: receiverAddress, destination: group)
     // MARK: Late repair of sequences marked lost
 
     @Test func rdataForALostSlotStillInTheWindowIsDelivered() {
-        var receiver = Receiver(configuration: receiverConfiguration())
+        var receiver = EngineHarness(Receiver(configuration: receiverConfiguration()))
         receiver.receive(spm(1, trail: 0, lead: 0), arrival: fromSource, at: at(0))
         receiver.receive(odata(1, trail: 0, [1]), arrival: fromSource, at: at(0))
         receiver.receive(odata(6, trail: 0, [6]), arrival: fromSource, at: at(0))
@@ -168,7 +171,7 @@ let overheard = Arrival(source: receiverAddress, destination: group)
         configuration.nakNCFRetries = 0
         configuration.nakRepeatInterval = .milliseconds(100)
         configuration.nakRdataInterval = .seconds(10)
-        var receiver = Receiver(configuration: configuration)
+        var receiver = EngineHarness(Receiver(configuration: configuration))
         receiver.receive(spm(1, trail: 0, lead: 0), arrival: fromSource, at: at(0))
         receiver.receive(odata(1, trail: 0, [1]), arrival: fromSource, at: at(0))
         receiver.receive(odata(4, trail: 0, [4]), arrival: fromSource, at: at(0))

@@ -30,44 +30,9 @@ func ncf(_ sequences: [UInt32]) -> Packet {
         body: .ncf(NAK(sequence: SequenceNumber(sequences[0]), source: sourceAddress, group: group)), options: options)
 }
 
-extension Receiver {
-    mutating func events() -> [Event] {
-        var out: [Event] = []
-        while let event = pollEvent() { out.append(event) }
-        return out
-    }
-
-    mutating func drain(at now: Instant) -> [Transmit] {
-        var out: [Transmit] = []
-        while let transmit = pollTransmit(at: now) { out.append(transmit) }
-        return out
-    }
-
-    /// Runs timers up to `end`, collecting what is sent.
-    mutating func advance(to end: Instant) -> [(Instant, Transmit)] {
-        var out: [(Instant, Transmit)] = []
-        while let deadline = nextDeadline, deadline <= end {
-            handleTimeout(at: deadline)
-            out += drain(at: deadline).map { (deadline, $0) }
-        }
-        return out
-    }
-
-    func nakSequences(_ transmits: [(Instant, Transmit)]) -> [UInt32] {
-        transmits.flatMap { _, transmit -> [UInt32] in
-            guard case .nak(let nak) = transmit.packet.body else { return [] }
-            var list = [nak.sequence.rawValue]
-            for option in transmit.packet.options {
-                if case .nakList(let more) = option.value { list += more.map(\.rawValue) }
-            }
-            return list
-        }
-    }
-}
-
 @Suite struct ReceiverTests {
     @Test func deliversInOrderAndDropsDuplicates() {
-        var receiver = Receiver(configuration: receiverConfiguration())
+        var receiver = EngineHarness(Receiver(configuration: receiverConfiguration()))
         receiver.receive(odata(10, trail: 10, [1]), arrival: fromSource, at: at(0))
         receiver.receive(odata(12, trail: 10, [3]), arrival: fromSource, at: at(1))
         receiver.receive(odata(11, trail: 10, [2]), arrival: fromSource, at: at(2))
@@ -82,7 +47,7 @@ extension Receiver {
     }
 
     @Test func noNAKBeforeFirstSPMButSPMR() {
-        var receiver = Receiver(configuration: receiverConfiguration())
+        var receiver = EngineHarness(Receiver(configuration: receiverConfiguration()))
         receiver.receive(odata(10, trail: 10, [1]), arrival: fromSource, at: at(0))
         receiver.receive(odata(13, trail: 10, [4]), arrival: fromSource, at: at(1))
         let sent = receiver.advance(to: at(400))
@@ -103,7 +68,7 @@ extension Receiver {
     }
 
     @Test func overheardSPMRSuppressesOurs() {
-        var receiver = Receiver(configuration: receiverConfiguration())
+        var receiver = EngineHarness(Receiver(configuration: receiverConfiguration()))
         receiver.receive(odata(10, trail: 10, [1]), arrival: fromSource, at: at(0))
         let spmr = Packet(tsi: tsi, dataDestinationPort: 7500, body: .spmr)
         receiver.receive(spmr, arrival: Arrival(source: receiverAddress, destination: group), at: at(0))
@@ -120,7 +85,7 @@ extension Receiver {
         configuration.nakRdataInterval = .milliseconds(300)
         configuration.nakNCFRetries = 2
         configuration.nakDataRetries = 1
-        var receiver = Receiver(configuration: configuration)
+        var receiver = EngineHarness(Receiver(configuration: configuration))
         receiver.receive(spm(1, trail: 0, lead: 0), arrival: fromSource, at: at(0))
         receiver.receive(odata(1, trail: 0, [1]), arrival: fromSource, at: at(0))
         receiver.receive(odata(4, trail: 0, [4]), arrival: fromSource, at: at(0))
@@ -142,15 +107,14 @@ extension Receiver {
     }
 
     @Test func rdataFillsGapAndNAKListBatches() {
-        var receiver = Receiver(configuration: receiverConfiguration())
+        var receiver = EngineHarness(Receiver(configuration: receiverConfiguration()))
         receiver.receive(spm(1, trail: 0, lead: 0), arrival: fromSource, at: at(0))
         receiver.receive(odata(1, trail: 0, [1]), arrival: fromSource, at: at(0))
         receiver.receive(odata(102, trail: 0, [102]), arrival: fromSource, at: at(0))
         // 100 missing sequences, back-offs spread over 50 ms: advance past all of them at once.
-        receiver.handleTimeout(at: at(60))
-        let naks = receiver.drain(at: at(60))
+        let naks = receiver.handleTimeout(at: at(60))
         #expect(naks.count == 2, "63 + 37 sequences")
-        #expect(receiver.nakSequences(naks.map { (at(60), $0) }) == Array(2...101))
+        #expect(receiver.nakSequences(naks) == Array(2...101))
         for sequence in UInt32(2)...101 {
             receiver.receive(odata(sequence, trail: 0, [UInt8(sequence)], repair: true), arrival: fromSource, at: at(70))
         }
@@ -165,7 +129,7 @@ extension Receiver {
     }
 
     @Test func trailAdvancePastGapIsReportedExactly() {
-        var receiver = Receiver(configuration: receiverConfiguration())
+        var receiver = EngineHarness(Receiver(configuration: receiverConfiguration()))
         receiver.receive(spm(1, trail: 0, lead: 0), arrival: fromSource, at: at(0))
         receiver.receive(odata(1, trail: 0, [1]), arrival: fromSource, at: at(0))
         receiver.receive(odata(5, trail: 0, [5]), arrival: fromSource, at: at(1))
@@ -188,7 +152,7 @@ extension Receiver {
     }
 
     @Test func fragmentsReassembleOutOfOrderAndBrokenAPDUsAreDropped() {
-        var receiver = Receiver(configuration: receiverConfiguration())
+        var receiver = EngineHarness(Receiver(configuration: receiverConfiguration()))
         func fragment(_ sequence: UInt32, first: UInt32, offset: UInt32, length: UInt32, _ payload: [UInt8]) -> Packet {
             odata(sequence, trail: 0, payload, options: [Option(.fragment(.init(
                 firstSequence: SequenceNumber(first), offset: offset, apduLength: length)))])
@@ -213,7 +177,7 @@ extension Receiver {
     }
 
     @Test func lateJoinStartsAtFirstPacketOrOPTJOIN() {
-        var receiver = Receiver(configuration: receiverConfiguration())
+        var receiver = EngineHarness(Receiver(configuration: receiverConfiguration()))
         // Joining mid-session at 50 with trail 10: nothing before 50 is requested.
         receiver.receive(spm(1, trail: 10, lead: 49), arrival: fromSource, at: at(0))
         receiver.receive(odata(50, trail: 10, [50]), arrival: fromSource, at: at(0))
@@ -221,14 +185,14 @@ extension Receiver {
         #expect(receiver.events().last == .data(tsi, bytes: [50]))
 
         // With OPT_JOIN advertising 45, the receiver asks for 45...49 and delivers from there.
-        var joiner = Receiver(configuration: receiverConfiguration())
+        var joiner = EngineHarness(Receiver(configuration: receiverConfiguration()))
         joiner.receive(spm(1, trail: 10, lead: 50, options: [Option(.join(minimumSequence: SequenceNumber(45)))]),
                        arrival: fromSource, at: at(0))
         #expect(joiner.nakSequences(joiner.advance(to: at(60))).sorted() == [45, 46, 47, 48, 49, 50])
     }
 
     @Test func finReportsSessionClosedAfterEverythingBeforeIt() {
-        var receiver = Receiver(configuration: receiverConfiguration())
+        var receiver = EngineHarness(Receiver(configuration: receiverConfiguration()))
         receiver.receive(spm(1, trail: 0, lead: 0), arrival: fromSource, at: at(0))
         receiver.receive(odata(1, trail: 0, [1]), arrival: fromSource, at: at(0))
         receiver.receive(spm(2, trail: 0, lead: 2, options: [Option(.fin)]), arrival: fromSource, at: at(1))
@@ -240,7 +204,7 @@ extension Receiver {
     @Test func badAndForeignPacketsAreCountedNeverFatal() {
         var configuration = receiverConfiguration()
         configuration.maximumPeers = 1
-        var receiver = Receiver(configuration: configuration)
+        var receiver = EngineHarness(Receiver(configuration: configuration))
         var foreignPort = odata(1, trail: 0, [1])
         foreignPort.destinationPort = 9999
         receiver.receive(foreignPort, arrival: fromSource, at: at(0))
@@ -258,7 +222,7 @@ extension Receiver {
     }
 
     @Test func sessionsOnOneGroupAreIndependent() {
-        var receiver = Receiver(configuration: receiverConfiguration())
+        var receiver = EngineHarness(Receiver(configuration: receiverConfiguration()))
         let second = TSI(gsi: GSI(rawValue: 0x99), sourcePort: 5000)
         receiver.receive(odata(1, trail: 1, [1]), arrival: fromSource, at: at(0))
         receiver.receive(odata(700, trail: 1, [7]), arrival: fromSource, at: at(0))  // same TSI: a gap
@@ -272,7 +236,7 @@ extension Receiver {
         var configuration = receiverConfiguration()
         configuration.maximumWindowBytes = 2000
         configuration.maximumAPDUSize = 1000
-        var receiver = Receiver(configuration: configuration)
+        var receiver = EngineHarness(Receiver(configuration: configuration))
         receiver.receive(odata(1, trail: 1, [1]), arrival: fromSource, at: at(0))
         for sequence in UInt32(3)...5 {
             receiver.receive(odata(sequence, trail: 1, [UInt8](repeating: UInt8(sequence), count: 900)), arrival: fromSource, at: at(0))
@@ -285,10 +249,39 @@ extension Receiver {
     @Test func peersExpire() {
         var configuration = receiverConfiguration()
         configuration.peerExpiry = .seconds(10)
-        var receiver = Receiver(configuration: configuration)
+        var receiver = EngineHarness(Receiver(configuration: configuration))
         receiver.receive(spm(1, trail: 0, lead: 0), arrival: fromSource, at: at(0))
         _ = receiver.advance(to: at(11_000))
         #expect(receiver.events().last == .peerExpired(tsi))
         #expect(receiver.sessions.isEmpty && receiver.nextDeadline == nil)
+    }
+
+    /// Payload ownership (see ``Engine``): data delivered at once stays a slice of the receive buffer; data held
+    /// behind a gap until its repair gets its own bytes, once, so that it does not keep the buffer alive.
+    @Test func onlyDataHeldBehindAGapCopiesItsBytesOutOfTheReceiveBuffer() {
+        let buffer = [UInt8](repeating: 0, count: 64) + [1, 1, 3, 3]
+        func data(_ sequence: UInt32, _ range: Range<Int>) -> Packet {
+            let body = DataPacket(sequence: SequenceNumber(sequence), trail: SequenceNumber(1), payload: buffer[range])
+            return Packet(tsi: tsi, dataDestinationPort: 7500, body: .odata(body))
+        }
+        func inBuffer(_ bytes: ArraySlice<UInt8>) -> Bool {
+            bytes.withUnsafeBufferPointer { held in
+                buffer.withUnsafeBufferPointer { whole in
+                    held.baseAddress.map { $0 >= whole.baseAddress! && $0 < whole.baseAddress! + whole.count } ?? false
+                }
+            }
+        }
+        var receiver = EngineHarness(Receiver(configuration: receiverConfiguration()))
+        receiver.receive(spm(1, trail: 1, lead: 0), arrival: fromSource, at: at(0))
+        receiver.receive(data(1, 64..<66), arrival: fromSource, at: at(0))
+        receiver.receive(data(3, 66..<68), arrival: fromSource, at: at(0))
+        receiver.receive(odata(2, trail: 1, [2]), arrival: fromSource, at: at(1))
+        let delivered = receiver.events().compactMap { event -> ArraySlice<UInt8>? in
+            if case .data(_, let bytes) = event { return bytes }
+            return nil
+        }
+        #expect(delivered.map(Array.init) == [[1, 1], [2], [3, 3]])
+        #expect(inBuffer(delivered[0]), "delivered at once: no copy")
+        #expect(!inBuffer(delivered[2]), "held behind the gap: its own bytes")
     }
 }

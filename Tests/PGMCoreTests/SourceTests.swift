@@ -16,14 +16,6 @@ func sourceConfiguration() -> Source.Configuration {
 
 func at(_ milliseconds: Int64) -> Instant { Instant(nanoseconds: milliseconds * 1_000_000) }
 
-extension Source {
-    mutating func drain(at now: Instant) -> [Transmit] {
-        var out: [Transmit] = []
-        while let transmit = pollTransmit(at: now) { out.append(transmit) }
-        return out
-    }
-}
-
 func nakPacket(_ sequences: [UInt32], source: NLA = sourceAddress, group nakGroup: NLA = group) -> Packet {
     let options = sequences.count > 1 ? [Option(.nakList(sequences.dropFirst().map(SequenceNumber.init)))] : []
     return Packet(
@@ -35,7 +27,7 @@ let fromReceiver = Arrival(source: receiverAddress, destination: sourceAddress)
 
 @Suite struct SourceTests {
     @Test func firstSPMThenODATAWithSYN() throws {
-        var source = Source(configuration: sourceConfiguration(), at: .zero)
+        var source = EngineHarness(Source(configuration: sourceConfiguration(), at: .zero))
         try source.send([1, 2, 3], at: .zero)
         let out = source.drain(at: .zero)
         #expect(out.count == 2)
@@ -56,7 +48,7 @@ let fromReceiver = Arrival(source: receiverAddress, destination: sourceAddress)
         var configuration = sourceConfiguration()
         configuration.maximumAPDUSize = 1 << 20
         configuration.maximumQueuedBytes = 2 << 20
-        var source = Source(configuration: configuration, at: .zero)
+        var source = EngineHarness(Source(configuration: configuration, at: .zero))
         let apdu = (0..<5000).map { UInt8(truncatingIfNeeded: $0) }
         try source.send(apdu, at: .zero)
         let data = source.drain(at: .zero).compactMap { transmit -> (DataPacket, [Option])? in
@@ -90,7 +82,7 @@ let fromReceiver = Arrival(source: receiverAddress, destination: sourceAddress)
         configuration.maximumQueuedBytes = 2500
         configuration.rate = 1000
         configuration.burst = 1
-        var source = Source(configuration: configuration, at: .zero)
+        var source = EngineHarness(Source(configuration: configuration, at: .zero))
         #expect(throws: Source.SendError.apduTooLarge(size: 1001, maximum: 1000)) {
             try source.send([UInt8](repeating: 0, count: 1001), at: .zero)
         }
@@ -108,15 +100,11 @@ let fromReceiver = Arrival(source: receiverAddress, destination: sourceAddress)
         var configuration = sourceConfiguration()
         configuration.rate = 100_000
         configuration.burst = 1500
-        var source = Source(configuration: configuration, at: .zero)
+        var source = EngineHarness(Source(configuration: configuration, at: .zero))
         for _ in 0..<10 { try source.send([UInt8](repeating: 7, count: 1000), at: .zero) }
-        var now = Instant.zero
         var times: [Instant] = []
-        while times.count < 11, let deadline = source.nextDeadline, deadline < at(1000) {
-            now = max(now, deadline)
-            source.handleTimeout(at: now)
-            for transmit in source.drain(at: now) where transmit.packet.body.type == .odata { times.append(now) }
-            if times.count == 10 { break }
+        while times.count < 10, let step = source.step(notAfter: at(999)) {
+            for transmit in step.sent where transmit.packet.body.type == .odata { times.append(step.time) }
         }
         #expect(times.count == 10)
         // 10 × ~1,048 bytes on the wire at 100 kB/s after a 1,500-byte burst: about 90 ms.
@@ -126,11 +114,10 @@ let fromReceiver = Arrival(source: receiverAddress, destination: sourceAddress)
     }
 
     @Test func nakAnsweredWithNCFThenRDATAOnce() throws {
-        var source = Source(configuration: sourceConfiguration(), at: .zero)
+        var source = EngineHarness(Source(configuration: sourceConfiguration(), at: .zero))
         for index in 0..<5 { try source.send([UInt8(index)], at: .zero) }
         _ = source.drain(at: .zero)
-        source.receive(nakPacket([101, 103]), arrival: fromReceiver, at: at(10))
-        let out = source.drain(at: at(10))
+        let out = source.receive(nakPacket([101, 103]), arrival: fromReceiver, at: at(10))
         #expect(out.map(\.packet.body.type) == [.ncf, .rdata, .rdata])
         if case .ncf(let ncf) = out[0].packet.body {
             #expect(ncf.sequence == SequenceNumber(101) && ncf.source == sourceAddress && ncf.group == group)
@@ -146,75 +133,68 @@ let fromReceiver = Arrival(source: receiverAddress, destination: sourceAddress)
         // 3208 §5.3: every NAK for data in the window is repaired); a third one meanwhile rides on that repair.
         let other = Arrival(source: .ipv4(IPv4Address(10, 0, 0, 3)), destination: sourceAddress)
         let third = Arrival(source: .ipv4(IPv4Address(10, 0, 0, 4)), destination: sourceAddress)
-        source.receive(nakPacket([101]), arrival: other, at: at(12))
-        #expect(source.drain(at: at(12)).map(\.packet.body.type) == [.ncf])
+        #expect(source.receive(nakPacket([101]), arrival: other, at: at(12)).map(\.packet.body.type) == [.ncf])
         #expect(source.statistics.nakSequencesDeferred == 1)
         #expect(source.nextDeadline == at(30))
         // The first NAKer asking again a tenth of the hold-off after its repair lost that repair: a new repair
         // without waiting for the hold-off, held only as long as duplicates have lately trailed the first NAK
         // (the 2 ms of the NAK at 12 ms, §5.3 MAY).
-        source.receive(nakPacket([103]), arrival: fromReceiver, at: at(16))
-        #expect(source.drain(at: at(16)).map(\.packet.body.type) == [.ncf])
-        source.handleTimeout(at: at(18))
-        #expect(source.drain(at: at(18)).map(\.packet.body.type) == [.rdata])
-        source.receive(nakPacket([101]), arrival: third, at: at(25))
-        #expect(source.drain(at: at(25)).map(\.packet.body.type) == [.ncf])
+        #expect(source.receive(nakPacket([103]), arrival: fromReceiver, at: at(16)).map(\.packet.body.type) == [.ncf])
+        #expect(source.handleTimeout(at: at(18)).map(\.packet.body.type) == [.rdata])
+        #expect(source.receive(nakPacket([101]), arrival: third, at: at(25)).map(\.packet.body.type) == [.ncf])
         #expect(source.statistics.nakSequencesIgnored == 1)
-        source.handleTimeout(at: at(30))
-        #expect(source.drain(at: at(30)).map(\.packet.body.type) == [.rdata])
+        #expect(source.handleTimeout(at: at(30)).map(\.packet.body.type) == [.rdata])
         // After the hold-off anyone's NAK is a new repair.
-        source.receive(nakPacket([101]), arrival: other, at: at(300))
-        #expect(source.drain(at: at(300)).map(\.packet.body.type) == [.ncf])
-        source.handleTimeout(at: at(302))
-        #expect(source.drain(at: at(302)).filter { $0.packet.body.type != .spm }.map(\.packet.body.type) == [.rdata])
+        #expect(source.receive(nakPacket([101]), arrival: other, at: at(300)).map(\.packet.body.type) == [.ncf])
+        let repairs = source.handleTimeout(at: at(302)).filter { $0.packet.body.type != .spm }
+        #expect(repairs.map(\.packet.body.type) == [.rdata])
         #expect(source.statistics.rdataSent == 5)
-        var events: [Source.Event] = []
-        while let event = source.pollEvent() { events.append(event) }
-        #expect(events.first == .nakReceived(sequences: [SequenceNumber(101), SequenceNumber(103)], from: receiverAddress))
+        #expect(
+            source.events().first
+                == .nakReceived(sequences: [SequenceNumber(101), SequenceNumber(103)], from: receiverAddress))
     }
 
     @Test func nakBackoffIntervalFollowsDuplicatesAndTheirSpread() throws {
         var configuration = sourceConfiguration()
         configuration.rate = 10_000_000
-        var source = Source(configuration: configuration, at: .zero)
+        var source = EngineHarness(Source(configuration: configuration, at: .zero))
         for index in 0..<60 { try source.send([UInt8(index)], at: .zero) }
         _ = source.drain(at: .zero)
         #expect(source.advertisedNAKBackoff == .milliseconds(50))
         // Another receiver's NAK 5 ms behind the first: a duplicate (NAK_BO_IVL doubles, §15.2.1) 5 ms apart.
         let other = Arrival(source: .ipv4(IPv4Address(10, 0, 0, 3)), destination: sourceAddress)
-        source.receive(nakPacket([100]), arrival: fromReceiver, at: at(1))
-        source.receive(nakPacket([100]), arrival: other, at: at(6))
+        source.receiveInBatch(nakPacket([100]), arrival: fromReceiver, at: at(1))
+        source.receiveInBatch(nakPacket([100]), arrival: other, at: at(6))
         #expect(source.advertisedNAKBackoff == .milliseconds(100))
         #expect(source.statistics.nakBackoffIncreases == 1)
         // Then single-NAK repairs: every eight halve it, down to the 10 ms minimum, but not under four times the
         // (decaying) 5 ms spread.
         var now: Int64 = 100
         for sequence in UInt32(101)..<140 {
-            source.receive(nakPacket([sequence]), arrival: fromReceiver, at: at(now))
+            source.receiveInBatch(nakPacket([sequence]), arrival: fromReceiver, at: at(now))
             now += 30
             source.handleTimeout(at: at(now))
-            _ = source.drain(at: at(now))
         }
         let advertised = try #require(source.advertisedNAKBackoff)
         #expect(source.statistics.nakBackoffDecreases >= 3)
         #expect(advertised > .milliseconds(10) && advertised < .milliseconds(20), "\(advertised)")
         // SPMs and NCFs carry it.
-        source.receive(nakPacket([140]), arrival: fromReceiver, at: at(now))
-        let ncf = try #require(source.drain(at: at(now)).first { $0.packet.body.type == .ncf })
+        let ncf = try #require(
+            source.receive(nakPacket([140]), arrival: fromReceiver, at: at(now)).first { $0.packet.body.type == .ncf })
         #expect(ncf.packet.options.contains(NAKBackoffTuning.option(advertised)))
     }
 
     @Test func invalidNAKsAreDroppedAndOutOfWindowOnesOnlyConfirmed() throws {
-        var source = Source(configuration: sourceConfiguration(), at: .zero)
+        var source = EngineHarness(Source(configuration: sourceConfiguration(), at: .zero))
         try source.send([1], at: .zero)
         _ = source.drain(at: .zero)
         let otherGroup = NLA.ipv4(IPv4Address(239, 1, 1, 1))
-        source.receive(nakPacket([100], group: otherGroup), arrival: fromReceiver, at: at(1))
-        source.receive(nakPacket([100], source: receiverAddress), arrival: fromReceiver, at: at(1))
-        source.receive(nakPacket([500]), arrival: fromReceiver, at: at(1))
+        source.receiveInBatch(nakPacket([100], group: otherGroup), arrival: fromReceiver, at: at(1))
+        source.receiveInBatch(nakPacket([100], source: receiverAddress), arrival: fromReceiver, at: at(1))
+        source.receiveInBatch(nakPacket([500]), arrival: fromReceiver, at: at(1))
         var foreign = nakPacket([100])
         foreign.gsi = GSI(rawValue: 1)
-        source.receive(foreign, arrival: fromReceiver, at: at(1))
+        source.receiveInBatch(foreign, arrival: fromReceiver, at: at(1))
         // Only the NAK outside the window is ours: it is confirmed (RFC 3208 §5.2, every NAK) but not repaired.
         #expect(source.drain(at: at(1)).map { named($0.packet) } == [[500]])
         #expect(source.statistics.naksMisaddressed == 2)
@@ -227,43 +207,35 @@ let fromReceiver = Arrival(source: receiverAddress, destination: sourceAddress)
         var configuration = sourceConfiguration()
         configuration.rate = 10_000
         configuration.burst = 1500
-        var source = Source(configuration: configuration, at: .zero)
+        var source = EngineHarness(Source(configuration: configuration, at: .zero))
         for _ in 0..<20 { try source.send([UInt8](repeating: 1, count: 500), at: .zero) }
         _ = source.drain(at: .zero)
-        source.receive(nakPacket([100]), arrival: fromReceiver, at: at(1))
-        var next: [PacketType] = []
-        var now = at(1)
-        while next.filter({ $0 != .ncf }).count < 2, let deadline = source.nextDeadline {
-            now = max(now, deadline)
-            source.handleTimeout(at: now)
-            next += source.drain(at: now).map(\.packet.body.type)
+        var next = source.receive(nakPacket([100]), arrival: fromReceiver, at: at(1)).map(\.packet.body.type)
+        while next.filter({ $0 != .ncf }).count < 2, let step = source.step() {
+            next += step.sent.map(\.packet.body.type)
         }
         #expect(next.first == .ncf)
         #expect(next.filter { $0 != .ncf && $0 != .spm }.first == .rdata)
     }
 
     @Test func spmrAnsweredAtMostOncePerHoldOff() {
-        var source = Source(configuration: sourceConfiguration(), at: .zero)
+        var source = EngineHarness(Source(configuration: sourceConfiguration(), at: .zero))
         _ = source.drain(at: .zero)
         let spmr = Packet(tsi: tsi, dataDestinationPort: 7500, body: .spmr)
-        source.receive(spmr, arrival: fromReceiver, at: at(500))
-        #expect(source.drain(at: at(500)).map(\.packet.body.type) == [.spm])
-        source.receive(spmr, arrival: fromReceiver, at: at(550))
-        #expect(source.drain(at: at(550)).isEmpty)
+        #expect(source.receive(spmr, arrival: fromReceiver, at: at(500)).map(\.packet.body.type) == [.spm])
+        #expect(source.receive(spmr, arrival: fromReceiver, at: at(550)).isEmpty)
         #expect(source.statistics.spmrRateLimited == 1)
-        source.receive(spmr, arrival: fromReceiver, at: at(700))
-        #expect(source.drain(at: at(700)).map(\.packet.body.type) == [.spm])
+        #expect(source.receive(spmr, arrival: fromReceiver, at: at(700)).map(\.packet.body.type) == [.spm])
     }
 
     @Test func heartbeatSPMsFollowOpenPGMSchedule() throws {
-        var source = Source(configuration: sourceConfiguration(), at: .zero)
+        var source = EngineHarness(Source(configuration: sourceConfiguration(), at: .zero))
         try source.send([1], at: .zero)
         _ = source.drain(at: .zero)
         var times: [Int64] = []
-        while times.count < 6, let deadline = source.nextDeadline {
-            source.handleTimeout(at: deadline)
-            if source.drain(at: deadline).contains(where: { $0.packet.body.type == .spm }) {
-                times.append(deadline.nanoseconds / 1_000_000)
+        while times.count < 6, let step = source.step() {
+            if step.sent.contains(where: { $0.packet.body.type == .spm }) {
+                times.append(step.time.nanoseconds / 1_000_000)
             }
         }
         #expect(times == [100, 200, 300, 400, 1700, 8700])
@@ -273,31 +245,30 @@ let fromReceiver = Arrival(source: receiverAddress, destination: sourceAddress)
         var configuration = sourceConfiguration()
         configuration.txwSeconds = .seconds(1)
         configuration.txwMaxBytes = 3000
-        var source = Source(configuration: configuration, at: .zero)
+        var source = EngineHarness(Source(configuration: configuration, at: .zero))
         for _ in 0..<4 { try source.send([UInt8](repeating: 0, count: 1000), at: .zero) }
         _ = source.drain(at: .zero)
         // 4,000 bytes sent into a 3,000-byte window: the oldest left it.
         #expect(source.trail == SequenceNumber(101) && source.lead == SequenceNumber(103))
         source.handleTimeout(at: at(1000))
         #expect(source.trail == SequenceNumber(104), "empty window: trail = lead + 1")
-        source.receive(nakPacket([102]), arrival: fromReceiver, at: at(1001))
-        #expect(source.drain(at: at(1001)).filter { $0.packet.body.type != .spm }.map(\.packet.body.type) == [.ncf])
+        let answer = source.receive(nakPacket([102]), arrival: fromReceiver, at: at(1001))
+        #expect(answer.filter { $0.packet.body.type != .spm }.map(\.packet.body.type) == [.ncf])
         #expect(source.statistics.naksOutsideWindow == 1)
     }
 
     @Test func closeSendsFINSPMsThenFinishes() throws {
         var configuration = sourceConfiguration()
         configuration.txwSeconds = .seconds(1)
-        var source = Source(configuration: configuration, at: .zero)
+        var source = EngineHarness(Source(configuration: configuration, at: .zero))
         try source.send([1], at: .zero)
         source.close(at: .zero)
         var spms: [Packet] = []
         var now = Instant.zero
         for transmit in source.drain(at: now) where transmit.packet.body.type == .spm { spms.append(transmit.packet) }
-        while let deadline = source.nextDeadline {
-            now = deadline
-            source.handleTimeout(at: now)
-            for transmit in source.drain(at: now) where transmit.packet.body.type == .spm { spms.append(transmit.packet) }
+        while let step = source.step() {
+            now = step.time
+            for transmit in step.sent where transmit.packet.body.type == .spm { spms.append(transmit.packet) }
         }
         #expect(source.isFinished)
         #expect(spms.count >= 10)
@@ -306,23 +277,21 @@ let fromReceiver = Arrival(source: receiverAddress, destination: sourceAddress)
         if case .spm(let last) = spms.last?.body {
             #expect(last.trail == SequenceNumber(101) && last.lead == SequenceNumber(100))
         }
-        var events: [Source.Event] = []
-        while let event = source.pollEvent() { events.append(event) }
-        #expect(events == [.finished])
+        #expect(source.events() == [.finished])
         #expect(now.seconds >= 80 && now.seconds < 90, "one heartbeat round after the window drained")
     }
 
     @Test func sequenceNumbersWrap() throws {
         var configuration = sourceConfiguration()
         configuration.initialSequence = SequenceNumber(UInt32.max - 1)
-        var source = Source(configuration: configuration, at: .zero)
+        var source = EngineHarness(Source(configuration: configuration, at: .zero))
         for index in 0..<4 { try source.send([UInt8(index)], at: .zero) }
         let sequences = source.drain(at: .zero).compactMap { transmit -> UInt32? in
             if case .odata(let data) = transmit.packet.body { return data.sequence.rawValue }
             return nil
         }
         #expect(sequences == [UInt32.max - 1, UInt32.max, 0, 1])
-        source.receive(nakPacket([UInt32.max, 0]), arrival: fromReceiver, at: at(1))
-        #expect(source.drain(at: at(1)).map(\.packet.body.type) == [.ncf, .rdata, .rdata])
+        let answer = source.receive(nakPacket([UInt32.max, 0]), arrival: fromReceiver, at: at(1))
+        #expect(answer.map(\.packet.body.type) == [.ncf, .rdata, .rdata])
     }
 }

@@ -24,7 +24,7 @@ struct ElementSession {
     var lead: SequenceNumber?
     /// The last packet from the source (SPM, ODATA, RDATA), for ``NetworkElement/Configuration/sessionExpiry``.
     var lastHeard: Instant
-    var repairs: [SequenceNumber: RepairState] = [:]
+    var repairs: RepairTable
     var repairer: Repairer?
     var congestion = CongestionAggregate()
     /// Per interface, when an SPMR was last answered there.
@@ -57,6 +57,31 @@ struct ElementSession {
     /// ``NetworkElement/Configuration/repairCacheLifetime``), with their expiry in insertion order.
     var repairCopies: [SequenceNumber: RepairCopy] = [:]
     var repairCopyOrder: Deque<(sequence: SequenceNumber, expires: Instant)> = []
+
+    init(
+        tsi: TSI, dataDestinationPort: UInt16, source: NLA, group: NLA, upstream: InterfaceID, neighbor: NLA,
+        spmSequence: SequenceNumber, cachedSPM: Packet, cachedSPMAt: Instant, lastHeard: Instant, repairCapacity: Int
+    ) {
+        self.tsi = tsi
+        self.dataDestinationPort = dataDestinationPort
+        self.source = source
+        self.group = group
+        self.upstream = upstream
+        self.neighbor = neighbor
+        self.spmSequence = spmSequence
+        self.cachedSPM = cachedSPM
+        self.cachedSPMAt = cachedSPMAt
+        self.lastHeard = lastHeard
+        self.repairs = RepairTable(capacity: repairCapacity)
+    }
+
+    /// What the session holds that the element counts over all sessions.
+    struct Holdings: Equatable {
+        var repairStates = 0
+        var repairCopies = 0
+    }
+
+    var holdings: Holdings { Holdings(repairStates: repairs.count, repairCopies: repairCopies.count) }
 
     /// An RDATA as forwarded, and when each interface last had it.
     struct RepairCopy {
@@ -140,15 +165,14 @@ struct ElementSession {
     }
 
     /// Keeps `packet` (an RDATA as forwarded to `interfaces`) until `expires`, within `capacity` copies for the
-    /// session (the oldest go first). The payload is copied out of the driver's receive buffer, so a copy never
-    /// pins a whole coalesced read. Returns the change in the number of copies held.
+    /// session (the oldest go first). The payload is copied out of the driver's receive buffer, once, so that a
+    /// copy never pins a whole coalesced read (see ``Engine``, who owns payload bytes).
     mutating func keepRepairCopy(
         _ packet: Packet, sequence: SequenceNumber, interfaces: [InterfaceID], expires: Instant, now: Instant,
         capacity: Int
-    ) -> Int {
-        let before = repairCopies.count
+    ) {
         pruneRepairCopies(at: now)
-        guard capacity > 0 else { return repairCopies.count - before }
+        guard capacity > 0 else { return }
         while repairCopies.count >= capacity, let oldest = repairCopyOrder.popFirst() {
             if repairCopies[oldest.sequence]?.expires == oldest.expires { repairCopies[oldest.sequence] = nil }
         }
@@ -159,20 +183,16 @@ struct ElementSession {
         }
         repairCopies[sequence] = RepairCopy(packet: compact, expires: expires, sent: interfaces.map { ($0, now) })
         repairCopyOrder.append((sequence, expires))
-        return repairCopies.count - before
     }
 
     /// Drops expired copies from the front of the insertion order. Lifetimes follow the advertised NAK_BO_IVL,
     /// so the front is close to, not always exactly, the earliest expiry: a later one waits its turn, and
     /// ``repairCopy(_:at:)`` never returns an expired copy.
-    @discardableResult
-    mutating func pruneRepairCopies(at now: Instant) -> Int {
-        let before = repairCopies.count
+    mutating func pruneRepairCopies(at now: Instant) {
         while let oldest = repairCopyOrder.first, oldest.expires <= now {
             repairCopyOrder.removeFirst()
             if repairCopies[oldest.sequence]?.expires == oldest.expires { repairCopies[oldest.sequence] = nil }
         }
-        return before - repairCopies.count
     }
 
     /// A DLR learned from a redirecting POLR (RFC 3208 §9.5.3.2).

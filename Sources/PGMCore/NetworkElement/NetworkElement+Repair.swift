@@ -7,12 +7,11 @@ extension NetworkElement {
 
     mutating func receiveNAK(_ nak: NAK, packet: Packet, arrival: Arrival) {
         counters.naksReceived += 1
-        let tsi = packet.tsi
-        guard var session = checkOut(tsi) else {
-            counters.naksWithoutSessionDropped += 1
-            return
-        }
-        defer { checkIn(session) }
+        let known = withSession(packet.tsi) { $0.receiveNAK(nak, packet: packet, arrival: arrival, in: &$1) }
+        if known == nil { counters.naksWithoutSessionDropped += 1 }
+    }
+
+    private mutating func receiveNAK(_ nak: NAK, packet: Packet, arrival: Arrival, in session: inout ElementSession) {
         guard packet.dataDestinationPort == session.dataDestinationPort else {
             counters.foreignPacketsDropped += 1
             return
@@ -68,13 +67,12 @@ extension NetworkElement {
                 repair = existing
                 if !repair.eliminates(at: now) { anyNotEliminated = true }
             } else {
-                guard session.repairs.count < configuration.maximumRepairStatesPerSession else {
+                guard !session.repairs.isFull else {
                     counters.repairStatesRejected += 1
                     continue
                 }
                 // Replaced by `.pending` below: a new sequence is never eliminated.
                 repair = RepairState(phase: .nullNAK(expires: now))
-                repairStateCount += 1
                 anyNotEliminated = true
             }
             if repair.add(arrival.interface), let tuning = configuration.backoffTuning,
@@ -147,7 +145,9 @@ extension NetworkElement {
                 // Already pending there: keep its NAK_RPT_IVL running.
             } else {
                 // A repair asked for again gives up with the rest of its NAK_RDATA_IVL.
-                let giveUpAt = repair.retryAnchor.map { min($0 + configuration.nakRdataInterval, now + configuration.nakRepeatInterval) }
+                let giveUpAt = repair.retryAnchor.map {
+                    min($0 + configuration.nakRdataInterval, now + configuration.nakRepeatInterval)
+                }
                 repair.phase = .pending(
                     target: target, nextRepeat: now + repeatPeriod(repair, retryWait),
                     giveUpAt: giveUpAt ?? now + configuration.nakRepeatInterval)
@@ -250,7 +250,8 @@ extension NetworkElement {
             let end = min(start + 1 + Option.maximumNAKListEntries, sequences.count)
             var options = end - start > 1 ? [Option(.nakList(Array(sequences[(start + 1)..<end])))] : []
             if let tuning = configuration.backoffTuning {
-                options.append(NAKBackoffTuning.option(session.backoff(on: interface, tuning: tuning, floor: backoffFloor)))
+                let interval = session.backoff(on: interface, tuning: tuning, floor: backoffFloor)
+                options.append(NAKBackoffTuning.option(interval))
             }
             let packet = Packet(
                 tsi: tsi, dataDestinationPort: session.dataDestinationPort, flags: .required(by: options),
@@ -296,12 +297,11 @@ extension NetworkElement {
 
     mutating func receiveNCF(_ ncf: NAK, packet: Packet, arrival: Arrival) {
         counters.ncfsReceived += 1
-        let tsi = packet.tsi
-        guard var session = checkOut(tsi) else {
-            counters.ncfsMisaddressedDropped += 1
-            return
-        }
-        defer { checkIn(session) }
+        let known = withSession(packet.tsi) { $0.receiveNCF(ncf, packet: packet, arrival: arrival, in: &$1) }
+        if known == nil { counters.ncfsMisaddressedDropped += 1 }
+    }
+
+    private mutating func receiveNCF(_ ncf: NAK, packet: Packet, arrival: Arrival, in session: inout ElementSession) {
         guard packet.dataDestinationPort == session.dataDestinationPort,
             namesSource(ncf.source, of: session, arrival: arrival), ncf.group == session.group,
             !packet.flags.contains(.parity)
@@ -335,15 +335,12 @@ extension NetworkElement {
                 if repair.confirmsDownstream { detected.append(sequence) }
                 session.repairs[sequence] = repair
                 touched.append(sequence)
-            } else if fromUpstream && session.inWindow(sequence)
-                && session.repairs.count < configuration.maximumRepairStatesPerSession
-            {
+            } else if fromUpstream && session.inWindow(sequence) && !session.repairs.isFull {
                 // Anticipation: state without interfaces, so NAKs from below are eliminated for NAK_ELIM_IVL.
                 var repair = RepairState(phase: .nullNAK(expires: now))
                 repair.confirm(
                     at: now, elimination: configuration.nakEliminationInterval, rdata: configuration.nakRdataInterval)
                 session.repairs[sequence] = repair
-                repairStateCount += 1
                 counters.ncfsAnticipated += 1
                 touched.append(sequence)
             }
@@ -355,15 +352,24 @@ extension NetworkElement {
     // MARK: RDATA (§7.8)
 
     mutating func receiveRDATA(_ data: DataPacket, packet: Packet, arrival: Arrival) {
-        let tsi = packet.tsi
-        guard var session = checkOut(tsi) else {
+        switch withSession(packet.tsi, { $0.receiveRDATA(data, packet: packet, arrival: arrival, in: &$1) }) {
+        case nil:
             counters.rdataMisroutedDropped += 1
-            return
+        case let forwarded??:
+            keepRepairCopy(forwarded.packet, of: data.sequence, sentTo: forwarded.interfaces, in: packet.tsi)
+        case .some(nil):
+            break
         }
-        defer { checkIn(session) }
+    }
+
+    /// Forwards an RDATA to the interfaces that asked for it and ends its repair state (§7.8). Returns the RDATA as
+    /// forwarded, and where to, when it went anywhere.
+    private mutating func receiveRDATA(
+        _ data: DataPacket, packet: Packet, arrival: Arrival, in session: inout ElementSession
+    ) -> (packet: Packet, interfaces: [InterfaceID])? {
         guard packet.dataDestinationPort == session.dataDestinationPort else {
             counters.rdataMisroutedDropped += 1
-            return
+            return nil
         }
         let fromUpstream = arrival.interface == session.upstream
         // An off-tree DLR unicasts RDATA to the element (§9.5.2.2); anything else from below is not a repair.
@@ -371,7 +377,7 @@ extension NetworkElement {
             && arrival.destination == addresses[arrival.interface]
         guard fromUpstream || fromRepairer else {
             counters.rdataMisroutedDropped += 1
-            return
+            return nil
         }
         if fromUpstream {
             session.lastHeard = now
@@ -382,22 +388,23 @@ extension NetworkElement {
         }
         guard !packet.flags.contains(.parity), let repair = session.repairs.removeValue(forKey: data.sequence) else {
             counters.rdataWithoutRepairStateDropped += 1
-            return
+            return nil
         }
-        repairStateCount -= 1
         measureBackoff(repair, in: &session)
         if fromUpstream { session.answeredConfirmation = max(session.answeredConfirmation, repair.confirmation) }
         if let asked = repair.firstRequestAt {
             // Karn's rule, except for an answer too quick for the last request: it answers the first.
-            let tooQuick = repair.lastRequestAt.map { last in session.repairRoundTrip.minimum.map { now - last < $0 } ?? false }
+            let tooQuick = repair.lastRequestAt.map { last in
+                session.repairRoundTrip.minimum.map { now - last < $0 } ?? false
+            }
             if !repair.requestRepeated || tooQuick == true { session.repairRoundTrip.record(now - asked) }
         }
         let targets = repair.requesters.map(\.interface).filter { !(fromUpstream && $0 == arrival.interface) }
         guard !targets.isEmpty else {
             counters.rdataWithoutRepairStateDropped += 1
-            return
+            return nil
         }
-        guard let options = forwardableOptions(packet.options) else { return }
+        guard let options = forwardableOptions(packet.options) else { return nil }
         var copy = packet
         copy.options = options
         for interface in targets {
@@ -405,28 +412,32 @@ extension NetworkElement {
             counters.rdataCopiesSent += 1
         }
         counters.rdataForwarded += 1
-        keepRepairCopy(copy, of: data.sequence, sentTo: targets, in: &session)
+        return (copy, targets)
     }
 
     /// Keeps a forwarded RDATA for late NAKs, within the per-session and element-wide limits; when the element is
     /// full, expired copies of every session are swept first, and if it is still full this one is not kept.
     private mutating func keepRepairCopy(
-        _ packet: Packet, of sequence: SequenceNumber, sentTo interfaces: [InterfaceID], in session: inout ElementSession
+        _ packet: Packet, of sequence: SequenceNumber, sentTo interfaces: [InterfaceID], in tsi: TSI
     ) {
         if repairCopyCount >= configuration.maximumRepairCopies {
-            for tsi in Array(sessions.keys) { repairCopyCount -= sessions[tsi]?.pruneRepairCopies(at: now) ?? 0 }
-            repairCopyCount -= session.pruneRepairCopies(at: now)
+            for other in Array(sessions.keys) {
+                withSession(other) { element, session in session.pruneRepairCopies(at: element.now) }
+            }
         }
-        // A session may always replace its own oldest copies; it grows only while the element has room.
-        let room = max(0, configuration.maximumRepairCopies - repairCopyCount)
-        let capacity = min(configuration.maximumRepairCopiesPerSession, session.repairCopies.count + room)
-        guard capacity > 0 else {
-            counters.repairCopiesRefused += 1
-            return
+        withSession(tsi) { element, session in
+            // A session may always replace its own oldest copies; it grows only while the element has room.
+            let room = max(0, element.configuration.maximumRepairCopies - element.repairCopyCount)
+            let capacity = min(element.configuration.maximumRepairCopiesPerSession, session.repairCopies.count + room)
+            guard capacity > 0 else {
+                element.counters.repairCopiesRefused += 1
+                return
+            }
+            let expires = element.now + element.repairCopyLifetime(session)
+            session.keepRepairCopy(
+                packet, sequence: sequence, interfaces: interfaces, expires: expires, now: element.now,
+                capacity: capacity)
         }
-        repairCopyCount += session.keepRepairCopy(
-            packet, sequence: sequence, interfaces: interfaces, expires: now + repairCopyLifetime(session), now: now,
-            capacity: capacity)
     }
 
     /// ``Configuration/repairCacheLifetime``, or what it derives from: receivers below may still NAK for as long
@@ -443,12 +454,12 @@ extension NetworkElement {
 
     mutating func receiveNNAK(_ nak: NAK, packet: Packet, arrival: Arrival) {
         counters.nnaksReceived += 1
-        let tsi = packet.tsi
-        guard var session = checkOut(tsi) else {
-            counters.nnaksDropped += 1
-            return
-        }
-        defer { checkIn(session) }
+        let known = withSession(packet.tsi) { $0.receiveNNAK(nak, packet: packet, arrival: arrival, in: &$1) }
+        if known == nil { counters.nnaksDropped += 1 }
+    }
+
+    private mutating func receiveNNAK(_ nak: NAK, packet: Packet, arrival: Arrival, in session: inout ElementSession) {
+        let tsi = session.tsi
         guard packet.dataDestinationPort == session.dataDestinationPort,
             arrival.interface != session.upstream, arrival.destination == addresses[arrival.interface],
             namesSource(nak.source, of: session, arrival: arrival), nak.group == session.group,
@@ -467,12 +478,12 @@ extension NetworkElement {
         var forward = session.repairer?.address == arrival.source
         var created: [SequenceNumber] = []
         for sequence in requested where session.repairs[sequence] == nil {
-            guard session.repairs.count < configuration.maximumRepairStatesPerSession else {
+            guard !session.repairs.isFull else {
                 counters.repairStatesRejected += 1
                 continue
             }
-            session.repairs[sequence] = RepairState(phase: .nullNAK(expires: now + configuration.nakEliminationInterval))
-            repairStateCount += 1
+            let expires = now + configuration.nakEliminationInterval
+            session.repairs[sequence] = RepairState(phase: .nullNAK(expires: expires))
             created.append(sequence)
             forward = true
         }
@@ -489,7 +500,8 @@ extension NetworkElement {
                 tsi: tsi, dataDestinationPort: session.dataDestinationPort, flags: .required(by: options),
                 body: .nnak(NAK(sequence: requested[start], source: session.source, group: session.group)),
                 options: options)
-            outbound.append(Transmit(packet: packet, destination: .unicast(session.neighbor), interface: session.upstream))
+            outbound.append(
+                Transmit(packet: packet, destination: .unicast(session.neighbor), interface: session.upstream))
             counters.nnaksForwarded += 1
             start = end
         }
@@ -500,8 +512,11 @@ extension NetworkElement {
     /// Repeats pending NAKs at NAK_RPT_RTE, cancels forwarding after NAK_RPT_IVL, gives up a silent DLR, and
     /// drops confirmed state after NAK_RDATA_IVL (§7.3, §9.5.3.2).
     mutating func runRepairTimers(_ tsi: TSI, _ sequences: [SequenceNumber]) {
-        guard var session = checkOut(tsi) else { return }
-        defer { checkIn(session) }
+        withSession(tsi) { $0.runRepairTimers(sequences, in: &$1) }
+    }
+
+    private mutating func runRepairTimers(_ sequences: [SequenceNumber], in session: inout ElementSession) {
+        let tsi = session.tsi
         var repeatUpstream: [SequenceNumber] = []
         var repeatRepairer: [SequenceNumber] = []
         var reforward: [SequenceNumber] = []
@@ -518,7 +533,6 @@ extension NetworkElement {
                     switch target {
                     case .upstream:
                         session.repairs[sequence] = nil
-                        repairStateCount -= 1
                         counters.nakForwardingTimeouts += 1
                         measureBackoff(repair, in: &session)
                     case .repairer:
@@ -544,8 +558,8 @@ extension NetworkElement {
                     // Repairs confirmed before this one are still coming: it is queued behind them at the source's
                     // rate, not lost. Wait a retry timeout past the latest.
                     repair.phase = .outstanding(eliminateUntil: eliminateUntil, rdataDeadline: last + retryWait)
-                } else if now >= rdataDeadline, let anchor = repair.retryAnchor, now < anchor + configuration.nakRdataInterval,
-                    !repair.askedRepairer
+                } else if now >= rdataDeadline, let anchor = repair.retryAnchor,
+                    now < anchor + configuration.nakRdataInterval, !repair.askedRepairer
                 {
                     // Confirmed by the source, which sends RDATA right behind its NCF, but the RDATA did not reach
                     // the element: lost above it, so every interface in the list lacks it. Ask again (beyond RFC
@@ -555,7 +569,6 @@ extension NetworkElement {
                     counters.repairRetries += 1
                 } else if now >= rdataDeadline {
                     session.repairs[sequence] = nil
-                    repairStateCount -= 1
                     counters.repairStatesExpired += 1
                     measureBackoff(repair, in: &session)
                     continue
@@ -563,7 +576,6 @@ extension NetworkElement {
             case .nullNAK(let expires):
                 if now >= expires {
                     session.repairs[sequence] = nil
-                    repairStateCount -= 1
                     continue
                 }
             }
@@ -575,8 +587,8 @@ extension NetworkElement {
             session.repairer = nil
             counters.repairerFallbacks += 1
             push(.repairerDropped(tsi, address: repairer.address))
-            for (sequence, repair) in session.repairs {
-                if case .pending(.repairer, _, _) = repair.phase { reforward.append(sequence) }
+            reforward += session.repairs.sequences {
+                if case .pending(.repairer, _, _) = $0.phase { true } else { false }
             }
         }
         if !reforward.isEmpty {

@@ -1,6 +1,5 @@
 public import PGMWire
 import DequeModule
-import HeapModule
 
 /// A PGM network element (router agent, RFC 3208 §7) for every session that crosses it, sans-IO.
 ///
@@ -91,7 +90,9 @@ public struct NetworkElement: Engine {
     var sessions: [TSI: ElementSession] = [:]
     var outbound: Deque<Transmit> = []
     var events: Deque<Event> = []
-    var timers = Heap<ElementTimer>()
+    /// Every session timer and repair-state timer; a state's live entry is the one its `scheduled` names.
+    var timers = DeadlineQueue<ElementTimer>()
+    /// Timers queued so far: timers due together run in the order they were queued.
     var timerOrder: UInt64 = 0
     var random: SplitMix64
     /// RAND_NODE_ID (RFC 3208 §14.5), chosen at start.
@@ -123,9 +124,11 @@ public struct NetworkElement: Engine {
     /// Sessions currently tracked.
     public var sessionCount: Int { sessions.count }
     /// Repair states held over all sessions.
-    public internal(set) var repairStateCount = 0
+    public var repairStateCount: Int { holdings.repairStates }
     /// RDATA copies kept over all sessions (``Configuration/repairCacheLifetime``).
-    public internal(set) var repairCopyCount = 0
+    public var repairCopyCount: Int { holdings.repairCopies }
+    /// What all sessions hold, kept in step by ``withSession(_:_:)`` and by sessions coming and going.
+    private var holdings = ElementSession.Holdings()
     /// The upstream interface and neighbour of `tsi`, once an SPM was seen.
     public func upstream(of tsi: TSI) -> (interface: InterfaceID, neighbor: NLA)? {
         sessions[tsi].map { ($0.upstream, $0.neighbor) }
@@ -178,11 +181,11 @@ public struct NetworkElement: Engine {
         var dueRepairs: [(tsi: TSI, sequences: [SequenceNumber])] = []
         var dueIndex: [TSI: Int] = [:]
         var dueSessions: [TSI] = []
-        while let timer = timers.min, timer.deadline <= now {
-            timers.removeMin()
+        while let entry = timers.popDue(at: now) {
+            let timer = entry.key
             // In place through the dictionaries: no copy of a session's repair states per timer.
             if let sequence = timer.sequence {
-                guard sessions[timer.tsi]?.repairs[sequence]?.scheduled == timer.deadline else { continue }
+                guard sessions[timer.tsi]?.repairs[sequence]?.scheduled == entry.deadline else { continue }
                 sessions[timer.tsi]?.repairs[sequence]?.scheduled = nil
                 if let index = dueIndex[timer.tsi] {
                     dueRepairs[index].sequences.append(sequence)
@@ -191,7 +194,7 @@ public struct NetworkElement: Engine {
                     dueRepairs.append((timer.tsi, [sequence]))
                 }
             } else {
-                guard sessions[timer.tsi]?.scheduled == timer.deadline else { continue }
+                guard sessions[timer.tsi]?.scheduled == entry.deadline else { continue }
                 sessions[timer.tsi]?.scheduled = nil
                 dueSessions.append(timer.tsi)
             }
@@ -208,40 +211,15 @@ public struct NetworkElement: Engine {
 
     public var nextDeadline: Instant? {
         if !outbound.isEmpty { return now }
-        return timers.min?.deadline
+        return timers.first?.deadline
     }
 
     // MARK: Sessions and SPMs (§7.1)
 
     private mutating func receiveSPM(_ spm: SPM, packet: Packet, arrival: Arrival) {
         let tsi = packet.tsi
-        if var session = sessions[tsi] {
-            guard packet.dataDestinationPort == session.dataDestinationPort else {
-                counters.foreignPacketsDropped += 1
-                return
-            }
-            guard session.spmSequence.precedes(spm.sequence) else {
-                counters.spmsStaleDropped += 1
-                return
-            }
-            if let upstream = configuration.upstream, arrival.interface != upstream {
-                counters.spmsFromDownstreamDropped += 1
-                return
-            }
-            if session.upstream != arrival.interface || session.neighbor != spm.path {
-                session.upstream = arrival.interface
-                session.neighbor = spm.path
-                counters.upstreamChanges += 1
-                push(.upstreamChanged(tsi, upstream: arrival.interface, neighbor: spm.path))
-            }
-            session.spmSequence = spm.sequence
-            session.source = arrival.source
-            session.group = arrival.destination
-            session.lastHeard = now
-            session.cachedSPM = packet
-            session.cachedSPMAt = now
-            if Self.carriesWindow(spm, options: packet.options) { session.advertise(trail: spm.trail, lead: spm.lead) }
-            sessions[tsi] = session
+        if let accepted = withSession(tsi, { $0.receiveSPM(spm, packet: packet, arrival: arrival, in: &$1) }) {
+            guard accepted else { return }
         } else {
             if let upstream = configuration.upstream, arrival.interface != upstream {
                 counters.spmsFromDownstreamDropped += 1
@@ -254,10 +232,11 @@ public struct NetworkElement: Engine {
             var session = ElementSession(
                 tsi: tsi, dataDestinationPort: packet.dataDestinationPort, source: arrival.source,
                 group: arrival.destination, upstream: arrival.interface, neighbor: spm.path,
-                spmSequence: spm.sequence, cachedSPM: packet, cachedSPMAt: now, lastHeard: now)
+                spmSequence: spm.sequence, cachedSPM: packet, cachedSPMAt: now, lastHeard: now,
+                repairCapacity: configuration.maximumRepairStatesPerSession)
             if Self.carriesWindow(spm, options: packet.options) { session.advertise(trail: spm.trail, lead: spm.lead) }
             if configuration.dlrPollInterval != nil && configuration.interfaces.count > 1 { session.nextDLRPoll = now }
-            sessions[tsi] = session
+            addSession(session)
             counters.sessionsLearned += 1
             push(.sessionLearned(tsi, upstream: arrival.interface, neighbor: spm.path))
         }
@@ -276,6 +255,39 @@ public struct NetworkElement: Engine {
         }
     }
 
+    /// An in-sequence SPM of a known session from its upstream side: the path, the source's address and window, the
+    /// SPM SPMRs are answered with. Returns whether it is one (otherwise it was dropped and counted).
+    private mutating func receiveSPM(
+        _ spm: SPM, packet: Packet, arrival: Arrival, in session: inout ElementSession
+    ) -> Bool {
+        guard packet.dataDestinationPort == session.dataDestinationPort else {
+            counters.foreignPacketsDropped += 1
+            return false
+        }
+        guard session.spmSequence.precedes(spm.sequence) else {
+            counters.spmsStaleDropped += 1
+            return false
+        }
+        if let upstream = configuration.upstream, arrival.interface != upstream {
+            counters.spmsFromDownstreamDropped += 1
+            return false
+        }
+        if session.upstream != arrival.interface || session.neighbor != spm.path {
+            session.upstream = arrival.interface
+            session.neighbor = spm.path
+            counters.upstreamChanges += 1
+            push(.upstreamChanged(session.tsi, upstream: arrival.interface, neighbor: spm.path))
+        }
+        session.spmSequence = spm.sequence
+        session.source = arrival.source
+        session.group = arrival.destination
+        session.lastHeard = now
+        session.cachedSPM = packet
+        session.cachedSPMAt = now
+        if Self.carriesWindow(spm, options: packet.options) { session.advertise(trail: spm.trail, lead: spm.lead) }
+        return true
+    }
+
     /// An SPM as the element sends it on `interface` (§7.1): SPM_PATH rewritten to its address there, and the
     /// parent's OPT_NAK_BO_IVL replaced by this interface's NAK_BO_IVL, or removed when tuning is off (§15.2.1).
     func spmCopy(
@@ -287,7 +299,8 @@ public struct NetworkElement: Engine {
             if case .nakBackoffInterval = $0.value { false } else { true }
         }
         if let tuning = configuration.backoffTuning, copy.options.count < Option.maximumCount {
-            copy.options.append(NAKBackoffTuning.option(session.backoff(on: interface.id, tuning: tuning, floor: backoffFloor)))
+            let interval = session.backoff(on: interface.id, tuning: tuning, floor: backoffFloor)
+            copy.options.append(NAKBackoffTuning.option(interval))
         }
         copy.flags = copy.flags.subtracting(.network).union(.required(by: copy.options))
         return copy
@@ -317,16 +330,18 @@ public struct NetworkElement: Engine {
             counters.odataForwarded += 1
             return
         }
-        guard var session = sessions[tsi], arrival.interface == session.upstream,
-            packet.dataDestinationPort == session.dataDestinationPort
-        else {
+        let fromUpstream = sessions[tsi].map {
+            arrival.interface == $0.upstream && packet.dataDestinationPort == $0.dataDestinationPort
+        }
+        guard fromUpstream == true else {
             counters.odataDropped += 1
             return
         }
         guard let options = forwardableOptions(packet.options) else { return }
-        session.lastHeard = now
-        if data.trail.precedesOrEquals(data.sequence) { session.advertise(trail: data.trail, lead: data.sequence) }
-        sessions[tsi] = session
+        withSession(tsi) { element, session in
+            session.lastHeard = element.now
+            if data.trail.precedesOrEquals(data.sequence) { session.advertise(trail: data.trail, lead: data.sequence) }
+        }
         var copy = packet
         copy.options = options
         for interface in configuration.interfaces where interface.id != arrival.interface {
@@ -337,27 +352,24 @@ public struct NetworkElement: Engine {
     }
 
     private mutating func runSessionTimer(_ tsi: TSI) {
-        guard var session = sessions[tsi] else { return }
-        if session.lastHeard + configuration.sessionExpiry <= now {
-            sessions[tsi] = nil
-            repairStateCount -= session.repairs.count
-            repairCopyCount -= session.repairCopies.count
+        guard let lastHeard = sessions[tsi]?.lastHeard else { return }
+        if lastHeard + configuration.sessionExpiry <= now {
+            removeSession(tsi)
             counters.sessionsExpired += 1
             push(.sessionExpired(tsi))
             return
         }
-        if let reply = session.pendingPOLR, reply.due <= now {
-            session.pendingPOLR = nil
-            outbound.append(reply.transmit)
-            counters.polrsSent += 1
+        withSession(tsi) { element, session in
+            if let reply = session.pendingPOLR, reply.due <= element.now {
+                session.pendingPOLR = nil
+                element.outbound.append(reply.transmit)
+                element.counters.polrsSent += 1
+            }
+            if let due = session.nextDLRPoll, due <= element.now, let interval = element.configuration.dlrPollInterval {
+                session.nextDLRPoll = element.now + interval
+                element.sendDLRPolls(&session)
+            }
         }
-        if let due = session.nextDLRPoll, due <= now, let interval = configuration.dlrPollInterval {
-            session.nextDLRPoll = now + interval
-            sessions[tsi] = session
-            sendDLRPolls(tsi)
-            session = sessions[tsi] ?? session
-        }
-        sessions[tsi] = session
         armSession(tsi)
     }
 
@@ -377,8 +389,13 @@ public struct NetworkElement: Engine {
     /// random back-off before the element asks upstream (``Configuration/lossDetectionBackoff``); a late ODATA
     /// filling a gap not yet asked for cancels that state (reordering).
     private mutating func detectLoss(_ tsi: TSI, before sequence: SequenceNumber) {
-        guard let backoff = configuration.lossDetectionBackoff, var session = checkOut(tsi) else { return }
-        defer { checkIn(session) }
+        guard let backoff = configuration.lossDetectionBackoff else { return }
+        withSession(tsi) { $0.detectLoss(before: sequence, backoff: backoff, in: &$1) }
+    }
+
+    private mutating func detectLoss(
+        before sequence: SequenceNumber, backoff: Duration, in session: inout ElementSession
+    ) {
         guard let highest = session.odataLead else {
             session.odataLead = sequence
             return
@@ -387,7 +404,6 @@ public struct NetworkElement: Engine {
         if distance <= 0 {
             if let repair = session.repairs[sequence], repair.detectedAt != nil, case .detected = repair.phase {
                 session.repairs[sequence] = nil
-                repairStateCount -= 1
                 counters.detectedLossesFilledLate += 1
             }
             return
@@ -411,12 +427,11 @@ public struct NetworkElement: Engine {
                 repair = existing
                 if case .nullNAK = repair.phase { repair.phase = .detected(due: due) }
             } else {
-                guard session.repairs.count < configuration.maximumRepairStatesPerSession else {
+                guard !session.repairs.isFull else {
                     counters.repairStatesRejected += 1
                     continue
                 }
                 repair = RepairState(phase: .detected(due: due))
-                repairStateCount += 1
             }
             for interface in downstream { repair.addDetected(interface) }
             repair.detectedAt = now
@@ -514,12 +529,42 @@ public struct NetworkElement: Engine {
         self.now = now
     }
 
-    /// Takes a session out of ``sessions`` for a change to its repair state: mutating a copy that the
-    /// dictionary still shares would copy every repair state of the session (copy on write), once per packet.
-    /// Pair with ``checkIn(_:)``; nothing may look the session up in between.
-    mutating func checkOut(_ tsi: TSI) -> ElementSession? { sessions.removeValue(forKey: tsi) }
+    // MARK: Sessions
 
-    mutating func checkIn(_ session: ElementSession) { sessions[session.tsi] = session }
+    /// Runs `body` on the session of `tsi`, taken out of ``sessions`` meanwhile: changing a copy the dictionary
+    /// still shares would copy every repair state and kept repair of the session (copy on write), once per packet.
+    /// The element-wide counts follow the session's when it goes back. Returns `nil` when there is no such session.
+    /// `body` gets the element too, to send and count; it must not look the session up in ``sessions``.
+    @discardableResult
+    mutating func withSession<Result>(
+        _ tsi: TSI, _ body: (inout NetworkElement, inout ElementSession) -> Result
+    ) -> Result? {
+        guard var session = sessions.removeValue(forKey: tsi) else { return nil }
+        let before = session.holdings
+        defer {
+            recount(from: before, to: session.holdings)
+            sessions[tsi] = session
+        }
+        return body(&self, &session)
+    }
+
+    private mutating func addSession(_ session: ElementSession) {
+        precondition(sessions[session.tsi] == nil, "session \(session.tsi) is known already")
+        sessions[session.tsi] = session
+        recount(from: ElementSession.Holdings(), to: session.holdings)
+    }
+
+    /// Forgets a session and everything it held.
+    private mutating func removeSession(_ tsi: TSI) {
+        guard let session = sessions.removeValue(forKey: tsi) else { return }
+        recount(from: session.holdings, to: ElementSession.Holdings())
+    }
+
+    /// The one place the element-wide counts change: a session's holdings went from `old` to `new`.
+    private mutating func recount(from old: ElementSession.Holdings, to new: ElementSession.Holdings) {
+        holdings.repairStates += new.repairStates - old.repairStates
+        holdings.repairCopies += new.repairCopies - old.repairCopies
+    }
 
     /// Queues a timer for the repair state of `sequence` unless one at or before its deadline is queued.
     /// Timers whose deadline no longer matches the state's `scheduled` are skipped when they fire, so
@@ -528,7 +573,7 @@ public struct NetworkElement: Engine {
         guard let deadline = session.repairs[sequence]?.deadline else { return }
         if let scheduled = session.repairs[sequence]?.scheduled, scheduled <= deadline { return }
         session.repairs[sequence]?.scheduled = deadline
-        enqueue(ElementTimer(deadline: deadline, order: 0, tsi: session.tsi, sequence: sequence))
+        enqueue(session.tsi, sequence, at: deadline)
     }
 
     mutating func armSession(_ tsi: TSI) {
@@ -536,43 +581,33 @@ public struct NetworkElement: Engine {
         let deadline = session.deadline(expiry: configuration.sessionExpiry)
         if let scheduled = session.scheduled, scheduled <= deadline { return }
         sessions[tsi]?.scheduled = deadline
-        enqueue(ElementTimer(deadline: deadline, order: 0, tsi: tsi, sequence: nil))
+        enqueue(tsi, nil, at: deadline)
     }
 
-    private mutating func enqueue(_ timer: ElementTimer) {
-        var timer = timer
+    private mutating func enqueue(_ tsi: TSI, _ sequence: SequenceNumber?, at deadline: Instant) {
         timerOrder &+= 1
-        timer.order = timerOrder
-        timers.insert(timer)
+        timers.schedule(ElementTimer(order: timerOrder, tsi: tsi, sequence: sequence), at: deadline)
     }
 
     /// Entries of deleted or rescheduled state are skipped lazily; when they pile up (a flood of short-lived
     /// state), drop them, keeping the survivors' order so runs stay deterministic. Runs at the end of each
     /// input, when no session is checked out.
     private mutating func compactTimers() {
-        guard timers.count > 4 * (sessions.count + repairStateCount) + 1024 else { return }
-        timers = Heap(timers.unordered.filter { isLive($0) })
-    }
-
-    private func isLive(_ timer: ElementTimer) -> Bool {
-        guard let session = sessions[timer.tsi] else { return false }
-        guard let sequence = timer.sequence else { return session.scheduled == timer.deadline }
-        return session.repairs[sequence]?.scheduled == timer.deadline
+        let sessions = self.sessions
+        timers.compact(above: 4 * (sessions.count + repairStateCount) + 1024) { entry in
+            guard let session = sessions[entry.key.tsi] else { return false }
+            guard let sequence = entry.key.sequence else { return session.scheduled == entry.deadline }
+            return session.repairs[sequence]?.scheduled == entry.deadline
+        }
     }
 }
 
-/// A queued deadline of a session (`sequence == nil`) or of one repair state; ties run in queueing order.
+/// A timer of a session (`sequence == nil`) or of one repair state, numbered in the order it was queued: timers
+/// due at the same instant run in that order.
 struct ElementTimer: Comparable {
-    var deadline: Instant
     var order: UInt64
     var tsi: TSI
     var sequence: SequenceNumber?
 
-    static func == (lhs: ElementTimer, rhs: ElementTimer) -> Bool {
-        lhs.deadline == rhs.deadline && lhs.order == rhs.order
-    }
-
-    static func < (lhs: ElementTimer, rhs: ElementTimer) -> Bool {
-        lhs.deadline != rhs.deadline ? lhs.deadline < rhs.deadline : lhs.order < rhs.order
-    }
+    static func < (lhs: ElementTimer, rhs: ElementTimer) -> Bool { lhs.order < rhs.order }
 }

@@ -322,5 +322,17 @@ extension NetworkElement {
 
         /// The worst OPT_CR report per session as it stands (RFC 3208 Appendix B), what forwarded NAKs carry.
         public var worstCongestionReports: [TSI: Option.CongestionReport] = [:]
+
+        /// Every drop counter summed: each `…Dropped`, `…Discarded…` and `…Rejected` above, which count input the
+        /// element refused (malformed, misaddressed, from the wrong side, of no session, beyond its caps; the
+        /// `Rejected` ones count refused sessions and sequences). Duplicates removed by design are not drops and are
+        /// left out: eliminated NAKs and NNAKs (§7.4), rate-limited NCFs, ignored polls, repair copies not kept.
+        public var packetsDropped: Int {
+            foreignPacketsDropped + packetsDiscardedByOption + sessionsRejected + spmsStaleDropped
+                + spmsFromDownstreamDropped + odataDropped + rdataWithoutRepairStateDropped + rdataMisroutedDropped
+                + naksWithoutSessionDropped + naksMisroutedDropped + naksMisaddressedDropped + naksOutsideWindowDropped
+                + parityNAKsDropped + repairStatesRejected + ncfsFromDownstreamDropped + ncfsMisaddressedDropped
+                + nnaksDropped + spmrsDropped + polrsDropped
+        }
     }
 }

@@ -66,6 +66,9 @@ public struct DesignatedLocalRepairer: Engine {
     private var outbound = Deque<Transmit>()
     /// The parent each session was last announced to.
     private var announcedTo: [TSI: NLA] = [:]
+    /// The latest input's time: replies to NAKs and announcements are due then. The repairer's timers are its
+    /// receiver's.
+    private var now = Instant.zero
 
     public init(configuration: Configuration) {
         self.configuration = configuration
@@ -78,9 +81,17 @@ public struct DesignatedLocalRepairer: Engine {
     public mutating func pollEvent() -> Receiver.Event? { receiver.pollEvent() }
 
     public mutating func receive(_ packet: Packet, arrival: Arrival, at now: Instant) {
+        advanceClock(to: now)
         switch packet.body {
         case .odata(let data), .rdata(let data):
-            remember(packet, data: data)
+            if let cached = remember(packet, data: data) {
+                // The receiver holds the cache's copy rather than a second one of its own.
+                var owned = packet
+                let copy = DataPacket(sequence: data.sequence, trail: data.trail, payload: cached)
+                owned.body = packet.body.type == .odata ? .odata(copy) : .rdata(copy)
+                receiver.receive(owned, arrival: arrival, at: now, payloadOwned: true)
+                return
+            }
         case .spm(let spm):
             if packet.dataDestinationPort == configuration.receiver.dataDestinationPort {
                 trails[packet.tsi] = spm.trail
@@ -97,31 +108,41 @@ public struct DesignatedLocalRepairer: Engine {
     }
 
     public mutating func handleTimeout(at now: Instant) {
+        advanceClock(to: now)
         receiver.handleTimeout(at: now)
     }
 
     public mutating func pollTransmit(at now: Instant) -> Transmit? {
+        advanceClock(to: now)
         if let transmit = outbound.popFirst() { return transmit }
         guard let transmit = receiver.pollTransmit(at: now) else { return nil }
         if case .polr = transmit.packet.body, !transmit.packet.options.isEmpty { statistics.pollsAnswered += 1 }
         return transmit
     }
 
+    /// Now while replies wait to be sent, else the receiver's next timer.
     public var nextDeadline: Instant? {
-        receiver.nextDeadline ?? (outbound.isEmpty ? nil : .zero)
+        outbound.isEmpty ? receiver.nextDeadline : now
+    }
+
+    private mutating func advanceClock(to now: Instant) {
+        precondition(now >= self.now, "time went backwards: \(now) < \(self.now)")
+        self.now = now
     }
 
     // MARK: Cache
 
-    private mutating func remember(_ packet: Packet, data: DataPacket) {
+    /// Caches the packet as the RDATA that would repair it; returns the cached payload when it was cached now.
+    private mutating func remember(_ packet: Packet, data: DataPacket) -> ArraySlice<UInt8>? {
         let tsi = packet.tsi
         guard packet.dataDestinationPort == configuration.receiver.dataDestinationPort, !packet.flags.contains(.parity)
-        else { return }
+        else { return nil }
         trails[tsi] = data.trail
-        guard cache[tsi]?[data.sequence] == nil, data.payload.count <= configuration.cacheBytes else { return }
+        guard cache[tsi]?[data.sequence] == nil, data.payload.count <= configuration.cacheBytes else { return nil }
         // Own the payload: the decoded slice shares the whole datagram buffer with the driver.
+        let payload = ArraySlice(Array(data.payload))
         var stored = packet
-        stored.body = .rdata(DataPacket(sequence: data.sequence, trail: data.trail, payload: ArraySlice(Array(data.payload))))
+        stored.body = .rdata(DataPacket(sequence: data.sequence, trail: data.trail, payload: payload))
         cache[tsi, default: [:]][data.sequence] = Cached(packet: stored, bytes: data.payload.count)
         order.append((tsi, data.sequence))
         statistics.cachedPackets += 1
@@ -132,6 +153,7 @@ public struct DesignatedLocalRepairer: Engine {
                 statistics.cachedBytes -= evicted.bytes
             }
         }
+        return payload
     }
 
     // MARK: Announcements (§9.5.2.2)

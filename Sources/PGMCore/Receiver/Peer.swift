@@ -1,9 +1,28 @@
 import PGMWire
-import DequeModule
-import HeapModule
 
-/// Receive state for one TSI (RFC 3208 §6): the path learned from SPMs, the window of sequence numbers not
-/// yet delivered, and the NAK timers of its gaps, kept in one time-ordered heap rather than one timer each.
+/// The RFC 3208 §6.3 per-sequence NAK state machine's state for one missing sequence number. Its deadline is
+/// queued in the peer's timers as well; a queued entry whose deadline no longer matches is stale.
+struct Repair {
+    enum Phase {
+        /// Waiting a random NAK_RB_IVL before NAKing; an NCF moves to ``waitData``.
+        case backOff
+        /// Back-off ran out before any SPM told us where to NAK (RFC 3208 §6.2): no timer until one does.
+        case awaitingSPM
+        /// NAK sent; waiting NAK_RPT_IVL for its NCF.
+        case waitNCF
+        /// NCF seen; waiting NAK_RDATA_IVL for RDATA.
+        case waitData
+    }
+
+    var phase: Phase
+    var deadline: Instant
+    var ncfRetries = 0
+    var dataRetries = 0
+}
+
+/// Receive state for one TSI (RFC 3208 §6): the path learned from SPMs, the NAK state machine of every gap in
+/// its ``ReceiveWindow`` with their timers in one ``DeadlineQueue`` rather than one timer each, SPM requests,
+/// poll answers and the NAK_BO_IVL in force.
 struct Peer {
     let tsi: TSI
     /// NAK_SRC: the source's unicast NLA, from the IP source of its ODATA (or of its SPM before any data).
@@ -14,11 +33,11 @@ struct Peer {
     var lastSPMSequence: SequenceNumber?
     /// The window is anchored once the first SPM or data defined where this receiver starts.
     var started = false
-    /// The first sequence number not yet delivered or reported; `slots[i]` is `next + i`.
-    var next = SequenceNumber(0)
-    var slots: Deque<Slot> = []
-    var heldBytes = 0
-    var timers = Heap<RepairTimer>()
+    /// The sequences not yet delivered or reported; its gaps carry their NAK state.
+    var window = ReceiveWindow<Repair>()
+    /// The NAK timers of the gaps: an entry is live while its slot is missing with that deadline (and not
+    /// waiting for an SPM).
+    var timers = DeadlineQueue<SequenceTimerKey>()
     /// SPMR timer (RFC 3208 Appendix C): armed while data flows and no SPM is known.
     var spmrDue: Instant?
     /// SPM_LEAD (or data sequence) that carried OPT_FIN.
@@ -54,12 +73,9 @@ struct Peer {
         self.loss = LossRateEstimator(weight: lossWeight)
     }
 
-    /// The highest sequence number known to exist (RXW_LEAD); `next - 1` when nothing is pending.
-    var lead: SequenceNumber { next &+ UInt32(slots.count) &- 1 }
-
     func nextDeadline(expiry: Duration) -> Instant {
         var deadline = lastHeard + expiry
-        if let timer = timers.min { deadline = min(deadline, timer.deadline) }
+        if let timer = timers.first { deadline = min(deadline, timer.deadline) }
         if let spmr = spmrDue { deadline = min(deadline, spmr) }
         if let reply = pendingPOLR { deadline = min(deadline, reply.due) }
         return deadline
@@ -106,15 +122,13 @@ struct Peer {
         }
     }
 
-    private func index(of sequence: SequenceNumber) -> Int? {
-        let offset = next.distance(to: sequence)
-        return offset >= 0 && Int(offset) < slots.count ? Int(offset) : nil
-    }
-
     // MARK: Inputs
 
+    /// ODATA or RDATA. `payloadOwned`: its payload is no slice of the driver's receive buffer (a DLR's cached
+    /// copy), so holding it keeps nothing else alive.
     mutating func handleData(
-        _ data: DataPacket, options: [Option], repair: Bool, from sender: NLA, context: inout ReceiverContext
+        _ data: DataPacket, options: [Option], repair: Bool, payloadOwned: Bool, from sender: NLA,
+        context: inout ReceiverContext
     ) {
         let configuration = context.configuration
         var fragment: Option.Fragment?
@@ -165,33 +179,27 @@ struct Peer {
         if path == nil && spmrDue == nil { spmrDue = context.backOff(configuration.spmrBackoffInterval) }
         declareLost(before: data.trail, reason: .windowAdvanced, context: &context)
         if fin { finLead = data.sequence }
-        guard !data.sequence.precedes(next) else {
+        guard !data.sequence.precedes(window.next) else {
             context.statistics.duplicates += 1
             deliver(context: &context)
             return
         }
         extend(through: data.sequence, context: &context)
-        guard let index = index(of: data.sequence) else { return }
-        switch slots[index] {
-        case .missing, .lost:
-            // A sequence given up (trail passed, retries ran out, window overflow) but not yet reported, because
-            // a gap before it holds delivery back, is still delivered when its data comes after all: only what
-            // is still lost when delivery reaches it is reported.
-            slots[index] = .received(ReceivedTPDU(payload: data.payload, fragment: fragment, repaired: repair))
-            heldBytes += data.payload.count
+        guard let index = window.index(of: data.sequence) else { return }
+        // A sequence given up (trail passed, retries ran out, window overflow) but not yet reported, because a gap
+        // before it holds delivery back, is still delivered when its data comes after all: only what is still
+        // lost when delivery reaches it is reported.
+        if window.hold(ReceivedTPDU(payload: data.payload, fragment: fragment, repaired: repair), at: index) {
             if repair { context.statistics.sequencesRepaired += 1 }
-        case .received:
+        } else {
             context.statistics.duplicates += 1
         }
         enforceLimits(context: &context)
         deliver(context: &context)
-        // Held behind a gap until a repair comes: keep only its own bytes, not the driver's receive buffer (a
-        // coalesced run of up to 64 datagrams) that the payload is a slice of.
-        if case .missing? = slots.first, let held = self.index(of: data.sequence),
-            case .received(var tpdu) = slots[held]
-        {
-            tpdu.payload = ArraySlice(Array(tpdu.payload))
-            slots[held] = .received(tpdu)
+        // Held behind a gap until a repair comes (a round trip at least): keep only its own bytes, not the driver's
+        // receive buffer (a coalesced run of up to 64 datagrams) that the payload is a slice of.
+        if !payloadOwned, case .missing? = window.slots.first, let held = window.index(of: data.sequence) {
+            window.ownPayload(at: held)
         }
     }
 
@@ -224,15 +232,15 @@ struct Peer {
             anchor(at: start, trail: spm.trail, context: &context)
         }
         declareLost(before: spm.trail, reason: .windowAdvanced, context: &context)
-        if next.precedesOrEquals(spm.lead) { extend(through: spm.lead, context: &context) }
+        if window.next.precedesOrEquals(spm.lead) { extend(through: spm.lead, context: &context) }
         if firstSPM {
             // Gaps that waited for a NAK destination back off afresh now that there is one.
-            for index in slots.indices {
-                guard case .missing(var repair) = slots[index], repair.phase == .awaitingSPM else { continue }
+            for index in 0..<window.count {
+                guard var repair = window.gap(at: index), repair.phase == .awaitingSPM else { continue }
                 repair.phase = .backOff
                 repair.deadline = context.backOff(nakBackoffInterval(context.configuration))
-                slots[index] = .missing(repair)
-                timers.insert(RepairTimer(deadline: repair.deadline, sequence: next &+ UInt32(index)))
+                window.updateGap(at: index, repair)
+                timers.schedule(SequenceTimerKey(window.next &+ UInt32(index)), at: repair.deadline)
             }
         }
         enforceLimits(context: &context)
@@ -242,7 +250,7 @@ struct Peer {
     /// Starts the window at `start` and tells the application where it joined: late when the source still
     /// held sequences before `start` (its trail precedes it) that this receiver will not ask for.
     private mutating func anchor(at start: SequenceNumber, trail: SequenceNumber, context: inout ReceiverContext) {
-        next = start
+        window.start(at: start)
         started = true
         context.events.append(.joined(tsi, firstSequence: start, lateJoin: trail.precedes(start)))
     }
@@ -253,7 +261,7 @@ struct Peer {
         let configuration = context.configuration
         learnBackoff(from: options, rangeAllowed: false)
         for sequence in sequences {
-            guard let index = index(of: sequence), case .missing(var repair) = slots[index] else { continue }
+            guard let index = window.index(of: sequence), var repair = window.gap(at: index) else { continue }
             switch repair.phase {
             case .backOff, .awaitingSPM:
                 context.statistics.naksSuppressed += 1
@@ -263,8 +271,8 @@ struct Peer {
             }
             repair.phase = .waitData
             repair.deadline = context.now + configuration.nakRdataInterval
-            slots[index] = .missing(repair)
-            timers.insert(RepairTimer(deadline: repair.deadline, sequence: sequence))
+            window.updateGap(at: index, repair)
+            timers.schedule(SequenceTimerKey(sequence), at: repair.deadline)
         }
         pruneTimers()
     }
@@ -276,7 +284,7 @@ struct Peer {
     mutating func handleOverheardNAK(_ sequences: [SequenceNumber], context: inout ReceiverContext) {
         let configuration = context.configuration
         for sequence in sequences {
-            guard let index = index(of: sequence), case .missing(var repair) = slots[index] else { continue }
+            guard let index = window.index(of: sequence), var repair = window.gap(at: index) else { continue }
             switch repair.phase {
             case .backOff, .awaitingSPM:
                 context.statistics.naksSuppressed += 1
@@ -288,8 +296,8 @@ struct Peer {
             case .waitData:
                 repair.deadline = context.now + configuration.nakRdataInterval
             }
-            slots[index] = .missing(repair)
-            timers.insert(RepairTimer(deadline: repair.deadline, sequence: sequence))
+            window.updateGap(at: index, repair)
+            timers.schedule(SequenceTimerKey(sequence), at: repair.deadline)
         }
         pruneTimers()
     }
@@ -355,33 +363,33 @@ struct Peer {
         let configuration = context.configuration
         let now = context.now
         // Judged on the back-offs that ended before these.
-        let window = coalescingWindow(configuration)
+        let coalescing = coalescingWindow(configuration)
         var nak: [SequenceNumber] = []
-        while let timer = timers.min, timer.deadline <= now {
-            timers.removeMin()
-            guard let index = index(of: timer.sequence), case .missing(var repair) = slots[index],
+        while let timer = timers.popDue(at: now) {
+            let sequence = timer.key.sequence
+            guard let index = window.index(of: sequence), var repair = window.gap(at: index),
                 repair.deadline == timer.deadline, repair.phase != .awaitingSPM
             else { continue }
             switch repair.phase {
             case .backOff:
                 if path == nil {
                     repair.phase = .awaitingSPM
-                    slots[index] = .missing(repair)
+                    window.updateGap(at: index, repair)
                     continue
                 }
-                nak.append(timer.sequence)
+                nak.append(sequence)
                 recordBackoffEnd(suppressed: false)
                 continue
             case .waitNCF:
                 repair.ncfRetries += 1
                 if repair.ncfRetries > configuration.nakNCFRetries {
-                    markLost(index, reason: .retriesExhausted)
+                    window.markLost(at: index, reason: .retriesExhausted)
                     continue
                 }
             case .waitData:
                 repair.dataRetries += 1
                 if repair.dataRetries > configuration.nakDataRetries {
-                    markLost(index, reason: .retriesExhausted)
+                    window.markLost(at: index, reason: .retriesExhausted)
                     continue
                 }
             case .awaitingSPM:
@@ -389,11 +397,11 @@ struct Peer {
             }
             repair.phase = .backOff
             repair.deadline = context.backOff(nakBackoffInterval(configuration))
-            slots[index] = .missing(repair)
-            timers.insert(RepairTimer(deadline: repair.deadline, sequence: timer.sequence))
+            window.updateGap(at: index, repair)
+            timers.schedule(timer.key, at: repair.deadline)
         }
         if !nak.isEmpty, let path {
-            coalesce(into: &nak, within: window, context: &context)
+            coalesce(into: &nak, within: coalescing, context: &context)
             sendNAKs(nak, to: path, context: &context)
         }
         if let due = spmrDue, due <= now {
@@ -435,26 +443,25 @@ struct Peer {
     /// Fills the last NAK's room with the sequences whose back-off ends within the coalescing window, earliest
     /// deadline first; they leave BACK_OFF early.
     private mutating func coalesce(
-        into nak: inout [SequenceNumber], within window: Duration, context: inout ReceiverContext
+        into nak: inout [SequenceNumber], within coalescing: Duration, context: inout ReceiverContext
     ) {
         let perPacket = 1 + Option.maximumNAKListEntries
         var room = (perPacket - nak.count % perPacket) % perPacket
-        guard room > 0, window > .zero else { return }
-        let horizon = context.now + window
-        var others: [RepairTimer] = []
-        while room > 0, let timer = timers.min, timer.deadline <= horizon {
-            timers.removeMin()
-            guard let index = index(of: timer.sequence), case .missing(let repair) = slots[index],
+        guard room > 0, coalescing > .zero else { return }
+        let horizon = context.now + coalescing
+        var others: [DeadlineQueue<SequenceTimerKey>.Entry] = []
+        while room > 0, let timer = timers.popDue(at: horizon) {
+            guard let index = window.index(of: timer.key.sequence), let repair = window.gap(at: index),
                 repair.deadline == timer.deadline, repair.phase != .awaitingSPM
             else { continue }  // stale
             if repair.phase == .backOff {
-                nak.append(timer.sequence)
+                nak.append(timer.key.sequence)
                 room -= 1
             } else {
                 others.append(timer)
             }
         }
-        for timer in others { timers.insert(timer) }
+        for timer in others { timers.schedule(timer.key, at: timer.deadline) }
     }
 
     /// OPT_CR for our NAKs when the source asked for the receivers' worst path loss (RFC 3208 Appendix B.2):
@@ -463,13 +470,14 @@ struct Peer {
     private func congestionReport(_ configuration: Receiver.Configuration) -> Option.CongestionReport? {
         guard congestionRequest.contains(.receiverWorstPath), let address = configuration.address else { return nil }
         return Option.CongestionReport(
-            kinds: .receiverWorstPath, lead: lead, receiverWorstPath: loss.scaled, worstReceiver: address)
+            kinds: .receiverWorstPath, lead: window.lead, receiverWorstPath: loss.scaled, worstReceiver: address)
     }
 
     /// NAKs unicast to the path NLA, oldest first, batched with OPT_NAK_LIST (RFC 3208 §9.3: the packet's own
     /// sequence plus up to 62 listed).
     private mutating func sendNAKs(_ sequences: [SequenceNumber], to path: NLA, context: inout ReceiverContext) {
         let configuration = context.configuration
+        let next = window.next
         let ordered = sequences.sorted { next.distance(to: $0) < next.distance(to: $1) }
         var start = 0
         while start < ordered.count {
@@ -487,11 +495,11 @@ struct Peer {
             start = end
         }
         for sequence in ordered {
-            guard let index = index(of: sequence), case .missing(var repair) = slots[index] else { continue }
+            guard let index = window.index(of: sequence), var repair = window.gap(at: index) else { continue }
             repair.phase = .waitNCF
             repair.deadline = context.now + configuration.nakRepeatInterval
-            slots[index] = .missing(repair)
-            timers.insert(RepairTimer(deadline: repair.deadline, sequence: sequence))
+            window.updateGap(at: index, repair)
+            timers.schedule(SequenceTimerKey(sequence), at: repair.deadline)
         }
     }
 
@@ -511,58 +519,40 @@ struct Peer {
     /// its sequence limit.
     private mutating func extend(through sequence: SequenceNumber, context: inout ReceiverContext) {
         let limit = context.configuration.maximumWindowSequences
-        let span = Int(next.distance(to: sequence)) + 1
-        guard span > slots.count else { return }
+        let span = Int(window.next.distance(to: sequence)) + 1
+        guard span > window.count else { return }
         if span > limit {
             declareLost(before: sequence &- UInt32(limit - 1), reason: .receiveWindowOverflow, context: &context)
         }
         let interval = nakBackoffInterval(context.configuration)
-        while lead.precedes(sequence) {
+        while window.lead.precedes(sequence) {
             let deadline = context.backOff(interval)
-            let sequence = lead &+ 1
-            slots.append(.missing(Repair(phase: .backOff, deadline: deadline)))
-            timers.insert(RepairTimer(deadline: deadline, sequence: sequence))
+            let sequence = window.lead &+ 1
+            window.appendGap(Repair(phase: .backOff, deadline: deadline))
+            timers.schedule(SequenceTimerKey(sequence), at: deadline)
         }
     }
 
-    private mutating func markLost(_ index: Int, reason: Receiver.LossReason) {
-        guard case .missing = slots[index] else { return }
-        slots[index] = .lost(reason)
-    }
-
-    /// Everything before `trail` that is not held is unrecoverable. Sequences never seen (past our lead) are
-    /// lost too: the source sent them and will no longer repair them.
-    mutating func declareLost(before trail: SequenceNumber, reason: Receiver.LossReason, context: inout ReceiverContext) {
-        guard started, next.precedes(trail) else { return }
-        let span = Int(next.distance(to: trail))
-        for index in 0..<min(span, slots.count) { markLost(index, reason: reason) }
-        if span > slots.count {
-            let unseen = span - slots.count
-            // Materialise small ranges so partial APDUs break exactly where the loss is; report huge ones
-            // (beyond the window's sequence limit) as one range after what is held.
-            let materialised = min(unseen, max(1, context.configuration.maximumWindowSequences - slots.count))
-            for _ in 0..<materialised { slots.append(.lost(reason)) }
-            deliver(context: &context)
-            if slots.isEmpty && next.precedes(trail) {
-                report(first: next, last: trail &- 1, reason: reason, context: &context)
-                next = trail
-            }
+    /// Everything before `trail` that is not held is unrecoverable (RFC 3208 §6.3: the trail passing is the loss
+    /// indication), sequences never seen too: the source sent them and will no longer repair them.
+    mutating func declareLost(
+        before trail: SequenceNumber, reason: Receiver.LossReason, context: inout ReceiverContext
+    ) {
+        guard started, window.next.precedes(trail) else { return }
+        let maximumSequences = context.configuration.maximumWindowSequences
+        withDelivery(context: &context) { window, output in
+            window.declareLost(before: trail, reason: reason, maximumSequences: maximumSequences, output)
         }
-        deliver(context: &context)
         pruneTimers()
     }
 
     /// Keeps the window within its byte and sequence limits by giving up on the oldest gaps.
     private mutating func enforceLimits(context: inout ReceiverContext) {
         let configuration = context.configuration
-        while heldBytes > configuration.maximumWindowBytes || slots.count > configuration.maximumWindowSequences {
-            if let index = slots.firstIndex(where: { if case .missing = $0 { true } else { false } }) {
-                markLost(index, reason: .receiveWindowOverflow)
-                deliver(context: &context)
-            } else {
-                // Only an incomplete APDU reaching past our lead is held: it cannot finish in the space left.
-                popFront(discarding: true, context: &context)
-            }
+        withDelivery(context: &context) { window, output in
+            window.enforceLimits(
+                maximumBytes: configuration.maximumWindowBytes, maximumSequences: configuration.maximumWindowSequences,
+                output)
         }
         pruneTimers()
     }
@@ -570,129 +560,35 @@ struct Peer {
     // MARK: Delivery
 
     /// Delivers whole APDUs in order and reports lost runs as they reach the front (RFC 3208 §6.1: in order,
-    /// contiguous only). Fragments of APDUs with a lost part, or begun before we joined, are discarded.
+    /// contiguous only); then, once everything before OPT_FIN is out, the session's end.
     mutating func deliver(context: inout ReceiverContext) {
-        outer: while let front = slots.first {
-            switch front {
-            case .missing:
-                break outer
-            case .lost(let reason):
-                var count = 1
-                while count < slots.count, case .lost(let other) = slots[count], other == reason { count += 1 }
-                // A gap right behind the run blocks delivery anyway; wait for it, so that a trail moving one
-                // sequence at a time yields one report for the whole range rather than one per step.
-                if count < slots.count, case .missing = slots[count] { break outer }
-                let first = next
-                for _ in 0..<count { popFront(discarding: false, context: &context) }
-                report(first: first, last: first &+ UInt32(count - 1), reason: reason, context: &context)
-            case .received(let tpdu):
-                guard let fragment = tpdu.fragment else {
-                    let payload = tpdu.payload
-                    popFront(discarding: false, context: &context)
-                    emit(payload, context: &context)
-                    continue
-                }
-                guard fragment.firstSequence == next, fragment.offset == 0 else {
-                    popFront(discarding: true, context: &context)
-                    continue
-                }
-                // Walk the fragments of this APDU: all present and contiguous in offset, or wait / discard.
-                var offset = 0
-                var index = 0
-                let length = Int(fragment.apduLength)
-                while true {
-                    guard index < slots.count else { break outer }
-                    switch slots[index] {
-                    case .missing:
-                        break outer
-                    case .lost:
-                        for _ in 0..<index { popFront(discarding: true, context: &context) }
-                        continue outer
-                    case .received(let part):
-                        guard let partFragment = part.fragment, partFragment.firstSequence == fragment.firstSequence,
-                            Int(partFragment.offset) == offset, Int(partFragment.apduLength) == length
-                        else {
-                            for _ in 0..<max(index, 1) { popFront(discarding: true, context: &context) }
-                            continue outer
-                        }
-                        offset += part.payload.count
-                    }
-                    if offset >= length { break }
-                    index += 1
-                }
-                var apdu: [UInt8] = []
-                apdu.reserveCapacity(length)
-                for slot in slots.prefix(index + 1) {
-                    if case .received(let part) = slot { apdu.append(contentsOf: part.payload) }
-                }
-                for _ in 0...index { popFront(discarding: false, context: &context) }
-                emit(apdu[...], context: &context)
-            }
-        }
-        if let finLead, !closedReported, finLead.precedes(next) {
-            closedReported = true
-            context.events.append(.sessionClosed(tsi))
-        }
+        withDelivery(context: &context) { window, output in window.deliver(output) }
     }
 
-    private mutating func popFront(discarding: Bool, context: inout ReceiverContext) {
-        guard let slot = slots.popFirst() else { return }
-        next = next &+ 1
-        switch slot {
-        case .received(let tpdu):
-            heldBytes -= tpdu.payload.count
-            record(missed: tpdu.repaired, count: 1, context: &context)
-            if discarding { context.statistics.fragmentsDiscarded += 1 }
-        case .lost:
-            break  // sampled in report(first:last:reason:context:)
-        case .missing:
-            record(missed: true, count: 1, context: &context)
-        }
-    }
-
-    private mutating func report(
-        first: SequenceNumber, last: SequenceNumber, reason: Receiver.LossReason, context: inout ReceiverContext
+    /// Runs a change of the window, turning what leaves it into statistics, loss-rate samples and events, in the
+    /// order it leaves.
+    private mutating func withDelivery(
+        context: inout ReceiverContext,
+        _ change: (inout ReceiveWindow<Repair>, (ReceiveWindow<Repair>.Output) -> Void) -> Void
     ) {
-        let count = Int(first.distance(to: last)) + 1
-        context.statistics.sequencesLost += count
-        context.statistics.lossEvents += 1
-        record(missed: true, count: count, context: &context)
-        context.events.append(.unrecoverable(tsi, first: first, last: last, reason: reason))
+        var sink = DeliverySink(tsi: tsi, finLead: finLead, closedReported: closedReported, loss: loss)
+        change(&window) { sink.take($0, context: &context) }
+        loss = sink.loss
+        closedReported = sink.closedReported
     }
 
-    private mutating func emit(_ apdu: ArraySlice<UInt8>, context: inout ReceiverContext) {
-        context.statistics.apdusDelivered += 1
-        context.statistics.bytesDelivered += apdu.count
-        context.events.append(.data(tsi, bytes: apdu))
-    }
-
-    private mutating func record(missed: Bool, count: Int, context: inout ReceiverContext) {
-        // After a few thousand equal samples the average has converged; skip the rest of a huge range.
-        for _ in 0..<min(count, 4096) {
-            loss.record(missed: missed)
-            context.loss.record(missed: missed)
-        }
-    }
-
-    /// Drops heap entries that no longer match their slot, so ``nextDeadline`` is rarely a spurious wake-up.
-    /// Entries superseded deeper in the heap (a timer restarted by each of a flood of NCFs or NAKs) are
-    /// dropped by rebuilding it once they outnumber the window, which keeps the heap bounded.
+    /// Drops queued timers that no longer match their gap, so ``nextDeadline`` is rarely a spurious wake-up.
+    /// Entries superseded deeper in the queue (a timer restarted by each of a flood of NCFs or NAKs) are
+    /// dropped once they outnumber the window, which keeps the queue bounded.
     private mutating func pruneTimers() {
-        if timers.count > 2 * slots.count + 1024 {
-            var live: [RepairTimer] = []
-            for (offset, slot) in slots.enumerated() {
-                guard case .missing(let repair) = slot, repair.phase != .awaitingSPM else { continue }
-                live.append(RepairTimer(deadline: repair.deadline, sequence: next &+ UInt32(offset)))
+        let window = self.window
+        func isLive(_ timer: DeadlineQueue<SequenceTimerKey>.Entry) -> Bool {
+            guard let index = window.index(of: timer.key.sequence), let repair = window.gap(at: index) else {
+                return false
             }
-            timers = Heap(live)
+            return repair.deadline == timer.deadline && repair.phase != .awaitingSPM
         }
-        while let timer = timers.min {
-            if let index = index(of: timer.sequence), case .missing(let repair) = slots[index],
-                repair.deadline == timer.deadline, repair.phase != .awaitingSPM
-            {
-                return
-            }
-            timers.removeMin()
-        }
+        timers.compact(above: 2 * window.count + 1024, keeping: isLive)
+        timers.dropStale(keeping: isLive)
     }
 }

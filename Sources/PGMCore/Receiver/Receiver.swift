@@ -68,6 +68,12 @@ public struct Receiver: Engine {
     // MARK: Engine
 
     public mutating func receive(_ packet: Packet, arrival: Arrival, at now: Instant) {
+        receive(packet, arrival: arrival, at: now, payloadOwned: false)
+    }
+
+    /// `payloadOwned`: the payload is a copy already kept elsewhere (a DLR's cache), not a slice of the driver's
+    /// buffer, so holding it needs no copy of its own (see ``Engine``, who owns payload bytes).
+    mutating func receive(_ packet: Packet, arrival: Arrival, at now: Instant, payloadOwned: Bool) {
         advanceClock(to: now)
         context.statistics.packetsReceived += 1
         guard packet.dataDestinationPort == context.configuration.dataDestinationPort else {
@@ -84,7 +90,9 @@ public struct Receiver: Engine {
                 return
             }
             withPeer(tsi, creatingFrom: arrival.source) { peer, context in
-                peer.handleData(data, options: packet.options, repair: repair, from: arrival.source, context: &context)
+                peer.handleData(
+                    data, options: packet.options, repair: repair, payloadOwned: payloadOwned, from: arrival.source,
+                    context: &context)
             }
         case .spm(let spm):
             context.statistics.spmReceived += 1

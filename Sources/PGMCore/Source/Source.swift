@@ -1,6 +1,5 @@
 public import PGMWire
 import DequeModule
-import HeapModule
 
 /// A PGM source (RFC 3208 §5) for one TSI, sans-IO.
 ///
@@ -13,40 +12,13 @@ public struct Source: Engine {
     public private(set) var statistics = Statistics()
 
     /// TXW_LEAD: the last ODATA sent (initial − 1 before any).
-    public private(set) var lead: SequenceNumber
+    public var lead: SequenceNumber { window.lead }
     /// TXW_TRAIL: the oldest sequence still repairable; `lead + 1` when the window is empty.
-    public var trail: SequenceNumber { window.first?.sequence ?? (lead &+ 1) }
+    public var trail: SequenceNumber { window.trail }
     /// `true` once ``close(at:)`` was called.
     public private(set) var isClosing = false
     /// `true` once closed, all data sent and the window empty: the engine sends nothing more.
     public private(set) var isFinished = false
-
-    private struct WindowEntry {
-        var sequence: SequenceNumber
-        var payload: ArraySlice<UInt8>
-        var options: [Option]
-        var sentAt: Instant
-        var repairQueued = false
-        /// A NAK came within the repair hold-off: RDATA is due when the hold-off ends (``deferredRepairs``).
-        var repairDeferred = false
-        var lastRepairAt: Instant?
-        /// NAKs for this sequence since its current repair cycle began (RFC 3208 §15.2.1), saturating.
-        var cycleNAKs: UInt8 = 0
-        /// When the current repair cycle's first NAK came, and from whom: the same NAKer asking again is a retry
-        /// (its repair was lost), not another member of the loss neighbourhood.
-        var cycleStart: Instant?
-        var cycleNAKer: NLA?
-    }
-
-    /// A repair due at the end of its sequence's hold-off.
-    private struct DeferredRepair: Comparable {
-        var due: Instant
-        var sequence: SequenceNumber
-
-        static func < (lhs: DeferredRepair, rhs: DeferredRepair) -> Bool {
-            lhs.due != rhs.due ? lhs.due < rhs.due : lhs.sequence.rawValue < rhs.sequence.rawValue
-        }
-    }
 
     private struct PendingTPDU {
         var sequence: SequenceNumber
@@ -54,16 +26,17 @@ public struct Source: Engine {
         var fragment: Option.Fragment?
     }
 
-    private var window: Deque<WindowEntry> = []
+    private var window: TransmitWindow
     /// When the worst OPT_CR report was last confirmed.
     private var worstReportAt: Instant?
-    private var windowBytes = 0
     private var pending: Deque<PendingTPDU> = []
     private var pendingBytes = 0
     private var nextSequence: SequenceNumber
     private let firstSequence: SequenceNumber
     private var repairQueue: Deque<SequenceNumber> = []
-    private var deferredRepairs = Heap<DeferredRepair>()
+    /// Repairs due at the end of their sequence's hold-off or delay; an entry counts while its sequence is in the
+    /// window and still marked deferred.
+    private var deferredRepairs = DeadlineQueue<SequenceTimerKey>()
     /// NAK_BO_IVL advertised to the receivers (RFC 3208 §15.2.1), when ``Configuration/backoffTuning`` is on.
     private var backoff: NAKBackoffTuner?
     /// How far behind a repair cycle's first NAK its duplicates have been arriving (a decaying maximum): the
@@ -100,11 +73,12 @@ public struct Source: Engine {
         let initial = configuration.initialSequence ?? SequenceNumber(UInt32(truncatingIfNeeded: random.next()))
         self.firstSequence = initial
         self.nextSequence = initial
-        self.lead = initial &- 1
+        self.window = TransmitWindow(
+            before: initial, maximumAge: configuration.txwSeconds, maximumBytes: configuration.txwMaxBytes)
         self.now = now
         self.nextAmbientSPM = now + configuration.ambientSPMInterval
         self.openingSPMsLeft = configuration.openingSPMs
-        let capacity = max(configuration.burst, configuration.maxTPDU + configuration.routerAlertOverhead)
+        let capacity = max(configuration.burst, configuration.maxTPDU + configuration.transport.routerAlertOverhead)
         self.bucket = TokenBucket(rate: configuration.rate, capacity: capacity, at: now)
         if let first = configuration.heartbeatIntervals.first { nextHeartbeatSPM = now + first }
         backoff = configuration.backoffTuning.map { NAKBackoffTuner(initial: Self.clamp($0.initial, $0)) }
@@ -168,7 +142,7 @@ public struct Source: Engine {
         var options = 4 + 4  // OPT_LENGTH, OPT_SYN
         if configuration.joinHistory != nil { options += 8 }
         if fragmented { options += 16 }
-        return configuration.maxTPDU - configuration.headerOverhead - configuration.routerAlertOverhead
+        return configuration.transport.maximumPGMLength(inDatagramsOf: configuration.maxTPDU)
             - Packet.commonHeaderLength - 8 - options
     }
 
@@ -220,8 +194,7 @@ public struct Source: Engine {
         // RFC 3208 §5.2, §9.3.4: an NCF identical to the NAK (its whole list) at once, for every NAK, even when
         // RDATA follows at once or none can (outside the window).
         queueNCF(echoing: nak.sequence, packet.options)
-        let trail = self.trail
-        let inWindow = requested.filter { trail.precedesOrEquals($0) && $0.precedesOrEquals(lead) }
+        let inWindow = requested.filter { window.contains($0) }
         guard !inWindow.isEmpty else {
             statistics.naksOutsideWindow += 1
             push(.nakOutsideWindow(sequence: nak.sequence, from: sender))
@@ -229,21 +202,21 @@ public struct Source: Engine {
         }
         statistics.nakSequencesReceived += inWindow.count
         for sequence in inWindow {
-            let index = Int(trail.distance(to: sequence))
-            if window[index].repairQueued || window[index].repairDeferred {
+            let repair = window[sequence].repair
+            if repair.isPending {
                 statistics.nakSequencesIgnored += 1
-                noteDuplicateNAK(index, from: sender)
-            } else if let repaired = window[index].lastRepairAt, now - repaired < configuration.repairHoldOff,
-                !isRetry(index, from: sender, repairedAt: repaired)
+                noteDuplicateNAK(sequence, from: sender)
+            } else if let repaired = repair.lastRepairAt, now - repaired < configuration.repairHoldOff,
+                !isRetry(repair, from: sender, repairedAt: repaired)
             {
                 // §5.3: a NAK for data in the window MUST be repaired. Within the hold-off it is, once, when the
                 // hold-off ends, so a burst of late duplicates costs one more RDATA, not one each.
-                window[index].repairDeferred = true
-                deferredRepairs.insert(DeferredRepair(due: repaired + configuration.repairHoldOff, sequence: sequence))
+                window[sequence].repair.deferred = true
+                deferredRepairs.schedule(SequenceTimerKey(sequence), at: repaired + configuration.repairHoldOff)
                 statistics.nakSequencesDeferred += 1
-                noteDuplicateNAK(index, from: sender)
+                noteDuplicateNAK(sequence, from: sender)
             } else {
-                startRepairCycle(index, from: sender)
+                startRepairCycle(sequence, from: sender)
             }
         }
         push(.nakReceived(sequences: inWindow, from: sender))
@@ -252,27 +225,25 @@ public struct Source: Engine {
     /// The first NAK of a repair: RDATA at once, or after the duplicate spread seen lately (RFC 3208 §5.3: a
     /// source MAY delay RDATA to hear the whole loss neighbourhood, by at most about twice its propagation delay,
     /// which is what that spread measures), so that NAKs still on their way are answered by the same RDATA.
-    private mutating func startRepairCycle(_ index: Int, from sender: NLA) {
+    private mutating func startRepairCycle(_ sequence: SequenceNumber, from sender: NLA) {
         duplicateSpread = duplicateSpread * 63 / 64
-        window[index].cycleNAKs = 1
-        window[index].cycleStart = now
-        window[index].cycleNAKer = sender
+        window[sequence].repair.startCycle(at: now, by: sender)
         let delay = min(duplicateSpread, configuration.maximumRepairDelay)
         if delay > .zero {
-            window[index].repairDeferred = true
-            deferredRepairs.insert(DeferredRepair(due: now + delay, sequence: window[index].sequence))
+            window[sequence].repair.deferred = true
+            deferredRepairs.schedule(SequenceTimerKey(sequence), at: now + delay)
             statistics.repairsDelayed += 1
         } else {
-            window[index].repairQueued = true
-            repairQueue.append(window[index].sequence)
+            window[sequence].repair.queued = true
+            repairQueue.append(sequence)
         }
     }
 
     /// The cycle's own NAKer asking again a while after the repair went (a tenth of the hold-off): its repair was
     /// lost, and waiting out the hold-off would only delay it (a network element asks again within a few round
     /// trips, Configuration/repairRetryMinimum). Others' NAKs, and this one's own right behind the repair, wait.
-    private func isRetry(_ index: Int, from sender: NLA, repairedAt: Instant) -> Bool {
-        sender == window[index].cycleNAKer && now - repairedAt >= configuration.repairHoldOff / 10
+    private func isRetry(_ repair: TransmitWindow.RepairBookkeeping, from sender: NLA, repairedAt: Instant) -> Bool {
+        sender == repair.cycleNAKer && now - repairedAt >= configuration.repairHoldOff / 10
     }
 
     /// Queues the NCF for a NAK: its sequence and OPT_NAK_LIST as they came, and the NAK_BO_IVL we advertise.
@@ -292,20 +263,21 @@ public struct Source: Engine {
     /// A NAK for a sequence already queued, deferred or just repaired: the first such duplicate of a repair cycle
     /// doubles the advertised NAK_BO_IVL (RFC 3208 §15.2.1). The cycle's first NAKer asking again is a retry,
     /// which no NAK_BO_IVL would have suppressed.
-    private mutating func noteDuplicateNAK(_ index: Int, from sender: NLA) {
-        guard sender != window[index].cycleNAKer else { return }
-        if let start = window[index].cycleStart, now - start <= configuration.maximumRepairDelay {
+    private mutating func noteDuplicateNAK(_ sequence: SequenceNumber, from sender: NLA) {
+        guard sender != window[sequence].repair.cycleNAKer else { return }
+        if let start = window[sequence].repair.cycleStart, now - start <= configuration.maximumRepairDelay {
             duplicateSpread = max(duplicateSpread, now - start)
         }
-        window[index].cycleNAKs = window[index].cycleNAKs == UInt8.max ? .max : window[index].cycleNAKs + 1
-        guard window[index].cycleNAKs == 2, let tuning = configuration.backoffTuning, var tuner = backoff else { return }
+        guard window[sequence].repair.countNAK() == 2, let tuning = configuration.backoffTuning, var tuner = backoff
+        else { return }
         if tuner.widen(within: Self.limits(tuning)) { statistics.nakBackoffIncreases += 1 }
         backoff = tuner
     }
 
     /// A repair sent for a cycle with a single NAK: NAK_PROBE_NUM of them in a row halve NAK_BO_IVL.
-    private mutating func noteRepairCycle(_ index: Int) {
-        guard window[index].cycleNAKs == 1, let tuning = configuration.backoffTuning, var tuner = backoff else { return }
+    private mutating func noteRepairCycle(_ sequence: SequenceNumber) {
+        guard window[sequence].repair.cycleNAKs == 1, let tuning = configuration.backoffTuning, var tuner = backoff
+        else { return }
         if tuner.measureClean(within: Self.limits(tuning), probeCount: tuning.probeCount) {
             statistics.nakBackoffDecreases += 1
         }
@@ -398,18 +370,16 @@ public struct Source: Engine {
                             routerAlert: Transmit.needsRouterAlert(.spm))
         }
         while let sequence = repairQueue.first {
-            let trail = self.trail
-            guard trail.precedesOrEquals(sequence) else {
+            guard window.contains(sequence) else {
                 repairQueue.removeFirst()  // left the window while queued
                 continue
             }
-            let index = Int(trail.distance(to: sequence))
-            let rdata = makeRDATA(index: index)
+            let rdata = makeRDATA(sequence)
             guard bucket.consume(wireBytes(rdata, routerAlert: true), at: now) else { return nil }
             repairQueue.removeFirst()
-            window[index].repairQueued = false
-            window[index].lastRepairAt = now
-            noteRepairCycle(index)
+            window[sequence].repair.queued = false
+            window[sequence].repair.lastRepairAt = now
+            noteRepairCycle(sequence)
             statistics.rdataSent += 1
             account(rdata, routerAlert: true)
             restartHeartbeat()
@@ -423,9 +393,7 @@ public struct Source: Engine {
         guard bucket.consume(wireBytes(odata, routerAlert: false), at: now) else { return nil }
         pending.removeFirst()
         pendingBytes -= next.payload.count
-        window.append(WindowEntry(sequence: next.sequence, payload: next.payload, options: options, sentAt: now))
-        windowBytes += next.payload.count
-        lead = next.sequence
+        window.append(next.sequence, payload: next.payload, options: options, sentAt: now)
         statistics.odataSent += 1
         account(odata, routerAlert: false)
         restartHeartbeat()
@@ -440,8 +408,8 @@ public struct Source: Engine {
         if isFinished { return nil }
         var deadline = nextAmbientSPM
         if let heartbeat = nextHeartbeatSPM { deadline = min(deadline, heartbeat) }
-        if let oldest = window.first { deadline = min(deadline, oldest.sentAt + configuration.txwSeconds) }
-        if let deferred = deferredRepairs.min { deadline = min(deadline, deferred.due) }
+        if let expiry = window.expiry { deadline = min(deadline, expiry) }
+        if let deferred = deferredRepairs.first { deadline = min(deadline, deferred.deadline) }
         if let size = headOfLineBytes() { deadline = min(deadline, max(now, bucket.availability(of: size))) }
         return deadline
     }
@@ -456,13 +424,7 @@ public struct Source: Engine {
     /// Moves TXW_TRAIL past data older than TXW_SECS and past the oldest data while the window holds more
     /// than ``Configuration/txwMaxBytes`` (RFC 3208 Appendix F).
     private mutating func advanceWindow() {
-        while let oldest = window.first,
-            oldest.sentAt + configuration.txwSeconds <= now || windowBytes > configuration.txwMaxBytes
-        {
-            window.removeFirst()
-            windowBytes -= oldest.payload.count
-            statistics.sequencesExpired += 1
-        }
+        statistics.sequencesExpired += window.advance(to: now)
         if isClosing && finActive && window.isEmpty && pending.isEmpty && !finalSPMQueued {
             // FIN SPMs go on showing the empty window (trail = lead + 1) for one more round of the heartbeat
             // schedule, so receivers still waiting for repairs learn they will get none (RFC 3208 §6.3: the
@@ -476,15 +438,12 @@ public struct Source: Engine {
     /// Repairs whose hold-off has ended join the repair queue (sequences that left the window meanwhile are
     /// dropped when they reach its front).
     private mutating func promoteDeferredRepairs() {
-        while let deferred = deferredRepairs.min, deferred.due <= now {
-            deferredRepairs.removeMin()
-            let trail = self.trail
-            guard trail.precedesOrEquals(deferred.sequence), deferred.sequence.precedesOrEquals(lead) else { continue }
-            let index = Int(trail.distance(to: deferred.sequence))
-            guard window[index].repairDeferred else { continue }
-            window[index].repairDeferred = false
-            window[index].repairQueued = true
-            repairQueue.append(deferred.sequence)
+        while let deferred = deferredRepairs.popDue(at: now) {
+            let sequence = deferred.key.sequence
+            guard window.contains(sequence), window[sequence].repair.deferred else { continue }
+            window[sequence].repair.deferred = false
+            window[sequence].repair.queued = true
+            repairQueue.append(sequence)
         }
     }
 
@@ -528,8 +487,8 @@ public struct Source: Engine {
     /// The size of the next metered packet, which decides when the bucket next lets something go.
     private func headOfLineBytes() -> Int? {
         if spmPending { return wireBytes(makeSPM(), routerAlert: true) }
-        for sequence in repairQueue where trail.precedesOrEquals(sequence) {
-            return wireBytes(makeRDATA(index: Int(trail.distance(to: sequence))), routerAlert: true)
+        for sequence in repairQueue where window.contains(sequence) {
+            return wireBytes(makeRDATA(sequence), routerAlert: true)
         }
         if let next = pending.first { return odataWireBytes(next) }
         return nil
@@ -543,12 +502,13 @@ public struct Source: Engine {
         if next.sequence == firstSequence { options += 4 }  // OPT_SYN
         if configuration.joinHistory != nil { options += 8 }  // OPT_JOIN
         if options > 0 { options += 4 }  // OPT_LENGTH
-        return configuration.headerOverhead + Packet.commonHeaderLength + 8 + options + next.payload.count
+        return configuration.transport.wireLength(
+            ofPGM: Packet.commonHeaderLength + 8 + options + next.payload.count, routerAlert: false)
     }
 
     /// A repair: the original payload and options (OPT_FRAGMENT, OPT_SYN, OPT_JOIN), the current trail.
-    private func makeRDATA(index: Int) -> Packet {
-        let entry = window[index]
+    private func makeRDATA(_ sequence: SequenceNumber) -> Packet {
+        let entry = window[sequence]
         return Packet(
             tsi: configuration.tsi, dataDestinationPort: configuration.dataDestinationPort,
             body: .rdata(DataPacket(sequence: entry.sequence, trail: trail, payload: entry.payload)),
@@ -569,7 +529,7 @@ public struct Source: Engine {
     }
 
     private func wireBytes(_ packet: Packet, routerAlert: Bool) -> Int {
-        configuration.headerOverhead + (routerAlert ? configuration.routerAlertOverhead : 0) + packet.encodedLength
+        configuration.transport.wireLength(ofPGM: packet.encodedLength, routerAlert: routerAlert)
     }
 
     private mutating func account(_ packet: Packet, routerAlert: Bool) {

@@ -14,12 +14,19 @@ extension Source {
         public var sourceAddress: NLA
         /// The largest IP datagram, IP header included (OpenPGM: 1500).
         public var maxTPDU: Int = 1500
-        /// Bytes below PGM on every packet, counted by the rate limiter and against ``maxTPDU``: 20 for
-        /// native IPv4, ``udpHeaderOverhead`` for UDP encapsulation.
-        public var headerOverhead: Int = 20
-        /// Extra bytes for the IPv4 Router Alert option on SPM, NCF and RDATA; 0 when UDP-encapsulated,
-        /// since UDP cannot carry it.
-        public var routerAlertOverhead: Int = 4
+        /// What carries the packets: the bytes below PGM that the rate limiter counts and ``maxTPDU`` must leave
+        /// room for (``TransportProfile/nativeIPv4`` or ``TransportProfile/udpIPv4``).
+        public var transport: TransportProfile = .nativeIPv4
+        /// ``TransportProfile/headerOverhead`` of ``transport``, for callers that set it alone.
+        public var headerOverhead: Int {
+            get { transport.headerOverhead }
+            set { transport.headerOverhead = newValue }
+        }
+        /// ``TransportProfile/routerAlertOverhead`` of ``transport``, for callers that set it alone.
+        public var routerAlertOverhead: Int {
+            get { transport.routerAlertOverhead }
+            set { transport.routerAlertOverhead = newValue }
+        }
         /// TXW_MAX_RTE in bytes per second on the wire, shared by ODATA, RDATA and SPM (OpenPGM example:
         /// 400,000 B/s including IP headers).
         public var rate: Int = 400_000
@@ -80,8 +87,8 @@ extension Source {
         public var congestionReportLifetime: Duration = .seconds(10)
         public var seed: UInt64 = 0
 
-        /// IPv4 (20) plus UDP (8), for UDP encapsulation.
-        public static let udpHeaderOverhead = 28
+        /// IPv4 (20) plus UDP (8): ``TransportProfile/udpIPv4``'s header overhead.
+        public static let udpHeaderOverhead = TransportProfile.udpIPv4.headerOverhead
 
         public init(tsi: TSI, dataDestinationPort: UInt16, group: NLA, sourceAddress: NLA) {
             self.tsi = tsi
@@ -126,7 +133,7 @@ extension Source {
         public var worstReceiver: NLA?
         public var spmSent = 0
         public var ncfSent = 0
-        /// Bytes on the wire (with ``Configuration/headerOverhead``) of every packet sent.
+        /// Bytes on the wire (with ``Configuration/transport``'s overheads) of every packet sent.
         public var bytesSent = 0
         public var naksReceived = 0
         /// Sequence numbers named by valid NAKs (OPT_NAK_LIST entries included).
