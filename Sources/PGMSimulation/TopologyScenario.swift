@@ -6,36 +6,41 @@ import PGMCapture
 /// every host its engine (source, receiver, DLR, network element), loss per link direction as the file says,
 /// the same checks at the end. OpenPGM hosts cannot be simulated and make the topology unsupported.
 public final class TopologyScenario {
-    /// How the simulated hosts configure their engines. `Tools/lab simulate` sets every field from the programs'
-    /// own defaults (`PGMCommandLine.ProgramDefaults`, which this module cannot import), so that a simulated run
-    /// configures its engines as pgm-source and pgm-recv would. The initial values are the simulator's of before
-    /// (its tests' seeds and bounds were chosen with them): pgm-recv's timers, but one opening SPM, the Router Alert
-    /// bytes and 22,800-byte APDUs also with UDP. Once PGMCore holds the programs' defaults, both read them there.
+    /// How the simulated hosts configure their engines: by default as pgm-source and pgm-recv configure theirs
+    /// (``ProgramDefaults``), so that `Tools/lab simulate` and the namespace lab run the same programs.
     public struct Options: Sendable {
         public var seed: UInt64
         /// The source's rate in bits per second (the lab passes `traffic.rate` through `pgm-source --rate`).
         public var rateBitsPerSecond: Int
-        /// Bytes of IP (and UDP) header per packet, for the rate limiter: 28 with UDP, 20 native.
-        public var headerOverhead: Int
-        /// The IPv4 Router Alert option's bytes on SPM, NCF and RDATA (the engine's default: native PGM's 4).
-        public var routerAlertOverhead = 4
-        /// The largest APDU cut from the data, as `pgm-source --apdu-size` (OpenPGM's reassembly limit).
-        public var apduSize = 22_800
+        /// What lies below PGM: IP (and UDP) header bytes, Router Alert.
+        public var transport: TransportProfile
+        /// The largest APDU cut from the data, as pgm-source's default `--apdu-size`.
+        public var apduSize: Int
         /// pgm-source's `--txw-secs`, `--spm-interval` and opening SPMs.
-        public var transmitWindow: Duration = .seconds(4)
-        public var ambientSPMInterval: Duration = .seconds(1)
-        public var openingSPMs = 1
+        public var transmitWindow = ProgramDefaults.transmitWindow
+        public var ambientSPMInterval = ProgramDefaults.ambientSPMInterval
+        public var openingSPMs = ProgramDefaults.openingSPMs
         /// pgm-recv's `--nak-rpt-ivl`, `--nak-rdata-ivl` and `--nak-bo-ivl`: its LAN timers.
-        public var receiverNAKRepeatInterval: Duration = .milliseconds(250)
-        public var receiverNAKRdataInterval: Duration = .milliseconds(250)
-        public var receiverNAKBackoffInterval: Duration = .milliseconds(50)
+        public var receiverNAKRepeatInterval = ProgramDefaults.receiverNAKRepeatInterval
+        public var receiverNAKRdataInterval = ProgramDefaults.receiverNAKRdataInterval
+        public var receiverNAKBackoffInterval = ProgramDefaults.receiverNAKBackoffInterval
         /// Adjusts every receiver's configuration (DLRs' too) after the defaults above are set.
         public var receiver: @Sendable (inout Receiver.Configuration) -> Void = { _ in }
 
-        public init(seed: UInt64, rateBitsPerSecond: Int, headerOverhead: Int) {
+        public var headerOverhead: Int { transport.headerOverhead }
+        public var routerAlertOverhead: Int { transport.routerAlertOverhead }
+
+        public init(seed: UInt64, rateBitsPerSecond: Int, native: Bool) {
             self.seed = seed
             self.rateBitsPerSecond = rateBitsPerSecond
-            self.headerOverhead = headerOverhead
+            transport = ProgramDefaults.transport(native: native)
+            // pgm-source's APDU size depends only on the TPDU size and the transport: the identity is a placeholder.
+            var source = Source.Configuration(
+                tsi: TSI(gsi: GSI(rawValue: 0), sourcePort: 1), dataDestinationPort: 7500,
+                group: .ipv4(IPv4Address(239, 192, 0, 1)), sourceAddress: .ipv4(IPv4Address(198, 18, 0, 1)))
+            source.maxTPDU = ProgramDefaults.maxTPDU
+            source.transport = transport
+            apduSize = ProgramDefaults.apduSize(source)
         }
     }
 
@@ -122,8 +127,7 @@ public final class TopologyScenario {
                     tsi: TSI(gsi: GSI(rawValue: seeds.next()), sourcePort: sourcePort), dataDestinationPort: topology.port,
                     group: .ipv4(group), sourceAddress: interfaces[0].address)
                 configuration.rate = options.rateBitsPerSecond / 8
-                configuration.headerOverhead = options.headerOverhead
-                configuration.routerAlertOverhead = options.routerAlertOverhead
+                configuration.transport = options.transport
                 configuration.txwSeconds = options.transmitWindow
                 configuration.ambientSPMInterval = options.ambientSPMInterval
                 configuration.openingSPMs = options.openingSPMs

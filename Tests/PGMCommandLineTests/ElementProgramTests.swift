@@ -99,7 +99,7 @@ import Testing
             at: .zero
         )
         #expect(engine.statistics.naksWithoutSessionDropped == 1)
-        #expect(engine.statistics.packetsDroppedByAnyRule == 1)
+        #expect(engine.statistics.packetsDropped == 1)
         #expect(ElementProgram.sample(engine).element?.dropped == 1)
     }
 

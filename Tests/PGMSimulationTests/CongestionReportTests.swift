@@ -35,7 +35,7 @@ import Testing
     func sourceLearnsTheWorstReceiver(seed: UInt64) throws {
         let topology = try Self.topology()
         try topology.validate()
-        var options = TopologyScenario.Options(seed: seed, rateBitsPerSecond: 40_000_000, headerOverhead: 28)
+        var options = TopologyScenario.Options(seed: seed, rateBitsPerSecond: 40_000_000, native: false)
         // A long memory, so a receiver's estimate is its loss rate rather than its latest few packets.
         options.receiver = { $0.lossRateWeight = 1.0 / 1024 }
         let scenario = try TopologyScenario(topology, options: options)

@@ -150,7 +150,7 @@ import Testing
                 [{"source_nak_sequences_per_lost_at_most": 100}, {"source_rdata_per_lost_at_most": 100},
                  {"repair_latency_p99_at_most_ms": 60000}]
                 """#)
-        let options = TopologyScenario.Options(seed: seed, rateBitsPerSecond: 40_000_000, headerOverhead: 28)
+        let options = TopologyScenario.Options(seed: seed, rateBitsPerSecond: 40_000_000, native: false)
         let scenario = try TopologyScenario(generous, options: options)
         let outcome = scenario.run()
         #expect(outcome.failures.isEmpty, "seed \(seed): \(outcome.failures)")

@@ -28,7 +28,7 @@ public struct ElementCounters: Encodable, Sendable {
     /// NAKed sequences answered from a kept copy of a repair that had already passed, and the copies sent.
     public var nakSequencesAnsweredFromCopies: Int
     public var repairsResentFromCopies: Int
-    /// Everything the element's rules dropped (``NetworkElement/Statistics/packetsDroppedByAnyRule``).
+    /// Everything the element's rules dropped (``NetworkElement/Statistics/packetsDropped``).
     public var dropped: Int
     /// The worst receiver loss reported with OPT_CR over all sessions (0…1), and who reported it.
     public var worstLossRate: Double
@@ -55,23 +55,9 @@ public struct ElementCounters: Encodable, Sendable {
         nakRepeats = statistics.nakRepeats
         nakSequencesAnsweredFromCopies = statistics.nakSequencesAnsweredFromCopies
         repairsResentFromCopies = statistics.repairsResentFromCopies
-        dropped = statistics.packetsDroppedByAnyRule
+        dropped = statistics.packetsDropped
         let worst = statistics.worstCongestionReports.values.max { $0.receiverWorstPath < $1.receiverWorstPath }
         worstLossRate = Double(worst?.receiverWorstPath ?? 0) / Double(UInt16.max)
         worstReceiver = worst.map { "\($0.worstReceiver)" }
-    }
-}
-
-extension NetworkElement.Statistics {
-    /// Packets (and NAKs' repair states) dropped by any of the element's rules: the sum of its nineteen drop
-    /// counters, `dropped` in pgm-ne's statistics. A stand-in until PGMCore counts it itself
-    /// (`NetworkElement.Statistics.packetsDropped`), which then replaces it; a drop counter added to PGMCore
-    /// meanwhile belongs here too.
-    var packetsDroppedByAnyRule: Int {
-        foreignPacketsDropped + packetsDiscardedByOption + sessionsRejected + spmsStaleDropped
-            + spmsFromDownstreamDropped + odataDropped + rdataWithoutRepairStateDropped + rdataMisroutedDropped
-            + naksWithoutSessionDropped + naksMisroutedDropped + naksMisaddressedDropped + naksOutsideWindowDropped
-            + parityNAKsDropped + repairStatesRejected + ncfsFromDownstreamDropped + ncfsMisaddressedDropped
-            + nnaksDropped + spmrsDropped + polrsDropped
     }
 }

@@ -114,8 +114,7 @@ public struct SourceCommand: ParsableCommand {
             tsi: tsi, dataDestinationPort: network.port, group: .ipv4(network.groupAddress),
             sourceAddress: .ipv4(interface.address))
         configuration.maxTPDU = maxTPDU
-        configuration.headerOverhead = ProgramDefaults.headerOverhead(native: network.native)
-        configuration.routerAlertOverhead = ProgramDefaults.routerAlertOverhead(native: network.native)
+        configuration.transport = ProgramDefaults.transport(native: network.native)
         configuration.rate = rate.bytesPerSecond
         // 2 ms of credit: a sleeping poll loop wakes tens of microseconds late (timer slack), so a bucket of a
         // few packets would cap a fast link far below --rate.
