@@ -24,7 +24,9 @@ public struct TextFormatter: Sendable {
         switch dissection.layers {
         case .pgm(let network, let udp, _):
             appendAddresses(network, udp: udp, into: &out)
-            if let pgm = dissection.pgm { appendPGM(pgm, network: network, udp: udp, segment: dissection.segment, into: &out) }
+            if let pgm = dissection.pgm {
+                appendPGM(pgm, network: network, udp: udp, segment: dissection.segment, into: &out)
+            }
         case .fragment(let network, let fragment):
             appendAddresses(network, udp: nil, into: &out)
             out.append("fragment id ")

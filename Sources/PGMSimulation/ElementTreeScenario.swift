@@ -109,9 +109,11 @@ public final class ElementTreeScenario {
         initialSequence = sourceEngine.lead &+ 1
         source = network.addHost(
             "source", engine: sourceEngine,
-            interfaces: [InterfaceConfiguration(
-                segment: sourceSegment, address: Self.sourceAddress, uplink: configuration.link,
-                downlink: configuration.link)])
+            interfaces: [
+                InterfaceConfiguration(
+                    segment: sourceSegment, address: Self.sourceAddress, uplink: configuration.link,
+                    downlink: configuration.link)
+            ])
         logs = []
         ledger = APDULedger(apdus: configuration.apdus, source: configuration.source, initialSequence: initialSequence)
         // Hosts are numbered in creation order: the source is 0.
@@ -126,30 +128,38 @@ public final class ElementTreeScenario {
             var next: [(segment: SegmentID, upstreamAddress: NLA)] = []
             for (routerIndex, parent) in parents.enumerated() {
                 let upstreamAddress = address(segment: Int(parent.segment.rawValue) + 1, host: 200 + routerIndex % 50)
-                var interfaces = [InterfaceConfiguration(
-                    segment: parent.segment, address: upstreamAddress, uplink: configuration.link,
-                    downlink: configuration.routerUpstreamDownlink ?? configuration.link)]
+                var interfaces = [
+                    InterfaceConfiguration(
+                        segment: parent.segment, address: upstreamAddress, uplink: configuration.link,
+                        downlink: configuration.routerUpstreamDownlink ?? configuration.link)
+                ]
                 for _ in 0..<fanout {
                     let segment = network.addSegment("L\(level + 1)-\(segmentCount)")
                     segmentCount += 1
                     let routerAddress = address(segment: segment.rawValue + 1, host: 1)
-                    interfaces.append(InterfaceConfiguration(
-                        segment: segment, address: routerAddress,
-                        uplink: leaves ? configuration.leafRouterUplink : configuration.link, downlink: configuration.link))
+                    interfaces.append(
+                        InterfaceConfiguration(
+                            segment: segment, address: routerAddress,
+                            uplink: leaves ? configuration.leafRouterUplink : configuration.link,
+                            downlink: configuration.link))
                     next.append((segment, routerAddress))
                 }
                 let name = "router\(level + 1).\(routerIndex)"
                 if configuration.elements {
                     var elementConfiguration = NetworkElement.Configuration(
-                        interfaces: interfaces.enumerated().map { NetworkElement.Interface(id: InterfaceID($0), address: $1.address) },
+                        interfaces: interfaces.enumerated().map {
+                            NetworkElement.Interface(id: InterfaceID($0), address: $1.address)
+                        },
                         upstream: InterfaceID(0))
                     elementConfiguration.seed = seeds.next()
                     configuration.element(&elementConfiguration)
-                    elementHosts.append(network.addHost(
-                        name, engine: NetworkElement(configuration: elementConfiguration), interfaces: interfaces))
+                    elementHosts.append(
+                        network.addHost(
+                            name, engine: NetworkElement(configuration: elementConfiguration), interfaces: interfaces))
                 } else {
-                    plainRouters.append(network.addHost(
-                        name, engine: PlainMulticastRouter(interfaces: interfaces.count), interfaces: interfaces))
+                    plainRouters.append(
+                        network.addHost(
+                            name, engine: PlainMulticastRouter(interfaces: interfaces.count), interfaces: interfaces))
                 }
                 hostCount += 1
             }
@@ -166,9 +176,11 @@ public final class ElementTreeScenario {
                 let index = receivers.count
                 let host = network.addHost(
                     "receiver\(index)", engine: Receiver(configuration: receiverConfiguration),
-                    interfaces: [InterfaceConfiguration(
-                        segment: leaf, address: receiverAddress, uplink: configuration.receiverUplink,
-                        downlink: configuration.receiverDownlinkByLeaf[leafIndex] ?? configuration.receiverDownlink)])
+                    interfaces: [
+                        InterfaceConfiguration(
+                            segment: leaf, address: receiverAddress, uplink: configuration.receiverUplink,
+                            downlink: configuration.receiverDownlinkByLeaf[leafIndex] ?? configuration.receiverDownlink)
+                    ])
                 receiverIndexByHost[hostCount] = index
                 hostCount += 1
                 host.onActivity = { [unowned self] host, _ in self.drain(host, index: index) }
@@ -219,7 +231,9 @@ public final class ElementTreeScenario {
         return sorted[min(sorted.count - 1, Int(Double(sorted.count - 1) * fraction))]
     }
 
-    private func offset(_ sequence: SequenceNumber) -> UInt32 { UInt32(bitPattern: initialSequence.distance(to: sequence)) }
+    private func offset(_ sequence: SequenceNumber) -> UInt32 {
+        UInt32(bitPattern: initialSequence.distance(to: sequence))
+    }
 
     /// Every broken invariant, one line each: each receiver delivered exactly the sent APDUs in order except those
     /// it reported lost, and its reports name exactly the sequences it never received.
@@ -246,7 +260,8 @@ public final class ElementTreeScenario {
                 let hit = range.contains { log.lost.contains($0) }
                 if deliveredSet.contains(apdu) == hit {
                     failures.append(
-                        hit ? "\(name): APDU \(apdu) delivered although reported lost"
+                        hit
+                            ? "\(name): APDU \(apdu) delivered although reported lost"
                             : "\(name): APDU \(apdu) neither delivered nor reported lost")
                     break
                 }
@@ -333,9 +348,10 @@ public struct PlainMulticastRouter: Engine {
         self.now = now
         guard arrival.interface == .primary, !packet.body.type.isUpstream else { return }
         for interface in 1..<interfaces {
-            outbound.append(Transmit(
-                packet: packet, destination: .multicast(arrival.destination), interface: InterfaceID(interface),
-                routerAlert: Transmit.needsRouterAlert(packet.body.type), spoofedSource: arrival.source))
+            outbound.append(
+                Transmit(
+                    packet: packet, destination: .multicast(arrival.destination), interface: InterfaceID(interface),
+                    routerAlert: Transmit.needsRouterAlert(packet.body.type), spoofedSource: arrival.source))
             forwarded += 1
         }
     }

@@ -17,7 +17,9 @@ public struct InterfaceConfiguration: Sendable {
     /// Segment to host.
     public var downlink: LinkProfile
 
-    public init(segment: SegmentID, address: NLA, uplink: LinkProfile = LinkProfile(), downlink: LinkProfile = LinkProfile()) {
+    public init(
+        segment: SegmentID, address: NLA, uplink: LinkProfile = LinkProfile(), downlink: LinkProfile = LinkProfile()
+    ) {
         self.segment = segment
         self.address = address
         self.uplink = uplink
@@ -59,7 +61,9 @@ public final class Host<E: Engine>: SimulatedHost {
     /// The address of the host's first interface.
     public var address: NLA { interfaces[0].address }
 
-    func deliver(_ packet: Packet, arrival: Arrival, at now: Instant) { engine.receive(packet, arrival: arrival, at: now) }
+    func deliver(_ packet: Packet, arrival: Arrival, at now: Instant) {
+        engine.receive(packet, arrival: arrival, at: now)
+    }
     func timeout(at now: Instant) { engine.handleTimeout(at: now) }
     func nextTransmit(at now: Instant) -> Transmit? { engine.pollTransmit(at: now) }
     func activity(at now: Instant) { onActivity?(self, now) }

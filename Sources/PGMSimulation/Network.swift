@@ -1,7 +1,7 @@
+import HeapModule
+import PGMCapture
 public import PGMCore
 public import PGMWire
-import PGMCapture
-import HeapModule
 
 /// A deterministic discrete-event network in virtual time: hosts running engines, LAN segments, lossy links.
 ///
@@ -71,9 +71,13 @@ public final class Network {
         let host = Host(name: name, engine: engine, interfaces: interfaces)
         let index = hosts.count
         hosts.append(host)
-        links.append(interfaces.map {
-            (LinkState(profile: $0.uplink, random: random.split()), LinkState(profile: $0.downlink, random: random.split()))
-        })
+        links.append(
+            interfaces.map {
+                (
+                    LinkState(profile: $0.uplink, random: random.split()),
+                    LinkState(profile: $0.downlink, random: random.split())
+                )
+            })
         for (position, interface) in interfaces.enumerated() {
             precondition(interface.segment.rawValue < segments.count, "unknown segment")
             segments[interface.segment.rawValue].append((index, position))
@@ -212,16 +216,18 @@ public final class Network {
                     second = []
                 }
                 if second.isEmpty {
-                    record(targetInterface.segment, source, destinationAddress, bytes, transmit,
-                           receiver: hosts[target.host].name, dropped: true)
+                    record(
+                        targetInterface.segment, source, destinationAddress, bytes, transmit,
+                        receiver: hosts[target.host].name, dropped: true)
                 }
                 for delay in second {
                     order += 1
                     let arrival = Arrival(
                         source: source, destination: destinationAddress, interface: InterfaceID(target.interface))
-                    queue.insert(ScheduledEvent(
-                        time: now + first + delay, order: order,
-                        action: .deliver(Delivery(host: target.host, bytes: bytes, arrival: arrival))))
+                    queue.insert(
+                        ScheduledEvent(
+                            time: now + first + delay, order: order,
+                            action: .deliver(Delivery(host: target.host, bytes: bytes, arrival: arrival))))
                 }
             }
         }
@@ -232,9 +238,10 @@ public final class Network {
         receiver: String?, dropped: Bool
     ) {
         guard tracing else { return }
-        trace.append(TraceRecord(
-            time: now, segment: segment, source: source, destination: destination, bytes: bytes,
-            ttl: transmit.ttl, routerAlert: transmit.routerAlert, receiver: receiver, dropped: dropped))
+        trace.append(
+            TraceRecord(
+                time: now, segment: segment, source: source, destination: destination, bytes: bytes,
+                ttl: transmit.ttl, routerAlert: transmit.routerAlert, receiver: receiver, dropped: dropped))
     }
 }
 

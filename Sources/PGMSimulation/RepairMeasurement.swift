@@ -196,8 +196,10 @@ public struct RepairFigures: Sendable {
         guard ratio > limit else { return (summary, []) }
         return (
             summary,
-            ["\(count) \(what) for \(distinctLostSequences) distinct lost sequences: \(Self.fixed(ratio, 2)) per loss "
-                + "> \(Self.fixed(limit, 2))"]
+            [
+                "\(count) \(what) for \(distinctLostSequences) distinct lost sequences: \(Self.fixed(ratio, 2)) per loss "
+                    + "> \(Self.fixed(limit, 2))"
+            ]
         )
     }
 

@@ -95,9 +95,11 @@ public final class SessionScenario {
         initialSequence = sourceEngine.lead &+ 1
         source = network.addHost(
             "source", engine: sourceEngine,
-            interfaces: [InterfaceConfiguration(
-                segment: segment, address: Self.sourceAddress, uplink: configuration.sourceUplink,
-                downlink: configuration.sourceDownlink)])
+            interfaces: [
+                InterfaceConfiguration(
+                    segment: segment, address: Self.sourceAddress, uplink: configuration.sourceUplink,
+                    downlink: configuration.sourceDownlink)
+            ])
         logs = Array(repeating: ReceiverLog(), count: configuration.receivers)
         ledger = APDULedger(apdus: configuration.apdus, source: configuration.source, initialSequence: initialSequence)
         for index in 0..<configuration.receivers {
@@ -106,9 +108,11 @@ public final class SessionScenario {
             let address = NLA.ipv4(IPv4Address(rawValue: IPv4Address(10, 0, 0, 0).rawValue + 100 + UInt32(index)))
             let host = network.addHost(
                 "receiver\(index)", engine: Receiver(configuration: receiverConfiguration),
-                interfaces: [InterfaceConfiguration(
-                    segment: segment, address: address, uplink: configuration.receiverUplink,
-                    downlink: configuration.receiverDownlink)])
+                interfaces: [
+                    InterfaceConfiguration(
+                        segment: segment, address: address, uplink: configuration.receiverUplink,
+                        downlink: configuration.receiverDownlink)
+                ])
             host.onActivity = { [unowned self] host, _ in self.drain(host, index: index) }
             receivers.append(host)
         }
@@ -217,7 +221,8 @@ public final class SessionScenario {
             let lost = log.lost
             if log.strayReports > 0 { failures.append("\(name): \(log.strayReports) loss reports outside the session") }
             if log.prematureReports > 0 {
-                failures.append("\(name): \(log.prematureReports) window-advanced reports before the source's trail moved")
+                failures.append(
+                    "\(name): \(log.prematureReports) window-advanced reports before the source's trail moved")
             }
             // A receiver can only account for sequences some packet told it about; when every FIN SPM was lost
             // to it, the close is excused, and so is any tail beyond what it heard of.
@@ -245,7 +250,8 @@ public final class SessionScenario {
                 let hit = range.contains { lost.contains($0) }
                 if deliveredSet.contains(apdu) == hit {
                     failures.append(
-                        hit ? "\(name): APDU \(apdu) delivered although reported lost"
+                        hit
+                            ? "\(name): APDU \(apdu) delivered although reported lost"
                             : "\(name): APDU \(apdu) neither delivered nor reported lost")
                     break
                 }

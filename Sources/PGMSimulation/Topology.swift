@@ -202,18 +202,26 @@ extension Topology {
         }
         var prefixes: [String: IPv4Prefix] = [:]
         for subnet in subnets {
-            guard let prefix = IPv4Prefix(subnet.prefix) else { try fail("subnet \(subnet.name): bad prefix \(subnet.prefix)"); return }
+            guard let prefix = IPv4Prefix(subnet.prefix) else {
+                try fail("subnet \(subnet.name): bad prefix \(subnet.prefix)"); return
+            }
             guard prefix.length >= 15, prefix.network >> 17 == 0xC612 >> 1 else {
                 try fail("subnet \(subnet.name): \(subnet.prefix) is not inside 198.18.0.0/15")
                 return
             }
-            guard Self.isShortName(subnet.name) else { try fail("subnet name '\(subnet.name)': use 1-12 of [a-z0-9-]") ; return }
-            guard prefixes.updateValue(prefix, forKey: subnet.name) == nil else { try fail("subnet \(subnet.name) declared twice"); return }
+            guard Self.isShortName(subnet.name) else {
+                try fail("subnet name '\(subnet.name)': use 1-12 of [a-z0-9-]"); return
+            }
+            guard prefixes.updateValue(prefix, forKey: subnet.name) == nil else {
+                try fail("subnet \(subnet.name) declared twice"); return
+            }
         }
         var hostNames: Set<String> = []
         var addresses: Set<String> = []
         for host in hosts {
-            guard Self.isShortName(host.name) else { try fail("host name '\(host.name)': use 1-12 of [a-z0-9-]"); return }
+            guard Self.isShortName(host.name) else {
+                try fail("host name '\(host.name)': use 1-12 of [a-z0-9-]"); return
+            }
             guard hostNames.insert(host.name).inserted else { try fail("host \(host.name) declared twice"); return }
             guard !host.interfaces.isEmpty else { try fail("host \(host.name) has no interface"); return }
             for interface in host.interfaces {
@@ -225,20 +233,27 @@ extension Topology {
                     try fail("host \(host.name): \(interface.address) is not in \(interface.subnet) (\(prefix))")
                     return
                 }
-                guard addresses.insert(interface.address).inserted else { try fail("address \(interface.address) used twice"); return }
+                guard addresses.insert(interface.address).inserted else {
+                    try fail("address \(interface.address) used twice"); return
+                }
                 for loss in [interface.loss?.in, interface.loss?.out].compactMap({ $0 }) {
-                    if let rate = loss.rate, !(0...1).contains(rate) { try fail("host \(host.name): loss rate \(rate) outside 0…1") }
+                    if let rate = loss.rate, !(0...1).contains(rate) {
+                        try fail("host \(host.name): loss rate \(rate) outside 0…1")
+                    }
                     if (loss.burstEvery == nil) != (loss.burstLength == nil) {
                         try fail("host \(host.name): burst_every and burst_length go together")
                     }
                 }
             }
             if host.run.program == .networkElement {
-                guard let upstream = host.run.upstream, host.interfaces.contains(where: { $0.subnet == upstream }) else {
+                guard let upstream = host.run.upstream, host.interfaces.contains(where: { $0.subnet == upstream })
+                else {
                     try fail("network element \(host.name) needs `upstream:` naming one of its subnets")
                     return
                 }
-                guard host.interfaces.count >= 2 else { try fail("network element \(host.name) needs two interfaces"); return }
+                guard host.interfaces.count >= 2 else {
+                    try fail("network element \(host.name) needs two interfaces"); return
+                }
             } else if host.interfaces.count != 1 {
                 try fail("host \(host.name): only network elements have several interfaces")
             }
@@ -248,7 +263,9 @@ extension Topology {
         for check in checks {
             switch check {
             case .noRepairsOn(let names):
-                for subnet in names where prefixes[subnet] == nil { try fail("check no_rdata_on: unknown subnet \(subnet)") }
+                for subnet in names where prefixes[subnet] == nil {
+                    try fail("check no_rdata_on: unknown subnet \(subnet)")
+                }
             case .sourceNAKSequencesPerLostAtMost(let limit), .sourceRDATAPerLostAtMost(let limit):
                 guard limit.isFinite, limit >= 0 else {
                     try fail("check \(check.name): \(limit) is not a ratio ≥ 0")

@@ -1,6 +1,6 @@
+import PGMCapture
 public import PGMCore
 public import PGMWire
-import PGMCapture
 
 /// Runs a ``Topology`` (the same file the namespace lab brings up) in the simulator: every subnet a segment,
 /// every host its engine (source, receiver, DLR, network element), loss per link direction as the file says,
@@ -104,7 +104,9 @@ public final class TopologyScenario {
         delivered = Array(repeating: [], count: topology.hosts.count)
         results = topology.hosts.map { HostResult(name: $0.name, role: $0.run.program) }
         for subnet in topology.subnets { segments[subnet.name] = network.addSegment(subnet.name) }
-        guard let group = IPv4Address(topology.group) else { throw Unsupported(description: "bad group \(topology.group)") }
+        guard let group = IPv4Address(topology.group) else {
+            throw Unsupported(description: "bad group \(topology.group)")
+        }
 
         for (index, host) in topology.hosts.enumerated() {
             let interfaces = host.interfaces.map { interface in
@@ -124,7 +126,8 @@ public final class TopologyScenario {
             case .source:
                 let sourcePort = UInt16(truncatingIfNeeded: seeds.next() % 50_000 + 1024)
                 var configuration = Source.Configuration(
-                    tsi: TSI(gsi: GSI(rawValue: seeds.next()), sourcePort: sourcePort), dataDestinationPort: topology.port,
+                    tsi: TSI(gsi: GSI(rawValue: seeds.next()), sourcePort: sourcePort),
+                    dataDestinationPort: topology.port,
                     group: .ipv4(group), sourceAddress: interfaces[0].address)
                 configuration.rate = options.rateBitsPerSecond / 8
                 configuration.transport = options.transport
@@ -132,11 +135,13 @@ public final class TopologyScenario {
                 configuration.ambientSPMInterval = options.ambientSPMInterval
                 configuration.openingSPMs = options.openingSPMs
                 configuration.seed = seeds.next()
-                let sourceHost = network.addHost(host.name, engine: Source(configuration: configuration, at: .zero), interfaces: interfaces)
+                let sourceHost = network.addHost(
+                    host.name, engine: Source(configuration: configuration, at: .zero), interfaces: interfaces)
                 sourceHost.onActivity = { [unowned self] host, now in self.feed(host, now: now) }
                 source = sourceHost
             case .receiver:
-                let receiverHost = network.addHost(host.name, engine: Receiver(configuration: receiverConfiguration), interfaces: interfaces)
+                let receiverHost = network.addHost(
+                    host.name, engine: Receiver(configuration: receiverConfiguration), interfaces: interfaces)
                 receiverHost.onActivity = { [unowned self] host, now in
                     while let event = host.engine.pollEvent() { self.record(event, host: index, now: now) }
                     self.results[index].naks = host.engine.statistics.naksSent
@@ -145,8 +150,10 @@ public final class TopologyScenario {
                 }
                 receivers.append((index, receiverHost))
             case .dlr:
-                let configuration = DesignatedLocalRepairer.Configuration(receiver: receiverConfiguration, address: interfaces[0].address)
-                let repairerHost = network.addHost(host.name, engine: DesignatedLocalRepairer(configuration: configuration), interfaces: interfaces)
+                let configuration = DesignatedLocalRepairer.Configuration(
+                    receiver: receiverConfiguration, address: interfaces[0].address)
+                let repairerHost = network.addHost(
+                    host.name, engine: DesignatedLocalRepairer(configuration: configuration), interfaces: interfaces)
                 repairerHost.onActivity = { [unowned self] host, now in
                     while let event = host.engine.pollEvent() { self.record(event, host: index, now: now) }
                     self.results[index].repairs = host.engine.statistics.sequencesRepaired
@@ -155,11 +162,18 @@ public final class TopologyScenario {
             case .networkElement:
                 let upstream = host.interfaces.firstIndex { $0.subnet == host.run.upstream }!
                 var configuration = NetworkElement.Configuration(
-                    interfaces: interfaces.enumerated().map { NetworkElement.Interface(id: InterfaceID($0.offset), address: $0.element.address) },
+                    interfaces: interfaces.enumerated().map {
+                        NetworkElement.Interface(id: InterfaceID($0.offset), address: $0.element.address)
+                    },
                     upstream: InterfaceID(upstream))
                 configuration.seed = seeds.next()
                 // An interface id is its position: the simulator sends `Transmit.interface` on that interface.
-                elements.append((host.name, network.addHost(host.name, engine: NetworkElement(configuration: configuration), interfaces: interfaces)))
+                elements.append(
+                    (
+                        host.name,
+                        network.addHost(
+                            host.name, engine: NetworkElement(configuration: configuration), interfaces: interfaces)
+                    ))
             case .openPGMSource, .openPGMReceiver:
                 throw Unsupported(description: "\(host.name): OpenPGM hosts run only in the namespace lab")
             }
@@ -178,7 +192,8 @@ public final class TopologyScenario {
             let badToGood = 1 / max(1, length * packetsPerSecond)
             let share = min(0.99, length / every)
             let goodToBad = share * badToGood / (1 - share)
-            return LinkProfile(loss: .gilbertElliott(goodToBad: goodToBad, badToGood: badToGood, lossInGood: rate, lossInBad: 1))
+            return LinkProfile(
+                loss: .gilbertElliott(goodToBad: goodToBad, badToGood: badToGood, lossInGood: rate, lossInBad: 1))
         }
         return LinkProfile(loss: rate > 0 ? .bernoulli(rate) : .none)
     }

@@ -1,6 +1,6 @@
+import PGMCapture
 public import PGMCore
 public import PGMWire
-import PGMCapture
 
 /// One packet as the simulator saw it: on the wire of its sender's segment (`receiver == nil`), or lost on
 /// the way into one receiver (`receiver` named, `dropped`).

@@ -186,7 +186,8 @@ public final class Driver<E: Engine> {
                 statistics.undecodable += 1
                 return
             }
-            let payload = bytes[(bytes.startIndex + header.payload.lowerBound)..<(bytes.startIndex + header.payload.upperBound)]
+            let payload = bytes[
+                (bytes.startIndex + header.payload.lowerBound)..<(bytes.startIndex + header.payload.upperBound)]
             receive(payload, from: header.source, to: header.destination, via: sockets, at: now)
             return
         }
@@ -212,7 +213,9 @@ public final class Driver<E: Engine> {
             return
         }
         engine.receive(
-            packet, arrival: Arrival(source: .ipv4(source), destination: .ipv4(destination), interface: sockets.configuration.id),
+            packet,
+            arrival: Arrival(
+                source: .ipv4(source), destination: .ipv4(destination), interface: sockets.configuration.id),
             at: now)
     }
 
@@ -222,7 +225,8 @@ public final class Driver<E: Engine> {
             guard let transmit = engine.pollTransmit(at: now) else { break }
             guard let target = sockets.first(where: { $0.configuration.id == transmit.interface }) else {
                 statistics.sendFailures += 1
-                logger.debug("transmit for an interface without sockets", metadata: ["pgm.interface": "\(transmit.interface)"])
+                logger.debug(
+                    "transmit for an interface without sockets", metadata: ["pgm.interface": "\(transmit.interface)"])
                 continue
             }
             if let current = pending, current !== target || sendBatch.isFull { flush(current) }

@@ -117,7 +117,9 @@ public final class InterfaceSockets {
                         "\(configuration.interface.address):\(port) for unicast NAKs")
                     receive.append(unicast)
                 } else {
-                    try bindSocket(unicast, sockaddr_in(configuration.interface.address, port: 0), "\(configuration.interface.address):0")
+                    try bindSocket(
+                        unicast, sockaddr_in(configuration.interface.address, port: 0),
+                        "\(configuration.interface.address):0")
                 }
                 if configuration.segmentationOffload {
                     // Kernels before 5.0 do not know UDP_GRO; they deliver datagram by datagram.
@@ -127,7 +129,8 @@ public final class InterfaceSockets {
                 self.sendDescriptor = unicast
                 self.segmentsUDP = configuration.segmentationOffload
             case .native:
-                let fd = socket(AF_INET, Int32(SOCK_RAW.rawValue) | Int32(SOCK_CLOEXEC.rawValue), Encapsulation.ipProtocol)
+                let fd = socket(
+                    AF_INET, Int32(SOCK_RAW.rawValue) | Int32(SOCK_CLOEXEC.rawValue), Encapsulation.ipProtocol)
                 guard fd >= 0 else { throw SystemError.last("socket(AF_INET, SOCK_RAW, 113)") }
                 owned.append(fd)
                 try setOption(fd, ipLevel, IP_HDRINCL, Int32(1), "IP_HDRINCL")

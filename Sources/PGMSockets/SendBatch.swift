@@ -98,7 +98,8 @@ final class SendBatch {
             return
         }
         messages.append(
-            Message(range: start..<buffer.count, destination: address, segmentSize: length, segments: 1, isClosed: !isData))
+            Message(
+                range: start..<buffer.count, destination: address, segmentSize: length, segments: 1, isClosed: !isData))
     }
 
     /// Sends everything appended; returns how many datagrams and bytes left, counting the rest as failures.
@@ -115,7 +116,8 @@ final class SendBatch {
         buffer.withUnsafeMutableBytes { raw in
             for (index, message) in messages.enumerated() {
                 names[index] = sockaddr_in(message.destination, port: port)
-                iovecs[index] = iovec(iov_base: raw.baseAddress! + message.range.lowerBound, iov_len: message.range.count)
+                iovecs[index] = iovec(
+                    iov_base: raw.baseAddress! + message.range.lowerBound, iov_len: message.range.count)
                 var header = msghdr()
                 header.msg_name = UnsafeMutableRawPointer(names + index)
                 header.msg_namelen = socklen_t(MemoryLayout<sockaddr_in>.size)
@@ -142,7 +144,8 @@ final class SendBatch {
                     continue
                 } else if messages[next].segments > 1 && (errno == EIO || errno == EINVAL || errno == EOPNOTSUPP) {
                     sockets.segmentsUDP = false
-                    let outcome = sendSegments(of: messages[next], from: UnsafeRawBufferPointer(raw), to: fd, name: names + next)
+                    let outcome = sendSegments(
+                        of: messages[next], from: UnsafeRawBufferPointer(raw), to: fd, name: names + next)
                     sent += outcome.sent
                     bytes += outcome.bytes
                     failed += messages[next].segments - outcome.sent

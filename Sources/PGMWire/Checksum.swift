@@ -50,9 +50,9 @@ public enum PGMChecksum {
         while index < count {
             // Native-order placement of the remaining bytes, as if loaded from a zero-padded word.
             #if _endian(little)
-            tail |= UInt64(bytes[index]) << shift
+                tail |= UInt64(bytes[index]) << shift
             #else
-            tail |= UInt64(bytes[index]) << (56 - shift)
+                tail |= UInt64(bytes[index]) << (56 - shift)
             #endif
             shift += 8
             index += 1
@@ -65,7 +65,7 @@ public enum PGMChecksum {
         folded = (folded & 0xFFFF) + (folded >> 16)
         var result = UInt16(truncatingIfNeeded: folded)
         #if _endian(little)
-        result = result.byteSwapped
+            result = result.byteSwapped
         #endif
         return fold(UInt32(result) + initial)
     }

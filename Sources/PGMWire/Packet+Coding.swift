@@ -30,14 +30,17 @@ extension Packet {
     /// | Type specific data ...
     /// ```
     @inlinable
-    public init(decoding bytes: ArraySlice<UInt8>, checksum policy: ChecksumPolicy = .verify) throws(PacketDecodingError) {
+    public init(decoding bytes: ArraySlice<UInt8>, checksum policy: ChecksumPolicy = .verify)
+        throws(PacketDecodingError)
+    {
         let result = bytes.withUnsafeBytes { raw in
             Result { () throws(PacketDecodingError) in try Packet.decodeFields(raw, checksum: policy) }
         }
         let fields = try result.get()
-        self = fields.packet(payload: fields.payloadRange.map {
-            bytes[(bytes.startIndex + $0.lowerBound)..<(bytes.startIndex + $0.upperBound)]
-        })
+        self = fields.packet(
+            payload: fields.payloadRange.map {
+                bytes[(bytes.startIndex + $0.lowerBound)..<(bytes.startIndex + $0.upperBound)]
+            })
     }
 
     @inlinable

@@ -16,7 +16,9 @@ public struct Packet: Hashable, Sendable {
     /// Options in wire order, without OPT_LENGTH. At most ``Option/maximumCount``.
     public var options: [Option]
 
-    public init(sourcePort: UInt16, destinationPort: UInt16, flags: Flags = [], gsi: GSI, body: Body, options: [Option] = []) {
+    public init(
+        sourcePort: UInt16, destinationPort: UInt16, flags: Flags = [], gsi: GSI, body: Body, options: [Option] = []
+    ) {
         self.sourcePort = sourcePort
         self.destinationPort = destinationPort
         self.flags = flags

@@ -26,7 +26,8 @@ struct SegmentationRunTests {
     }
 
     @Test func runIsCutIntoItsPackets() throws {
-        let run = Self.data(10, size: 100) + Self.data(11, size: 100) + Self.data(12, size: 100, repair: true)
+        let run =
+            Self.data(10, size: 100) + Self.data(11, size: 100) + Self.data(12, size: 100, repair: true)
             + Self.data(13, size: 40)
         let dissections = Self.dissect(Self.frame(run))
         #expect(dissections.count == 4)

@@ -23,7 +23,10 @@ struct NamespaceLab {
         let b = "\(prefix)b"
         try Self.run(["ip", "netns", "add", sourceNamespace])
         try Self.run(["ip", "netns", "add", receiverNamespace])
-        try Self.run(["ip", "link", "add", a, "netns", sourceNamespace, "type", "veth", "peer", "name", b, "netns", receiverNamespace])
+        try Self.run([
+            "ip", "link", "add", a, "netns", sourceNamespace, "type", "veth", "peer", "name", b, "netns",
+            receiverNamespace,
+        ])
         try Self.run(["ip", "-n", sourceNamespace, "addr", "add", "\(sourceAddress)/24", "dev", a])
         try Self.run(["ip", "-n", receiverNamespace, "addr", "add", "\(receiverAddress)/24", "dev", b])
         for (namespace, link) in [(sourceNamespace, a), (receiverNamespace, b)] {
@@ -34,7 +37,11 @@ struct NamespaceLab {
             let exec = ["ip", "netns", "exec", receiverNamespace, "nft"]
             try Self.run(exec + ["add", "table", "ip", "pgmloss"])
             try Self.run(exec + ["add chain ip pgmloss in { type filter hook prerouting priority 0 ; }"])
-            try Self.run(exec + ["add", "rule", "ip", "pgmloss", "in", "ip", "daddr", "239.192.0.0/16", "numgen", "random", "mod", "100", "<", "\(lossPercent)", "drop"])
+            try Self.run(
+                exec + [
+                    "add", "rule", "ip", "pgmloss", "in", "ip", "daddr", "239.192.0.0/16", "numgen", "random", "mod",
+                    "100", "<", "\(lossPercent)", "drop",
+                ])
         }
     }
 
@@ -57,7 +64,8 @@ struct NamespaceLab {
         try process.run()
         process.waitUntilExit()
         guard process.terminationStatus == 0 else {
-            throw CommandFailed(description: "\(arguments.joined(separator: " ")) exited with \(process.terminationStatus)")
+            throw CommandFailed(
+                description: "\(arguments.joined(separator: " ")) exited with \(process.terminationStatus)")
         }
         return process.terminationStatus
     }
@@ -146,7 +154,11 @@ struct NamespaceNetwork {
     private func drop(in role: String, percent: Int, hook: String, match: [String]) throws {
         try exec(role, ["nft", "add", "table", "ip", "pgmloss"])
         try exec(role, ["nft", "add chain ip pgmloss \(hook) { type filter hook \(hook) priority 0 ; }"])
-        try exec(role, ["nft", "add", "rule", "ip", "pgmloss", hook] + match + ["numgen", "random", "mod", "100", "<", "\(percent)", "drop"])
+        try exec(
+            role,
+            ["nft", "add", "rule", "ip", "pgmloss", hook] + match + [
+                "numgen", "random", "mod", "100", "<", "\(percent)", "drop",
+            ])
     }
 
     func tearDown() {

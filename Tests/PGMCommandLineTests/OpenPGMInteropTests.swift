@@ -24,9 +24,11 @@ import Testing
         return output
     }
 
-    @Test(.enabled(if: available, "needs root, ip, nft, cc and libpgm-dev"), arguments: [
-        ("pgm-source", "udp"), ("pgm-source", "native"), ("openpgm", "udp"), ("openpgm", "native"),
-    ])
+    @Test(
+        .enabled(if: available, "needs root, ip, nft, cc and libpgm-dev"),
+        arguments: [
+            ("pgm-source", "udp"), ("pgm-source", "native"), ("openpgm", "udp"), ("openpgm", "native"),
+        ])
     func aFileCrossesALossyLinkBetweenImplementations(sender: String, encapsulation: String) throws {
         let peer = try Self.buildPeer()
         defer { try? FileManager.default.removeItem(at: peer) }
@@ -45,25 +47,33 @@ import Testing
         let receiver: Child
         if sender == "openpgm" {
             receiver = try Child(
-                inReceiver + [try SourceReceiveEndToEndTests.binary("pgm-recv"), "--interface", lab.receiverAddress,
-                              "--output", output.path, "--timeout", "20"] + ours)
+                inReceiver + [
+                    try SourceReceiveEndToEndTests.binary("pgm-recv"), "--interface", lab.receiverAddress,
+                    "--output", output.path, "--timeout", "20",
+                ] + ours)
         } else {
             receiver = try Child(
-                inReceiver + [peer.path, "recv", "--network", "\(lab.receiverAddress);239.192.0.1", "--timeout", "20",
-                              "--bytes", "\(size)"] + theirs,
+                inReceiver + [
+                    peer.path, "recv", "--network", "\(lab.receiverAddress);239.192.0.1", "--timeout", "20",
+                    "--bytes", "\(size)",
+                ] + theirs,
                 output: output)
         }
         receiver.waitForStandardError(containing: "joined")
         let source: Child
         if sender == "openpgm" {
             source = try Child(
-                inSource + [peer.path, "send", "--network", "\(lab.sourceAddress);239.192.0.1", "--rate", "12500000",
-                            "--linger", "3"] + theirs,
+                inSource + [
+                    peer.path, "send", "--network", "\(lab.sourceAddress);239.192.0.1", "--rate", "12500000",
+                    "--linger", "3",
+                ] + theirs,
                 input: input)
         } else {
             source = try Child(
-                inSource + [try SourceReceiveEndToEndTests.binary("pgm-source"), "--interface", lab.sourceAddress,
-                            "--rate", "100M", "--linger", "3", input.path] + ours)
+                inSource + [
+                    try SourceReceiveEndToEndTests.binary("pgm-source"), "--interface", lab.sourceAddress,
+                    "--rate", "100M", "--linger", "3", input.path,
+                ] + ours)
         }
         let sent = source.wait(seconds: 60)
         let received = receiver.wait(seconds: 60)

@@ -15,7 +15,8 @@ import Testing
     /// Starts `arguments[0]` with the rest, stderr to a file; ended by PID if still running at the deadline.
     final class Child {
         let process = Process()
-        let errorFile = FileManager.default.temporaryDirectory.appendingPathComponent("pgm-e2e-\(UUID().uuidString).err")
+        let errorFile = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "pgm-e2e-\(UUID().uuidString).err")
 
         init(_ arguments: [String], input: URL? = nil, output: URL? = nil, inputPipe: Pipe? = nil) throws {
             process.executableURL = URL(fileURLWithPath: arguments[0])
@@ -62,7 +63,9 @@ import Testing
         let random = try FileHandle(forReadingFrom: URL(fileURLWithPath: "/dev/urandom"))
         defer { try? random.close() }
         var data = Data(capacity: bytes)
-        while data.count < bytes, let chunk = try random.read(upToCount: min(1 << 20, bytes - data.count)), !chunk.isEmpty {
+        while data.count < bytes, let chunk = try random.read(upToCount: min(1 << 20, bytes - data.count)),
+            !chunk.isEmpty
+        {
             data.append(chunk)
         }
         try data.write(to: url)
@@ -89,7 +92,8 @@ import Testing
             try Child([try Self.binary("pgm-recv")] + common + ["--output", $0.path, "--timeout", "10"])
         }
         for receiver in receivers { receiver.waitForStandardError(containing: "joined") }
-        let source = try Child([try Self.binary("pgm-source")] + common + ["--rate", "400M", "--linger", "0.5", input.path])
+        let source = try Child(
+            [try Self.binary("pgm-source")] + common + ["--rate", "400M", "--linger", "0.5", input.path])
         let sent = source.wait(seconds: 30)
         #expect(sent.status == 0, "\(sent.standardError)")
         #expect(sent.standardError.contains("window 4 s at 400 Mbit/s = 200,000,000 bytes"))
@@ -117,7 +121,9 @@ import Testing
         // start-up, when the source blocks SIGINT for its signalfd), so that only the partial APDU waits for it.
         let fullAPDUs = 100_000 / 22_784 * 22_784
         let deadline = Date().addingTimeInterval(15)
-        while Date() < deadline, (try? FileManager.default.attributesOfItem(atPath: output.path)[.size] as? Int) ?? 0 < fullAPDUs {
+        while Date() < deadline,
+            (try? FileManager.default.attributesOfItem(atPath: output.path)[.size] as? Int) ?? 0 < fullAPDUs
+        {
             usleep(20_000)
         }
         usleep(200_000)
@@ -154,7 +160,9 @@ import Testing
 
     /// 5 % of the multicast into the receiver's namespace is dropped; the file must still arrive whole, with
     /// NAKs sent and repairs received.
-    @Test(.enabled(if: NamespaceLab.available, "needs root, ip and nft"), arguments: [["--udp-port", "3056"], ["--native"]])
+    @Test(
+        .enabled(if: NamespaceLab.available, "needs root, ip and nft"),
+        arguments: [["--udp-port", "3056"], ["--native"]])
     func aFileCrossesALossyLinkBetweenNamespaces(encapsulation: [String]) throws {
         let lab = NamespaceLab()
         defer { lab.tearDown() }
@@ -163,12 +171,18 @@ import Testing
         let output = input.appendingPathExtension("out")
         defer { try? FileManager.default.removeItem(at: input); try? FileManager.default.removeItem(at: output) }
         let receiver = try Child(
-            ["/usr/sbin/ip", "netns", "exec", lab.receiverNamespace, try Self.binary("pgm-recv"), "--interface", lab.receiverAddress,
-             "--output", output.path, "--timeout", "15", "--json"] + encapsulation)
+            [
+                "/usr/sbin/ip", "netns", "exec", lab.receiverNamespace, try Self.binary("pgm-recv"), "--interface",
+                lab.receiverAddress,
+                "--output", output.path, "--timeout", "15", "--json",
+            ] + encapsulation)
         receiver.waitForStandardError(containing: "\"type\":\"start\"")
         let source = try Child(
-            ["/usr/sbin/ip", "netns", "exec", lab.sourceNamespace, try Self.binary("pgm-source"), "--interface", lab.sourceAddress,
-             "--rate", "100M", input.path] + encapsulation)
+            [
+                "/usr/sbin/ip", "netns", "exec", lab.sourceNamespace, try Self.binary("pgm-source"), "--interface",
+                lab.sourceAddress,
+                "--rate", "100M", input.path,
+            ] + encapsulation)
         let sent = source.wait(seconds: 40)
         let received = receiver.wait(seconds: 40)
         #expect(sent.status == 0, "\(sent.standardError)")
@@ -194,12 +208,18 @@ import Testing
         let output = input.appendingPathExtension("out")
         defer { try? FileManager.default.removeItem(at: input); try? FileManager.default.removeItem(at: output) }
         let receiver = try Child(
-            ["/usr/sbin/ip", "netns", "exec", lab.receiverNamespace, try Self.binary("pgm-recv"), "--interface", lab.receiverAddress,
-             "--output", output.path, "--timeout", "15"])
+            [
+                "/usr/sbin/ip", "netns", "exec", lab.receiverNamespace, try Self.binary("pgm-recv"), "--interface",
+                lab.receiverAddress,
+                "--output", output.path, "--timeout", "15",
+            ])
         receiver.waitForStandardError(containing: "joined")
         let source = try Child(
-            ["/usr/sbin/ip", "netns", "exec", lab.sourceNamespace, try Self.binary("pgm-source"), "--interface", lab.sourceAddress,
-             "--rate", "20M", "--txw-secs", "0.05", "--linger", "2", input.path])
+            [
+                "/usr/sbin/ip", "netns", "exec", lab.sourceNamespace, try Self.binary("pgm-source"), "--interface",
+                lab.sourceAddress,
+                "--rate", "20M", "--txw-secs", "0.05", "--linger", "2", input.path,
+            ])
         let sent = source.wait(seconds: 30)
         let received = receiver.wait(seconds: 30)
         #expect(sent.status == 0, "\(sent.standardError)")

@@ -38,7 +38,9 @@ import Testing
         #expect(command.windowDescription == "window 4 s at 100 Mbit/s = 50,000,000 bytes")
         let capped = try SourceCommand.parse(["--rate", "1G", "--txw-secs", "10", "--txw-bytes", "1000000"])
         #expect(capped.windowBytes == 1_000_000)
-        #expect(capped.windowDescription == "window 10 s at 1 Gbit/s = 1,250,000,000 bytes, capped by --txw-bytes at 1,000,000 bytes")
+        #expect(
+            capped.windowDescription
+                == "window 10 s at 1 Gbit/s = 1,250,000,000 bytes, capped by --txw-bytes at 1,000,000 bytes")
     }
 
     /// The options' defaults are ProgramDefaults' (which the lab also hands to the simulator), with the values
@@ -112,7 +114,9 @@ import Testing
         #expect(source.contains("OVERVIEW: Send files or standard input reliably to a PGM (RFC 3208) multicast group."))
         #expect(source.contains("pgm-source --interface eth0 --rate 50M big.iso"))
         #expect(source.contains("77  --native without root or CAP_NET_RAW"))
-        #expect(source.contains("--udp-port <port>") && source.contains("--multicast-loop") && source.contains("--txw-secs"))
+        #expect(
+            source.contains("--udp-port <port>") && source.contains("--multicast-loop") && source.contains("--txw-secs")
+        )
         let receiver = ReceiveCommand.helpMessage(columns: 120)
         #expect(receiver.contains("pgm-recv --interface eth0 --output big.iso"))
         #expect(receiver.contains("3   some data was unrecoverable"))
@@ -142,8 +146,12 @@ import Testing
         #expect(session.handle(.peerDiscovered(second, source: .ipv4(IPv4Address(198, 18, 0, 2)))) == [])
         #expect(session.handle(.data(second, bytes: [9])) == [])
         #expect(session.handle(.data(first, bytes: [1, 2])) == [.write([1, 2])])
-        #expect(session.handle(.unrecoverable(second, first: SequenceNumber(1), last: SequenceNumber(2), reason: .windowAdvanced)) == [])
-        _ = session.handle(.unrecoverable(first, first: SequenceNumber(10), last: SequenceNumber(12), reason: .retriesExhausted))
+        #expect(
+            session.handle(
+                .unrecoverable(second, first: SequenceNumber(1), last: SequenceNumber(2), reason: .windowAdvanced))
+                == [])
+        _ = session.handle(
+            .unrecoverable(first, first: SequenceNumber(10), last: SequenceNumber(12), reason: .retriesExhausted))
         #expect(session.lostSequences == 3)
         #expect(session.handle(.sessionClosed(second)) == [])
         #expect(session.handle(.sessionClosed(first)) == [.closed])

@@ -1,6 +1,7 @@
-@testable import PGMCore
 import PGMWire
 import Testing
+
+@testable import PGMCore
 
 /// The one timer queue every engine uses: order, lazy invalidation, compaction.
 @Suite struct DeadlineQueueTests {

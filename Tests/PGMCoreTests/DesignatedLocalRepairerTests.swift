@@ -27,8 +27,10 @@ import Testing
     static func spmNaming(_ path: NLA, sequence: UInt32) -> Packet {
         Packet(
             tsi: tsi, dataDestinationPort: 7500,
-            body: .spm(SPM(sequence: SequenceNumber(sequence), trail: SequenceNumber(1), lead: SequenceNumber(0),
-                           path: path)))
+            body: .spm(
+                SPM(
+                    sequence: SequenceNumber(sequence), trail: SequenceNumber(1), lead: SequenceNumber(0),
+                    path: path)))
     }
 
     // MARK: Making itself known (§9.5.2.2)
@@ -155,7 +157,8 @@ import Testing
         // 12 bytes for a 10-byte cache: the oldest went.
         #expect(repairer.statistics.cachedPackets == 2 && repairer.statistics.cachedBytes == 8)
         #expect(repairer.receive(nakPacket([1]), arrival: Self.parent).map(\.packet.body.type) == [.ncf, .nak])
-        #expect(repairer.receive(nakPacket([3]), arrival: Self.parent).map(\.packet.body.type) == [.nnak, .ncf, .rdata])
+        #expect(
+            repairer.receive(nakPacket([3]), arrival: Self.parent).map(\.packet.body.type) == [.nnak, .ncf, .rdata])
         // Another port, parity, or more than the whole cache: not kept.
         var foreign = odata(4, trail: 1, [4])
         foreign.destinationPort = 9999

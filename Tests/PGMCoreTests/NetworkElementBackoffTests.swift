@@ -51,7 +51,10 @@ struct NetworkElementBackoffTests {
         #expect(sent.count == 3)
         // OPT_NAK_BO_RNG from the source clamps the 50 ms default up to its 60 ms minimum.
         #expect(sent.allSatisfy { Self.advertised($0.packet) == 60_000 })
-        #expect(sent.allSatisfy { $0.packet.options.filter { if case .nakBackoffInterval = $0.value { true } else { false } }.count == 1 })
+        #expect(
+            sent.allSatisfy {
+                $0.packet.options.filter { if case .nakBackoffInterval = $0.value { true } else { false } }.count == 1
+            })
 
         var untuned = ElementHarness { $0.backoffTuning = nil }
         let stripped = untuned.fromSource(ElementHarness.spm(sequence: 1, trail: 1, lead: 10, options: [parents]))

@@ -1,6 +1,7 @@
-@testable import PGMCore
 import PGMWire
 import Testing
+
+@testable import PGMCore
 
 /// What the element counts about itself: repair states and kept repairs per session and over all sessions, and its
 /// drop counters.
@@ -38,8 +39,10 @@ struct NetworkElementBookkeepingTests {
             harness.fromSource(
                 Packet(
                     tsi: tsi, dataDestinationPort: ElementHarness.port,
-                    body: .spm(SPM(sequence: SequenceNumber(1), trail: SequenceNumber(1), lead: SequenceNumber(200),
-                                   path: ElementHarness.source))))
+                    body: .spm(
+                        SPM(
+                            sequence: SequenceNumber(1), trail: SequenceNumber(1), lead: SequenceNumber(200),
+                            path: ElementHarness.source))))
         }
         var random = SplitMix64(seed: seed)
         var odataLead: [TSI: UInt32] = [:]
@@ -48,8 +51,9 @@ struct NetworkElementBookkeepingTests {
             let tsi = tsis[Int(random.bounded(3))]
             let sequence = UInt32(1 + random.bounded(40))
             func packet(_ body: Packet.Body, options: [Option] = []) -> Packet {
-                Packet(tsi: tsi, dataDestinationPort: ElementHarness.port, flags: .required(by: options), body: body,
-                       options: options)
+                Packet(
+                    tsi: tsi, dataDestinationPort: ElementHarness.port, flags: .required(by: options), body: body,
+                    options: options)
             }
             let nak = NAK(
                 sequence: SequenceNumber(sequence), source: ElementHarness.source, group: ElementHarness.group)

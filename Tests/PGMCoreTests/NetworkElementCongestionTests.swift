@@ -7,20 +7,27 @@ struct NetworkElementCongestionTests {
     @Test func theWorstReportIsCarriedUpstreamAndAMoveOverFivePercentBeatsElimination() {
         var harness = ElementHarness()
         harness.start()
-        let first = harness.fromBelow(ElementHarness.nak(50, report: ElementHarness.report(1000, receiver: 1)), on: ElementHarness.downs[0])
+        let first = harness.fromBelow(
+            ElementHarness.nak(50, report: ElementHarness.report(1000, receiver: 1)), on: ElementHarness.downs[0])
         #expect(ofType(.nak, first).first.flatMap { carriedReport($0.packet) }?.receiverWorstPath == 1000)
-        let second = harness.fromBelow(ElementHarness.nak(51, report: ElementHarness.report(5000, receiver: 2)), on: ElementHarness.downs[1])
+        let second = harness.fromBelow(
+            ElementHarness.nak(51, report: ElementHarness.report(5000, receiver: 2)), on: ElementHarness.downs[1])
         let carried = ofType(.nak, second).first.flatMap { carriedReport($0.packet) }
         #expect(carried?.receiverWorstPath == 5000)
         #expect(carried?.worstReceiver == .ipv4(IPv4Address(10, 9, 9, 2)))
         // A better receiver does not replace the worst one.
-        let third = harness.fromBelow(ElementHarness.nak(52, report: ElementHarness.report(100, receiver: 3)), on: ElementHarness.downs[2])
-        #expect(ofType(.nak, third).first.flatMap { carriedReport($0.packet) }?.worstReceiver == .ipv4(IPv4Address(10, 9, 9, 2)))
+        let third = harness.fromBelow(
+            ElementHarness.nak(52, report: ElementHarness.report(100, receiver: 3)), on: ElementHarness.downs[2])
+        #expect(
+            ofType(.nak, third).first.flatMap { carriedReport($0.packet) }?.worstReceiver
+                == .ipv4(IPv4Address(10, 9, 9, 2)))
         // A duplicate whose report moved less than 5 % is eliminated ...
-        let small = harness.fromBelow(ElementHarness.nak(50, report: ElementHarness.report(6000, receiver: 4)), on: ElementHarness.downs[2])
+        let small = harness.fromBelow(
+            ElementHarness.nak(50, report: ElementHarness.report(6000, receiver: 4)), on: ElementHarness.downs[2])
         #expect(ofType(.nak, small).isEmpty)
         // ... one that moved more goes up anyway, carrying the new worst report.
-        let large = harness.fromBelow(ElementHarness.nak(50, report: ElementHarness.report(20_000, receiver: 5)), on: ElementHarness.downs[2])
+        let large = harness.fromBelow(
+            ElementHarness.nak(50, report: ElementHarness.report(20_000, receiver: 5)), on: ElementHarness.downs[2])
         let moved = ofType(.nak, large)
         #expect(moved.count == 1)
         #expect(moved.first.flatMap { carriedReport($0.packet) }?.receiverWorstPath == 20_000)

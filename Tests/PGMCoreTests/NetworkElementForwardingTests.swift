@@ -24,7 +24,10 @@ struct NetworkElementForwardingTests {
             #expect(decoded == transmit.packet)
         }
         #expect(harness.element.upstream(of: ElementHarness.tsi)?.neighbor == ElementHarness.source)
-        #expect(harness.events() == [.sessionLearned(ElementHarness.tsi, upstream: ElementHarness.up, neighbor: ElementHarness.source)])
+        #expect(
+            harness.events() == [
+                .sessionLearned(ElementHarness.tsi, upstream: ElementHarness.up, neighbor: ElementHarness.source)
+            ])
     }
 
     @Test func staleSPMsAndSPMsFromBelowAreDropped() {
@@ -45,7 +48,9 @@ struct NetworkElementForwardingTests {
         let sent = harness.fromSource(ElementHarness.odata(101))
         #expect(sent.map(\.interface) == ElementHarness.downs)
         #expect(sent.allSatisfy { !$0.routerAlert && $0.spoofedSource == ElementHarness.source })
-        let up = harness.feed(ElementHarness.odata(102), from: ElementHarness.source, to: ElementHarness.group, on: ElementHarness.downs[1])
+        let up = harness.feed(
+            ElementHarness.odata(102), from: ElementHarness.source, to: ElementHarness.group,
+            on: ElementHarness.downs[1])
         #expect(up.isEmpty)
         #expect(harness.element.statistics.odataDropped == 1)
         #expect(harness.element.statistics.odataForwarded == 1)
@@ -55,7 +60,10 @@ struct NetworkElementForwardingTests {
         var fixed = ElementHarness()
         let sent = fixed.fromSource(ElementHarness.odata(5))
         #expect(sent.map(\.interface) == ElementHarness.downs)
-        #expect(sent.allSatisfy { $0.spoofedSource == ElementHarness.source && $0.destination == .multicast(ElementHarness.group) })
+        #expect(
+            sent.allSatisfy {
+                $0.spoofedSource == ElementHarness.source && $0.destination == .multicast(ElementHarness.group)
+            })
         #expect(fixed.element.sessionCount == 0)
         var learning = ElementHarness { $0.upstream = nil }
         #expect(learning.fromSource(ElementHarness.odata(5)).isEmpty)
@@ -68,7 +76,8 @@ struct NetworkElementForwardingTests {
             ElementHarness.spm(sequence: 1, trail: 1, lead: 5), from: ElementHarness.source, to: ElementHarness.group,
             on: InterfaceID(2))
         #expect(sent.map(\.interface) == [InterfaceID(0), InterfaceID(1), InterfaceID(3)])
-        let data = harness.feed(ElementHarness.odata(6), from: ElementHarness.source, to: ElementHarness.group, on: InterfaceID(2))
+        let data = harness.feed(
+            ElementHarness.odata(6), from: ElementHarness.source, to: ElementHarness.group, on: InterfaceID(2))
         #expect(data.map(\.interface) == [InterfaceID(0), InterfaceID(1), InterfaceID(3)])
         // A newer SPM elsewhere is a route change.
         harness.feed(
@@ -87,14 +96,19 @@ struct NetworkElementForwardingTests {
         // A new session's SPM dropped for its options still makes state, which still expires.
         let other = TSI(gsi: GSI(rawValue: 99), sourcePort: 1)
         harness.fromSource(
-            Packet(tsi: other, dataDestinationPort: ElementHarness.port,
-                   body: .spm(SPM(sequence: SequenceNumber(1), trail: SequenceNumber(1), lead: SequenceNumber(1), path: ElementHarness.source)),
-                   options: [discard]))
+            Packet(
+                tsi: other, dataDestinationPort: ElementHarness.port,
+                body: .spm(
+                    SPM(
+                        sequence: SequenceNumber(1), trail: SequenceNumber(1), lead: SequenceNumber(1),
+                        path: ElementHarness.source)),
+                options: [discard]))
         #expect(harness.element.statistics.packetsDiscardedByOption == 2)
         #expect(harness.element.upstream(of: other) != nil)
         harness.advance(by: .seconds(181))
         #expect(harness.element.upstream(of: other) == nil)
-        let invalidate = Option(.unknown(type: 0x22, body: [1, 2, 3, 4]), flags: .init(byte2: Option.Flags.opxInvalidate))
+        let invalidate = Option(
+            .unknown(type: 0x22, body: [1, 2, 3, 4]), flags: .init(byte2: Option.Flags.opxInvalidate))
         let sent = harness.fromSource(ElementHarness.odata(102, options: [invalidate]))
         #expect(sent.count == 3)
         #expect(sent.first?.packet.options.first?.value == .unknown(type: Option.TypeCode.invalid, body: [1, 2, 3, 4]))

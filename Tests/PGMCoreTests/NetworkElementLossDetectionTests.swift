@@ -24,7 +24,8 @@ struct NetworkElementLossDetectionTests {
         let naks = ofType(.nak, sent)
         #expect(naks.count == 1)
         #expect(naks.first.map { named($0.packet) } == [11, 12])
-        #expect(naks.first?.destination == .unicast(ElementHarness.source) && naks.first?.interface == ElementHarness.up)
+        #expect(
+            naks.first?.destination == .unicast(ElementHarness.source) && naks.first?.interface == ElementHarness.up)
         let ncfs = ofType(.ncf, sent)
         #expect(ncfs.map(\.interface) == ElementHarness.downs)
         #expect(ncfs.allSatisfy { named($0.packet) == [11, 12] && $0.spoofedSource == ElementHarness.source })
@@ -175,7 +176,10 @@ struct NetworkElementLossDetectionTests {
         #expect(crossing.map(\.packet.body.type) == [.ncf])
         // A receiver on the first interface that lost its copy gets it again.
         harness.advance(by: .milliseconds(20))
-        #expect(harness.fromBelow(ElementHarness.nak(50), on: ElementHarness.downs[0]).map(\.packet.body.type) == [.ncf, .rdata])
+        #expect(
+            harness.fromBelow(ElementHarness.nak(50), on: ElementHarness.downs[0]).map(\.packet.body.type) == [
+                .ncf, .rdata,
+            ])
         #expect(harness.element.statistics.naksForwarded == 1)
         #expect(harness.element.statistics.nakSequencesAnsweredFromCopies == 3)
         #expect(harness.element.statistics.repairsResentFromCopies == 2)
@@ -187,7 +191,8 @@ struct NetworkElementLossDetectionTests {
     @Test func aNAKAnsweredFromAKeptRepairStaysHereEvenWhenItsReportMoved() {
         var harness = ElementHarness()
         harness.start()
-        harness.fromBelow(ElementHarness.nak(50, report: ElementHarness.report(100, receiver: 1)), on: ElementHarness.downs[0])
+        harness.fromBelow(
+            ElementHarness.nak(50, report: ElementHarness.report(100, receiver: 1)), on: ElementHarness.downs[0])
         harness.fromSource(ElementHarness.rdata(50))
         // A much worse report (RFC 3208 Appendix B.6.1 would let it through elimination) on a NAK the kept copy
         // answers: forwarding it would only draw the repair from the source again.
@@ -242,7 +247,9 @@ struct NetworkElementLossDetectionTests {
 
     @Test func eliminationAndRepeatIntervalsFollowTheConfiguredOnes() throws {
         var configuration = NetworkElement.Configuration(
-            interfaces: [NetworkElement.Interface(id: ElementHarness.up, address: ElementHarness.address(ElementHarness.up))])
+            interfaces: [
+                NetworkElement.Interface(id: ElementHarness.up, address: ElementHarness.address(ElementHarness.up))
+            ])
         configuration.nakRdataInterval = .seconds(5)
         configuration.nakRepeatInterval = .seconds(4)
         #expect(configuration.nakEliminationInterval == .milliseconds(500))

@@ -29,7 +29,10 @@ struct NetworkElementNAKTests {
         #expect(second.map(\.packet.body.type) == [.ncf])
         #expect(second.first?.interface == ElementHarness.downs[1])
         #expect(harness.element.statistics.naksEliminated == 1)
-        #expect(harness.element.repairInterfaces(ElementHarness.tsi, SequenceNumber(50)) == [ElementHarness.downs[0], ElementHarness.downs[1]])
+        #expect(
+            harness.element.repairInterfaces(ElementHarness.tsi, SequenceNumber(50)) == [
+                ElementHarness.downs[0], ElementHarness.downs[1],
+            ])
     }
 
     @Test func identicalNCFsAreRateLimitedPerInterface() {
@@ -61,7 +64,10 @@ struct NetworkElementNAKTests {
         harness.fromBelow(ElementHarness.nak(50), on: ElementHarness.downs[0])
         let repeats = harness.advance(by: .milliseconds(600))
         #expect(ofType(.nak, repeats).count == 2)  // at 250 ms and 500 ms
-        #expect(repeats.allSatisfy { $0.destination == .unicast(ElementHarness.source) && $0.interface == ElementHarness.up })
+        #expect(
+            repeats.allSatisfy {
+                $0.destination == .unicast(ElementHarness.source) && $0.interface == ElementHarness.up
+            })
         #expect(harness.fromSource(ElementHarness.ncf(50)).isEmpty)  // NCFs are never forwarded
         #expect(harness.element.statistics.nakRepeats == 2)
         // The source sends RDATA right behind its NCF: when none comes within the repair retry timeout (here
@@ -121,10 +127,21 @@ struct NetworkElementNAKTests {
         harness.fromBelow(ElementHarness.nak(50), on: ElementHarness.downs[0])
         #expect(harness.element.statistics.naksWithoutSessionDropped == 1)
         harness.start()
-        #expect(harness.feed(ElementHarness.nak(50), from: ElementHarness.source, to: ElementHarness.address(ElementHarness.up), on: ElementHarness.up).isEmpty)
-        #expect(harness.feed(ElementHarness.nak(50), from: ElementHarness.host(ElementHarness.downs[0], 9), to: ElementHarness.group, on: ElementHarness.downs[0]).isEmpty)
+        #expect(
+            harness.feed(
+                ElementHarness.nak(50), from: ElementHarness.source, to: ElementHarness.address(ElementHarness.up),
+                on: ElementHarness.up
+            ).isEmpty)
+        #expect(
+            harness.feed(
+                ElementHarness.nak(50), from: ElementHarness.host(ElementHarness.downs[0], 9), to: ElementHarness.group,
+                on: ElementHarness.downs[0]
+            ).isEmpty)
         #expect(harness.element.statistics.naksMisroutedDropped == 2)
-        #expect(harness.fromBelow(ElementHarness.nak(50, source: .ipv4(IPv4Address(10, 0, 0, 2))), on: ElementHarness.downs[0]).isEmpty)
+        #expect(
+            harness.fromBelow(
+                ElementHarness.nak(50, source: .ipv4(IPv4Address(10, 0, 0, 2))), on: ElementHarness.downs[0]
+            ).isEmpty)
         #expect(harness.element.statistics.naksMisaddressedDropped == 1)
         #expect(harness.fromBelow(ElementHarness.nak(500), on: ElementHarness.downs[0]).isEmpty)
         #expect(harness.element.statistics.naksOutsideWindowDropped == 1)

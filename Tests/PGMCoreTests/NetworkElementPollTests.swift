@@ -28,9 +28,12 @@ struct NetworkElementPollTests {
         harness.start()
         let parent = NLA.ipv4(IPv4Address(10, 0, 0, 1))
         func poll(_ sequence: UInt32, round: UInt16, subtype: UInt16) -> Packet {
-            Packet(tsi: ElementHarness.tsi, dataDestinationPort: ElementHarness.port,
-                   body: .poll(POLL(sequence: SequenceNumber(sequence), round: round, subtype: subtype, path: parent,
-                                    backoffInterval: 10_000, random: 0x1234, mask: 0)))
+            Packet(
+                tsi: ElementHarness.tsi, dataDestinationPort: ElementHarness.port,
+                body: .poll(
+                    POLL(
+                        sequence: SequenceNumber(sequence), round: round, subtype: subtype, path: parent,
+                        backoffInterval: 10_000, random: 0x1234, mask: 0)))
         }
         #expect(harness.fromSource(poll(1, round: 0, subtype: POLL.generalSubtype)).isEmpty)
         let reply = harness.advance(by: .milliseconds(11))

@@ -12,7 +12,11 @@ struct NetworkElementRDATATests {
         harness.fromSource(ElementHarness.ncf(50))
         let sent = harness.fromSource(ElementHarness.rdata(50))
         #expect(sent.map(\.interface) == [ElementHarness.downs[0], ElementHarness.downs[2]])
-        #expect(sent.allSatisfy { $0.routerAlert && $0.spoofedSource == ElementHarness.source && $0.destination == .multicast(ElementHarness.group) })
+        #expect(
+            sent.allSatisfy {
+                $0.routerAlert && $0.spoofedSource == ElementHarness.source
+                    && $0.destination == .multicast(ElementHarness.group)
+            })
         #expect(harness.element.repairStateCount == 0)
         #expect(harness.fromSource(ElementHarness.rdata(50)).isEmpty)
         #expect(harness.element.statistics.rdataWithoutRepairStateDropped == 1)
@@ -25,7 +29,9 @@ struct NetworkElementRDATATests {
         #expect(harness.fromSource(ElementHarness.rdata(70)).isEmpty)
         #expect(harness.element.statistics.rdataWithoutRepairStateDropped == 1)
         harness.fromBelow(ElementHarness.nak(71), on: ElementHarness.downs[0])
-        let fromBelow = harness.feed(ElementHarness.rdata(71), from: ElementHarness.source, to: ElementHarness.group, on: ElementHarness.downs[1])
+        let fromBelow = harness.feed(
+            ElementHarness.rdata(71), from: ElementHarness.source, to: ElementHarness.group, on: ElementHarness.downs[1]
+        )
         #expect(fromBelow.isEmpty)
         #expect(harness.element.statistics.rdataMisroutedDropped == 1)
         // Anticipated state has no interfaces: its RDATA goes nowhere.

@@ -8,8 +8,9 @@ struct NetworkElementRedirectionTests {
     static let dlr = ElementHarness.host(dlrInterface, 50)
 
     static func redirectingPOLR() -> Packet {
-        Packet(tsi: ElementHarness.tsi, dataDestinationPort: ElementHarness.port, flags: .network,
-               body: .polr(POLR(sequence: SequenceNumber(1), round: 0)), options: [Option(.redirect(dlr))])
+        Packet(
+            tsi: ElementHarness.tsi, dataDestinationPort: ElementHarness.port, flags: .network,
+            body: .polr(POLR(sequence: SequenceNumber(1), round: 0)), options: [Option(.redirect(dlr))])
     }
 
     static func learned() -> ElementHarness {
@@ -21,18 +22,26 @@ struct NetworkElementRedirectionTests {
 
     @Test func naksGoToTheDLRWhichConfirmsAndRepairsOnlyTheAskingInterface() {
         var harness = Self.learned()
-        #expect(harness.events().last == .repairerLearned(ElementHarness.tsi, address: Self.dlr, interface: Self.dlrInterface))
+        #expect(
+            harness.events().last
+                == .repairerLearned(ElementHarness.tsi, address: Self.dlr, interface: Self.dlrInterface))
         let sent = harness.fromBelow(ElementHarness.nak(50), on: ElementHarness.downs[0])
         let naks = ofType(.nak, sent)
         #expect(naks.map(\.destination) == [.unicast(Self.dlr)])
         #expect(naks.map(\.interface) == [Self.dlrInterface])
         #expect(harness.element.statistics.naksRedirected == 1)
         // NNAK first (forwarded upstream), then a unicast NCF, then unicast RDATA.
-        let nnak = harness.feed(ElementHarness.nnak(50), from: Self.dlr, to: ElementHarness.address(Self.dlrInterface), on: Self.dlrInterface)
+        let nnak = harness.feed(
+            ElementHarness.nnak(50), from: Self.dlr, to: ElementHarness.address(Self.dlrInterface),
+            on: Self.dlrInterface)
         #expect(nnak.map(\.destination) == [.unicast(ElementHarness.source)])
-        harness.feed(ElementHarness.ncf(50), from: Self.dlr, to: ElementHarness.address(Self.dlrInterface), on: Self.dlrInterface)
+        harness.feed(
+            ElementHarness.ncf(50), from: Self.dlr, to: ElementHarness.address(Self.dlrInterface), on: Self.dlrInterface
+        )
         #expect(ofType(.nak, harness.advance(by: .seconds(1))).isEmpty)
-        let repair = harness.feed(ElementHarness.rdata(50), from: Self.dlr, to: ElementHarness.address(Self.dlrInterface), on: Self.dlrInterface)
+        let repair = harness.feed(
+            ElementHarness.rdata(50), from: Self.dlr, to: ElementHarness.address(Self.dlrInterface),
+            on: Self.dlrInterface)
         #expect(repair.map(\.interface) == [ElementHarness.downs[0]])
         #expect(repair.first?.destination == .multicast(ElementHarness.group))
         #expect(repair.first?.spoofedSource == ElementHarness.source)
@@ -55,8 +64,12 @@ struct NetworkElementRedirectionTests {
     @Test func aNAKFromTheDLRSendsThatSequenceUpstreamAtOnce() {
         var harness = Self.learned()
         harness.fromBelow(ElementHarness.nak(52), on: ElementHarness.downs[0])
-        harness.feed(ElementHarness.ncf(52), from: Self.dlr, to: ElementHarness.address(Self.dlrInterface), on: Self.dlrInterface)
-        let sent = harness.feed(ElementHarness.nak(52), from: Self.dlr, to: ElementHarness.address(Self.dlrInterface), on: Self.dlrInterface)
+        harness.feed(
+            ElementHarness.ncf(52), from: Self.dlr, to: ElementHarness.address(Self.dlrInterface), on: Self.dlrInterface
+        )
+        let sent = harness.feed(
+            ElementHarness.nak(52), from: Self.dlr, to: ElementHarness.address(Self.dlrInterface), on: Self.dlrInterface
+        )
         #expect(ofType(.nak, sent).map(\.destination) == [.unicast(ElementHarness.source)])
         // The DLR is kept for other sequences.
         #expect(harness.element.repairer(of: ElementHarness.tsi) == Self.dlr)

@@ -16,9 +16,13 @@ struct NetworkElementRobustnessTests {
         }
         var random = SplitMix64(seed: seed)
         func pick<T>(_ values: [T]) -> T { values[Int(random.bounded(UInt64(values.count)))] }
-        let tsis = [ElementHarness.tsi, TSI(gsi: GSI(rawValue: 7), sourcePort: 1), TSI(gsi: GSI(rawValue: 8), sourcePort: 2)]
-        let addresses = [ElementHarness.source, ElementHarness.group, ElementHarness.host(InterfaceID(1), 9),
-                         ElementHarness.address(InterfaceID(2)), NLA.ipv6(IPv6Address(high: 0xFE80 << 48, low: 1))]
+        let tsis = [
+            ElementHarness.tsi, TSI(gsi: GSI(rawValue: 7), sourcePort: 1), TSI(gsi: GSI(rawValue: 8), sourcePort: 2),
+        ]
+        let addresses = [
+            ElementHarness.source, ElementHarness.group, ElementHarness.host(InterfaceID(1), 9),
+            ElementHarness.address(InterfaceID(2)), NLA.ipv6(IPv6Address(high: 0xFE80 << 48, low: 1)),
+        ]
         let interfaces = [InterfaceID(0), InterfaceID(1), InterfaceID(2), InterfaceID(3), InterfaceID(9)]
         for _ in 0..<20_000 {
             let sequence = SequenceNumber(UInt32(random.bounded(64)))
@@ -27,16 +31,34 @@ struct NetworkElementRobustnessTests {
                 sequence: sequence, source: random.bounded(5) == 0 ? pick(addresses) : ElementHarness.source,
                 group: random.bounded(5) == 0 ? pick(addresses) : ElementHarness.group)
             var options: [Option] = []
-            if random.bounded(3) == 0 { options.append(Option(.nakList((0..<Int(random.bounded(5))).map { _ in SequenceNumber(UInt32(random.bounded(64))) }))) }
-            if random.bounded(4) == 0 { options.append(Option(.congestionReport(ElementHarness.report(UInt16(truncatingIfNeeded: random.next()), receiver: 1, lead: UInt32(random.bounded(64)))))) }
+            if random.bounded(3) == 0 {
+                options.append(
+                    Option(
+                        .nakList((0..<Int(random.bounded(5))).map { _ in SequenceNumber(UInt32(random.bounded(64))) })))
+            }
+            if random.bounded(4) == 0 {
+                options.append(
+                    Option(
+                        .congestionReport(
+                            ElementHarness.report(
+                                UInt16(truncatingIfNeeded: random.next()), receiver: 1, lead: UInt32(random.bounded(64))
+                            ))))
+            }
             if random.bounded(6) == 0 { options.append(Option(.redirect(pick(addresses)))) }
             let body: Packet.Body = pick([
-                .spm(SPM(sequence: SequenceNumber(UInt32(random.bounded(8))), trail: sequence, lead: sequence &+ UInt32(random.bounded(40)), path: pick(addresses))),
+                .spm(
+                    SPM(
+                        sequence: SequenceNumber(UInt32(random.bounded(8))), trail: sequence,
+                        lead: sequence &+ UInt32(random.bounded(40)), path: pick(addresses))),
                 .odata(DataPacket(sequence: sequence, trail: SequenceNumber(UInt32(random.bounded(64))), payload: [1])),
                 .rdata(DataPacket(sequence: sequence, trail: SequenceNumber(0), payload: [2])),
                 .nak(nak), .nnak(nak), .ncf(nak), .spmr,
-                .poll(POLL(sequence: sequence, round: UInt16(random.bounded(3)), subtype: UInt16(random.bounded(3)), path: pick(addresses),
-                           backoffInterval: UInt32(random.bounded(100_000)), random: UInt32(truncatingIfNeeded: random.next()), mask: UInt32(random.bounded(4)))),
+                .poll(
+                    POLL(
+                        sequence: sequence, round: UInt16(random.bounded(3)), subtype: UInt16(random.bounded(3)),
+                        path: pick(addresses),
+                        backoffInterval: UInt32(random.bounded(100_000)),
+                        random: UInt32(truncatingIfNeeded: random.next()), mask: UInt32(random.bounded(4)))),
                 .polr(POLR(sequence: sequence, round: 0)), .ack(ACK(receivedMaximum: sequence, bitmap: 1)),
             ])
             var packet = Packet(
@@ -49,7 +71,8 @@ struct NetworkElementRobustnessTests {
             let downstream = !packet.body.type.isUpstream
             let interface = plausible ? (downstream ? ElementHarness.up : pick(ElementHarness.downs)) : pick(interfaces)
             let source = plausible && downstream ? ElementHarness.source : pick(addresses)
-            let destination = plausible
+            let destination =
+                plausible
                 ? (downstream ? ElementHarness.group : ElementHarness.address(interface)) : pick(addresses)
             let sent = harness.feed(packet, from: source, to: destination, on: interface)
             for transmit in sent {

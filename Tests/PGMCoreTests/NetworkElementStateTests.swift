@@ -29,13 +29,15 @@ struct NetworkElementStateTests {
         var random = SplitMix64(seed: 42)
         var forwarded = 0
         for index in 0..<100_000 {
-            let tsi = index % 2 == 0
+            let tsi =
+                index % 2 == 0
                 ? TSI(gsi: GSI(rawValue: random.next()), sourcePort: UInt16(truncatingIfNeeded: random.next()))
                 : ElementHarness.tsi
             let sequence = UInt32(truncatingIfNeeded: random.next())
             let interface = ElementHarness.downs[index % 3]
             let sent = harness.feed(
-                ElementHarness.nak(sequence, tsi: tsi), from: .ipv4(IPv4Address(rawValue: UInt32(truncatingIfNeeded: random.next()))),
+                ElementHarness.nak(sequence, tsi: tsi),
+                from: .ipv4(IPv4Address(rawValue: UInt32(truncatingIfNeeded: random.next()))),
                 to: ElementHarness.address(interface), on: interface)
             forwarded += ofType(.nak, sent).count
             #expect(harness.element.repairStateCount <= 64)
@@ -68,8 +70,12 @@ struct NetworkElementStateTests {
         for port in UInt16(1)...5 {
             let tsi = TSI(gsi: GSI(rawValue: 1), sourcePort: port)
             harness.fromSource(
-                Packet(tsi: tsi, dataDestinationPort: ElementHarness.port,
-                       body: .spm(SPM(sequence: SequenceNumber(1), trail: SequenceNumber(1), lead: SequenceNumber(1), path: ElementHarness.source))))
+                Packet(
+                    tsi: tsi, dataDestinationPort: ElementHarness.port,
+                    body: .spm(
+                        SPM(
+                            sequence: SequenceNumber(1), trail: SequenceNumber(1), lead: SequenceNumber(1),
+                            path: ElementHarness.source))))
         }
         #expect(harness.element.sessionCount == 2)
         #expect(harness.element.statistics.sessionsRejected == 3)

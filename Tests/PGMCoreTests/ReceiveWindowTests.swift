@@ -1,6 +1,7 @@
-@testable import PGMCore
 import PGMWire
 import Testing
+
+@testable import PGMCore
 
 /// A receiver's window on its own (RFC 3208 §6.1): holding, giving up, in-order delivery and reassembly.
 @Suite struct ReceiveWindowTests {
@@ -101,9 +102,9 @@ import Testing
         }
         #expect(
             passed == [
-                    .unrecoverable(1, 1, .windowAdvanced), .released(2, missed: false, discarded: false), .apdu([2]),
-                    .unrecoverable(3, 5, .windowAdvanced), .caughtUp(6), .caughtUp(6),
-                ])
+                .unrecoverable(1, 1, .windowAdvanced), .released(2, missed: false, discarded: false), .apdu([2]),
+                .unrecoverable(3, 5, .windowAdvanced), .caughtUp(6), .caughtUp(6),
+            ])
         // Far beyond the sequence limit: a window's worth is materialised (64 here), the rest reported as one range.
         let huge = Self.run(&window) {
             $0.declareLost(before: SequenceNumber(1_000_006), reason: .windowAdvanced, maximumSequences: 64, $1)
@@ -219,7 +220,8 @@ import Testing
 
         func tpdu(_ sequence: SequenceNumber, repaired: Bool) -> ReceivedTPDU {
             let part = tpdus[sequence]!
-            let fragment = part.fragmented
+            let fragment =
+                part.fragmented
                 ? Option.Fragment(
                     firstSequence: part.first, offset: UInt32(part.offset), apduLength: UInt32(part.length))
                 : nil

@@ -11,15 +11,22 @@ func receiverConfiguration() -> Receiver.Configuration {
     return configuration
 }
 
-func odata(_ sequence: UInt32, trail: UInt32, _ payload: [UInt8], options: [Option] = [], repair: Bool = false, tsi sessionTSI: TSI = tsi) -> Packet {
+func odata(
+    _ sequence: UInt32, trail: UInt32, _ payload: [UInt8], options: [Option] = [], repair: Bool = false,
+    tsi sessionTSI: TSI = tsi
+) -> Packet {
     let data = DataPacket(sequence: SequenceNumber(sequence), trail: SequenceNumber(trail), payload: payload[...])
-    return Packet(tsi: sessionTSI, dataDestinationPort: 7500, body: repair ? .rdata(data) : .odata(data), options: options)
+    return Packet(
+        tsi: sessionTSI, dataDestinationPort: 7500, body: repair ? .rdata(data) : .odata(data), options: options)
 }
 
 func spm(_ sequence: UInt32, trail: UInt32, lead: UInt32, options: [Option] = []) -> Packet {
     Packet(
         tsi: tsi, dataDestinationPort: 7500,
-        body: .spm(SPM(sequence: SequenceNumber(sequence), trail: SequenceNumber(trail), lead: SequenceNumber(lead), path: pathAddress)),
+        body: .spm(
+            SPM(
+                sequence: SequenceNumber(sequence), trail: SequenceNumber(trail), lead: SequenceNumber(lead),
+                path: pathAddress)),
         options: options)
 }
 
@@ -38,11 +45,13 @@ func ncf(_ sequences: [UInt32]) -> Packet {
         receiver.receive(odata(11, trail: 10, [2]), arrival: fromSource, at: at(2))
         receiver.receive(odata(11, trail: 10, [2]), arrival: fromSource, at: at(3))
         receiver.receive(odata(9, trail: 9, [0]), arrival: fromSource, at: at(3))
-        #expect(receiver.events() == [
-            .peerDiscovered(tsi, source: sourceAddress), .joined(tsi, firstSequence: SequenceNumber(10), lateJoin: false),
-            .data(tsi, bytes: [1]), .data(tsi, bytes: [2]),
-            .data(tsi, bytes: [3]),
-        ])
+        #expect(
+            receiver.events() == [
+                .peerDiscovered(tsi, source: sourceAddress),
+                .joined(tsi, firstSequence: SequenceNumber(10), lateJoin: false),
+                .data(tsi, bytes: [1]), .data(tsi, bytes: [2]),
+                .data(tsi, bytes: [3]),
+            ])
         #expect(receiver.statistics.duplicates == 2)
     }
 
@@ -101,7 +110,9 @@ func ncf(_ sequences: [UInt32]) -> Packet {
         #expect(naks.filter { $0 == 3 }.count == 2)
         #expect(naks.filter { $0 == 2 }.count == 3)
         let events = receiver.events()
-        #expect(events.contains(.unrecoverable(tsi, first: SequenceNumber(2), last: SequenceNumber(3), reason: .retriesExhausted)))
+        #expect(
+            events.contains(
+                .unrecoverable(tsi, first: SequenceNumber(2), last: SequenceNumber(3), reason: .retriesExhausted)))
         #expect(events.last == .data(tsi, bytes: [4]), "delivery continues after the reported loss")
         #expect(receiver.statistics.sequencesLost == 2 && receiver.statistics.lossEvents == 1)
     }
@@ -116,7 +127,8 @@ func ncf(_ sequences: [UInt32]) -> Packet {
         #expect(naks.count == 2, "63 + 37 sequences")
         #expect(receiver.nakSequences(naks) == Array(2...101))
         for sequence in UInt32(2)...101 {
-            receiver.receive(odata(sequence, trail: 0, [UInt8(sequence)], repair: true), arrival: fromSource, at: at(70))
+            receiver.receive(
+                odata(sequence, trail: 0, [UInt8(sequence)], repair: true), arrival: fromSource, at: at(70))
         }
         let data = receiver.events().compactMap { event -> UInt8? in
             if case .data(_, let bytes) = event { return bytes.first }
@@ -140,36 +152,50 @@ func ncf(_ sequences: [UInt32]) -> Packet {
         #expect(receiver.events().isEmpty)
         // A trail far past the lead: everything up to it is lost, held data still delivered in order.
         receiver.receive(odata(20, trail: 20, [20]), arrival: fromSource, at: at(3))
-        #expect(receiver.events() == [
-            .unrecoverable(tsi, first: SequenceNumber(2), last: SequenceNumber(4), reason: .windowAdvanced),
-            .data(tsi, bytes: [5]),
-            .unrecoverable(tsi, first: SequenceNumber(6), last: SequenceNumber(19), reason: .windowAdvanced),
-            .data(tsi, bytes: [20]),
-        ])
+        #expect(
+            receiver.events() == [
+                .unrecoverable(tsi, first: SequenceNumber(2), last: SequenceNumber(4), reason: .windowAdvanced),
+                .data(tsi, bytes: [5]),
+                .unrecoverable(tsi, first: SequenceNumber(6), last: SequenceNumber(19), reason: .windowAdvanced),
+                .data(tsi, bytes: [20]),
+            ])
         // A report is not held back when nothing follows the lost run.
         receiver.receive(spm(3, trail: 23, lead: 22), arrival: fromSource, at: at(4))
-        #expect(receiver.events() == [.unrecoverable(tsi, first: SequenceNumber(21), last: SequenceNumber(22), reason: .windowAdvanced)])
+        #expect(
+            receiver.events() == [
+                .unrecoverable(tsi, first: SequenceNumber(21), last: SequenceNumber(22), reason: .windowAdvanced)
+            ])
     }
 
     @Test func fragmentsReassembleOutOfOrderAndBrokenAPDUsAreDropped() {
         var receiver = EngineHarness(Receiver(configuration: receiverConfiguration()))
         func fragment(_ sequence: UInt32, first: UInt32, offset: UInt32, length: UInt32, _ payload: [UInt8]) -> Packet {
-            odata(sequence, trail: 0, payload, options: [Option(.fragment(.init(
-                firstSequence: SequenceNumber(first), offset: offset, apduLength: length)))])
+            odata(
+                sequence, trail: 0, payload,
+                options: [
+                    Option(
+                        .fragment(
+                            .init(
+                                firstSequence: SequenceNumber(first), offset: offset, apduLength: length)))
+                ])
         }
         receiver.receive(spm(1, trail: 0, lead: 0), arrival: fromSource, at: at(0))
         receiver.receive(fragment(3, first: 1, offset: 4, length: 6, [5, 6]), arrival: fromSource, at: at(0))
         receiver.receive(fragment(1, first: 1, offset: 0, length: 6, [1, 2]), arrival: fromSource, at: at(0))
         receiver.receive(fragment(2, first: 1, offset: 2, length: 6, [3, 4]), arrival: fromSource, at: at(0))
-        #expect(receiver.events().filter { if case .data = $0 { true } else { false } } == [.data(tsi, bytes: [1, 2, 3, 4, 5, 6])])
+        #expect(
+            receiver.events().filter { if case .data = $0 { true } else { false } } == [
+                .data(tsi, bytes: [1, 2, 3, 4, 5, 6])
+            ])
         // APDU 4...6 loses 5 to the trail: its fragments are discarded, the loss reported, then APDU 7 follows.
         receiver.receive(fragment(4, first: 4, offset: 0, length: 3, [1]), arrival: fromSource, at: at(1))
         receiver.receive(fragment(6, first: 4, offset: 2, length: 3, [3]), arrival: fromSource, at: at(1))
         receiver.receive(odata(7, trail: 6, [7]), arrival: fromSource, at: at(1))
-        #expect(receiver.events() == [
-            .unrecoverable(tsi, first: SequenceNumber(5), last: SequenceNumber(5), reason: .windowAdvanced),
-            .data(tsi, bytes: [7]),
-        ])
+        #expect(
+            receiver.events() == [
+                .unrecoverable(tsi, first: SequenceNumber(5), last: SequenceNumber(5), reason: .windowAdvanced),
+                .data(tsi, bytes: [7]),
+            ])
         #expect(receiver.statistics.fragmentsDiscarded == 2)
         // A fragment claiming more than it can hold is malformed.
         receiver.receive(fragment(8, first: 8, offset: 10, length: 4, [1]), arrival: fromSource, at: at(2))
@@ -186,8 +212,9 @@ func ncf(_ sequences: [UInt32]) -> Packet {
 
         // With OPT_JOIN advertising 45, the receiver asks for 45...49 and delivers from there.
         var joiner = EngineHarness(Receiver(configuration: receiverConfiguration()))
-        joiner.receive(spm(1, trail: 10, lead: 50, options: [Option(.join(minimumSequence: SequenceNumber(45)))]),
-                       arrival: fromSource, at: at(0))
+        joiner.receive(
+            spm(1, trail: 10, lead: 50, options: [Option(.join(minimumSequence: SequenceNumber(45)))]),
+            arrival: fromSource, at: at(0))
         #expect(joiner.nakSequences(joiner.advance(to: at(60))).sorted() == [45, 46, 47, 48, 49, 50])
     }
 
@@ -239,10 +266,14 @@ func ncf(_ sequences: [UInt32]) -> Packet {
         var receiver = EngineHarness(Receiver(configuration: configuration))
         receiver.receive(odata(1, trail: 1, [1]), arrival: fromSource, at: at(0))
         for sequence in UInt32(3)...5 {
-            receiver.receive(odata(sequence, trail: 1, [UInt8](repeating: UInt8(sequence), count: 900)), arrival: fromSource, at: at(0))
+            receiver.receive(
+                odata(sequence, trail: 1, [UInt8](repeating: UInt8(sequence), count: 900)), arrival: fromSource,
+                at: at(0))
         }
         let events = receiver.events()
-        #expect(events.contains(.unrecoverable(tsi, first: SequenceNumber(2), last: SequenceNumber(2), reason: .receiveWindowOverflow)))
+        #expect(
+            events.contains(
+                .unrecoverable(tsi, first: SequenceNumber(2), last: SequenceNumber(2), reason: .receiveWindowOverflow)))
         #expect(events.filter { if case .data = $0 { true } else { false } }.count == 4)
     }
 

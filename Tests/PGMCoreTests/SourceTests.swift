@@ -64,8 +64,10 @@ let fromReceiver = Arrival(source: receiverAddress, destination: sourceAddress)
                 if case .fragment(let fragment) = option.value { return fragment }
                 return nil
             }.first
-            #expect(fragment == Option.Fragment(
-                firstSequence: SequenceNumber(100), offset: UInt32(index * size), apduLength: 5000))
+            #expect(
+                fragment
+                    == Option.Fragment(
+                        firstSequence: SequenceNumber(100), offset: UInt32(index * size), apduLength: 5000))
             reassembled += packet.payload
         }
         #expect(reassembled == apdu)
@@ -122,7 +124,10 @@ let fromReceiver = Arrival(source: receiverAddress, destination: sourceAddress)
         if case .ncf(let ncf) = out[0].packet.body {
             #expect(ncf.sequence == SequenceNumber(101) && ncf.source == sourceAddress && ncf.group == group)
             // The NAK's list echoed, and the NAK_BO_IVL the source advertises (RFC 3208 §9.3.4, §15.2.1).
-            #expect(out[0].packet.options == [Option(.nakList([SequenceNumber(103)])), NAKBackoffTuning.option(.milliseconds(50))])
+            #expect(
+                out[0].packet.options == [
+                    Option(.nakList([SequenceNumber(103)])), NAKBackoffTuning.option(.milliseconds(50)),
+                ])
             #expect(out[0].routerAlert && out[0].destination == .multicast(group))
         }
         if case .rdata(let data) = out[1].packet.body {

@@ -1,6 +1,7 @@
-@testable import PGMCore
 import PGMWire
 import Testing
+
+@testable import PGMCore
 
 /// The source's transmit window on its own (RFC 3208 §5.1, Appendix F).
 @Suite struct TransmitWindowTests {

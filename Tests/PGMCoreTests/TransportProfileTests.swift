@@ -29,15 +29,17 @@ import Testing
             try source.send([UInt8](repeating: 1, count: 1000), at: .zero)
             let sent = source.drain()
             let expected = sent.reduce(0) { total, transmit in
-                total + configuration.transport.wireLength(
-                    ofPGM: transmit.packet.encodedLength, routerAlert: transmit.routerAlert)
+                total
+                    + configuration.transport.wireLength(
+                        ofPGM: transmit.packet.encodedLength, routerAlert: transmit.routerAlert)
             }
             #expect(source.statistics.bytesSent == expected)
             // Every repair of the largest TPDU fits the datagram with its Router Alert.
             let largest = Source.maximumPayload(configuration, fragmented: true)
             #expect(
-                configuration.transport.wireLength(ofPGM: Packet.commonHeaderLength + 8 + 4 + 4 + 16 + largest,
-                                                   routerAlert: true) <= configuration.maxTPDU)
+                configuration.transport.wireLength(
+                    ofPGM: Packet.commonHeaderLength + 8 + 4 + 4 + 16 + largest,
+                    routerAlert: true) <= configuration.maxTPDU)
         }
     }
 
@@ -47,10 +49,12 @@ import Testing
         configuration.headerOverhead = Source.Configuration.udpHeaderOverhead
         configuration.routerAlertOverhead = 0
         #expect(configuration.transport.headerOverhead == 28 && configuration.transport.routerAlertOverhead == 0)
-        #expect(Source.maximumPayload(configuration, fragmented: false) == {
-            var udp = sourceConfiguration()
-            udp.transport = .udpIPv4
-            return Source.maximumPayload(udp, fragmented: false)
-        }())
+        #expect(
+            Source.maximumPayload(configuration, fragmented: false)
+                == {
+                    var udp = sourceConfiguration()
+                    udp.transport = .udpIPv4
+                    return Source.maximumPayload(udp, fragmented: false)
+                }())
     }
 }

@@ -17,7 +17,8 @@ import Testing
         for subnet in 0..<3 {
             for receiver in 0..<3 {
                 hosts.append(
-                    #"{"name": "r\#(subnet)\#(receiver)", "interfaces": [{"subnet": "s\#(subnet)", "address": "198.18.5\#(subnet + 1).\#(10 + receiver)", "loss": {"in": {"rate": \#(rates[subnet])}}}], "run": {"program": "pgm-recv"}}"#)
+                    #"{"name": "r\#(subnet)\#(receiver)", "interfaces": [{"subnet": "s\#(subnet)", "address": "198.18.5\#(subnet + 1).\#(10 + receiver)", "loss": {"in": {"rate": \#(rates[subnet])}}}], "run": {"program": "pgm-recv"}}"#
+                )
             }
         }
         let json = """
@@ -51,7 +52,8 @@ import Testing
         let reportedRate = Double(reported) / Double(UInt16.max)
         // Within 2 points: the element answers some NAKs itself (kept repairs) and holds a report that moved less
         // than Appendix B.6.1's 5 % until its next NAK goes up, so the source's value lags the receiver's a little.
-        #expect(abs(reportedRate - measured) <= 0.02, "seed \(seed): source \(reportedRate), worst receiver \(measured)")
+        #expect(
+            abs(reportedRate - measured) <= 0.02, "seed \(seed): source \(reportedRate), worst receiver \(measured)")
         #expect(statistics.congestionReports > 0)
     }
 }

@@ -36,7 +36,8 @@ struct ScriptedRepairer: Engine {
             let parent = arrival.source
             func send(_ body: Packet.Body, _ sequences: [SequenceNumber]) {
                 let options = sequences.count > 1 ? [Option(.nakList(Array(sequences.dropFirst())))] : []
-                var reply = Packet(tsi: packet.tsi, dataDestinationPort: packet.dataDestinationPort, body: body, options: options)
+                var reply = Packet(
+                    tsi: packet.tsi, dataDestinationPort: packet.dataDestinationPort, body: body, options: options)
                 reply.flags = .required(by: options)
                 outbound.append(Transmit(packet: reply, destination: .unicast(parent)))
             }
@@ -103,7 +104,8 @@ struct NetworkElementRedirectionTests {
         let leaf = scenario.leafSegments[1]
         let address = NLA.ipv4(IPv4Address(10, 0, UInt8(leaf.rawValue + 1), 250))
         let repairer = scenario.network.addHost(
-            "dlr", engine: DesignatedLocalRepairer(configuration: .init(receiver: configuration.receiver, address: address)),
+            "dlr",
+            engine: DesignatedLocalRepairer(configuration: .init(receiver: configuration.receiver, address: address)),
             interfaces: [InterfaceConfiguration(segment: leaf, address: address)])
         let baseline = ElementTreeScenario(configuration)
         NetworkElementTreeTests.check(scenario, seed: seed)

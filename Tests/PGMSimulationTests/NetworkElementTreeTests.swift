@@ -34,7 +34,10 @@ struct NetworkElementTreeTests {
         // §7.8: RDATA only onto segments that asked for that sequence.
         for (segment, repairs) in scenario.repairsBySegment() where segment != scenario.sourceSegment {
             let unasked = repairs.rdata.keys.filter { !repairs.naked.contains($0) }
-            #expect(unasked.isEmpty, "seed \(seed): RDATA for \(unasked.sorted()) on \(scenario.network.name(of: segment)), which never asked")
+            #expect(
+                unasked.isEmpty,
+                "seed \(seed): RDATA for \(unasked.sorted()) on \(scenario.network.name(of: segment)), which never asked"
+            )
         }
         for host in scenario.elementHosts { #expect(host.decodeFailures == 0) }
     }
@@ -79,10 +82,12 @@ struct NetworkElementTreeTests {
         }
         let detecting = scenario(detecting: true)
         let lost = detecting.lostSomewhere.union(detecting.logs.reduce(into: Set<UInt32>()) { $0.formUnion($1.lost) })
-        #expect(detecting.elementHosts[0].engine.statistics.lossesDetected > 10, "seed \(seed): no loss above the element")
+        #expect(
+            detecting.elementHosts[0].engine.statistics.lossesDetected > 10, "seed \(seed): no loss above the element")
         let nakSequences = Double(detecting.sourceNAKSequences) / Double(max(1, lost.count))
         let rdata = Double(detecting.sourceRDATA) / Double(max(1, lost.count))
-        #expect(nakSequences <= 1.2, "seed \(seed): \(detecting.sourceNAKSequences) NAKed sequences, \(lost.count) lost")
+        #expect(
+            nakSequences <= 1.2, "seed \(seed): \(detecting.sourceNAKSequences) NAKed sequences, \(lost.count) lost")
         #expect(rdata <= 1.2, "seed \(seed): \(detecting.sourceRDATA) RDATA, \(lost.count) lost")
         let p99 = detecting.latencyPercentile(0.99) ?? .zero
         #expect(p99 < .milliseconds(100), "seed \(seed): p99 repair latency \(p99)")
@@ -145,9 +150,10 @@ struct NetworkElementCongestionTreeTests {
         let scenario = ElementTreeScenario(configuration)
         NetworkElementTreeTests.check(scenario, seed: seed, eliminationOnly: false)
         let lossy = scenario.leafSegments[2]
-        let lossyReceivers = Set(scenario.receivers.indices.filter { scenario.receiverSegments[$0] == lossy }.map {
-            scenario.receivers[$0].address
-        })
+        let lossyReceivers = Set(
+            scenario.receivers.indices.filter { scenario.receiverSegments[$0] == lossy }.map {
+                scenario.receivers[$0].address
+            })
         let element = scenario.elementHosts[0].engine
         let report = try #require(element.statistics.worstCongestionReports[configuration.source.tsi])
         #expect(report.kinds.contains(.receiverWorstPath))

@@ -9,7 +9,9 @@ struct Probe: Engine {
     var outbox: [Transmit] = []
     var received: [(packet: Packet, arrival: Arrival, time: Instant)] = []
 
-    mutating func receive(_ packet: Packet, arrival: Arrival, at now: Instant) { received.append((packet, arrival, now)) }
+    mutating func receive(_ packet: Packet, arrival: Arrival, at now: Instant) {
+        received.append((packet, arrival, now))
+    }
     mutating func handleTimeout(at now: Instant) {}
     mutating func pollTransmit(at now: Instant) -> Transmit? { outbox.isEmpty ? nil : outbox.removeFirst() }
     var nextDeadline: Instant? { nil }
@@ -21,8 +23,10 @@ private let probeTSI = TSI(gsi: GSI(rawValue: 5), sourcePort: 1)
 private func spmPacket(_ sequence: UInt32) -> Packet {
     Packet(
         tsi: probeTSI, dataDestinationPort: 2,
-        body: .spm(SPM(sequence: SequenceNumber(sequence), trail: SequenceNumber(0), lead: SequenceNumber(0),
-                       path: .ipv4(IPv4Address(10, 0, 0, 1)))))
+        body: .spm(
+            SPM(
+                sequence: SequenceNumber(sequence), trail: SequenceNumber(0), lead: SequenceNumber(0),
+                path: .ipv4(IPv4Address(10, 0, 0, 1)))))
 }
 
 private func address(_ last: UInt8, subnet: UInt8 = 0) -> NLA { .ipv4(IPv4Address(10, subnet, 0, last)) }
@@ -32,14 +36,19 @@ private func address(_ last: UInt8, subnet: UInt8 = 0) -> NLA { .ipv4(IPv4Addres
         let network = Network(seed: 1)
         let upstream = network.addSegment("upstream")
         let downstream = network.addSegment("downstream")
-        let router = network.addHost("ne", engine: Probe(), interfaces: [
-            InterfaceConfiguration(segment: upstream, address: address(1)),
-            InterfaceConfiguration(segment: downstream, address: address(1, subnet: 1)),
-        ])
-        let up = network.addHost("up", engine: Probe(), interfaces: [InterfaceConfiguration(segment: upstream, address: address(2))])
-        let down = network.addHost("down", engine: Probe(), interfaces: [
-            InterfaceConfiguration(segment: downstream, address: address(2, subnet: 1)),
-        ])
+        let router = network.addHost(
+            "ne", engine: Probe(),
+            interfaces: [
+                InterfaceConfiguration(segment: upstream, address: address(1)),
+                InterfaceConfiguration(segment: downstream, address: address(1, subnet: 1)),
+            ])
+        let up = network.addHost(
+            "up", engine: Probe(), interfaces: [InterfaceConfiguration(segment: upstream, address: address(2))])
+        let down = network.addHost(
+            "down", engine: Probe(),
+            interfaces: [
+                InterfaceConfiguration(segment: downstream, address: address(2, subnet: 1))
+            ])
         router.engine.outbox = [
             Transmit(packet: spmPacket(1), destination: .multicast(probeGroup), interface: InterfaceID(1)),
             Transmit(packet: spmPacket(2), destination: .unicast(address(2)), interface: InterfaceID(0)),
@@ -61,7 +70,9 @@ private func address(_ last: UInt8, subnet: UInt8 = 0) -> NLA { .ipv4(IPv4Addres
             configuration.tracing = true
             let scenario = SessionScenario(configuration)
             scenario.run()
-            return scenario.network.trace.map { $0.bytes + [$0.dropped ? 1 : 0] + withUnsafeBytes(of: $0.time.nanoseconds, Array.init) }
+            return scenario.network.trace.map {
+                $0.bytes + [$0.dropped ? 1 : 0] + withUnsafeBytes(of: $0.time.nanoseconds, Array.init)
+            }
         }
         #expect(trace(seed: 5) == trace(seed: 5))
         #expect(trace(seed: 5) != trace(seed: 6))
@@ -70,20 +81,36 @@ private func address(_ last: UInt8, subnet: UInt8 = 0) -> NLA { .ipv4(IPv4Addres
     @Test func lossModelsAndBandwidth() {
         let network = Network(seed: 3)
         let lan = network.addSegment("lan")
-        let sender = network.addHost("sender", engine: Probe(), interfaces: [
-            InterfaceConfiguration(segment: lan, address: address(1), uplink: LinkProfile(delay: .milliseconds(1), bandwidth: 1_000_000)),
-        ])
-        let bernoulli = network.addHost("bernoulli", engine: Probe(), interfaces: [
-            InterfaceConfiguration(segment: lan, address: address(2), downlink: LinkProfile(delay: .zero, loss: .bernoulli(0.1))),
-        ])
-        let bursty = network.addHost("bursty", engine: Probe(), interfaces: [
-            InterfaceConfiguration(segment: lan, address: address(3), downlink: LinkProfile(delay: .zero, loss: .bursts(rate: 0.1, burstLength: 5))),
-        ])
-        let duplicating = network.addHost("duplicating", engine: Probe(), interfaces: [
-            InterfaceConfiguration(segment: lan, address: address(4), downlink: LinkProfile(delay: .zero, duplication: 0.2)),
-        ])
+        let sender = network.addHost(
+            "sender", engine: Probe(),
+            interfaces: [
+                InterfaceConfiguration(
+                    segment: lan, address: address(1),
+                    uplink: LinkProfile(delay: .milliseconds(1), bandwidth: 1_000_000))
+            ])
+        let bernoulli = network.addHost(
+            "bernoulli", engine: Probe(),
+            interfaces: [
+                InterfaceConfiguration(
+                    segment: lan, address: address(2), downlink: LinkProfile(delay: .zero, loss: .bernoulli(0.1)))
+            ])
+        let bursty = network.addHost(
+            "bursty", engine: Probe(),
+            interfaces: [
+                InterfaceConfiguration(
+                    segment: lan, address: address(3),
+                    downlink: LinkProfile(delay: .zero, loss: .bursts(rate: 0.1, burstLength: 5)))
+            ])
+        let duplicating = network.addHost(
+            "duplicating", engine: Probe(),
+            interfaces: [
+                InterfaceConfiguration(
+                    segment: lan, address: address(4), downlink: LinkProfile(delay: .zero, duplication: 0.2))
+            ])
         let count = 20_000
-        sender.engine.outbox = (0..<count).map { Transmit(packet: spmPacket(UInt32($0)), destination: .multicast(probeGroup)) }
+        sender.engine.outbox = (0..<count).map {
+            Transmit(packet: spmPacket(UInt32($0)), destination: .multicast(probeGroup))
+        }
         network.wake(sender)
         network.run(until: .zero + .seconds(60))
         let bernoulliRate = 1 - Double(bernoulli.engine.received.count) / Double(count)
@@ -91,10 +118,11 @@ private func address(_ last: UInt8, subnet: UInt8 = 0) -> NLA { .ipv4(IPv4Addres
         #expect(abs(bernoulliRate - 0.1) < 0.01)
         #expect(abs(burstyRate - 0.1) < 0.03)
         // Bursts: losses cluster, so a lost packet is followed by another loss far more often than 10 %.
-        let got = Set(bursty.engine.received.map { packet -> UInt32 in
-            if case .spm(let spm) = packet.packet.body { return spm.sequence.rawValue }
-            return 0
-        })
+        let got = Set(
+            bursty.engine.received.map { packet -> UInt32 in
+                if case .spm(let spm) = packet.packet.body { return spm.sequence.rawValue }
+                return 0
+            })
         let lost = (0..<UInt32(count)).filter { !got.contains($0) }
         let followed = lost.filter { !got.contains($0 + 1) }.count
         #expect(Double(followed) / Double(lost.count) > 0.6)
@@ -107,8 +135,10 @@ private func address(_ last: UInt8, subnet: UInt8 = 0) -> NLA { .ipv4(IPv4Addres
     @Test func undecodableBytesAreCountedAtTheReceivingHost() {
         let network = Network(seed: 4)
         let lan = network.addSegment("lan")
-        let sender = network.addHost("sender", engine: Probe(), interfaces: [InterfaceConfiguration(segment: lan, address: address(1))])
-        let receiver = network.addHost("receiver", engine: Probe(), interfaces: [InterfaceConfiguration(segment: lan, address: address(2))])
+        let sender = network.addHost(
+            "sender", engine: Probe(), interfaces: [InterfaceConfiguration(segment: lan, address: address(1))])
+        let receiver = network.addHost(
+            "receiver", engine: Probe(), interfaces: [InterfaceConfiguration(segment: lan, address: address(2))])
         // A NAK list over the wire limit cannot be built, so corrupt a packet instead: an unknown unicast
         // address is unroutable and counted.
         sender.engine.outbox = [Transmit(packet: spmPacket(1), destination: .unicast(address(99)))]

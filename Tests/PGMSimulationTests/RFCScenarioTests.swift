@@ -47,7 +47,9 @@ import Testing
         // holds the RDATA that long (§5.3 MAY) and one repair answers them all: the later losses get one each.
         var repairs: [UInt32: Int] = [:]
         for record in scenario.network.trace where record.receiver == nil {
-            if case .rdata(let data)? = (try? Packet(decoding: record.bytes))?.body { repairs[data.sequence.rawValue, default: 0] += 1 }
+            if case .rdata(let data)? = (try? Packet(decoding: record.bytes))?.body {
+                repairs[data.sequence.rawValue, default: 0] += 1
+            }
         }
         #expect(repairs.keys.sorted() == lost.sorted(), "seed \(seed): every lost sequence repaired")
         #expect(repairs.values.allSatisfy { $0 <= 2 }, "seed \(seed): \(repairs)")
@@ -259,7 +261,9 @@ import Testing
             #expect(scenario.logs[index].delivered.count == 30)
             _ = receiver
         }
-        let spms = scenario.network.trace.compactMap { $0.receiver == nil ? $0.packet : nil }.filter { $0.body.type == .spm }
+        let spms = scenario.network.trace.compactMap { $0.receiver == nil ? $0.packet : nil }.filter {
+            $0.body.type == .spm
+        }
         let fins = spms.filter { $0.options.contains { $0.value == .fin } }
         #expect(!fins.isEmpty)
         if let firstFIN = spms.firstIndex(where: { $0.options.contains { $0.value == .fin } }) {
@@ -282,7 +286,8 @@ import Testing
         let pcap = scenario.network.pcap(segment: scenario.segment)
         let frames = scenario.network.trace.filter { $0.receiver == nil && !$0.dropped }
         #expect(pcap.count > 24 + frames.count * 16)
-        #expect(Array(pcap.prefix(4)) == [0xD4, 0xC3, 0xB2, 0xA1] || Array(pcap.prefix(4)) == [0xA1, 0xB2, 0xC3, 0xD4])
+        #expect(
+            Array(pcap.prefix(4)) == [0xD4, 0xC3, 0xB2, 0xA1] || Array(pcap.prefix(4)) == [0xA1, 0xB2, 0xC3, 0xD4])
         // The first frame's IP payload decodes as the first PGM packet sent.
         let firstLength = Int(pcap[24 + 8]) | Int(pcap[24 + 9]) << 8 | Int(pcap[24 + 10]) << 16
         let frame = Array(pcap[(24 + 16)..<(24 + 16 + firstLength)])

@@ -23,7 +23,8 @@ import Testing
         let hosts = [
             host("src", "pgm-source", [interface("core", "60.10")]),
             host(
-                "ne", "pgm-ne", [interface("core", "60.1", loss: 0.05), interface("a", "61.1"), interface("b", "62.1")],
+                "ne", "pgm-ne",
+                [interface("core", "60.1", loss: 0.05), interface("a", "61.1"), interface("b", "62.1")],
                 upstream: "core"),
             host("ra", "pgm-recv", [interface("a", "61.10", loss: 0.01)]),
             host("rb", "pgm-recv", [interface("b", "62.10", loss: 0.01)]),

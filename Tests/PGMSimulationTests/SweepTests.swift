@@ -72,8 +72,12 @@ import Testing
             #expect(scenario.silentTails == 0, "\(label): \(scenario.silentTails) receivers never heard the end")
         }
         if strict && !tightWindow {
-            let reports = scenario.logs.enumerated().flatMap { index, log in log.unrecoverable.map { "receiver\(index): \($0)" } }
-            #expect(reports.isEmpty, "\(label): loss reported although the window outlasts every repair: \(reports.prefix(5))")
+            let reports = scenario.logs.enumerated().flatMap { index, log in
+                log.unrecoverable.map { "receiver\(index): \($0)" }
+            }
+            #expect(
+                reports.isEmpty,
+                "\(label): loss reported although the window outlasts every repair: \(reports.prefix(5))")
         }
         // Up to 5 % independent loss, whatever is lost is lost because the source's window moved on (checked
         // against the source's trail at the moment of each report, in `verify()`), never because a receiver

@@ -37,23 +37,39 @@ import Testing
     @Test func udpMulticastReachesReceiversAndTheirNAKsReachOnlyTheSource() throws {
         let port = Fixtures.port(1)
         let source = try sockets(0, port: port, join: false, listen: true)
-        let receivers = [try sockets(1, port: port, join: true, listen: false), try sockets(2, port: port, join: true, listen: false)]
+        let receivers = [
+            try sockets(1, port: port, join: true, listen: false),
+            try sockets(2, port: port, join: true, listen: false),
+        ]
         var engine = ScriptedEngine()
-        engine.outbox = [Transmit(packet: Fixtures.odata(1), destination: .multicast(.ipv4(Fixtures.group)), interface: InterfaceID(0))]
+        engine.outbox = [
+            Transmit(
+                packet: Fixtures.odata(1), destination: .multicast(.ipv4(Fixtures.group)), interface: InterfaceID(0))
+        ]
         engine.react = { packet, arrival in
             guard case .odata(let data) = packet.body else { return [] }
-            return [Transmit(packet: Fixtures.nak(data.sequence.rawValue), destination: .unicast(.ipv4(Fixtures.loopback)), interface: arrival.interface)]
+            return [
+                Transmit(
+                    packet: Fixtures.nak(data.sequence.rawValue), destination: .unicast(.ipv4(Fixtures.loopback)),
+                    interface: arrival.interface)
+            ]
         }
         let driver = try Driver(engine: engine, sockets: [source] + receivers, logger: logger)
         #expect(try drive(driver) { $0.received.count >= 4 })
 
         let data = driver.engine.received.filter { $0.packet.body.type == .odata }
         #expect(Set(data.map(\.arrival.interface)) == [InterfaceID(1), InterfaceID(2)])
-        #expect(data.allSatisfy { $0.arrival.destination == .ipv4(Fixtures.group) && $0.arrival.source == .ipv4(Fixtures.loopback) })
+        #expect(
+            data.allSatisfy {
+                $0.arrival.destination == .ipv4(Fixtures.group) && $0.arrival.source == .ipv4(Fixtures.loopback)
+            })
         #expect(data.first?.packet == Fixtures.odata(1))
         let naks = driver.engine.received.filter { $0.packet.body.type == .nak }
         #expect(naks.count == 2)
-        #expect(naks.allSatisfy { $0.arrival.interface == InterfaceID(0) && $0.arrival.destination == .ipv4(Fixtures.loopback) })
+        #expect(
+            naks.allSatisfy {
+                $0.arrival.interface == InterfaceID(0) && $0.arrival.destination == .ipv4(Fixtures.loopback)
+            })
         #expect(driver.statistics.undecodable == 0)
         #expect(driver.statistics.datagramsSent == 3)
     }
@@ -75,7 +91,9 @@ import Testing
         let receiver = try sockets(1, port: port, join: true, listen: false)
         var engine = ScriptedEngine()
         engine.outbox = (1...300).map {
-            Transmit(packet: Fixtures.odata($0, String(repeating: "x", count: 1000)), destination: .multicast(.ipv4(Fixtures.group)))
+            Transmit(
+                packet: Fixtures.odata($0, String(repeating: "x", count: 1000)),
+                destination: .multicast(.ipv4(Fixtures.group)))
         }
         let driver = try Driver(engine: engine, sockets: [source, receiver], logger: logger)
 
@@ -89,7 +107,9 @@ import Testing
         var address = sockaddr_in(Fixtures.group, port: port)
         let garbage: [UInt8] = [1, 2, 3, 4, 5]
         let sent = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { sendto(fd, garbage, garbage.count, 0, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                sendto(fd, garbage, garbage.count, 0, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
         }
         #expect(sent == 5)
 
@@ -168,19 +188,24 @@ import Testing
         let spoofed = IPv4Address(127, 0, 0, 9)
         var engine = ScriptedEngine()
         engine.outbox = [
-            Transmit(packet: Fixtures.odata(7), destination: .multicast(.ipv4(Fixtures.group)), interface: InterfaceID(0)),
+            Transmit(
+                packet: Fixtures.odata(7), destination: .multicast(.ipv4(Fixtures.group)), interface: InterfaceID(0)),
             Transmit(
                 packet: Fixtures.ncf(7), destination: .multicast(.ipv4(Fixtures.group)), interface: InterfaceID(0),
                 routerAlert: true, spoofedSource: .ipv4(spoofed)),
-            Transmit(packet: Fixtures.nak(7), destination: .unicast(.ipv4(Fixtures.loopback)), interface: InterfaceID(1)),
+            Transmit(
+                packet: Fixtures.nak(7), destination: .unicast(.ipv4(Fixtures.loopback)), interface: InterfaceID(1)),
         ]
         let driver = try Driver(engine: engine, sockets: [source, receiver], logger: logger)
         // Every raw socket on the host sees every PGM packet; wait for the receiver's copies.
         #expect(
             try drive(driver) { engine in
-                let types = Set(engine.received.filter { $0.arrival.interface == InterfaceID(1) }.map(\.packet.body.type))
+                let types = Set(
+                    engine.received.filter { $0.arrival.interface == InterfaceID(1) }.map(\.packet.body.type))
                 return types.isSuperset(of: [.odata, .ncf])
-                    && engine.received.contains { $0.packet.body.type == .nak && $0.arrival.interface == InterfaceID(0) }
+                    && engine.received.contains {
+                        $0.packet.body.type == .nak && $0.arrival.interface == InterfaceID(0)
+                    }
             })
         let received = driver.engine.received
         let ncf = try #require(received.first { $0.packet.body.type == .ncf })
@@ -203,10 +228,12 @@ import Testing
             try InterfaceSockets(
                 InterfaceSockets.Configuration(
                     id: InterfaceID(id), interface: try NetworkInterface.named("lo"), group: Fixtures.group,
-                    encapsulation: .udp(port: port), ttl: 1, multicastLoop: true, joinGroup: join, listenUnicast: listen))
+                    encapsulation: .udp(port: port), ttl: 1, multicastLoop: true, joinGroup: join, listenUnicast: listen
+                ))
         }
         let driver = try Driver(
-            engine: ScriptedEngine(), sockets: [try sockets(0, join: false, listen: true), try sockets(1, join: true, listen: false)],
+            engine: ScriptedEngine(),
+            sockets: [try sockets(0, join: false, listen: true), try sockets(1, join: true, listen: false)],
             logger: logger)
         let remote = try driver.makeRemote()
         #expect(try driver.makeRemote() === remote)
@@ -221,7 +248,9 @@ import Testing
         let poster = Thread {
             remote.post { engine, _ in
                 engine.outbox.append(
-                    Transmit(packet: Fixtures.odata(42), destination: .multicast(.ipv4(Fixtures.group)), interface: InterfaceID(0)))
+                    Transmit(
+                        packet: Fixtures.odata(42), destination: .multicast(.ipv4(Fixtures.group)),
+                        interface: InterfaceID(0)))
                 engine.react = { packet, _ in
                     guard case .odata = packet.body else { return [] }
                     remote.stop()

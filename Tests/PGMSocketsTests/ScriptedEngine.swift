@@ -43,7 +43,9 @@ enum Fixtures {
     static func odata(_ sequence: UInt32, _ text: String = "hello") -> Packet {
         Packet(
             tsi: tsi, dataDestinationPort: 7500,
-            body: .odata(DataPacket(sequence: SequenceNumber(sequence), trail: SequenceNumber(0), payload: Array(text.utf8)[...])))
+            body: .odata(
+                DataPacket(sequence: SequenceNumber(sequence), trail: SequenceNumber(0), payload: Array(text.utf8)[...])
+            ))
     }
 
     static func nak(_ sequence: UInt32, source: IPv4Address = loopback) -> Packet {

@@ -1,6 +1,7 @@
 import Testing
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Reads the shared captures for known-answer tests: a minimal classic-pcap walker (Ethernet → IPv4 → PGM or
@@ -38,7 +39,8 @@ struct CaptureFixture {
         let bytes = try readFile(path(relative))
         guard bytes.count >= 24, bytes[0] == 0xD4, bytes[1] == 0xC3 else { throw FixtureError.notPcap }
         func le32(_ offset: Int) -> Int {
-            Int(bytes[offset]) | Int(bytes[offset + 1]) << 8 | Int(bytes[offset + 2]) << 16 | Int(bytes[offset + 3]) << 24
+            Int(bytes[offset]) | Int(bytes[offset + 1]) << 8 | Int(bytes[offset + 2]) << 16 | Int(bytes[offset + 3])
+                << 24
         }
         func be16(_ offset: Int) -> Int { Int(bytes[offset]) << 8 | Int(bytes[offset + 1]) }
         var frames: [Frame] = []
@@ -135,7 +137,9 @@ struct TsharkDecoding {
                     && byte != UInt8(ascii: "\t")
                 {
                     // A bare literal (number, true, false, null): tshark quotes its values, so skip it.
-                    while index < text.count, ![UInt8(ascii: ","), UInt8(ascii: "}"), UInt8(ascii: "]")].contains(text[index]) {
+                    while index < text.count,
+                        ![UInt8(ascii: ","), UInt8(ascii: "}"), UInt8(ascii: "]")].contains(text[index])
+                    {
                         index += 1
                     }
                     pendingKey = nil

@@ -12,8 +12,12 @@ struct KnownAnswerTests {
     }
 
     static let captures = [
-        Capture(pcap: "openpgm/openpgm-native-loss10.pcap", tshark: "openpgm/openpgm-native-loss10.tshark.json", udpPorts: []),
-        Capture(pcap: "openpgm/openpgm-udp3055-loss10.pcap", tshark: "openpgm/openpgm-udp3055-loss10.tshark.json", udpPorts: [3055]),
+        Capture(
+            pcap: "openpgm/openpgm-native-loss10.pcap", tshark: "openpgm/openpgm-native-loss10.tshark.json",
+            udpPorts: []),
+        Capture(
+            pcap: "openpgm/openpgm-udp3055-loss10.pcap", tshark: "openpgm/openpgm-udp3055-loss10.tshark.json",
+            udpPorts: [3055]),
         Capture(pcap: "tcpdump/pgm_zmtp1.pcap", tshark: "tcpdump/pgm_zmtp1.tshark.json", udpPorts: []),
         Capture(pcap: "tcpdump/epgm_zmtp1.pcap", tshark: "tcpdump/epgm_zmtp1.tshark.json", udpPorts: [5563]),
     ]

@@ -11,7 +11,8 @@ struct MalformedPacketTests {
     static func spm(options: [Option] = []) -> [UInt8] {
         Packet(
             sourcePort: 4000, destinationPort: 7500, gsi: gsi,
-            body: .spm(SPM(sequence: SequenceNumber(1), trail: SequenceNumber(0), lead: SequenceNumber(9), path: source)),
+            body: .spm(
+                SPM(sequence: SequenceNumber(1), trail: SequenceNumber(0), lead: SequenceNumber(9), path: source)),
             options: options
         ).encoded()
     }
@@ -210,7 +211,8 @@ struct MalformedPacketTests {
         // OPT_REDIRECT of IPv4 length (12) claiming an IPv6 address.
         var bytes = Self.spm(options: [Option(.redirect(Self.source))])
         bytes[44...45] = [0, 2]
-        #expect(structuralError(bytes) == .malformedOption(type: 0x07, reason: "length 12 does not fit address family 2"))
+        #expect(
+            structuralError(bytes) == .malformedOption(type: 0x07, reason: "length 12 does not fit address family 2"))
     }
 
     /// The length byte caps an OPT_NAK_LIST at 62 entries (4 + 4·62 = 252); the next lengths that fit in a byte

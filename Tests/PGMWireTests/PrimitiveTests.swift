@@ -70,15 +70,22 @@ struct PrimitiveTests {
         let tsi = TSI(gsi: GSI(rawValue: 1), sourcePort: 4000)
         let group = NLA.ipv4(IPv4Address(239, 192, 0, 1))
         let source = NLA.ipv4(IPv4Address(198, 18, 0, 1))
-        let nak = Packet(tsi: tsi, dataDestinationPort: 7500, body: .nak(NAK(sequence: SequenceNumber(1), source: source, group: group)))
+        let nak = Packet(
+            tsi: tsi, dataDestinationPort: 7500,
+            body: .nak(NAK(sequence: SequenceNumber(1), source: source, group: group)))
         #expect(nak.sourcePort == 7500 && nak.destinationPort == 4000 && nak.tsi == tsi)
-        let spm = Packet(tsi: tsi, dataDestinationPort: 7500, body: .spm(SPM(sequence: SequenceNumber(1), trail: SequenceNumber(0), lead: SequenceNumber(0), path: source)))
+        let spm = Packet(
+            tsi: tsi, dataDestinationPort: 7500,
+            body: .spm(
+                SPM(sequence: SequenceNumber(1), trail: SequenceNumber(0), lead: SequenceNumber(0), path: source)))
         #expect(spm.sourcePort == 4000 && spm.tsi == tsi && spm.dataDestinationPort == 7500)
     }
 
     /// Both ACK type codes seen in the wild decode; we write OpenPGM's 0x0D.
     @Test func ackTypeCodes() throws {
-        let ack = Packet(sourcePort: 7500, destinationPort: 4000, gsi: GSI(rawValue: 1), body: .ack(ACK(receivedMaximum: SequenceNumber(7), bitmap: 0xFF)))
+        let ack = Packet(
+            sourcePort: 7500, destinationPort: 4000, gsi: GSI(rawValue: 1),
+            body: .ack(ACK(receivedMaximum: SequenceNumber(7), bitmap: 0xFF)))
         var bytes = ack.encoded()
         #expect(bytes[4] == 0x0D)
         bytes[4] = 0x0B

@@ -1,9 +1,10 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import PGMCore
 import PGMWire
 import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// `decode(encode(p)) == p` for thousands of random packets, and decoding never traps on random bytes.
 @Suite("Round trips")

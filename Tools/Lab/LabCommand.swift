@@ -53,7 +53,8 @@ struct LabCommand: ParsableCommand {
 
         func load() throws -> Topology {
             let root = LabCommand.projectRoot
-            let path = topology.contains("/") || topology.hasSuffix(".yaml") ? topology : "\(root)/Topologies/\(topology).yaml"
+            let path =
+                topology.contains("/") || topology.hasSuffix(".yaml") ? topology : "\(root)/Topologies/\(topology).yaml"
             guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
                 throw ValidationError("no topology at \(path) (try: Tools/lab list)")
             }
@@ -91,7 +92,8 @@ struct LabCommand: ParsableCommand {
 
     static func requireRoot() throws {
         guard geteuid() == 0 else {
-            FileHandle.standardError.write(Data("lab: needs root (network namespaces, veth, nftables, tcpdump); run it with sudo\n".utf8))
+            FileHandle.standardError.write(
+                Data("lab: needs root (network namespaces, veth, nftables, tcpdump); run it with sudo\n".utf8))
             throw ExitCode(77)
         }
     }
@@ -101,7 +103,8 @@ struct LabCommand: ParsableCommand {
     }
 
     struct Run: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Bring a topology up, run it, check it, print its summary, take it down.")
+        static let configuration = CommandConfiguration(
+            abstract: "Bring a topology up, run it, check it, print its summary, take it down.")
 
         @OptionGroup var options: TopologyOptions
 
@@ -117,7 +120,9 @@ struct LabCommand: ParsableCommand {
             let encapsulation = try options.encapsulation(of: topology)
             var network = LabNetwork(id: LabNetwork.newID(), topology: topology)
             installInterruptHandlers()
-            LabCommand.say("lab \(topology.name) (\(encapsulation.rawValue)): run \(network.id), bringing up \(topology.hosts.count) hosts on \(topology.subnets.count) subnets")
+            LabCommand.say(
+                "lab \(topology.name) (\(encapsulation.rawValue)): run \(network.id), bringing up \(topology.hosts.count) hosts on \(topology.subnets.count) subnets"
+            )
             try network.up(topology, encapsulation: encapsulation, log: LabCommand.say)
             defer {
                 network.down(log: LabCommand.say)
@@ -163,13 +168,16 @@ struct LabCommand: ParsableCommand {
             let start = clock.now
             let outcome = scenario.run()
             let wall = clock.now - start
-            print(SimulationReport.format(outcome, topology: topology, encapsulation: encapsulation, seed: seed, wall: wall))
+            print(
+                SimulationReport.format(
+                    outcome, topology: topology, encapsulation: encapsulation, seed: seed, wall: wall))
             if !outcome.passed { throw ExitCode(1) }
         }
     }
 
     struct Up: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Create a topology's namespaces, links, routes and loss, and leave them up.")
+        static let configuration = CommandConfiguration(
+            abstract: "Create a topology's namespaces, links, routes and loss, and leave them up.")
 
         @OptionGroup var options: TopologyOptions
 
@@ -180,14 +188,17 @@ struct LabCommand: ParsableCommand {
             try network.up(topology, encapsulation: try options.encapsulation(of: topology), log: LabCommand.say)
             print("lab \(topology.name) up as run \(network.id):")
             for host in topology.hosts {
-                print("  ip netns exec \(network.hostNamespaces[host.name]!) …   # \(host.name): \(host.run.program.rawValue)")
+                print(
+                    "  ip netns exec \(network.hostNamespaces[host.name]!) …   # \(host.name): \(host.run.program.rawValue)"
+                )
             }
             print("take it down with: Tools/lab down \(network.id)")
         }
     }
 
     struct Down: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Remove labs brought up by `up` (by run id, or all of them).")
+        static let configuration = CommandConfiguration(
+            abstract: "Remove labs brought up by `up` (by run id, or all of them).")
 
         @Argument(help: "Run ids, as `list` shows them.")
         var ids: [String] = []
@@ -210,11 +221,14 @@ struct LabCommand: ParsableCommand {
     }
 
     struct List: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List the topologies shipped and the labs that are up.")
+        static let configuration = CommandConfiguration(
+            abstract: "List the topologies shipped and the labs that are up.")
 
         func run() throws {
             let directory = "\(LabCommand.projectRoot)/Topologies"
-            let files = ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).filter { $0.hasSuffix(".yaml") }.sorted()
+            let files = ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).filter {
+                $0.hasSuffix(".yaml")
+            }.sorted()
             print("topologies:")
             for file in files {
                 let text = (try? String(contentsOfFile: "\(directory)/\(file)", encoding: .utf8)) ?? ""
@@ -230,13 +244,16 @@ struct LabCommand: ParsableCommand {
     }
 
     struct Validate: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Parse and check a topology without creating anything.")
+        static let configuration = CommandConfiguration(
+            abstract: "Parse and check a topology without creating anything.")
 
         @OptionGroup var options: TopologyOptions
 
         func run() throws {
             let topology = try options.load()
-            print("\(topology.name): \(topology.hosts.count) hosts, \(topology.subnets.count) subnets, \(topology.checks.count) checks: valid")
+            print(
+                "\(topology.name): \(topology.hosts.count) hosts, \(topology.subnets.count) subnets, \(topology.checks.count) checks: valid"
+            )
         }
     }
 }

@@ -22,7 +22,8 @@ struct LabNetwork: Codable {
     init(id: String, topology: Topology) {
         self.id = id
         self.topology = topology.name
-        hostNamespaces = Dictionary(uniqueKeysWithValues: topology.hosts.map { ($0.name, "\(Self.namePrefix)\(id)-\($0.name)") })
+        hostNamespaces = Dictionary(
+            uniqueKeysWithValues: topology.hosts.map { ($0.name, "\(Self.namePrefix)\(id)-\($0.name)") })
         subnetNamespaces = Dictionary(
             uniqueKeysWithValues: topology.subnets.map { ($0.name, "\(Self.namePrefix)\(id)-net-\($0.name)") })
     }
@@ -95,9 +96,12 @@ struct LabNetwork: Codable {
                 index += 1
                 let switchEnd = "pl\(id)s\(index)"
                 let subnetNamespace = subnetNamespaces[interface.subnet]!
-                let prefixLength = topology.subnets.first { $0.name == interface.subnet }!.prefix.split(separator: "/")[1]
+                let prefixLength = topology.subnets.first { $0.name == interface.subnet }!.prefix.split(separator: "/")[
+                    1]
                 try Namespaces.addLink(
-                    .init(namespace: namespace, interface: interface.subnet, .address("\(interface.address)/\(prefixLength)")),
+                    .init(
+                        namespace: namespace, interface: interface.subnet,
+                        .address("\(interface.address)/\(prefixLength)")),
                     .init(namespace: subnetNamespace, interface: switchEnd, .bridgePort("br0")))
             }
         }
@@ -144,15 +148,25 @@ struct LabNetwork: Codable {
             var rules: [String] = []
             for interface in host.interfaces {
                 if let rate = interface.loss?.in?.rate, rate > 0 {
-                    rules.append("add rule inet pgmlab input iifname \"\(interface.subnet)\" \(Self.pgmMatch) numgen random mod 10000 < \(Int((rate * 10000).rounded())) counter drop")
-                    rules.append("add rule inet pgmlab forward iifname \"\(interface.subnet)\" \(Self.pgmMatch) numgen random mod 10000 < \(Int((rate * 10000).rounded())) counter drop")
+                    rules.append(
+                        "add rule inet pgmlab input iifname \"\(interface.subnet)\" \(Self.pgmMatch) numgen random mod 10000 < \(Int((rate * 10000).rounded())) counter drop"
+                    )
+                    rules.append(
+                        "add rule inet pgmlab forward iifname \"\(interface.subnet)\" \(Self.pgmMatch) numgen random mod 10000 < \(Int((rate * 10000).rounded())) counter drop"
+                    )
                 }
                 if let rate = interface.loss?.out?.rate, rate > 0 {
-                    rules.append("add rule inet pgmlab output oifname \"\(interface.subnet)\" \(Self.pgmMatch) numgen random mod 10000 < \(Int((rate * 10000).rounded())) counter drop")
-                    rules.append("add rule inet pgmlab forward oifname \"\(interface.subnet)\" \(Self.pgmMatch) numgen random mod 10000 < \(Int((rate * 10000).rounded())) counter drop")
+                    rules.append(
+                        "add rule inet pgmlab output oifname \"\(interface.subnet)\" \(Self.pgmMatch) numgen random mod 10000 < \(Int((rate * 10000).rounded())) counter drop"
+                    )
+                    rules.append(
+                        "add rule inet pgmlab forward oifname \"\(interface.subnet)\" \(Self.pgmMatch) numgen random mod 10000 < \(Int((rate * 10000).rounded())) counter drop"
+                    )
                 }
             }
-            let hasBursts = host.interfaces.contains { $0.loss?.in?.burstEvery != nil || $0.loss?.out?.burstEvery != nil }
+            let hasBursts = host.interfaces.contains {
+                $0.loss?.in?.burstEvery != nil || $0.loss?.out?.burstEvery != nil
+            }
             guard !rules.isEmpty || hasBursts else { continue }
             let script = """
                 add table inet pgmlab
@@ -178,12 +192,19 @@ struct LabNetwork: Codable {
         let field = direction == "in" ? "iifname" : "oifname"
         let comment = "burst-\(interface)-\(direction)"
         if on {
-            try Shell.inNamespace(namespace, ["nft", "insert", "rule", "inet", "pgmlab", chain, field, "\"\(interface)\"", "meta", "l4proto", "{", "113,", "17", "}", "counter", "drop", "comment", "\"\(comment)\""])
+            try Shell.inNamespace(
+                namespace,
+                [
+                    "nft", "insert", "rule", "inet", "pgmlab", chain, field, "\"\(interface)\"", "meta", "l4proto", "{",
+                    "113,", "17", "}", "counter", "drop", "comment", "\"\(comment)\"",
+                ])
         } else {
             let listing = try Shell.inNamespace(namespace, ["nft", "-a", "list", "chain", "inet", "pgmlab", chain])
             for line in listing.split(separator: "\n") where line.contains(comment) {
                 if let handle = line.split(separator: " ").last {
-                    try Shell.inNamespace(namespace, ["nft", "delete", "rule", "inet", "pgmlab", chain, "handle", String(handle)], allowFailure: true)
+                    try Shell.inNamespace(
+                        namespace, ["nft", "delete", "rule", "inet", "pgmlab", chain, "handle", String(handle)],
+                        allowFailure: true)
                 }
             }
         }

@@ -19,8 +19,10 @@ final class LabRun {
     private var burstThreads: [Thread] = []
     private let burstsStopped = StopFlag()
 
-    init(topology: Topology, network: LabNetwork, encapsulation: Topology.Encapsulation, directory: String,
-         binaries: String, log: @escaping (String) -> Void) {
+    init(
+        topology: Topology, network: LabNetwork, encapsulation: Topology.Encapsulation, directory: String,
+        binaries: String, log: @escaping (String) -> Void
+    ) {
         self.topology = topology
         self.network = network
         self.encapsulation = encapsulation
@@ -54,7 +56,9 @@ final class LabRun {
 
         // Elements first, then receivers, then (after they joined) the source; each at its `start` offset.
         let order: [Topology.Role] = [.networkElement, .receiver, .dlr, .openPGMReceiver, .source, .openPGMSource]
-        let hosts = topology.hosts.sorted { order.firstIndex(of: $0.run.program)! < order.firstIndex(of: $1.run.program)! }
+        let hosts = topology.hosts.sorted {
+            order.firstIndex(of: $0.run.program)! < order.firstIndex(of: $1.run.program)!
+        }
         let begin = Date()
         let timeout = Double(topology.timeout ?? 120)
         var pending = hosts
@@ -63,13 +67,15 @@ final class LabRun {
         while Date().timeIntervalSince(begin) < timeout && !interrupted() {
             let now = Date().timeIntervalSince(begin)
             while let host = pending.first {
-                let delay = host.run.start ?? (host.run.program == .source || host.run.program == .openPGMSource ? 1.0 : 0)
+                let delay =
+                    host.run.start ?? (host.run.program == .source || host.run.program == .openPGMSource ? 1.0 : 0)
                 guard now >= delay else { break }
                 pending.removeFirst()
                 let invocation = command(for: host, input: input)
                 let process = try Shell.spawn(
                     network.hostNamespaces[host.name]!, invocation.arguments,
-                    stdout: invocation.stdout ?? "\(directory)/\(host.name).out", stderr: "\(directory)/\(host.name).err",
+                    stdout: invocation.stdout ?? "\(directory)/\(host.name).out",
+                    stderr: "\(directory)/\(host.name).err",
                     stdin: invocation.stdin)
                 processes.append((host.name, process))
                 started[host.name] = Date()
@@ -110,16 +116,21 @@ final class LabRun {
             if let rate = topology.traffic.rate { arguments += ["--rate", rate] }
             arguments.append(input)
         case .receiver, .dlr:
-            arguments = ["\(binaries)/pgm-recv", "--interface", interface, "--output", output, "--timeout", "20"] + common
+            arguments =
+                ["\(binaries)/pgm-recv", "--interface", interface, "--output", output, "--timeout", "20"] + common
             if host.run.program == .dlr { arguments.append("--dlr") }
         case .networkElement:
             arguments = ["\(binaries)/pgm-ne", "--upstream", host.run.upstream!]
-            for other in host.interfaces where other.subnet != host.run.upstream { arguments += ["--downstream", other.subnet] }
+            for other in host.interfaces where other.subnet != host.run.upstream {
+                arguments += ["--downstream", other.subnet]
+            }
             arguments += common
         case .openPGMSource, .openPGMReceiver:
             // Tools/openpgm-peer/peer.c on Debian's libpgm; numeric addresses, as libpgm resolves names first.
-            arguments = ["\(binaries)/openpgm-peer", host.run.program == .openPGMSource ? "send" : "recv",
-                         "--network", "\(host.interfaces[0].address);\(topology.group)", "--port", String(topology.port)]
+            arguments = [
+                "\(binaries)/openpgm-peer", host.run.program == .openPGMSource ? "send" : "recv",
+                "--network", "\(host.interfaces[0].address);\(topology.group)", "--port", String(topology.port),
+            ]
             if encapsulation == .udp { arguments += ["--udp", String(ProgramDefaults.udpPort)] }
             if host.run.program == .openPGMSource {
                 // As pgm-source would run: its rate (bytes/s for OpenPGM) and linger.
@@ -148,9 +159,11 @@ final class LabRun {
                     let interfaceName = interface.subnet
                     let thread = Thread {
                         while stopped.sleep(seconds: every) {
-                            try? network.setBurst(host: hostName, interface: interfaceName, direction: direction, on: true)
+                            try? network.setBurst(
+                                host: hostName, interface: interfaceName, direction: direction, on: true)
                             _ = stopped.sleep(seconds: length)
-                            try? network.setBurst(host: hostName, interface: interfaceName, direction: direction, on: false)
+                            try? network.setBurst(
+                                host: hostName, interface: interfaceName, direction: direction, on: false)
                         }
                     }
                     thread.start()
@@ -167,7 +180,9 @@ final class LabRun {
         for (_, process) in processes where process.isRunning { process.terminate() }
         for capture in captures where capture.process.isRunning { capture.process.terminate() }
         let deadline = Date().addingTimeInterval(5)
-        while Date() < deadline && (processes.contains { $0.process.isRunning } || captures.contains { $0.process.isRunning }) {
+        while Date() < deadline
+            && (processes.contains { $0.process.isRunning } || captures.contains { $0.process.isRunning })
+        {
             Thread.sleep(forTimeInterval: 0.05)
         }
         for (_, process) in processes where process.isRunning { kill(process.processIdentifier, SIGKILL) }

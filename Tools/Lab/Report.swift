@@ -82,8 +82,9 @@ struct Report {
         if timedOut { failures.append("the run did not finish within \(topology.timeout ?? 120) s") }
 
         lines.append("")
-        lines.append(pad("host", 10) + pad("program", 15) + pad("exit", 6) + pad("bytes", 12) + pad("time s", 8)
-            + pad("loss %", 8) + pad("NAKs", 7) + pad("repairs", 8) + "unrecoverable")
+        lines.append(
+            pad("host", 10) + pad("program", 15) + pad("exit", 6) + pad("bytes", 12) + pad("time s", 8)
+                + pad("loss %", 8) + pad("NAKs", 7) + pad("repairs", 8) + "unrecoverable")
         var hostFacts: [RunFacts.Host] = []
         var hostResults: [[String: Any]] = []
         for host in topology.hosts {
@@ -91,7 +92,8 @@ struct Report {
             let elapsed = finished[host.name].flatMap { end in started[host.name].map { end.timeIntervalSince($0) } }
             let exit = exitCodes[host.name].map(String.init) ?? "-"
             lines.append(
-                pad(host.name, 10) + pad(host.run.program.rawValue, 15) + pad(exit, 6) + pad(String(Self.int(summary["bytes"])), 12)
+                pad(host.name, 10) + pad(host.run.program.rawValue, 15) + pad(exit, 6)
+                    + pad(String(Self.int(summary["bytes"])), 12)
                     + pad(elapsed.map { String(format: "%.1f", $0) } ?? "-", 8)
                     + pad(String(format: "%.2f", Self.double(summary["loss_rate"]) * 100), 8)
                     + pad(String(Self.int(summary["naks"])), 7) + pad(String(Self.int(summary["repairs"])), 8)
@@ -122,7 +124,8 @@ struct Report {
                 let eliminated = Self.int(object["naks_eliminated"])
                 if !object.isEmpty {
                     lines.append(
-                        RepairSummary.eliminationLine(element: element.name, received: received, eliminated: eliminated))
+                        RepairSummary.eliminationLine(element: element.name, received: received, eliminated: eliminated)
+                    )
                 }
                 elementResults.append([
                     "name": element.name, "naks_received": received, "naks_eliminated": eliminated,

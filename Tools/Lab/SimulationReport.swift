@@ -13,8 +13,9 @@ enum SimulationReport {
             "lab \(topology.name) simulated (\(encapsulation.rawValue), seed \(seed)): "
                 + String(format: "%.2f s virtual in %.2f s", outcome.virtualTime.secondsValue, wall.secondsValue))
         lines.append("")
-        lines.append(pad("host", 10) + pad("program", 15) + pad("bytes", 12) + pad("done s", 8) + pad("loss %", 8)
-            + pad("NAKs", 7) + pad("repairs", 8) + "unrecoverable")
+        lines.append(
+            pad("host", 10) + pad("program", 15) + pad("bytes", 12) + pad("done s", 8) + pad("loss %", 8)
+                + pad("NAKs", 7) + pad("repairs", 8) + "unrecoverable")
         for host in outcome.hosts {
             lines.append(
                 pad(host.name, 10) + pad(host.role.rawValue, 15) + pad(String(host.bytes), 12)

@@ -39,7 +39,8 @@ public struct NetworkElementCommand: ParsableCommand {
     @OptionGroup public var output: OutputOptions
     @OptionGroup public var logging: LoggingOptions
 
-    @ArgumentParser.Option(help: ArgumentHelp("Interface towards the source, by name or IPv4 address.", valueName: "interface"))
+    @ArgumentParser.Option(
+        help: ArgumentHelp("Interface towards the source, by name or IPv4 address.", valueName: "interface"))
     public var upstream: String
 
     @ArgumentParser.Option(help: ArgumentHelp("Interface towards receivers (repeat for each).", valueName: "interface"))
@@ -47,7 +48,8 @@ public struct NetworkElementCommand: ParsableCommand {
 
     @ArgumentParser.Option(
         name: .customLong("nak-rpt-ivl"),
-        help: ArgumentHelp("NAK_RPT_IVL: seconds to repeat a forwarded NAK until an NCF confirms it.", valueName: "seconds"))
+        help: ArgumentHelp(
+            "NAK_RPT_IVL: seconds to repeat a forwarded NAK until an NCF confirms it.", valueName: "seconds"))
     public var nakRepeatInterval: Double = ProgramDefaults.elementNAKRepeatIntervalSeconds
 
     @ArgumentParser.Option(
@@ -77,7 +79,8 @@ public struct NetworkElementCommand: ParsableCommand {
     public var lossDetectionBackoff: Double = ProgramDefaults.lossDetectionBackoffSeconds
 
     @ArgumentParser.Option(
-        name: .customLong("max-sessions"), help: ArgumentHelp("Most sessions (TSIs) kept; more are dropped and counted.", valueName: "count"))
+        name: .customLong("max-sessions"),
+        help: ArgumentHelp("Most sessions (TSIs) kept; more are dropped and counted.", valueName: "count"))
     public var maximumSessions = ProgramDefaults.maximumSessions
 
     public mutating func validate() throws {
@@ -105,14 +108,17 @@ public struct NetworkElementCommand: ParsableCommand {
             try elementConfiguration(addresses: [.ipv4(IPv4Address(198, 18, 0, 1)), .ipv4(IPv4Address(198, 18, 1, 1))])
                 .validate()
         } catch {
-            throw ValidationError("\(error) (--nak-rpt-ivl, --nak-rdata-ivl, --nak-elim-ivl, --nak-rpt-rte, --loss-detection-backoff)")
+            throw ValidationError(
+                "\(error) (--nak-rpt-ivl, --nak-rdata-ivl, --nak-elim-ivl, --nak-rpt-rte, --loss-detection-backoff)")
         }
     }
 
     /// The engine's configuration from the options, for interfaces with these addresses (upstream first).
     func elementConfiguration(addresses: [NLA]) -> NetworkElement.Configuration {
         var configuration = NetworkElement.Configuration(
-            interfaces: addresses.enumerated().map { NetworkElement.Interface(id: InterfaceID($0.offset), address: $0.element) },
+            interfaces: addresses.enumerated().map {
+                NetworkElement.Interface(id: InterfaceID($0.offset), address: $0.element)
+            },
             upstream: InterfaceID(0))
         configuration.nakRepeatInterval = .seconds(nakRepeatInterval)
         configuration.nakRdataInterval = .seconds(nakRdataInterval)
@@ -145,7 +151,8 @@ public struct NetworkElementCommand: ParsableCommand {
                     try InterfaceSockets(
                         InterfaceSockets.Configuration(
                             id: InterfaceID(index), interface: interface, group: network.groupAddress,
-                            encapsulation: network.encapsulation, ttl: network.ttl, multicastLoop: network.multicastLoop,
+                            encapsulation: network.encapsulation, ttl: network.ttl,
+                            multicastLoop: network.multicastLoop,
                             joinGroup: true, listenUnicast: true)))
             } catch {
                 throw CommandFailure(error)

@@ -47,13 +47,17 @@ public struct ReceiveCommand: ParsableCommand {
     @OptionGroup public var output: OutputOptions
     @OptionGroup public var logging: LoggingOptions
 
-    @ArgumentParser.Option(name: [.customShort("o"), .customLong("output")], help: ArgumentHelp("Write the data to this file instead of standard output.", valueName: "file"))
+    @ArgumentParser.Option(
+        name: [.customShort("o"), .customLong("output")],
+        help: ArgumentHelp("Write the data to this file instead of standard output.", valueName: "file"))
     public var outputFile: String?
 
-    @ArgumentParser.Option(help: ArgumentHelp("Take only this session, as GSI.PORT (e.g. c6:12:00:01:ab:cd.4000).", valueName: "tsi"))
+    @ArgumentParser.Option(
+        help: ArgumentHelp("Take only this session, as GSI.PORT (e.g. c6:12:00:01:ab:cd.4000).", valueName: "tsi"))
     public var tsi: TSIArgument?
 
-    @ArgumentParser.Option(help: ArgumentHelp("Fail (exit 1) after this many seconds without data.", valueName: "seconds"))
+    @ArgumentParser.Option(
+        help: ArgumentHelp("Fail (exit 1) after this many seconds without data.", valueName: "seconds"))
     public var timeout: Double?
 
     @Flag(help: "Go on with the next session after one closes (OPT_FIN), and wait for one when none is there.")
@@ -71,7 +75,9 @@ public struct ReceiveCommand: ParsableCommand {
             """)
     public var dlr = false
 
-    @ArgumentParser.Option(name: .customLong("dlr-cache"), help: ArgumentHelp("Bytes of the stream a DLR keeps for repairs.", valueName: "bytes"))
+    @ArgumentParser.Option(
+        name: .customLong("dlr-cache"),
+        help: ArgumentHelp("Bytes of the stream a DLR keeps for repairs.", valueName: "bytes"))
     public var dlrCacheBytes = ProgramDefaults.dlrCacheBytes
 
     @ArgumentParser.Option(
@@ -86,21 +92,27 @@ public struct ReceiveCommand: ParsableCommand {
 
     @ArgumentParser.Option(
         name: .customLong("nak-rdata-ivl"),
-        help: ArgumentHelp("NAK_RDATA_IVL: seconds to wait for RDATA after an NCF before NAKing again.", valueName: "seconds"))
+        help: ArgumentHelp(
+            "NAK_RDATA_IVL: seconds to wait for RDATA after an NCF before NAKing again.", valueName: "seconds"))
     public var nakRdataInterval: Double = ProgramDefaults.receiverNAKRdataIntervalSeconds
 
     @ArgumentParser.Option(
         name: .customLong("nak-bo-ivl"),
-        help: ArgumentHelp("NAK_BO_IVL: the most seconds a NAK waits at random, so one NCF suppresses other receivers' NAKs.", valueName: "seconds"))
+        help: ArgumentHelp(
+            "NAK_BO_IVL: the most seconds a NAK waits at random, so one NCF suppresses other receivers' NAKs.",
+            valueName: "seconds"))
     public var nakBackoffInterval: Double = ProgramDefaults.receiverNAKBackoffIntervalSeconds
 
     public mutating func validate() throws {
         if let timeout, !(timeout > 0) { throw ValidationError("--timeout must be positive") }
-        guard peerExpiry >= 0.1, peerExpiry <= 86_400 else { throw ValidationError("--peer-expiry must be in [0.1, 86400]") }
+        guard peerExpiry >= 0.1, peerExpiry <= 86_400 else {
+            throw ValidationError("--peer-expiry must be in [0.1, 86400]")
+        }
         guard dlrLinger >= 0, dlrLinger <= 3600 else { throw ValidationError("--dlr-linger must be in [0, 3600]") }
         guard dlrCacheBytes >= 65536 else { throw ValidationError("--dlr-cache must be at least 65536 bytes") }
         for (name, value) in [
-            ("--nak-rpt-ivl", nakRepeatInterval), ("--nak-rdata-ivl", nakRdataInterval), ("--nak-bo-ivl", nakBackoffInterval),
+            ("--nak-rpt-ivl", nakRepeatInterval), ("--nak-rdata-ivl", nakRdataInterval),
+            ("--nak-bo-ivl", nakBackoffInterval),
         ] {
             guard value >= 0.001, value <= 60 else { throw ValidationError("\(name) must be in [0.001, 60]") }
         }
@@ -131,7 +143,8 @@ public struct ReceiveCommand: ParsableCommand {
         defer { if outputFile != nil { close(outputDescriptor) } }
 
         var generator = SystemRandomNumberGenerator()
-        var configuration = Receiver.Configuration(dataDestinationPort: network.port, group: .ipv4(network.groupAddress))
+        var configuration = Receiver.Configuration(
+            dataDestinationPort: network.port, group: .ipv4(network.groupAddress))
         configuration.seed = generator.next()
         configuration.address = .ipv4(interface.address)
         configuration.nakRepeatInterval = .seconds(nakRepeatInterval)
@@ -139,7 +152,8 @@ public struct ReceiveCommand: ParsableCommand {
         configuration.nakBackoffInterval = .seconds(nakBackoffInterval)
         configuration.peerExpiry = .seconds(peerExpiry)
         if dlr {
-            var repairer = DesignatedLocalRepairer.Configuration(receiver: configuration, address: .ipv4(interface.address))
+            var repairer = DesignatedLocalRepairer.Configuration(
+                receiver: configuration, address: .ipv4(interface.address))
             repairer.cacheBytes = dlrCacheBytes
             return try receive(
                 with: DesignatedLocalRepairer(configuration: repairer), role: .dlr, statistics: \.receiver.statistics,

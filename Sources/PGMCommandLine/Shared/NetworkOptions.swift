@@ -11,7 +11,8 @@ public struct NetworkOptions: ParsableArguments, Sendable {
     @ArgumentParser.Option(help: ArgumentHelp("Multicast group of the session (IPv4).", valueName: "address"))
     public var group: String = ProgramDefaults.group
 
-    @ArgumentParser.Option(help: ArgumentHelp("PGM data port: the session's destination port, as OpenPGM's --port.", valueName: "port"))
+    @ArgumentParser.Option(
+        help: ArgumentHelp("PGM data port: the session's destination port, as OpenPGM's --port.", valueName: "port"))
     public var port: UInt16 = ProgramDefaults.port
 
     @ArgumentParser.Option(
@@ -22,7 +23,8 @@ public struct NetworkOptions: ParsableArguments, Sendable {
 
     @ArgumentParser.Option(
         name: .customLong("udp-port"),
-        help: ArgumentHelp("UDP port for UDP encapsulation, multicast and unicast alike (OpenPGM's default).", valueName: "port"))
+        help: ArgumentHelp(
+            "UDP port for UDP encapsulation, multicast and unicast alike (OpenPGM's default).", valueName: "port"))
     public var udpPort: UInt16 = ProgramDefaults.udpPort
 
     @Flag(help: "Native PGM (IP protocol 113 on raw sockets, needs root or CAP_NET_RAW) instead of UDP.")
@@ -130,7 +132,9 @@ public struct CommandFailure: Error, CustomStringConvertible, Sendable {
         case let system as SystemError where system.isPermissionDenied:
             self.init(.noPermission, "\(system)")
         case let system as SystemError where system.isUnavailable:
-            let hint = system.isAddressInUse ? " (another source on this host holds that address and port: use another --udp-port)" : ""
+            let hint =
+                system.isAddressInUse
+                ? " (another source on this host holds that address and port: use another --udp-port)" : ""
             self.init(.unavailable, "\(system)\(hint)")
         case let configuration as NetworkConfigurationError:
             self.init(.unavailable, "\(configuration)")

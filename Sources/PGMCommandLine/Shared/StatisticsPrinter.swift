@@ -124,11 +124,14 @@ public final class StatisticsPrinter {
     static func text(_ sample: StatisticsSample) -> String {
         let rate = Rate(bitsPerSecond: max(1, Int(sample.rateBitsPerSecond))).description
         let prefix = sample.type == .summary ? "total " : ""
-        return "\(prefix)\(formatDecimal(sample.elapsedSeconds, places: 1)) s  \(sample.rateBitsPerSecond < 1 ? "0 bit/s" : rate)  "
+        return
+            "\(prefix)\(formatDecimal(sample.elapsedSeconds, places: 1)) s  \(sample.rateBitsPerSecond < 1 ? "0 bit/s" : rate)  "
             + "\(formatGrouped(sample.bytes)) B  \(formatGrouped(sample.packets)) pkts  NAK \(sample.naks)  "
             + "NCF \(sample.ncfs)  RDATA \(sample.repairs)  loss \(formatDecimal(sample.lossRate * 100, places: 2))%  "
             + "unrecoverable \(sample.unrecoverable)"
-            + (sample.worstReceiverLossRate.map { "  worst receiver \(formatDecimal($0 * 100, places: 2))% \(sample.worstReceiver ?? "")" } ?? "")
+            + (sample.worstReceiverLossRate.map {
+                "  worst receiver \(formatDecimal($0 * 100, places: 2))% \(sample.worstReceiver ?? "")"
+            } ?? "")
     }
 
     /// One JSON Lines object: snake_case keys in sorted order.

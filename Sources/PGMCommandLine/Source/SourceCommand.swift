@@ -40,13 +40,18 @@ public struct SourceCommand: ParsableCommand {
     @Argument(help: ArgumentHelp("Files to send, in order (default: standard input).", valueName: "file"))
     public var files: [String] = []
 
-    @ArgumentParser.Option(help: ArgumentHelp("Rate limit for data, repairs and SPMs, in bits/s on the wire (K, M, G suffixes).", valueName: "rate"))
+    @ArgumentParser.Option(
+        help: ArgumentHelp(
+            "Rate limit for data, repairs and SPMs, in bits/s on the wire (K, M, G suffixes).", valueName: "rate"))
     public var rate: Rate = ProgramDefaults.rate
 
-    @ArgumentParser.Option(name: .customLong("max-tpdu"), help: ArgumentHelp("Largest IP datagram, headers included.", valueName: "bytes"))
+    @ArgumentParser.Option(
+        name: .customLong("max-tpdu"), help: ArgumentHelp("Largest IP datagram, headers included.", valueName: "bytes"))
     public var maxTPDU: Int = ProgramDefaults.maxTPDU
 
-    @ArgumentParser.Option(name: .customLong("txw-secs"), help: ArgumentHelp("Transmit window: seconds of data kept for repairs.", valueName: "seconds"))
+    @ArgumentParser.Option(
+        name: .customLong("txw-secs"),
+        help: ArgumentHelp("Transmit window: seconds of data kept for repairs.", valueName: "seconds"))
     public var txwSeconds: Double = ProgramDefaults.transmitWindowSeconds
 
     @ArgumentParser.Option(
@@ -56,10 +61,12 @@ public struct SourceCommand: ParsableCommand {
 
     @ArgumentParser.Option(
         name: .customLong("apdu-size"),
-        help: ArgumentHelp("Largest APDU (message) cut from the input (default: what OpenPGM receivers take).", valueName: "bytes"))
+        help: ArgumentHelp(
+            "Largest APDU (message) cut from the input (default: what OpenPGM receivers take).", valueName: "bytes"))
     public var apduSize: Int?
 
-    @ArgumentParser.Option(help: ArgumentHelp("Seconds to keep answering NAKs after the last data.", valueName: "seconds"))
+    @ArgumentParser.Option(
+        help: ArgumentHelp("Seconds to keep answering NAKs after the last data.", valueName: "seconds"))
     public var linger: Double = ProgramDefaults.lingerSeconds
 
     @ArgumentParser.Option(
@@ -67,7 +74,9 @@ public struct SourceCommand: ParsableCommand {
         help: ArgumentHelp("Seconds between ambient SPMs, also while data flows.", valueName: "seconds"))
     public var spmInterval: Double = ProgramDefaults.ambientSPMIntervalSeconds
 
-    @ArgumentParser.Option(name: .customLong("source-port"), help: ArgumentHelp("Data-source port of the TSI (default: random).", valueName: "port"))
+    @ArgumentParser.Option(
+        name: .customLong("source-port"),
+        help: ArgumentHelp("Data-source port of the TSI (default: random).", valueName: "port"))
     public var sourcePort: UInt16?
 
     public mutating func validate() throws {
@@ -75,9 +84,13 @@ public struct SourceCommand: ParsableCommand {
         guard (576...65_535).contains(maxTPDU) else { throw ValidationError("--max-tpdu must be 576...65535") }
         guard txwSeconds > 0, txwSeconds <= 3600 else { throw ValidationError("--txw-secs must be in (0, 3600]") }
         if let txwBytes, txwBytes < maxTPDU { throw ValidationError("--txw-bytes must hold at least one TPDU") }
-        if let apduSize, !(1...(1 << 24)).contains(apduSize) { throw ValidationError("--apdu-size must be 1...16777216") }
+        if let apduSize, !(1...(1 << 24)).contains(apduSize) {
+            throw ValidationError("--apdu-size must be 1...16777216")
+        }
         guard linger >= 0, linger <= 3600 else { throw ValidationError("--linger must be in [0, 3600]") }
-        guard spmInterval >= 0.01, spmInterval <= 3600 else { throw ValidationError("--spm-interval must be in [0.01, 3600]") }
+        guard spmInterval >= 0.01, spmInterval <= 3600 else {
+            throw ValidationError("--spm-interval must be in [0.01, 3600]")
+        }
         if sourcePort == 0 { throw ValidationError("--source-port must not be 0") }
     }
 
@@ -90,7 +103,8 @@ public struct SourceCommand: ParsableCommand {
     /// `window 4 s at 100 Mbit/s = 50,000,000 bytes`, printed at start so the memory it may take is visible.
     public var windowDescription: String {
         let seconds = formatDecimal(txwSeconds, places: txwSeconds.rounded() == txwSeconds ? 0 : 1)
-        var text = "window \(seconds) s at \(rate) = \(formatGrouped(Int(txwSeconds * Double(rate.bytesPerSecond)))) bytes"
+        var text =
+            "window \(seconds) s at \(rate) = \(formatGrouped(Int(txwSeconds * Double(rate.bytesPerSecond)))) bytes"
         if let txwBytes, txwBytes < Int(txwSeconds * Double(rate.bytesPerSecond)) {
             text += ", capped by --txw-bytes at \(formatGrouped(txwBytes)) bytes"
         }

@@ -73,7 +73,9 @@ final class SourceInput: SourceProgram.Input {
         var count = 0
         var chunk = [UInt8](unsafeUninitializedCapacity: carried + limit) { buffer, initialized in
             guard let base = buffer.baseAddress else { return }
-            leftover.withUnsafeBufferPointer { if let old = $0.baseAddress { base.initialize(from: old, count: carried) } }
+            leftover.withUnsafeBufferPointer {
+                if let old = $0.baseAddress { base.initialize(from: old, count: carried) }
+            }
             count = Glibc.read(fd, base + carried, limit)
             initialized = carried + max(0, count)
         }

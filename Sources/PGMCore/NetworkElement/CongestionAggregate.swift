@@ -31,7 +31,8 @@ public struct CongestionAggregate: Hashable, Sendable {
         var result = incoming
         result.lead = reference
         // NE_WP = if_load + NE_WP · (1 − if_loss) on the arrival interface (§12.3).
-        let adjusted = Double(arrivalLoad) + Double(incoming.networkElementWorstPath) * (1 - Double(arrivalLoad) / 65535)
+        let adjusted =
+            Double(arrivalLoad) + Double(incoming.networkElementWorstPath) * (1 - Double(arrivalLoad) / 65535)
         result.networkElementWorstPath = UInt16(min(65535, adjusted.rounded()))
         result.networkElementWorstLink = max(incoming.networkElementWorstLink, worstOutgoingLoad)
         if let previous = current {

@@ -311,7 +311,8 @@ extension NetworkElement {
         }
         let fromUpstream = arrival.interface == session.upstream
         // An off-tree DLR confirms with a unicast NCF from its own address (§9.5.2.2).
-        let fromRepairer = session.repairer?.address == arrival.source
+        let fromRepairer =
+            session.repairer?.address == arrival.source
             && arrival.destination == addresses[arrival.interface]
         guard fromUpstream || fromRepairer else {
             counters.ncfsFromDownstreamDropped += 1
@@ -373,7 +374,8 @@ extension NetworkElement {
         }
         let fromUpstream = arrival.interface == session.upstream
         // An off-tree DLR unicasts RDATA to the element (§9.5.2.2); anything else from below is not a repair.
-        let fromRepairer = !fromUpstream && session.repairer?.address == arrival.source
+        let fromRepairer =
+            !fromUpstream && session.repairer?.address == arrival.source
             && arrival.destination == addresses[arrival.interface]
         guard fromUpstream || fromRepairer else {
             counters.rdataMisroutedDropped += 1

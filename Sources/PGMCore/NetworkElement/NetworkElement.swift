@@ -1,5 +1,5 @@
-public import PGMWire
 import DequeModule
+public import PGMWire
 
 /// A PGM network element (router agent, RFC 3208 §7) for every session that crosses it, sans-IO.
 ///

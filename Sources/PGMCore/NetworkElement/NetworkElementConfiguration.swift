@@ -122,7 +122,8 @@ extension NetworkElement {
             try require(nakRdataInterval > .zero, "NAK_RDATA_IVL must be positive")
             try require(
                 nakRepeatPeriod > .zero && nakRepeatPeriod <= nakRepeatInterval,
-                "NAK_RPT_RTE's period (\(nakRepeatPeriod)) must be positive and at most NAK_RPT_IVL (\(nakRepeatInterval))")
+                "NAK_RPT_RTE's period (\(nakRepeatPeriod)) must be positive and at most NAK_RPT_IVL (\(nakRepeatInterval))"
+            )
             try require(
                 nakEliminationInterval > .zero && nakEliminationInterval * 2 <= nakRdataInterval,
                 "NAK_ELIM_IVL (\(nakEliminationInterval)) must be positive and a small fraction of NAK_RDATA_IVL "

@@ -1,5 +1,5 @@
-public import PGMWire
 import DequeModule
+public import PGMWire
 
 /// A designated local repairer (RFC 3208 §9.5, Appendix D): a receiver of the session that also keeps a repair
 /// cache of the stream and repairs for the network element above it, so that losses it can repair never reach

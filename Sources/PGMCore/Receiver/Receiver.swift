@@ -1,5 +1,5 @@
-public import PGMWire
 import DequeModule
+public import PGMWire
 
 /// A PGM receiver (RFC 3208 §6) for every session on one group and port, sans-IO.
 ///
@@ -29,8 +29,9 @@ public struct Receiver: Engine {
 
     /// `repairerAddress`: set by a ``DesignatedLocalRepairer``, whose receiver answers DLR polls too.
     init(configuration: Configuration, repairerAddress: NLA?) {
-        precondition(configuration.maximumAPDUSize < configuration.maximumWindowBytes,
-                     "the window must hold one maximum-size APDU")
+        precondition(
+            configuration.maximumAPDUSize < configuration.maximumWindowBytes,
+            "the window must hold one maximum-size APDU")
         precondition(configuration.maximumWindowSequences > 0 && configuration.maximumPeers > 0)
         // RAND_NODE_ID comes from a generator of its own, seeded from the same seed, so that the back-off stream
         // (and every seeded trace) is the same whether or not polls are answered.
@@ -196,7 +197,8 @@ public struct Receiver: Engine {
                 return
             }
             index = peers.count
-            peers.append(Peer(tsi: tsi, source: source, now: context.now, lossWeight: context.configuration.lossRateWeight))
+            peers.append(
+                Peer(tsi: tsi, source: source, now: context.now, lossWeight: context.configuration.lossRateWeight))
             peerIndex[tsi] = index
             context.events.append(.peerDiscovered(tsi, source: source))
         }

@@ -1,5 +1,5 @@
-public import PGMWire
 import DequeModule
+public import PGMWire
 
 /// A PGM source (RFC 3208 §5) for one TSI, sans-IO.
 ///
@@ -63,10 +63,12 @@ public struct Source: Engine {
     public static let eventCapacity = 1024
 
     public init(configuration: Configuration, at now: Instant) {
-        precondition(configuration.maximumAPDUSize > 0 && configuration.maximumAPDUSize <= 1 << 20,
-                     "maximum APDU size must be 1 byte ... 1 MiB")
-        precondition(configuration.maximumQueuedBytes >= configuration.maximumAPDUSize,
-                     "the queue must hold one maximum-size APDU")
+        precondition(
+            configuration.maximumAPDUSize > 0 && configuration.maximumAPDUSize <= 1 << 20,
+            "maximum APDU size must be 1 byte ... 1 MiB")
+        precondition(
+            configuration.maximumQueuedBytes >= configuration.maximumAPDUSize,
+            "the queue must hold one maximum-size APDU")
         precondition(configuration.rate > 0 && configuration.txwMaxBytes > 0)
         self.configuration = configuration
         var random = SplitMix64(seed: configuration.seed)
@@ -256,8 +258,9 @@ public struct Source: Engine {
             body: .ncf(NAK(sequence: sequence, source: configuration.sourceAddress, group: configuration.group)),
             options: options)
         controlQueue.append(
-            Transmit(packet: ncf, destination: .multicast(configuration.group),
-                     routerAlert: Transmit.needsRouterAlert(.ncf)))
+            Transmit(
+                packet: ncf, destination: .multicast(configuration.group),
+                routerAlert: Transmit.needsRouterAlert(.ncf)))
     }
 
     /// A NAK for a sequence already queued, deferred or just repaired: the first such duplicate of a repair cycle
@@ -309,7 +312,8 @@ public struct Source: Engine {
         statistics.congestionReports += 1
         let stale = worstReportAt.map { now - $0 > configuration.congestionReportLifetime } ?? true
         let current = statistics.worstReceiverLoss
-        let replaces = stale || current == nil || report.receiverWorstPath >= current!
+        let replaces =
+            stale || current == nil || report.receiverWorstPath >= current!
             || report.worstReceiver == statistics.worstReceiver
         guard replaces else { return }
         worstReportAt = now
@@ -319,7 +323,9 @@ public struct Source: Engine {
         statistics.worstReceiverLoss = report.receiverWorstPath
         statistics.worstReceiver = report.worstReceiver
         if changed {
-            push(.worstReceiver(lossRate: Double(report.receiverWorstPath) / Double(UInt16.max), address: report.worstReceiver))
+            push(
+                .worstReceiver(
+                    lossRate: Double(report.receiverWorstPath) / Double(UInt16.max), address: report.worstReceiver))
         }
     }
 
@@ -366,8 +372,9 @@ public struct Source: Engine {
                 isFinished = true
                 push(.finished)
             }
-            return Transmit(packet: spm, destination: .multicast(configuration.group),
-                            routerAlert: Transmit.needsRouterAlert(.spm))
+            return Transmit(
+                packet: spm, destination: .multicast(configuration.group),
+                routerAlert: Transmit.needsRouterAlert(.spm))
         }
         while let sequence = repairQueue.first {
             guard window.contains(sequence) else {
@@ -383,8 +390,9 @@ public struct Source: Engine {
             statistics.rdataSent += 1
             account(rdata, routerAlert: true)
             restartHeartbeat()
-            return Transmit(packet: rdata, destination: .multicast(configuration.group),
-                            routerAlert: Transmit.needsRouterAlert(.rdata))
+            return Transmit(
+                packet: rdata, destination: .multicast(configuration.group),
+                routerAlert: Transmit.needsRouterAlert(.rdata))
         }
         guard let next = pending.first else { return nil }
         let odata = makeODATA(next)
@@ -399,8 +407,9 @@ public struct Source: Engine {
         restartHeartbeat()
         advanceWindow()
         activateFINIfDrained()
-        return Transmit(packet: odata, destination: .multicast(configuration.group),
-                        routerAlert: Transmit.needsRouterAlert(.odata))
+        return Transmit(
+            packet: odata, destination: .multicast(configuration.group),
+            routerAlert: Transmit.needsRouterAlert(.odata))
     }
 
     public var nextDeadline: Instant? {
@@ -475,7 +484,8 @@ public struct Source: Engine {
         if let tuning = configuration.backoffTuning, let backoff {
             // RFC 3208 §15.2.1: the current NAK_BO_IVL, and the session's range, which receivers clamp to.
             options.append(NAKBackoffTuning.option(advertisedNAKBackoff ?? backoff.value))
-            options.append(NAKBackoffTuning.rangeOption(minimum: tuning.minimum, maximum: max(tuning.minimum, tuning.maximum)))
+            options.append(
+                NAKBackoffTuning.rangeOption(minimum: tuning.minimum, maximum: max(tuning.minimum, tuning.maximum)))
         }
         if finActive { options.append(Option(.fin)) }
         return Packet(

@@ -14,7 +14,8 @@ func sendToLoopback(_ datagram: [UInt8], port: UInt16, count: Int, interval: UIn
             withUnsafePointer(to: &address) {
                 $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
                     sendto(
-                        socketDescriptor, bytes.baseAddress, bytes.count, 0, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                        socketDescriptor, bytes.baseAddress, bytes.count, 0, $0,
+                        socklen_t(MemoryLayout<sockaddr_in>.size))
                 }
             }
         }

@@ -63,8 +63,10 @@ extension EngineHarness where E == NetworkElement {
     static func spm(sequence: UInt32, trail: UInt32, lead: UInt32, options: [Option] = []) -> Packet {
         Packet(
             tsi: tsi, dataDestinationPort: port,
-            body: .spm(SPM(sequence: SequenceNumber(sequence), trail: SequenceNumber(trail), lead: SequenceNumber(lead),
-                           path: source)), options: options)
+            body: .spm(
+                SPM(
+                    sequence: SequenceNumber(sequence), trail: SequenceNumber(trail), lead: SequenceNumber(lead),
+                    path: source)), options: options)
     }
 
     static func odata(_ sequence: UInt32, trail: UInt32 = 1, options: [Option] = []) -> Packet {
