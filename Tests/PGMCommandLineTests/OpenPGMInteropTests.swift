@@ -17,10 +17,8 @@ import Testing
     /// Compiles the peer once per test into a temporary directory.
     static func buildPeer() throws -> URL {
         let output = FileManager.default.temporaryDirectory.appendingPathComponent("openpgm-peer-\(UUID().uuidString)")
-        let source = projectRoot.appendingPathComponent("Tools/openpgm-peer/peer.c").path
-        try NamespaceLab.run([
-            "sh", "-c", "cc -O2 -rdynamic -o '\(output.path)' '\(source)' $(pkg-config --cflags --libs openpgm-5.3)",
-        ])
+        // The one build of the peer (its flags live there), as the lab and Tools/bench use it.
+        try NamespaceLab.run([projectRoot.appendingPathComponent("Tools/openpgm-peer/build").path, output.path])
         return output
     }
 
