@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import PGMCommandLine
+import PGMCore
 import PGMSimulation
 import Synchronization
 import Yams

@@ -1,5 +1,6 @@
 import Foundation
 import PGMCommandLine
+import PGMCore
 import PGMLabSupport
 import PGMSimulation
 import Synchronization
