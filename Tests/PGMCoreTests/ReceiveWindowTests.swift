@@ -47,6 +47,37 @@ import Testing
         ReceivedTPDU(payload: bytes[...], fragment: fragment, repaired: repaired)
     }
 
+    /// The receiver's fast path: an unfragmented TPDU for the front of an empty window leaves with exactly the
+    /// outputs holding and delivering it would give; anything else is refused untouched.
+    @Test func passThroughGivesWhatHoldAndDeliverGive() {
+        for repaired in [false, true] {
+            var fast = Self.window(from: 40, gaps: 0)
+            var slow = Self.window(from: 40, gaps: 0)
+            var passed = false
+            let viaFastPath = Self.run(&fast) { window, output in
+                passed = window.passThrough(Self.tpdu([1, 2, 3], repaired: repaired), output)
+            }
+            slow.appendGap(0)
+            _ = slow.hold(Self.tpdu([1, 2, 3], repaired: repaired), at: 0)
+            let viaWindow = Self.run(&slow) { $0.deliver($1) }
+            #expect(passed)
+            #expect(viaFastPath == viaWindow)
+            #expect(fast.next == slow.next && fast.count == 0 && fast.heldBytes == 0)
+        }
+        var held = Self.window(from: 40, gaps: 2)
+        let fragment = Option.Fragment(firstSequence: SequenceNumber(40), offset: 0, apduLength: 6)
+        var refused: [Bool] = []
+        let heldOutputs = Self.run(&held) { window, output in
+            refused.append(!window.passThrough(Self.tpdu([1]), output))
+        }
+        var empty = Self.window(from: 40, gaps: 0)
+        let fragmentOutputs = Self.run(&empty) { window, output in
+            refused.append(!window.passThrough(Self.tpdu([1, 2, 3], fragment: fragment), output))
+        }
+        #expect(refused == [true, true] && heldOutputs.isEmpty && fragmentOutputs.isEmpty)
+        #expect(held.count == 2 && empty.next == SequenceNumber(40))
+    }
+
     @Test func heldTPDUsAreDeliveredInOrderBehindTheFirstGap() {
         var window = Self.window(from: 10, gaps: 3)
         #expect(window.lead == SequenceNumber(12) && window.gap(at: 1) == 1)

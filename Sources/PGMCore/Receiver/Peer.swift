@@ -184,6 +184,20 @@ struct Peer {
             deliver(context: &context)
             return
         }
+        if data.sequence == window.next && window.count == 0 && fragment == nil {
+            // In order with nothing held (almost every packet): delivered without entering the window. The window
+            // path would draw a NAK back-off for the slot it makes; the same draw here keeps every seeded run
+            // (simulator, tests, benchmarks) identical to it.
+            _ = context.backOff(nakBackoffInterval(configuration))
+            var passed = false
+            let tpdu = ReceivedTPDU(payload: data.payload, fragment: nil, repaired: repair)
+            withDelivery(context: &context) { window, output in passed = window.passThrough(tpdu, output) }
+            if passed {
+                if repair { context.statistics.sequencesRepaired += 1 }
+                pruneTimers()
+                return
+            }
+        }
         extend(through: data.sequence, context: &context)
         guard let index = window.index(of: data.sequence) else { return }
         // A sequence given up (trail passed, retries ran out, window overflow) but not yet reported, because a gap
@@ -549,6 +563,12 @@ struct Peer {
     /// Keeps the window within its byte and sequence limits by giving up on the oldest gaps.
     private mutating func enforceLimits(context: inout ReceiverContext) {
         let configuration = context.configuration
+        // Within both limits (nearly always): nothing to give up, no delivery pass.
+        guard window.heldBytes > configuration.maximumWindowBytes || window.count > configuration.maximumWindowSequences
+        else {
+            pruneTimers()
+            return
+        }
         withDelivery(context: &context) { window, output in
             window.enforceLimits(
                 maximumBytes: configuration.maximumWindowBytes, maximumSequences: configuration.maximumWindowSequences,

@@ -91,6 +91,18 @@ struct ReceiveWindow<Gap> {
         }
     }
 
+    /// The common case without holding anything: an unfragmented TPDU for ``next`` when nothing is held leaves at
+    /// once, with the outputs ``hold(_:at:)`` and ``deliver(_:)`` would give. Returns false, changing nothing, in
+    /// every other case.
+    mutating func passThrough(_ tpdu: ReceivedTPDU, _ output: (Output) -> Void) -> Bool {
+        guard slots.isEmpty, tpdu.fragment == nil else { return false }
+        next = next &+ 1
+        output(.released(missed: tpdu.repaired, discarded: false))
+        output(.apdu(tpdu.payload))
+        output(.caughtUp(next: next))
+        return true
+    }
+
     /// Gives a held payload its own bytes, so that it no longer keeps the driver's whole receive buffer alive.
     mutating func ownPayload(at index: Int) {
         guard case .received(var tpdu) = slots[index] else { return }

@@ -98,9 +98,10 @@ struct TransmitWindow {
     /// Returns how many sequences left.
     mutating func advance(to now: Instant) -> Int {
         var left = 0
-        while let oldest = entries.first, oldest.sentAt + maximumAge <= now || bytes > maximumBytes {
-            entries.removeFirst()
-            bytes -= oldest.payload.count
+        // The oldest entry's time is read in place: copying the entry (its payload and options) on every call
+        // cost the source more than the check itself.
+        while !entries.isEmpty, entries[entries.startIndex].sentAt + maximumAge <= now || bytes > maximumBytes {
+            bytes -= entries.removeFirst().payload.count
             left += 1
         }
         return left
