@@ -48,6 +48,16 @@ struct ReceiveSession {
 
     mutating func handle(_ event: Receiver.Event) -> [Action] {
         let tsi = event.tsi
+        // Whichever session they concern: packets that claim a session from off its path are worth a warning
+        // (the engine sends these at most once a second per session), and so is a path that moved.
+        switch event {
+        case .offPathPackets(_, let address, let dropped):
+            return [.note(.offPath(tsi, from: address, dropped: dropped))]
+        case .pathChanged(_, let sender, let path):
+            return [.note(.pathChanged(tsi, sender: sender, path: path))]
+        default:
+            break
+        }
         if finished.contains(tsi) {
             switch event {
             case .peerDiscovered:
@@ -55,7 +65,7 @@ struct ReceiveSession {
             case .peerExpired:
                 finished.remove(tsi)
                 return []
-            case .joined, .data, .unrecoverable, .sessionClosed:
+            case .joined, .data, .unrecoverable, .sessionClosed, .offPathPackets, .pathChanged:
                 return []
             }
         }
@@ -65,7 +75,7 @@ struct ReceiveSession {
         }
         guard tsi == selected else { return handleOther(event) }
         switch event {
-        case .peerDiscovered:
+        case .peerDiscovered, .offPathPackets, .pathChanged:
             return []
         case .joined(_, let first, let late):
             return [.note(.joined(tsi, firstSequence: first, late: late, outputOffset: bytesWritten))]
@@ -163,7 +173,7 @@ extension Receiver.Event {
     var tsi: TSI {
         switch self {
         case .peerDiscovered(let tsi, _), .joined(let tsi, _, _), .data(let tsi, _), .unrecoverable(let tsi, _, _, _),
-            .sessionClosed(let tsi), .peerExpired(let tsi):
+            .sessionClosed(let tsi), .peerExpired(let tsi), .offPathPackets(let tsi, _, _), .pathChanged(let tsi, _, _):
             tsi
         }
     }

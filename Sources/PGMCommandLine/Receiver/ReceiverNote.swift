@@ -27,6 +27,11 @@ enum ReceiverNote: Equatable, Sendable, Encodable {
     case outputFailed(reason: String)
     /// `--timeout` passed without data.
     case timeout(Duration)
+    /// Packets claiming session `tsi` from `from`, an address off its path, were dropped (RFC 3208 §10); `dropped`
+    /// for the session so far. At most one a second per session.
+    case offPath(TSI, from: NLA, dropped: Int)
+    /// The session's SPMs now come from `sender` with path `path` (docs/integrity.md: the path rule).
+    case pathChanged(TSI, sender: NLA, path: NLA)
 
     var text: String {
         switch self {
@@ -64,6 +69,10 @@ enum ReceiverNote: Equatable, Sendable, Encodable {
             "cannot write the output: \(reason)"
         case .timeout(let duration):
             "no data for \(formatDecimal(duration.secondsValue, places: 1)) s (--timeout)"
+        case .offPath(let tsi, let address, let dropped):
+            "warning: dropped packets for session \(tsi) from \(address), which is not its path (\(dropped) so far)"
+        case .pathChanged(let tsi, let sender, let path):
+            "session \(tsi) moved to a new path: SPMs from \(sender), NAKs to \(path)"
         }
     }
 
@@ -115,6 +124,16 @@ enum ReceiverNote: Equatable, Sendable, Encodable {
             try container.encode("output", forKey: .message)
         case .timeout:
             try container.encode("timeout", forKey: .type)
+        case .offPath(let tsi, let address, let dropped):
+            try container.encode("off_path", forKey: .type)
+            try container.encodeAsString(tsi, forKey: .tsi)
+            try container.encodeAsString(address, forKey: .source)
+            try container.encodeAsString(dropped, forKey: .dropped)
+        case .pathChanged(let tsi, let sender, let path):
+            try container.encode("path_changed", forKey: .type)
+            try container.encodeAsString(tsi, forKey: .tsi)
+            try container.encodeAsString(sender, forKey: .source)
+            try container.encodeAsString(path, forKey: .path)
         }
     }
 }

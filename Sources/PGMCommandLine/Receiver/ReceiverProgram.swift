@@ -121,6 +121,7 @@ struct ReceiverProgram {
         sample.repairs = statistics.rdataReceived
         sample.lossRate = statistics.lossRate
         sample.unrecoverable = session.lostSequences
+        sample.offPathPackets = statistics.offPathPackets
         return sample
     }
 }

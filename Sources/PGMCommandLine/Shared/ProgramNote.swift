@@ -30,6 +30,7 @@ enum NoteKey: String, CodingKey {
     case type
     case address
     case downstream
+    case dropped
     case droppedBytes = "dropped_bytes"
     case first
     case firstSequence = "first_sequence"
@@ -41,6 +42,7 @@ enum NoteKey: String, CodingKey {
     case message
     case neighbor
     case outputOffset = "output_offset"
+    case path
     case reason
     case source
     case tsi

@@ -36,6 +36,9 @@ public struct StatisticsSample: Encodable, Sendable {
     /// The receiver's loss-rate estimate (0...1); the source's: repairs per data packet.
     public var lossRate = 0.0
     public var unrecoverable = 0
+    /// pgm-recv: packets of its sessions dropped for coming from an address off the session's path (RFC 3208 §10,
+    /// Docs/integrity.md), `off_path_packets` in JSON.
+    public var offPathPackets: Int?
     /// pgm-source: the worst receiver loss (0…1) reported with OPT_CR, and who reported it.
     public var worstReceiverLossRate: Double?
     public var worstReceiver: String?
@@ -129,6 +132,7 @@ public final class StatisticsPrinter {
             + "\(formatGrouped(sample.bytes)) B  \(formatGrouped(sample.packets)) pkts  NAK \(sample.naks)  "
             + "NCF \(sample.ncfs)  RDATA \(sample.repairs)  loss \(formatDecimal(sample.lossRate * 100, places: 2))%  "
             + "unrecoverable \(sample.unrecoverable)"
+            + (sample.offPathPackets.map { $0 > 0 ? "  off-path \($0)" : "" } ?? "")
             + (sample.worstReceiverLossRate.map {
                 "  worst receiver \(formatDecimal($0 * 100, places: 2))% \(sample.worstReceiver ?? "")"
             } ?? "")

@@ -20,17 +20,51 @@ struct Repair {
     var dataRetries = 0
 }
 
+/// A session's path as `PathDamping` tells paths apart: its SPMs' network-layer source and their SPM_PATH.
+struct PathKey: Equatable {
+    var sender: NLA
+    var path: NLA
+}
+
+/// A lead claimed further ahead than a window allows, and the packets near it that claimed it so far.
+struct LeadClaim {
+    var sequence: SequenceNumber
+    var spms = 0
+    var data = 0
+}
+
 /// Receive state for one TSI (RFC 3208 §6): the path learned from SPMs, the NAK state machine of every gap in
 /// its ``ReceiveWindow`` with their timers in one ``DeadlineQueue`` rather than one timer each, SPM requests,
 /// poll answers and the NAK_BO_IVL in force.
+///
+/// A session belongs to its path (RFC 3208 §10): the network-layer address its SPMs come from (``sender``; before
+/// any SPM, the first data's) and their SPM_PATH (``path``). Data, SPMs, NCFs and POLLs from any other address are
+/// dropped and counted; the path moves only by `PathDamping`'s rule. Within the path, no packet moves the window
+/// further than the source's advertised window allows (``leadAllowance(_:)``) until data confirms it.
 struct Peer {
     let tsi: TSI
     /// NAK_SRC: the source's unicast NLA, from the IP source of its ODATA (or of its SPM before any data).
     var source: NLA
     var sourceFromData = false
+    /// The network-layer source of the session's SPMs (before any SPM, of its first data): with ``path``, the only
+    /// addresses its packets are taken from.
+    var sender: NLA
     /// SPM_PATH of the last SPM: where NAKs go. `nil` until the first SPM: no NAK may be sent before it.
     var path: NLA?
     var lastSPMSequence: SequenceNumber?
+    /// When SPMs of another path may replace this one.
+    var damping = PathDamping<PathKey>()
+    /// Packets of this session dropped for coming from an address off its path, and when that was last reported.
+    var offPathDropped = 0
+    var offPathReportedAt: Instant?
+    /// TXW_LEAD − TXW_TRAIL + 1 as the source last advertised it (SPM or data): how far a lead may jump.
+    var advertisedSpan = 0
+    /// A lead further ahead than ``leadAllowance(_:)``, waiting for data near it.
+    var leadClaim: LeadClaim?
+    /// OPT_NBR_UNREACH from the session's parent (RFC 3208 §15.3.2): no NAKs until a regular SPM.
+    var neighborUnreachable = false
+    /// ``Receiver/Configuration/nakRateLimit``, created with the first NAK.
+    var nakBucket: TokenBucket?
     /// The window is anchored once the first SPM or data defined where this receiver starts.
     var started = false
     /// The sequences not yet delivered or reported; its gaps carry their NAK state.
@@ -43,6 +77,7 @@ struct Peer {
     /// SPM_LEAD (or data sequence) that carried OPT_FIN.
     var finLead: SequenceNumber?
     var closedReported = false
+    /// The last packet taken from the session's path (off-path packets do not keep a session alive).
     var lastHeard: Instant
     var loss: LossRateEstimator
     /// The reports the source asked for with OPT_CRQST on its last SPM (RFC 3208 Appendix B.1).
@@ -69,6 +104,7 @@ struct Peer {
     init(tsi: TSI, source: NLA, now: Instant, lossWeight: Double) {
         self.tsi = tsi
         self.source = source
+        self.sender = source
         self.lastHeard = now
         self.loss = LossRateEstimator(weight: lossWeight)
     }
@@ -131,6 +167,10 @@ struct Peer {
         context: inout ReceiverContext
     ) {
         let configuration = context.configuration
+        guard admits(sender) else {
+            dropOffPath(from: sender, context: &context)
+            return
+        }
         var fragment: Option.Fragment?
         var join: SequenceNumber?
         var fin = false
@@ -160,6 +200,7 @@ struct Peer {
                 return
             }
         }
+        lastHeard = context.now
         if !sourceFromData {
             source = sender
             sourceFromData = true
@@ -177,6 +218,12 @@ struct Peer {
             anchor(at: start, trail: data.trail, context: &context)
         }
         if path == nil && spmrDue == nil { spmrDue = context.backOff(configuration.spmrBackoffInterval) }
+        // A sequence further ahead than the advertised window allows is taken only once more data confirms it;
+        // its trail (never after it) then counts too.
+        if window.lead.precedes(data.sequence) {
+            guard trustLead(data.sequence, byData: true, context: &context) else { return }
+            advertisedSpan = Int(data.trail.distance(to: data.sequence)) + 1
+        }
         declareLost(before: data.trail, reason: .windowAdvanced, context: &context)
         if fin { finLead = data.sequence }
         guard !data.sequence.precedes(window.next) else {
@@ -217,17 +264,62 @@ struct Peer {
         }
     }
 
-    mutating func handleSPM(_ spm: SPM, options: [Option], from sender: NLA, context: inout ReceiverContext) {
+    /// An SPM (RFC 3208 §6.2): from the session's path, newer than the last one, it sets where NAKs go and, when it
+    /// carries a window (§8.1), moves the window within ``leadAllowance(_:)``. OPT_NBR_UNREACH from the current
+    /// parent stops NAKs until a regular SPM (§15.3.2). From another path it is a candidate (`PathDamping`). Returns
+    /// whether it was taken.
+    @discardableResult
+    mutating func handleSPM(_ spm: SPM, options: [Option], from sender: NLA, context: inout ReceiverContext) -> Bool {
+        let configuration = context.configuration
+        let onPath = sender == self.sender && (path == nil || spm.path == path)
+        if options.contains(where: { $0.value == .neighborUnreachable }) {
+            // §15.3.2: ignored unless SPM_PATH is the current parent; its SPM_SQN may repeat the last regular one.
+            guard onPath, path != nil else {
+                context.statistics.neighborUnreachableIgnored += 1
+                return false
+            }
+            if let last = lastSPMSequence, spm.sequence.precedes(last) {
+                context.statistics.staleSPMs += 1
+                return false
+            }
+            context.statistics.windowlessSPMs += 1
+            neighborUnreachable = true
+            lastHeard = context.now
+            return true
+        }
+        if !onPath {
+            let rule = PathDamping<PathKey>.Rule(
+                spms: configuration.pathChangeSPMs, silence: configuration.pathChangeSilence)
+            guard
+                damping.offer(
+                    PathKey(sender: sender, path: spm.path), sequence: spm.sequence, sameAddress: sender == self.sender,
+                    lastHeard: lastHeard, at: context.now, rule: rule)
+            else {
+                dropOffPath(from: sender, context: &context)
+                return false
+            }
+            movePath(to: sender, path: spm.path, context: &context)
+        }
         // RFC 3208 §6.2: only an SPM newer than the last one counts.
         if let last = lastSPMSequence, !last.precedes(spm.sequence) {
             context.statistics.staleSPMs += 1
-            return
+            return false
         }
         lastSPMSequence = spm.sequence
+        damping.heardSPM(at: context.now)
+        lastHeard = context.now
         if !sourceFromData { source = sender }
-        let firstSPM = path == nil
+        // Gaps that waited for a NAK destination (no SPM yet, or OPT_NBR_UNREACH) back off afresh below.
+        let naksWereHeld = path == nil || neighborUnreachable
         path = spm.path
+        neighborUnreachable = false
         spmrDue = nil
+        var windowed = spm.carriesWindow(options)
+        if windowed && !spm.trail.precedesOrEquals(spm.lead &+ 1) {
+            context.statistics.malformedPackets += 1  // a trail past the lead + 1 is no window
+            windowed = false
+        }
+        if !windowed { context.statistics.windowlessSPMs += 1 }
         var join: SequenceNumber?
         congestionRequest = []
         learnBackoff(from: options, rangeAllowed: true)
@@ -235,30 +327,102 @@ struct Peer {
             switch option.value {
             case .join(let minimum): join = minimum
             case .congestionReportRequest(let kinds): congestionRequest = kinds
-            case .fin: finLead = spm.lead
+            case .fin where windowed: finLead = spm.lead
             default: break
             }
         }
-        if !started {
+        if windowed && !started {
             // An SPM alone anchors an empty window after its lead, or at OPT_JOIN's minimum.
             var start = spm.lead &+ 1
             if let join, spm.trail.precedesOrEquals(join), join.precedesOrEquals(start) { start = join }
             anchor(at: start, trail: spm.trail, context: &context)
         }
-        declareLost(before: spm.trail, reason: .windowAdvanced, context: &context)
-        if window.next.precedesOrEquals(spm.lead) { extend(through: spm.lead, context: &context) }
-        if firstSPM {
-            // Gaps that waited for a NAK destination back off afresh now that there is one.
+        // The window moves only as far as the advertised window allows beyond what data showed; a lead further
+        // ahead, and its trail, count once data (or more SPMs) near it confirm it.
+        if windowed && started
+            && (!window.lead.precedes(spm.lead) || trustLead(spm.lead, byData: false, context: &context))
+        {
+            advertisedSpan = Int(spm.trail.distance(to: spm.lead)) + 1
+            declareLost(before: spm.trail, reason: .windowAdvanced, context: &context)
+            if window.next.precedesOrEquals(spm.lead) { extend(through: spm.lead, context: &context) }
+        }
+        if naksWereHeld {
             for index in 0..<window.count {
                 guard var repair = window.gap(at: index), repair.phase == .awaitingSPM else { continue }
                 repair.phase = .backOff
-                repair.deadline = context.backOff(nakBackoffInterval(context.configuration))
+                repair.deadline = context.backOff(nakBackoffInterval(configuration))
                 window.updateGap(at: index, repair)
                 timers.schedule(SequenceTimerKey(window.next &+ UInt32(index)), at: repair.deadline)
             }
         }
         enforceLimits(context: &context)
         deliver(context: &context)
+        return true
+    }
+
+    // MARK: Path (RFC 3208 §10)
+
+    /// Whether a packet from `address` belongs to this session: its SPMs' network-layer source, or their SPM_PATH
+    /// (an element in UDP encapsulation forwards with its own address, which is its SPM_PATH).
+    func admits(_ address: NLA) -> Bool { address == sender || address == path }
+
+    /// A packet from off the path: counted, and told to the application at most once per
+    /// ``Receiver/Configuration/offPathReportInterval``.
+    mutating func dropOffPath(from address: NLA, context: inout ReceiverContext) {
+        context.statistics.offPathPackets += 1
+        offPathDropped += 1
+        if let reported = offPathReportedAt, context.now - reported < context.configuration.offPathReportInterval {
+            return
+        }
+        offPathReportedAt = context.now
+        context.events.append(.offPathPackets(tsi, from: address, dropped: offPathDropped))
+    }
+
+    /// The session's SPMs now come from `newSender` with SPM_PATH `newPath` (`PathDamping` allowed it): NAKs go
+    /// there, and SPM_SQN starts over with the new path (a source restarted elsewhere counts anew). From another
+    /// address, NAK_SRC is learned again from its data.
+    private mutating func movePath(to newSender: NLA, path newPath: NLA, context: inout ReceiverContext) {
+        if newSender != sender {
+            sender = newSender
+            source = newSender
+            sourceFromData = false
+        }
+        lastSPMSequence = nil
+        leadClaim = nil
+        context.statistics.pathChanges += 1
+        context.events.append(.pathChanged(tsi, sender: newSender, path: newPath))
+    }
+
+    /// How far past the window's lead a lead may be taken at once: the source's advertised window (TXW_LEAD −
+    /// TXW_TRAIL + 1), at least ``minimumLeadAllowance``, at most the receive window. Beyond RFC 3208, which takes
+    /// any lead (§6.3); §10 asks for the windows learned from SPMs to bound what a packet can make a receiver do.
+    func leadAllowance(_ configuration: Receiver.Configuration) -> Int {
+        min(configuration.maximumWindowSequences, max(advertisedSpan, Self.minimumLeadAllowance))
+    }
+
+    /// A window just started, or a source that advertised a tiny one, still takes a burst of losses this long.
+    static let minimumLeadAllowance = 1024
+
+    /// Whether `lead` (after the window's lead) may be taken now: within ``leadAllowance(_:)``, or confirmed. A lead
+    /// further ahead is a claim; claims near one another (within the allowance) add up, and two packets of which one
+    /// is data, or three SPMs, confirm it. Returns false, counting it, while it is not.
+    private mutating func trustLead(_ lead: SequenceNumber, byData: Bool, context: inout ReceiverContext) -> Bool {
+        let allowance = leadAllowance(context.configuration)
+        if let claim = leadClaim, !window.lead.precedes(claim.sequence) { leadClaim = nil }
+        if Int(window.lead.distance(to: lead)) <= allowance { return true }
+        var claim = LeadClaim(sequence: lead)
+        if let previous = leadClaim, abs(Int(previous.sequence.distance(to: lead))) <= allowance {
+            claim = previous
+            claim.sequence = SequenceNumber.serialMax(previous.sequence, lead)
+        }
+        if byData { claim.data += 1 } else { claim.spms += 1 }
+        if (claim.data >= 1 && claim.data + claim.spms >= 2) || claim.spms >= 3 {
+            leadClaim = nil
+            return true
+        }
+        leadClaim = claim
+        context.statistics.leadJumpsDistrusted += 1
+        return false
     }
 
     /// Starts the window at `start` and tells the application where it joined: late when the source still
@@ -269,10 +433,30 @@ struct Peer {
         context.events.append(.joined(tsi, firstSequence: start, lateJoin: trail.precedes(start)))
     }
 
-    /// An NCF confirms a NAK: back-off is cancelled (suppression) or the RDATA wait restarts (RFC 3208 §6.3).
-    /// Its OPT_NAK_BO_IVL sets the session's NAK_BO_IVL (§15.2.2).
-    mutating func handleNCF(_ sequences: [SequenceNumber], options: [Option], context: inout ReceiverContext) {
+    /// An NCF from the session's path confirms a NAK: back-off is cancelled (suppression) or the RDATA wait
+    /// restarts (RFC 3208 §6.3). Its OPT_NAK_BO_IVL sets the session's NAK_BO_IVL (§15.2.2). With OPT_NBR_UNREACH
+    /// and OPT_PATH_NLA naming the session's parent it also stops NAKs until a regular SPM; naming another
+    /// neighbour, it is ignored (§15.3.2). Returns whether it was such an NCF and was taken.
+    @discardableResult
+    mutating func handleNCF(
+        _ sequences: [SequenceNumber], options: [Option], from sender: NLA, context: inout ReceiverContext
+    ) -> Bool {
         let configuration = context.configuration
+        guard admits(sender) else {
+            dropOffPath(from: sender, context: &context)
+            return false
+        }
+        var unreachable = false
+        if options.contains(where: { $0.value == .neighborUnreachable }) {
+            let parent = options.lazy.compactMap { if case .pathNLA(let nla) = $0.value { nla } else { nil } }.first
+            guard let parent, parent == path else {
+                context.statistics.neighborUnreachableIgnored += 1
+                return false
+            }
+            neighborUnreachable = true
+            unreachable = true
+        }
+        lastHeard = context.now
         learnBackoff(from: options, rangeAllowed: false)
         for sequence in sequences {
             guard let index = window.index(of: sequence), var repair = window.gap(at: index) else { continue }
@@ -289,6 +473,7 @@ struct Peer {
             timers.schedule(SequenceTimerKey(sequence), at: repair.deadline)
         }
         pruneTimers()
+        return unreachable
     }
 
     /// Another receiver's NAK multicast to the group is "a matching NAK" (RFC 3208 §6.3): during back-off it
@@ -330,8 +515,9 @@ struct Peer {
     /// address. Every POLL of a new POLL_SQN cancels a pending reply, and a round-0 POLL counts as seen, whether
     /// or not this node is selected: rounds freeze the population that received round 0 (§14.3.1).
     mutating func handlePOLL(_ poll: POLL, from sender: NLA, context: inout ReceiverContext) {
-        guard sender == source || sender == path else {
+        guard admits(sender) else {
             context.statistics.pollsIgnored += 1
+            dropOffPath(from: sender, context: &context)
             return
         }
         if pollSequence != poll.sequence {
@@ -386,7 +572,7 @@ struct Peer {
             else { continue }
             switch repair.phase {
             case .backOff:
-                if path == nil {
+                if path == nil || neighborUnreachable {
                     repair.phase = .awaitingSPM
                     window.updateGap(at: index, repair)
                     continue
@@ -416,6 +602,7 @@ struct Peer {
         }
         if !nak.isEmpty, let path {
             coalesce(into: &nak, within: coalescing, context: &context)
+            limitRate(&nak, context: &context)
             sendNAKs(nak, to: path, context: &context)
         }
         if let due = spmrDue, due <= now {
@@ -476,6 +663,34 @@ struct Peer {
             }
         }
         for timer in others { timers.schedule(timer.key, at: timer.deadline) }
+    }
+
+    /// Keeps the NAKs about to go within ``Receiver/Configuration/nakRateLimit``: the oldest sequences go, as many
+    /// NAK packets as the bucket holds tokens; the rest stay in back-off until it holds enough for them (or a
+    /// burst's worth), so that however many gaps a session has, its NAKs never outrun the limit.
+    private mutating func limitRate(_ nak: inout [SequenceNumber], context: inout ReceiverContext) {
+        guard let limit = context.configuration.nakRateLimit, !nak.isEmpty else { return }
+        let now = context.now
+        var bucket = nakBucket ?? TokenBucket(rate: limit.packetsPerSecond, capacity: limit.burst, at: now)
+        defer { nakBucket = bucket }
+        let perPacket = 1 + Option.maximumNAKListEntries
+        let packets = (nak.count + perPacket - 1) / perPacket
+        var allowed = 0
+        while allowed < packets, bucket.consume(1, at: now) { allowed += 1 }
+        guard allowed < packets else { return }
+        let next = window.next
+        nak.sort { next.distance(to: $0) < next.distance(to: $1) }
+        let deferred = nak[(allowed * perPacket)...]
+        let due = bucket.availability(of: min(packets - allowed, limit.burst))
+        for sequence in deferred {
+            guard let index = window.index(of: sequence), var repair = window.gap(at: index) else { continue }
+            repair.phase = .backOff
+            repair.deadline = due
+            window.updateGap(at: index, repair)
+            timers.schedule(SequenceTimerKey(sequence), at: due)
+        }
+        context.statistics.nakSequencesRateLimited += deferred.count
+        nak.removeSubrange((allowed * perPacket)...)
     }
 
     /// OPT_CR for our NAKs when the source asked for the receivers' worst path loss (RFC 3208 Appendix B.2):

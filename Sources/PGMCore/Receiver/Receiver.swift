@@ -62,6 +62,35 @@ public struct Receiver: Engine {
     /// The SPM_PATH NAKs for `tsi` go to, once an SPM has been seen.
     public func path(for tsi: TSI) -> NLA? { peerIndex[tsi].flatMap { peers[$0].path } }
 
+    /// What one session holds and where it comes from, for checks of its bounds.
+    public struct SessionState: Hashable, Sendable {
+        /// The network-layer source its packets are taken from (its SPMs', or before any SPM its first data's), and
+        /// SPM_PATH: the session's path (RFC 3208 §10).
+        public var sender: NLA
+        public var path: NLA?
+        /// Sequences in the receive window (missing, held or lost, not yet delivered or reported).
+        public var windowSequences: Int
+        public var heldBytes: Int
+        /// NAK timers queued, live or stale.
+        public var queuedTimers: Int
+        /// Packets dropped for coming from off the path.
+        public var offPathDropped: Int
+    }
+
+    public func state(of tsi: TSI) -> SessionState? {
+        peerIndex[tsi].map {
+            let peer = peers[$0]
+            return SessionState(
+                sender: peer.sender, path: peer.path, windowSequences: peer.window.count,
+                heldBytes: peer.window.heldBytes, queuedTimers: peer.timers.count, offPathDropped: peer.offPathDropped)
+        }
+    }
+
+    /// Whether a packet of `tsi` from `sender` would be taken: from the session's path, or creating the session.
+    func admits(_ tsi: TSI, sender: NLA) -> Bool {
+        peerIndex[tsi].map { peers[$0].admits(sender) } ?? true
+    }
+
     /// The next event. Events are not capped, since they carry the application's data: drain them after
     /// every input, as the engine contract asks.
     public mutating func pollEvent() -> Event? { context.events.popFirst() }
@@ -106,8 +135,15 @@ public struct Receiver: Engine {
             for option in packet.options {
                 if case .nakList(let list) = option.value { sequences.append(contentsOf: list) }
             }
+            var relay = false
             withPeer(tsi, creatingFrom: nil) { peer, context in
-                peer.handleNCF(sequences, options: packet.options, context: &context)
+                relay = peer.handleNCF(sequences, options: packet.options, from: arrival.source, context: &context)
+            }
+            // RFC 3208 §15.3.2: a unicast NCF with OPT_NBR_UNREACH is multicast on with TTL 1, so that the other
+            // receivers on the link stop NAKing too.
+            if relay && arrival.destination != context.configuration.group {
+                context.outbound.append(
+                    Transmit(packet: packet, destination: .multicast(context.configuration.group), ttl: 1))
             }
         case .spmr:
             withPeer(tsi, creatingFrom: nil) { peer, context in peer.handleOverheardSPMR(context: &context) }
@@ -203,7 +239,6 @@ public struct Receiver: Engine {
             context.events.append(.peerDiscovered(tsi, source: source))
         }
         lastPeer = index
-        if source != nil { peers[index].lastHeard = context.now }
         body(&peers[index], &context)
     }
 }

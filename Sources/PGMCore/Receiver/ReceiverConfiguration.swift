@@ -49,6 +49,23 @@ extension Receiver {
         public var peerExpiry: Duration = .seconds(300)
         /// Weight of each sample in the loss-rate EWMA.
         public var lossRateWeight = 1.0 / 64
+        /// When a session's path (the address its SPMs come from and their SPM_PATH) may move to another: a
+        /// candidate path must send this many SPMs in a row with advancing SPM_SQN while the current one is silent
+        /// for ``pathChangeSilence`` (or twice its longest gap between SPMs), see `PathDamping`. Until then, data,
+        /// SPMs, NCFs and POLLs from any other address are dropped and counted (RFC 3208 §10). Beyond the RFC,
+        /// which leaves the damping to implementations.
+        public var pathChangeSPMs = 3
+        /// Three of pgm-source's ambient SPM intervals (1 s): a path that has sent nothing for that long has
+        /// failed, or the route moved.
+        public var pathChangeSilence: Duration = .seconds(3)
+        /// At most one ``Event/offPathPackets(_:from:dropped:)`` per session per interval, so that a flood makes
+        /// a few events, not one per packet.
+        public var offPathReportInterval: Duration = .seconds(1)
+        /// NAK packets one session may send, as a token bucket: `nil` is no limit. Beyond RFC 3208, which bounds NAKs
+        /// only by back-off: whatever a packet claims, a receiver never NAKs faster than this. The default covers
+        /// 5 % loss at 1 Gbit/s with one NAK per lost sequence (83,000 TPDUs of 1,500 bytes per second, 4,200
+        /// losses per second, NAKed and repeated) with room to spare; NAKs due beyond it wait for the bucket.
+        public var nakRateLimit: NAKRateLimit? = NAKRateLimit(packetsPerSecond: 10_000, burst: 2_000)
         /// This host's unicast address, which OPT_CR names as the reporting receiver when a source asks for loss
         /// reports with OPT_CRQST (RFC 3208 Appendix B); `nil` never reports.
         public var address: NLA?
@@ -57,6 +74,20 @@ extension Receiver {
         public init(dataDestinationPort: UInt16, group: NLA) {
             self.dataDestinationPort = dataDestinationPort
             self.group = group
+        }
+    }
+
+    /// A token bucket of NAK packets per session (``Configuration/nakRateLimit``).
+    public struct NAKRateLimit: Hashable, Sendable {
+        /// NAK packets per second, each carrying up to 63 sequences (RFC 3208 §9.3).
+        public var packetsPerSecond: Int
+        /// NAK packets that may go at once.
+        public var burst: Int
+
+        public init(packetsPerSecond: Int, burst: Int) {
+            precondition(packetsPerSecond > 0 && burst > 0, "a NAK rate limit must let NAKs through")
+            self.packetsPerSecond = packetsPerSecond
+            self.burst = burst
         }
     }
 
@@ -87,6 +118,13 @@ extension Receiver {
         case sessionClosed(TSI)
         /// Nothing heard for ``Configuration/peerExpiry``; its state is gone.
         case peerExpired(TSI)
+        /// Packets for the session from an address that is not its path (the address its SPMs come from, or their
+        /// SPM_PATH) were dropped (RFC 3208 §10): the latest from `from`, `dropped` for the session so far. At most
+        /// one per ``Configuration/offPathReportInterval``, for a program to print as a warning.
+        case offPathPackets(TSI, from: NLA, dropped: Int)
+        /// The session's path moved (``Configuration/pathChangeSPMs``): its SPMs now come from `sender` with
+        /// SPM_PATH `path`, where NAKs go.
+        case pathChanged(TSI, sender: NLA, path: NLA)
     }
 
     /// Counters; every drop of network input lands in one of them.
@@ -104,6 +142,21 @@ extension Receiver {
         public var malformedPackets = 0
         /// SPMs with an SPM_SQN not newer than the last one (RFC 3208 §6.2).
         public var staleSPMs = 0
+        /// SPMs without window information (TRAIL 0 with LEAD 0x80000000, RFC 3208 §8.1, or OPT_NBR_UNREACH,
+        /// §15.3.2): taken for their path, never for the window.
+        public var windowlessSPMs = 0
+        /// SPMs with OPT_NBR_UNREACH whose SPM_PATH is not the session's path, and NCFs with OPT_NBR_UNREACH whose
+        /// OPT_PATH_NLA is not: ignored (RFC 3208 §15.3.2).
+        public var neighborUnreachableIgnored = 0
+        /// Data, SPMs, NCFs and POLLs of a session from an address that is not its path: dropped (RFC 3208 §10).
+        public var offPathPackets = 0
+        /// Sessions whose path moved (``Configuration/pathChangeSPMs``).
+        public var pathChanges = 0
+        /// SPM leads and data sequences further ahead of the window than the session's advertised window (or the
+        /// receive window) allows: not taken until data near them confirms them (beyond RFC 3208, §10's spirit).
+        public var leadJumpsDistrusted = 0
+        /// Sequences whose NAK waited for ``Configuration/nakRateLimit``.
+        public var nakSequencesRateLimited = 0
         /// New sessions refused at ``Configuration/maximumPeers``.
         public var peersRejected = 0
         public var naksSent = 0
