@@ -296,7 +296,7 @@ import Testing
                 #"{"bytes":0,"elapsed_seconds":2,"element":{"dropped":7,"losses_detected":2,"nak_repeats":0,"#
                     + #""nak_sequences_answered_from_copies":0,"nak_sequences_forwarded":31,"naks_eliminated":9,"#
                     + #""naks_forwarded":31,"naks_received":40,"naks_redirected":0,"ncfs_received":0,"ncfs_sent":40,"#
-                    + #""odata_forwarded":14000,"rdata_copies_sent":33,"rdata_forwarded":31,"#
+                    + #""odata_forwarded":14000,"off_path_dropped":0,"rdata_copies_sent":33,"rdata_forwarded":31,"#
                     + #""rdata_without_repair_state_dropped":0,"repair_retries":0,"repairers_learned":0,"#
                     + #""repairs_resent_from_copies":0,"sessions":1,"spmrs_received":0,"spms_forwarded":5,"#
                     + #""worst_loss_rate":0.5,"worst_receiver":"198.18.2.10"},"loss_rate":0,"messages":0,"naks":40,"#
@@ -305,7 +305,7 @@ import Testing
                 #"{"bytes":0,"elapsed_seconds":3,"element":{"dropped":7,"losses_detected":2,"nak_repeats":0,"#
                     + #""nak_sequences_answered_from_copies":0,"nak_sequences_forwarded":31,"naks_eliminated":9,"#
                     + #""naks_forwarded":31,"naks_received":40,"naks_redirected":0,"ncfs_received":0,"ncfs_sent":40,"#
-                    + #""odata_forwarded":14000,"rdata_copies_sent":33,"rdata_forwarded":31,"#
+                    + #""odata_forwarded":14000,"off_path_dropped":0,"rdata_copies_sent":33,"rdata_forwarded":31,"#
                     + #""rdata_without_repair_state_dropped":0,"repair_retries":0,"repairers_learned":0,"#
                     + #""repairs_resent_from_copies":0,"sessions":1,"spmrs_received":0,"spms_forwarded":5,"#
                     + #""worst_loss_rate":0.5,"worst_receiver":"198.18.2.10"},"loss_rate":0,"messages":0,"naks":40,"#

@@ -105,7 +105,7 @@ struct NetworkElementBookkeepingTests {
             statistics[keyPath: keyPath] = 1
             #expect(statistics.packetsDropped == (isDrop(name) ? 1 : 0), "\(name)")
         }
-        #expect(counters.keys.filter(isDrop).count == 19)
+        #expect(counters.keys.filter(isDrop).count == 20)
     }
 
     /// Every `Int` counter of the statistics by name.
@@ -116,7 +116,8 @@ struct NetworkElementBookkeepingTests {
             "sessionsLearned": \.sessionsLearned, "sessionsExpired": \.sessionsExpired,
             "sessionsRejected": \.sessionsRejected, "spmsForwarded": \.spmsForwarded,
             "spmsStaleDropped": \.spmsStaleDropped, "spmsFromDownstreamDropped": \.spmsFromDownstreamDropped,
-            "upstreamChanges": \.upstreamChanges, "odataForwarded": \.odataForwarded, "odataDropped": \.odataDropped,
+            "upstreamChanges": \.upstreamChanges, "offPathDropped": \.offPathDropped,
+            "neighborUnreachableIgnored": \.neighborUnreachableIgnored, "odataForwarded": \.odataForwarded, "odataDropped": \.odataDropped,
             "rdataForwarded": \.rdataForwarded, "rdataCopiesSent": \.rdataCopiesSent,
             "rdataWithoutRepairStateDropped": \.rdataWithoutRepairStateDropped,
             "rdataMisroutedDropped": \.rdataMisroutedDropped, "naksReceived": \.naksReceived,

@@ -79,11 +79,21 @@ struct NetworkElementForwardingTests {
         let data = harness.feed(
             ElementHarness.odata(6), from: ElementHarness.source, to: ElementHarness.group, on: InterfaceID(2))
         #expect(data.map(\.interface) == [InterfaceID(0), InterfaceID(1), InterfaceID(3)])
-        // A newer SPM elsewhere is a route change.
+        // A newer SPM elsewhere is a route change, taken by the path rule (Docs/integrity.md): three SPMs in a
+        // row on the new interface once the old one has been silent for three seconds. One alone, or while the
+        // old interface still talks, changes nothing.
+        let moved = InterfaceID(0)
         harness.feed(
             ElementHarness.spm(sequence: 2, trail: 1, lead: 6), from: ElementHarness.source, to: ElementHarness.group,
-            on: InterfaceID(0))
-        #expect(harness.element.upstream(of: ElementHarness.tsi)?.interface == InterfaceID(0))
+            on: moved)
+        #expect(harness.element.upstream(of: ElementHarness.tsi)?.interface == InterfaceID(2))
+        harness.advance(by: .seconds(3))
+        for sequence: UInt32 in 3...4 {
+            harness.feed(
+                ElementHarness.spm(sequence: sequence, trail: 1, lead: 6), from: ElementHarness.source,
+                to: ElementHarness.group, on: moved)
+        }
+        #expect(harness.element.upstream(of: ElementHarness.tsi)?.interface == moved)
         #expect(harness.element.statistics.upstreamChanges == 1)
     }
 

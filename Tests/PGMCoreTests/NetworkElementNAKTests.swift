@@ -117,8 +117,9 @@ struct NetworkElementNAKTests {
         #expect(harness.element.statistics.ncfsAnticipated == 1)
         let nak = harness.fromBelow(ElementHarness.nak(60), on: ElementHarness.downs[0])
         #expect(nak.map(\.packet.body.type) == [.ncf])
+        // From a host below, not the session's path: a stranger's NCF (RFC 3208 §10), dropped before §7.5 applies.
         harness.fromBelow(ElementHarness.ncf(61), on: ElementHarness.downs[0])
-        #expect(harness.element.statistics.ncfsFromDownstreamDropped == 1)
+        #expect(harness.element.statistics.offPathDropped == 1)
         #expect(ofType(.nak, harness.fromBelow(ElementHarness.nak(61), on: ElementHarness.downs[0])).count == 1)
     }
 

@@ -28,6 +28,8 @@ public struct ElementCounters: Encodable, Sendable {
     /// NAKed sequences answered from a kept copy of a repair that had already passed, and the copies sent.
     public var nakSequencesAnsweredFromCopies: Int
     public var repairsResentFromCopies: Int
+    /// Data, SPMs, NCFs and POLLs of known sessions from addresses off their path (RFC 3208 §10).
+    public var offPathDropped: Int
     /// Everything the element's rules dropped (``NetworkElement/Statistics/packetsDropped``).
     public var dropped: Int
     /// The worst receiver loss reported with OPT_CR over all sessions (0…1), and who reported it.
@@ -55,6 +57,7 @@ public struct ElementCounters: Encodable, Sendable {
         nakRepeats = statistics.nakRepeats
         nakSequencesAnsweredFromCopies = statistics.nakSequencesAnsweredFromCopies
         repairsResentFromCopies = statistics.repairsResentFromCopies
+        offPathDropped = statistics.offPathDropped
         dropped = statistics.packetsDropped
         let worst = statistics.worstCongestionReports.values.max { $0.receiverWorstPath < $1.receiverWorstPath }
         worstLossRate = Double(worst?.receiverWorstPath ?? 0) / Double(UInt16.max)

@@ -18,6 +18,8 @@ enum ElementNote: Equatable, Sendable, Encodable {
     case sessionExpired(TSI)
     case repairerLearned(TSI, address: NLA, interface: String)
     case repairerDropped(TSI, address: NLA)
+    /// Packets claiming session `tsi` from `from`, off its path, were dropped (RFC 3208 §10): `dropped` so far.
+    case offPath(TSI, from: NLA, dropped: Int)
 
     var text: String {
         switch self {
@@ -33,6 +35,8 @@ enum ElementNote: Equatable, Sendable, Encodable {
             "session \(tsi): NAKs now go to the DLR \(address) on \(interface)"
         case .repairerDropped(let tsi, let address):
             "session \(tsi): DLR \(address) dropped, NAKs go upstream"
+        case .offPath(let tsi, let address, let dropped):
+            "warning: dropped packets for session \(tsi) from \(address), which is not its path (\(dropped) so far)"
         }
     }
 
@@ -66,6 +70,11 @@ enum ElementNote: Equatable, Sendable, Encodable {
             try container.encode("dlr_dropped", forKey: .type)
             try container.encodeAsString(tsi, forKey: .tsi)
             try container.encodeAsString(address, forKey: .address)
+        case .offPath(let tsi, let address, let dropped):
+            try container.encode("off_path", forKey: .type)
+            try container.encodeAsString(tsi, forKey: .tsi)
+            try container.encodeAsString(address, forKey: .source)
+            try container.encodeAsString(dropped, forKey: .dropped)
         }
     }
 }

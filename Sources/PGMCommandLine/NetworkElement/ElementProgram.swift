@@ -17,7 +17,8 @@ struct ElementProgram {
         interfaceNames.indices.contains(id.rawValue) ? interfaceNames[id.rawValue] : "\(id)"
     }
 
-    /// One engine event as a note: sessions learned, moved and expired, DLRs learned and dropped.
+    /// One engine event as a note: sessions learned, moved and expired, DLRs learned and dropped,
+    /// packets from off a session's path (the engine reports those at most once a second per session).
     func handle(_ event: NetworkElement.Event) -> [ProgramOutput] {
         let note: ElementNote
         switch event {
@@ -31,6 +32,8 @@ struct ElementProgram {
             note = .repairerLearned(tsi, address: address, interface: name(interface))
         case .repairerDropped(let tsi, let address):
             note = .repairerDropped(tsi, address: address)
+        case .offPathPackets(let tsi, let address, let dropped):
+            note = .offPath(tsi, from: address, dropped: dropped)
         }
         return [.note(.element(note))]
     }

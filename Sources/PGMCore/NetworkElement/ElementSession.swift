@@ -1,6 +1,14 @@
 import DequeModule
 import PGMWire
 
+/// A session's path as an element tells paths apart: the network-layer source of its SPMs, the interface they
+/// arrive on and their SPM_PATH.
+struct ElementPath: Equatable {
+    var sender: NLA
+    var interface: InterfaceID
+    var path: NLA
+}
+
 /// What a network element knows about one TSI: its source path state (RFC 3208 §7.1), the source's window as
 /// far as SPMs and data showed it, repair state per sequence, the DLR it redirects to, and its OPT_CR report.
 struct ElementSession {
@@ -57,6 +65,15 @@ struct ElementSession {
     /// ``NetworkElement/Configuration/repairCacheLifetime``), with their expiry in insertion order.
     var repairCopies: [SequenceNumber: RepairCopy] = [:]
     var repairCopyOrder: Deque<(sequence: SequenceNumber, expires: Instant)> = []
+    /// When SPMs by another path may replace this one (RFC 3208 §10, `PathDamping`).
+    var damping = PathDamping<ElementPath>()
+    /// Packets of this session dropped for coming from an address off its path, and when that was last reported.
+    var offPathDropped = 0
+    var offPathReportedAt: Instant?
+    /// OPT_NBR_UNREACH from the parent (RFC 3208 §15.3.2): no NAKs forwarded until a regular SPM.
+    var neighborUnreachable = false
+    /// A lead jump not yet taken (``advertise(trail:lead:)``), and how many packets in a row claimed it.
+    var leadClaim: (sequence: SequenceNumber, count: Int)?
 
     init(
         tsi: TSI, dataDestinationPort: UInt16, source: NLA, group: NLA, upstream: InterfaceID, neighbor: NLA,
@@ -206,6 +223,14 @@ struct ElementSession {
         var parityCapable: Bool
     }
 
+    /// Whether data, SPMs, NCFs or POLLs of the session from `address` belong to it: the network-layer source of
+    /// its SPMs (the source, or in UDP encapsulation the upstream element) or their SPM_PATH (RFC 3208 §10).
+    func admits(_ address: NLA) -> Bool { address == source || address == neighbor }
+
+    /// No room for another repair state: ``NetworkElement/Configuration/maximumRepairStatesPerSession`` held, or
+    /// as many as the source's advertised window (TXW_LEAD − TXW_TRAIL + 1) holds once known (RFC 3208 §10).
+    var repairsFull: Bool { repairs.isFull || (span > 0 && repairs.count >= span) }
+
     /// A sequence the source may still repair: within the advertised window, when one is known.
     func inWindow(_ sequence: SequenceNumber) -> Bool {
         if let lead, !sequence.precedesOrEquals(lead) { return false }
@@ -213,10 +238,37 @@ struct ElementSession {
         return true
     }
 
-    /// Raises the known window from a data packet or SPM.
-    mutating func advertise(trail newTrail: SequenceNumber, lead newLead: SequenceNumber) {
+    /// Raises the known window from a data packet or SPM. A lead further past the known one than the window's
+    /// span (at least ``Peer/minimumLeadAllowance``) is a claim, taken with its trail only once
+    /// ``leadConfirmations`` packets in a row claimed one near it: a source moves its lead by its rate, a stranger's
+    /// single SPM could otherwise open the window to NAKs for sequences never sent (RFC 3208 §10). Returns whether
+    /// it was taken.
+    @discardableResult
+    mutating func advertise(trail newTrail: SequenceNumber, lead newLead: SequenceNumber) -> Bool {
+        let allowance = max(span, Peer.minimumLeadAllowance)
+        if let lead, Int(lead.distance(to: newLead)) > allowance {
+            var claim = (sequence: newLead, count: 1)
+            if let previous = leadClaim, abs(Int(previous.sequence.distance(to: newLead))) <= allowance {
+                claim = (SequenceNumber.serialMax(previous.sequence, newLead), previous.count + 1)
+            }
+            guard claim.count >= Self.leadConfirmations else {
+                leadClaim = claim
+                return false
+            }
+        }
+        leadClaim = nil
         trail = trail.map { SequenceNumber.serialMax($0, newTrail) } ?? newTrail
         lead = lead.map { SequenceNumber.serialMax($0, newLead) } ?? newLead
+        return true
+    }
+
+    /// Packets in a row that must claim a lead jump before it is taken.
+    static let leadConfirmations = 3
+
+    /// TXW_LEAD − TXW_TRAIL + 1 as known, 0 before.
+    var span: Int {
+        guard let trail, let lead, trail.precedesOrEquals(lead) else { return 0 }
+        return Int(trail.distance(to: lead)) + 1
     }
 
     /// `sequences` in serial order around the known lead, so repeats list them the same way on every run.

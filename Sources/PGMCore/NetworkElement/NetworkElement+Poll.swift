@@ -64,6 +64,7 @@ extension NetworkElement {
         _ poll: POLL, packet: Packet, arrival: Arrival, in session: inout ElementSession
     ) -> Bool {
         let tsi = session.tsi
+        guard !offPath(&session, arrival) else { return false }
         guard packet.dataDestinationPort == session.dataDestinationPort, arrival.interface == session.upstream,
             poll.subtype == POLL.generalSubtype
         else {

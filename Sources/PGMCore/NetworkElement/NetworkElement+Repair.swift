@@ -67,7 +67,7 @@ extension NetworkElement {
                 repair = existing
                 if !repair.eliminates(at: now) { anyNotEliminated = true }
             } else {
-                guard !session.repairs.isFull else {
+                guard !session.repairsFull else {
                     counters.repairStatesRejected += 1
                     continue
                 }
@@ -191,9 +191,11 @@ extension NetworkElement {
         if report != nil { session.congestion.markSent() }
     }
 
+    /// Where NAKs for `target` go; none upstream while the parent said it cannot reach us (OPT_NBR_UNREACH, RFC 3208
+    /// §15.3.2: "stop forwarding NAKs for the TSI until [...] a regular SPM").
     private func destination(of session: ElementSession, _ target: RepairState.Target) -> (NLA, InterfaceID)? {
         switch target {
-        case .upstream: (session.neighbor, session.upstream)
+        case .upstream: session.neighborUnreachable ? nil : (session.neighbor, session.upstream)
         case .repairer: session.repairer.map { ($0.address, $0.interface) }
         }
     }
@@ -309,6 +311,8 @@ extension NetworkElement {
             counters.ncfsMisaddressedDropped += 1
             return
         }
+        // From the session's path, or from its DLR (§9.5.2.2); anything else is a stranger's (§10).
+        guard !offPath(&session, arrival, also: session.repairer?.address) else { return }
         let fromUpstream = arrival.interface == session.upstream
         // An off-tree DLR confirms with a unicast NCF from its own address (§9.5.2.2).
         let fromRepairer =
@@ -336,7 +340,7 @@ extension NetworkElement {
                 if repair.confirmsDownstream { detected.append(sequence) }
                 session.repairs[sequence] = repair
                 touched.append(sequence)
-            } else if fromUpstream && session.inWindow(sequence) && !session.repairs.isFull {
+            } else if fromUpstream && session.inWindow(sequence) && !session.repairsFull {
                 // Anticipation: state without interfaces, so NAKs from below are eliminated for NAK_ELIM_IVL.
                 var repair = RepairState(phase: .nullNAK(expires: now))
                 repair.confirm(
@@ -372,6 +376,7 @@ extension NetworkElement {
             counters.rdataMisroutedDropped += 1
             return nil
         }
+        guard !offPath(&session, arrival, also: session.repairer?.address) else { return nil }
         let fromUpstream = arrival.interface == session.upstream
         // An off-tree DLR unicasts RDATA to the element (§9.5.2.2); anything else from below is not a repair.
         let fromRepairer =
@@ -480,7 +485,7 @@ extension NetworkElement {
         var forward = session.repairer?.address == arrival.source
         var created: [SequenceNumber] = []
         for sequence in requested where session.repairs[sequence] == nil {
-            guard !session.repairs.isFull else {
+            guard !session.repairsFull else {
                 counters.repairStatesRejected += 1
                 continue
             }

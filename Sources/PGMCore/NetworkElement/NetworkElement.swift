@@ -255,8 +255,11 @@ public struct NetworkElement: Engine {
         }
     }
 
-    /// An in-sequence SPM of a known session from its upstream side: the path, the source's address and window, the
-    /// SPM SPMRs are answered with. Returns whether it is one (otherwise it was dropped and counted).
+    /// An SPM of a known session by its path (RFC 3208 §7.1, §10): in sequence, it records the source's window and
+    /// the SPM SPMRs are answered with. One by another path (interface, network-layer source or SPM_PATH) is a
+    /// candidate that replaces the path only by `PathDamping`'s rule; until then it is dropped and counted. With
+    /// OPT_NBR_UNREACH it is forwarded (its SPM_SQN may repeat the last one) when SPM_PATH is the current parent,
+    /// and NAKs then wait for a regular SPM; otherwise it is ignored (§15.3.2). Returns whether it is forwarded.
     private mutating func receiveSPM(
         _ spm: SPM, packet: Packet, arrival: Arrival, in session: inout ElementSession
     ) -> Bool {
@@ -264,27 +267,78 @@ public struct NetworkElement: Engine {
             counters.foreignPacketsDropped += 1
             return false
         }
-        guard session.spmSequence.precedes(spm.sequence) else {
-            counters.spmsStaleDropped += 1
-            return false
-        }
         if let upstream = configuration.upstream, arrival.interface != upstream {
             counters.spmsFromDownstreamDropped += 1
             return false
         }
-        if session.upstream != arrival.interface || session.neighbor != spm.path {
+        let path = ElementPath(sender: arrival.source, interface: arrival.interface, path: spm.path)
+        let onPath = path == ElementPath(sender: session.source, interface: session.upstream, path: session.neighbor)
+        if packet.options.contains(where: { $0.value == .neighborUnreachable }) {
+            guard onPath else {
+                counters.neighborUnreachableIgnored += 1
+                return false
+            }
+            guard !spm.sequence.precedes(session.spmSequence) else {
+                counters.spmsStaleDropped += 1
+                return false
+            }
+            session.neighborUnreachable = true
+            session.lastHeard = now
+            return true
+        }
+        if onPath {
+            guard session.spmSequence.precedes(spm.sequence) else {
+                counters.spmsStaleDropped += 1
+                return false
+            }
+        } else {
+            let rule = PathDamping<ElementPath>.Rule(
+                spms: configuration.pathChangeSPMs, silence: configuration.pathChangeSilence)
+            guard
+                session.damping.offer(
+                    path, sequence: spm.sequence, sameAddress: arrival.source == session.source,
+                    lastHeard: session.lastHeard, at: now, rule: rule)
+            else {
+                dropOffPath(&session, from: arrival.source)
+                return false
+            }
             session.upstream = arrival.interface
             session.neighbor = spm.path
+            session.source = arrival.source
+            session.leadClaim = nil
             counters.upstreamChanges += 1
             push(.upstreamChanged(session.tsi, upstream: arrival.interface, neighbor: spm.path))
         }
+        session.damping.heardSPM(at: now)
+        session.neighborUnreachable = false
         session.spmSequence = spm.sequence
-        session.source = arrival.source
         session.group = arrival.destination
         session.lastHeard = now
-        session.cachedSPM = packet
-        session.cachedSPMAt = now
-        if Self.carriesWindow(spm, options: packet.options) { session.advertise(trail: spm.trail, lead: spm.lead) }
+        // §8.1: an SPM without a window is forwarded but teaches no window, nor answers SPMRs.
+        if Self.carriesWindow(spm, options: packet.options) {
+            session.cachedSPM = packet
+            session.cachedSPMAt = now
+            session.advertise(trail: spm.trail, lead: spm.lead)
+        }
+        return true
+    }
+
+    /// A packet of `session` from `address`, off its path (RFC 3208 §10): counted for the session and the
+    /// element, and reported at most once per ``Configuration/offPathReportInterval``.
+    mutating func dropOffPath(_ session: inout ElementSession, from address: NLA) {
+        counters.offPathDropped += 1
+        session.offPathDropped += 1
+        if let reported = session.offPathReportedAt, now - reported < configuration.offPathReportInterval { return }
+        session.offPathReportedAt = now
+        push(.offPathPackets(session.tsi, from: address, dropped: session.offPathDropped))
+    }
+
+    /// Whether a packet of `session` from `arrival` comes off its path: not from its SPMs' source or SPM_PATH (nor
+    /// `also`, the DLR where it may send), and not the element's own. Counts it when it does.
+    mutating func offPath(_ session: inout ElementSession, _ arrival: Arrival, also: NLA? = nil) -> Bool {
+        let address = arrival.source
+        if session.admits(address) || address == also || addresses.values.contains(address) { return false }
+        dropOffPath(&session, from: address)
         return true
     }
 
@@ -330,9 +384,12 @@ public struct NetworkElement: Engine {
             counters.odataForwarded += 1
             return
         }
-        let fromUpstream = sessions[tsi].map {
-            arrival.interface == $0.upstream && packet.dataDestinationPort == $0.dataDestinationPort
+        var offPath = false
+        let fromUpstream = withSession(tsi) { element, session in
+            offPath = element.offPath(&session, arrival)
+            return arrival.interface == session.upstream && packet.dataDestinationPort == session.dataDestinationPort
         }
+        guard !offPath else { return }
         guard fromUpstream == true else {
             counters.odataDropped += 1
             return
@@ -427,7 +484,7 @@ public struct NetworkElement: Engine {
                 repair = existing
                 if case .nullNAK = repair.phase { repair.phase = .detected(due: due) }
             } else {
-                guard !session.repairs.isFull else {
+                guard !session.repairsFull else {
                     counters.repairStatesRejected += 1
                     continue
                 }

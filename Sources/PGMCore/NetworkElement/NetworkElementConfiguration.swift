@@ -105,6 +105,15 @@ extension NetworkElement {
         /// never goes below twice ``lossDetectionBackoff``, so the element's own NCF for a shared loss reaches
         /// receivers before their back-off ends.
         public var backoffTuning: BackoffTuning? = BackoffTuning()
+        /// When a session's path (the interface its SPMs arrive on, their network-layer source and SPM_PATH) may
+        /// move: SPMs by another path replace it only after this many in a row with advancing SPM_SQN while the
+        /// current path is silent for ``pathChangeSilence`` (or twice its longest gap between SPMs), see
+        /// `PathDamping` and Docs/integrity.md. Until then data, SPMs, NCFs and POLLs of the session from other
+        /// addresses are dropped and counted (RFC 3208 §10, which leaves the damping to implementations).
+        public var pathChangeSPMs = 3
+        public var pathChangeSilence: Duration = .seconds(3)
+        /// At most one ``Event/offPathPackets(_:from:dropped:)`` per session per interval.
+        public var offPathReportInterval: Duration = .seconds(1)
         /// Seeds RAND_NODE_ID (RFC 3208 §14.5), POLL_RAND and POLR back-off.
         public var seed: UInt64 = 0
 
@@ -136,6 +145,7 @@ extension NetworkElement {
             try require(repairRetryMinimum > .zero, "the repair retry minimum must be positive")
             try require((repairCacheLifetime ?? .zero) >= .zero, "the repair cache lifetime must not be negative")
             try require(maximumSessions > 0 && maximumRepairStatesPerSession > 0, "the state limits must be positive")
+            try require(pathChangeSPMs > 0 && pathChangeSilence >= .zero, "the path-change rule must be positive")
             try require(
                 maximumDetectedGap >= 0 && maximumRepairCopiesPerSession >= 0 && maximumRepairCopies >= 0,
                 "limits must not be negative")
@@ -163,6 +173,9 @@ extension NetworkElement {
         case repairerLearned(TSI, address: NLA, interface: InterfaceID)
         /// The DLR did not confirm a NAK within NAK_RPT_IVL; NAKs go upstream again.
         case repairerDropped(TSI, address: NLA)
+        /// Packets of the session from `from`, an address off its path, were dropped (RFC 3208 §10); `dropped` for
+        /// the session so far. At most one per ``Configuration/offPathReportInterval`` per session.
+        case offPathPackets(TSI, from: NLA, dropped: Int)
     }
 
     /// Counters. A packet the element drops lands in a `…Dropped`, `…Discarded`, `…Eliminated` or `…Rejected`
@@ -192,6 +205,11 @@ extension NetworkElement {
         /// SPMs arriving on another interface than the configured upstream one.
         public var spmsFromDownstreamDropped = 0
         public var upstreamChanges = 0
+        /// Data, SPMs, NCFs and POLLs of a known session from an address that is neither its SPMs' source nor their
+        /// SPM_PATH (nor, for RDATA and NCFs, its DLR): a stranger claiming the session (RFC 3208 §10).
+        public var offPathDropped = 0
+        /// SPMs with OPT_NBR_UNREACH whose SPM_PATH is not the session's parent: ignored (RFC 3208 §15.3.2).
+        public var neighborUnreachableIgnored = 0
 
         // MARK: Data
         /// ODATA forwarded, counted once however many interfaces took it; includes ODATA of sessions not yet
@@ -333,7 +351,7 @@ extension NetworkElement {
                 + spmsFromDownstreamDropped + odataDropped + rdataWithoutRepairStateDropped + rdataMisroutedDropped
                 + naksWithoutSessionDropped + naksMisroutedDropped + naksMisaddressedDropped + naksOutsideWindowDropped
                 + parityNAKsDropped + repairStatesRejected + ncfsFromDownstreamDropped + ncfsMisaddressedDropped
-                + nnaksDropped + spmrsDropped + polrsDropped
+                + nnaksDropped + spmrsDropped + polrsDropped + offPathDropped
         }
     }
 }
