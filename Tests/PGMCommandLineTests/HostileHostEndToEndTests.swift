@@ -139,10 +139,15 @@ import Testing
         let forwarded = forwarder?.wait(seconds: 10)
         let hostileSummary = (try? String(contentsOf: hostileOutput, encoding: .utf8)) ?? ""
         let fields = summary(received)
+        let warnings = MultiReceiverEndToEndTests.jsonLines(received.standardError, type: "off_path")
+        let elementCounters = forwarded.flatMap { try? MultiReceiverEndToEndTests.summary($0.standardError) }?["element"]
+        let elementOffPath = (elementCounters as? [String: Any])?["off_path_dropped"] as? Int
         print(
             "hostile host\(element == nil ? "" : " below an element"): \(hostileSummary.trimmingCharacters(in: .newlines)); "
                 + "pgm-recv exit \(received.status), NAKs \(fields["naks"] ?? "?"), "
-                + "unrecoverable \(fields["unrecoverable"] ?? "?"), bytes \(fields["bytes"] ?? "?")")
+                + "unrecoverable \(fields["unrecoverable"] ?? "?"), bytes \(fields["bytes"] ?? "?"), "
+                + "off-path packets \(fields["off_path_packets"] ?? "?") (\(warnings.count) warnings)"
+                + (element == nil ? "" : ", element off-path \(elementOffPath.map(String.init) ?? "?")"))
         #expect(attacked.status == 0, "hostile host: \(attacked.standardError) \(hostileSummary)")
         #expect(hostileSummary.contains("sent 200 packets"), "\(hostileSummary)")
         #expect(sent.status == 0, "\(sent.standardError)")
@@ -150,6 +155,13 @@ import Testing
         #expect(fields["unrecoverable"] as? Int == 0)
         #expect(try Data(contentsOf: output) == Data(contentsOf: input))
         if let forwarded { #expect(forwarded.status == 0, "\(forwarded.standardError.suffix(2000))") }
+        // Every packet of the hostile host reached the receiver (1 % of multicast dropped on the way): all of them
+        // count as off the session's path, warned about at most once a second; an element below which the hostile
+        // host sits counts the ones it heard too.
+        let offPath = fields["off_path_packets"] as? Int ?? 0
+        #expect(offPath >= 180 && offPath <= 200, "\(offPath) off-path packets counted")
+        #expect(!warnings.isEmpty && warnings.count <= 5, "\(warnings.count) off_path warnings")
+        if element != nil { #expect((elementOffPath ?? 0) > 0, "element: \(elementOffPath.map(String.init) ?? "?")") }
     }
 
     /// The hostile host. `--dump` prints one packet of each kind (hex) for a made-up session instead.

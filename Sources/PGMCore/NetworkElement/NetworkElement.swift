@@ -268,13 +268,15 @@ public struct NetworkElement: Engine {
             return false
         }
         if let upstream = configuration.upstream, arrival.interface != upstream {
-            counters.spmsFromDownstreamDropped += 1
+            // Never a path: a stranger's claim when from an address off the session's path.
+            if !offPath(&session, arrival) { counters.spmsFromDownstreamDropped += 1 }
             return false
         }
         let path = ElementPath(sender: arrival.source, interface: arrival.interface, path: spm.path)
         let onPath = path == ElementPath(sender: session.source, interface: session.upstream, path: session.neighbor)
         if packet.options.contains(where: { $0.value == .neighborUnreachable }) {
             guard onPath else {
+                if offPath(&session, arrival) { return false }
                 counters.neighborUnreachableIgnored += 1
                 return false
             }

@@ -274,6 +274,10 @@ struct Peer {
         let onPath = sender == self.sender && (path == nil || spm.path == path)
         if options.contains(where: { $0.value == .neighborUnreachable }) {
             // §15.3.2: ignored unless SPM_PATH is the current parent; its SPM_SQN may repeat the last regular one.
+            guard admits(sender) else {
+                dropOffPath(from: sender, context: &context)
+                return false
+            }
             guard onPath, path != nil else {
                 context.statistics.neighborUnreachableIgnored += 1
                 return false
