@@ -140,8 +140,8 @@ import Testing
         let hostileSummary = (try? String(contentsOf: hostileOutput, encoding: .utf8)) ?? ""
         let fields = summary(received)
         let warnings = MultiReceiverEndToEndTests.jsonLines(received.standardError, type: "off_path")
-        let elementCounters = forwarded.flatMap { try? MultiReceiverEndToEndTests.summary($0.standardError) }?["element"]
-        let elementOffPath = (elementCounters as? [String: Any])?["off_path_dropped"] as? Int
+        let elementSummary = forwarded.flatMap { try? MultiReceiverEndToEndTests.summary($0.standardError) }
+        let elementOffPath = (elementSummary?["element"] as? [String: Any])?["off_path_dropped"] as? Int
         print(
             "hostile host\(element == nil ? "" : " below an element"): \(hostileSummary.trimmingCharacters(in: .newlines)); "
                 + "pgm-recv exit \(received.status), NAKs \(fields["naks"] ?? "?"), "
