@@ -15,9 +15,11 @@ let package = Package(
             name: "FuzzHarness",
             dependencies: [
                 .product(name: "PGMWire", package: "swift-pgm"), .product(name: "PGMCapture", package: "swift-pgm"),
+                .product(name: "PGMCore", package: "swift-pgm"),
             ]),
         .executableTarget(name: "WireFuzz", dependencies: ["FuzzHarness"], swiftSettings: fuzzFlags),
         .executableTarget(name: "CaptureFuzz", dependencies: ["FuzzHarness"], swiftSettings: fuzzFlags),
+        .executableTarget(name: "SessionFuzz", dependencies: ["FuzzHarness"], swiftSettings: fuzzFlags),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -4,7 +4,7 @@ import Testing
 
 /// Every input kept in Tools/Fuzz/Corpus, the seeds and each crash Tools/fuzz found (it writes them there as
 /// `crash-…`), replayed through the fuzz targets' own code (FuzzHarness): the decoder's round trip for
-/// `wire/`, pgm-dump's packet path for `capture/`. A crash fails the run; a broken contract fails its test.
+/// `wire/`, pgm-dump's packet path for `capture/`, a session under attack for `session/`. A crash fails the run; a broken contract fails its test.
 @Suite struct FuzzRegressionTests {
     static let corpus = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().appendingPathComponent("Corpus")
@@ -23,6 +23,16 @@ import Testing
         for input in inputs {
             let failure = FuzzHarness.wire(input.bytes)
             #expect(failure == nil, "Corpus/wire/\(input.name): \(failure ?? "")")
+        }
+    }
+
+    /// Each script of a session under attack keeps the receivers' and the element's invariants (Docs/integrity.md).
+    @Test func sessionInputsKeepTheIntegrityInvariants() throws {
+        let inputs = try Self.inputs("session")
+        #expect(!inputs.isEmpty)
+        for input in inputs {
+            let failure = FuzzHarness.Session.run(input.bytes)
+            #expect(failure == nil, "Corpus/session/\(input.name): \(failure ?? "")")
         }
     }
 
