@@ -21,6 +21,15 @@ public struct NetworkElementCommand: ParsableCommand {
             SPMRs) is left to the kernel's routing. Runs until SIGINT or SIGTERM, printing its counters once a \
             second.
 
+            Each session is bound to its path: the interface its SPMs arrive on, their source address and their \
+            path address. Data, SPMs, NCFs and POLLs of the session from other addresses are dropped and counted \
+            (JSON "off_path_dropped"), with a warning at most once a second per session, except RDATA and NCFs \
+            from the DLR a redirecting POLR named. The path moves after three SPMs in a row from the new one \
+            while the old one has been silent for 3 s (twice its longest SPM gap if longer). SPMs without a \
+            window are forwarded but teach no window; OPT_NBR_UNREACH from the parent holds NAKs until a regular \
+            SPM. Repair state per session never exceeds the source's advertised window, and a lead jump beyond \
+            it counts only once three packets claim it (Docs/integrity.md).
+
             Examples:
               pgm-ne --upstream eth0 --downstream eth1 --downstream eth2
               pgm-ne --upstream 198.18.1.1 --downstream 198.18.2.1 --native --group 239.192.0.7 --json

@@ -27,6 +27,15 @@ public struct ReceiveCommand: ParsableCommand {
             session again. With --follow it does the same after a session closed with OPT_FIN, until \
             SIGINT/SIGTERM or --timeout.
 
+            A session belongs to its path: the address its SPMs come from (the source, or the network element \
+            above) and their path address. Data, SPMs, NCFs and POLLs for it from any other host are dropped \
+            and counted ("off-path" in the statistics, JSON "off_path_packets"), with a warning on stderr at \
+            most once a second ("off_path"); the path moves only after three SPMs in a row from the new one \
+            while the old one has been silent for 3 s (twice its longest SPM gap if longer). SPMs without a \
+            window (RFC 3208 §8.1, §15.3.2) never move the receive window, a lead jumping further than the \
+            source's window waits for data to confirm it, and NAKs never exceed --nak-rate. Without a key, a \
+            host that forges the source's own address can still disturb the session (Docs/integrity.md).
+
             Examples:
               pgm-recv --interface eth0 --output big.iso
               pgm-recv --interface lo --multicast-loop --group 239.192.0.7 --timeout 10 | tar x
@@ -103,6 +112,13 @@ public struct ReceiveCommand: ParsableCommand {
             valueName: "seconds"))
     public var nakBackoffInterval: Double = ProgramDefaults.receiverNAKBackoffIntervalSeconds
 
+    @ArgumentParser.Option(
+        name: .customLong("nak-rate"),
+        help: ArgumentHelp(
+            "The most NAK packets per second per session (each names up to 63 sequences), in bursts of a fifth of "
+                + "it; 0 is no limit. Whatever packets claim, NAKs never go faster.", valueName: "packets"))
+    public var nakRate = Receiver.NAKRateLimit.standard.packetsPerSecond
+
     public mutating func validate() throws {
         if let timeout, !(timeout > 0) { throw ValidationError("--timeout must be positive") }
         guard peerExpiry >= 0.1, peerExpiry <= 86_400 else {
@@ -116,6 +132,7 @@ public struct ReceiveCommand: ParsableCommand {
         ] {
             guard value >= 0.001, value <= 60 else { throw ValidationError("\(name) must be in [0.001, 60]") }
         }
+        guard nakRate >= 0, nakRate <= 10_000_000 else { throw ValidationError("--nak-rate must be in [0, 10000000]") }
     }
 
     public func run() throws {
@@ -151,6 +168,8 @@ public struct ReceiveCommand: ParsableCommand {
         configuration.nakRdataInterval = .seconds(nakRdataInterval)
         configuration.nakBackoffInterval = .seconds(nakBackoffInterval)
         configuration.peerExpiry = .seconds(peerExpiry)
+        configuration.nakRateLimit =
+            nakRate > 0 ? Receiver.NAKRateLimit(packetsPerSecond: nakRate, burst: max(1, nakRate / 5)) : nil
         if dlr {
             var repairer = DesignatedLocalRepairer.Configuration(
                 receiver: configuration, address: .ipv4(interface.address))

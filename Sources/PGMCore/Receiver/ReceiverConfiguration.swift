@@ -65,7 +65,7 @@ extension Receiver {
         /// only by back-off: whatever a packet claims, a receiver never NAKs faster than this. The default covers
         /// 5 % loss at 1 Gbit/s with one NAK per lost sequence (83,000 TPDUs of 1,500 bytes per second, 4,200
         /// losses per second, NAKed and repeated) with room to spare; NAKs due beyond it wait for the bucket.
-        public var nakRateLimit: NAKRateLimit? = NAKRateLimit(packetsPerSecond: 10_000, burst: 2_000)
+        public var nakRateLimit: NAKRateLimit? = .standard
         /// This host's unicast address, which OPT_CR names as the reporting receiver when a source asks for loss
         /// reports with OPT_CRQST (RFC 3208 Appendix B); `nil` never reports.
         public var address: NLA?
@@ -83,6 +83,9 @@ extension Receiver {
         public var packetsPerSecond: Int
         /// NAK packets that may go at once.
         public var burst: Int
+
+        /// 10,000 NAK packets a second in bursts of 2,000 (``Configuration/nakRateLimit`` says why).
+        public static let standard = NAKRateLimit(packetsPerSecond: 10_000, burst: 2_000)
 
         public init(packetsPerSecond: Int, burst: Int) {
             precondition(packetsPerSecond > 0 && burst > 0, "a NAK rate limit must let NAKs through")
