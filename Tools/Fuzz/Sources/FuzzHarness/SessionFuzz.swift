@@ -320,12 +320,14 @@ extension FuzzHarness {
                 let deadlines = receivers.compactMap(\.engine.nextDeadline) + [element.nextDeadline].compactMap { $0 }
                 guard let deadline = deadlines.min(), deadline <= end else { break }
                 now = max(now, deadline)
-                for index in receivers.indices {
+                for index in receivers.indices where receivers[index].engine.nextDeadline.map({ $0 <= now }) ?? false {
                     receivers[index].engine.handleTimeout(at: now)
                     if let failure = drainReceiver(index) { return failure }
                 }
-                element.handleTimeout(at: now)
-                if let failure = drainElement() { return failure }
+                if element.nextDeadline.map({ $0 <= now }) ?? false {
+                    element.handleTimeout(at: now)
+                    if let failure = drainElement() { return failure }
+                }
             }
             now = max(now, end)
             return nil
