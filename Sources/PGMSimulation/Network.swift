@@ -42,6 +42,8 @@ public final class Network {
         public var host: Int
         public var packet: Packet
         public var time: Instant
+        /// The network-layer source the packet claims (for `.delivered`, as the receiving host sees it).
+        public var source: NLA?
     }
 
     private var random: SplitMix64
@@ -140,7 +142,9 @@ public final class Network {
                 (host as? AnyDecodeCounter)?.countDecodeFailure()
                 return
             }
-            observer?(Observation(kind: .delivered, host: delivery.host, packet: packet, time: now))
+            observer?(
+                Observation(
+                    kind: .delivered, host: delivery.host, packet: packet, time: now, source: delivery.arrival.source))
             host.deliver(packet, arrival: delivery.arrival, at: now)
             process(delivery.host)
         }
@@ -184,7 +188,10 @@ public final class Network {
             return
         }
         let interface = host.interfaces[position]
-        observer?(Observation(kind: .sent, host: index, packet: transmit.packet, time: now))
+        observer?(
+            Observation(
+                kind: .sent, host: index, packet: transmit.packet, time: now,
+                source: transmit.spoofedSource ?? interface.address))
         let bytes = transmit.packet.encoded()
         let source = transmit.spoofedSource ?? interface.address
         let targets: [(host: Int, interface: Int)]

@@ -175,7 +175,11 @@ public final class SessionScenario {
     }
 
     private func observe(_ observation: Network.Observation) {
-        guard observation.kind == .delivered, observation.host > 0 else { return }
+        // What receivers heard from the source: another host on the segment (a test's hostile one) tells the
+        // ledger nothing about the session.
+        guard observation.kind == .delivered, observation.host > 0, observation.host <= receivers.count,
+            observation.source == Self.sourceAddress
+        else { return }
         let index = observation.host - 1
         func learn(_ sequence: SequenceNumber) {
             logs[index].knownLead = max(logs[index].knownLead, Int(initialSequence.distance(to: sequence)))
