@@ -31,7 +31,8 @@ public struct NetworkElementCommand: ParsableCommand {
               64  usage error
               69  an interface or the group is unavailable
               77  --native without root or CAP_NET_RAW
-            """)
+            """,
+        version: ProgramVersion.current)
 
     public init() {}
 
@@ -40,10 +41,13 @@ public struct NetworkElementCommand: ParsableCommand {
     @OptionGroup public var logging: LoggingOptions
 
     @ArgumentParser.Option(
-        help: ArgumentHelp("Interface towards the source, by name or IPv4 address.", valueName: "interface"))
+        help: ArgumentHelp("Interface towards the source, by name or IPv4 address.", valueName: "interface"),
+        completion: .interface)
     public var upstream: String
 
-    @ArgumentParser.Option(help: ArgumentHelp("Interface towards receivers (repeat for each).", valueName: "interface"))
+    @ArgumentParser.Option(
+        help: ArgumentHelp("Interface towards receivers (repeat for each).", valueName: "interface"),
+        completion: .interface)
     public var downstream: [String] = []
 
     @ArgumentParser.Option(
@@ -189,5 +193,5 @@ public struct NetworkElementCommand: ParsableCommand {
 
 /// Entry point for the `pgm-ne` executable, so that it needs no import but PGMCommandLine.
 public enum PGMNetworkElement {
-    public static func main() { NetworkElementCommand.main() }
+    public static func main() -> Never { ProgramEntry.main(NetworkElementCommand.self) }
 }

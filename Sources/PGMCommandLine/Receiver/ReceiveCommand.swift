@@ -39,7 +39,8 @@ public struct ReceiveCommand: ParsableCommand {
               64  usage error
               69  the interface or group is unavailable
               77  --native without root or CAP_NET_RAW
-            """)
+            """,
+        version: ProgramVersion.current)
 
     public init() {}
 
@@ -49,7 +50,8 @@ public struct ReceiveCommand: ParsableCommand {
 
     @ArgumentParser.Option(
         name: [.customShort("o"), .customLong("output")],
-        help: ArgumentHelp("Write the data to this file instead of standard output.", valueName: "file"))
+        help: ArgumentHelp("Write the data to this file instead of standard output.", valueName: "file"),
+        completion: .file())
     public var outputFile: String?
 
     @ArgumentParser.Option(
@@ -224,5 +226,5 @@ public struct TSIArgument: ExpressibleByArgument, Sendable {
 
 /// Entry point for the `pgm-recv` executable, so that it needs no import but PGMCommandLine.
 public enum PGMReceive {
-    public static func main() { ReceiveCommand.main() }
+    public static func main() -> Never { ProgramEntry.main(ReceiveCommand.self) }
 }

@@ -18,7 +18,8 @@ public struct NetworkOptions: ParsableArguments, Sendable {
     @ArgumentParser.Option(
         help: ArgumentHelp(
             "Interface to join and send on, by name or IPv4 address (default: the route to the group).",
-            valueName: "interface"))
+            valueName: "interface"),
+        completion: .interface)
     public var interface: String?
 
     @ArgumentParser.Option(

@@ -29,7 +29,8 @@ public struct SourceCommand: ParsableCommand {
               66  a FILE cannot be opened
               69  the interface, group or UDP port is unavailable (e.g. another source holds the port)
               77  --native without root or CAP_NET_RAW
-            """)
+            """,
+        version: ProgramVersion.current)
 
     public init() {}
 
@@ -37,7 +38,9 @@ public struct SourceCommand: ParsableCommand {
     @OptionGroup public var output: OutputOptions
     @OptionGroup public var logging: LoggingOptions
 
-    @Argument(help: ArgumentHelp("Files to send, in order (default: standard input).", valueName: "file"))
+    @Argument(
+        help: ArgumentHelp("Files to send, in order (default: standard input).", valueName: "file"),
+        completion: .file())
     public var files: [String] = []
 
     @ArgumentParser.Option(
@@ -181,5 +184,5 @@ public struct SourceCommand: ParsableCommand {
 
 /// Entry point for the `pgm-source` executable, so that it needs no import but PGMCommandLine.
 public enum PGMSource {
-    public static func main() { SourceCommand.main() }
+    public static func main() -> Never { ProgramEntry.main(SourceCommand.self) }
 }
