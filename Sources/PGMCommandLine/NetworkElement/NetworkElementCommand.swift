@@ -180,8 +180,12 @@ public struct NetworkElementCommand: ParsableCommand {
 
         var program = ElementProgram(interfaceNames: interfaces.map(\.name))
         driver.onSignal = { _, _, _ in program.signalled() }
+        var decisions = DecisionLog()
         driver.afterTurn = { engine, now in
             while let event = engine.pollEvent() { printer.perform(program.handle(event), logger: logger) }
+            if logger.logLevel <= .debug, let line = decisions.line("repairs", engine.statistics.decisions, at: now) {
+                logger.debug("\(line)")
+            }
             printer.tick(at: now) { ElementProgram.sample(engine) }
             return program.isStopped ? .stop : .proceed
         }

@@ -186,6 +186,7 @@ public struct ReceiveCommand: ParsableCommand {
             dlrLinger: .seconds(dlrLinger), start: driver.now)
         let writer = OutputWriter(descriptor: outputDescriptor)
         driver.onSignal = { _, _, _ in program.signalled() }
+        var decisions = DecisionLog()
         driver.afterTurn = { engine, now in
             while let event = engine.pollEvent() {
                 let outputs = program.handle(event, at: now) { bytes in writer.append(bytes) ? nil : Self.lastError }
@@ -193,6 +194,11 @@ public struct ReceiveCommand: ParsableCommand {
             }
             if !writer.flush() { printer.perform(program.outputFailed(Self.lastError), logger: logger) }
             printer.perform(program.turnEnded(at: now), logger: logger)
+            if logger.logLevel <= .debug,
+                let line = decisions.line("repairs", statistics(engine).decisions, at: now)
+            {
+                logger.debug("\(line)")
+            }
             printer.tick(at: now) { program.sample(statistics(engine)) }
             return program.isStopped ? .stop : .proceed
         }

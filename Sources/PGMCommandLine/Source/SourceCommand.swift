@@ -171,8 +171,12 @@ public struct SourceCommand: ParsableCommand {
         driver.onSignal = { engine, _, now in
             printer.perform(program.signalled(input, engine: &engine, at: now), logger: logger)
         }
+        var decisions = DecisionLog()
         driver.afterTurn = { engine, now in
             while let event = engine.pollEvent() { printer.perform(program.handle(event), logger: logger) }
+            if logger.logLevel <= .debug, let line = decisions.line("repairs", engine.statistics.decisions, at: now) {
+                logger.debug("\(line)")
+            }
             printer.tick(at: now) { SourceProgram.sample(engine, accepted: input.bytesAccepted) }
             return program.turnEnded(engine, at: now) ? .stop : .proceed
         }
