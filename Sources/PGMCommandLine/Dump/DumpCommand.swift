@@ -34,18 +34,20 @@ public struct DumpCommand: ParsableCommand {
               69  the interface does not exist or is down
               77  no permission to capture (needs root or CAP_NET_RAW)
             """,
-        version: "1.0.0"
+        version: ProgramVersion.current
     )
 
     @Option(
         name: [.customShort("r"), .customLong("read")],
-        help: ArgumentHelp("Read packets from a capture file ('-' for standard input).", valueName: "file")
+        help: ArgumentHelp("Read packets from a capture file ('-' for standard input).", valueName: "file"),
+        completion: .file(extensions: ["pcap", "pcapng", "cap"])
     )
     public var file: String?
 
     @Option(
         name: [.customShort("i"), .customLong("interface")],
-        help: ArgumentHelp("Capture live on an interface.", valueName: "interface")
+        help: ArgumentHelp("Capture live on an interface.", valueName: "interface"),
+        completion: .interface
     )
     public var interface: String?
 
@@ -69,7 +71,8 @@ public struct DumpCommand: ParsableCommand {
 
     @Option(
         name: [.customShort("w"), .customLong("write")],
-        help: ArgumentHelp("Also save the captured frames to a pcap file.", valueName: "file")
+        help: ArgumentHelp("Also save the captured frames to a pcap file.", valueName: "file"),
+        completion: .file()
     )
     public var writeFile: String?
 
@@ -157,8 +160,5 @@ public struct DumpCommand: ParsableCommand {
 /// Entry point for the `pgm-dump` executable, so that it needs no import but PGMCommandLine.
 public enum PGMDump {
     /// Parses the process arguments, runs, and exits with the documented code.
-    public static func main() -> Never {
-        DumpCommand.main()
-        exit(PGMExitCode.success.rawValue)
-    }
+    public static func main() -> Never { ProgramEntry.main(DumpCommand.self) }
 }

@@ -40,7 +40,8 @@ public struct NetworkElementCommand: ParsableCommand {
               64  usage error
               69  an interface or the group is unavailable
               77  --native without root or CAP_NET_RAW
-            """)
+            """,
+        version: ProgramVersion.current)
 
     public init() {}
 
@@ -49,10 +50,13 @@ public struct NetworkElementCommand: ParsableCommand {
     @OptionGroup public var logging: LoggingOptions
 
     @ArgumentParser.Option(
-        help: ArgumentHelp("Interface towards the source, by name or IPv4 address.", valueName: "interface"))
+        help: ArgumentHelp("Interface towards the source, by name or IPv4 address.", valueName: "interface"),
+        completion: .interface)
     public var upstream: String
 
-    @ArgumentParser.Option(help: ArgumentHelp("Interface towards receivers (repeat for each).", valueName: "interface"))
+    @ArgumentParser.Option(
+        help: ArgumentHelp("Interface towards receivers (repeat for each).", valueName: "interface"),
+        completion: .interface)
     public var downstream: [String] = []
 
     @ArgumentParser.Option(
@@ -185,8 +189,12 @@ public struct NetworkElementCommand: ParsableCommand {
 
         var program = ElementProgram(interfaceNames: interfaces.map(\.name))
         driver.onSignal = { _, _, _ in program.signalled() }
+        var decisions = DecisionLog()
         driver.afterTurn = { engine, now in
             while let event = engine.pollEvent() { printer.perform(program.handle(event), logger: logger) }
+            if logger.logLevel <= .debug, let line = decisions.line("repairs", engine.statistics.decisions, at: now) {
+                logger.debug("\(line)")
+            }
             printer.tick(at: now) { ElementProgram.sample(engine) }
             return program.isStopped ? .stop : .proceed
         }
@@ -198,5 +206,5 @@ public struct NetworkElementCommand: ParsableCommand {
 
 /// Entry point for the `pgm-ne` executable, so that it needs no import but PGMCommandLine.
 public enum PGMNetworkElement {
-    public static func main() { NetworkElementCommand.main() }
+    public static func main() -> Never { ProgramEntry.main(NetworkElementCommand.self) }
 }

@@ -48,7 +48,8 @@ public struct ReceiveCommand: ParsableCommand {
               64  usage error
               69  the interface or group is unavailable
               77  --native without root or CAP_NET_RAW
-            """)
+            """,
+        version: ProgramVersion.current)
 
     public init() {}
 
@@ -58,7 +59,8 @@ public struct ReceiveCommand: ParsableCommand {
 
     @ArgumentParser.Option(
         name: [.customShort("o"), .customLong("output")],
-        help: ArgumentHelp("Write the data to this file instead of standard output.", valueName: "file"))
+        help: ArgumentHelp("Write the data to this file instead of standard output.", valueName: "file"),
+        completion: .file())
     public var outputFile: String?
 
     @ArgumentParser.Option(
@@ -203,6 +205,7 @@ public struct ReceiveCommand: ParsableCommand {
             dlrLinger: .seconds(dlrLinger), start: driver.now)
         let writer = OutputWriter(descriptor: outputDescriptor)
         driver.onSignal = { _, _, _ in program.signalled() }
+        var decisions = DecisionLog()
         driver.afterTurn = { engine, now in
             while let event = engine.pollEvent() {
                 let outputs = program.handle(event, at: now) { bytes in writer.append(bytes) ? nil : Self.lastError }
@@ -210,6 +213,11 @@ public struct ReceiveCommand: ParsableCommand {
             }
             if !writer.flush() { printer.perform(program.outputFailed(Self.lastError), logger: logger) }
             printer.perform(program.turnEnded(at: now), logger: logger)
+            if logger.logLevel <= .debug,
+                let line = decisions.line("repairs", statistics(engine).decisions, at: now)
+            {
+                logger.debug("\(line)")
+            }
             printer.tick(at: now) { program.sample(statistics(engine)) }
             return program.isStopped ? .stop : .proceed
         }
@@ -243,5 +251,5 @@ public struct TSIArgument: ExpressibleByArgument, Sendable {
 
 /// Entry point for the `pgm-recv` executable, so that it needs no import but PGMCommandLine.
 public enum PGMReceive {
-    public static func main() { ReceiveCommand.main() }
+    public static func main() -> Never { ProgramEntry.main(ReceiveCommand.self) }
 }

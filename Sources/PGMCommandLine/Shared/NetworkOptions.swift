@@ -18,7 +18,8 @@ public struct NetworkOptions: ParsableArguments, Sendable {
     @ArgumentParser.Option(
         help: ArgumentHelp(
             "Interface to join and send on, by name or IPv4 address (default: the route to the group).",
-            valueName: "interface"))
+            valueName: "interface"),
+        completion: .interface)
     public var interface: String?
 
     @ArgumentParser.Option(
@@ -95,7 +96,9 @@ public struct LoggingOptions: ParsableArguments, Sendable {
 
     @ArgumentParser.Option(
         name: .customLong("log-level"),
-        help: ArgumentHelp("trace, debug, info, notice, warning, error or critical.", valueName: "level"))
+        help: ArgumentHelp(
+            "trace, debug, info, notice, warning, error or critical (debug: the NAK and repair decisions once a second).",
+            valueName: "level"))
     public var logLevel: Logger.Level = .warning
 
     /// Bootstraps swift-log once per process, to stderr (Docs/style.md#errors-and-logging); returns the logger.

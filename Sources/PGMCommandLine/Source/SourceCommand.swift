@@ -29,7 +29,8 @@ public struct SourceCommand: ParsableCommand {
               66  a FILE cannot be opened
               69  the interface, group or UDP port is unavailable (e.g. another source holds the port)
               77  --native without root or CAP_NET_RAW
-            """)
+            """,
+        version: ProgramVersion.current)
 
     public init() {}
 
@@ -37,7 +38,9 @@ public struct SourceCommand: ParsableCommand {
     @OptionGroup public var output: OutputOptions
     @OptionGroup public var logging: LoggingOptions
 
-    @Argument(help: ArgumentHelp("Files to send, in order (default: standard input).", valueName: "file"))
+    @Argument(
+        help: ArgumentHelp("Files to send, in order (default: standard input).", valueName: "file"),
+        completion: .file())
     public var files: [String] = []
 
     @ArgumentParser.Option(
@@ -168,8 +171,12 @@ public struct SourceCommand: ParsableCommand {
         driver.onSignal = { engine, _, now in
             printer.perform(program.signalled(input, engine: &engine, at: now), logger: logger)
         }
+        var decisions = DecisionLog()
         driver.afterTurn = { engine, now in
             while let event = engine.pollEvent() { printer.perform(program.handle(event), logger: logger) }
+            if logger.logLevel <= .debug, let line = decisions.line("repairs", engine.statistics.decisions, at: now) {
+                logger.debug("\(line)")
+            }
             printer.tick(at: now) { SourceProgram.sample(engine, accepted: input.bytesAccepted) }
             return program.turnEnded(engine, at: now) ? .stop : .proceed
         }
@@ -181,5 +188,5 @@ public struct SourceCommand: ParsableCommand {
 
 /// Entry point for the `pgm-source` executable, so that it needs no import but PGMCommandLine.
 public enum PGMSource {
-    public static func main() { SourceCommand.main() }
+    public static func main() -> Never { ProgramEntry.main(SourceCommand.self) }
 }
