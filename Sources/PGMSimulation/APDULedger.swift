@@ -49,7 +49,7 @@ struct APDULedger {
             return !log.closed
         case .peerDiscovered:
             log.discovered += 1
-        case .joined, .peerExpired:
+        case .joined, .peerExpired, .sessionReset:
             break
         }
         return false

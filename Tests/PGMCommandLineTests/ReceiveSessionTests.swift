@@ -66,16 +66,49 @@ import Testing
         #expect(session.handle(.sessionClosed(second)) == [.closed])
     }
 
-    /// With nothing else on the group an expired session leaves pgm-recv waiting, as at start-up, and the next
-    /// session to appear is taken.
-    @Test func withNoOtherSessionAnExpiryWaitsForTheNextOne() {
-        var session = ReceiveSession(wanted: nil)
+    /// With nothing else on the group an expired session ends pgm-recv (the source is gone: the transfer was cut
+    /// short); with --follow it waits, as at start-up, and the next session to appear is taken.
+    @Test func withNoOtherSessionAnExpiryEndsTheRunOrWithFollowWaits() {
+        var plain = ReceiveSession(wanted: nil)
+        _ = plain.handle(.peerDiscovered(first, source: address))
+        let ended = plain.handle(.peerExpired(first))
+        #expect(notes(ended).map { $0["type"] } == ["expired"])
+        #expect(ended.last == .ended && plain.sessionsCutShort == 1)
+
+        var session = ReceiveSession(wanted: nil, follow: true)
         _ = session.handle(.peerDiscovered(first, source: address))
         let actions = session.handle(.peerExpired(first))
         #expect(notes(actions).map { $0["type"] } == ["expired", "waiting"])
-        #expect(!actions.contains(.closed))
+        #expect(!actions.contains(.closed) && !actions.contains(.ended))
         #expect(notes(session.handle(.peerDiscovered(third, source: address))).first?["type"] == "session")
         #expect(session.handle(.data(third, bytes: [5])) == [.write([5])])
+        #expect(session.sessionsCutShort == 1)
+    }
+
+    /// OPT_RST ends the session as an expiry does: the note names the reset and the output byte it stopped at,
+    /// a candidate is followed, and without one the run ends; the reset session's stragglers are ignored.
+    @Test func aResetEndsTheSessionLikeAnExpiry() {
+        var plain = ReceiveSession(wanted: nil)
+        _ = plain.handle(.peerDiscovered(first, source: address))
+        _ = plain.handle(.data(first, bytes: [1, 2]))
+        let ended = plain.handle(.sessionReset(first, errorCode: 2))
+        #expect(
+            texts(ended) == [
+                "session \(first) was reset by its source (OPT_RST, code 2: SIGINT) after 2 bytes of output: the "
+                    + "transfer was cut short"
+            ])
+        #expect(ended.last == .ended && plain.sessionsCutShort == 1)
+        #expect(plain.handle(.peerExpired(first)) == [], "the reset session's expiry later is not news")
+
+        var restarted = ReceiveSession(wanted: nil)
+        _ = restarted.handle(.peerDiscovered(first, source: address))
+        _ = restarted.handle(.peerDiscovered(second, source: address))
+        _ = restarted.handle(.data(second, bytes: [7]))
+        let followed = restarted.handle(.sessionReset(first, errorCode: 0))
+        #expect(notes(followed).map { $0["type"] } == ["reset", "follow"])
+        #expect(followed.contains(.write([7])) && !followed.contains(.ended))
+        #expect(restarted.handle(.sessionClosed(second)) == [.closed])
+        #expect(restarted.sessionsCutShort == 1)
     }
 
     /// OPT_FIN ends pgm-recv unless --follow; with it, the next session follows and the closed one's stragglers
@@ -107,9 +140,15 @@ import Testing
         #expect(following.lostSequences == 0)
     }
 
-    /// --tsi pins one session: others are never followed, even when it expires.
+    /// --tsi pins one session: others are never followed, even when it expires (the run ends; with --follow the
+    /// same session is waited for).
     @Test func tsiPinsOneSessionAcrossExpiry() {
-        var session = ReceiveSession(wanted: first)
+        var plain = ReceiveSession(wanted: first)
+        _ = plain.handle(.peerDiscovered(first, source: address))
+        _ = plain.handle(.peerDiscovered(second, source: address))
+        #expect(plain.handle(.peerExpired(first)).last == .ended)
+
+        var session = ReceiveSession(wanted: first, follow: true)
         _ = session.handle(.peerDiscovered(first, source: address))
         _ = session.handle(.peerDiscovered(second, source: address))
         _ = session.handle(.data(second, bytes: [2]))

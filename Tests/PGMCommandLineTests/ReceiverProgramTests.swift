@@ -126,7 +126,7 @@ import Testing
     }
 
     /// A session silent for `--peer-expiry` ends without OPT_FIN: the next session, seen meanwhile, is written
-    /// from its start and its close ends the run.
+    /// from its start and its close ends the run, with exit 4 (the first session was cut short).
     @Test func anExpiredSessionIsFollowedByTheNext() {
         var program = program()
         _ = program.handle(.peerDiscovered(first, source: address), at: Self.t0)
@@ -144,7 +144,38 @@ import Testing
         #expect(writes(expired) == [[3]])
         #expect(!program.isStopped)
         _ = program.handle(.sessionClosed(second), at: Self.t0 + .seconds(301))
-        #expect(program.isStopped && program.exitCode == .success)
+        #expect(program.isStopped && program.exitCode == .sessionCutShort && program.exitCode.rawValue == 4)
+    }
+
+    /// OPT_RST (a source interrupted mid-transfer) ends the run with exit 4, keeping what arrived; 3 wins when the
+    /// output also has holes; an expiry with nothing to follow ends it the same way.
+    @Test func aResetOrAnExpiryWithNothingToFollowExitsFour() {
+        var reset = program()
+        _ = reset.handle(.peerDiscovered(first, source: address), at: Self.t0)
+        #expect(writes(reset.handle(.data(first, bytes: [1, 2]), at: Self.t0)) == [[1, 2]])
+        let outputs = reset.handle(.sessionReset(first, errorCode: 2), at: Self.t0)
+        #expect(notes(outputs).map { $0.json["type"] } == ["reset"])
+        #expect(reset.isStopped && reset.exitCode == .sessionCutShort)
+
+        var lossy = program()
+        _ = lossy.handle(.peerDiscovered(first, source: address), at: Self.t0)
+        _ = lossy.handle(
+            .unrecoverable(first, first: SequenceNumber(3), last: SequenceNumber(3), reason: .windowAdvanced),
+            at: Self.t0)
+        _ = lossy.handle(.sessionReset(first, errorCode: 2), at: Self.t0)
+        #expect(lossy.isStopped && lossy.exitCode == .unrecoverableLoss)
+
+        var expired = program()
+        _ = expired.handle(.peerDiscovered(first, source: address), at: Self.t0)
+        _ = expired.handle(.peerExpired(first), at: Self.t0)
+        #expect(expired.isStopped && expired.exitCode == .sessionCutShort)
+
+        var dlr = program(.dlr, dlrLinger: .seconds(5))
+        _ = dlr.handle(.peerDiscovered(first, source: address), at: Self.t0)
+        _ = dlr.handle(.sessionReset(first, errorCode: 0), at: Self.t0)
+        #expect(!dlr.isStopped, "a DLR lingers after a reset as after a close")
+        _ = dlr.turnEnded(at: Self.t0 + .seconds(5))
+        #expect(dlr.isStopped && dlr.exitCode == .sessionCutShort)
     }
 
     /// A DLR keeps repairing for `--dlr-linger` after its session closed; `--timeout` does not cut the linger.

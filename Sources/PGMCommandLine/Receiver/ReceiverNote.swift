@@ -1,3 +1,4 @@
+internal import Glibc
 import PGMCore
 import PGMWire
 
@@ -17,6 +18,9 @@ enum ReceiverNote: Equatable, Sendable, Encodable {
     case unrecoverable(first: SequenceNumber, last: SequenceNumber, reason: Receiver.LossReason)
     /// Closed with OPT_FIN under `--follow`.
     case sessionClosed(TSI, outputOffset: Int)
+    /// Reset by its source (OPT_RST): the transfer was aborted; everything up to its last data was delivered or
+    /// reported lost.
+    case reset(TSI, errorCode: UInt8, outputOffset: Int)
     /// Silent for `--peer-expiry`: ended without OPT_FIN.
     case expired(TSI, outputOffset: Int)
     /// No other session to follow: the next to appear is taken.
@@ -50,6 +54,9 @@ enum ReceiverNote: Equatable, Sendable, Encodable {
                 : "unrecoverable: sequence numbers \(first)-\(last) (\(reason))"
         case .sessionClosed(let tsi, let offset):
             "session \(tsi) closed after \(offset) bytes of output; following the next session (--follow)"
+        case .reset(let tsi, let code, let offset):
+            "session \(tsi) was reset by its source (OPT_RST\(Self.resetReason(code))) after \(formatGrouped(offset)) "
+                + "bytes of output: the transfer was cut short"
         case .expired(let tsi, _):
             "session \(tsi) went silent and expired without closing"
         case .waiting:
@@ -64,6 +71,16 @@ enum ReceiverNote: Equatable, Sendable, Encodable {
             "cannot write the output: \(reason)"
         case .timeout(let duration):
             "no data for \(formatDecimal(duration.secondsValue, places: 1)) s (--timeout)"
+        }
+    }
+
+    /// OPT_RST's error code in words: pgm-source sends the number of the signal that interrupted it.
+    static func resetReason(_ code: UInt8) -> String {
+        switch code {
+        case 0: ""
+        case UInt8(SIGINT): ", code 2: SIGINT"
+        case UInt8(SIGTERM): ", code 15: SIGTERM"
+        default: ", code \(code)"
         }
     }
 
@@ -96,6 +113,11 @@ enum ReceiverNote: Equatable, Sendable, Encodable {
         case .sessionClosed(let tsi, let offset):
             try container.encode("session_closed", forKey: .type)
             try container.encodeAsString(tsi, forKey: .tsi)
+            try container.encodeAsString(offset, forKey: .outputOffset)
+        case .reset(let tsi, let code, let offset):
+            try container.encode("reset", forKey: .type)
+            try container.encodeAsString(tsi, forKey: .tsi)
+            try container.encodeAsString(code, forKey: .errorCode)
             try container.encodeAsString(offset, forKey: .outputOffset)
         case .expired(let tsi, let offset):
             try container.encode("expired", forKey: .type)

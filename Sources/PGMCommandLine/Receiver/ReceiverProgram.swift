@@ -51,8 +51,12 @@ struct ReceiverProgram {
     var isStopped: Bool { outcome != nil }
     var exitCode: PGMExitCode { outcome ?? .success }
 
-    /// Success, or unrecoverable loss when any range of the written sessions was lost.
-    private var finalOutcome: PGMExitCode { session.lost.isEmpty ? .success : .unrecoverableLoss }
+    /// Success; unrecoverable loss when any range of the written sessions was lost (holes in the output come
+    /// first); a session cut short when one of them was reset or expired (the output ends early).
+    private var finalOutcome: PGMExitCode {
+        if !session.lost.isEmpty { return .unrecoverableLoss }
+        return session.sessionsCutShort > 0 ? .sessionCutShort : .success
+    }
 
     /// One engine event: the selected session's data goes to `write` at once, and what to tell about sessions
     /// is returned. This runs once per delivered APDU, so data takes no detour through an array.
@@ -71,9 +75,9 @@ struct ReceiverProgram {
                 if let reason = write(bytes) { outputs += outputFailed(reason) }
             case .note(let note):
                 outputs.append(.note(.receiver(note)))
-            case .closed where role == .dlr:
+            case .closed where role == .dlr, .ended where role == .dlr:
                 if lingerUntil == nil { lingerUntil = now + dlrLinger }
-            case .closed:
+            case .closed, .ended:
                 outcome = finalOutcome
             }
         }

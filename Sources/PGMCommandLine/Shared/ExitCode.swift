@@ -8,6 +8,9 @@ public enum PGMExitCode: Int32, Sendable, CaseIterable {
     case failure = 1
     /// pgm-recv: some data could not be recovered (what could be was written; the ranges are on stderr).
     case unrecoverableLoss = 3
+    /// pgm-recv: the session was reset by its source (OPT_RST) or abandoned (silent for `--peer-expiry` without
+    /// OPT_FIN): what arrived was written, but the transfer was cut short.
+    case sessionCutShort = 4
     /// EX_USAGE: bad command line.
     case usage = 64
     /// EX_DATAERR: an input file is corrupt or truncated (pgm-dump: a capture file libpcap cannot read to the end).

@@ -31,6 +31,7 @@ enum NoteKey: String, CodingKey {
     case address
     case downstream
     case droppedBytes = "dropped_bytes"
+    case errorCode = "error_code"
     case first
     case firstSequence = "first_sequence"
     case group
