@@ -12,7 +12,7 @@ import Testing
     let third = TSI(gsi: GSI(rawValue: 3), sourcePort: 3)
     let address = NLA.ipv4(IPv4Address(198, 18, 0, 1))
 
-    func notes(_ actions: [ReceiveSession.Action]) -> [[String: String]] {
+    func notes(_ actions: [ReceiveSession.Action]) -> [[String: JSONValue]] {
         actions.compactMap { if case .note(let note) = $0 { note.printed.json } else { nil } }
     }
 

@@ -1,3 +1,4 @@
+import Glibc
 import PGMCore
 import PGMWire
 import Testing
@@ -5,8 +6,9 @@ import Testing
 @testable import PGMCommandLine
 
 /// pgm-recv's lifecycle in-process, fed engine events and instants: how each way of ending sets the exit code
-/// (OPT_FIN 0, unrecoverable loss 3, `--timeout` and a failed write 1, SIGINT/SIGTERM 0 or 3), what keeps it
-/// going (`--follow`, an expired session followed by the next), a DLR's linger, and the lines it prints.
+/// (OPT_FIN 0, unrecoverable loss 3, OPT_RST or expiry 4, `--timeout` and a failed write 1, SIGINT/SIGTERM 130/143),
+/// what keeps it going (`--follow`, an expired session followed by the next), a DLR's linger, and the lines it
+/// prints.
 @Suite struct ReceiverProgramTests {
     let first = TSI(gsi: GSI(rawValue: 0xC612_0001_0001), sourcePort: 1)
     let second = TSI(gsi: GSI(rawValue: 0xC612_0001_0002), sourcePort: 2)
@@ -203,11 +205,19 @@ import Testing
         #expect(program.isStopped)
     }
 
-    @Test func aSignalStopsWithZeroOrThreeAfterLoss() {
+    /// SIGINT/SIGTERM stop the run with 130/143 whatever came before (loss too), and say so.
+    @Test func aSignalStopsWith130Or143() {
         var clean = program()
         _ = clean.handle(.peerDiscovered(first, source: address), at: Self.t0)
-        clean.signalled()
-        #expect(clean.isStopped && clean.exitCode == .success)
+        _ = clean.handle(.data(first, bytes: [1, 2, 3]), at: Self.t0)
+        #expect(
+            notes(clean.signalled(SIGINT)) == [
+                PrintedNote(
+                    "pgm-recv: interrupted by SIGINT after 3 bytes of output",
+                    json: ["type": "interrupted", "signal": "SIGINT", "output_offset": 3]
+                )
+            ])
+        #expect(clean.isStopped && clean.exitCode == .interrupted && clean.exitCode.rawValue == 130)
 
         var lossy = program()
         _ = lossy.handle(.peerDiscovered(first, source: address), at: Self.t0)
@@ -215,8 +225,9 @@ import Testing
             .unrecoverable(first, first: SequenceNumber(7), last: SequenceNumber(7), reason: .windowAdvanced),
             at: Self.t0
         )
-        lossy.signalled()
-        #expect(lossy.isStopped && lossy.exitCode == .unrecoverableLoss)
+        _ = lossy.signalled(SIGTERM)
+        #expect(lossy.isStopped && lossy.exitCode.rawValue == 143)
+        #expect(lossy.signalled(SIGINT) == [], "said once")
     }
 
     /// Data the writer cannot take ends the run with exit 1 and says why.

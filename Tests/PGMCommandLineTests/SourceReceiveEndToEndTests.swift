@@ -104,9 +104,10 @@ import Testing
         }
     }
 
-    /// SIGINT stops a source reading an endless pipe: what it read is still sent, the session is closed with
-    /// OPT_FIN, and the receiver exits 0 with exactly those bytes.
-    @Test func sigintClosesTheSessionAfterWhatWasRead() throws {
+    /// SIGINT stops a source reading an endless pipe: what it read is still sent, the session is reset with
+    /// OPT_RST after the linger, the source exits 130, and the receiver exits 4 (cut short) with exactly those
+    /// bytes.
+    @Test func sigintResetsTheSessionAfterWhatWasRead() throws {
         let output = FileManager.default.temporaryDirectory.appendingPathComponent("pgm-e2e-\(UUID().uuidString).out")
         defer { try? FileManager.default.removeItem(at: output) }
         let port = String(30000 + (Int(getpid()) + 7) % 20000)
@@ -131,8 +132,10 @@ import Testing
         let sent = source.wait(seconds: 10)
         try? pipe.fileHandleForWriting.close()
         let received = receiver.wait(seconds: 10)
-        #expect(sent.status == 0, "\(sent.standardError)")
-        #expect(received.status == 0, "\(received.standardError)")
+        #expect(sent.status == 130, "\(sent.standardError)")
+        #expect(sent.standardError.contains("interrupted by SIGINT after 100,000 bytes"), "\(sent.standardError)")
+        #expect(received.status == 4, "\(received.standardError)")
+        #expect(received.standardError.contains("was reset by its source (OPT_RST, code 2: SIGINT)"))
         #expect(try Data(contentsOf: output) == written)
     }
 

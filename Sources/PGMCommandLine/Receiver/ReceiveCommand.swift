@@ -17,15 +17,18 @@ public struct ReceiveCommand: ParsableCommand {
             delivered or declared lost. Unrecoverable ranges are named on stderr as they happen; statistics go \
             to stderr once a second.
 
-            Joining a session already under way, it says so on stderr ("joined session ... mid-stream", JSON \
-            type "joined" with "late": "true") with the sequence number it delivers from: the output then \
-            starts with the first whole message at or after it. When the session ends without OPT_FIN (the \
-            source was killed or restarted: nothing heard for --peer-expiry seconds), pgm-recv follows the \
-            next session on the group (one already seen, whose data meanwhile was kept up to 64 MiB, else the \
-            next to appear, waiting as at start-up) and writes its data from its start after what was written \
-            ("following session", JSON type "follow", with the output byte it starts at); with --tsi only that \
-            session again. With --follow it does the same after a session closed with OPT_FIN, until \
+            A session that ends without OPT_FIN was cut short, and pgm-recv says so and exits 4, keeping what \
+            arrived: its source reset it (OPT_RST, e.g. pgm-source interrupted by SIGINT), or it went silent \
+            for --peer-expiry seconds (a source killed). If another session is already on the group (a \
+            restarted source), pgm-recv follows it instead, from its start (one already seen, whose data \
+            meanwhile was kept up to 64 MiB), after what was written ("following session", JSON type "follow", \
+            with the output byte it starts at), and still exits 4 at the end; with --tsi only that session is \
+            taken. With --follow it waits for the next session after any end, OPT_FIN included, until \
             SIGINT/SIGTERM or --timeout.
+
+            Joining a session already under way, it says so on stderr ("joined session ... mid-stream", JSON \
+            type "joined" with "late": true) with the sequence number it delivers from: the output then starts \
+            with the first whole message at or after it.
 
             Examples:
               pgm-recv --interface eth0 --output big.iso
@@ -33,12 +36,15 @@ public struct ReceiveCommand: ParsableCommand {
               pgm-recv --interface eth0 --follow --peer-expiry 10 >> feed.log
 
             Exit codes:
-              0   the source closed the session and every byte was delivered (also on SIGINT/SIGTERM without loss)
-              1   runtime failure, or --timeout seconds passed without data
+              0   the source closed the session (OPT_FIN) and every byte was delivered
+              1   runtime failure (the output cannot be written), or --timeout seconds passed without data
               3   some data was unrecoverable (what could be delivered was written; the ranges are on stderr)
+              4   the session was cut short: reset by its source (OPT_RST) or silent for --peer-expiry without \
+            OPT_FIN (what arrived was written; 3 wins when data was also unrecoverable)
               64  usage error
               69  the interface or group is unavailable
               77  --native without root or CAP_NET_RAW
+              130 interrupted by SIGINT (143 for SIGTERM), whatever arrived was written
             """)
 
     public init() {}
@@ -183,7 +189,7 @@ public struct ReceiveCommand: ParsableCommand {
             role: role, wanted: tsi?.value, follow: follow, timeout: timeout.map { .seconds($0) },
             dlrLinger: .seconds(dlrLinger), start: driver.now)
         let writer = OutputWriter(descriptor: outputDescriptor)
-        driver.onSignal = { _, _, _ in program.signalled() }
+        driver.onSignal = { _, signal, _ in printer.perform(program.signalled(signal), logger: logger) }
         driver.afterTurn = { engine, now in
             while let event = engine.pollEvent() {
                 let outputs = program.handle(event, at: now) { bytes in writer.append(bytes) ? nil : Self.lastError }

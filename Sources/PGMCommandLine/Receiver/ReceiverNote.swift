@@ -31,6 +31,8 @@ enum ReceiverNote: Equatable, Sendable, Encodable {
     case outputFailed(reason: String)
     /// `--timeout` passed without data.
     case timeout(Duration)
+    /// SIGINT/SIGTERM (`signal`, by name) stopped the run after `outputOffset` bytes of output.
+    case interrupted(signal: String, outputOffset: Int)
 
     var text: String {
         switch self {
@@ -71,6 +73,8 @@ enum ReceiverNote: Equatable, Sendable, Encodable {
             "cannot write the output: \(reason)"
         case .timeout(let duration):
             "no data for \(formatDecimal(duration.secondsValue, places: 1)) s (--timeout)"
+        case .interrupted(let signal, let offset):
+            "interrupted by \(signal) after \(formatGrouped(offset)) bytes of output"
         }
     }
 
@@ -137,6 +141,10 @@ enum ReceiverNote: Equatable, Sendable, Encodable {
             try container.encode("output", forKey: .message)
         case .timeout:
             try container.encode("timeout", forKey: .type)
+        case .interrupted(let signal, let offset):
+            try container.encode("interrupted", forKey: .type)
+            try container.encode(signal, forKey: .signal)
+            try container.encode(offset, forKey: .outputOffset)
         }
     }
 }

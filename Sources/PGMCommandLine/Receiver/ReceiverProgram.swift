@@ -6,7 +6,9 @@ import PGMWire
 /// - the selected session closes (OPT_FIN) and `--follow` is off: exit 0, or 3 when something was unrecoverable;
 ///   a DLR first lingers `--dlr-linger` to keep repairing for the receivers below it;
 /// - `--timeout` passes without data (not while a DLR lingers): exit 1, with a note saying so;
-/// - SIGINT/SIGTERM: exit 0, or 3 after unrecoverable loss;
+/// - the selected session is reset by its source (OPT_RST) or expires, with nothing to follow: exit 4 (3 when
+///   something was also unrecoverable), after a DLR's linger;
+/// - SIGINT/SIGTERM: exit 130/143, whatever arrived before;
 /// - the output cannot be written: exit 1.
 ///
 /// Inputs: ``handle(_:at:write:)`` for each engine event, ``outputFailed(_:)`` when a write failed, ``signalled()``,
@@ -90,8 +92,12 @@ struct ReceiverProgram {
         return [.note(.receiver(.outputFailed(reason: reason)))]
     }
 
-    mutating func signalled() {
-        outcome = finalOutcome
+    /// SIGINT or SIGTERM: the run stops with 130 or 143 (what arrived was written), and says so.
+    mutating func signalled(_ signal: Int32) -> [ProgramOutput] {
+        guard outcome == nil else { return [] }
+        outcome = PGMExitCode(signal: signal)
+        let name = SourceProgram.signalName(signal)
+        return [.note(.receiver(.interrupted(signal: name, outputOffset: session.bytesWritten)))]
     }
 
     /// After the turn's events and writes: a DLR's linger ends, or `--timeout` passes without data.

@@ -2,7 +2,7 @@
 ///
 /// Each program's `--help` lists the ones it uses; tests assert them.
 public enum PGMExitCode: Int32, Sendable, CaseIterable {
-    /// Success, including a stop on SIGINT/SIGTERM after flushing.
+    /// Success; for pgm-ne and pgm-dump also a stop on SIGINT/SIGTERM, which is how they normally end.
     case success = 0
     /// A runtime failure not covered below.
     case failure = 1
@@ -21,4 +21,14 @@ public enum PGMExitCode: Int32, Sendable, CaseIterable {
     case unavailable = 69
     /// EX_NOPERM: no permission (raw sockets, live capture without CAP_NET_RAW).
     case noPermission = 77
+    /// pgm-source, pgm-recv: SIGINT cut the transfer short (128 + 2, as a shell reports a process it interrupted).
+    case interrupted = 130
+    /// pgm-source, pgm-recv: SIGTERM cut the transfer short (128 + 15).
+    case terminated = 143
+
+    /// The code of a run a signal cut short: 130 for SIGINT, 143 for SIGTERM (the only signals the programs
+    /// catch).
+    init(signal: Int32) {
+        self = signal == 15 ? .terminated : .interrupted
+    }
 }

@@ -29,6 +29,7 @@ enum ProgramNote: Equatable, Sendable, Encodable {
 enum NoteKey: String, CodingKey {
     case type
     case address
+    case bytes
     case downstream
     case droppedBytes = "dropped_bytes"
     case errorCode = "error_code"
@@ -38,12 +39,16 @@ enum NoteKey: String, CodingKey {
     case interface
     case last
     case late
+    case lingerSeconds = "linger_seconds"
     case lossRate = "loss_rate"
     case message
     case neighbor
     case outputOffset = "output_offset"
     case reason
+    case session
+    case signal
     case source
+    case totalBytes = "total_bytes"
     case tsi
     case upstream
     case window

@@ -1,4 +1,5 @@
 public import ArgumentParser
+import PGMCore
 
 /// A data rate in bits per second, written with an optional K, M or G suffix (powers of 1000, as link speeds
 /// are): `100M`, `2.5G`, `800k`. OpenPGM's TXW_MAX_RTE is bytes per second (Docs/openpgm.md#rates); ours is bits, like
@@ -62,6 +63,19 @@ func formatDecimal(_ value: Double, places: Int) -> String {
     var fraction = String(scaled % Int(scale))
     while fraction.count < places { fraction = "0" + fraction }
     return "\(sign)\(whole).\(fraction)"
+}
+
+/// `5 s`, `0.5 s`, `1.25 s`: a duration in seconds with the places it needs (up to 3).
+func formatSeconds(_ duration: Duration) -> String {
+    let seconds = duration.secondsValue
+    for places in 0...2 {
+        var scale = 1.0
+        for _ in 0..<places { scale *= 10 }
+        if ((seconds * scale).rounded() - seconds * scale).magnitude < 1e-9 {
+            return formatDecimal(seconds, places: places) + " s"
+        }
+    }
+    return formatDecimal(seconds, places: 3) + " s"
 }
 
 /// `125,000,000`: byte counts people read.

@@ -11,24 +11,31 @@ public struct SourceCommand: ParsableCommand {
         commandName: "pgm-source",
         abstract: "Send files or standard input reliably to a PGM (RFC 3208) multicast group.",
         discussion: """
-            Sends the FILEs in order (standard input when none is given), cut into APDUs of at most \
-            --apdu-size bytes (by default 22,800 or 16 TPDUs, whichever is less: an OpenPGM receiver \
-            reassembles at most 16 fragments), at --rate \
-            (bits/s, K/M/G suffixes). At the end it closes the session with OPT_FIN and lingers up to --linger \
-            seconds to answer NAKs with repairs (less when the transmit window has drained sooner). SIGINT or SIGTERM stops reading, closes and lingers; a second \
-            one exits at once. Statistics go to stderr once a second.
+            Sends the FILEs in order (standard input when none is given; - names it among files), cut into APDUs \
+            of at most --apdu-size bytes (by default 22,800 or 16 TPDUs, whichever is less: an OpenPGM receiver \
+            reassembles at most 16 fragments), at --rate (bits/s, K/M/G suffixes). At the end it closes the \
+            session with OPT_FIN and lingers up to --linger seconds to answer NAKs with repairs (less when the \
+            transmit window has drained sooner). Statistics go to stderr once a second.
+
+            SIGINT or SIGTERM cuts the transfer short: reading stops (what was read is still sent), it says \
+            "interrupted after X of Y bytes", lingers as after a complete transfer to repair what was sent, then \
+            resets the session: its SPMs carry OPT_RST (RFC 3208 §9.8) instead of OPT_FIN, without the N bit \
+            while it still answers NAKs and with it for the last 0.3 s, when it no longer does; the error code is \
+            the signal's number (2 or 15). pgm-recv then exits 4 instead of 0; OpenPGM receivers ignore OPT_RST. \
+            A second signal, or one during the linger after a complete transfer, stops at once.
 
             Examples:
               pgm-source --interface eth0 --rate 50M big.iso
               tar c dir | pgm-source --interface lo --multicast-loop --group 239.192.0.7
 
             Exit codes:
-              0   the data was sent, the session closed and the linger ended (also after SIGINT/SIGTERM)
+              0   the data was sent, the session closed and the linger ended
               1   runtime failure
               64  usage error
-              66  a FILE cannot be opened
+              66  a FILE cannot be opened or is a directory
               69  the interface, group or UDP port is unavailable (e.g. another source holds the port)
               77  --native without root or CAP_NET_RAW
+              130 SIGINT cut the transfer short (the session was reset; 143 for SIGTERM)
             """)
 
     public init() {}
@@ -165,16 +172,17 @@ public struct SourceCommand: ParsableCommand {
         driver.onInput = { engine, now in
             printer.perform(program.readInput(input, into: &engine, at: now), logger: logger)
         }
-        driver.onSignal = { engine, _, now in
-            printer.perform(program.signalled(input, engine: &engine, at: now), logger: logger)
+        driver.onSignal = { engine, signal, now in
+            printer.perform(program.signalled(signal, input, engine: &engine, at: now), logger: logger)
         }
         driver.afterTurn = { engine, now in
             while let event = engine.pollEvent() { printer.perform(program.handle(event), logger: logger) }
             printer.tick(at: now) { SourceProgram.sample(engine, accepted: input.bytesAccepted) }
-            return program.turnEnded(engine, at: now) ? .stop : .proceed
+            return program.turnEnded(&engine, at: now) ? .stop : .proceed
         }
         try driver.run()
         printer.finish(at: driver.now, SourceProgram.sample(driver.engine, accepted: input.bytesAccepted))
+        printer.perform(program.closingNotes(input, engine: driver.engine), logger: logger)
         return program.exitCode
     }
 }
