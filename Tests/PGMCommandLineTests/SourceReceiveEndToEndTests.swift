@@ -96,7 +96,7 @@ import Testing
             [try Self.binary("pgm-source")] + common + ["--rate", "400M", "--linger", "0.5", input.path])
         let sent = source.wait(seconds: 30)
         #expect(sent.status == 0, "\(sent.standardError)")
-        #expect(sent.standardError.contains("window 4 s at 400 Mbit/s = 200,000,000 bytes"))
+        #expect(sent.standardError.contains("window 4 s at 400 Mbit/s = 200 MB"))
         for (receiver, output) in zip(receivers, outputs) {
             let received = receiver.wait(seconds: 30)
             #expect(received.status == 0, "\(received.standardError)")

@@ -26,6 +26,11 @@ public struct ReceiveCommand: ParsableCommand {
             taken. With --follow it waits for the next session after any end, OPT_FIN included, until \
             SIGINT/SIGTERM or --timeout.
 
+            --output is created (or truncated) when the first data arrives, or at the end of an empty transfer \
+            that closed normally: a run that receives nothing leaves an existing file as it was. - means standard \
+            output. The receive window holds up to 64 MiB of one session's data waiting for repairs (more is \
+            declared lost), and a DLR's repair cache --dlr-cache bytes (K, M, G, Ki, Mi, Gi suffixes).
+
             Joining a session already under way, it says so on stderr ("joined session ... mid-stream", JSON \
             type "joined" with "late": true) with the sequence number it delivers from: the output then starts \
             with the first whole message at or after it.
@@ -37,12 +42,13 @@ public struct ReceiveCommand: ParsableCommand {
 
             Exit codes:
               0   the source closed the session (OPT_FIN) and every byte was delivered
-              1   runtime failure (the output cannot be written), or --timeout seconds passed without data
+              1   runtime failure (the output cannot be created or written, standard output is closed), or \
+            --timeout seconds passed without data
               3   some data was unrecoverable (what could be delivered was written; the ranges are on stderr)
               4   the session was cut short: reset by its source (OPT_RST) or silent for --peer-expiry without \
             OPT_FIN (what arrived was written; 3 wins when data was also unrecoverable)
               64  usage error
-              69  the interface or group is unavailable
+              69  the interface or group is unavailable, or the interface is down or does not do multicast
               77  --native without root or CAP_NET_RAW
               130 interrupted by SIGINT (143 for SIGTERM), whatever arrived was written
             """)
@@ -55,7 +61,8 @@ public struct ReceiveCommand: ParsableCommand {
 
     @ArgumentParser.Option(
         name: [.customShort("o"), .customLong("output")],
-        help: ArgumentHelp("Write the data to this file instead of standard output.", valueName: "file"))
+        help: ArgumentHelp(
+            "Write the data to this file (created on the first data; - is standard output).", valueName: "file"))
     public var outputFile: String?
 
     @ArgumentParser.Option(
@@ -83,7 +90,9 @@ public struct ReceiveCommand: ParsableCommand {
 
     @ArgumentParser.Option(
         name: .customLong("dlr-cache"),
-        help: ArgumentHelp("Bytes of the stream a DLR keeps for repairs.", valueName: "bytes"))
+        help: ArgumentHelp(
+            "Bytes of the stream a DLR keeps for repairs (K, M, G, Ki, Mi, Gi). (default: 32Mi)", valueName: "bytes"),
+        transform: ByteCount.argument)
     public var dlrCacheBytes = ProgramDefaults.dlrCacheBytes
 
     @ArgumentParser.Option(
@@ -110,7 +119,9 @@ public struct ReceiveCommand: ParsableCommand {
     public var nakBackoffInterval: Double = ProgramDefaults.receiverNAKBackoffIntervalSeconds
 
     public mutating func validate() throws {
-        if let timeout, !(timeout > 0) { throw ValidationError("--timeout must be positive") }
+        if let timeout, !(timeout > 0 && timeout <= 604_800) {
+            throw ValidationError("--timeout must be in (0, 604800] (a week)")
+        }
         guard peerExpiry >= 0.1, peerExpiry <= 86_400 else {
             throw ValidationError("--peer-expiry must be in [0.1, 86400]")
         }
@@ -129,6 +140,16 @@ public struct ReceiveCommand: ParsableCommand {
     }
 
     func execute() throws -> PGMExitCode {
+        let standard = StandardDescriptors.guardClosed()
+        let destination = OutputWriter.Destination(outputFile)
+        switch destination {
+        case .standardOutput where standard.outputClosed:
+            throw CommandFailure(.failure, "standard output is closed: name a file with --output, or redirect it")
+        case .file(let path):
+            if let reason = OutputWriter.checkWritable(path) { throw CommandFailure(.failure, reason) }
+        default:
+            break
+        }
         let logger = logging.makeLogger(label: "pgm-recv")
         signal(SIGPIPE, SIG_IGN)
         let interface = try network.resolveInterface()
@@ -137,16 +158,7 @@ public struct ReceiveCommand: ParsableCommand {
         let sockets = try network.openSockets(
             on: interface, joinGroup: true, listenUnicast: dlr,
             nativeTypes: dlr ? nil : [.spm, .odata, .rdata, .ncf, .spmr, .nak, .poll])
-        let outputDescriptor: Int32
-        if let outputFile {
-            outputDescriptor = open(outputFile, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-            guard outputDescriptor >= 0 else {
-                throw CommandFailure(.failure, "cannot create \(outputFile): \(String(cString: strerror(errno)))")
-            }
-        } else {
-            outputDescriptor = 1
-        }
-        defer { if outputFile != nil { close(outputDescriptor) } }
+        let writer = OutputWriter(destination)
 
         var generator = SystemRandomNumberGenerator()
         var configuration = Receiver.Configuration(
@@ -163,18 +175,18 @@ public struct ReceiveCommand: ParsableCommand {
             repairer.cacheBytes = dlrCacheBytes
             return try receive(
                 with: DesignatedLocalRepairer(configuration: repairer), role: .dlr, statistics: \.receiver.statistics,
-                sockets: sockets, interface: interface, output: outputDescriptor, logger: logger)
+                sockets: sockets, interface: interface, writer: writer, logger: logger)
         }
         return try receive(
             with: Receiver(configuration: configuration), role: .receiver, statistics: \.statistics, sockets: sockets,
-            interface: interface, output: outputDescriptor, logger: logger)
+            interface: interface, writer: writer, logger: logger)
     }
 
     /// Runs the driver around a receiver, or a DLR wrapping one, until ``ReceiverProgram`` says the run is over.
     /// - Parameter statistics: where the engine keeps the receiver's counters.
     func receive<E: Engine>(
         with engine: E, role: ReceiverProgram.Role, statistics: @escaping (E) -> Receiver.Statistics,
-        sockets: InterfaceSockets, interface: NetworkInterface, output outputDescriptor: Int32, logger: Logger
+        sockets: InterfaceSockets, interface: NetworkInterface, writer: OutputWriter, logger: Logger
     ) throws -> PGMExitCode where E.Event == Receiver.Event {
         let printer = StatisticsPrinter(json: output.json)
         let driver = try Driver(engine: engine, sockets: [sockets], handleSignals: true, logger: logger)
@@ -188,26 +200,26 @@ public struct ReceiveCommand: ParsableCommand {
         var program = ReceiverProgram(
             role: role, wanted: tsi?.value, follow: follow, timeout: timeout.map { .seconds($0) },
             dlrLinger: .seconds(dlrLinger), start: driver.now)
-        let writer = OutputWriter(descriptor: outputDescriptor)
         driver.onSignal = { _, signal, _ in printer.perform(program.signalled(signal), logger: logger) }
         driver.afterTurn = { engine, now in
             while let event = engine.pollEvent() {
-                let outputs = program.handle(event, at: now) { bytes in writer.append(bytes) ? nil : Self.lastError }
+                let outputs = program.handle(event, at: now) { bytes in writer.append(bytes) ? nil : writer.failure }
                 if !outputs.isEmpty { printer.perform(outputs, logger: logger) }
             }
-            if !writer.flush() { printer.perform(program.outputFailed(Self.lastError), logger: logger) }
+            if !writer.flush() { printer.perform(program.outputFailed(writer.failure), logger: logger) }
             printer.perform(program.turnEnded(at: now), logger: logger)
             printer.tick(at: now) { program.sample(statistics(engine)) }
             return program.isStopped ? .stop : .proceed
         }
         try driver.run()
+        // An empty transfer that ended well still leaves its (empty) file.
+        if program.exitCode == .success && !writer.createIfNeeded() {
+            printer.perform(program.outputFailed(writer.failure), logger: logger)
+        }
         printer.finish(at: driver.now, program.sample(statistics(driver.engine)))
         for line in program.closingLines { writeError(line + "\n") }
         return program.exitCode
     }
-
-    /// The last system call's failure in words (`errno`).
-    private static var lastError: String { String(cString: strerror(errno)) }
 }
 
 /// `--tsi GSI.PORT`, as ``TSI/description`` prints it.

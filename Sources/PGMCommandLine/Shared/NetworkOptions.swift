@@ -53,8 +53,14 @@ public struct NetworkOptions: ParsableArguments, Sendable {
     /// The interface named by --interface, or the one the route to the group leaves by.
     public func resolveInterface() throws(CommandFailure) -> NetworkInterface {
         do {
-            if let interface { return try NetworkInterface.named(interface) }
-            return try NetworkInterface.route(to: groupAddress)
+            let found: NetworkInterface
+            if let interface {
+                found = try NetworkInterface.named(interface)
+            } else {
+                found = try NetworkInterface.route(to: groupAddress)
+            }
+            try found.checkUsable()
+            return found
         } catch let error as NetworkConfigurationError {
             throw CommandFailure(.unavailable, "\(error)")
         } catch let error as SystemError {

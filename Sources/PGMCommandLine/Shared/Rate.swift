@@ -2,7 +2,7 @@ public import ArgumentParser
 import PGMCore
 
 /// A data rate in bits per second, written with an optional K, M or G suffix (powers of 1000, as link speeds
-/// are): `100M`, `2.5G`, `800k`. OpenPGM's TXW_MAX_RTE is bytes per second (Docs/openpgm.md#rates); ours is bits, like
+/// are; Ki, Mi, Gi for powers of 1024, as for byte options): `100M`, `2.5G`, `800k`. OpenPGM's TXW_MAX_RTE is bytes per second (Docs/openpgm.md#rates); ours is bits, like
 /// every link, and ``bytesPerSecond`` converts.
 public struct Rate: Hashable, Sendable, ExpressibleByArgument, CustomStringConvertible {
     public var bitsPerSecond: Int
@@ -14,16 +14,8 @@ public struct Rate: Hashable, Sendable, ExpressibleByArgument, CustomStringConve
         for unit in ["bit/s", "bps", "b/s"] where text.lowercased().hasSuffix(unit) {
             text = String(text.dropLast(unit.count))
         }
-        var multiplier = 1.0
-        switch text.last {
-        case "k", "K": multiplier = 1e3
-        case "m", "M": multiplier = 1e6
-        case "g", "G": multiplier = 1e9
-        default: break
-        }
-        if multiplier != 1 { text.removeLast() }
-        guard let value = Double(text.trimmingPrefixAndSuffixSpaces), value.isFinite, value > 0 else { return nil }
-        let bits = (value * multiplier).rounded()
+        guard let (value, _) = ByteCount.scaledValue(Substring(text)), value > 0 else { return nil }
+        let bits = value.rounded()
         guard bits >= 1, bits <= Double(Int.max / 2) else { return nil }
         bitsPerSecond = Int(bits)
     }

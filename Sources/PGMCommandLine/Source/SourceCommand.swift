@@ -17,6 +17,12 @@ public struct SourceCommand: ParsableCommand {
             session with OPT_FIN and lingers up to --linger seconds to answer NAKs with repairs (less when the \
             transmit window has drained sooner). Statistics go to stderr once a second.
 
+            Byte options (--apdu-size, --max-tpdu, --txw-bytes) take K, M, G (×1000) and Ki, Mi, Gi (×1024) \
+            suffixes. The transmit window keeps --txw-secs of data at --rate for repairs, up to 256 MiB unless \
+            --txw-bytes says otherwise; the first line says what it holds ("window 0.537 s at 4 Gbit/s = 256 \
+            MiB"). Every option is checked before anything is sent: a value the engine cannot take is a usage \
+            error (64), not a crash.
+
             SIGINT or SIGTERM cuts the transfer short: reading stops (what was read is still sent), it says \
             "interrupted after X of Y bytes", lingers as after a complete transfer to repair what was sent, then \
             resets the session: its SPMs carry OPT_RST (RFC 3208 §9.8) instead of OPT_FIN, without the N bit \
@@ -32,8 +38,9 @@ public struct SourceCommand: ParsableCommand {
               0   the data was sent, the session closed and the linger ended
               1   runtime failure
               64  usage error
-              66  a FILE cannot be opened or is a directory
-              69  the interface, group or UDP port is unavailable (e.g. another source holds the port)
+              66  a FILE cannot be opened or is a directory, or standard input is closed
+              69  the interface, group or UDP port is unavailable (e.g. another source holds the port), or the \
+            interface is down or does not do multicast
               77  --native without root or CAP_NET_RAW
               130 SIGINT cut the transfer short (the session was reset; 143 for SIGTERM)
             """)
@@ -53,7 +60,10 @@ public struct SourceCommand: ParsableCommand {
     public var rate: Rate = ProgramDefaults.rate
 
     @ArgumentParser.Option(
-        name: .customLong("max-tpdu"), help: ArgumentHelp("Largest IP datagram, headers included.", valueName: "bytes"))
+        name: .customLong("max-tpdu"),
+        help: ArgumentHelp(
+            "Largest IP datagram, headers included. (default: \(ProgramDefaults.maxTPDU))", valueName: "bytes"),
+        transform: ByteCount.argument)
     public var maxTPDU: Int = ProgramDefaults.maxTPDU
 
     @ArgumentParser.Option(
@@ -63,13 +73,18 @@ public struct SourceCommand: ParsableCommand {
 
     @ArgumentParser.Option(
         name: .customLong("txw-bytes"),
-        help: ArgumentHelp("Cap on the transmit window in bytes (default: --txw-secs at --rate).", valueName: "bytes"))
+        help: ArgumentHelp(
+            "Cap on the transmit window (default: 256 MiB; the window is --txw-secs at --rate up to this cap).",
+            valueName: "bytes"),
+        transform: ByteCount.argument)
     public var txwBytes: Int?
 
     @ArgumentParser.Option(
         name: .customLong("apdu-size"),
         help: ArgumentHelp(
-            "Largest APDU (message) cut from the input (default: what OpenPGM receivers take).", valueName: "bytes"))
+            "Largest APDU (message) cut from the input, at most 1 MiB (default: what OpenPGM receivers take).",
+            valueName: "bytes"),
+        transform: ByteCount.argument)
     public var apduSize: Int?
 
     @ArgumentParser.Option(
@@ -88,52 +103,62 @@ public struct SourceCommand: ParsableCommand {
 
     public mutating func validate() throws {
         guard rate.bitsPerSecond >= 8_000 else { throw ValidationError("--rate \(rate) is below 8 kbit/s") }
+        guard rate.bitsPerSecond <= Self.maximumRate else { throw ValidationError("--rate \(rate) is above 1 Tbit/s") }
         guard (576...65_535).contains(maxTPDU) else { throw ValidationError("--max-tpdu must be 576...65535") }
         guard txwSeconds > 0, txwSeconds <= 3600 else { throw ValidationError("--txw-secs must be in (0, 3600]") }
         if let txwBytes, txwBytes < maxTPDU { throw ValidationError("--txw-bytes must hold at least one TPDU") }
-        if let apduSize, !(1...(1 << 24)).contains(apduSize) {
-            throw ValidationError("--apdu-size must be 1...16777216")
+        if let apduSize, !(1...Source.Configuration.maximumAPDUSizeLimit).contains(apduSize) {
+            throw ValidationError(
+                "--apdu-size must be 1...\(Source.Configuration.maximumAPDUSizeLimit) (1 MiB, the largest APDU a "
+                    + "PGM receiver reassembles)")
         }
         guard linger >= 0, linger <= 3600 else { throw ValidationError("--linger must be in [0, 3600]") }
         guard spmInterval >= 0.01, spmInterval <= 3600 else {
             throw ValidationError("--spm-interval must be in [0.01, 3600]")
         }
         if sourcePort == 0 { throw ValidationError("--source-port must not be 0") }
+        // Whatever the engine would trap on, refused here in its words (the addresses do not matter).
+        do {
+            try sourceConfiguration(
+                tsi: TSI(gsi: GSI(rawValue: 1), sourcePort: 1), sourceAddress: IPv4Address(198, 18, 0, 1)
+            ).validate()
+        } catch {
+            throw ValidationError("\(error) (--apdu-size, --max-tpdu, --rate, --txw-secs, --txw-bytes)")
+        }
     }
 
-    /// Bytes the window holds: --txw-secs at --rate, or --txw-bytes if smaller.
+    /// 1 Tbit/s: far above any host's send rate, and low enough that the window's byte count cannot overflow.
+    static let maximumRate = 1_000_000_000_000
+
+    /// The transmit window's byte cap when --txw-bytes is not given: a window of seconds at a fast --rate would
+    /// otherwise hold gigabytes (4 s at 10 Gbit/s is 5 GB) on a host that has them or not. RFC 3208 leaves
+    /// TXW_SECS and the window's size to the implementation (Appendix F).
+    public static let defaultWindowCap = 256 << 20
+
+    /// Bytes the window holds: --txw-secs at --rate, up to --txw-bytes (default ``defaultWindowCap``).
     public var windowBytes: Int {
-        let bySeconds = Int(txwSeconds * Double(rate.bytesPerSecond))
-        return min(bySeconds, txwBytes ?? .max)
+        min(windowBytesBySeconds, txwBytes ?? Self.defaultWindowCap)
     }
 
-    /// `window 4 s at 100 Mbit/s = 50,000,000 bytes`, printed at start so the memory it may take is visible.
+    private var windowBytesBySeconds: Int { Int(txwSeconds * Double(rate.bytesPerSecond)) }
+
+    /// `window 4 s at 100 Mbit/s = 50 MB`, or when the cap bites `window 0.537 s at 4 Gbit/s = 256 MiB (cap;
+    /// --txw-bytes raises it)`: printed at start so that the memory the window may take is visible.
     public var windowDescription: String {
-        let seconds = formatDecimal(txwSeconds, places: txwSeconds.rounded() == txwSeconds ? 0 : 1)
-        var text =
-            "window \(seconds) s at \(rate) = \(formatGrouped(Int(txwSeconds * Double(rate.bytesPerSecond)))) bytes"
-        if let txwBytes, txwBytes < Int(txwSeconds * Double(rate.bytesPerSecond)) {
-            text += ", capped by --txw-bytes at \(formatGrouped(txwBytes)) bytes"
+        let bytes = windowBytes
+        let seconds = formatSeconds(.seconds(Double(bytes) / Double(rate.bytesPerSecond)))
+        var text = "window \(seconds) at \(rate) = \(ByteCount.describe(bytes))"
+        if bytes < windowBytesBySeconds {
+            text += txwBytes == nil ? " (cap; --txw-bytes raises it)" : " (--txw-bytes)"
         }
         return text
     }
 
-    public func run() throws {
-        try runReportingFailure("pgm-source") { try execute() }
-    }
-
-    func execute() throws -> PGMExitCode {
-        let logger = logging.makeLogger(label: "pgm-source")
-        let interface = try network.resolveInterface()
-
-        var generator = SystemRandomNumberGenerator()
-        let random = generator.next() as UInt64
-        // GSI: our address and 16 random bits, as OpenPGM's pgm_gsi_create_from_addr does.
-        let gsi = GSI(rawValue: UInt64(interface.address.rawValue) << 16 | (random & 0xFFFF))
-        let tsi = TSI(gsi: gsi, sourcePort: sourcePort ?? UInt16(truncatingIfNeeded: random >> 16 | 0x400))
+    /// The engine's configuration from the options, for this session and address.
+    func sourceConfiguration(tsi: TSI, sourceAddress: IPv4Address) -> Source.Configuration {
         var configuration = Source.Configuration(
             tsi: tsi, dataDestinationPort: network.port, group: .ipv4(network.groupAddress),
-            sourceAddress: .ipv4(interface.address))
+            sourceAddress: .ipv4(sourceAddress))
         configuration.maxTPDU = maxTPDU
         configuration.transport = ProgramDefaults.transport(native: network.native)
         configuration.rate = rate.bytesPerSecond
@@ -147,6 +172,28 @@ public struct SourceCommand: ParsableCommand {
         let apduSize = self.apduSize ?? ProgramDefaults.apduSize(configuration)
         configuration.maximumAPDUSize = apduSize
         configuration.maximumQueuedBytes = max(1 << 20, 4 * apduSize)
+        return configuration
+    }
+
+    public func run() throws {
+        try runReportingFailure("pgm-source") { try execute() }
+    }
+
+    func execute() throws -> PGMExitCode {
+        let standard = StandardDescriptors.guardClosed()
+        if standard.inputClosed && (files.isEmpty || files.contains("-")) {
+            throw CommandFailure(.noInput, "standard input is closed: name the FILEs to send, or redirect it")
+        }
+        let logger = logging.makeLogger(label: "pgm-source")
+        let interface = try network.resolveInterface()
+
+        var generator = SystemRandomNumberGenerator()
+        let random = generator.next() as UInt64
+        // GSI: our address and 16 random bits, as OpenPGM's pgm_gsi_create_from_addr does.
+        let gsi = GSI(rawValue: UInt64(interface.address.rawValue) << 16 | (random & 0xFFFF))
+        let tsi = TSI(gsi: gsi, sourcePort: sourcePort ?? UInt16(truncatingIfNeeded: random >> 16 | 0x400))
+        var configuration = sourceConfiguration(tsi: tsi, sourceAddress: interface.address)
+        let apduSize = configuration.maximumAPDUSize
         configuration.seed = random >> 32
         let input = try SourceInput(paths: files, apduSize: apduSize)
         // Natively, only what a source answers: not its own data, which its raw socket sees too.

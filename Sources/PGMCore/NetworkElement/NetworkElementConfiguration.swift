@@ -143,10 +143,7 @@ extension NetworkElement {
     }
 
     /// A configuration the element cannot run with (``Configuration/validate()``).
-    public struct ConfigurationError: Error, Hashable, Sendable, CustomStringConvertible {
-        public var description: String
-        init(_ description: String) { self.description = description }
-    }
+    public typealias ConfigurationError = PGMCore.ConfigurationError
 
     /// The limits of NAK_BO_IVL tuning (RFC 3208 §15.2.1).
     public typealias BackoffTuning = NAKBackoffTuning

@@ -69,13 +69,11 @@ public struct Source: Engine {
     public static let eventCapacity = 1024
 
     public init(configuration: Configuration, at now: Instant) {
-        precondition(
-            configuration.maximumAPDUSize > 0 && configuration.maximumAPDUSize <= 1 << 20,
-            "maximum APDU size must be 1 byte ... 1 MiB")
-        precondition(
-            configuration.maximumQueuedBytes >= configuration.maximumAPDUSize,
-            "the queue must hold one maximum-size APDU")
-        precondition(configuration.rate > 0 && configuration.txwMaxBytes > 0)
+        do {
+            try configuration.validate()
+        } catch {
+            preconditionFailure("\(error)")
+        }
         self.configuration = configuration
         var random = SplitMix64(seed: configuration.seed)
         let initial = configuration.initialSequence ?? SequenceNumber(UInt32(truncatingIfNeeded: random.next()))
@@ -90,7 +88,6 @@ public struct Source: Engine {
         self.bucket = TokenBucket(rate: configuration.rate, capacity: capacity, at: now)
         if let first = configuration.heartbeatIntervals.first { nextHeartbeatSPM = now + first }
         backoff = configuration.backoffTuning.map { NAKBackoffTuner(initial: Self.clamp($0.initial, $0)) }
-        precondition(Self.maximumPayload(configuration, fragmented: true) > 0, "maxTPDU too small for PGM headers")
     }
 
     // MARK: Application side
