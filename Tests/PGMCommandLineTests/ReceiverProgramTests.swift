@@ -50,13 +50,16 @@ import Testing
         let closed = program.handle(.sessionClosed(first), at: Self.t0)
         #expect(closed == Handled())
         #expect(program.isStopped && program.exitCode == .success)
-        #expect(program.closingLines == [])
+        #expect(program.closingNotes == [])
     }
 
-    /// Unrecoverable ranges are named as they happen and again after the summary; the exit code is 3.
+    /// Unrecoverable ranges are named in words with their place in the output, at most one line a second (a burst
+    /// is one line with its count, first and last range; adjacent ranges merge), and in all after the summary;
+    /// the exit code is 3.
     @Test func unrecoverableLossExitsThree() {
         var program = program()
         _ = program.handle(.peerDiscovered(first, source: address), at: Self.t0)
+        _ = program.handle(.data(first, bytes: [1, 2, 3]), at: Self.t0)
         let lost = program.handle(
             .unrecoverable(first, first: SequenceNumber(10), last: SequenceNumber(12), reason: .retriesExhausted),
             at: Self.t0
@@ -64,19 +67,57 @@ import Testing
         #expect(
             notes(lost) == [
                 PrintedNote(
-                    "pgm-recv: unrecoverable: sequence numbers 10-12 (retriesExhausted)",
-                    json: ["type": "unrecoverable", "first": "10", "last": "12", "reason": "retriesExhausted"]
+                    "pgm-recv: unrecoverable: 3 packets missing from the output (sequences 10–12 at output byte 3): "
+                        + "no repair came after repeated NAKs",
+                    json: [
+                        "type": "unrecoverable", "first": 10, "last": 12, "reason": "retriesExhausted",
+                        "output_offset": 3, "packets": 3, "ranges": .other,
+                    ]
                 )
             ]
         )
+        // Within the second: gathered, not printed; 16 follows 15 and merges with it.
+        var quiet: [ProgramOutput] = []
+        for sequence: UInt32 in [15, 16, 20] {
+            quiet +=
+                program.handle(
+                    .unrecoverable(
+                        first, first: SequenceNumber(sequence), last: SequenceNumber(sequence), reason: .windowAdvanced),
+                    at: Self.t0 + .milliseconds(500)
+                ).outputs
+        }
+        _ = program.handle(.data(first, bytes: [4]), at: Self.t0 + .milliseconds(600))
         _ = program.handle(
-            .unrecoverable(first, first: SequenceNumber(15), last: SequenceNumber(15), reason: .windowAdvanced),
-            at: Self.t0
+            .unrecoverable(first, first: SequenceNumber(30), last: SequenceNumber(30), reason: .windowAdvanced),
+            at: Self.t0 + .milliseconds(700)
         )
-        _ = program.handle(.sessionClosed(first), at: Self.t0)
+        #expect(quiet == [])
+        #expect(program.turnEnded(at: Self.t0 + .milliseconds(900)) == [])
+        let second = program.turnEnded(at: Self.t0 + .seconds(1))
+        #expect(
+            notes(second) == [
+                PrintedNote(
+                    "pgm-recv: unrecoverable: 4 packets missing from the output in 3 ranges (first sequences 15–16 at "
+                        + "output byte 3, last sequence 30 at output byte 4): the source moved its window past them",
+                    json: [
+                        "type": "unrecoverable", "first": 15, "last": 30, "reason": "windowAdvanced",
+                        "output_offset": 3, "packets": 4, "ranges": .other,
+                    ]
+                )
+            ]
+        )
+        _ = program.handle(.sessionClosed(first), at: Self.t0 + .seconds(1))
         #expect(program.isStopped && program.exitCode == .unrecoverableLoss)
-        #expect(program.closingLines == ["pgm-recv: unrecoverable sequence numbers: 10-12, 15"])
-        #expect(program.sample(Self.idle).unrecoverable == 4)
+        #expect(
+            notes(program.closingNotes) == [
+                PrintedNote(
+                    "pgm-recv: in all 7 packets in 4 ranges are missing from the output (first sequences 10–12 at "
+                        + "output byte 3, last sequence 30 at output byte 4)",
+                    json: ["type": "unrecoverable_total", "packets": 7, "range_count": 4, "first": 10, "last": 30]
+                )
+            ]
+        )
+        #expect(program.sample(Self.idle).unrecoverable == 7)
     }
 
     /// `--timeout` counts from the start and from the last delivered data; it ends the run with exit 1 and says
@@ -90,7 +131,10 @@ import Testing
         let sinceData = program.turnEnded(at: Self.t0 + .seconds(2))
         #expect(sinceData == [], "data came a second ago")
         let outputs = program.turnEnded(at: Self.t0 + .seconds(3))
-        #expect(notes(outputs) == [PrintedNote("pgm-recv: no data for 2.0 s (--timeout)", json: ["type": "timeout"])])
+        #expect(
+            notes(outputs) == [
+                PrintedNote("pgm-recv: no data for 2.0 s (--timeout)", json: ["type": "timeout", "seconds": 2])
+            ])
         #expect(program.isStopped && program.exitCode == .failure)
         let again = program.turnEnded(at: Self.t0 + .seconds(4))
         #expect(again == [], "said once")
@@ -240,7 +284,7 @@ import Testing
             notes(data) == [
                 PrintedNote(
                     "pgm-recv: cannot write the output: No space left on device",
-                    json: ["type": "error", "message": "output"]
+                    json: ["type": "error", "message": "output", "reason": "No space left on device"]
                 )
             ]
         )
@@ -253,7 +297,7 @@ import Testing
             notes(program.outputFailed("Broken pipe")) == [
                 PrintedNote(
                     "pgm-recv: cannot write the output: Broken pipe",
-                    json: ["type": "error", "message": "output"]
+                    json: ["type": "error", "message": "output", "reason": "Broken pipe"]
                 )
             ]
         )

@@ -67,9 +67,9 @@ import Testing
         #expect(received.status == 0, "\(received.standardError)")
         Self.expectWholeAPDUSuffix(try Data(contentsOf: output), of: try Data(contentsOf: input), "late joiner")
         let joined = try #require(MultiReceiverEndToEndTests.jsonLines(received.standardError, type: "joined").first)
-        #expect(joined["late"] as? String == "true")
-        #expect(joined["output_offset"] as? String == "0")
-        #expect(UInt32(joined["first_sequence"] as? String ?? "") != nil)
+        #expect(joined["late"] as? Bool == true)
+        #expect(joined["output_offset"] as? Int == 0)
+        #expect(joined["first_sequence"] as? UInt32 != nil)
         #expect(joined["tsi"] as? String != nil)
     }
 
@@ -156,10 +156,10 @@ import Testing
         #expect(received.standardError.contains("following session "), "\(received.standardError)")
         let expired = try #require(MultiReceiverEndToEndTests.jsonLines(followed.standardError, type: "expired").first)
         let follow = try #require(MultiReceiverEndToEndTests.jsonLines(followed.standardError, type: "follow").first)
-        #expect(Set(follow.keys) == ["type", "tsi", "source", "output_offset", "dropped_bytes"])
-        #expect(follow["output_offset"] as? String == expired["output_offset"] as? String)
-        #expect(follow["dropped_bytes"] as? String == "0")
+        #expect(Set(follow.keys) == ["type", "tsi", "source", "output_offset", "dropped_bytes", "timestamp"])
+        #expect(follow["output_offset"] as? Int == expired["output_offset"] as? Int)
+        #expect(follow["dropped_bytes"] as? Int == 0)
         #expect(follow["tsi"] as? String != expired["tsi"] as? String)
-        #expect(Int(follow["output_offset"] as? String ?? "") == Self.size(outputs[1]) - new.count)
+        #expect(follow["output_offset"] as? Int == Self.size(outputs[1]) - new.count)
     }
 }

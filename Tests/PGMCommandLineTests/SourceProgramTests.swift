@@ -282,7 +282,7 @@ import Testing
             printedNotes(outputs) == [
                 PrintedNote(
                     "pgm-source: worst receiver 198.18.2.7 reports 12.50% loss",
-                    json: ["type": "worst_receiver", "address": "198.18.2.7", "loss_rate": "0.125"]
+                    json: ["type": "worst_receiver", "address": "198.18.2.7", "loss_rate": 0.125]
                 )
             ]
         )
@@ -299,18 +299,19 @@ import Testing
                 interfaceName: "lo",
                 transport: "UDP port 3056",
                 apduSize: 22_784,
-                window: "window 4 s at 100 Mbit/s = 50,000,000 bytes"
+                window: "window 4 s at 100 Mbit/s = 50 MB",
+                windowBytes: 50_000_000
             )
         ).printed
         #expect(
             note.text
                 == "pgm-source: TSI c6:12:00:01:00:01.4000 to 239.192.0.1:7500 on lo (127.0.0.1), UDP port 3056, "
-                + "APDUs up to 22,784 bytes; window 4 s at 100 Mbit/s = 50,000,000 bytes"
+                + "APDUs up to 22,784 bytes; window 4 s at 100 Mbit/s = 50 MB"
         )
         #expect(
             note.json == [
                 "type": "start", "tsi": "c6:12:00:01:00:01.4000", "group": "239.192.0.1", "interface": "lo",
-                "window": "window 4 s at 100 Mbit/s = 50,000,000 bytes",
+                "window": 50_000_000, "apdu_size": 22_784,
             ]
         )
     }

@@ -154,6 +154,9 @@ public struct DumpCommand: ParsableCommand {
         var runner = DumpRunner(command: self)
         // `-w -` puts the pcap on standard output; the text then goes to standard error, as tcpdump's does.
         if writeFile == "-" { runner.flush = { $0.flush(to: STDERR_FILENO) } }
+        if json {
+            runner.diagnose = { writeError(JSONLines.error(program: "pgm-dump", message: $0, exitCode: nil)) }
+        }
         let code = runner.run()
         if code != .success { throw ExitCode(code.rawValue) }
     }

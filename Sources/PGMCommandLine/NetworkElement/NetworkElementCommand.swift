@@ -135,7 +135,7 @@ public struct NetworkElementCommand: ParsableCommand {
     }
 
     public func run() throws {
-        try runReportingFailure("pgm-ne") { try execute() }
+        try runReportingFailure("pgm-ne", json: output.json) { try execute() }
     }
 
     /// Finds every interface (by name or address), upstream first: one that is missing, down or without
@@ -169,7 +169,7 @@ public struct NetworkElementCommand: ParsableCommand {
 
     func execute() throws -> PGMExitCode {
         _ = StandardDescriptors.guardClosed()
-        let logger = logging.makeLogger(label: "pgm-ne")
+        let logger = logging.makeLogger(label: "pgm-ne", json: output.json)
         let interfaces = try Self.resolve(upstream: upstream, downstream: downstream)
         var sockets: [InterfaceSockets] = []
         for (index, interface) in interfaces.enumerated() {
@@ -216,5 +216,5 @@ public struct NetworkElementCommand: ParsableCommand {
 
 /// Entry point for the `pgm-ne` executable, so that it needs no import but PGMCommandLine.
 public enum PGMNetworkElement {
-    public static func main() { NetworkElementCommand.main() }
+    public static func main() { NetworkElementCommand.mainWithJSONErrors() }
 }

@@ -136,7 +136,7 @@ public struct ReceiveCommand: ParsableCommand {
     }
 
     public func run() throws {
-        try runReportingFailure("pgm-recv") { try execute() }
+        try runReportingFailure("pgm-recv", json: output.json) { try execute() }
     }
 
     func execute() throws -> PGMExitCode {
@@ -150,7 +150,7 @@ public struct ReceiveCommand: ParsableCommand {
         default:
             break
         }
-        let logger = logging.makeLogger(label: "pgm-recv")
+        let logger = logging.makeLogger(label: "pgm-recv", json: output.json)
         signal(SIGPIPE, SIG_IGN)
         let interface = try network.resolveInterface()
         // Natively, a plain receiver reads downstream packets, SPMRs and NAKs multicast by other receivers
@@ -217,7 +217,7 @@ public struct ReceiveCommand: ParsableCommand {
             printer.perform(program.outputFailed(writer.failure), logger: logger)
         }
         printer.finish(at: driver.now, program.sample(statistics(driver.engine)))
-        for line in program.closingLines { writeError(line + "\n") }
+        printer.perform(program.closingNotes, logger: logger)
         return program.exitCode
     }
 }
@@ -242,5 +242,5 @@ public struct TSIArgument: ExpressibleByArgument, Sendable {
 
 /// Entry point for the `pgm-recv` executable, so that it needs no import but PGMCommandLine.
 public enum PGMReceive {
-    public static func main() { ReceiveCommand.main() }
+    public static func main() { ReceiveCommand.mainWithJSONErrors() }
 }

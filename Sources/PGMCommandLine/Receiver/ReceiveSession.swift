@@ -17,6 +17,8 @@ struct ReceiveSession {
     enum Action: Equatable {
         case write(ArraySlice<UInt8>)
         case note(ReceiverNote)
+        /// Data of the selected session that cannot be recovered (reported at most once a second: ``LossReport``).
+        case lost(LostRange)
         /// The selected session closed (OPT_FIN) and pgm-recv does not follow: stop.
         case closed
         /// The selected session was reset or expired and there is nothing to follow: stop, cut short.
@@ -37,7 +39,7 @@ struct ReceiveSession {
     private var candidates: [Candidate] = []
     private var bufferedBytes = 0
     /// Unrecoverable ranges of the sessions written, in the order they were reported.
-    private(set) var lost: [(first: SequenceNumber, last: SequenceNumber)] = []
+    private(set) var lost: [LostRange] = []
     /// Bytes written so far: where the next session's data starts in the output.
     private(set) var bytesWritten = 0
     /// Sessions written that ended without OPT_FIN (reset by their source, or expired).
@@ -48,7 +50,7 @@ struct ReceiveSession {
         self.follow = follow
     }
 
-    var lostSequences: Int { lost.reduce(0) { $0 + Int($1.first.distance(to: $1.last)) + 1 } }
+    var lostSequences: Int { lost.reduce(0) { $0 + $1.packets } }
 
     private func eligible(_ tsi: TSI) -> Bool { wanted == nil || wanted == tsi }
 
@@ -79,8 +81,9 @@ struct ReceiveSession {
             bytesWritten += bytes.count
             return [.write(bytes)]
         case .unrecoverable(_, let first, let last, let reason):
-            lost.append((first, last))
-            return [.note(.unrecoverable(first: first, last: last, reason: reason))]
+            let range = LostRange(first: first, last: last, outputOffset: bytesWritten, reason: reason)
+            lost.append(range)
+            return [.lost(range)]
         case .sessionClosed:
             guard follow else { return [.closed] }
             finished.insert(tsi)

@@ -41,6 +41,8 @@ struct ReceiverProgram {
     private var lingerUntil: Instant?
     /// How the run ends; nil while it goes on.
     private(set) var outcome: PGMExitCode?
+    /// Unrecoverable ranges not yet reported (one loss line a second at most).
+    private(set) var losses = LossReport()
 
     init(role: Role, wanted: TSI?, follow: Bool, timeout: Duration?, dlrLinger: Duration, start: Instant) {
         self.role = role
@@ -77,6 +79,8 @@ struct ReceiverProgram {
                 if let reason = write(bytes) { outputs += outputFailed(reason) }
             case .note(let note):
                 outputs.append(.note(.receiver(note)))
+            case .lost(let range):
+                if let note = losses.add(range, at: now) { outputs.append(.note(.receiver(note))) }
             case .closed where role == .dlr, .ended where role == .dlr:
                 if lingerUntil == nil { lingerUntil = now + dlrLinger }
             case .closed, .ended:
@@ -100,23 +104,32 @@ struct ReceiverProgram {
         return [.note(.receiver(.interrupted(signal: name, outputOffset: session.bytesWritten)))]
     }
 
-    /// After the turn's events and writes: a DLR's linger ends, or `--timeout` passes without data.
+    /// After the turn's events and writes: unrecoverable ranges gathered for a second are reported, a DLR's
+    /// linger ends, or `--timeout` passes without data. Once the run is over, what is still gathered is reported.
     mutating func turnEnded(at now: Instant) -> [ProgramOutput] {
+        var outputs: [ProgramOutput] = []
         if let lingerUntil, outcome == nil, now >= lingerUntil {
             outcome = finalOutcome
         }
         if let timeout, outcome == nil, lingerUntil == nil, now - lastData >= timeout {
             outcome = .failure
-            return [.note(.receiver(.timeout(timeout)))]
+            outputs.append(.note(.receiver(.timeout(timeout))))
         }
-        return []
+        let loss = outcome == nil ? losses.due(at: now) : losses.flush(at: now)
+        if let loss { outputs.insert(.note(.receiver(loss)), at: 0) }
+        return outputs
     }
 
-    /// Printed on stderr after the summary, also with `--json`: the unrecoverable ranges, if any.
-    var closingLines: [String] {
+    /// Printed after the summary: how much data is missing from the output in all, if any.
+    var closingNotes: [ProgramOutput] {
         guard !session.lost.isEmpty else { return [] }
-        let ranges = session.lost.map { $0.first == $0.last ? "\($0.first)" : "\($0.first)-\($0.last)" }
-        return ["pgm-recv: unrecoverable sequence numbers: \(ranges.joined(separator: ", "))"]
+        return [
+            .note(
+                .receiver(
+                    .unrecoverableTotal(
+                        packets: session.lostSequences, ranges: losses.totalRanges, first: session.lost[0],
+                        last: session.lost[session.lost.count - 1])))
+        ]
     }
 
     /// The statistics line from the receiver's counters (a DLR's wrapped receiver's).

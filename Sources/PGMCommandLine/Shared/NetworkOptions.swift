@@ -104,9 +104,10 @@ public struct LoggingOptions: ParsableArguments, Sendable {
         help: ArgumentHelp("trace, debug, info, notice, warning, error or critical.", valueName: "level"))
     public var logLevel: Logger.Level = .warning
 
-    /// Bootstraps swift-log once per process, to stderr (Docs/style.md#errors-and-logging); returns the logger.
-    public func makeLogger(label: String) -> Logger {
-        LoggingBootstrap.once
+    /// Bootstraps swift-log once per process, to stderr (Docs/style.md#errors-and-logging), as JSON Lines with
+    /// `json`; returns the logger.
+    public func makeLogger(label: String, json: Bool = false) -> Logger {
+        if json { LoggingBootstrap.json } else { LoggingBootstrap.once }
         var logger = Logger(label: label)
         logger.logLevel = logLevel
         return logger
@@ -117,6 +118,7 @@ extension Logger.Level: @retroactive ExpressibleByArgument {}
 
 private enum LoggingBootstrap {
     static let once: Void = LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
+    static let json: Void = LoggingSystem.bootstrap { JSONLogHandler(label: $0) }
 }
 
 /// A failure the program reports on stderr and turns into its exit code.

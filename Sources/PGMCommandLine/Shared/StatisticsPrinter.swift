@@ -57,22 +57,24 @@ public final class StatisticsPrinter {
     private var lastPrint: Instant?
     private var lastBytes = 0
     private var drewLine = false
-    private let encoder: JSONEncoder
     /// Where the text goes: stderr, or a test's buffer.
     private let write: (String) -> Void
+    /// The `timestamp` of JSON lines: Unix time, or a test's fixed value.
+    private let wallClock: () -> Double
 
     public convenience init(json: Bool, interval: Duration = .seconds(1)) {
         self.init(json: json, interval: interval, isTerminal: isatty(2) == 1, write: writeError)
     }
 
-    init(json: Bool, interval: Duration, isTerminal: Bool, write: @escaping (String) -> Void) {
+    init(
+        json: Bool, interval: Duration, isTerminal: Bool, wallClock: @escaping () -> Double = JSONLines.now,
+        write: @escaping (String) -> Void
+    ) {
         self.json = json
         self.isTerminal = isTerminal
         self.interval = interval
         self.write = write
-        encoder = JSONEncoder()
-        encoder.keyEncodingStrategy = .convertToSnakeCase
-        encoder.outputFormatting = [.sortedKeys]
+        self.wallClock = wallClock
     }
 
     /// Prints `sample()` when a second has passed since the last line.
@@ -134,10 +136,9 @@ public final class StatisticsPrinter {
             } ?? "")
     }
 
-    /// One JSON Lines object: snake_case keys in sorted order.
+    /// One JSON Lines object: snake_case keys in sorted order, with a `timestamp`.
     private func jsonLine(_ value: some Encodable) -> String {
-        guard let data = try? encoder.encode(value) else { return "" }
-        return String(decoding: data, as: UTF8.self) + "\n"
+        JSONLines.line(value, timestamp: wallClock())
     }
 }
 

@@ -176,7 +176,7 @@ public struct SourceCommand: ParsableCommand {
     }
 
     public func run() throws {
-        try runReportingFailure("pgm-source") { try execute() }
+        try runReportingFailure("pgm-source", json: output.json) { try execute() }
     }
 
     func execute() throws -> PGMExitCode {
@@ -184,7 +184,7 @@ public struct SourceCommand: ParsableCommand {
         if standard.inputClosed && (files.isEmpty || files.contains("-")) {
             throw CommandFailure(.noInput, "standard input is closed: name the FILEs to send, or redirect it")
         }
-        let logger = logging.makeLogger(label: "pgm-source")
+        let logger = logging.makeLogger(label: "pgm-source", json: output.json)
         let interface = try network.resolveInterface()
 
         var generator = SystemRandomNumberGenerator()
@@ -211,7 +211,7 @@ public struct SourceCommand: ParsableCommand {
                     tsi: tsi, group: "\(network.groupAddress)", port: network.port, interface: "\(interface)",
                     interfaceName: interface.name,
                     transport: network.native ? "native" : "UDP port \(sockets.localPort ?? network.udpPort)",
-                    apduSize: apduSize, window: windowDescription)))
+                    apduSize: apduSize, window: windowDescription, windowBytes: windowBytes)))
 
         var program = SourceProgram(
             linger: .seconds(linger), apduSize: apduSize, maximumQueuedBytes: configuration.maximumQueuedBytes)
@@ -236,5 +236,5 @@ public struct SourceCommand: ParsableCommand {
 
 /// Entry point for the `pgm-source` executable, so that it needs no import but PGMCommandLine.
 public enum PGMSource {
-    public static func main() { SourceCommand.main() }
+    public static func main() { SourceCommand.mainWithJSONErrors() }
 }

@@ -13,7 +13,8 @@ enum SourceNote: Equatable, Sendable, Encodable {
         interfaceName: String,
         transport: String,
         apduSize: Int,
-        window: String
+        window: String,
+        windowBytes: Int
     )
     /// The worst loss a receiver reported with OPT_CR changed.
     case worstReceiver(address: NLA, lossRate: Double)
@@ -29,7 +30,7 @@ enum SourceNote: Equatable, Sendable, Encodable {
 
     var text: String {
         switch self {
-        case .started(let tsi, let group, let port, let interface, _, let transport, let apduSize, let window):
+        case .started(let tsi, let group, let port, let interface, _, let transport, let apduSize, let window, _):
             "TSI \(tsi) to \(group):\(port) on \(interface), \(transport), APDUs up to \(formatGrouped(apduSize)) "
                 + "bytes; \(window)"
         case .worstReceiver(let address, let lossRate):
@@ -57,16 +58,18 @@ enum SourceNote: Equatable, Sendable, Encodable {
     func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: NoteKey.self)
         switch self {
-        case .started(let tsi, let group, _, _, let interfaceName, _, _, let window):
+        case .started(let tsi, let group, _, _, let interfaceName, _, let apduSize, _, let windowBytes):
+            // "window": the bytes the transmit window may hold (the sentence is the text line's).
             try container.encode("start", forKey: .type)
             try container.encodeAsString(tsi, forKey: .tsi)
             try container.encode(group, forKey: .group)
             try container.encode(interfaceName, forKey: .interface)
-            try container.encode(window, forKey: .window)
+            try container.encode(windowBytes, forKey: .window)
+            try container.encode(apduSize, forKey: .apduSize)
         case .worstReceiver(let address, let lossRate):
             try container.encode("worst_receiver", forKey: .type)
             try container.encodeAsString(address, forKey: .address)
-            try container.encodeAsString(lossRate, forKey: .lossRate)
+            try container.encode(lossRate, forKey: .lossRate)
         case .interrupted(let signal, let bytes, let total, let linger):
             try container.encode("interrupted", forKey: .type)
             try container.encode(signal, forKey: .signal)

@@ -328,6 +328,7 @@ public struct NetworkElement: Engine {
                         spoofedSource: arrival.source))
             }
             counters.odataForwarded += 1
+            counters.dataBytesForwarded += data.payload.count
             return
         }
         let fromUpstream = sessions[tsi].map {
@@ -348,6 +349,7 @@ public struct NetworkElement: Engine {
             sendDownstream(copy, on: interface.id, of: tsi)
         }
         counters.odataForwarded += 1
+        counters.dataBytesForwarded += data.payload.count
         detectLoss(tsi, before: data.sequence)
     }
 

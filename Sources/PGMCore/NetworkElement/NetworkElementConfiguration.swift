@@ -198,6 +198,8 @@ extension NetworkElement {
         public var odataDropped = 0
         /// RDATA forwarded (counted once however many interfaces took it).
         public var rdataForwarded = 0
+        /// Payload bytes of the ODATA and RDATA forwarded (once per packet, however many interfaces took it).
+        public var dataBytesForwarded = 0
         /// RDATA copies sent, one per interface in the repair state (RFC 3208 §7.8; MIB pgmNeIfOutRdata).
         public var rdataCopiesSent = 0
         /// RDATA for which no interface holds repair state: "SHOULD discard" (RFC 3208 §7.8; MIB
