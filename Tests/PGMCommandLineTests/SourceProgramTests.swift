@@ -274,10 +274,27 @@ import Testing
         #expect(input.abandoned && engine.isClosing && !program.isStopped)
     }
 
+    /// OPT_CR reports change with every NAK: the newest is printed, once a second at most (the issue saw 25
+    /// lines in 3 s).
+    @Test func worstReceiverChangesArePrintedOnceASecondAtMost() {
+        var program = SourceProgram(linger: .seconds(5), apduSize: 1000, maximumQueuedBytes: 1 << 20)
+        var lines: [ProgramOutput] = []
+        for tenth in 0..<30 {
+            let rate = Double(tenth) / 100
+            _ = program.handle(.worstReceiver(lossRate: rate, address: .ipv4(IPv4Address(198, 18, 2, 7))))
+            lines += program.pendingNotes(at: .zero + .milliseconds(100 * tenth))
+        }
+        #expect(lines.count == 3)
+        #expect(printedNotes(lines).map { $0.json["loss_rate"] } == [0, 0.1, 0.2])
+        #expect(program.pendingNotes(at: .zero + .seconds(3)).count == 1)
+        #expect(program.pendingNotes(at: .zero + .seconds(5)) == [])
+    }
+
     /// Pins the worst-receiver line, text and JSON.
     @Test func theWorstReceiverIsPrinted() {
         var program = SourceProgram(linger: .seconds(5), apduSize: 1000, maximumQueuedBytes: 1 << 20)
-        let outputs = program.handle(.worstReceiver(lossRate: 0.125, address: .ipv4(IPv4Address(198, 18, 2, 7))))
+        #expect(program.handle(.worstReceiver(lossRate: 0.125, address: .ipv4(IPv4Address(198, 18, 2, 7)))) == [])
+        let outputs = program.pendingNotes(at: Self.t0)
         #expect(
             printedNotes(outputs) == [
                 PrintedNote(

@@ -39,7 +39,8 @@ struct ElementProgram {
     static func sample(_ engine: NetworkElement) -> StatisticsSample {
         let statistics = engine.statistics
         var sample = StatisticsSample(role: .networkElement)
-        sample.packets = statistics.packetsReceived
+        sample.bytes = statistics.dataBytesForwarded
+        sample.packets = statistics.odataForwarded + statistics.rdataForwarded
         sample.naks = statistics.naksReceived
         sample.ncfs = statistics.ncfsSent
         sample.repairs = statistics.rdataForwarded

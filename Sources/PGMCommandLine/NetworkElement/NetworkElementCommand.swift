@@ -18,8 +18,9 @@ public struct NetworkElementCommand: ParsableCommand {
             is carried upstream. Loss above the element (ODATA it never saw) is asked for by the element itself, \
             confirmed below so that receivers do not NAK it, and repaired on every downstream interface; a \
             repair that already passed answers late NAKs from a kept copy. Unicast between subnets (NAKs, \
-            SPMRs) is left to the kernel's routing. Runs until SIGINT or SIGTERM, printing its counters once a \
-            second.
+            SPMRs) is left to the kernel's routing. Runs until SIGINT or SIGTERM, printing every --interval \
+            seconds (none with --quiet) the data it forwarded (payload bytes, ODATA and RDATA packets) and its \
+            NAK counters.
 
             Examples:
               pgm-ne --upstream eth0 --downstream eth1 --downstream eth2
@@ -190,7 +191,7 @@ public struct NetworkElementCommand: ParsableCommand {
         var configuration = elementConfiguration(addresses: interfaces.map { .ipv4($0.address) })
         configuration.seed = generator.next()
 
-        let printer = StatisticsPrinter(json: output.json)
+        let printer = StatisticsPrinter(output)
         let driver = try Driver(
             engine: NetworkElement(configuration: configuration), sockets: sockets, handleSignals: true, logger: logger)
         printer.print(

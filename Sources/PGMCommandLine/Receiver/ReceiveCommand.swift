@@ -14,8 +14,13 @@ public struct ReceiveCommand: ParsableCommand {
             Joins --group on --interface, NAKs for what is lost, and writes the delivered bytes in order. With \
             several sources it keeps the first one seen, or the one --tsi names, and reports the others on \
             stderr. It exits when the source closes the session (OPT_FIN) and everything before it was \
-            delivered or declared lost. Unrecoverable ranges are named on stderr as they happen; statistics go \
-            to stderr once a second.
+            delivered or declared lost. Data that cannot be recovered is named on stderr with its place in the \
+            output ("unrecoverable: 3 packets missing from the output (sequences 10–12 at output byte 4,194,304): \
+            the source moved its window past them"), at most one line a second, and in all after the summary \
+            (with --json, every range). Statistics go to stderr every --interval seconds (none with --quiet): \
+            bytes, rate, NAKs, repairs, and loss: data packets whose first transmission did not arrive (repaired \
+            or not) over those expected, since the start; "avg" is the moving average the source is told \
+            (OPT_CR). The summary's rate counts the data phase only (first byte to last).
 
             A session that ends without OPT_FIN was cut short, and pgm-recv says so and exits 4, keeping what \
             arrived: its source reset it (OPT_RST, e.g. pgm-source interrupted by SIGINT), or it went silent \
@@ -188,7 +193,7 @@ public struct ReceiveCommand: ParsableCommand {
         with engine: E, role: ReceiverProgram.Role, statistics: @escaping (E) -> Receiver.Statistics,
         sockets: InterfaceSockets, interface: NetworkInterface, writer: OutputWriter, logger: Logger
     ) throws -> PGMExitCode where E.Event == Receiver.Event {
-        let printer = StatisticsPrinter(json: output.json)
+        let printer = StatisticsPrinter(output)
         let driver = try Driver(engine: engine, sockets: [sockets], handleSignals: true, logger: logger)
         printer.print(
             .receiver(

@@ -132,6 +132,13 @@ struct ReceiverProgram {
         ]
     }
 
+    /// Loss as the programs define it: data packets whose ODATA did not arrive (repaired since, or lost) over
+    /// the data packets expected, since the start.
+    static func lossRate(odataReceived: Int, repaired: Int, lost: Int) -> Double {
+        let expected = odataReceived + repaired + lost
+        return expected > 0 ? Double(repaired + lost) / Double(expected) : 0
+    }
+
     /// The statistics line from the receiver's counters (a DLR's wrapped receiver's).
     func sample(_ statistics: Receiver.Statistics) -> StatisticsSample {
         var sample = StatisticsSample(role: role.statistics)
@@ -142,7 +149,10 @@ struct ReceiverProgram {
         sample.naks = statistics.naksSent
         sample.ncfs = statistics.ncfReceived
         sample.repairs = statistics.rdataReceived
-        sample.lossRate = statistics.lossRate
+        sample.lossRate = Self.lossRate(
+            odataReceived: statistics.odataReceived, repaired: statistics.sequencesRepaired,
+            lost: statistics.sequencesLost)
+        sample.lossRateAverage = statistics.lossRate
         sample.unrecoverable = session.lostSequences
         return sample
     }

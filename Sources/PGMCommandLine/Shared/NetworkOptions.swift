@@ -91,8 +91,22 @@ public struct NetworkOptions: ParsableArguments, Sendable {
 public struct OutputOptions: ParsableArguments, Sendable {
     public init() {}
 
-    @Flag(help: "Write statistics and events as JSON Lines (one object per line, a \"type\" field, snake_case keys).")
+    @Flag(
+        help: """
+            Write every stderr line as JSON (one object per line with "type" and "timestamp", snake_case keys): \
+            statistics, events, errors and log messages.
+            """)
     public var json = false
+
+    @ArgumentParser.Option(help: ArgumentHelp("Seconds between statistics lines.", valueName: "seconds"))
+    public var interval: Double = 1
+
+    @Flag(help: "No periodic statistics lines (events, errors and the summary still print).")
+    public var quiet = false
+
+    public mutating func validate() throws {
+        guard interval >= 0.1, interval <= 3600 else { throw ValidationError("--interval must be in [0.1, 3600]") }
+    }
 }
 
 /// `--log-level`: swift-log's levels, to stderr.

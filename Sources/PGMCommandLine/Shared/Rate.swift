@@ -80,3 +80,29 @@ func formatGrouped(_ value: Int) -> String {
     }
     return (value < 0 ? "-" : "") + result
 }
+
+/// `999 B`, `12.3 kB`, `45.0 MB`, `1.23 GB`: three significant digits in powers of 1000 (as rates are). With
+/// `unitOf`, in the unit that number would take, so that `45.0 of 100 MB` shares one unit.
+func formatBytes(_ bytes: Int, unitOf reference: Int? = nil) -> String {
+    let units: [(Double, String)] = [(1e12, "TB"), (1e9, "GB"), (1e6, "MB"), (1e3, "kB")]
+    let scale = Double(reference ?? bytes)
+    for (size, unit) in units where scale >= size {
+        let value = Double(bytes) / size
+        let places = value >= 100 ? 0 : value >= 10 ? 1 : 2
+        return reference == nil
+            ? "\(formatDecimal(value, places: places)) \(unit)" : formatDecimal(value, places: places)
+    }
+    return reference == nil ? "\(bytes) B" : "\(bytes)"
+}
+
+/// `0.09%`, `12.50%`.
+func formatPercent(_ fraction: Double) -> String { formatDecimal(fraction * 100, places: 2) + "%" }
+
+/// `45 s`, `3 min 20 s`, `2 h 05 min`: a wait for people.
+func formatDuration(_ seconds: Double) -> String {
+    let whole = Int(seconds.rounded(.up))
+    if whole < 60 { return "\(whole) s" }
+    if whole < 3600 { return "\(whole / 60) min \(whole % 60) s" }
+    let minutes = (whole % 3600) / 60
+    return "\(whole / 3600) h \(minutes < 10 ? "0" : "")\(minutes) min"
+}

@@ -15,7 +15,10 @@ public struct SourceCommand: ParsableCommand {
             of at most --apdu-size bytes (by default 22,800 or 16 TPDUs, whichever is less: an OpenPGM receiver \
             reassembles at most 16 fragments), at --rate (bits/s, K/M/G suffixes). At the end it closes the \
             session with OPT_FIN and lingers up to --linger seconds to answer NAKs with repairs (less when the \
-            transmit window has drained sooner). Statistics go to stderr once a second.
+            transmit window has drained sooner). Statistics go to stderr every --interval seconds (none with \
+            --quiet), in 80 columns: the share of the input sent and the ETA when its size is known, the rate, \
+            NAKs and repairs, the worst receiver's reported loss; "lingering for repairs (N s)" once everything \
+            was sent. The summary's rate counts the data phase only (first byte read to the end of sending).
 
             Byte options (--apdu-size, --max-tpdu, --txw-bytes) take K, M, G (×1000) and Ki, Mi, Gi (×1024) \
             suffixes. The transmit window keeps --txw-secs of data at --rate for repairs, up to 256 MiB unless \
@@ -200,7 +203,7 @@ public struct SourceCommand: ParsableCommand {
         let sockets = try network.openSockets(
             on: interface, joinGroup: false, listenUnicast: true, nativeTypes: [.nak, .nnak, .spmr])
 
-        let printer = StatisticsPrinter(json: output.json)
+        let printer = StatisticsPrinter(output)
         let clock = MonotonicClock()
         let driver = try Driver(
             engine: Source(configuration: configuration, at: clock.now), sockets: [sockets], clock: clock,
@@ -224,11 +227,13 @@ public struct SourceCommand: ParsableCommand {
         }
         driver.afterTurn = { engine, now in
             while let event = engine.pollEvent() { printer.perform(program.handle(event), logger: logger) }
-            printer.tick(at: now) { SourceProgram.sample(engine, accepted: input.bytesAccepted) }
-            return program.turnEnded(&engine, at: now) ? .stop : .proceed
+            let stop = program.turnEnded(&engine, at: now)
+            printer.perform(program.pendingNotes(at: now), logger: logger)
+            printer.tick(at: now) { program.sample(engine, input: input, at: now) }
+            return stop ? .stop : .proceed
         }
         try driver.run()
-        printer.finish(at: driver.now, SourceProgram.sample(driver.engine, accepted: input.bytesAccepted))
+        printer.finish(at: driver.now, program.sample(driver.engine, input: input, at: driver.now))
         printer.perform(program.closingNotes(input, engine: driver.engine), logger: logger)
         return program.exitCode
     }

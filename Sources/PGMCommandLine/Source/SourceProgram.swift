@@ -68,6 +68,12 @@ struct SourceProgram {
     /// When a reset's final SPMs (OPT_RST with N) end the run.
     private(set) var abandonUntil: Instant?
     private(set) var isStopped = false
+    /// When the first input was read: the data phase (for the summary's rate) runs from here to the linger.
+    private(set) var dataStart: Instant?
+    /// The newest worst-receiver report not yet printed, and when one last was: at most one line a second.
+    private var pendingWorstReceiver: SourceNote?
+    private var lastWorstReceiverNote: Instant?
+    static let worstReceiverInterval = Duration.seconds(1)
 
     init(linger: Duration, apduSize: Int, maximumQueuedBytes: Int) {
         self.linger = linger
@@ -97,6 +103,7 @@ struct SourceProgram {
     /// one poll per APDU does not bound the rate. A full queue waits for the next turn the input is watched; the
     /// end of the input closes the session; a read error abandons the input and closes too.
     mutating func readInput(_ input: some Input, into engine: inout Source, at now: Instant) -> [ProgramOutput] {
+        if dataStart == nil { dataStart = now }
         do {
             var reads = 0
             repeat {
@@ -161,8 +168,20 @@ struct SourceProgram {
         case .nakReceived, .nakOutsideWindow:
             return []
         case .worstReceiver(let lossRate, let address):
-            return [.note(.source(.worstReceiver(address: address, lossRate: lossRate)))]
+            pendingWorstReceiver = .worstReceiver(address: address, lossRate: lossRate)
+            return []
         }
+    }
+
+    /// The latest worst-receiver change, once a second at most: OPT_CR reports change with every NAK, and a
+    /// line for each is noise (the statistics line shows the current value).
+    mutating func pendingNotes(at now: Instant) -> [ProgramOutput] {
+        guard let note = pendingWorstReceiver,
+            lastWorstReceiverNote.map({ now - $0 >= Self.worstReceiverInterval }) ?? true
+        else { return [] }
+        pendingWorstReceiver = nil
+        lastWorstReceiverNote = now
+        return [.note(.source(note))]
     }
 
     /// After the turn's events: the linger starts once the session is closing and the queue has drained, and ends
@@ -205,7 +224,31 @@ struct SourceProgram {
         }
     }
 
-    /// The statistics line. `accepted`: input bytes handed to the engine; those still queued have not been sent.
+    /// The statistics line with where the run is: the input's size, the ETA while sending (at the rate of the
+    /// data phase so far), the linger's remaining seconds, and the data phase's length for the summary's rate.
+    func sample(_ engine: Source, input: some Input, at now: Instant) -> StatisticsSample {
+        var sample = Self.sample(engine, accepted: input.bytesAccepted)
+        sample.totalBytes = input.totalBytes
+        if let dataStart {
+            let seconds = ((lingerStart ?? now) - dataStart).secondsValue
+            sample.dataSeconds = seconds
+            if case .sending = phase(engine), let total = input.totalBytes, sample.bytes > 0, seconds > 0.5 {
+                sample.etaSeconds = Double(max(0, total - sample.bytes)) / (Double(sample.bytes) / seconds)
+            }
+        }
+        switch phase(engine) {
+        case .sending: break
+        case .draining: sample.state = engine.resetCode == nil ? nil : "sending what was read"
+        case .lingering(let until):
+            sample.state = "lingering for repairs (\(formatDuration(max(0, (until - now).secondsValue))))"
+        case .abandoning: sample.state = "resetting the session"
+        case .stopped: sample.state = "stopped"
+        }
+        return sample
+    }
+
+    /// The statistics line's counters. `accepted`: input bytes handed to the engine; those still queued have not
+    /// been sent.
     static func sample(_ engine: Source, accepted: Int) -> StatisticsSample {
         let statistics = engine.statistics
         var sample = StatisticsSample(role: .source)
