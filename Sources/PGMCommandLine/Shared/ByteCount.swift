@@ -49,7 +49,7 @@ public enum ByteCount {
         for (unit, size) in [("GB", 1_000_000_000), ("MB", 1_000_000)] where bytes >= size && bytes % size == 0 {
             return "\(formatGrouped(bytes / size)) \(unit)"
         }
-        return "\(formatGrouped(bytes)) bytes"
+        return bytes == 1 ? "1 byte" : "\(formatGrouped(bytes)) bytes"
     }
 }
 

@@ -170,7 +170,9 @@ public final class StatisticsPrinter {
         }
         if sample.role == .networkElement { amount += " fwd" }
         if summary, let seconds = sample.dataSeconds {
-            fields.append((8, "\(amount) in \(formatDecimal(seconds, places: 1)) s at \(rate)"))
+            // Data that came in one go has no rate worth printing.
+            let at = sample.rateBitsPerSecond < 1 || seconds < 0.001 ? "" : " at \(rate)"
+            fields.append((8, "\(amount) in \(formatDecimal(seconds, places: 1)) s\(at)"))
         } else {
             fields.append((8, amount))
             fields.append((7, sample.state ?? rate))
