@@ -212,4 +212,27 @@ import Testing
             Array(pcap.prefix(4)) == [0x4d, 0x3c, 0xb2, 0xa1] || Array(pcap.prefix(4)) == [0xd4, 0xc3, 0xb2, 0xa1])
         #expect(outcome.standardError.split(separator: "\n").filter { $0.contains("SPM") }.count == 2)
     }
+
+    /// In a namespace lab: an interface that is down, or up without multicast, fails with 69 and a sentence
+    /// (before, the source sent into nothing and exited 0, and the receiver waited for ever).
+    @Test(.enabled(if: NamespaceLab.available, "needs root and ip"), .timeLimit(.minutes(1)))
+    func anInterfaceDownOrWithoutMulticastIsUnavailable() throws {
+        let lab = NamespaceLab()
+        defer { lab.tearDown() }
+        try lab.setUp(lossPercent: 0)
+        let link = "\(lab.prefix)a"
+        let exec = ["/usr/sbin/ip", "netns", "exec", lab.sourceNamespace]
+        let source = try SourceReceiveEndToEndTests.binary("pgm-source")
+        let receiver = try SourceReceiveEndToEndTests.binary("pgm-recv")
+        try NamespaceLab.run(["ip", "-n", lab.sourceNamespace, "link", "set", link, "down"])
+        let down = try SourceReceiveEndToEndTests.Child(exec + [source, "--interface", link, "/dev/null"])
+        let downOutcome = down.wait(seconds: 20)
+        #expect(downOutcome.status == 69)
+        #expect(downOutcome.standardError.contains("interface \(link) is down"), "\(downOutcome.standardError)")
+        try NamespaceLab.run(["ip", "-n", lab.sourceNamespace, "link", "set", link, "up", "multicast", "off"])
+        let plain = try SourceReceiveEndToEndTests.Child(exec + [receiver, "--interface", lab.sourceAddress])
+        let plainOutcome = plain.wait(seconds: 20)
+        #expect(plainOutcome.status == 69)
+        #expect(plainOutcome.standardError.contains("does not support multicast"), "\(plainOutcome.standardError)")
+    }
 }
