@@ -80,8 +80,8 @@ struct LossReport: Equatable, Sendable {
     /// Adds a range; returns the note to print now when no report went out in the last second.
     mutating func add(_ range: LostRange, at now: Instant) -> ReceiverNote? {
         totalPackets += range.packets
-        if let index = ranges.indices.last, ranges[index].absorb(range) {
-        } else {
+        let merged = ranges.indices.last.map { ranges[$0].absorb(range) } ?? false
+        if !merged {
             ranges.append(range)
             totalRanges += 1
         }

@@ -33,11 +33,6 @@ final class OutputWriter {
     /// Buffered bytes that trigger a write before the turn ends.
     static let flushBytes = 1 << 20
 
-    init(descriptor: Int32) {
-        destination = .standardOutput
-        self.descriptor = descriptor
-    }
-
     init(_ destination: Destination) {
         self.destination = destination
         if destination == .standardOutput { descriptor = 1 }

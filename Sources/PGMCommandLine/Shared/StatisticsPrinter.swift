@@ -2,7 +2,7 @@ import FoundationEssentials
 internal import Glibc
 public import PGMCore
 
-/// One statistics sample of a program, as printed once a second and at exit: with `--json` one object whose keys
+/// One statistics sample of a program, as printed every `--interval` and at exit: with `--json` one object whose keys
 /// are these properties' names in snake_case (optional ones only when set).
 public struct StatisticsSample: Encodable, Sendable {
     /// The JSON `type`: `statistics` for the periodic line, `summary` for the last one.
@@ -59,8 +59,8 @@ public struct StatisticsSample: Encodable, Sendable {
     public init(role: Role) { self.role = role }
 }
 
-/// Prints samples to stderr once a second: redrawn in place with `\r` on a terminal, one line each otherwise,
-/// JSON Lines with `--json`; ``finish(_:)`` prints the summary.
+/// Prints samples to stderr every `--interval` (none with `--quiet`): redrawn in place with `\r` on a terminal,
+/// one line each otherwise, JSON Lines with `--json`; ``finish(at:_:)`` prints the summary.
 public final class StatisticsPrinter {
     private let json: Bool
     /// `--quiet`: no periodic lines (events and the summary still print).
@@ -74,10 +74,6 @@ public final class StatisticsPrinter {
     private let write: (String) -> Void
     /// The `timestamp` of JSON lines: Unix time, or a test's fixed value.
     private let wallClock: () -> Double
-
-    public convenience init(json: Bool, interval: Duration = .seconds(1)) {
-        self.init(json: json, interval: interval, isTerminal: isatty(2) == 1, write: writeError)
-    }
 
     /// As `--json`, `--interval` and `--quiet` say.
     public convenience init(_ options: OutputOptions) {
