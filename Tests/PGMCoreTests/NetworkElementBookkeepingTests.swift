@@ -117,6 +117,7 @@ struct NetworkElementBookkeepingTests {
             "sessionsRejected": \.sessionsRejected, "spmsForwarded": \.spmsForwarded,
             "spmsStaleDropped": \.spmsStaleDropped, "spmsFromDownstreamDropped": \.spmsFromDownstreamDropped,
             "upstreamChanges": \.upstreamChanges, "odataForwarded": \.odataForwarded, "odataDropped": \.odataDropped,
+            "dataBytesForwarded": \.dataBytesForwarded,
             "rdataForwarded": \.rdataForwarded, "rdataCopiesSent": \.rdataCopiesSent,
             "rdataWithoutRepairStateDropped": \.rdataWithoutRepairStateDropped,
             "rdataMisroutedDropped": \.rdataMisroutedDropped, "naksReceived": \.naksReceived,
