@@ -49,7 +49,7 @@ struct APDULedger {
             return !log.closed
         case .peerDiscovered:
             log.discovered += 1
-        case .joined, .peerExpired, .offPathPackets, .pathChanged:
+        case .joined, .peerExpired, .offPathPackets, .pathChanged, .sessionReset:
             break
         }
         return false

@@ -220,7 +220,7 @@ public final class TopologyScenario {
         case .sessionClosed:
             if !results[index].closed { results[index].finishedAt = now }
             results[index].closed = true
-        case .peerDiscovered, .joined, .peerExpired, .offPathPackets, .pathChanged:
+        case .peerDiscovered, .joined, .peerExpired, .offPathPackets, .pathChanged, .sessionReset:
             break
         }
     }

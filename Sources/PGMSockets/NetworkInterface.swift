@@ -9,11 +9,26 @@ public struct NetworkInterface: Hashable, Sendable, CustomStringConvertible {
     /// The kernel's interface index (`if_nametoindex`), used for `ip_mreqn` and to tell arrivals apart.
     public var index: Int32
     public var address: IPv4Address
+    /// The kernel's `IFF_*` flags when the interface was listed (0 for one made by hand).
+    public var flags: UInt32
 
-    public init(name: String, index: Int32, address: IPv4Address) {
+    public init(name: String, index: Int32, address: IPv4Address, flags: UInt32 = 0) {
         self.name = name
         self.index = index
         self.address = address
+        self.flags = flags
+    }
+
+    public var isUp: Bool { flags & UInt32(IFF_UP) != 0 }
+    public var isLoopback: Bool { flags & UInt32(IFF_LOOPBACK) != 0 }
+    public var supportsMulticast: Bool { flags & UInt32(IFF_MULTICAST) != 0 }
+
+    /// Refuses an interface PGM cannot use: one that is down, or that does not do multicast (the loopback
+    /// interface, which Linux lists without IFF_MULTICAST, loops multicast back all the same). Sending on either
+    /// succeeds and reaches nobody, and joining on either never receives.
+    public func checkUsable() throws(NetworkConfigurationError) {
+        if !isUp { throw .interfaceDown(name) }
+        if !supportsMulticast && !isLoopback { throw .noMulticast(name) }
     }
 
     public var description: String { "\(name) (\(address))" }
@@ -47,7 +62,9 @@ public struct NetworkInterface: Hashable, Sendable, CustomStringConvertible {
             let address = socketAddress.withMemoryRebound(to: sockaddr_in.self, capacity: 1) {
                 IPv4Address(rawValue: UInt32(bigEndian: $0.pointee.sin_addr.s_addr))
             }
-            result.append(NetworkInterface(name: name, index: Int32(if_nametoindex(name)), address: address))
+            result.append(
+                NetworkInterface(
+                    name: name, index: Int32(if_nametoindex(name)), address: address, flags: entry.pointee.ifa_flags))
         }
         return result
     }

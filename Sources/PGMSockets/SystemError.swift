@@ -43,12 +43,23 @@ public enum NetworkConfigurationError: Error, Equatable, Sendable, CustomStringC
     case noIPv4Address(interface: String)
     /// The group is not an IPv4 multicast address.
     case notMulticast(String)
+    /// The interface is administratively down.
+    case interfaceDown(String)
+    /// The interface does not do multicast (no IFF_MULTICAST, and not the loopback interface).
+    case noMulticast(String)
+    /// The same interface named twice (by name or address) where different ones are needed.
+    case duplicateInterface(String, as: String)
 
     public var description: String {
         switch self {
         case .interfaceNotFound(let name): "no interface named or addressed \(name)"
         case .noIPv4Address(let name): "interface \(name) has no IPv4 address"
         case .notMulticast(let group): "\(group) is not an IPv4 multicast group (224.0.0.0/4)"
+        case .interfaceDown(let name):
+            "interface \(name) is down: nothing sent on it would arrive (bring it up with 'ip link set \(name) up')"
+        case .noMulticast(let name): "interface \(name) does not support multicast (its IFF_MULTICAST flag is off)"
+        case .duplicateInterface(let first, let second):
+            "\(second) is the same interface as \(first): name each interface once"
         }
     }
 }

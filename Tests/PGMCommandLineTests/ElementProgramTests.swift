@@ -73,6 +73,36 @@ import Testing
     }
 
     /// `dropped` counts what any of the element's rules dropped: here a NAK for a session it never learned.
+    /// pgm-ne's statistics count what it forwards: payload bytes and data packets (the issue saw `0 B`).
+    @Test func forwardedBytesAndPacketsAreCounted() {
+        var engine = NetworkElement(
+            configuration: NetworkElement.Configuration(
+                interfaces: [
+                    NetworkElement.Interface(id: InterfaceID(0), address: .ipv4(IPv4Address(198, 18, 1, 1))),
+                    NetworkElement.Interface(id: InterfaceID(1), address: .ipv4(IPv4Address(198, 18, 2, 1))),
+                ],
+                upstream: InterfaceID(0)
+            )
+        )
+        for sequence: UInt32 in 1...3 {
+            let data = DataPacket(
+                sequence: SequenceNumber(sequence), trail: SequenceNumber(1),
+                payload: [UInt8](repeating: 7, count: 1000)[...])
+            engine.receive(
+                Packet(tsi: tsi, dataDestinationPort: 7500, body: .odata(data)),
+                arrival: Arrival(
+                    source: .ipv4(IPv4Address(198, 18, 1, 10)),
+                    destination: .ipv4(IPv4Address(239, 192, 0, 1)),
+                    interface: InterfaceID(0)
+                ),
+                at: .zero
+            )
+        }
+        let sample = ElementProgram.sample(engine)
+        #expect(sample.bytes == 3000 && sample.packets == 3)
+        #expect(StatisticsPrinter.text(sample).hasPrefix("0.0 s  3.00 kB fwd  0 bit/s  3 pkts"))
+    }
+
     @Test func droppedCountsEveryDrop() {
         var engine = NetworkElement(
             configuration: NetworkElement.Configuration(

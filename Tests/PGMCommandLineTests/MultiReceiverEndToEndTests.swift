@@ -80,7 +80,7 @@ import Testing
             let fields = try Self.summary(outcome.standardError)
             #expect(fields["unrecoverable"] as? Int == 0)
             #expect(fields["bytes"] as? Int == Self.largeBytes)
-            #expect(Self.jsonLines(outcome.standardError, type: "joined").map { $0["late"] as? String } == ["false"])
+            #expect(Self.jsonLines(outcome.standardError, type: "joined").map { $0["late"] as? Bool } == [false])
         }
         #expect((try Self.summary(received[2].standardError)["naks"] as? Int ?? 0) > 0, "the lossy receiver NAKed")
     }

@@ -16,9 +16,9 @@ import Testing
 
     static func printer(json: Bool, terminal: Bool = false) -> (StatisticsPrinter, Transcript) {
         let transcript = Transcript()
-        let printer = StatisticsPrinter(json: json, interval: .seconds(1), isTerminal: terminal) {
-            transcript.text += $0
-        }
+        let printer = StatisticsPrinter(
+            json: json, interval: .seconds(1), isTerminal: terminal, wallClock: { 1_796_400_000.125 }
+        ) { transcript.text += $0 }
         return (printer, transcript)
     }
 
@@ -116,7 +116,8 @@ import Testing
                     interfaceName: "eth0",
                     transport: "UDP port 3056",
                     apduSize: 22_784,
-                    window: "window 4 s at 100 Mbit/s = 50,000,000 bytes"
+                    window: "window 4 s at 100 Mbit/s = 50 MB",
+                    windowBytes: 50_000_000
                 )
             )
         ]
@@ -210,13 +211,13 @@ import Testing
     @Test func sourceStatisticsJSONLines() {
         #expect(
             Self.samples(Self.sourceSample(), json: true) == [
-                #"{"bytes":12345678,"elapsed_seconds":2,"loss_rate":0.0002247443532981234,"messages":543,"#
-                    + #""naks":3,"ncfs":3,"packets":8901,"rate_bits_per_second":49382712,"repairs":2,"role":"source","#
-                    + #""type":"statistics","unrecoverable":0,"worst_receiver":"198.18.2.10","#
+                #"{"bytes":12345678,"elapsed_seconds":2,"loss_rate":0.0002247443532981234,"messages":543,"naks":3,"#
+                    + #""ncfs":3,"packets":8901,"rate_bits_per_second":49382712,"repairs":2,"role":"source","#
+                    + #""timestamp":1796400000.125,"type":"statistics","unrecoverable":0,"worst_receiver":"198.18.2.10","#
                     + #""worst_receiver_loss_rate":0.0123}"#,
-                #"{"bytes":12345678,"elapsed_seconds":3,"loss_rate":0.0002247443532981234,"messages":543,"#
-                    + #""naks":3,"ncfs":3,"packets":8901,"rate_bits_per_second":32921808,"repairs":2,"role":"source","#
-                    + #""type":"summary","unrecoverable":0,"worst_receiver":"198.18.2.10","#
+                #"{"bytes":12345678,"elapsed_seconds":3,"loss_rate":0.0002247443532981234,"messages":543,"naks":3,"#
+                    + #""ncfs":3,"packets":8901,"rate_bits_per_second":32921808,"repairs":2,"role":"source","#
+                    + #""timestamp":1796400000.125,"type":"summary","unrecoverable":0,"worst_receiver":"198.18.2.10","#
                     + #""worst_receiver_loss_rate":0.0123}"#,
                 "",
             ]
@@ -226,10 +227,8 @@ import Testing
     @Test func sourceStatisticsTextLines() {
         #expect(
             Self.samples(Self.sourceSample(), json: false) == [
-                #"2.0 s  49.4 Mbit/s  12,345,678 B  8,901 pkts  NAK 3  NCF 3  RDATA 2  loss 0.02%  "#
-                    + #"unrecoverable 0  worst receiver 1.23% 198.18.2.10"#,
-                #"total 3.0 s  32.9 Mbit/s  12,345,678 B  8,901 pkts  NAK 3  NCF 3  RDATA 2  loss 0.02%  "#
-                    + #"unrecoverable 0  worst receiver 1.23% 198.18.2.10"#,
+                #"2.0 s  12.3 MB  49.4 Mbit/s  NAK 3  RDATA 2  worst rx 1.23%"#,
+                #"total 3.0 s  12.3 MB  32.9 Mbit/s  NAK 3  RDATA 2  worst rx 1.23%"#,
                 "",
             ]
         )
@@ -241,10 +240,10 @@ import Testing
             Self.samples(Self.receiverSample(role: .receiver), json: true) == [
                 #"{"bytes":20000000,"data_seconds":2.25,"elapsed_seconds":2,"loss_rate":0.000853,"messages":878,"#
                     + #""naks":12,"ncfs":11,"packets":14045,"rate_bits_per_second":80000000,"repairs":12,"#
-                    + #""role":"receiver","type":"statistics","unrecoverable":0}"#,
+                    + #""role":"receiver","timestamp":1796400000.125,"type":"statistics","unrecoverable":0}"#,
                 #"{"bytes":20000000,"data_seconds":2.25,"elapsed_seconds":3,"loss_rate":0.000853,"messages":878,"#
-                    + #""naks":12,"ncfs":11,"packets":14045,"rate_bits_per_second":53333333.333333336,"repairs":12,"#
-                    + #""role":"receiver","type":"summary","unrecoverable":0}"#,
+                    + #""naks":12,"ncfs":11,"packets":14045,"rate_bits_per_second":71111111.1111111,"repairs":12,"#
+                    + #""role":"receiver","timestamp":1796400000.125,"type":"summary","unrecoverable":0}"#,
                 "",
             ]
         )
@@ -253,10 +252,8 @@ import Testing
     @Test func receiverStatisticsTextLines() {
         #expect(
             Self.samples(Self.receiverSample(role: .receiver), json: false) == [
-                #"2.0 s  80 Mbit/s  20,000,000 B  14,045 pkts  NAK 12  NCF 11  RDATA 12  loss 0.09%  "#
-                    + #"unrecoverable 0"#,
-                #"total 3.0 s  53.3 Mbit/s  20,000,000 B  14,045 pkts  NAK 12  NCF 11  RDATA 12  loss 0.09%  "#
-                    + #"unrecoverable 0"#,
+                #"2.0 s  20.0 MB  80 Mbit/s  NAK 12  RDATA 12  loss 0.09%"#,
+                #"total 3.0 s  20.0 MB in 2.3 s at 71.1 Mbit/s  NAK 12  RDATA 12  loss 0.09%"#,
                 "",
             ]
         )
@@ -268,10 +265,10 @@ import Testing
             Self.samples(Self.receiverSample(role: .dlr), json: true) == [
                 #"{"bytes":20000000,"data_seconds":2.25,"elapsed_seconds":2,"loss_rate":0.000853,"messages":878,"#
                     + #""naks":12,"ncfs":11,"packets":14045,"rate_bits_per_second":80000000,"repairs":12,"role":"dlr","#
-                    + #""type":"statistics","unrecoverable":0}"#,
+                    + #""timestamp":1796400000.125,"type":"statistics","unrecoverable":0}"#,
                 #"{"bytes":20000000,"data_seconds":2.25,"elapsed_seconds":3,"loss_rate":0.000853,"messages":878,"#
-                    + #""naks":12,"ncfs":11,"packets":14045,"rate_bits_per_second":53333333.333333336,"repairs":12,"#
-                    + #""role":"dlr","type":"summary","unrecoverable":0}"#,
+                    + #""naks":12,"ncfs":11,"packets":14045,"rate_bits_per_second":71111111.1111111,"repairs":12,"#
+                    + #""role":"dlr","timestamp":1796400000.125,"type":"summary","unrecoverable":0}"#,
                 "",
             ]
         )
@@ -280,10 +277,8 @@ import Testing
     @Test func dlrStatisticsTextLines() {
         #expect(
             Self.samples(Self.receiverSample(role: .dlr), json: false) == [
-                #"2.0 s  80 Mbit/s  20,000,000 B  14,045 pkts  NAK 12  NCF 11  RDATA 12  loss 0.09%  "#
-                    + #"unrecoverable 0"#,
-                #"total 3.0 s  53.3 Mbit/s  20,000,000 B  14,045 pkts  NAK 12  NCF 11  RDATA 12  loss 0.09%  "#
-                    + #"unrecoverable 0"#,
+                #"2.0 s  20.0 MB  80 Mbit/s  NAK 12  RDATA 12  loss 0.09%"#,
+                #"total 3.0 s  20.0 MB in 2.3 s at 71.1 Mbit/s  NAK 12  RDATA 12  loss 0.09%"#,
                 "",
             ]
         )
@@ -301,7 +296,7 @@ import Testing
                     + #""repairs_resent_from_copies":0,"sessions":1,"spmrs_received":0,"spms_forwarded":5,"#
                     + #""worst_loss_rate":0.5,"worst_receiver":"198.18.2.10"},"loss_rate":0,"messages":0,"naks":40,"#
                     + #""ncfs":40,"packets":30120,"rate_bits_per_second":0,"repairs":31,"role":"network_element","#
-                    + #""type":"statistics","unrecoverable":0}"#,
+                    + #""timestamp":1796400000.125,"type":"statistics","unrecoverable":0}"#,
                 #"{"bytes":0,"elapsed_seconds":3,"element":{"dropped":7,"losses_detected":2,"nak_repeats":0,"#
                     + #""nak_sequences_answered_from_copies":0,"nak_sequences_forwarded":31,"naks_eliminated":9,"#
                     + #""naks_forwarded":31,"naks_received":40,"naks_redirected":0,"ncfs_received":0,"ncfs_sent":40,"#
@@ -310,7 +305,7 @@ import Testing
                     + #""repairs_resent_from_copies":0,"sessions":1,"spmrs_received":0,"spms_forwarded":5,"#
                     + #""worst_loss_rate":0.5,"worst_receiver":"198.18.2.10"},"loss_rate":0,"messages":0,"naks":40,"#
                     + #""ncfs":40,"packets":30120,"rate_bits_per_second":0,"repairs":31,"role":"network_element","#
-                    + #""type":"summary","unrecoverable":0}"#,
+                    + #""timestamp":1796400000.125,"type":"summary","unrecoverable":0}"#,
                 "",
             ]
         )
@@ -319,8 +314,8 @@ import Testing
     @Test func elementStatisticsTextLines() {
         #expect(
             Self.samples(Self.elementSample(), json: false) == [
-                #"2.0 s  0 bit/s  0 B  30,120 pkts  NAK 40  NCF 40  RDATA 31  loss 0.00%  unrecoverable 0"#,
-                #"total 3.0 s  0 bit/s  0 B  30,120 pkts  NAK 40  NCF 40  RDATA 31  loss 0.00%  unrecoverable 0"#,
+                #"2.0 s  0 B fwd  0 bit/s  30,120 pkts  NAK 40  RDATA 31"#,
+                #"total 3.0 s  0 B fwd  0 bit/s  30,120 pkts  NAK 40  RDATA 31"#,
                 "",
             ]
         )
@@ -330,9 +325,8 @@ import Testing
     @Test func sourceEventsJSONLines() {
         #expect(
             Self.notes(Self.sourceNotes(), json: true) == [
-                #"{"group":"239.192.0.1","interface":"eth0","tsi":"c6:12:00:01:ab:cd.4000","type":"start","#
-                    + #""window":"window 4 s at 100 Mbit\/s = 50,000,000 bytes"}"#,
-                #"{"address":"198.18.1.10","loss_rate":"0.0123","type":"worst_receiver"}"#,
+                #"{"apdu_size":22784,"group":"239.192.0.1","interface":"eth0","timestamp":1796400000.125,"#
+                    + #""tsi":"c6:12:00:01:ab:cd.4000","type":"start","window":50000000}"#,
                 "",
             ]
         )
@@ -341,9 +335,8 @@ import Testing
     @Test func sourceEventsTextLines() {
         #expect(
             Self.notes(Self.sourceNotes(), json: false) == [
-                #"pgm-source: TSI c6:12:00:01:ab:cd.4000 to 239.192.0.1:7500 on eth0 (198.18.1.10), "#
-                    + #"UDP port 3056, APDUs up to 22,784 bytes; window 4 s at 100 Mbit/s = 50,000,000 bytes"#,
-                #"pgm-source: worst receiver 198.18.1.10 reports 1.23% loss"#,
+                #"pgm-source: TSI c6:12:00:01:ab:cd.4000 to 239.192.0.1:7500 on eth0 (198.18.1.10), UDP port 3056,"#
+                    + #" APDUs up to 22,784 bytes; window 4 s at 100 Mbit/s = 50 MB"#,
                 "",
             ]
         )
@@ -353,24 +346,30 @@ import Testing
     @Test func receiverEventsJSONLines() {
         #expect(
             Self.notes(Self.receiverNotes(), json: true) == [
-                #"{"group":"239.192.0.1","interface":"eth0","type":"start"}"#,
-                #"{"source":"198.18.1.10","tsi":"c6:12:00:01:ab:cd.4000","type":"session"}"#,
-                #"{"first_sequence":"4711","late":"true","output_offset":"0","tsi":"c6:12:00:01:ab:cd.4000","#
-                    + #""type":"joined"}"#,
-                #"{"source":"198.18.1.11","tsi":"c6:12:00:02:00:01.4001","type":"ignored_session"}"#,
-                #"{"first":"10","last":"12","reason":"retriesExhausted","type":"unrecoverable"}"#,
-                #"{"first":"20","last":"20","reason":"windowAdvanced","type":"unrecoverable"}"#,
-                #"{"output_offset":"3","tsi":"c6:12:00:01:ab:cd.4000","type":"expired"}"#,
-                #"{"dropped_bytes":"0","output_offset":"3","source":"198.18.1.11","#
+                #"{"group":"239.192.0.1","interface":"eth0","timestamp":1796400000.125,"type":"start"}"#,
+                #"{"source":"198.18.1.10","timestamp":1796400000.125,"tsi":"c6:12:00:01:ab:cd.4000","#
+                    + #""type":"session"}"#,
+                #"{"first_sequence":4711,"late":true,"output_offset":0,"timestamp":1796400000.125,"#
+                    + #""tsi":"c6:12:00:01:ab:cd.4000","type":"joined"}"#,
+                #"{"source":"198.18.1.11","timestamp":1796400000.125,"tsi":"c6:12:00:02:00:01.4001","#
+                    + #""type":"ignored_session"}"#,
+                #"{"first":10,"last":12,"output_offset":3,"packets":3,"ranges":[{"first":10,"last":12,"#
+                    + #""output_offset":3,"packets":3,"reason":"retriesExhausted"}],"reason":"retriesExhausted","#
+                    + #""timestamp":1796400000.125,"type":"unrecoverable"}"#,
+                #"{"output_offset":3,"timestamp":1796400000.125,"tsi":"c6:12:00:01:ab:cd.4000","type":"expired"}"#,
+                #"{"dropped_bytes":0,"output_offset":3,"source":"198.18.1.11","timestamp":1796400000.125,"#
                     + #""tsi":"c6:12:00:02:00:01.4001","type":"follow"}"#,
-                #"{"first_sequence":"1","late":"false","output_offset":"3","tsi":"c6:12:00:02:00:01.4001","#
-                    + #""type":"joined"}"#,
-                #"{"message":"output","type":"error"}"#,
-                #"{"type":"timeout"}"#,
-                #"{"source":"198.18.1.10","tsi":"c6:12:00:01:ab:cd.4000","type":"session"}"#,
-                #"{"output_offset":"0","tsi":"c6:12:00:01:ab:cd.4000","type":"session_closed"}"#,
-                #"{"output_offset":"0","type":"waiting"}"#,
-                #"{"source":"198.18.1.10","tsi":"c6:12:00:01:ab:cd.4000","type":"ignored_session"}"#,
+                #"{"first_sequence":1,"late":false,"output_offset":3,"timestamp":1796400000.125,"#
+                    + #""tsi":"c6:12:00:02:00:01.4001","type":"joined"}"#,
+                #"{"message":"output","reason":"Broken pipe","timestamp":1796400000.125,"type":"error"}"#,
+                #"{"seconds":20,"timestamp":1796400000.125,"type":"timeout"}"#,
+                #"{"source":"198.18.1.10","timestamp":1796400000.125,"tsi":"c6:12:00:01:ab:cd.4000","#
+                    + #""type":"session"}"#,
+                #"{"output_offset":0,"timestamp":1796400000.125,"tsi":"c6:12:00:01:ab:cd.4000","#
+                    + #""type":"session_closed"}"#,
+                #"{"output_offset":0,"timestamp":1796400000.125,"type":"waiting"}"#,
+                #"{"source":"198.18.1.10","timestamp":1796400000.125,"tsi":"c6:12:00:01:ab:cd.4000","#
+                    + #""type":"ignored_session"}"#,
                 "",
             ]
         )
@@ -381,13 +380,12 @@ import Testing
             Self.notes(Self.receiverNotes(), json: false) == [
                 #"pgm-recv: joined 239.192.0.1:7500 on eth0 (198.18.1.10), native"#,
                 #"pgm-recv: session c6:12:00:01:ab:cd.4000 from 198.18.1.10"#,
-                #"pgm-recv: joined session c6:12:00:01:ab:cd.4000 mid-stream: delivering from sequence 4711 "#
-                    + #"(the first whole APDU at or after it) at output byte 0; earlier data of this session is not "#
-                    + #"delivered"#,
-                #"pgm-recv: ignoring session c6:12:00:02:00:01.4001 from 198.18.1.11 while "#
-                    + #"c6:12:00:01:ab:cd.4000 lasts (kept to follow if it ends)"#,
-                #"pgm-recv: unrecoverable: sequence numbers 10-12 (retriesExhausted)"#,
-                #"pgm-recv: unrecoverable: sequence number 20 (windowAdvanced)"#,
+                #"pgm-recv: joined session c6:12:00:01:ab:cd.4000 mid-stream: delivering from sequence 4711 (the "#
+                    + #"first whole APDU at or after it) at output byte 0; earlier data of this session is not delivered"#,
+                #"pgm-recv: ignoring session c6:12:00:02:00:01.4001 from 198.18.1.11 while c6:12:00:01:ab:cd.4000 "#
+                    + #"lasts (kept to follow if it ends)"#,
+                #"pgm-recv: unrecoverable: 3 packets missing from the output (sequences 10–12 at output byte 3): "#
+                    + #"no repair came after repeated NAKs"#,
                 #"pgm-recv: session c6:12:00:01:ab:cd.4000 went silent and expired without closing"#,
                 #"pgm-recv: following session c6:12:00:02:00:01.4001 from 198.18.1.11 at output byte 3"#,
                 #"pgm-recv: joined session c6:12:00:02:00:01.4001 at its start, sequence 1, at output byte 3"#,
@@ -407,13 +405,17 @@ import Testing
     @Test func elementEventsJSONLines() {
         #expect(
             Self.notes(Self.elementNotes(), json: true) == [
-                #"{"downstream":"a","group":"239.192.0.1","type":"start","upstream":"core"}"#,
-                #"{"neighbor":"198.18.1.10","tsi":"c6:12:00:01:ab:cd.4000","type":"session","upstream":"core"}"#,
-                #"{"neighbor":"198.18.1.10","tsi":"c6:12:00:01:ab:cd.4000","type":"upstream_changed","#
-                    + #""upstream":"a"}"#,
-                #"{"address":"198.18.2.20","interface":"a","tsi":"c6:12:00:01:ab:cd.4000","type":"dlr"}"#,
-                #"{"address":"198.18.2.20","tsi":"c6:12:00:01:ab:cd.4000","type":"dlr_dropped"}"#,
-                #"{"tsi":"c6:12:00:01:ab:cd.4000","type":"session_expired"}"#,
+                #"{"downstream":"a","group":"239.192.0.1","timestamp":1796400000.125,"type":"start","#
+                    + #""upstream":"core"}"#,
+                #"{"neighbor":"198.18.1.10","timestamp":1796400000.125,"tsi":"c6:12:00:01:ab:cd.4000","#
+                    + #""type":"session","upstream":"core"}"#,
+                #"{"neighbor":"198.18.1.10","timestamp":1796400000.125,"tsi":"c6:12:00:01:ab:cd.4000","#
+                    + #""type":"upstream_changed","upstream":"a"}"#,
+                #"{"address":"198.18.2.20","interface":"a","timestamp":1796400000.125,"#
+                    + #""tsi":"c6:12:00:01:ab:cd.4000","type":"dlr"}"#,
+                #"{"address":"198.18.2.20","timestamp":1796400000.125,"tsi":"c6:12:00:01:ab:cd.4000","#
+                    + #""type":"dlr_dropped"}"#,
+                #"{"timestamp":1796400000.125,"tsi":"c6:12:00:01:ab:cd.4000","type":"session_expired"}"#,
                 "",
             ]
         )
@@ -442,18 +444,19 @@ import Testing
         ]
         #expect(
             Self.notes(notes, json: false) == [
-                #"pgm-recv: following session c6:12:00:02:00:01.4001 from 198.18.1.10 at output byte 1000; "#
-                    + #"its first 3145728 bytes were not kept (more than 67108864 bytes waited)"#,
-                #"pgm-recv: ignoring session c6:12:00:02:00:01.4001 from 198.18.1.10 while another lasts "#
-                    + #"(kept to follow if it ends)"#,
+                #"pgm-recv: following session c6:12:00:02:00:01.4001 from 198.18.1.10 at output byte 1000; its "#
+                    + #"first 3145728 bytes were not kept (more than 67108864 bytes waited)"#,
+                #"pgm-recv: ignoring session c6:12:00:02:00:01.4001 from 198.18.1.10 while another lasts (kept to "#
+                    + #"follow if it ends)"#,
                 "",
             ]
         )
         #expect(
             Self.notes(notes, json: true) == [
-                #"{"dropped_bytes":"3145728","output_offset":"1000","source":"198.18.1.10","#
+                #"{"dropped_bytes":3145728,"output_offset":1000,"source":"198.18.1.10","timestamp":1796400000.125,"#
                     + #""tsi":"c6:12:00:02:00:01.4001","type":"follow"}"#,
-                #"{"source":"198.18.1.10","tsi":"c6:12:00:02:00:01.4001","type":"ignored_session"}"#,
+                #"{"source":"198.18.1.10","timestamp":1796400000.125,"tsi":"c6:12:00:02:00:01.4001","#
+                    + #""type":"ignored_session"}"#,
                 "",
             ]
         )
@@ -463,10 +466,7 @@ import Testing
     @Test func aTerminalRedrawsTheLine() {
         #expect(
             Self.samples(Self.sourceSample(), json: false, terminal: true) == [
-                "\r\u{1B}[K2.0 s  49.4 Mbit/s  12,345,678 B  8,901 pkts  NAK 3  NCF 3  RDATA 2  loss 0.02%  "
-                    + "unrecoverable 0  worst receiver 1.23% 198.18.2.10"
-                    + "\r\u{1B}[Ktotal 3.0 s  32.9 Mbit/s  12,345,678 B  8,901 pkts  NAK 3  NCF 3  RDATA 2  "
-                    + "loss 0.02%  unrecoverable 0  worst receiver 1.23% 198.18.2.10",
+                "\r\u{1B}[K2.0 s  12.3 MB  49.4 Mbit/s  NAK 3  RDATA 2  worst rx 1.23%\r\u{1B}[Ktotal 3.0 s  12.3 MB  32.9 Mbit/s  NAK 3  RDATA 2  worst rx 1.23%",
                 "",
             ]
         )

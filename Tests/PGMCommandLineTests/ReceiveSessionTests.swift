@@ -12,7 +12,7 @@ import Testing
     let third = TSI(gsi: GSI(rawValue: 3), sourcePort: 3)
     let address = NLA.ipv4(IPv4Address(198, 18, 0, 1))
 
-    func notes(_ actions: [ReceiveSession.Action]) -> [[String: String]] {
+    func notes(_ actions: [ReceiveSession.Action]) -> [[String: JSONValue]] {
         actions.compactMap { if case .note(let note) = $0 { note.printed.json } else { nil } }
     }
 
@@ -28,13 +28,13 @@ import Testing
         #expect(
             notes(actions) == [
                 [
-                    "type": "joined", "tsi": "\(first)", "first_sequence": "4711", "late": "true", "output_offset": "0",
+                    "type": "joined", "tsi": "\(first)", "first_sequence": 4711, "late": true, "output_offset": 0,
                 ]
             ]
         )
         #expect(texts(actions).first?.contains("mid-stream: delivering from sequence 4711") == true)
         let start = session.handle(.joined(first, firstSequence: SequenceNumber(1), lateJoin: false))
-        #expect(notes(start).first?["late"] == "false")
+        #expect(notes(start).first?["late"] == false)
         #expect(texts(start).first?.contains("at its start") == true)
     }
 
@@ -52,30 +52,63 @@ import Testing
         #expect(session.handle(.data(second, bytes: [8, 9])) == [])
         let actions = session.handle(.peerExpired(first))
         #expect(notes(actions).map { $0["type"] } == ["expired", "follow", "joined"])
-        #expect(notes(actions)[0] == ["type": "expired", "tsi": "\(first)", "output_offset": "3"])
+        #expect(notes(actions)[0] == ["type": "expired", "tsi": "\(first)", "output_offset": 3])
         #expect(
             notes(actions)[1] == [
-                "type": "follow", "tsi": "\(second)", "source": "\(address)", "output_offset": "3",
-                "dropped_bytes": "0",
+                "type": "follow", "tsi": "\(second)", "source": "\(address)", "output_offset": 3,
+                "dropped_bytes": 0,
             ]
         )
-        #expect(notes(actions)[2]["output_offset"] == "3")
+        #expect(notes(actions)[2]["output_offset"] == 3)
         #expect(actions.filter { if case .write = $0 { true } else { false } } == [.write([7]), .write([8, 9])])
         #expect(session.selected == second)
         #expect(session.handle(.data(first, bytes: [0])) == [], "the expired session's TSI is not news")
         #expect(session.handle(.sessionClosed(second)) == [.closed])
     }
 
-    /// With nothing else on the group an expired session leaves pgm-recv waiting, as at start-up, and the next
-    /// session to appear is taken.
-    @Test func withNoOtherSessionAnExpiryWaitsForTheNextOne() {
-        var session = ReceiveSession(wanted: nil)
+    /// With nothing else on the group an expired session ends pgm-recv (the source is gone: the transfer was cut
+    /// short); with --follow it waits, as at start-up, and the next session to appear is taken.
+    @Test func withNoOtherSessionAnExpiryEndsTheRunOrWithFollowWaits() {
+        var plain = ReceiveSession(wanted: nil)
+        _ = plain.handle(.peerDiscovered(first, source: address))
+        let ended = plain.handle(.peerExpired(first))
+        #expect(notes(ended).map { $0["type"] } == ["expired"])
+        #expect(ended.last == .ended && plain.sessionsCutShort == 1)
+
+        var session = ReceiveSession(wanted: nil, follow: true)
         _ = session.handle(.peerDiscovered(first, source: address))
         let actions = session.handle(.peerExpired(first))
         #expect(notes(actions).map { $0["type"] } == ["expired", "waiting"])
-        #expect(!actions.contains(.closed))
+        #expect(!actions.contains(.closed) && !actions.contains(.ended))
         #expect(notes(session.handle(.peerDiscovered(third, source: address))).first?["type"] == "session")
         #expect(session.handle(.data(third, bytes: [5])) == [.write([5])])
+        #expect(session.sessionsCutShort == 1)
+    }
+
+    /// OPT_RST ends the session as an expiry does: the note names the reset and the output byte it stopped at,
+    /// a candidate is followed, and without one the run ends; the reset session's stragglers are ignored.
+    @Test func aResetEndsTheSessionLikeAnExpiry() {
+        var plain = ReceiveSession(wanted: nil)
+        _ = plain.handle(.peerDiscovered(first, source: address))
+        _ = plain.handle(.data(first, bytes: [1, 2]))
+        let ended = plain.handle(.sessionReset(first, errorCode: 2))
+        #expect(
+            texts(ended) == [
+                "session \(first) was reset by its source (OPT_RST, code 2: SIGINT) after 2 bytes of output: the "
+                    + "transfer was cut short"
+            ])
+        #expect(ended.last == .ended && plain.sessionsCutShort == 1)
+        #expect(plain.handle(.peerExpired(first)) == [], "the reset session's expiry later is not news")
+
+        var restarted = ReceiveSession(wanted: nil)
+        _ = restarted.handle(.peerDiscovered(first, source: address))
+        _ = restarted.handle(.peerDiscovered(second, source: address))
+        _ = restarted.handle(.data(second, bytes: [7]))
+        let followed = restarted.handle(.sessionReset(first, errorCode: 0))
+        #expect(notes(followed).map { $0["type"] } == ["reset", "follow"])
+        #expect(followed.contains(.write([7])) && !followed.contains(.ended))
+        #expect(restarted.handle(.sessionClosed(second)) == [.closed])
+        #expect(restarted.sessionsCutShort == 1)
     }
 
     /// OPT_FIN ends pgm-recv unless --follow; with it, the next session follows and the closed one's stragglers
@@ -92,8 +125,8 @@ import Testing
         let closed = following.handle(.sessionClosed(first))
         #expect(
             notes(closed) == [
-                ["type": "session_closed", "tsi": "\(first)", "output_offset": "1"],
-                ["type": "waiting", "output_offset": "1"],
+                ["type": "session_closed", "tsi": "\(first)", "output_offset": 1],
+                ["type": "waiting", "output_offset": 1],
             ]
         )
         #expect(
@@ -107,9 +140,15 @@ import Testing
         #expect(following.lostSequences == 0)
     }
 
-    /// --tsi pins one session: others are never followed, even when it expires.
+    /// --tsi pins one session: others are never followed, even when it expires (the run ends; with --follow the
+    /// same session is waited for).
     @Test func tsiPinsOneSessionAcrossExpiry() {
-        var session = ReceiveSession(wanted: first)
+        var plain = ReceiveSession(wanted: first)
+        _ = plain.handle(.peerDiscovered(first, source: address))
+        _ = plain.handle(.peerDiscovered(second, source: address))
+        #expect(plain.handle(.peerExpired(first)).last == .ended)
+
+        var session = ReceiveSession(wanted: first, follow: true)
         _ = session.handle(.peerDiscovered(first, source: address))
         _ = session.handle(.peerDiscovered(second, source: address))
         _ = session.handle(.data(second, bytes: [2]))
@@ -132,6 +171,6 @@ import Testing
         let actions = session.handle(.peerExpired(first))
         let written = actions.reduce(0) { if case .write(let bytes) = $1 { $0 + bytes.count } else { $0 } }
         #expect(written == ReceiveSession.candidateBufferBytes)
-        #expect(notes(actions)[1]["dropped_bytes"] == "\(3 << 20)")
+        #expect(notes(actions)[1]["dropped_bytes"] == .number(Double(3 << 20)))
     }
 }

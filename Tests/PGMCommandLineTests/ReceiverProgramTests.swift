@@ -1,3 +1,4 @@
+import Glibc
 import PGMCore
 import PGMWire
 import Testing
@@ -5,8 +6,9 @@ import Testing
 @testable import PGMCommandLine
 
 /// pgm-recv's lifecycle in-process, fed engine events and instants: how each way of ending sets the exit code
-/// (OPT_FIN 0, unrecoverable loss 3, `--timeout` and a failed write 1, SIGINT/SIGTERM 0 or 3), what keeps it
-/// going (`--follow`, an expired session followed by the next), a DLR's linger, and the lines it prints.
+/// (OPT_FIN 0, unrecoverable loss 3, OPT_RST or expiry 4, `--timeout` and a failed write 1, SIGINT/SIGTERM 130/143),
+/// what keeps it going (`--follow`, an expired session followed by the next), a DLR's linger, and the lines it
+/// prints.
 @Suite struct ReceiverProgramTests {
     let first = TSI(gsi: GSI(rawValue: 0xC612_0001_0001), sourcePort: 1)
     let second = TSI(gsi: GSI(rawValue: 0xC612_0001_0002), sourcePort: 2)
@@ -48,13 +50,16 @@ import Testing
         let closed = program.handle(.sessionClosed(first), at: Self.t0)
         #expect(closed == Handled())
         #expect(program.isStopped && program.exitCode == .success)
-        #expect(program.closingLines == [])
+        #expect(program.closingNotes == [])
     }
 
-    /// Unrecoverable ranges are named as they happen and again after the summary; the exit code is 3.
+    /// Unrecoverable ranges are named in words with their place in the output, at most one line a second (a burst
+    /// is one line with its count, first and last range; adjacent ranges merge), and in all after the summary;
+    /// the exit code is 3.
     @Test func unrecoverableLossExitsThree() {
         var program = program()
         _ = program.handle(.peerDiscovered(first, source: address), at: Self.t0)
+        _ = program.handle(.data(first, bytes: [1, 2, 3]), at: Self.t0)
         let lost = program.handle(
             .unrecoverable(first, first: SequenceNumber(10), last: SequenceNumber(12), reason: .retriesExhausted),
             at: Self.t0
@@ -62,19 +67,57 @@ import Testing
         #expect(
             notes(lost) == [
                 PrintedNote(
-                    "pgm-recv: unrecoverable: sequence numbers 10-12 (retriesExhausted)",
-                    json: ["type": "unrecoverable", "first": "10", "last": "12", "reason": "retriesExhausted"]
+                    "pgm-recv: unrecoverable: 3 packets missing from the output (sequences 10–12 at output byte 3): "
+                        + "no repair came after repeated NAKs",
+                    json: [
+                        "type": "unrecoverable", "first": 10, "last": 12, "reason": "retriesExhausted",
+                        "output_offset": 3, "packets": 3, "ranges": .other,
+                    ]
                 )
             ]
         )
+        // Within the second: gathered, not printed; 16 follows 15 and merges with it.
+        var quiet: [ProgramOutput] = []
+        for sequence: UInt32 in [15, 16, 20] {
+            quiet +=
+                program.handle(
+                    .unrecoverable(
+                        first, first: SequenceNumber(sequence), last: SequenceNumber(sequence), reason: .windowAdvanced),
+                    at: Self.t0 + .milliseconds(500)
+                ).outputs
+        }
+        _ = program.handle(.data(first, bytes: [4]), at: Self.t0 + .milliseconds(600))
         _ = program.handle(
-            .unrecoverable(first, first: SequenceNumber(15), last: SequenceNumber(15), reason: .windowAdvanced),
-            at: Self.t0
+            .unrecoverable(first, first: SequenceNumber(30), last: SequenceNumber(30), reason: .windowAdvanced),
+            at: Self.t0 + .milliseconds(700)
         )
-        _ = program.handle(.sessionClosed(first), at: Self.t0)
+        #expect(quiet == [])
+        #expect(program.turnEnded(at: Self.t0 + .milliseconds(900)) == [])
+        let second = program.turnEnded(at: Self.t0 + .seconds(1))
+        #expect(
+            notes(second) == [
+                PrintedNote(
+                    "pgm-recv: unrecoverable: 4 packets missing from the output in 3 ranges (first sequences 15–16 at "
+                        + "output byte 3, last sequence 30 at output byte 4): the source moved its window past them",
+                    json: [
+                        "type": "unrecoverable", "first": 15, "last": 30, "reason": "windowAdvanced",
+                        "output_offset": 3, "packets": 4, "ranges": .other,
+                    ]
+                )
+            ]
+        )
+        _ = program.handle(.sessionClosed(first), at: Self.t0 + .seconds(1))
         #expect(program.isStopped && program.exitCode == .unrecoverableLoss)
-        #expect(program.closingLines == ["pgm-recv: unrecoverable sequence numbers: 10-12, 15"])
-        #expect(program.sample(Self.idle).unrecoverable == 4)
+        #expect(
+            notes(program.closingNotes) == [
+                PrintedNote(
+                    "pgm-recv: in all 7 packets in 4 ranges are missing from the output (first sequences 10–12 at "
+                        + "output byte 3, last sequence 30 at output byte 4)",
+                    json: ["type": "unrecoverable_total", "packets": 7, "range_count": 4, "first": 10, "last": 30]
+                )
+            ]
+        )
+        #expect(program.sample(Self.idle).unrecoverable == 7)
     }
 
     /// `--timeout` counts from the start and from the last delivered data; it ends the run with exit 1 and says
@@ -88,7 +131,10 @@ import Testing
         let sinceData = program.turnEnded(at: Self.t0 + .seconds(2))
         #expect(sinceData == [], "data came a second ago")
         let outputs = program.turnEnded(at: Self.t0 + .seconds(3))
-        #expect(notes(outputs) == [PrintedNote("pgm-recv: no data for 2.0 s (--timeout)", json: ["type": "timeout"])])
+        #expect(
+            notes(outputs) == [
+                PrintedNote("pgm-recv: no data for 2.0 s (--timeout)", json: ["type": "timeout", "seconds": 2])
+            ])
         #expect(program.isStopped && program.exitCode == .failure)
         let again = program.turnEnded(at: Self.t0 + .seconds(4))
         #expect(again == [], "said once")
@@ -126,7 +172,7 @@ import Testing
     }
 
     /// A session silent for `--peer-expiry` ends without OPT_FIN: the next session, seen meanwhile, is written
-    /// from its start and its close ends the run.
+    /// from its start and its close ends the run, with exit 4 (the first session was cut short).
     @Test func anExpiredSessionIsFollowedByTheNext() {
         var program = program()
         _ = program.handle(.peerDiscovered(first, source: address), at: Self.t0)
@@ -144,7 +190,38 @@ import Testing
         #expect(writes(expired) == [[3]])
         #expect(!program.isStopped)
         _ = program.handle(.sessionClosed(second), at: Self.t0 + .seconds(301))
-        #expect(program.isStopped && program.exitCode == .success)
+        #expect(program.isStopped && program.exitCode == .sessionCutShort && program.exitCode.rawValue == 4)
+    }
+
+    /// OPT_RST (a source interrupted mid-transfer) ends the run with exit 4, keeping what arrived; 3 wins when the
+    /// output also has holes; an expiry with nothing to follow ends it the same way.
+    @Test func aResetOrAnExpiryWithNothingToFollowExitsFour() {
+        var reset = program()
+        _ = reset.handle(.peerDiscovered(first, source: address), at: Self.t0)
+        #expect(writes(reset.handle(.data(first, bytes: [1, 2]), at: Self.t0)) == [[1, 2]])
+        let outputs = reset.handle(.sessionReset(first, errorCode: 2), at: Self.t0)
+        #expect(notes(outputs).map { $0.json["type"] } == ["reset"])
+        #expect(reset.isStopped && reset.exitCode == .sessionCutShort)
+
+        var lossy = program()
+        _ = lossy.handle(.peerDiscovered(first, source: address), at: Self.t0)
+        _ = lossy.handle(
+            .unrecoverable(first, first: SequenceNumber(3), last: SequenceNumber(3), reason: .windowAdvanced),
+            at: Self.t0)
+        _ = lossy.handle(.sessionReset(first, errorCode: 2), at: Self.t0)
+        #expect(lossy.isStopped && lossy.exitCode == .unrecoverableLoss)
+
+        var expired = program()
+        _ = expired.handle(.peerDiscovered(first, source: address), at: Self.t0)
+        _ = expired.handle(.peerExpired(first), at: Self.t0)
+        #expect(expired.isStopped && expired.exitCode == .sessionCutShort)
+
+        var dlr = program(.dlr, dlrLinger: .seconds(5))
+        _ = dlr.handle(.peerDiscovered(first, source: address), at: Self.t0)
+        _ = dlr.handle(.sessionReset(first, errorCode: 0), at: Self.t0)
+        #expect(!dlr.isStopped, "a DLR lingers after a reset as after a close")
+        _ = dlr.turnEnded(at: Self.t0 + .seconds(5))
+        #expect(dlr.isStopped && dlr.exitCode == .sessionCutShort)
     }
 
     /// A DLR keeps repairing for `--dlr-linger` after its session closed; `--timeout` does not cut the linger.
@@ -172,11 +249,19 @@ import Testing
         #expect(program.isStopped)
     }
 
-    @Test func aSignalStopsWithZeroOrThreeAfterLoss() {
+    /// SIGINT/SIGTERM stop the run with 130/143 whatever came before (loss too), and say so.
+    @Test func aSignalStopsWith130Or143() {
         var clean = program()
         _ = clean.handle(.peerDiscovered(first, source: address), at: Self.t0)
-        clean.signalled()
-        #expect(clean.isStopped && clean.exitCode == .success)
+        _ = clean.handle(.data(first, bytes: [1, 2, 3]), at: Self.t0)
+        #expect(
+            notes(clean.signalled(SIGINT)) == [
+                PrintedNote(
+                    "pgm-recv: interrupted by SIGINT after 3 bytes of output",
+                    json: ["type": "interrupted", "signal": "SIGINT", "output_offset": 3]
+                )
+            ])
+        #expect(clean.isStopped && clean.exitCode == .interrupted && clean.exitCode.rawValue == 130)
 
         var lossy = program()
         _ = lossy.handle(.peerDiscovered(first, source: address), at: Self.t0)
@@ -184,8 +269,9 @@ import Testing
             .unrecoverable(first, first: SequenceNumber(7), last: SequenceNumber(7), reason: .windowAdvanced),
             at: Self.t0
         )
-        lossy.signalled()
-        #expect(lossy.isStopped && lossy.exitCode == .unrecoverableLoss)
+        _ = lossy.signalled(SIGTERM)
+        #expect(lossy.isStopped && lossy.exitCode.rawValue == 143)
+        #expect(lossy.signalled(SIGINT) == [], "said once")
     }
 
     /// Data the writer cannot take ends the run with exit 1 and says why.
@@ -198,7 +284,7 @@ import Testing
             notes(data) == [
                 PrintedNote(
                     "pgm-recv: cannot write the output: No space left on device",
-                    json: ["type": "error", "message": "output"]
+                    json: ["type": "error", "message": "output", "reason": "No space left on device"]
                 )
             ]
         )
@@ -211,7 +297,7 @@ import Testing
             notes(program.outputFailed("Broken pipe")) == [
                 PrintedNote(
                     "pgm-recv: cannot write the output: Broken pipe",
-                    json: ["type": "error", "message": "output"]
+                    json: ["type": "error", "message": "output", "reason": "Broken pipe"]
                 )
             ]
         )

@@ -118,7 +118,7 @@ struct NetworkElementBookkeepingTests {
             "spmsStaleDropped": \.spmsStaleDropped, "spmsFromDownstreamDropped": \.spmsFromDownstreamDropped,
             "upstreamChanges": \.upstreamChanges, "offPathDropped": \.offPathDropped,
             "neighborUnreachableIgnored": \.neighborUnreachableIgnored, "odataForwarded": \.odataForwarded,
-            "odataDropped": \.odataDropped,
+            "odataDropped": \.odataDropped, "dataBytesForwarded": \.dataBytesForwarded,
             "rdataForwarded": \.rdataForwarded, "rdataCopiesSent": \.rdataCopiesSent,
             "rdataWithoutRepairStateDropped": \.rdataWithoutRepairStateDropped,
             "rdataMisroutedDropped": \.rdataMisroutedDropped, "naksReceived": \.naksReceived,

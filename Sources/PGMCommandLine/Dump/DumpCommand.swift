@@ -21,6 +21,7 @@ public struct DumpCommand: ParsableCommand {
               pgm-dump -r session.pcap -v
               pgm-dump -i lo -c 100 --json --udp-port 7500 > packets.jsonl
               pgm-dump -r session.pcap --stats
+              pgm-dump -i lo -w - | tcpdump -r -     (the text goes to standard error)
 
             --json writes one JSON object per line; the schema (every field, the "type" values, and the \
             statistics objects) is documented in Docs/pgm-dump-json.md.
@@ -59,7 +60,13 @@ public struct DumpCommand: ParsableCommand {
 
     @Option(
         name: [.customShort("s"), .customLong("snapshot-length")],
-        help: ArgumentHelp("Bytes to capture per packet (live).", valueName: "bytes")
+        help: ArgumentHelp(
+            "Bytes to capture per packet (live; K, M, Ki, Mi suffixes). (default: 262144)", valueName: "bytes"),
+        transform: { text in
+            let bytes = try ByteCount.argument(text)
+            guard bytes <= Int(Int32.max) else { throw ValidationError("-s \(text) is above \(Int32.max) bytes") }
+            return Int32(bytes)
+        }
     )
     public var snapshotLength: Int32 = 262_144
 
@@ -71,7 +78,9 @@ public struct DumpCommand: ParsableCommand {
 
     @Option(
         name: [.customShort("w"), .customLong("write")],
-        help: ArgumentHelp("Also save the captured frames to a pcap file.", valueName: "file"),
+        help: ArgumentHelp(
+            "Also save the captured frames to a pcap file ('-' for standard output: the text then goes to standard error).",
+            valueName: "file"),
         completion: .file()
     )
     public var writeFile: String?
@@ -144,7 +153,14 @@ public struct DumpCommand: ParsableCommand {
     }
 
     public func run() throws {
-        let code = DumpRunner(command: self).run()
+        _ = StandardDescriptors.guardClosed()
+        var runner = DumpRunner(command: self)
+        // `-w -` puts the pcap on standard output; the text then goes to standard error, as tcpdump's does.
+        if writeFile == "-" { runner.flush = { $0.flush(to: STDERR_FILENO) } }
+        if json {
+            runner.diagnose = { writeError(JSONLines.error(program: "pgm-dump", message: $0, exitCode: nil)) }
+        }
+        let code = runner.run()
         if code != .success { throw ExitCode(code.rawValue) }
     }
 

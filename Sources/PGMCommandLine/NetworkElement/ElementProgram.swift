@@ -1,7 +1,7 @@
 import PGMCore
 
-/// pgm-ne's lifecycle without sockets or a clock: it runs until SIGINT or SIGTERM, exits 0, and prints the
-/// element's events. Inputs: ``handle(_:)`` for each engine event, ``signalled()``.
+/// pgm-ne's lifecycle without sockets or a clock: it runs until SIGINT or SIGTERM, exits 0 (a signal is how an
+/// element normally stops: nothing it was asked to do is cut short), and prints the element's events. Inputs: ``handle(_:)`` for each engine event, ``signalled()``.
 struct ElementProgram {
     /// The interfaces' names by ``InterfaceID`` (upstream first), for the notes.
     let interfaceNames: [String]
@@ -42,7 +42,8 @@ struct ElementProgram {
     static func sample(_ engine: NetworkElement) -> StatisticsSample {
         let statistics = engine.statistics
         var sample = StatisticsSample(role: .networkElement)
-        sample.packets = statistics.packetsReceived
+        sample.bytes = statistics.dataBytesForwarded
+        sample.packets = statistics.odataForwarded + statistics.rdataForwarded
         sample.naks = statistics.naksReceived
         sample.ncfs = statistics.ncfsSent
         sample.repairs = statistics.rdataForwarded

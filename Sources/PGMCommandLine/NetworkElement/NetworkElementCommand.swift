@@ -18,8 +18,9 @@ public struct NetworkElementCommand: ParsableCommand {
             is carried upstream. Loss above the element (ODATA it never saw) is asked for by the element itself, \
             confirmed below so that receivers do not NAK it, and repaired on every downstream interface; a \
             repair that already passed answers late NAKs from a kept copy. Unicast between subnets (NAKs, \
-            SPMRs) is left to the kernel's routing. Runs until SIGINT or SIGTERM, printing its counters once a \
-            second.
+            SPMRs) is left to the kernel's routing. Runs until SIGINT or SIGTERM, printing every --interval \
+            seconds (none with --quiet) the data it forwarded (payload bytes, ODATA and RDATA packets) and its \
+            NAK counters.
 
             Each session is bound to its path: the interface its SPMs arrive on, their source address and their \
             path address. Data, SPMs, NCFs and POLLs of the session from other addresses are dropped and counted \
@@ -37,8 +38,8 @@ public struct NetworkElementCommand: ParsableCommand {
             Exit codes:
               0   stopped by SIGINT/SIGTERM
               1   runtime failure
-              64  usage error
-              69  an interface or the group is unavailable
+              64  usage error (also: one interface named twice, by name or address)
+              69  an interface or the group is unavailable, or an interface is down or does not do multicast
               77  --native without root or CAP_NET_RAW
             """,
         version: ProgramVersion.current)
@@ -101,8 +102,13 @@ public struct NetworkElementCommand: ParsableCommand {
         guard network.interface == nil else {
             throw ValidationError("pgm-ne takes --upstream and --downstream instead of --interface")
         }
-        guard Set([upstream] + downstream).count == downstream.count + 1 else {
-            throw ValidationError("--upstream and --downstream must name different interfaces")
+        var named: [String: String] = [:]
+        for (option, name) in [("--upstream", upstream)] + downstream.map({ ("--downstream", $0) }) {
+            if let earlier = named[name] {
+                throw ValidationError(
+                    "\(option) \(name) names the same interface as \(earlier) \(name): name each once")
+            }
+            named[name] = option
         }
         for (name, value) in [("--nak-rpt-ivl", nakRepeatInterval), ("--nak-rdata-ivl", nakRdataInterval)] {
             guard value >= 0.001, value <= 60 else { throw ValidationError("\(name) must be in [0.001, 60]") }
@@ -143,20 +149,42 @@ public struct NetworkElementCommand: ParsableCommand {
     }
 
     public func run() throws {
-        try runReportingFailure("pgm-ne") { try execute() }
+        try runReportingFailure("pgm-ne", json: output.json) { try execute() }
+    }
+
+    /// Finds every interface (by name or address), upstream first: one that is missing, down or without
+    /// multicast fails with 69, and one named twice, even once by name and once by address (`--upstream
+    /// 127.0.0.1 --downstream lo`), is a usage error that names both.
+    static func resolve(
+        upstream: String, downstream: [String],
+        lookup: (String) throws(NetworkConfigurationError) -> NetworkInterface =
+            NetworkInterface.named
+    ) throws(CommandFailure) -> [NetworkInterface] {
+        var interfaces: [NetworkInterface] = []
+        let named = [("--upstream", upstream)] + downstream.map { ("--downstream", $0) }
+        for (option, name) in named {
+            let interface: NetworkInterface
+            do {
+                interface = try lookup(name)
+                try interface.checkUsable()
+            } catch {
+                throw CommandFailure(.unavailable, "\(option) \(name): \(error)")
+            }
+            if let index = interfaces.firstIndex(where: { $0.name == interface.name }) {
+                throw CommandFailure(
+                    .usage,
+                    "\(option) \(name) is \(interface), the same interface as \(named[index].0) \(named[index].1): "
+                        + "name each interface once")
+            }
+            interfaces.append(interface)
+        }
+        return interfaces
     }
 
     func execute() throws -> PGMExitCode {
-        let logger = logging.makeLogger(label: "pgm-ne")
-        let names = [upstream] + downstream
-        var interfaces: [NetworkInterface] = []
-        for name in names {
-            do {
-                interfaces.append(try NetworkInterface.named(name))
-            } catch {
-                throw CommandFailure(.unavailable, "\(error)")
-            }
-        }
+        _ = StandardDescriptors.guardClosed()
+        let logger = logging.makeLogger(label: "pgm-ne", json: output.json)
+        let interfaces = try Self.resolve(upstream: upstream, downstream: downstream)
         var sockets: [InterfaceSockets] = []
         for (index, interface) in interfaces.enumerated() {
             do {
@@ -176,7 +204,7 @@ public struct NetworkElementCommand: ParsableCommand {
         var configuration = elementConfiguration(addresses: interfaces.map { .ipv4($0.address) })
         configuration.seed = generator.next()
 
-        let printer = StatisticsPrinter(json: output.json)
+        let printer = StatisticsPrinter(output)
         let driver = try Driver(
             engine: NetworkElement(configuration: configuration), sockets: sockets, handleSignals: true, logger: logger)
         printer.print(

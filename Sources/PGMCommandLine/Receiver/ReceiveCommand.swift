@@ -14,18 +14,31 @@ public struct ReceiveCommand: ParsableCommand {
             Joins --group on --interface, NAKs for what is lost, and writes the delivered bytes in order. With \
             several sources it keeps the first one seen, or the one --tsi names, and reports the others on \
             stderr. It exits when the source closes the session (OPT_FIN) and everything before it was \
-            delivered or declared lost. Unrecoverable ranges are named on stderr as they happen; statistics go \
-            to stderr once a second.
+            delivered or declared lost. Data that cannot be recovered is named on stderr with its place in the \
+            output ("unrecoverable: 3 packets missing from the output (sequences 10–12 at output byte 4,194,304): \
+            the source moved its window past them"), at most one line a second, and in all after the summary \
+            (with --json, every range). Statistics go to stderr every --interval seconds (none with --quiet): \
+            bytes, rate, NAKs, repairs, and loss: data packets whose first transmission did not arrive (repaired \
+            or not) over those expected, since the start; "avg" is the moving average the source is told \
+            (OPT_CR). The summary's rate counts the data phase only (first byte to last).
+
+            A session that ends without OPT_FIN was cut short, and pgm-recv says so and exits 4, keeping what \
+            arrived: its source reset it (OPT_RST, e.g. pgm-source interrupted by SIGINT), or it went silent \
+            for --peer-expiry seconds (a source killed). If another session is already on the group (a \
+            restarted source), pgm-recv follows it instead, from its start (one already seen, whose data \
+            meanwhile was kept up to 64 MiB), after what was written ("following session", JSON type "follow", \
+            with the output byte it starts at), and still exits 4 at the end; with --tsi only that session is \
+            taken. With --follow it waits for the next session after any end, OPT_FIN included, until \
+            SIGINT/SIGTERM or --timeout.
+
+            --output is created (or truncated) when the first data arrives, or at the end of an empty transfer \
+            that closed normally: a run that receives nothing leaves an existing file as it was. - means standard \
+            output. The receive window holds up to 64 MiB of one session's data waiting for repairs (more is \
+            declared lost), and a DLR's repair cache --dlr-cache bytes (K, M, G, Ki, Mi, Gi suffixes).
 
             Joining a session already under way, it says so on stderr ("joined session ... mid-stream", JSON \
-            type "joined" with "late": "true") with the sequence number it delivers from: the output then \
-            starts with the first whole message at or after it. When the session ends without OPT_FIN (the \
-            source was killed or restarted: nothing heard for --peer-expiry seconds), pgm-recv follows the \
-            next session on the group (one already seen, whose data meanwhile was kept up to 64 MiB, else the \
-            next to appear, waiting as at start-up) and writes its data from its start after what was written \
-            ("following session", JSON type "follow", with the output byte it starts at); with --tsi only that \
-            session again. With --follow it does the same after a session closed with OPT_FIN, until \
-            SIGINT/SIGTERM or --timeout.
+            type "joined" with "late": true) with the sequence number it delivers from: the output then starts \
+            with the first whole message at or after it.
 
             A session belongs to its path: the address its SPMs come from (the source, or the network element \
             above) and their path address. Data, SPMs, NCFs and POLLs for it from any other host are dropped \
@@ -42,12 +55,16 @@ public struct ReceiveCommand: ParsableCommand {
               pgm-recv --interface eth0 --follow --peer-expiry 10 >> feed.log
 
             Exit codes:
-              0   the source closed the session and every byte was delivered (also on SIGINT/SIGTERM without loss)
-              1   runtime failure, or --timeout seconds passed without data
+              0   the source closed the session (OPT_FIN) and every byte was delivered
+              1   runtime failure (the output cannot be created or written, standard output is closed), or \
+            --timeout seconds passed without data
               3   some data was unrecoverable (what could be delivered was written; the ranges are on stderr)
+              4   the session was cut short: reset by its source (OPT_RST) or silent for --peer-expiry without \
+            OPT_FIN (what arrived was written; 3 wins when data was also unrecoverable)
               64  usage error
-              69  the interface or group is unavailable
+              69  the interface or group is unavailable, or the interface is down or does not do multicast
               77  --native without root or CAP_NET_RAW
+              130 interrupted by SIGINT (143 for SIGTERM), whatever arrived was written
             """,
         version: ProgramVersion.current)
 
@@ -59,7 +76,8 @@ public struct ReceiveCommand: ParsableCommand {
 
     @ArgumentParser.Option(
         name: [.customShort("o"), .customLong("output")],
-        help: ArgumentHelp("Write the data to this file instead of standard output.", valueName: "file"),
+        help: ArgumentHelp(
+            "Write the data to this file (created on the first data; - is standard output).", valueName: "file"),
         completion: .file())
     public var outputFile: String?
 
@@ -88,7 +106,9 @@ public struct ReceiveCommand: ParsableCommand {
 
     @ArgumentParser.Option(
         name: .customLong("dlr-cache"),
-        help: ArgumentHelp("Bytes of the stream a DLR keeps for repairs.", valueName: "bytes"))
+        help: ArgumentHelp(
+            "Bytes of the stream a DLR keeps for repairs (K, M, G, Ki, Mi, Gi). (default: 32Mi)", valueName: "bytes"),
+        transform: ByteCount.argument)
     public var dlrCacheBytes = ProgramDefaults.dlrCacheBytes
 
     @ArgumentParser.Option(
@@ -122,7 +142,9 @@ public struct ReceiveCommand: ParsableCommand {
     public var nakRate = Receiver.NAKRateLimit.standard.packetsPerSecond
 
     public mutating func validate() throws {
-        if let timeout, !(timeout > 0) { throw ValidationError("--timeout must be positive") }
+        if let timeout, !(timeout > 0 && timeout <= 604_800) {
+            throw ValidationError("--timeout must be in (0, 604800] (a week)")
+        }
         guard peerExpiry >= 0.1, peerExpiry <= 86_400 else {
             throw ValidationError("--peer-expiry must be in [0.1, 86400]")
         }
@@ -138,11 +160,21 @@ public struct ReceiveCommand: ParsableCommand {
     }
 
     public func run() throws {
-        try runReportingFailure("pgm-recv") { try execute() }
+        try runReportingFailure("pgm-recv", json: output.json) { try execute() }
     }
 
     func execute() throws -> PGMExitCode {
-        let logger = logging.makeLogger(label: "pgm-recv")
+        let standard = StandardDescriptors.guardClosed()
+        let destination = OutputWriter.Destination(outputFile)
+        switch destination {
+        case .standardOutput where standard.outputClosed:
+            throw CommandFailure(.failure, "standard output is closed: name a file with --output, or redirect it")
+        case .file(let path):
+            if let reason = OutputWriter.checkWritable(path) { throw CommandFailure(.failure, reason) }
+        default:
+            break
+        }
+        let logger = logging.makeLogger(label: "pgm-recv", json: output.json)
         signal(SIGPIPE, SIG_IGN)
         let interface = try network.resolveInterface()
         // Natively, a plain receiver reads downstream packets, SPMRs and NAKs multicast by other receivers
@@ -150,16 +182,7 @@ public struct ReceiveCommand: ParsableCommand {
         let sockets = try network.openSockets(
             on: interface, joinGroup: true, listenUnicast: dlr,
             nativeTypes: dlr ? nil : [.spm, .odata, .rdata, .ncf, .spmr, .nak, .poll])
-        let outputDescriptor: Int32
-        if let outputFile {
-            outputDescriptor = open(outputFile, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-            guard outputDescriptor >= 0 else {
-                throw CommandFailure(.failure, "cannot create \(outputFile): \(String(cString: strerror(errno)))")
-            }
-        } else {
-            outputDescriptor = 1
-        }
-        defer { if outputFile != nil { close(outputDescriptor) } }
+        let writer = OutputWriter(destination)
 
         var generator = SystemRandomNumberGenerator()
         var configuration = Receiver.Configuration(
@@ -178,20 +201,20 @@ public struct ReceiveCommand: ParsableCommand {
             repairer.cacheBytes = dlrCacheBytes
             return try receive(
                 with: DesignatedLocalRepairer(configuration: repairer), role: .dlr, statistics: \.receiver.statistics,
-                sockets: sockets, interface: interface, output: outputDescriptor, logger: logger)
+                sockets: sockets, interface: interface, writer: writer, logger: logger)
         }
         return try receive(
             with: Receiver(configuration: configuration), role: .receiver, statistics: \.statistics, sockets: sockets,
-            interface: interface, output: outputDescriptor, logger: logger)
+            interface: interface, writer: writer, logger: logger)
     }
 
     /// Runs the driver around a receiver, or a DLR wrapping one, until ``ReceiverProgram`` says the run is over.
     /// - Parameter statistics: where the engine keeps the receiver's counters.
     func receive<E: Engine>(
         with engine: E, role: ReceiverProgram.Role, statistics: @escaping (E) -> Receiver.Statistics,
-        sockets: InterfaceSockets, interface: NetworkInterface, output outputDescriptor: Int32, logger: Logger
+        sockets: InterfaceSockets, interface: NetworkInterface, writer: OutputWriter, logger: Logger
     ) throws -> PGMExitCode where E.Event == Receiver.Event {
-        let printer = StatisticsPrinter(json: output.json)
+        let printer = StatisticsPrinter(output)
         let driver = try Driver(engine: engine, sockets: [sockets], handleSignals: true, logger: logger)
         printer.print(
             .receiver(
@@ -203,15 +226,14 @@ public struct ReceiveCommand: ParsableCommand {
         var program = ReceiverProgram(
             role: role, wanted: tsi?.value, follow: follow, timeout: timeout.map { .seconds($0) },
             dlrLinger: .seconds(dlrLinger), start: driver.now)
-        let writer = OutputWriter(descriptor: outputDescriptor)
-        driver.onSignal = { _, _, _ in program.signalled() }
+        driver.onSignal = { _, signal, _ in printer.perform(program.signalled(signal), logger: logger) }
         var decisions = DecisionLog()
         driver.afterTurn = { engine, now in
             while let event = engine.pollEvent() {
-                let outputs = program.handle(event, at: now) { bytes in writer.append(bytes) ? nil : Self.lastError }
+                let outputs = program.handle(event, at: now) { bytes in writer.append(bytes) ? nil : writer.failure }
                 if !outputs.isEmpty { printer.perform(outputs, logger: logger) }
             }
-            if !writer.flush() { printer.perform(program.outputFailed(Self.lastError), logger: logger) }
+            if !writer.flush() { printer.perform(program.outputFailed(writer.failure), logger: logger) }
             printer.perform(program.turnEnded(at: now), logger: logger)
             if logger.logLevel <= .debug,
                 let line = decisions.line("repairs", statistics(engine).decisions, at: now)
@@ -222,13 +244,14 @@ public struct ReceiveCommand: ParsableCommand {
             return program.isStopped ? .stop : .proceed
         }
         try driver.run()
+        // An empty transfer that ended well still leaves its (empty) file.
+        if program.exitCode == .success && !writer.createIfNeeded() {
+            printer.perform(program.outputFailed(writer.failure), logger: logger)
+        }
         printer.finish(at: driver.now, program.sample(statistics(driver.engine)))
-        for line in program.closingLines { writeError(line + "\n") }
+        printer.perform(program.closingNotes, logger: logger)
         return program.exitCode
     }
-
-    /// The last system call's failure in words (`errno`).
-    private static var lastError: String { String(cString: strerror(errno)) }
 }
 
 /// `--tsi GSI.PORT`, as ``TSI/description`` prints it.

@@ -6,17 +6,23 @@ import PGMWire
 ///
 /// Other sessions seen meanwhile are candidates: their events are kept (up to ``candidateBufferBytes`` of data
 /// in all) so that when the selected session ends, the next one can be written from its start. A session ends
-/// when the receiver engine expires it (silent for `--peer-expiry`: a source killed or restarted without
-/// OPT_FIN), after which the oldest candidate is followed, or the next session to appear (as at start-up, only
-/// `--timeout` bounds the wait); or when it closes with OPT_FIN, after which pgm-recv stops unless `follow` is
-/// set. The output is then the followed sessions' data one after the other; the notes give the output byte at
-/// which each starts.
+/// in one of three ways: it closes with OPT_FIN, after which pgm-recv stops unless `follow` is set; its source
+/// resets it with OPT_RST (RFC 3208 §9.8: an aborted transfer, e.g. pgm-source interrupted); or the receiver
+/// engine expires it (silent for `--peer-expiry`: a source killed or restarted without OPT_FIN). The last two
+/// cut the session short (``sessionsCutShort``): the oldest candidate is followed if there is one (a restarted
+/// source), or with `follow` the next session to appear (as at start-up, only `--timeout` bounds the wait);
+/// otherwise pgm-recv stops (``Action/ended``). The output is then the followed sessions' data one after the
+/// other; the notes give the output byte at which each starts.
 struct ReceiveSession {
     enum Action: Equatable {
         case write(ArraySlice<UInt8>)
         case note(ReceiverNote)
+        /// Data of the selected session that cannot be recovered (reported at most once a second: ``LossReport``).
+        case lost(LostRange)
         /// The selected session closed (OPT_FIN) and pgm-recv does not follow: stop.
         case closed
+        /// The selected session was reset or expired and there is nothing to follow: stop, cut short.
+        case ended
     }
 
     /// Data kept for candidate sessions, in all. Past it the oldest events of the session being added to are
@@ -33,16 +39,18 @@ struct ReceiveSession {
     private var candidates: [Candidate] = []
     private var bufferedBytes = 0
     /// Unrecoverable ranges of the sessions written, in the order they were reported.
-    private(set) var lost: [(first: SequenceNumber, last: SequenceNumber)] = []
+    private(set) var lost: [LostRange] = []
     /// Bytes written so far: where the next session's data starts in the output.
     private(set) var bytesWritten = 0
+    /// Sessions written that ended without OPT_FIN (reset by their source, or expired).
+    private(set) var sessionsCutShort = 0
 
     init(wanted: TSI?, follow: Bool = false) {
         self.wanted = wanted
         self.follow = follow
     }
 
-    var lostSequences: Int { lost.reduce(0) { $0 + Int($1.first.distance(to: $1.last)) + 1 } }
+    var lostSequences: Int { lost.reduce(0) { $0 + $1.packets } }
 
     private func eligible(_ tsi: TSI) -> Bool { wanted == nil || wanted == tsi }
 
@@ -65,7 +73,7 @@ struct ReceiveSession {
             case .peerExpired:
                 finished.remove(tsi)
                 return []
-            case .joined, .data, .unrecoverable, .sessionClosed, .offPathPackets, .pathChanged:
+            case .joined, .data, .unrecoverable, .sessionClosed, .sessionReset, .offPathPackets, .pathChanged:
                 return []
             }
         }
@@ -83,15 +91,31 @@ struct ReceiveSession {
             bytesWritten += bytes.count
             return [.write(bytes)]
         case .unrecoverable(_, let first, let last, let reason):
-            lost.append((first, last))
-            return [.note(.unrecoverable(first: first, last: last, reason: reason))]
+            let range = LostRange(first: first, last: last, outputOffset: bytesWritten, reason: reason)
+            lost.append(range)
+            return [.lost(range)]
         case .sessionClosed:
             guard follow else { return [.closed] }
             finished.insert(tsi)
             return [.note(.sessionClosed(tsi, outputOffset: bytesWritten))] + followNext()
+        case .sessionReset(_, let errorCode):
+            finished.insert(tsi)
+            sessionsCutShort += 1
+            return [.note(.reset(tsi, errorCode: errorCode, outputOffset: bytesWritten))] + followOrEnd()
         case .peerExpired:
-            return [.note(.expired(tsi, outputOffset: bytesWritten))] + followNext()
+            sessionsCutShort += 1
+            return [.note(.expired(tsi, outputOffset: bytesWritten))] + followOrEnd()
         }
+    }
+
+    /// After a session was cut short: a restarted source's session already seen is followed, and with `follow`
+    /// the next to appear is waited for; otherwise the run ends.
+    private mutating func followOrEnd() -> [Action] {
+        guard follow || !candidates.isEmpty else {
+            selected = nil
+            return [.ended]
+        }
+        return followNext()
     }
 
     /// An event of a session not selected: kept if it is a candidate, reported once if not.
@@ -173,7 +197,8 @@ extension Receiver.Event {
     var tsi: TSI {
         switch self {
         case .peerDiscovered(let tsi, _), .joined(let tsi, _, _), .data(let tsi, _), .unrecoverable(let tsi, _, _, _),
-            .sessionClosed(let tsi), .peerExpired(let tsi), .offPathPackets(let tsi, _, _), .pathChanged(let tsi, _, _):
+            .sessionClosed(let tsi), .sessionReset(let tsi, _), .peerExpired(let tsi), .offPathPackets(let tsi, _, _),
+            .pathChanged(let tsi, _, _):
             tsi
         }
     }

@@ -1,3 +1,4 @@
+internal import Glibc
 import PGMCore
 import PGMWire
 
@@ -14,9 +15,15 @@ enum ReceiverNote: Equatable, Sendable, Encodable {
     /// Another session while `selected` (nil: none yet) lasts, kept to follow when it ends.
     case candidateSession(TSI, source: NLA, selected: TSI?)
     case joined(TSI, firstSequence: SequenceNumber, late: Bool, outputOffset: Int)
-    case unrecoverable(first: SequenceNumber, last: SequenceNumber, reason: Receiver.LossReason)
+    /// Data that cannot be recovered, gathered for up to a second (``LossReport``): adjacent ranges merged.
+    case unrecoverable([LostRange])
+    /// After the summary: all the data missing from the output.
+    case unrecoverableTotal(packets: Int, ranges: Int, first: LostRange, last: LostRange)
     /// Closed with OPT_FIN under `--follow`.
     case sessionClosed(TSI, outputOffset: Int)
+    /// Reset by its source (OPT_RST): the transfer was aborted; everything up to its last data was delivered or
+    /// reported lost.
+    case reset(TSI, errorCode: UInt8, outputOffset: Int)
     /// Silent for `--peer-expiry`: ended without OPT_FIN.
     case expired(TSI, outputOffset: Int)
     /// No other session to follow: the next to appear is taken.
@@ -32,6 +39,8 @@ enum ReceiverNote: Equatable, Sendable, Encodable {
     case offPath(TSI, from: NLA, dropped: Int)
     /// The session's SPMs now come from `sender` with path `path` (docs/integrity.md: the path rule).
     case pathChanged(TSI, sender: NLA, path: NLA)
+    /// SIGINT/SIGTERM (`signal`, by name) stopped the run after `outputOffset` bytes of output.
+    case interrupted(signal: String, outputOffset: Int)
 
     var text: String {
         switch self {
@@ -49,12 +58,17 @@ enum ReceiverNote: Equatable, Sendable, Encodable {
                 ? "joined session \(tsi) mid-stream: delivering from sequence \(first) (the first whole APDU at or "
                     + "after it) at output byte \(offset); earlier data of this session is not delivered"
                 : "joined session \(tsi) at its start, sequence \(first), at output byte \(offset)"
-        case .unrecoverable(let first, let last, let reason):
-            first == last
-                ? "unrecoverable: sequence number \(first) (\(reason))"
-                : "unrecoverable: sequence numbers \(first)-\(last) (\(reason))"
+        case .unrecoverable(let ranges):
+            Self.lossText(ranges)
+        case .unrecoverableTotal(let packets, let ranges, let first, let last):
+            "in all \(Self.packets(packets)) in \(ranges == 1 ? "1 range are" : "\(formatGrouped(ranges)) ranges are") "
+                + "missing from the output"
+                + (ranges == 1 ? " (\(first.text))" : " (first \(first.text), last \(last.text))")
         case .sessionClosed(let tsi, let offset):
             "session \(tsi) closed after \(offset) bytes of output; following the next session (--follow)"
+        case .reset(let tsi, let code, let offset):
+            "session \(tsi) was reset by its source (OPT_RST\(Self.resetReason(code))) after \(formatGrouped(offset)) "
+                + "bytes of output: the transfer was cut short"
         case .expired(let tsi, _):
             "session \(tsi) went silent and expired without closing"
         case .waiting:
@@ -73,6 +87,37 @@ enum ReceiverNote: Equatable, Sendable, Encodable {
             "warning: dropped packets for session \(tsi) from \(address), which is not its path (\(dropped) so far)"
         case .pathChanged(let tsi, let sender, let path):
             "session \(tsi) moved to a new path: SPMs from \(sender), NAKs to \(path)"
+        case .interrupted(let signal, let offset):
+            "interrupted by \(signal) after \(formatGrouped(offset)) bytes of output"
+        }
+    }
+
+    /// `unrecoverable: 3 packets missing from the output (sequences 10–12 at output byte 4,194,304): the source
+    /// moved its window past them`; with several ranges their count and the first and last.
+    static func lossText(_ ranges: [LostRange]) -> String {
+        guard let first = ranges.first, let last = ranges.last else { return "" }
+        let packets = ranges.reduce(0) { $0 + $1.packets }
+        var reasons: [String] = []
+        for range in ranges where !reasons.contains(range.reason.explanation) {
+            reasons.append(range.reason.explanation)
+        }
+        let place =
+            ranges.count == 1
+            ? "(\(first.text))" : "in \(formatGrouped(ranges.count)) ranges (first \(first.text), last \(last.text))"
+        return
+            "unrecoverable: \(Self.packets(packets)) missing from the output \(place): \(reasons.joined(separator: "; "))"
+    }
+
+    /// `1 packet`, `1,234 packets`.
+    static func packets(_ count: Int) -> String { count == 1 ? "1 packet" : "\(formatGrouped(count)) packets" }
+
+    /// OPT_RST's error code in words: pgm-source sends the number of the signal that interrupted it.
+    static func resetReason(_ code: UInt8) -> String {
+        switch code {
+        case 0: ""
+        case UInt8(SIGINT): ", code 2: SIGINT"
+        case UInt8(SIGTERM): ", code 15: SIGTERM"
+        default: ", code \(code)"
         }
     }
 
@@ -94,46 +139,70 @@ enum ReceiverNote: Equatable, Sendable, Encodable {
         case .joined(let tsi, let first, let late, let offset):
             try container.encode("joined", forKey: .type)
             try container.encodeAsString(tsi, forKey: .tsi)
-            try container.encodeAsString(first, forKey: .firstSequence)
-            try container.encodeAsString(late, forKey: .late)
-            try container.encodeAsString(offset, forKey: .outputOffset)
-        case .unrecoverable(let first, let last, let reason):
+            try container.encode(first.rawValue, forKey: .firstSequence)
+            try container.encode(late, forKey: .late)
+            try container.encode(offset, forKey: .outputOffset)
+        case .unrecoverable(let ranges):
+            // The first range's fields at the top, as the line always had them; every range in `ranges`.
             try container.encode("unrecoverable", forKey: .type)
-            try container.encodeAsString(first, forKey: .first)
-            try container.encodeAsString(last, forKey: .last)
-            try container.encodeAsString(reason, forKey: .reason)
+            if let first = ranges.first, let last = ranges.last {
+                try container.encode(first.first.rawValue, forKey: .first)
+                try container.encode(last.last.rawValue, forKey: .last)
+                try container.encode(first.reason.word, forKey: .reason)
+                try container.encode(first.outputOffset, forKey: .outputOffset)
+            }
+            try container.encode(ranges.reduce(0) { $0 + $1.packets }, forKey: .packets)
+            try container.encode(ranges, forKey: .ranges)
+        case .unrecoverableTotal(let packets, let ranges, let first, let last):
+            try container.encode("unrecoverable_total", forKey: .type)
+            try container.encode(packets, forKey: .packets)
+            try container.encode(ranges, forKey: .rangeCount)
+            try container.encode(first.first.rawValue, forKey: .first)
+            try container.encode(last.last.rawValue, forKey: .last)
         case .sessionClosed(let tsi, let offset):
             try container.encode("session_closed", forKey: .type)
             try container.encodeAsString(tsi, forKey: .tsi)
-            try container.encodeAsString(offset, forKey: .outputOffset)
+            try container.encode(offset, forKey: .outputOffset)
+        case .reset(let tsi, let code, let offset):
+            try container.encode("reset", forKey: .type)
+            try container.encodeAsString(tsi, forKey: .tsi)
+            try container.encode(code, forKey: .errorCode)
+            try container.encode(offset, forKey: .outputOffset)
         case .expired(let tsi, let offset):
             try container.encode("expired", forKey: .type)
             try container.encodeAsString(tsi, forKey: .tsi)
-            try container.encodeAsString(offset, forKey: .outputOffset)
+            try container.encode(offset, forKey: .outputOffset)
         case .waiting(let offset):
             try container.encode("waiting", forKey: .type)
-            try container.encodeAsString(offset, forKey: .outputOffset)
+            try container.encode(offset, forKey: .outputOffset)
         case .follow(let tsi, let source, let offset, let dropped):
             try container.encode("follow", forKey: .type)
             try container.encodeAsString(tsi, forKey: .tsi)
             try container.encodeAsString(source, forKey: .source)
-            try container.encodeAsString(offset, forKey: .outputOffset)
-            try container.encodeAsString(dropped, forKey: .droppedBytes)
-        case .outputFailed:
+            try container.encode(offset, forKey: .outputOffset)
+            try container.encode(dropped, forKey: .droppedBytes)
+        case .outputFailed(let reason):
+            // "message" stays "output" (what failed), as it always was; "reason" says why.
             try container.encode("error", forKey: .type)
             try container.encode("output", forKey: .message)
-        case .timeout:
+            try container.encode(reason, forKey: .reason)
+        case .timeout(let duration):
             try container.encode("timeout", forKey: .type)
+            try container.encode(duration.secondsValue, forKey: .seconds)
         case .offPath(let tsi, let address, let dropped):
             try container.encode("off_path", forKey: .type)
             try container.encodeAsString(tsi, forKey: .tsi)
             try container.encodeAsString(address, forKey: .source)
-            try container.encodeAsString(dropped, forKey: .dropped)
+            try container.encode(dropped, forKey: .dropped)
         case .pathChanged(let tsi, let sender, let path):
             try container.encode("path_changed", forKey: .type)
             try container.encodeAsString(tsi, forKey: .tsi)
             try container.encodeAsString(sender, forKey: .source)
             try container.encodeAsString(path, forKey: .path)
+        case .interrupted(let signal, let offset):
+            try container.encode("interrupted", forKey: .type)
+            try container.encode(signal, forKey: .signal)
+            try container.encode(offset, forKey: .outputOffset)
         }
     }
 }

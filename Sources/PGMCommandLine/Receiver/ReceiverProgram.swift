@@ -6,7 +6,9 @@ import PGMWire
 /// - the selected session closes (OPT_FIN) and `--follow` is off: exit 0, or 3 when something was unrecoverable;
 ///   a DLR first lingers `--dlr-linger` to keep repairing for the receivers below it;
 /// - `--timeout` passes without data (not while a DLR lingers): exit 1, with a note saying so;
-/// - SIGINT/SIGTERM: exit 0, or 3 after unrecoverable loss;
+/// - the selected session is reset by its source (OPT_RST) or expires, with nothing to follow: exit 4 (3 when
+///   something was also unrecoverable), after a DLR's linger;
+/// - SIGINT/SIGTERM: exit 130/143, whatever arrived before;
 /// - the output cannot be written: exit 1.
 ///
 /// Inputs: ``handle(_:at:write:)`` for each engine event, ``outputFailed(_:)`` when a write failed, ``signalled()``,
@@ -39,6 +41,8 @@ struct ReceiverProgram {
     private var lingerUntil: Instant?
     /// How the run ends; nil while it goes on.
     private(set) var outcome: PGMExitCode?
+    /// Unrecoverable ranges not yet reported (one loss line a second at most).
+    private(set) var losses = LossReport()
 
     init(role: Role, wanted: TSI?, follow: Bool, timeout: Duration?, dlrLinger: Duration, start: Instant) {
         self.role = role
@@ -51,8 +55,12 @@ struct ReceiverProgram {
     var isStopped: Bool { outcome != nil }
     var exitCode: PGMExitCode { outcome ?? .success }
 
-    /// Success, or unrecoverable loss when any range of the written sessions was lost.
-    private var finalOutcome: PGMExitCode { session.lost.isEmpty ? .success : .unrecoverableLoss }
+    /// Success; unrecoverable loss when any range of the written sessions was lost (holes in the output come
+    /// first); a session cut short when one of them was reset or expired (the output ends early).
+    private var finalOutcome: PGMExitCode {
+        if !session.lost.isEmpty { return .unrecoverableLoss }
+        return session.sessionsCutShort > 0 ? .sessionCutShort : .success
+    }
 
     /// One engine event: the selected session's data goes to `write` at once, and what to tell about sessions
     /// is returned. This runs once per delivered APDU, so data takes no detour through an array.
@@ -71,9 +79,11 @@ struct ReceiverProgram {
                 if let reason = write(bytes) { outputs += outputFailed(reason) }
             case .note(let note):
                 outputs.append(.note(.receiver(note)))
-            case .closed where role == .dlr:
+            case .lost(let range):
+                if let note = losses.add(range, at: now) { outputs.append(.note(.receiver(note))) }
+            case .closed where role == .dlr, .ended where role == .dlr:
                 if lingerUntil == nil { lingerUntil = now + dlrLinger }
-            case .closed:
+            case .closed, .ended:
                 outcome = finalOutcome
             }
         }
@@ -86,27 +96,47 @@ struct ReceiverProgram {
         return [.note(.receiver(.outputFailed(reason: reason)))]
     }
 
-    mutating func signalled() {
-        outcome = finalOutcome
+    /// SIGINT or SIGTERM: the run stops with 130 or 143 (what arrived was written), and says so.
+    mutating func signalled(_ signal: Int32) -> [ProgramOutput] {
+        guard outcome == nil else { return [] }
+        outcome = PGMExitCode(signal: signal)
+        let name = SourceProgram.signalName(signal)
+        return [.note(.receiver(.interrupted(signal: name, outputOffset: session.bytesWritten)))]
     }
 
-    /// After the turn's events and writes: a DLR's linger ends, or `--timeout` passes without data.
+    /// After the turn's events and writes: unrecoverable ranges gathered for a second are reported, a DLR's
+    /// linger ends, or `--timeout` passes without data. Once the run is over, what is still gathered is reported.
     mutating func turnEnded(at now: Instant) -> [ProgramOutput] {
+        var outputs: [ProgramOutput] = []
         if let lingerUntil, outcome == nil, now >= lingerUntil {
             outcome = finalOutcome
         }
         if let timeout, outcome == nil, lingerUntil == nil, now - lastData >= timeout {
             outcome = .failure
-            return [.note(.receiver(.timeout(timeout)))]
+            outputs.append(.note(.receiver(.timeout(timeout))))
         }
-        return []
+        let loss = outcome == nil ? losses.due(at: now) : losses.flush(at: now)
+        if let loss { outputs.insert(.note(.receiver(loss)), at: 0) }
+        return outputs
     }
 
-    /// Printed on stderr after the summary, also with `--json`: the unrecoverable ranges, if any.
-    var closingLines: [String] {
+    /// Printed after the summary: how much data is missing from the output in all, if any.
+    var closingNotes: [ProgramOutput] {
         guard !session.lost.isEmpty else { return [] }
-        let ranges = session.lost.map { $0.first == $0.last ? "\($0.first)" : "\($0.first)-\($0.last)" }
-        return ["pgm-recv: unrecoverable sequence numbers: \(ranges.joined(separator: ", "))"]
+        return [
+            .note(
+                .receiver(
+                    .unrecoverableTotal(
+                        packets: session.lostSequences, ranges: losses.totalRanges, first: session.lost[0],
+                        last: session.lost[session.lost.count - 1])))
+        ]
+    }
+
+    /// Loss as the programs define it: data packets whose ODATA did not arrive (repaired since, or lost) over
+    /// the data packets expected, since the start.
+    static func lossRate(odataReceived: Int, repaired: Int, lost: Int) -> Double {
+        let expected = odataReceived + repaired + lost
+        return expected > 0 ? Double(repaired + lost) / Double(expected) : 0
     }
 
     /// The statistics line from the receiver's counters (a DLR's wrapped receiver's).
@@ -119,7 +149,10 @@ struct ReceiverProgram {
         sample.naks = statistics.naksSent
         sample.ncfs = statistics.ncfReceived
         sample.repairs = statistics.rdataReceived
-        sample.lossRate = statistics.lossRate
+        sample.lossRate = Self.lossRate(
+            odataReceived: statistics.odataReceived, repaired: statistics.sequencesRepaired,
+            lost: statistics.sequencesLost)
+        sample.lossRateAverage = statistics.lossRate
         sample.unrecoverable = session.lostSequences
         sample.offPathPackets = statistics.offPathPackets
         return sample

@@ -54,8 +54,14 @@ public struct NetworkOptions: ParsableArguments, Sendable {
     /// The interface named by --interface, or the one the route to the group leaves by.
     public func resolveInterface() throws(CommandFailure) -> NetworkInterface {
         do {
-            if let interface { return try NetworkInterface.named(interface) }
-            return try NetworkInterface.route(to: groupAddress)
+            let found: NetworkInterface
+            if let interface {
+                found = try NetworkInterface.named(interface)
+            } else {
+                found = try NetworkInterface.route(to: groupAddress)
+            }
+            try found.checkUsable()
+            return found
         } catch let error as NetworkConfigurationError {
             throw CommandFailure(.unavailable, "\(error)")
         } catch let error as SystemError {
@@ -86,8 +92,22 @@ public struct NetworkOptions: ParsableArguments, Sendable {
 public struct OutputOptions: ParsableArguments, Sendable {
     public init() {}
 
-    @Flag(help: "Write statistics and events as JSON Lines (one object per line, a \"type\" field, snake_case keys).")
+    @Flag(
+        help: """
+            Write every stderr line as JSON (one object per line with "type" and "timestamp", snake_case keys): \
+            statistics, events, errors and log messages.
+            """)
     public var json = false
+
+    @ArgumentParser.Option(help: ArgumentHelp("Seconds between statistics lines.", valueName: "seconds"))
+    public var interval: Double = 1
+
+    @Flag(help: "No periodic statistics lines (events, errors and the summary still print).")
+    public var quiet = false
+
+    public mutating func validate() throws {
+        guard interval >= 0.1, interval <= 3600 else { throw ValidationError("--interval must be in [0.1, 3600]") }
+    }
 }
 
 /// `--log-level`: swift-log's levels, to stderr.
@@ -101,9 +121,10 @@ public struct LoggingOptions: ParsableArguments, Sendable {
             valueName: "level"))
     public var logLevel: Logger.Level = .warning
 
-    /// Bootstraps swift-log once per process, to stderr (Docs/style.md#errors-and-logging); returns the logger.
-    public func makeLogger(label: String) -> Logger {
-        LoggingBootstrap.once
+    /// Bootstraps swift-log once per process, to stderr (Docs/style.md#errors-and-logging), as JSON Lines with
+    /// `json`; returns the logger.
+    public func makeLogger(label: String, json: Bool = false) -> Logger {
+        if json { LoggingBootstrap.json } else { LoggingBootstrap.once }
         var logger = Logger(label: label)
         logger.logLevel = logLevel
         return logger
@@ -114,6 +135,7 @@ extension Logger.Level: @retroactive ExpressibleByArgument {}
 
 private enum LoggingBootstrap {
     static let once: Void = LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
+    static let json: Void = LoggingSystem.bootstrap { JSONLogHandler(label: $0) }
 }
 
 /// A failure the program reports on stderr and turns into its exit code.

@@ -13,7 +13,7 @@ extension CompletionKind {
     static var interface: CompletionKind { .shellCommand("ls /sys/class/net 2>/dev/null") }
 }
 
-/// The one way the four executables start: ArgumentParser's `main()`, except for `--generate-completion-script`
+/// The one way the four executables start: ``ParsableCommand/mainWithJSONErrors()``, except for `--generate-completion-script`
 /// and `--experimental-dump-help` (what the `generate-manual` plugin reads to write the man pages), whose output
 /// we correct first: ArgumentParser 1.8 describes every command as if it had a `help` subcommand, which none of
 /// ours has (`pgm-source help` sends a file named `help`).
@@ -28,7 +28,7 @@ enum ProgramEntry {
             print(helpDescriptionWithoutSubcommands(Command._dumpHelp()))
             exit(0)
         }
-        Command.main(arguments)
+        Command.mainWithJSONErrors()
         exit(0)
     }
 

@@ -1,7 +1,7 @@
 /// An event line a program prints on stderr: ``text`` for people, and with `--json` the same as one JSON object
 /// whose keys are ``NoteKey``s and whose `type` names the event. Each program's events are an enum of typed
-/// values (``SourceNote``, ``ReceiverNote``, ``ElementNote``); how those values are written (strings, for now,
-/// as the lines always had them) is decided in their `encode(to:)` alone.
+/// values (``SourceNote``, ``ReceiverNote``, ``ElementNote``); how those values are written is decided in their
+/// `encode(to:)` alone: numbers and booleans as JSON numbers and booleans, TSIs and addresses as strings.
 enum ProgramNote: Equatable, Sendable, Encodable {
     case source(SourceNote)
     case receiver(ReceiverNote)
@@ -29,30 +29,41 @@ enum ProgramNote: Equatable, Sendable, Encodable {
 enum NoteKey: String, CodingKey {
     case type
     case address
+    case apduSize = "apdu_size"
+    case bytes
     case downstream
     case dropped
     case droppedBytes = "dropped_bytes"
+    case errorCode = "error_code"
     case first
     case firstSequence = "first_sequence"
     case group
     case interface
     case last
     case late
+    case lingerSeconds = "linger_seconds"
     case lossRate = "loss_rate"
     case message
     case neighbor
     case outputOffset = "output_offset"
+    case packets
     case path
+    case rangeCount = "range_count"
+    case ranges
+    case seconds
+    case windowBytes = "window_bytes"
     case reason
+    case session
+    case signal
     case source
+    case totalBytes = "total_bytes"
     case tsi
     case upstream
     case window
 }
 
 extension KeyedEncodingContainer<NoteKey> {
-    /// Writes `value` as string interpolation shows it: the event lines carry numbers, flags, addresses and TSIs
-    /// as strings.
+    /// Writes `value` as string interpolation shows it: for TSIs and addresses, which JSON has no type for.
     mutating func encodeAsString<Value>(_ value: Value, forKey key: NoteKey) throws {
         try encode(String(describing: value), forKey: key)
     }

@@ -2,7 +2,7 @@ import FoundationEssentials
 internal import Glibc
 public import PGMCore
 
-/// One statistics sample of a program, as printed once a second and at exit: with `--json` one object whose keys
+/// One statistics sample of a program, as printed every `--interval` and at exit: with `--json` one object whose keys
 /// are these properties' names in snake_case (optional ones only when set).
 public struct StatisticsSample: Encodable, Sendable {
     /// The JSON `type`: `statistics` for the periodic line, `summary` for the last one.
@@ -23,18 +23,29 @@ public struct StatisticsSample: Encodable, Sendable {
     public var type = Kind.statistics
     public var role: Role
     public var elapsedSeconds = 0.0
-    /// Payload rate since the previous sample, in bits per second.
+    /// Payload rate since the previous sample, in bits per second; in the summary, over the data phase
+    /// (``dataSeconds``) when there is one, so that start-up and the linger do not dilute it.
     public var rateBitsPerSecond = 0.0
-    /// Payload bytes sent or delivered so far.
+    /// Payload bytes sent or delivered so far (pgm-ne: forwarded, ODATA and RDATA).
     public var bytes = 0
+    /// pgm-source: the input's size when it is known up front (regular files), for the percentage and ETA.
+    public var totalBytes: Int?
+    /// pgm-source: seconds until the input is sent at the rate so far, while sending.
+    public var etaSeconds: Double?
+    /// What the program is doing when it is not moving data: `lingering for repairs (3 s)`, `resetting`.
+    public var state: String?
     /// APDUs (the application's messages) sent or delivered so far.
     public var messages = 0
+    /// Packets received (pgm-recv), sent (pgm-source: ODATA and RDATA) or forwarded (pgm-ne: ODATA and RDATA).
     public var packets = 0
     public var naks = 0
     public var ncfs = 0
     public var repairs = 0
-    /// The receiver's loss-rate estimate (0...1); the source's: repairs per data packet.
+    /// pgm-recv: loss since the start, 0…1: data packets whose ODATA did not arrive (repaired or not) over data
+    /// packets expected. pgm-source: repairs per ODATA sent (RDATA ÷ ODATA; a source cannot see loss). pgm-ne: 0.
     public var lossRate = 0.0
+    /// pgm-recv: the moving average of the loss (the receive engine's EWMA, what OPT_CR reports to the source).
+    public var lossRateAverage: Double?
     public var unrecoverable = 0
     /// pgm-recv: packets of its sessions dropped for coming from an address off the session's path (RFC 3208 §10,
     /// Docs/integrity.md), `off_path_packets` in JSON.
@@ -42,8 +53,8 @@ public struct StatisticsSample: Encodable, Sendable {
     /// pgm-source: the worst receiver loss (0…1) reported with OPT_CR, and who reported it.
     public var worstReceiverLossRate: Double?
     public var worstReceiver: String?
-    /// pgm-recv: seconds from the first delivered byte to the last, so that a rate excludes start-up and the wait
-    /// for the session's end.
+    /// Seconds of the data phase: pgm-recv from the first delivered byte to the last, pgm-source from the first
+    /// byte read to the end of sending (before the linger), so that a rate excludes start-up and the linger.
     public var dataSeconds: Double?
     /// A network element's own counters (pgm-ne only).
     public var element: ElementCounters?
@@ -51,35 +62,44 @@ public struct StatisticsSample: Encodable, Sendable {
     public init(role: Role) { self.role = role }
 }
 
-/// Prints samples to stderr once a second: redrawn in place with `\r` on a terminal, one line each otherwise,
-/// JSON Lines with `--json`; ``finish(_:)`` prints the summary.
+/// Prints samples to stderr every `--interval` (none with `--quiet`): redrawn in place with `\r` on a terminal,
+/// one line each otherwise, JSON Lines with `--json`; ``finish(at:_:)`` prints the summary.
 public final class StatisticsPrinter {
     private let json: Bool
+    /// `--quiet`: no periodic lines (events and the summary still print).
+    private let quiet: Bool
     private let isTerminal: Bool
     private let interval: Duration
     private var lastPrint: Instant?
     private var lastBytes = 0
     private var drewLine = false
-    private let encoder: JSONEncoder
     /// Where the text goes: stderr, or a test's buffer.
     private let write: (String) -> Void
+    /// The `timestamp` of JSON lines: Unix time, or a test's fixed value.
+    private let wallClock: () -> Double
 
-    public convenience init(json: Bool, interval: Duration = .seconds(1)) {
-        self.init(json: json, interval: interval, isTerminal: isatty(2) == 1, write: writeError)
+    /// As `--json`, `--interval` and `--quiet` say.
+    public convenience init(_ options: OutputOptions) {
+        self.init(
+            json: options.json, interval: .seconds(options.interval), quiet: options.quiet, isTerminal: isatty(2) == 1,
+            write: writeError)
     }
 
-    init(json: Bool, interval: Duration, isTerminal: Bool, write: @escaping (String) -> Void) {
+    init(
+        json: Bool, interval: Duration, quiet: Bool = false, isTerminal: Bool,
+        wallClock: @escaping () -> Double = JSONLines.now, write: @escaping (String) -> Void
+    ) {
         self.json = json
+        self.quiet = quiet
         self.isTerminal = isTerminal
         self.interval = interval
         self.write = write
-        encoder = JSONEncoder()
-        encoder.keyEncodingStrategy = .convertToSnakeCase
-        encoder.outputFormatting = [.sortedKeys]
+        self.wallClock = wallClock
     }
 
-    /// Prints `sample()` when a second has passed since the last line.
+    /// Prints `sample()` when the interval has passed since the last line (never with `--quiet`).
     public func tick(at now: Instant, _ sample: () -> StatisticsSample) {
+        if quiet { return }
         if let lastPrint, now - lastPrint < interval { return }
         var current = sample()
         let elapsed = lastPrint.map { (now - $0).secondsValue } ?? now.seconds
@@ -90,12 +110,16 @@ public final class StatisticsPrinter {
         emit(current, final: false)
     }
 
-    /// Prints the summary, with the average rate over the whole run.
+    /// Prints the summary, with the average rate over the data phase (``StatisticsSample/dataSeconds``), or the
+    /// whole run when there is none.
     public func finish(at now: Instant, _ sample: StatisticsSample) {
         var summary = sample
         summary.type = .summary
         summary.elapsedSeconds = now.seconds
-        summary.rateBitsPerSecond = now.seconds > 0 ? Double(sample.bytes) * 8 / now.seconds : 0
+        summary.etaSeconds = nil
+        summary.state = nil
+        let seconds = sample.dataSeconds ?? now.seconds
+        summary.rateBitsPerSecond = seconds > 0 ? Double(sample.bytes) * 8 / seconds : 0
         emit(summary, final: true)
     }
 
@@ -123,25 +147,72 @@ public final class StatisticsPrinter {
         }
     }
 
-    /// `2.0 s  95.3 Mbit/s  12,345,678 B  8,901 pkts  NAK 3  NCF 3  RDATA 3  loss 0.03%  unrecoverable 0`
+    /// The widest line: an 80-column terminal must not wrap it.
+    static let columns = 80
+
+    /// `12.0 s  45% 45.0 of 100 MB  95.3 Mbit/s  ETA 6 s  NAK 3  RDATA 3`, or for a receiver
+    /// `12.0 s  45.0 MB  95.3 Mbit/s  NAK 12  RDATA 12  loss 0.09% (avg 0.05%)`: human units, and the least
+    /// important fields left out rather than a line longer than ``columns``. The summary gives the data phase's
+    /// length and rate: `total 17.2 s  100 MB in 10.5 s at 76.2 Mbit/s  NAK 3  RDATA 3`.
     static func text(_ sample: StatisticsSample) -> String {
-        let rate = Rate(bitsPerSecond: max(1, Int(sample.rateBitsPerSecond))).description
-        let prefix = sample.type == .summary ? "total " : ""
-        return
-            "\(prefix)\(formatDecimal(sample.elapsedSeconds, places: 1)) s  \(sample.rateBitsPerSecond < 1 ? "0 bit/s" : rate)  "
-            + "\(formatGrouped(sample.bytes)) B  \(formatGrouped(sample.packets)) pkts  NAK \(sample.naks)  "
-            + "NCF \(sample.ncfs)  RDATA \(sample.repairs)  loss \(formatDecimal(sample.lossRate * 100, places: 2))%  "
-            + "unrecoverable \(sample.unrecoverable)"
-            + (sample.offPathPackets.map { $0 > 0 ? "  off-path \($0)" : "" } ?? "")
-            + (sample.worstReceiverLossRate.map {
-                "  worst receiver \(formatDecimal($0 * 100, places: 2))% \(sample.worstReceiver ?? "")"
-            } ?? "")
+        let summary = sample.type == .summary
+        let rate =
+            sample.rateBitsPerSecond < 1 ? "0 bit/s" : Rate(bitsPerSecond: Int(sample.rateBitsPerSecond)).description
+        // (priority, text) in display order; the lowest priorities go first when the line is too long.
+        var fields: [(Int, String)] = [
+            (9, (summary ? "total " : "") + formatDecimal(sample.elapsedSeconds, places: 1) + " s")
+        ]
+        var amount = formatBytes(sample.bytes)
+        if let total = sample.totalBytes, total > 0, !(summary && sample.bytes == total) {
+            let percent = min(100, Int((Double(sample.bytes) / Double(total) * 100).rounded(.down)))
+            amount = "\(percent)% \(formatBytes(sample.bytes, unitOf: total)) of \(formatBytes(total))"
+        }
+        if sample.role == .networkElement { amount += " fwd" }
+        if summary, let seconds = sample.dataSeconds {
+            // Data that came in one go has no rate worth printing.
+            let at = sample.rateBitsPerSecond < 1 || seconds < 0.001 ? "" : " at \(rate)"
+            fields.append((8, "\(amount) in \(formatDecimal(seconds, places: 1)) s\(at)"))
+        } else {
+            fields.append((8, amount))
+            fields.append((7, sample.state ?? rate))
+        }
+        if let eta = sample.etaSeconds { fields.append((6, "ETA \(formatDuration(eta))")) }
+        if sample.role == .networkElement { fields.append((2, "\(formatGrouped(sample.packets)) pkts")) }
+        fields.append((4, "NAK \(formatGrouped(sample.naks))"))
+        fields.append((3, "RDATA \(formatGrouped(sample.repairs))"))
+        switch sample.role {
+        case .receiver, .dlr:
+            let average = sample.lossRateAverage.map { " (avg \(formatPercent($0)))" } ?? ""
+            fields.append((5, "loss \(formatPercent(sample.lossRate))"))
+            if !average.isEmpty { fields.append((1, average.trimmingPrefixAndSuffixSpaces)) }
+            if sample.unrecoverable > 0 { fields.append((6, "lost \(formatGrouped(sample.unrecoverable))")) }
+            if let offPath = sample.offPathPackets, offPath > 0 {
+                fields.append((5, "off-path \(formatGrouped(offPath))"))
+            }
+        case .source:
+            if let worst = sample.worstReceiverLossRate { fields.append((2, "worst rx \(formatPercent(worst))")) }
+        case .networkElement:
+            break
+        }
+        func joined() -> String {
+            var line = ""
+            for (_, text) in fields {
+                // The moving average sits right after the loss it qualifies.
+                line += line.isEmpty ? text : text.hasPrefix("(avg") ? " " + text : "  " + text
+            }
+            return line
+        }
+        var line = joined()
+        while line.count > columns, let lowest = fields.indices.min(by: { fields[$0].0 < fields[$1].0 }) {
+            fields.remove(at: lowest)
+            line = joined()
+        }
+        return line
     }
 
-    /// One JSON Lines object: snake_case keys in sorted order.
+    /// One JSON Lines object: snake_case keys in sorted order, with a `timestamp`.
     private func jsonLine(_ value: some Encodable) -> String {
-        guard let data = try? encoder.encode(value) else { return "" }
-        return String(decoding: data, as: UTF8.self) + "\n"
+        JSONLines.line(value, timestamp: wallClock())
     }
 }
 

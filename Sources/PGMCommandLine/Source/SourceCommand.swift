@@ -11,24 +11,41 @@ public struct SourceCommand: ParsableCommand {
         commandName: "pgm-source",
         abstract: "Send files or standard input reliably to a PGM (RFC 3208) multicast group.",
         discussion: """
-            Sends the FILEs in order (standard input when none is given), cut into APDUs of at most \
-            --apdu-size bytes (by default 22,800 or 16 TPDUs, whichever is less: an OpenPGM receiver \
-            reassembles at most 16 fragments), at --rate \
-            (bits/s, K/M/G suffixes). At the end it closes the session with OPT_FIN and lingers up to --linger \
-            seconds to answer NAKs with repairs (less when the transmit window has drained sooner). SIGINT or SIGTERM stops reading, closes and lingers; a second \
-            one exits at once. Statistics go to stderr once a second.
+            Sends the FILEs in order (standard input when none is given; - names it among files), cut into APDUs \
+            of at most --apdu-size bytes (by default 22,800 or 16 TPDUs, whichever is less: an OpenPGM receiver \
+            reassembles at most 16 fragments), at --rate (bits/s, K/M/G suffixes). At the end it closes the \
+            session with OPT_FIN and lingers up to --linger seconds to answer NAKs with repairs (less when the \
+            transmit window has drained sooner). Statistics go to stderr every --interval seconds (none with \
+            --quiet), in 80 columns: the share of the input sent and the ETA when its size is known, the rate, \
+            NAKs and repairs, the worst receiver's reported loss; "lingering for repairs (N s)" once everything \
+            was sent. The summary's rate counts the data phase only (first byte read to the end of sending).
+
+            Byte options (--apdu-size, --max-tpdu, --txw-bytes) take K, M, G (×1000) and Ki, Mi, Gi (×1024) \
+            suffixes. The transmit window keeps --txw-secs of data at --rate for repairs, up to 256 MiB unless \
+            --txw-bytes says otherwise; the first line says what it holds ("window 0.537 s at 4 Gbit/s = 256 \
+            MiB"). Every option is checked before anything is sent: a value the engine cannot take is a usage \
+            error (64), not a crash.
+
+            SIGINT or SIGTERM cuts the transfer short: reading stops (what was read is still sent), it says \
+            "interrupted after X of Y bytes", lingers as after a complete transfer to repair what was sent, then \
+            resets the session: its SPMs carry OPT_RST (RFC 3208 §9.8) instead of OPT_FIN, without the N bit \
+            while it still answers NAKs and with it for the last 0.3 s, when it no longer does; the error code is \
+            the signal's number (2 or 15). pgm-recv then exits 4 instead of 0; OpenPGM receivers ignore OPT_RST. \
+            A second signal, or one during the linger after a complete transfer, stops at once.
 
             Examples:
               pgm-source --interface eth0 --rate 50M big.iso
               tar c dir | pgm-source --interface lo --multicast-loop --group 239.192.0.7
 
             Exit codes:
-              0   the data was sent, the session closed and the linger ended (also after SIGINT/SIGTERM)
+              0   the data was sent, the session closed and the linger ended
               1   runtime failure
               64  usage error
-              66  a FILE cannot be opened
-              69  the interface, group or UDP port is unavailable (e.g. another source holds the port)
+              66  a FILE cannot be opened or is a directory, or standard input is closed
+              69  the interface, group or UDP port is unavailable (e.g. another source holds the port), or the \
+            interface is down or does not do multicast
               77  --native without root or CAP_NET_RAW
+              130 SIGINT cut the transfer short (the session was reset; 143 for SIGTERM)
             """,
         version: ProgramVersion.current)
 
@@ -49,7 +66,10 @@ public struct SourceCommand: ParsableCommand {
     public var rate: Rate = ProgramDefaults.rate
 
     @ArgumentParser.Option(
-        name: .customLong("max-tpdu"), help: ArgumentHelp("Largest IP datagram, headers included.", valueName: "bytes"))
+        name: .customLong("max-tpdu"),
+        help: ArgumentHelp(
+            "Largest IP datagram, headers included. (default: \(ProgramDefaults.maxTPDU))", valueName: "bytes"),
+        transform: ByteCount.argument)
     public var maxTPDU: Int = ProgramDefaults.maxTPDU
 
     @ArgumentParser.Option(
@@ -59,13 +79,18 @@ public struct SourceCommand: ParsableCommand {
 
     @ArgumentParser.Option(
         name: .customLong("txw-bytes"),
-        help: ArgumentHelp("Cap on the transmit window in bytes (default: --txw-secs at --rate).", valueName: "bytes"))
+        help: ArgumentHelp(
+            "Cap on the transmit window (default: 256 MiB; the window is --txw-secs at --rate up to this cap).",
+            valueName: "bytes"),
+        transform: ByteCount.argument)
     public var txwBytes: Int?
 
     @ArgumentParser.Option(
         name: .customLong("apdu-size"),
         help: ArgumentHelp(
-            "Largest APDU (message) cut from the input (default: what OpenPGM receivers take).", valueName: "bytes"))
+            "Largest APDU (message) cut from the input, at most 1 MiB (default: what OpenPGM receivers take).",
+            valueName: "bytes"),
+        transform: ByteCount.argument)
     public var apduSize: Int?
 
     @ArgumentParser.Option(
@@ -84,52 +109,62 @@ public struct SourceCommand: ParsableCommand {
 
     public mutating func validate() throws {
         guard rate.bitsPerSecond >= 8_000 else { throw ValidationError("--rate \(rate) is below 8 kbit/s") }
+        guard rate.bitsPerSecond <= Self.maximumRate else { throw ValidationError("--rate \(rate) is above 1 Tbit/s") }
         guard (576...65_535).contains(maxTPDU) else { throw ValidationError("--max-tpdu must be 576...65535") }
         guard txwSeconds > 0, txwSeconds <= 3600 else { throw ValidationError("--txw-secs must be in (0, 3600]") }
         if let txwBytes, txwBytes < maxTPDU { throw ValidationError("--txw-bytes must hold at least one TPDU") }
-        if let apduSize, !(1...(1 << 24)).contains(apduSize) {
-            throw ValidationError("--apdu-size must be 1...16777216")
+        if let apduSize, !(1...Source.Configuration.maximumAPDUSizeLimit).contains(apduSize) {
+            throw ValidationError(
+                "--apdu-size must be 1...\(Source.Configuration.maximumAPDUSizeLimit) (1 MiB, the largest APDU a "
+                    + "PGM receiver reassembles)")
         }
         guard linger >= 0, linger <= 3600 else { throw ValidationError("--linger must be in [0, 3600]") }
         guard spmInterval >= 0.01, spmInterval <= 3600 else {
             throw ValidationError("--spm-interval must be in [0.01, 3600]")
         }
         if sourcePort == 0 { throw ValidationError("--source-port must not be 0") }
+        // Whatever the engine would trap on, refused here in its words (the addresses do not matter).
+        do {
+            try sourceConfiguration(
+                tsi: TSI(gsi: GSI(rawValue: 1), sourcePort: 1), sourceAddress: IPv4Address(198, 18, 0, 1)
+            ).validate()
+        } catch {
+            throw ValidationError("\(error) (--apdu-size, --max-tpdu, --rate, --txw-secs, --txw-bytes)")
+        }
     }
 
-    /// Bytes the window holds: --txw-secs at --rate, or --txw-bytes if smaller.
+    /// 1 Tbit/s: far above any host's send rate, and low enough that the window's byte count cannot overflow.
+    static let maximumRate = 1_000_000_000_000
+
+    /// The transmit window's byte cap when --txw-bytes is not given: a window of seconds at a fast --rate would
+    /// otherwise hold gigabytes (4 s at 10 Gbit/s is 5 GB) on a host that has them or not. RFC 3208 leaves
+    /// TXW_SECS and the window's size to the implementation (Appendix F).
+    public static let defaultWindowCap = 256 << 20
+
+    /// Bytes the window holds: --txw-secs at --rate, up to --txw-bytes (default ``defaultWindowCap``).
     public var windowBytes: Int {
-        let bySeconds = Int(txwSeconds * Double(rate.bytesPerSecond))
-        return min(bySeconds, txwBytes ?? .max)
+        min(windowBytesBySeconds, txwBytes ?? Self.defaultWindowCap)
     }
 
-    /// `window 4 s at 100 Mbit/s = 50,000,000 bytes`, printed at start so the memory it may take is visible.
+    private var windowBytesBySeconds: Int { Int(txwSeconds * Double(rate.bytesPerSecond)) }
+
+    /// `window 4 s at 100 Mbit/s = 50 MB`, or when the cap bites `window 0.537 s at 4 Gbit/s = 256 MiB (cap;
+    /// --txw-bytes raises it)`: printed at start so that the memory the window may take is visible.
     public var windowDescription: String {
-        let seconds = formatDecimal(txwSeconds, places: txwSeconds.rounded() == txwSeconds ? 0 : 1)
-        var text =
-            "window \(seconds) s at \(rate) = \(formatGrouped(Int(txwSeconds * Double(rate.bytesPerSecond)))) bytes"
-        if let txwBytes, txwBytes < Int(txwSeconds * Double(rate.bytesPerSecond)) {
-            text += ", capped by --txw-bytes at \(formatGrouped(txwBytes)) bytes"
+        let bytes = windowBytes
+        let seconds = formatSeconds(.seconds(Double(bytes) / Double(rate.bytesPerSecond)))
+        var text = "window \(seconds) at \(rate) = \(ByteCount.describe(bytes))"
+        if bytes < windowBytesBySeconds {
+            text += txwBytes == nil ? " (cap; --txw-bytes raises it)" : " (--txw-bytes)"
         }
         return text
     }
 
-    public func run() throws {
-        try runReportingFailure("pgm-source") { try execute() }
-    }
-
-    func execute() throws -> PGMExitCode {
-        let logger = logging.makeLogger(label: "pgm-source")
-        let interface = try network.resolveInterface()
-
-        var generator = SystemRandomNumberGenerator()
-        let random = generator.next() as UInt64
-        // GSI: our address and 16 random bits, as OpenPGM's pgm_gsi_create_from_addr does.
-        let gsi = GSI(rawValue: UInt64(interface.address.rawValue) << 16 | (random & 0xFFFF))
-        let tsi = TSI(gsi: gsi, sourcePort: sourcePort ?? UInt16(truncatingIfNeeded: random >> 16 | 0x400))
+    /// The engine's configuration from the options, for this session and address.
+    func sourceConfiguration(tsi: TSI, sourceAddress: IPv4Address) -> Source.Configuration {
         var configuration = Source.Configuration(
             tsi: tsi, dataDestinationPort: network.port, group: .ipv4(network.groupAddress),
-            sourceAddress: .ipv4(interface.address))
+            sourceAddress: .ipv4(sourceAddress))
         configuration.maxTPDU = maxTPDU
         configuration.transport = ProgramDefaults.transport(native: network.native)
         configuration.rate = rate.bytesPerSecond
@@ -143,13 +178,35 @@ public struct SourceCommand: ParsableCommand {
         let apduSize = self.apduSize ?? ProgramDefaults.apduSize(configuration)
         configuration.maximumAPDUSize = apduSize
         configuration.maximumQueuedBytes = max(1 << 20, 4 * apduSize)
+        return configuration
+    }
+
+    public func run() throws {
+        try runReportingFailure("pgm-source", json: output.json) { try execute() }
+    }
+
+    func execute() throws -> PGMExitCode {
+        let standard = StandardDescriptors.guardClosed()
+        if standard.inputClosed && (files.isEmpty || files.contains("-")) {
+            throw CommandFailure(.noInput, "standard input is closed: name the FILEs to send, or redirect it")
+        }
+        let logger = logging.makeLogger(label: "pgm-source", json: output.json)
+        let interface = try network.resolveInterface()
+
+        var generator = SystemRandomNumberGenerator()
+        let random = generator.next() as UInt64
+        // GSI: our address and 16 random bits, as OpenPGM's pgm_gsi_create_from_addr does.
+        let gsi = GSI(rawValue: UInt64(interface.address.rawValue) << 16 | (random & 0xFFFF))
+        let tsi = TSI(gsi: gsi, sourcePort: sourcePort ?? UInt16(truncatingIfNeeded: random >> 16 | 0x400))
+        var configuration = sourceConfiguration(tsi: tsi, sourceAddress: interface.address)
+        let apduSize = configuration.maximumAPDUSize
         configuration.seed = random >> 32
         let input = try SourceInput(paths: files, apduSize: apduSize)
         // Natively, only what a source answers: not its own data, which its raw socket sees too.
         let sockets = try network.openSockets(
             on: interface, joinGroup: false, listenUnicast: true, nativeTypes: [.nak, .nnak, .spmr])
 
-        let printer = StatisticsPrinter(json: output.json)
+        let printer = StatisticsPrinter(output)
         let clock = MonotonicClock()
         let driver = try Driver(
             engine: Source(configuration: configuration, at: clock.now), sockets: [sockets], clock: clock,
@@ -160,7 +217,7 @@ public struct SourceCommand: ParsableCommand {
                     tsi: tsi, group: "\(network.groupAddress)", port: network.port, interface: "\(interface)",
                     interfaceName: interface.name,
                     transport: network.native ? "native" : "UDP port \(sockets.localPort ?? network.udpPort)",
-                    apduSize: apduSize, window: windowDescription)))
+                    apduSize: apduSize, window: windowDescription, windowBytes: windowBytes)))
 
         var program = SourceProgram(
             linger: .seconds(linger), apduSize: apduSize, maximumQueuedBytes: configuration.maximumQueuedBytes)
@@ -168,8 +225,8 @@ public struct SourceCommand: ParsableCommand {
         driver.onInput = { engine, now in
             printer.perform(program.readInput(input, into: &engine, at: now), logger: logger)
         }
-        driver.onSignal = { engine, _, now in
-            printer.perform(program.signalled(input, engine: &engine, at: now), logger: logger)
+        driver.onSignal = { engine, signal, now in
+            printer.perform(program.signalled(signal, input, engine: &engine, at: now), logger: logger)
         }
         var decisions = DecisionLog()
         driver.afterTurn = { engine, now in
@@ -177,11 +234,14 @@ public struct SourceCommand: ParsableCommand {
             if logger.logLevel <= .debug, let line = decisions.line("repairs", engine.statistics.decisions, at: now) {
                 logger.debug("\(line)")
             }
-            printer.tick(at: now) { SourceProgram.sample(engine, accepted: input.bytesAccepted) }
-            return program.turnEnded(engine, at: now) ? .stop : .proceed
+            let stop = program.turnEnded(&engine, at: now)
+            printer.perform(program.pendingNotes(at: now), logger: logger)
+            printer.tick(at: now) { program.sample(engine, input: input, at: now) }
+            return stop ? .stop : .proceed
         }
         try driver.run()
-        printer.finish(at: driver.now, SourceProgram.sample(driver.engine, accepted: input.bytesAccepted))
+        printer.finish(at: driver.now, program.sample(driver.engine, input: input, at: driver.now))
+        printer.perform(program.closingNotes(input, engine: driver.engine), logger: logger)
         return program.exitCode
     }
 }

@@ -1,49 +1,83 @@
 internal import Glibc
 
-/// The source's input: the files in order, or standard input, cut into APDUs of at most `apduSize` bytes.
+/// The source's input: the files in order (`-` for standard input), or standard input, cut into APDUs of at
+/// most `apduSize` bytes.
 /// Reads never block for long: the driver only calls ``read(_:)`` when poll says the descriptor is readable.
 final class SourceInput: SourceProgram.Input {
     private var descriptors: [Int32]
-    private let ownsDescriptors: Bool
     private let apduSize: Int
     /// Bytes read but not yet sent: the start of an APDU, carried into the next chunk.
     private var leftover: [UInt8] = []
     private(set) var isFinished = false
     private(set) var bytesAccepted = 0
 
-    private init(descriptors: [Int32], ownsDescriptors: Bool, apduSize: Int) {
+    /// The size of every input when all are regular files (or standard input redirected from one).
+    let totalBytes: Int?
+    /// Descriptors this input closes when done: the files it opened, not standard input.
+    private var owned: Set<Int32>
+
+    private init(descriptors: [Int32], owned: Set<Int32>, apduSize: Int, totalBytes: Int?) {
         self.descriptors = descriptors
-        self.ownsDescriptors = ownsDescriptors
+        self.owned = owned
         self.apduSize = apduSize
+        self.totalBytes = totalBytes
     }
 
     /// Reads `descriptor` (standard input, or a pipe in tests), which stays open.
     convenience init(descriptor: Int32, apduSize: Int) {
-        self.init(descriptors: [descriptor], ownsDescriptors: false, apduSize: apduSize)
+        self.init(
+            descriptors: [descriptor], owned: [], apduSize: apduSize, totalBytes: Self.regularFileSize(descriptor))
     }
 
-    /// Opens every file up front, so a missing one fails before anything is sent (exit code 66); no files:
-    /// standard input.
+    /// Opens every file up front, so that a missing, unreadable or not regular one (a directory) fails before
+    /// anything is sent (exit code 66); `-` is standard input, and no files at all is standard input too.
     convenience init(paths: [String], apduSize: Int) throws(CommandFailure) {
         guard !paths.isEmpty else {
             self.init(descriptor: 0, apduSize: apduSize)
             return
         }
         var opened: [Int32] = []
-        for path in paths {
-            let fd = open(path, O_RDONLY | O_CLOEXEC)
-            if fd < 0 {
-                let reason = String(cString: strerror(errno))
-                for fd in opened { close(fd) }
-                throw CommandFailure(.noInput, "cannot open \(path): \(reason)")
-            }
-            opened.append(fd)
+        var owned: Set<Int32> = []
+        var total: Int? = 0
+        func fail(_ message: String) -> CommandFailure {
+            for fd in owned { close(fd) }
+            return CommandFailure(.noInput, message)
         }
-        self.init(descriptors: opened, ownsDescriptors: true, apduSize: apduSize)
+        for path in paths {
+            if path == "-" {
+                guard !opened.contains(0) else { throw fail("standard input (-) is named more than once") }
+                opened.append(0)
+                total = total.flatMap { sum in Self.regularFileSize(0).map { sum + $0 } }
+                continue
+            }
+            let fd = open(path, O_RDONLY | O_CLOEXEC)
+            if fd < 0 { throw fail("cannot open \(path): \(String(cString: strerror(errno)))") }
+            owned.insert(fd)
+            opened.append(fd)
+            var status = stat()
+            guard fstat(fd, &status) == 0 else {
+                throw fail("cannot read \(path): \(String(cString: strerror(errno)))")
+            }
+            switch status.st_mode & S_IFMT {
+            case S_IFDIR: throw fail("\(path) is a directory")
+            case S_IFREG: total = total.map { $0 + Int(status.st_size) }
+            default: total = nil  // a FIFO or a device: read as it comes, size unknown
+            }
+        }
+        self.init(descriptors: opened, owned: owned, apduSize: apduSize, totalBytes: total)
+    }
+
+    /// The size of a regular file open on `descriptor`; nil for pipes, terminals and devices.
+    static func regularFileSize(_ descriptor: Int32) -> Int? {
+        var status = stat()
+        guard fstat(descriptor, &status) == 0, status.st_mode & S_IFMT == S_IFREG else { return nil }
+        // Standard input redirected from a file may not start at its beginning.
+        let position = lseek(descriptor, 0, SEEK_CUR)
+        return max(0, Int(status.st_size) - max(0, Int(position)))
     }
 
     deinit {
-        if ownsDescriptors { for fd in descriptors { close(fd) } }
+        for fd in descriptors where owned.contains(fd) { close(fd) }
     }
 
     /// Whether a read would return at once (data or end of file), checked with a zero-timeout poll.
@@ -84,7 +118,7 @@ final class SourceInput: SourceProgram.Input {
             throw CommandFailure(.failure, "read: \(String(cString: strerror(errno)))")
         }
         if count == 0 {
-            if ownsDescriptors { close(fd) }
+            if owned.contains(fd) { close(fd) }
             descriptors.removeFirst()
             if descriptors.isEmpty {
                 if !leftover.isEmpty { try finishLeftover(send) }
@@ -125,7 +159,7 @@ final class SourceInput: SourceProgram.Input {
 
     /// Stops reading (or an input error): what was not read is not sent.
     func abandon() {
-        if ownsDescriptors { for fd in descriptors { close(fd) } }
+        for fd in descriptors where owned.contains(fd) { close(fd) }
         descriptors.removeAll()
         leftover.removeAll()
         isFinished = true

@@ -419,6 +419,7 @@ extension NetworkElement {
             counters.rdataCopiesSent += 1
         }
         counters.rdataForwarded += 1
+        counters.dataBytesForwarded += data.payload.count
         return (copy, targets)
     }
 

@@ -384,6 +384,7 @@ public struct NetworkElement: Engine {
                         spoofedSource: arrival.source))
             }
             counters.odataForwarded += 1
+            counters.dataBytesForwarded += data.payload.count
             return
         }
         var offPath = false
@@ -407,6 +408,7 @@ public struct NetworkElement: Engine {
             sendDownstream(copy, on: interface.id, of: tsi)
         }
         counters.odataForwarded += 1
+        counters.dataBytesForwarded += data.payload.count
         detectLoss(tsi, before: data.sequence)
     }
 

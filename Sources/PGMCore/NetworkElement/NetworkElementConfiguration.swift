@@ -153,10 +153,7 @@ extension NetworkElement {
     }
 
     /// A configuration the element cannot run with (``Configuration/validate()``).
-    public struct ConfigurationError: Error, Hashable, Sendable, CustomStringConvertible {
-        public var description: String
-        init(_ description: String) { self.description = description }
-    }
+    public typealias ConfigurationError = PGMCore.ConfigurationError
 
     /// The limits of NAK_BO_IVL tuning (RFC 3208 §15.2.1).
     public typealias BackoffTuning = NAKBackoffTuning
@@ -219,6 +216,8 @@ extension NetworkElement {
         public var odataDropped = 0
         /// RDATA forwarded (counted once however many interfaces took it).
         public var rdataForwarded = 0
+        /// Payload bytes of the ODATA and RDATA forwarded (once per packet, however many interfaces took it).
+        public var dataBytesForwarded = 0
         /// RDATA copies sent, one per interface in the repair state (RFC 3208 §7.8; MIB pgmNeIfOutRdata).
         public var rdataCopiesSent = 0
         /// RDATA for which no interface holds repair state: "SHOULD discard" (RFC 3208 §7.8; MIB

@@ -1,10 +1,12 @@
 import PGMWire
 
 /// What leaves a peer's window becomes statistics, loss-rate samples (the peer's and the receiver's, for OPT_CR)
-/// and events; a session ends once delivery has passed the sequence that carried OPT_FIN.
+/// and events; a session ends once delivery has passed the sequence that carried OPT_FIN (or OPT_RST's lead).
 struct DeliverySink {
     let tsi: TSI
     let finLead: SequenceNumber?
+    /// Set when ``finLead`` came with OPT_RST: the end is a reset.
+    let resetCode: UInt8?
     var closedReported: Bool
     var loss: LossRateEstimator
 
@@ -26,7 +28,7 @@ struct DeliverySink {
         case .caughtUp(let next):
             if let finLead, !closedReported, finLead.precedes(next) {
                 closedReported = true
-                context.events.append(.sessionClosed(tsi))
+                context.events.append(resetCode.map { .sessionReset(tsi, errorCode: $0) } ?? .sessionClosed(tsi))
             }
         }
     }

@@ -74,8 +74,10 @@ struct Peer {
     var timers = DeadlineQueue<SequenceTimerKey>()
     /// SPMR timer (RFC 3208 Appendix C): armed while data flows and no SPM is known.
     var spmrDue: Instant?
-    /// SPM_LEAD (or data sequence) that carried OPT_FIN.
+    /// SPM_LEAD (or data sequence) that carried OPT_FIN, or SPM_LEAD of an SPM with OPT_RST.
     var finLead: SequenceNumber?
+    /// OPT_RST's error code once an SPM carried it: the session ends as a reset at ``finLead``.
+    var resetCode: UInt8?
     var closedReported = false
     /// The last packet taken from the session's path (off-path packets do not keep a session alive).
     var lastHeard: Instant
@@ -325,6 +327,7 @@ struct Peer {
         }
         if !windowed { context.statistics.windowlessSPMs += 1 }
         var join: SequenceNumber?
+        var resetIgnoresNAKs = false
         congestionRequest = []
         learnBackoff(from: options, rangeAllowed: true)
         for option in options {
@@ -332,6 +335,9 @@ struct Peer {
             case .join(let minimum): join = minimum
             case .congestionReportRequest(let kinds): congestionRequest = kinds
             case .fin where windowed: finLead = spm.lead
+            case .reset(let ignoresNAKs, let code) where windowed:
+                // RFC 3208 §9.8.1: an abort; with N set no NAK is answered any more, so what is missing is lost.
+                (finLead, resetCode, resetIgnoresNAKs) = (spm.lead, code, ignoresNAKs)
             default: break
             }
         }
@@ -348,6 +354,7 @@ struct Peer {
         {
             advertisedSpan = Int(spm.trail.distance(to: spm.lead)) + 1
             declareLost(before: spm.trail, reason: .windowAdvanced, context: &context)
+            if resetIgnoresNAKs { declareLost(before: spm.lead &+ 1, reason: .windowAdvanced, context: &context) }
             if window.next.precedesOrEquals(spm.lead) { extend(through: spm.lead, context: &context) }
         }
         if naksWereHeld {
@@ -810,7 +817,8 @@ struct Peer {
         context: inout ReceiverContext,
         _ change: (inout ReceiveWindow<Repair>, (ReceiveWindow<Repair>.Output) -> Void) -> Void
     ) {
-        var sink = DeliverySink(tsi: tsi, finLead: finLead, closedReported: closedReported, loss: loss)
+        var sink = DeliverySink(
+            tsi: tsi, finLead: finLead, resetCode: resetCode, closedReported: closedReported, loss: loss)
         change(&window) { sink.take($0, context: &context) }
         loss = sink.loss
         closedReported = sink.closedReported

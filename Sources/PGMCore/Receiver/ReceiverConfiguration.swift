@@ -119,6 +119,10 @@ extension Receiver {
         case unrecoverable(TSI, first: SequenceNumber, last: SequenceNumber, reason: LossReason)
         /// OPT_FIN was seen and everything before it was delivered or reported lost.
         case sessionClosed(TSI)
+        /// OPT_RST was seen on an SPM (RFC 3208 §9.8: the source aborted the session, `errorCode` its reason, 0
+        /// unknown) and everything up to its SPM_LEAD was delivered or reported lost: without the N bit the
+        /// receiver went on NAKing within the window until then; with it, what was still missing was declared lost.
+        case sessionReset(TSI, errorCode: UInt8)
         /// Nothing heard for ``Configuration/peerExpiry``; its state is gone.
         case peerExpired(TSI)
         /// Packets for the session from an address that is not its path (the address its SPMs come from, or their

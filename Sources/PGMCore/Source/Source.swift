@@ -15,8 +15,13 @@ public struct Source: Engine {
     public var lead: SequenceNumber { window.lead }
     /// TXW_TRAIL: the oldest sequence still repairable; `lead + 1` when the window is empty.
     public var trail: SequenceNumber { window.trail }
-    /// `true` once ``close(at:)`` was called.
+    /// `true` once ``close(at:)`` or ``reset(at:errorCode:)`` was called.
     public private(set) var isClosing = false
+    /// The OPT_RST error code once ``reset(at:errorCode:)`` turned the close into an abort; `nil` for OPT_FIN.
+    public private(set) var resetCode: UInt8?
+    /// `true` once the source no longer answers NAKs after a reset: its window is empty, so OPT_RST carries the
+    /// N bit (RFC 3208 §9.8.4).
+    public var ignoresNAKs: Bool { resetCode != nil && finalSPMQueued }
     /// `true` once closed, all data sent and the window empty: the engine sends nothing more.
     public private(set) var isFinished = false
 
@@ -55,7 +60,8 @@ public struct Source: Engine {
     private var heartbeatIndex = 0
     private var nextHeartbeatSPM: Instant?
     private var lastSPMRAnswer: Instant?
-    /// OPT_FIN goes on SPMs once every queued APDU has left (RFC 3208 §9.7), so its lead covers them all.
+    /// OPT_FIN (or OPT_RST) goes on SPMs once every queued APDU has left (RFC 3208 §9.7, §9.8), so its lead
+    /// covers them all.
     private var finActive = false
     private var finalSPMQueued = false
 
@@ -63,13 +69,11 @@ public struct Source: Engine {
     public static let eventCapacity = 1024
 
     public init(configuration: Configuration, at now: Instant) {
-        precondition(
-            configuration.maximumAPDUSize > 0 && configuration.maximumAPDUSize <= 1 << 20,
-            "maximum APDU size must be 1 byte ... 1 MiB")
-        precondition(
-            configuration.maximumQueuedBytes >= configuration.maximumAPDUSize,
-            "the queue must hold one maximum-size APDU")
-        precondition(configuration.rate > 0 && configuration.txwMaxBytes > 0)
+        do {
+            try configuration.validate()
+        } catch {
+            preconditionFailure("\(error)")
+        }
         self.configuration = configuration
         var random = SplitMix64(seed: configuration.seed)
         let initial = configuration.initialSequence ?? SequenceNumber(UInt32(truncatingIfNeeded: random.next()))
@@ -84,7 +88,6 @@ public struct Source: Engine {
         self.bucket = TokenBucket(rate: configuration.rate, capacity: capacity, at: now)
         if let first = configuration.heartbeatIntervals.first { nextHeartbeatSPM = now + first }
         backoff = configuration.backoffTuning.map { NAKBackoffTuner(initial: Self.clamp($0.initial, $0)) }
-        precondition(Self.maximumPayload(configuration, fragmented: true) > 0, "maxTPDU too small for PGM headers")
     }
 
     // MARK: Application side
@@ -134,6 +137,34 @@ public struct Source: Engine {
         guard !isClosing else { return }
         isClosing = true
         activateFINIfDrained()
+    }
+
+    /// Aborts the session (RFC 3208 §9.8) instead of closing it: no more data is accepted, what is queued is still
+    /// sent, and then every SPM carries OPT_RST with `errorCode` (6 bits; 0 is "unknown") instead of OPT_FIN, sent
+    /// at once. The source keeps answering NAKs while its window holds data, so OPT_RST goes without the N bit;
+    /// once the window is empty (TXW_SECS later, or at once after ``abandonRepairs(at:)``) it carries the N bit and
+    /// the empty window (trail = lead + 1) for one more round of the heartbeat schedule, and the engine finishes.
+    /// A session whose OPT_FIN already went out stays closed: nothing changes.
+    public mutating func reset(at now: Instant, errorCode: UInt8 = 0) {
+        advanceClock(to: now)
+        guard !finActive || resetCode != nil else { return }
+        resetCode = errorCode & 0x3F
+        isClosing = true
+        activateFINIfDrained()
+    }
+
+    /// Stops answering NAKs at once, for a closing or reset session: what is queued is dropped, the window is
+    /// emptied, and the SPMs that follow show the empty window (with OPT_RST's N bit after a reset), so receivers
+    /// still waiting for repairs learn at once that none will come (RFC 3208 §6.3, §9.8.1).
+    public mutating func abandonRepairs(at now: Instant) {
+        advanceClock(to: now)
+        guard isClosing else { return }
+        pending.removeAll()
+        pendingBytes = 0
+        repairQueue.removeAll()
+        statistics.sequencesExpired += window.removeAll()
+        activateFINIfDrained()
+        advanceWindow()
     }
 
     public mutating func pollEvent() -> Event? { events.popFirst() }
@@ -487,7 +518,11 @@ public struct Source: Engine {
             options.append(
                 NAKBackoffTuning.rangeOption(minimum: tuning.minimum, maximum: max(tuning.minimum, tuning.maximum)))
         }
-        if finActive { options.append(Option(.fin)) }
+        if finActive {
+            // RFC 3208 §9.8: OPT_RST replaces OPT_FIN after a reset; its N bit once the window is empty.
+            options.append(
+                resetCode.map { Option(.reset(ignoresNAKs: finalSPMQueued, errorCode: $0)) } ?? Option(.fin))
+        }
         return Packet(
             tsi: configuration.tsi, dataDestinationPort: configuration.dataDestinationPort,
             body: .spm(SPM(sequence: spmSequence, trail: trail, lead: lead, path: configuration.sourceAddress)),

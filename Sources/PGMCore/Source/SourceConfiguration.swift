@@ -98,6 +98,9 @@ extension Source {
         }
     }
 
+    /// A configuration ``Source/init(configuration:at:)`` would refuse (it traps on one, as on any misuse).
+    public typealias ConfigurationError = PGMCore.ConfigurationError
+
     /// Local API misuse the caller can act on; network input never throws.
     public enum SendError: Error, Hashable, Sendable {
         /// The unsent queue is full: retry after ``Source/queuedBytesAvailable`` has room (it grows as ODATA
@@ -159,5 +162,30 @@ extension Source {
         public var eventsDropped = 0
         /// Sequences that left the window (TXW_TRAIL advanced past them).
         public var sequencesExpired = 0
+    }
+}
+
+extension Source.Configuration {
+    /// The largest APDU a source takes: reassembly state for more is what OpenPGM and our receiver refuse
+    /// (``Receiver/Configuration/maximumAPDUSize``), and the queue must hold a whole one.
+    public static let maximumAPDUSizeLimit = 1 << 20
+
+    /// Checks what ``Source/init(configuration:at:)`` requires, with a sentence for the user, so that a program
+    /// can refuse bad options instead of trapping.
+    public func validate() throws(ConfigurationError) {
+        func require(_ condition: Bool, _ reason: String) throws(ConfigurationError) {
+            if !condition { throw ConfigurationError(reason) }
+        }
+        try require(
+            maximumAPDUSize > 0 && maximumAPDUSize <= Self.maximumAPDUSizeLimit,
+            "the largest APDU must be 1 byte ... 1 MiB (\(Self.maximumAPDUSizeLimit) bytes), not \(maximumAPDUSize)")
+        try require(
+            maximumQueuedBytes >= maximumAPDUSize, "the send queue (\(maximumQueuedBytes) bytes) must hold one APDU")
+        try require(rate > 0, "the rate must be positive")
+        try require(txwMaxBytes > 0, "the transmit window must hold at least one byte")
+        try require(txwSeconds > .zero, "TXW_SECS must be positive")
+        try require(
+            Source.maximumPayload(self, fragmented: true) > 0,
+            "a TPDU of \(maxTPDU) bytes has no room for data after the IP, UDP and PGM headers")
     }
 }

@@ -107,6 +107,14 @@ struct TransmitWindow {
         return left
     }
 
+    /// Empties the window (the trail passes the lead); returns how many sequences left.
+    mutating func removeAll() -> Int {
+        let left = entries.count
+        entries.removeAll()
+        bytes = 0
+        return left
+    }
+
     private func offset(of sequence: SequenceNumber) -> Int {
         precondition(contains(sequence), "\(sequence) is outside the window \(trail) ... \(lead)")
         return Int(trail.distance(to: sequence))

@@ -60,6 +60,7 @@ struct DumpCommandTests {
                   pgm-dump -r session.pcap -v
                   pgm-dump -i lo -c 100 --json --udp-port 7500 > packets.jsonl
                   pgm-dump -r session.pcap --stats
+                  pgm-dump -i lo -w - | tcpdump -r -     (the text goes to standard error)
 
                 --json writes one JSON object per line; the schema (every field, the "type" values, and the
                 statistics objects) is documented in Docs/pgm-dump-json.md.
@@ -85,9 +86,11 @@ struct DumpCommandTests {
                   -p, --no-promiscuous-mode
                                           Do not put the interface into promiscuous mode.
                   -s, --snapshot-length <bytes>
-                                          Bytes to capture per packet (live). (default: 262144)
+                                          Bytes to capture per packet (live; K, M, Ki, Mi suffixes). (default:
+                                          262144)
                   -B, --buffer-size <KiB> Kernel capture buffer size in KiB (live).
-                  -w, --write <file>      Also save the captured frames to a pcap file.
+                  -w, --write <file>      Also save the captured frames to a pcap file ('-' for standard output:
+                                          the text then goes to standard error).
                   -c, --count <count>     Stop after this many PGM packets (fragments and malformed packets count).
                   --udp-port <port>       UDP port carrying PGM (repeatable; replaces the defaults 3055, 3056,
                                           7500).
