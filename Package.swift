@@ -17,9 +17,10 @@ let upcomingFeatures: [SwiftSetting] = [
 ///   unspecialized, copying the engine through value witnesses at every property read.
 /// The library products (PGMWire, PGMCore, PGMCapture) build without unsafe flags, so other packages can
 /// depend on them.
-let dataPathTuning: [SwiftSetting] = upcomingFeatures + [
-    .unsafeFlags(["-enforce-exclusivity=unchecked", "-cross-module-optimization"], .when(configuration: .release))
-]
+let dataPathTuning: [SwiftSetting] =
+    upcomingFeatures + [
+        .unsafeFlags(["-enforce-exclusivity=unchecked", "-cross-module-optimization"], .when(configuration: .release))
+    ]
 
 let package = Package(
     name: "swift-pgm",
@@ -38,6 +39,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        // HMAC-SHA-256 for `--key` (PGMAuthentication only). 3.x rather than 4.x: the same HMAC, without the SHA-3
+        // (XKCP) sources 4.x adds to every build.
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         .target(name: "PGMWire", swiftSettings: upcomingFeatures),
@@ -49,6 +53,13 @@ let package = Package(
             ],
             swiftSettings: upcomingFeatures),
         .target(name: "CPGMSystem"),
+        // The keyed MAC behind OPT_AUTH (Docs/key.md): HMAC-SHA-256 with swift-crypto, key files, the replay guard.
+        // PGMWire defines the option, the covered bytes and the `PacketAuthenticator` protocol; PGMWire and PGMCore
+        // never import Crypto.
+        .target(
+            name: "PGMAuthentication",
+            dependencies: ["PGMWire", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: upcomingFeatures),
         .target(
             name: "PGMSockets",
             dependencies: ["CPGMSystem", "PGMCore", "PGMWire", .product(name: "Logging", package: "swift-log")],
@@ -58,7 +69,7 @@ let package = Package(
         .target(
             name: "PGMCommandLine",
             dependencies: [
-                "PGMWire", "PGMCore", "PGMSockets", "PGMCapture",
+                "PGMWire", "PGMCore", "PGMSockets", "PGMCapture", "PGMAuthentication",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -74,10 +85,16 @@ let package = Package(
         .target(name: "PGMLabSupport", swiftSettings: upcomingFeatures),
         .testTarget(name: "PGMLabSupportTests", dependencies: ["PGMLabSupport"], swiftSettings: upcomingFeatures),
         .testTarget(
-            name: "PGMSocketsTests", dependencies: ["PGMSockets", "PGMCore", "PGMWire"], swiftSettings: upcomingFeatures),
+            name: "PGMSocketsTests", dependencies: ["PGMSockets", "PGMCore", "PGMWire", "PGMAuthentication"],
+            swiftSettings: upcomingFeatures),
+        .testTarget(
+            name: "PGMAuthenticationTests", dependencies: ["PGMAuthentication", "PGMWire", "PGMCore"],
+            swiftSettings: upcomingFeatures),
         .target(
             name: "PGMSimulation",
-            dependencies: ["PGMCore", "PGMWire", "PGMCapture", .product(name: "HeapModule", package: "swift-collections")],
+            dependencies: [
+                "PGMCore", "PGMWire", "PGMCapture", .product(name: "HeapModule", package: "swift-collections"),
+            ],
             swiftSettings: upcomingFeatures),
         .testTarget(name: "PGMCoreTests", dependencies: ["PGMCore", "PGMWire"], swiftSettings: upcomingFeatures),
         .testTarget(

@@ -2,7 +2,7 @@ internal import CPGMSystem
 internal import Glibc
 public import Logging
 public import PGMCore
-internal import PGMWire
+public import PGMWire
 
 /// What the driver's caller wants after a turn.
 public enum DriverControl: Sendable {
@@ -22,7 +22,29 @@ public struct DriverStatistics: Hashable, Sendable {
     public var datagramsSent = 0
     public var bytesSent = 0
     public var sendFailures = 0
+    /// With a key (``Driver/authenticator``): what the tags said, and what the replay guard turned away.
+    public var authentication = AuthenticationCounts()
     public init() {}
+
+    /// Received packets by their OPT_AUTH verdict, and transmits signed (Docs/key.md). Only ``valid`` packets
+    /// that the replay guard admits reach the engine; the others are dropped here.
+    public struct AuthenticationCounts: Hashable, Sendable, Encodable {
+        public var valid = 0
+        /// A tag that is not the key's MAC of the packet: tampered, forged, or another key's.
+        public var invalid = 0
+        /// No OPT_AUTH at all (an unkeyed host, or one forging packets without the key).
+        public var absent = 0
+        /// Valid tags on packets the ``ReplayGuard`` turned away: an SPM not newer than one seen, data behind
+        /// the session's trail.
+        public var replayed = 0
+        /// Transmits signed; a transmit that could not take OPT_AUTH (it already had 16 options) is not sent
+        /// and counts in ``DriverStatistics/sendFailures``.
+        public var signed = 0
+        public init() {}
+
+        /// Received packets dropped for their tag or as replays.
+        public var dropped: Int { invalid + absent + replayed }
+    }
 }
 
 /// One process's poll(2) loop around one engine (Docs/style.md#concurrency): nothing is shared, so nothing is locked.
@@ -50,6 +72,12 @@ public final class Driver<E: Engine> {
     public var onInput: ((inout E, Instant) -> Void)?
     /// Wake-up interval when nothing else is due, so ``afterTurn`` can print statistics and check timeouts.
     public var maximumSleep: Duration = .milliseconds(200)
+    /// The session key (`--key`, Docs/key.md): when set, every received packet must carry a valid OPT_AUTH and pass
+    /// ``replayGuard`` before the engine sees it, and every transmit is signed after it is encoded (OPT_AUTH added
+    /// when the engine's packet has none, e.g. everything but what an element forwards), before its checksum.
+    public var authenticator: (any PacketAuthenticator)?
+    /// Used with ``authenticator`` only.
+    public var replayGuard = ReplayGuard()
 
     private let receiveBatch = ReceiveBatch()
     private let sendBatch = SendBatch()
@@ -212,11 +240,43 @@ public final class Driver<E: Engine> {
             logger.trace("undecodable datagram", metadata: ["pgm.source": "\(source)", "pgm.error": "\(error)"])
             return
         }
+        if let authenticator, !authenticate(packet, datagram, with: authenticator, from: source) { return }
         engine.receive(
             packet,
             arrival: Arrival(
                 source: .ipv4(source), destination: .ipv4(destination), interface: sockets.configuration.id),
             at: now)
+    }
+
+    /// The tag and the replay guard's word on a received packet; false when it is dropped (and counted).
+    private func authenticate(
+        _ packet: Packet, _ datagram: ArraySlice<UInt8>, with authenticator: any PacketAuthenticator,
+        from source: IPv4Address
+    ) -> Bool {
+        let verdict: AuthenticationVerdict
+        if packet.options.isEmpty {
+            verdict = .absent
+        } else {
+            verdict = datagram.withUnsafeBytes { authenticator.verify($0) }
+        }
+        switch verdict {
+        case .valid:
+            statistics.authentication.valid += 1
+        case .invalid:
+            statistics.authentication.invalid += 1
+            logger.trace("invalid OPT_AUTH", metadata: ["pgm.source": "\(source)", "pgm.type": "\(packet.body.type)"])
+            return false
+        case .absent:
+            statistics.authentication.absent += 1
+            logger.trace("no OPT_AUTH", metadata: ["pgm.source": "\(source)", "pgm.type": "\(packet.body.type)"])
+            return false
+        }
+        guard replayGuard.admit(packet) == .admitted else {
+            statistics.authentication.replayed += 1
+            logger.trace("replayed", metadata: ["pgm.source": "\(source)", "pgm.type": "\(packet.body.type)"])
+            return false
+        }
+        return true
     }
 
     private func flushTransmits(at now: Instant) {
@@ -235,16 +295,32 @@ public final class Driver<E: Engine> {
                 // changed around it.
                 if let current = pending, !sendBatch.isEmpty { flush(current) }
                 setTTL(target, ttl)
-                sendBatch.append(transmit, for: target)
+                append(transmit, for: target)
                 flush(target)
                 setTTL(target, target.configuration.ttl)
                 pending = nil
                 continue
             }
-            sendBatch.append(transmit, for: target)
+            append(transmit, for: target)
             pending = target
         }
         if let current = pending, !sendBatch.isEmpty { flush(current) }
+    }
+
+    /// Adds a transmit to the batch, signed with the key when there is one.
+    private func append(_ transmit: Transmit, for target: InterfaceSockets) {
+        guard let authenticator else {
+            sendBatch.append(transmit, for: target)
+            return
+        }
+        if sendBatch.append(transmit, for: target, signedWith: authenticator) {
+            statistics.authentication.signed += 1
+        } else {
+            statistics.sendFailures += 1
+            logger.debug(
+                "a transmit with 16 options cannot take OPT_AUTH",
+                metadata: ["pgm.type": "\(transmit.packet.body.type)"])
+        }
     }
 
     private func setTTL(_ sockets: InterfaceSockets, _ ttl: UInt8) {

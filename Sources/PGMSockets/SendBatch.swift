@@ -56,9 +56,25 @@ final class SendBatch {
     var isEmpty: Bool { messages.isEmpty }
     var isFull: Bool { messages.count == capacity }
 
-    /// Encodes `transmit` for `sockets`: as UDP payload, or behind an IPv4 header in native mode.
-    func append(_ transmit: Transmit, for sockets: InterfaceSockets) {
+    /// Encodes `transmit` for `sockets`: as UDP payload, or behind an IPv4 header in native mode. With an
+    /// authenticator the packet is signed (OPT_AUTH added after its options unless it has one, its key ID and tag
+    /// written, then the checksum over it all); returns false, appending nothing, when the packet has no room for
+    /// another option.
+    @discardableResult
+    func append(
+        _ transmit: Transmit, for sockets: InterfaceSockets, signedWith authenticator: (any PacketAuthenticator)? = nil
+    ) -> Bool {
         precondition(!isFull)
+        var extra: Option?
+        if let authenticator {
+            let carries = transmit.packet.options.contains {
+                if case .authentication = $0.value { true } else { false }
+            }
+            if !carries {
+                guard transmit.packet.options.count < Option.maximumCount else { return false }
+                extra = Option(.authentication(Option.Authentication(keyID: authenticator.keyID)))
+            }
+        }
         let address: IPv4Address
         switch transmit.destination {
         case .multicast(let nla), .unicast(let nla):
@@ -71,7 +87,7 @@ final class SendBatch {
             if case .ipv4(let spoofed)? = transmit.spoofedSource { source = spoofed }
             let isMulticast: Bool
             if case .multicast = transmit.destination { isMulticast = true } else { isMulticast = false }
-            let length = transmit.packet.encodedLength
+            let length = transmit.packet.encodedLength(appending: extra)
             // Router Alert costs four bytes; a packet that would not fit the MTU with it goes without it.
             let routerAlert = transmit.routerAlert && 24 + length <= sockets.mtu
             IPv4Header.append(
@@ -79,7 +95,16 @@ final class SendBatch {
                 ttl: transmit.ttl ?? (isMulticast ? configuration.ttl : 64), routerAlert: routerAlert,
                 payloadLength: length)
         }
-        transmit.packet.encode(into: &buffer)
+        if let authenticator {
+            let packetStart = buffer.count
+            transmit.packet.encode(into: &buffer, appending: extra, checksum: false)
+            buffer.withUnsafeMutableBytes { raw in
+                _ = authenticator.sign(UnsafeMutableRawBufferPointer(rebasing: raw[packetStart...]))
+            }
+            PGMChecksum.fill(&buffer, packetAt: packetStart)
+        } else {
+            transmit.packet.encode(into: &buffer)
+        }
         let length = buffer.count - start
         // Only data joins runs, so that a capture of one (pgm-dump) can be cut back into packets by their headers.
         let isData: Bool
@@ -95,11 +120,12 @@ final class SendBatch {
             last.segments += 1
             last.isClosed = length < last.segmentSize
             messages[messages.count - 1] = last
-            return
+            return true
         }
         messages.append(
             Message(
                 range: start..<buffer.count, destination: address, segmentSize: length, segments: 1, isClosed: !isData))
+        return true
     }
 
     /// Sends everything appended; returns how many datagrams and bytes left, counting the rest as failures.

@@ -255,15 +255,30 @@ extension Packet {
     /// the checksum filled in. Encoding cannot fail; a packet that breaks a wire limit (more than 16 options,
     /// a NAK list over 62 entries, a payload over 65,535 bytes) is a programming error.
     public func encode(into buffer: inout [UInt8]) {
+        encode(into: &buffer, appending: nil, checksum: true)
+    }
+
+    /// ``encodedLength`` with `extra` appended to the options.
+    public func encodedLength(appending extra: Option?) -> Int {
+        guard let extra else { return encodedLength }
+        return encodedLength + extra.encodedLength + (options.isEmpty ? 4 : 0)
+    }
+
+    /// Appends the packet's bytes with `extra` after its options (as if it were the last of ``options``), for a
+    /// driver that adds OPT_AUTH to what an engine built without copying the option list. Without `checksum` the
+    /// field stays 0 for the caller to fill once it has written the rest (a tag: ``PacketAuthenticator/sign(_:)``)
+    /// with ``PGMChecksum/fill(_:packetAt:)``.
+    public func encode(into buffer: inout [UInt8], appending extra: Option?, checksum: Bool) {
         let payload = self.payload
+        let optionCount = options.count + (extra == nil ? 0 : 1)
         precondition(payload.count <= Int(UInt16.max), "TSDU larger than 65,535 bytes")
-        precondition(options.count <= Option.maximumCount, "more than \(Option.maximumCount) options")
+        precondition(optionCount <= Option.maximumCount, "more than \(Option.maximumCount) options")
         let start = buffer.count
-        buffer.reserveCapacity(start + encodedLength)
+        buffer.reserveCapacity(start + encodedLength(appending: extra))
         buffer.appendUInt16(sourcePort)
         buffer.appendUInt16(destinationPort)
         buffer.append(body.type.rawValue)
-        buffer.append(flags.rawValue | (options.isEmpty ? 0 : Flags.optionsPresentBit))
+        buffer.append(flags.rawValue | (optionCount == 0 ? 0 : Flags.optionsPresentBit))
         buffer.appendUInt16(0)  // checksum, filled in below
         buffer.appendUInt16(UInt16(truncatingIfNeeded: gsi.rawValue >> 32))
         buffer.appendUInt32(UInt32(truncatingIfNeeded: gsi.rawValue))
@@ -301,22 +316,19 @@ extension Packet {
             buffer.appendUInt32(ack.bitmap)
         }
 
-        if !options.isEmpty {
-            let total = optionsLength
+        if optionCount > 0 {
+            let total = optionsLength + (extra.map { $0.encodedLength + (options.isEmpty ? 4 : 0) } ?? 0)
             precondition(total <= Int(UInt16.max), "option area larger than 65,535 bytes")
             buffer.append(Option.TypeCode.length)
             buffer.append(4)
             buffer.appendUInt16(UInt16(total))
             for (index, option) in options.enumerated() {
-                option.encode(into: &buffer, isLast: index == options.count - 1)
+                option.encode(into: &buffer, isLast: index == optionCount - 1)
             }
+            extra?.encode(into: &buffer, isLast: true)
         }
         buffer.append(contentsOf: payload)
-
-        let checksum = buffer.withUnsafeBytes { raw in
-            PGMChecksum.finish(PGMChecksum.partialSum(UnsafeRawBufferPointer(rebasing: raw[start...])))
-        }
-        buffer.setUInt16(checksum, at: start + PGMChecksum.fieldOffset)
+        if checksum { PGMChecksum.fill(&buffer, packetAt: start) }
     }
 
     /// The packet's bytes in a new array.

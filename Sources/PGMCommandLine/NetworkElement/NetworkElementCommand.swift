@@ -38,6 +38,7 @@ public struct NetworkElementCommand: ParsableCommand {
     @OptionGroup public var network: NetworkOptions
     @OptionGroup public var output: OutputOptions
     @OptionGroup public var logging: LoggingOptions
+    @OptionGroup public var key: KeyOptions
 
     @ArgumentParser.Option(
         help: ArgumentHelp("Interface towards the source, by name or IPv4 address.", valueName: "interface"))
@@ -135,6 +136,7 @@ public struct NetworkElementCommand: ParsableCommand {
 
     func execute() throws -> PGMExitCode {
         let logger = logging.makeLogger(label: "pgm-ne")
+        let authenticator = try key.loadAuthenticator()
         let names = [upstream] + downstream
         var interfaces: [NetworkInterface] = []
         for name in names {
@@ -166,6 +168,7 @@ public struct NetworkElementCommand: ParsableCommand {
         let printer = StatisticsPrinter(json: output.json)
         let driver = try Driver(
             engine: NetworkElement(configuration: configuration), sockets: sockets, handleSignals: true, logger: logger)
+        key.install(authenticator, on: driver, printer: printer)
         printer.print(
             .element(
                 .started(

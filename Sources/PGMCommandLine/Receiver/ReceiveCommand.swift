@@ -1,6 +1,7 @@
 public import ArgumentParser
 internal import Glibc
 import Logging
+import PGMAuthentication
 import PGMCore
 import PGMSockets
 public import PGMWire
@@ -46,6 +47,7 @@ public struct ReceiveCommand: ParsableCommand {
     @OptionGroup public var network: NetworkOptions
     @OptionGroup public var output: OutputOptions
     @OptionGroup public var logging: LoggingOptions
+    @OptionGroup public var key: KeyOptions
 
     @ArgumentParser.Option(
         name: [.customShort("o"), .customLong("output")],
@@ -124,6 +126,7 @@ public struct ReceiveCommand: ParsableCommand {
 
     func execute() throws -> PGMExitCode {
         let logger = logging.makeLogger(label: "pgm-recv")
+        let authenticator = try key.loadAuthenticator()
         signal(SIGPIPE, SIG_IGN)
         let interface = try network.resolveInterface()
         // Natively, a plain receiver reads downstream packets, SPMRs and NAKs multicast by other receivers
@@ -157,21 +160,24 @@ public struct ReceiveCommand: ParsableCommand {
             repairer.cacheBytes = dlrCacheBytes
             return try receive(
                 with: DesignatedLocalRepairer(configuration: repairer), role: .dlr, statistics: \.receiver.statistics,
-                sockets: sockets, interface: interface, output: outputDescriptor, logger: logger)
+                sockets: sockets, interface: interface, output: outputDescriptor, logger: logger,
+                authenticator: authenticator)
         }
         return try receive(
             with: Receiver(configuration: configuration), role: .receiver, statistics: \.statistics, sockets: sockets,
-            interface: interface, output: outputDescriptor, logger: logger)
+            interface: interface, output: outputDescriptor, logger: logger, authenticator: authenticator)
     }
 
     /// Runs the driver around a receiver, or a DLR wrapping one, until ``ReceiverProgram`` says the run is over.
     /// - Parameter statistics: where the engine keeps the receiver's counters.
     func receive<E: Engine>(
         with engine: E, role: ReceiverProgram.Role, statistics: @escaping (E) -> Receiver.Statistics,
-        sockets: InterfaceSockets, interface: NetworkInterface, output outputDescriptor: Int32, logger: Logger
+        sockets: InterfaceSockets, interface: NetworkInterface, output outputDescriptor: Int32, logger: Logger,
+        authenticator: HMACAuthenticator? = nil
     ) throws -> PGMExitCode where E.Event == Receiver.Event {
         let printer = StatisticsPrinter(json: output.json)
         let driver = try Driver(engine: engine, sockets: [sockets], handleSignals: true, logger: logger)
+        key.install(authenticator, on: driver, printer: printer)
         printer.print(
             .receiver(
                 .started(

@@ -44,6 +44,8 @@ public struct StatisticsSample: Encodable, Sendable {
     public var dataSeconds: Double?
     /// A network element's own counters (pgm-ne only).
     public var element: ElementCounters?
+    /// With `--key`: tags verified, packets dropped for their tag or as replays, transmits signed.
+    public var authentication: KeyStatistics?
 
     public init(role: Role) { self.role = role }
 }
@@ -60,6 +62,8 @@ public final class StatisticsPrinter {
     private let encoder: JSONEncoder
     /// Where the text goes: stderr, or a test's buffer.
     private let write: (String) -> Void
+    /// Adds what the engine's statistics do not hold (the driver's, e.g. ``KeyOptions``) to every sample.
+    public var annotate: ((inout StatisticsSample) -> Void)?
 
     public convenience init(json: Bool, interval: Duration = .seconds(1)) {
         self.init(json: json, interval: interval, isTerminal: isatty(2) == 1, write: writeError)
@@ -107,6 +111,8 @@ public final class StatisticsPrinter {
     }
 
     private func emit(_ sample: StatisticsSample, final: Bool) {
+        var sample = sample
+        annotate?(&sample)
         if json {
             write(jsonLine(sample))
             return
@@ -131,7 +137,7 @@ public final class StatisticsPrinter {
             + "unrecoverable \(sample.unrecoverable)"
             + (sample.worstReceiverLossRate.map {
                 "  worst receiver \(formatDecimal($0 * 100, places: 2))% \(sample.worstReceiver ?? "")"
-            } ?? "")
+            } ?? "") + (sample.authentication?.text ?? "")
     }
 
     /// One JSON Lines object: snake_case keys in sorted order.

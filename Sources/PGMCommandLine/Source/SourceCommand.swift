@@ -36,6 +36,7 @@ public struct SourceCommand: ParsableCommand {
     @OptionGroup public var network: NetworkOptions
     @OptionGroup public var output: OutputOptions
     @OptionGroup public var logging: LoggingOptions
+    @OptionGroup public var key: KeyOptions
 
     @Argument(help: ArgumentHelp("Files to send, in order (default: standard input).", valueName: "file"))
     public var files: [String] = []
@@ -117,6 +118,7 @@ public struct SourceCommand: ParsableCommand {
 
     func execute() throws -> PGMExitCode {
         let logger = logging.makeLogger(label: "pgm-source")
+        let authenticator = try key.loadAuthenticator()
         let interface = try network.resolveInterface()
 
         var generator = SystemRandomNumberGenerator()
@@ -129,6 +131,7 @@ public struct SourceCommand: ParsableCommand {
             sourceAddress: .ipv4(interface.address))
         configuration.maxTPDU = maxTPDU
         configuration.transport = ProgramDefaults.transport(native: network.native)
+        configuration.transport.headerOverhead += key.signingOverhead  // room for OPT_AUTH, counted by the rate
         configuration.rate = rate.bytesPerSecond
         // 2 ms of credit: a sleeping poll loop wakes tens of microseconds late (timer slack), so a bucket of a
         // few packets would cap a fast link far below --rate.
@@ -151,6 +154,7 @@ public struct SourceCommand: ParsableCommand {
         let driver = try Driver(
             engine: Source(configuration: configuration, at: clock.now), sockets: [sockets], clock: clock,
             handleSignals: true, logger: logger)
+        key.install(authenticator, on: driver, printer: printer)
         printer.print(
             .source(
                 .started(
