@@ -26,9 +26,10 @@ public struct DriverStatistics: Hashable, Sendable {
     public var authentication = AuthenticationCounts()
     public init() {}
 
-    /// Received packets by their OPT_AUTH verdict, and transmits signed (Docs/key.md). Only ``valid`` packets
-    /// that the replay guard admits reach the engine; the others are dropped here.
+    /// Received packets by their OPT_AUTH verdict, and transmits signed (Docs/key.md): ``valid`` packets reached
+    /// the engine, the others were dropped here.
     public struct AuthenticationCounts: Hashable, Sendable, Encodable {
+        /// A valid tag, admitted by the replay guard: what reached the engine.
         public var valid = 0
         /// A tag that is not the key's MAC of the packet: tampered, forged, or another key's.
         public var invalid = 0
@@ -78,6 +79,7 @@ public final class Driver<E: Engine> {
     public var authenticator: (any PacketAuthenticator)?
     /// Used with ``authenticator`` only.
     public var replayGuard = ReplayGuard()
+    private var dropWarnings = AuthenticationWarnings()
 
     private let receiveBatch = ReceiveBatch()
     private let sendBatch = SendBatch()
@@ -261,21 +263,37 @@ public final class Driver<E: Engine> {
         }
         switch verdict {
         case .valid:
-            statistics.authentication.valid += 1
+            break
         case .invalid:
             statistics.authentication.invalid += 1
-            logger.trace("invalid OPT_AUTH", metadata: ["pgm.source": "\(source)", "pgm.type": "\(packet.body.type)"])
+            let carried = packet.options.lazy.compactMap { option -> UInt32? in
+                if case .authentication(let authentication) = option.value { authentication.keyID } else { nil }
+            }.first
+            if let carried, carried != authenticator.keyID {
+                dropWarnings.note(
+                    .otherKey, from: source, at: lastNow, logger: logger,
+                    "signed with another key (key ID \(Option.Authentication(keyID: carried).keyIDText), ours "
+                        + "\(Option.Authentication(keyID: authenticator.keyID).keyIDText)): is --key the same file on "
+                        + "every host?")
+            } else {
+                dropWarnings.note(
+                    .invalidTag, from: source, at: lastNow, logger: logger,
+                    "with an invalid tag (forged or changed on the way)")
+            }
             return false
         case .absent:
             statistics.authentication.absent += 1
-            logger.trace("no OPT_AUTH", metadata: ["pgm.source": "\(source)", "pgm.type": "\(packet.body.type)"])
+            dropWarnings.note(
+                .absent, from: source, at: lastNow, logger: logger, "without OPT_AUTH (a host without --key?)")
             return false
         }
         guard replayGuard.admit(packet) == .admitted else {
             statistics.authentication.replayed += 1
-            logger.trace("replayed", metadata: ["pgm.source": "\(source)", "pgm.type": "\(packet.body.type)"])
+            dropWarnings.note(
+                .replayed, from: source, at: lastNow, logger: logger, "replayed (an old SPM or data behind the trail)")
             return false
         }
+        statistics.authentication.valid += 1
         return true
     }
 
@@ -382,5 +400,29 @@ public final class Driver<E: Engine> {
         let caught = signalIndex.flatMap { descriptors[$0].revents != 0 ? signals?.drain() : nil } ?? []
         let woken = remoteIndex.map { descriptors[$0].revents != 0 } ?? false
         return (readable, input, caught, woken)
+    }
+}
+
+/// Warnings on stderr for packets a key dropped: at most one per kind every ``interval``, with the count since the
+/// last one, so that a flood of forged packets costs a line every few seconds, not one per packet.
+struct AuthenticationWarnings {
+    enum Kind: Int, CaseIterable {
+        case absent, invalidTag, otherKey, replayed
+    }
+
+    static let interval = Duration.seconds(10)
+    private var lastWarning: [Instant?] = Array(repeating: nil, count: Kind.allCases.count)
+    private var unreported = Array(repeating: 0, count: Kind.allCases.count)
+
+    mutating func note(
+        _ kind: Kind, from source: IPv4Address, at now: Instant, logger: Logger, _ reason: @autoclosure () -> String
+    ) {
+        unreported[kind.rawValue] += 1
+        if let last = lastWarning[kind.rawValue], now - last < Self.interval { return }
+        let count = unreported[kind.rawValue]
+        logger.warning(
+            "--key: dropped \(count) packet\(count == 1 ? "" : "s") \(reason()), the last from \(source)")
+        lastWarning[kind.rawValue] = now
+        unreported[kind.rawValue] = 0
     }
 }
