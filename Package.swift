@@ -80,7 +80,8 @@ let package = Package(
         .executableTarget(name: "pgm-ne", dependencies: ["PGMCommandLine"], swiftSettings: upcomingFeatures),
         .testTarget(name: "PGMCaptureTests", dependencies: ["PGMCapture", "PGMWire"], swiftSettings: upcomingFeatures),
         .testTarget(
-            name: "PGMCommandLineTests", dependencies: ["PGMCommandLine", "PGMCapture", "PGMWire", "PGMLabSupport"],
+            name: "PGMCommandLineTests",
+            dependencies: ["PGMCommandLine", "PGMCapture", "PGMWire", "PGMLabSupport", "PGMAuthentication"],
             swiftSettings: upcomingFeatures),
         .target(name: "PGMLabSupport", swiftSettings: upcomingFeatures),
         .testTarget(name: "PGMLabSupportTests", dependencies: ["PGMLabSupport"], swiftSettings: upcomingFeatures),

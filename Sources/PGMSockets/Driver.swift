@@ -273,8 +273,8 @@ public final class Driver<E: Engine> {
                 dropWarnings.note(
                     .otherKey, from: source, at: lastNow, logger: logger,
                     "signed with another key (key ID \(Option.Authentication(keyID: carried).keyIDText), ours "
-                        + "\(Option.Authentication(keyID: authenticator.keyID).keyIDText)): is --key the same file on "
-                        + "every host?")
+                        + "\(Option.Authentication(keyID: authenticator.keyID).keyIDText); is --key the same file on "
+                        + "every host?)")
             } else {
                 dropWarnings.note(
                     .invalidTag, from: source, at: lastNow, logger: logger,
@@ -421,7 +421,7 @@ struct AuthenticationWarnings {
         if let last = lastWarning[kind.rawValue], now - last < Self.interval { return }
         let count = unreported[kind.rawValue]
         logger.warning(
-            "--key: dropped \(count) packet\(count == 1 ? "" : "s") \(reason()), the last from \(source)")
+            "--key: dropped \(count) packet\(count == 1 ? "" : "s") \(reason()); the last from \(source)")
         lastWarning[kind.rawValue] = now
         unreported[kind.rawValue] = 0
     }

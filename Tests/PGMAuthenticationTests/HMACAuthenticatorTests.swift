@@ -97,3 +97,29 @@ import Testing
         #expect(throws: KeyFileError.tooLong(path: "/dev/zero")) { try AuthenticationKey(file: "/dev/zero") }
     }
 }
+
+extension HMACAuthenticatorTests {
+    /// The tag is swift-crypto's HMAC-SHA-256, truncated, for keys shorter and longer than SHA-256's 64-byte block
+    /// (a long key is hashed first, RFC 2104 §2) and messages of every length around the block boundaries.
+    @Test(arguments: [16, 32, 63, 64, 65, 131])
+    func matchesSwiftCryptoHMAC(keyLength: Int) throws {
+        var state: UInt64 = 0x9E37_79B9_7F4A_7C15 &* UInt64(keyLength)
+        func byte() -> UInt8 {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return UInt8(truncatingIfNeeded: state >> 56)
+        }
+        let key = (0..<keyLength).map { _ in byte() }
+        let authenticator = HMACAuthenticator(key: try AuthenticationKey(bytes: key))
+        for length in [0, 1, 55, 56, 63, 64, 65, 119, 120, 128, 1500] {
+            let message = (0..<length).map { _ in byte() }
+            let split = length / 3
+            let header = Array(message[..<split])
+            let payload = Array(message[split...])
+            let tag = header.withUnsafeBytes { h in
+                payload.withUnsafeBytes { p in authenticator.tag(header: h, payload: p) }
+            }
+            let expected = HMACAuthenticator.code(key: key, message: message)
+            #expect(tag == expected.withUnsafeBytes { Option.Authentication.Tag(prefixOf: $0) }, "\(length)")
+        }
+    }
+}

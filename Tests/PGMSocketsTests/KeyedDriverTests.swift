@@ -183,7 +183,7 @@ import Testing
         #expect(warnings.count == 1, "\(warnings)")
         let ours = Option.Authentication(keyID: HMACAuthenticator(key: Self.key).keyID).keyIDText
         let theirs = Option.Authentication(keyID: HMACAuthenticator(key: Self.otherKey).keyID).keyIDText
-        #expect(warnings.first?.contains("another key (key ID \(theirs), ours \(ours))") == true, "\(warnings)")
+        #expect(warnings.first?.contains("another key (key ID \(theirs), ours \(ours);") == true, "\(warnings)")
     }
 
     /// Without a key the driver neither signs nor checks: an unkeyed peer's packets pass, and signed ones pass too

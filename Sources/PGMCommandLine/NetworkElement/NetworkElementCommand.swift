@@ -21,6 +21,10 @@ public struct NetworkElementCommand: ParsableCommand {
             SPMRs) is left to the kernel's routing. Runs until SIGINT or SIGTERM, printing its counters once a \
             second.
 
+            With --key FILE the element drops every packet without a valid OPT_AUTH tag under that key (counted \
+            in the statistics) and signs what it forwards and sends (its NCFs, SPMRs, POLLs). Without --key it \
+            forwards keyed traffic unchanged, but keyed receivers drop its own packets (Docs/key.md).
+
             Examples:
               pgm-ne --upstream eth0 --downstream eth1 --downstream eth2
               pgm-ne --upstream 198.18.1.1 --downstream 198.18.2.1 --native --group 239.192.0.7 --json
@@ -28,7 +32,8 @@ public struct NetworkElementCommand: ParsableCommand {
             Exit codes:
               0   stopped by SIGINT/SIGTERM
               1   runtime failure
-              64  usage error
+              64  usage error (also a --key shorter than 16 bytes)
+              66  the --key file cannot be read
               69  an interface or the group is unavailable
               77  --native without root or CAP_NET_RAW
             """)

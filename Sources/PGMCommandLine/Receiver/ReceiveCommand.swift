@@ -28,6 +28,11 @@ public struct ReceiveCommand: ParsableCommand {
             session again. With --follow it does the same after a session closed with OPT_FIN, until \
             SIGINT/SIGTERM or --timeout.
 
+            With --key FILE every packet must carry a valid OPT_AUTH tag under that key: packets without one, \
+            with another key's or a forged one, and replayed SPMs are dropped before the receiver sees them, \
+            counted in the statistics ("authentication" in JSON) and reported on stderr; NAKs and SPMRs are \
+            signed. Give the source and every element the same file (Docs/key.md).
+
             Examples:
               pgm-recv --interface eth0 --output big.iso
               pgm-recv --interface lo --multicast-loop --group 239.192.0.7 --timeout 10 | tar x
@@ -37,7 +42,8 @@ public struct ReceiveCommand: ParsableCommand {
               0   the source closed the session and every byte was delivered (also on SIGINT/SIGTERM without loss)
               1   runtime failure, or --timeout seconds passed without data
               3   some data was unrecoverable (what could be delivered was written; the ranges are on stderr)
-              64  usage error
+              64  usage error (also a --key shorter than 16 bytes)
+              66  the --key file cannot be read
               69  the interface or group is unavailable
               77  --native without root or CAP_NET_RAW
             """)

@@ -18,6 +18,11 @@ public struct SourceCommand: ParsableCommand {
             seconds to answer NAKs with repairs (less when the transmit window has drained sooner). SIGINT or SIGTERM stops reading, closes and lingers; a second \
             one exits at once. Statistics go to stderr once a second.
 
+            With --key FILE every packet is signed (OPT_AUTH, a truncated HMAC-SHA-256 under the key; 28 bytes of \
+            each TPDU are kept for it) and NAKs or SPMRs without a valid tag are dropped and counted. Receivers \
+            without the key (OpenPGM too) ignore the option; receivers and elements with it accept only this \
+            source's signed packets (Docs/key.md).
+
             Examples:
               pgm-source --interface eth0 --rate 50M big.iso
               tar c dir | pgm-source --interface lo --multicast-loop --group 239.192.0.7
@@ -25,8 +30,8 @@ public struct SourceCommand: ParsableCommand {
             Exit codes:
               0   the data was sent, the session closed and the linger ended (also after SIGINT/SIGTERM)
               1   runtime failure
-              64  usage error
-              66  a FILE cannot be opened
+              64  usage error (also a --key shorter than 16 bytes)
+              66  a FILE or the --key file cannot be opened
               69  the interface, group or UDP port is unavailable (e.g. another source holds the port)
               77  --native without root or CAP_NET_RAW
             """)
