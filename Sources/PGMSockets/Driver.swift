@@ -38,6 +38,8 @@ public struct DriverStatistics: Hashable, Sendable {
         /// Valid tags on packets the ``ReplayGuard`` turned away: an SPM not newer than one seen, data behind
         /// the session's trail.
         public var replayed = 0
+        /// Packets without OPT_AUTH let through because ``Driver/unsignedAccepted`` names their type.
+        public var unsigned = 0
         /// Transmits signed; a transmit that could not take OPT_AUTH (it already had 16 options) is not sent
         /// and counts in ``DriverStatistics/sendFailures``.
         public var signed = 0
@@ -79,6 +81,9 @@ public final class Driver<E: Engine> {
     public var authenticator: (any PacketAuthenticator)?
     /// Used with ``authenticator`` only.
     public var replayGuard = ReplayGuard()
+    /// With ``authenticator``: packet types let through without OPT_AUTH (`--accept-unsigned-naks`: NAK, NNAK and
+    /// SPMR, which OpenPGM receivers cannot sign). Such a packet can only ask for what the session already sends.
+    public var unsignedAccepted: Set<PacketType> = []
     private var dropWarnings = AuthenticationWarnings()
 
     private let receiveBatch = ReceiveBatch()
@@ -282,6 +287,10 @@ public final class Driver<E: Engine> {
             }
             return false
         case .absent:
+            if unsignedAccepted.contains(packet.body.type) {
+                statistics.authentication.unsigned += 1
+                return true
+            }
             statistics.authentication.absent += 1
             dropWarnings.note(
                 .absent, from: source, at: lastNow, logger: logger, "without OPT_AUTH (a host without --key?)")

@@ -186,6 +186,30 @@ import Testing
         #expect(warnings.first?.contains("another key (key ID \(theirs), ours \(ours);") == true, "\(warnings)")
     }
 
+    /// `--accept-unsigned-naks`: the named types pass without a tag (counted apart); everything else still needs one,
+    /// and a NAK with a wrong tag is still dropped.
+    @Test func unsignedNAKsPassOnlyWhenAccepted() throws {
+        let port = Fixtures.port(15)
+        let receiver = try sockets(1, port: port, join: true)
+        let driver = try Driver(engine: ScriptedEngine(), sockets: [receiver], logger: logger)
+        driver.authenticator = HMACAuthenticator(key: Self.key)
+        driver.unsignedAccepted = [.nak, .nnak, .spmr]
+        inject(Fixtures.nak(9).encoded(), port: port)
+        inject(Fixtures.odata(9).encoded(), port: port)
+        inject(Fixtures.ncf(9).encoded(), port: port)
+        inject(Self.signed(Fixtures.nak(10), key: Self.otherKey), port: port)
+        #expect(
+            try drive(driver) { _, statistics in
+                let counts = statistics.authentication
+                return counts.unsigned + counts.dropped >= 4
+            })
+        let counts = driver.statistics.authentication
+        #expect(counts.unsigned == 1)
+        #expect(counts.absent == 2)
+        #expect(counts.invalid == 1)
+        #expect(driver.engine.received.map(\.packet) == [Fixtures.nak(9)])
+    }
+
     /// Without a key the driver neither signs nor checks: an unkeyed peer's packets pass, and signed ones pass too
     /// (OPT_AUTH is an option like any other to a host without the key).
     @Test func withoutAKeyNothingIsSignedOrChecked() throws {

@@ -20,6 +20,21 @@ public struct KeyOptions: ParsableArguments, Sendable {
             valueName: "file"))
     public var keyFile: String?
 
+    @ArgumentParser.Flag(
+        name: .customLong("accept-unsigned-naks"),
+        help: ArgumentHelp(
+            """
+            With --key, still take NAKs and SPMRs that carry no tag, so that receivers without the key (OpenPGM) \
+            get repairs; they can only ask for what the session sends anyway (Docs/key.md).
+            """))
+    public var acceptUnsignedNAKs = false
+
+    public mutating func validate() throws {
+        if acceptUnsignedNAKs && keyFile == nil {
+            throw ValidationError("--accept-unsigned-naks needs --key")
+        }
+    }
+
     /// The bytes signing may add to a packet, which a source leaves room for in each TPDU and its rate counts: none
     /// without a key.
     public var signingOverhead: Int { keyFile == nil ? 0 : PacketAuthentication.maximumOverhead }
@@ -50,6 +65,7 @@ public struct KeyOptions: ParsableArguments, Sendable {
     ) {
         guard let authenticator else { return }
         driver.authenticator = authenticator
+        if acceptUnsignedNAKs { driver.unsignedAccepted = [.nak, .nnak, .spmr] }
         let keyID = Option.Authentication(keyID: authenticator.keyID).keyIDText
         printer.annotate = { [unowned driver] sample in
             sample.authentication = KeyStatistics(keyID: keyID, driver.statistics.authentication)
@@ -66,6 +82,8 @@ public struct KeyStatistics: Encodable, Sendable, Equatable {
     public var invalid: Int
     public var absent: Int
     public var replayed: Int
+    /// Unsigned NAKs and SPMRs taken with `--accept-unsigned-naks`.
+    public var unsigned: Int
     /// Received packets dropped: invalid, absent or replayed.
     public var dropped: Int
     public var signed: Int
@@ -76,6 +94,7 @@ public struct KeyStatistics: Encodable, Sendable, Equatable {
         invalid = counts.invalid
         absent = counts.absent
         replayed = counts.replayed
+        unsigned = counts.unsigned
         dropped = counts.dropped
         signed = counts.signed
     }
@@ -85,5 +104,6 @@ public struct KeyStatistics: Encodable, Sendable, Equatable {
         "  key \(keyID): \(formatGrouped(valid)) valid, \(formatGrouped(dropped)) dropped (invalid "
             + "\(formatGrouped(invalid)), absent \(formatGrouped(absent)), replayed \(formatGrouped(replayed))), "
             + "\(formatGrouped(signed)) signed"
+            + (unsigned > 0 ? ", \(formatGrouped(unsigned)) unsigned NAKs taken" : "")
     }
 }

@@ -21,7 +21,8 @@ public struct SourceCommand: ParsableCommand {
             With --key FILE every packet is signed (OPT_AUTH, a truncated HMAC-SHA-256 under the key; 28 bytes of \
             each TPDU are kept for it) and NAKs or SPMRs without a valid tag are dropped and counted. Receivers \
             without the key (OpenPGM too) ignore the option; receivers and elements with it accept only this \
-            source's signed packets (Docs/key.md).
+            source's signed packets. OpenPGM receivers cannot sign their NAKs: add --accept-unsigned-naks for \
+            them to get repairs (Docs/key.md).
 
             Examples:
               pgm-source --interface eth0 --rate 50M big.iso
