@@ -232,3 +232,35 @@ import Testing
 
     struct Failure: Error {}
 }
+
+extension AuthenticationCodingTests {
+    /// `verify` reads bytes no decoder has checked (pgm-dump, and anyone calling it directly): truncations and
+    /// random changes of signed packets, and random bytes, give a verdict and never trap; only the untouched packet
+    /// is valid.
+    @Test(arguments: [1, 2, 3])
+    func arbitraryBytesNeverTrap(seed: UInt64) {
+        var state = seed &* 0x9E37_79B9_7F4A_7C15
+        func next() -> UInt64 {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return state >> 11
+        }
+        let signed = [Self.spm(), Self.odata(), Self.nak(), Self.ncf()].map { Self.signed($0) }
+        for original in signed {
+            #expect(Self.verdict(original) == .valid)
+            for length in 0..<original.count {
+                #expect(Self.verdict(Array(original.prefix(length))) != .valid, "\(length) bytes")
+            }
+            for _ in 0..<500 {
+                var changed = original
+                for _ in 0..<(1 + Int(next() % 4)) {
+                    changed[Int(next() % UInt64(changed.count))] = UInt8(truncatingIfNeeded: next())
+                }
+                _ = Self.verdict(changed)
+            }
+        }
+        for _ in 0..<500 {
+            let bytes = (0..<Int(next() % 200)).map { _ in UInt8(truncatingIfNeeded: next()) }
+            #expect(Self.verdict(bytes) != .valid)
+        }
+    }
+}
