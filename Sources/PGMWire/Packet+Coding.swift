@@ -255,26 +255,29 @@ extension Packet {
     /// the checksum filled in. Encoding cannot fail; a packet that breaks a wire limit (more than 16 options,
     /// a NAK list over 62 entries, a payload over 65,535 bytes) is a programming error.
     public func encode(into buffer: inout [UInt8]) {
-        encode(into: &buffer, appending: nil, checksum: true)
+        encode(into: &buffer, appendingAuthentication: nil, checksum: true)
     }
 
-    /// ``encodedLength`` with `extra` appended to the options.
-    public func encodedLength(appending extra: Option?) -> Int {
-        guard let extra else { return encodedLength }
-        return encodedLength + extra.encodedLength + (options.isEmpty ? 4 : 0)
+    /// ``encodedLength`` with OPT_AUTH appended to the options.
+    public func encodedLength(appendingAuthentication authentication: Option.Authentication?) -> Int {
+        guard authentication != nil else { return encodedLength }
+        return encodedLength + Option.Authentication.length + (options.isEmpty ? 4 : 0)
     }
 
-    /// Appends the packet's bytes with `extra` after its options (as if it were the last of ``options``), for a
-    /// driver that adds OPT_AUTH to what an engine built without copying the option list. Without `checksum` the
-    /// field stays 0 for the caller to fill once it has written the rest (a tag: ``PacketAuthenticator/sign(_:)``)
-    /// with ``PGMChecksum/fill(_:packetAt:)``.
-    public func encode(into buffer: inout [UInt8], appending extra: Option?, checksum: Bool) {
+    /// Appends the packet's bytes with OPT_AUTH after its options (as if it were the last of ``options``), for a
+    /// driver that signs what an engine built without copying its option list. Without `checksum` the field stays
+    /// 0 for the caller to fill once it has written the tag (``PacketAuthenticator/sign(_:)``), with
+    /// ``PGMChecksum/fill(_:packetAt:)``. The extra option is a plain struct, not an ``Option``: without one, this
+    /// costs what ``encode(into:)`` always did (an optional `Option` took value-witness calls on every packet).
+    public func encode(
+        into buffer: inout [UInt8], appendingAuthentication authentication: Option.Authentication?, checksum: Bool
+    ) {
         let payload = self.payload
-        let optionCount = options.count + (extra == nil ? 0 : 1)
+        let optionCount = options.count + (authentication == nil ? 0 : 1)
         precondition(payload.count <= Int(UInt16.max), "TSDU larger than 65,535 bytes")
         precondition(optionCount <= Option.maximumCount, "more than \(Option.maximumCount) options")
         let start = buffer.count
-        buffer.reserveCapacity(start + encodedLength(appending: extra))
+        buffer.reserveCapacity(start + encodedLength(appendingAuthentication: authentication))
         buffer.appendUInt16(sourcePort)
         buffer.appendUInt16(destinationPort)
         buffer.append(body.type.rawValue)
@@ -317,7 +320,8 @@ extension Packet {
         }
 
         if optionCount > 0 {
-            let total = optionsLength + (extra.map { $0.encodedLength + (options.isEmpty ? 4 : 0) } ?? 0)
+            let total =
+                optionsLength + (authentication == nil ? 0 : Option.Authentication.length + (options.isEmpty ? 4 : 0))
             precondition(total <= Int(UInt16.max), "option area larger than 65,535 bytes")
             buffer.append(Option.TypeCode.length)
             buffer.append(4)
@@ -325,7 +329,7 @@ extension Packet {
             for (index, option) in options.enumerated() {
                 option.encode(into: &buffer, isLast: index == optionCount - 1)
             }
-            extra?.encode(into: &buffer, isLast: true)
+            if let authentication { Option(.authentication(authentication)).encode(into: &buffer, isLast: true) }
         }
         buffer.append(contentsOf: payload)
         if checksum { PGMChecksum.fill(&buffer, packetAt: start) }

@@ -52,7 +52,7 @@ import Testing
         let key = try AuthenticationKey(bytes: Array(repeating: 0x42, count: 32))
         let signer = HMACAuthenticator(key: key)
         var bytes: [UInt8] = []
-        packet.encode(into: &bytes, appending: Option(.authentication(.init(keyID: 0))), checksum: false)
+        packet.encode(into: &bytes, appendingAuthentication: .init(keyID: 0), checksum: false)
         #expect(bytes.withUnsafeMutableBytes { signer.sign($0) })
         PGMChecksum.fill(&bytes, packetAt: 0)
         #expect(try Packet(decoding: bytes).payload == packet.payload)

@@ -62,7 +62,7 @@ import Testing
         let authenticator = HMACAuthenticator(key: key)
         var bytes: [UInt8] = []
         packet.encode(
-            into: &bytes, appending: Option(.authentication(.init(keyID: authenticator.keyID))), checksum: false)
+            into: &bytes, appendingAuthentication: .init(keyID: authenticator.keyID), checksum: false)
         _ = bytes.withUnsafeMutableBytes { authenticator.sign($0) }
         PGMChecksum.fill(&bytes, packetAt: 0)
         return bytes

@@ -63,7 +63,7 @@ import Testing
     {
         var bytes: [UInt8] = []
         packet.encode(
-            into: &bytes, appending: Option(.authentication(.init(keyID: authenticator.keyID))), checksum: false)
+            into: &bytes, appendingAuthentication: .init(keyID: authenticator.keyID), checksum: false)
         #expect(bytes.withUnsafeMutableBytes { authenticator.sign($0) })
         PGMChecksum.fill(&bytes, packetAt: 0)
         return bytes
@@ -108,16 +108,17 @@ import Testing
     }
 
     @Test func appendingAnOptionEncodesAsIfItWereTheLast() throws {
-        let extra = Option(.authentication(.init(keyID: 9, tag: .init(high: 3, low: 4))))
+        let extra = Option.Authentication(keyID: 9, tag: .init(high: 3, low: 4))
         for packet in [Self.spm(), Self.spm(options: []), Self.odata(), Self.nak(), Self.ncf()] {
             var appended: [UInt8] = [0xAA]
-            packet.encode(into: &appended, appending: extra, checksum: true)
+            packet.encode(into: &appended, appendingAuthentication: extra, checksum: true)
             var listed = packet
-            listed.options.append(extra)
+            listed.options.append(Option(.authentication(extra)))
             #expect(Array(appended.dropFirst()) == listed.encoded())
-            #expect(packet.encodedLength(appending: extra) == listed.encodedLength)
+            #expect(packet.encodedLength(appendingAuthentication: extra) == listed.encodedLength)
+            #expect(packet.encodedLength(appendingAuthentication: nil) == packet.encodedLength)
             var unchecked: [UInt8] = []
-            packet.encode(into: &unchecked, appending: extra, checksum: false)
+            packet.encode(into: &unchecked, appendingAuthentication: extra, checksum: false)
             #expect(unchecked[6] == 0 && unchecked[7] == 0)
             PGMChecksum.fill(&unchecked, packetAt: 0)
             #expect(unchecked == listed.encoded())
