@@ -39,6 +39,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        // HMAC-SHA-256 for `--key` (PGMAuthentication only). 3.x rather than 4.x: the same HMAC, without the SHA-3
+        // (XKCP) sources 4.x adds to every build.
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         .target(name: "PGMWire", swiftSettings: upcomingFeatures),
@@ -50,6 +53,13 @@ let package = Package(
             ],
             swiftSettings: upcomingFeatures),
         .target(name: "CPGMSystem"),
+        // The keyed MAC behind OPT_AUTH (Docs/key.md): HMAC-SHA-256 with swift-crypto, key files, the replay guard.
+        // PGMWire defines the option, the covered bytes and the `PacketAuthenticator` protocol; PGMWire and PGMCore
+        // never import Crypto.
+        .target(
+            name: "PGMAuthentication",
+            dependencies: ["PGMWire", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: upcomingFeatures),
         .target(
             name: "PGMSockets",
             dependencies: ["CPGMSystem", "PGMCore", "PGMWire", .product(name: "Logging", package: "swift-log")],
@@ -59,7 +69,7 @@ let package = Package(
         .target(
             name: "PGMCommandLine",
             dependencies: [
-                "PGMWire", "PGMCore", "PGMSockets", "PGMCapture",
+                "PGMWire", "PGMCore", "PGMSockets", "PGMCapture", "PGMAuthentication",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -70,13 +80,17 @@ let package = Package(
         .executableTarget(name: "pgm-ne", dependencies: ["PGMCommandLine"], swiftSettings: upcomingFeatures),
         .testTarget(name: "PGMCaptureTests", dependencies: ["PGMCapture", "PGMWire"], swiftSettings: upcomingFeatures),
         .testTarget(
-            name: "PGMCommandLineTests", dependencies: ["PGMCommandLine", "PGMCapture", "PGMWire", "PGMLabSupport"],
+            name: "PGMCommandLineTests",
+            dependencies: ["PGMCommandLine", "PGMCapture", "PGMWire", "PGMLabSupport", "PGMAuthentication"],
             swiftSettings: upcomingFeatures),
         .target(name: "PGMLabSupport", swiftSettings: upcomingFeatures),
         .testTarget(name: "PGMLabSupportTests", dependencies: ["PGMLabSupport"], swiftSettings: upcomingFeatures),
         .testTarget(
-            name: "PGMSocketsTests", dependencies: ["PGMSockets", "PGMCore", "PGMWire"], swiftSettings: upcomingFeatures
-        ),
+            name: "PGMSocketsTests", dependencies: ["PGMSockets", "PGMCore", "PGMWire", "PGMAuthentication"],
+            swiftSettings: upcomingFeatures),
+        .testTarget(
+            name: "PGMAuthenticationTests", dependencies: ["PGMAuthentication", "PGMWire", "PGMCore"],
+            swiftSettings: upcomingFeatures),
         .target(
             name: "PGMSimulation",
             dependencies: [

@@ -74,6 +74,8 @@ public struct Dissection: Sendable {
         public var optionsByte: UInt8?
         public var checksum: ChecksumStatus
         public var result: Result<Packet, PacketDecodingError>
+        /// OPT_AUTH under the key given with `pgm-dump --key`; nil without a key, or when the packet did not decode.
+        public var authentication: AuthenticationVerdict?
 
         public var packet: Packet? {
             if case .success(let packet) = result { packet } else { nil }
@@ -88,7 +90,8 @@ public struct Dissection: Sendable {
         decapsulator: Decapsulator,
         number: Int,
         timestamp: CaptureTimestamp,
-        originalLength: Int
+        originalLength: Int,
+        authenticator: (any PacketAuthenticator)? = nil
     ) -> Dissection {
         let layers = decapsulator.decapsulate(frame, linkType: linkType)
         var dissection = Dissection(
@@ -100,7 +103,7 @@ public struct Dissection: Sendable {
             pgm: nil
         )
         if case .pgm(_, _, let range) = layers {
-            dissection.pgm = decodePGM(UnsafeRawBufferPointer(rebasing: frame[range]))
+            dissection.pgm = decodePGM(UnsafeRawBufferPointer(rebasing: frame[range]), authenticator: authenticator)
         }
         return dissection
     }
@@ -108,7 +111,9 @@ public struct Dissection: Sendable {
     /// One dissection per PGM packet when this frame is a GSO run: UDP whose payload is ODATA or RDATA packets of
     /// the first one's length back to back (the last may be shorter), each complete by its own header. Anything
     /// else stays one dissection. `frame` is the frame this dissection was made from.
-    public func splittingSegmentationRun(frame: UnsafeRawBufferPointer) -> [Dissection] {
+    public func splittingSegmentationRun(
+        frame: UnsafeRawBufferPointer, authenticator: (any PacketAuthenticator)? = nil
+    ) -> [Dissection] {
         guard case .pgm(let network, let udp?, let range) = layers,
             let runs = Self.segmentRanges(UnsafeRawBufferPointer(rebasing: frame[range]))
         else { return [self] }
@@ -116,7 +121,8 @@ public struct Dissection: Sendable {
             let segment = (range.lowerBound + run.lowerBound)..<(range.lowerBound + run.upperBound)
             var dissection = self
             dissection.layers = .pgm(network, udp: udp, pgm: segment)
-            dissection.pgm = Self.decodePGM(UnsafeRawBufferPointer(rebasing: frame[segment]))
+            dissection.pgm = Self.decodePGM(
+                UnsafeRawBufferPointer(rebasing: frame[segment]), authenticator: authenticator)
             dissection.segment = Segment(index: index + 1, count: runs.count)
             return dissection
         }
@@ -167,16 +173,21 @@ public struct Dissection: Sendable {
     }
 
     /// Decodes PGM bytes without rejecting a wrong checksum: an inspector shows the packet and flags the checksum.
-    public static func decodePGM(_ bytes: UnsafeRawBufferPointer) -> PGMLayer {
+    /// With `authenticator`, a packet that decodes also gets its OPT_AUTH verdict.
+    public static func decodePGM(
+        _ bytes: UnsafeRawBufferPointer, authenticator: (any PacketAuthenticator)? = nil
+    ) -> PGMLayer {
         let checksum = ChecksumStatus(of: bytes)
         let header = bytes.count >= Packet.commonHeaderLength
         let copy = [UInt8](bytes)
-        return PGMLayer(
+        var layer = PGMLayer(
             length: bytes.count,
             typeByte: header ? bytes[4] : nil,
             optionsByte: header ? bytes[5] : nil,
             checksum: checksum,
             result: Result { () throws(PacketDecodingError) in try Packet(decoding: copy[...], checksum: .ignore) }
         )
+        if let authenticator, layer.packet != nil { layer.authentication = authenticator.verify(bytes) }
+        return layer
     }
 }

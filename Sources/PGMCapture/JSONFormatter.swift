@@ -111,6 +111,7 @@ public struct JSONFormatter: Sendable {
         case .absent:
             out.append("{\"status\":\"absent\",\"stored\":0}")
         }
+        if let verdict = pgm.authentication { out.jsonString("authentication", verdict.rawValue) }
         switch pgm.result {
         case .failure(let error):
             out.jsonString("error", error.description)

@@ -105,6 +105,9 @@ public struct OptionFields: Sendable {
                 ("timestamp", .unsigned(UInt64(timestamp))), ("loss_rate", .unsigned(UInt64(lossRate))),
                 ("receiver", .nla(receiver)),
             ]
+        case .authentication(let authentication):
+            name = "AUTH"
+            fields = [("key_id", .text(authentication.keyIDText)), ("tag", .text(authentication.tag.description))]
         case .unknown(let type, let body):
             name = type == Option.TypeCode.invalid ? "INVALID" : "UNKNOWN"
             fields = [("body", .text(body.map(hex).joined()))]

@@ -12,6 +12,9 @@ public enum StatisticsFormatter {
             "\(capture.fragments) IP fragments, \(capture.other) not PGM, \(capture.badChecksums) bad checksums, "
         )
         out.append("\(capture.missingChecksums) without checksum\n")
+        if let counts = capture.authentication {
+            out.append("authentication: \(counts.valid) valid, \(counts.invalid) invalid, \(counts.absent) absent\n")
+        }
         for session in report.sessions {
             out.append("\nsession ")
             out.append(tsi: session.tsi)
@@ -132,6 +135,14 @@ public enum StatisticsFormatter {
         out.jsonInt("other", capture.other)
         out.jsonInt("bad_checksums", capture.badChecksums)
         out.jsonInt("missing_checksums", capture.missingChecksums)
+        if let counts = capture.authentication {
+            out.jsonKey("authentication")
+            out.jsonOpen()
+            out.jsonInt("valid", counts.valid)
+            out.jsonInt("invalid", counts.invalid)
+            out.jsonInt("absent", counts.absent)
+            out.jsonClose()
+        }
         out.jsonInt("sessions", report.sessions.count)
         out.jsonClose()
         out.append("\n")

@@ -137,6 +137,11 @@ public struct TextFormatter: Sendable {
                 requiresChecksum: packet.body.type == .odata || packet.body.type == .rdata,
                 into: &out
             )
+            if let verdict = pgm.authentication {
+                out.append(" [auth ")
+                out.append(verdict.rawValue)
+                out.append("]")
+            }
             if network.truncatedBySnapshot { out.append(" [snapshot truncated]") }
             out.append(", length ")
             out.append(decimal: pgm.length)
@@ -318,6 +323,9 @@ public struct TextFormatter: Sendable {
             out.append(decimal: lossRate)
             out.append(" rx ")
             out.append(nla: receiver)
+        case .authentication(let authentication):
+            out.append("AUTH key ")
+            out.append(authentication.keyIDText)
         case .unknown(let type, let body):
             out.append(type == Option.TypeCode.invalid ? "INVALID" : "OPT_")
             if type != Option.TypeCode.invalid { out.append(hexByte: type) }

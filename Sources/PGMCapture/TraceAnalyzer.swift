@@ -25,6 +25,15 @@ public struct TraceAnalyzer: Sendable {
         public var other = 0
         public var badChecksums = 0
         public var missingChecksums = 0
+        /// Packets by their OPT_AUTH verdict under `pgm-dump --key`; nil without a key.
+        public var authentication: AuthenticationCounts?
+    }
+
+    /// Packets by OPT_AUTH verdict (``AuthenticationVerdict``).
+    public struct AuthenticationCounts: Hashable, Sendable {
+        public var valid = 0
+        public var invalid = 0
+        public var absent = 0
     }
 
     /// Records one dissected frame (the usual entry point from the capture loop).
@@ -38,6 +47,15 @@ public struct TraceAnalyzer: Sendable {
             case .invalid: capture.badChecksums += 1
             case .absent: capture.missingChecksums += 1
             case .valid: break
+            }
+            if let verdict = pgm.authentication {
+                var counts = capture.authentication ?? AuthenticationCounts()
+                switch verdict {
+                case .valid: counts.valid += 1
+                case .invalid: counts.invalid += 1
+                case .absent: counts.absent += 1
+                }
+                capture.authentication = counts
             }
             switch pgm.result {
             case .success(let packet):

@@ -2,7 +2,7 @@ internal import CPGMSystem
 internal import Glibc
 public import Logging
 public import PGMCore
-internal import PGMWire
+public import PGMWire
 
 /// What the driver's caller wants after a turn.
 public enum DriverControl: Sendable {
@@ -22,7 +22,32 @@ public struct DriverStatistics: Hashable, Sendable {
     public var datagramsSent = 0
     public var bytesSent = 0
     public var sendFailures = 0
+    /// With a key (``Driver/authenticator``): what the tags said, and what the replay guard turned away.
+    public var authentication = AuthenticationCounts()
     public init() {}
+
+    /// Received packets by their OPT_AUTH verdict, and transmits signed (Docs/key.md): ``valid`` packets reached
+    /// the engine, the others were dropped here.
+    public struct AuthenticationCounts: Hashable, Sendable, Encodable {
+        /// A valid tag, admitted by the replay guard: what reached the engine.
+        public var valid = 0
+        /// A tag that is not the key's MAC of the packet: tampered, forged, or another key's.
+        public var invalid = 0
+        /// No OPT_AUTH at all (an unkeyed host, or one forging packets without the key).
+        public var absent = 0
+        /// Valid tags on packets the ``ReplayGuard`` turned away: an SPM not newer than one seen, data behind
+        /// the session's trail.
+        public var replayed = 0
+        /// Packets without OPT_AUTH let through because ``Driver/unsignedAccepted`` names their type.
+        public var unsigned = 0
+        /// Transmits signed; a transmit that could not take OPT_AUTH (it already had 16 options) is not sent
+        /// and counts in ``DriverStatistics/sendFailures``.
+        public var signed = 0
+        public init() {}
+
+        /// Received packets dropped for their tag or as replays.
+        public var dropped: Int { invalid + absent + replayed }
+    }
 }
 
 /// One process's poll(2) loop around one engine (Docs/style.md#concurrency): nothing is shared, so nothing is locked.
@@ -50,6 +75,21 @@ public final class Driver<E: Engine> {
     public var onInput: ((inout E, Instant) -> Void)?
     /// Wake-up interval when nothing else is due, so ``afterTurn`` can print statistics and check timeouts.
     public var maximumSleep: Duration = .milliseconds(200)
+    /// The session key (`--key`, Docs/key.md): when set, every received packet must carry a valid OPT_AUTH and pass
+    /// ``replayGuard`` before the engine sees it, and every transmit is signed after it is encoded (OPT_AUTH added
+    /// when the engine's packet has none, e.g. everything but what an element forwards), before its checksum.
+    public var authenticator: (any PacketAuthenticator)? {
+        didSet { isKeyed = authenticator != nil }
+    }
+    /// Whether there is an ``authenticator``, read on every packet instead of binding the optional existential, which
+    /// copies it (about 100 instructions per packet without a key, measured with Tools/instructions-per-packet).
+    private var isKeyed = false
+    /// Used with ``authenticator`` only.
+    public var replayGuard = ReplayGuard()
+    /// With ``authenticator``: packet types let through without OPT_AUTH (`--accept-unsigned-naks`: NAK, NNAK and
+    /// SPMR, which OpenPGM receivers cannot sign). Such a packet can only ask for what the session already sends.
+    public var unsignedAccepted: Set<PacketType> = []
+    private var dropWarnings = AuthenticationWarnings()
 
     private let receiveBatch = ReceiveBatch()
     private let sendBatch = SendBatch()
@@ -212,11 +252,63 @@ public final class Driver<E: Engine> {
             logger.trace("undecodable datagram", metadata: ["pgm.source": "\(source)", "pgm.error": "\(error)"])
             return
         }
+        if isKeyed, let authenticator, !authenticate(packet, datagram, with: authenticator, from: source) { return }
         engine.receive(
             packet,
             arrival: Arrival(
                 source: .ipv4(source), destination: .ipv4(destination), interface: sockets.configuration.id),
             at: now)
+    }
+
+    /// The tag and the replay guard's word on a received packet; false when it is dropped (and counted).
+    private func authenticate(
+        _ packet: Packet, _ datagram: ArraySlice<UInt8>, with authenticator: any PacketAuthenticator,
+        from source: IPv4Address
+    ) -> Bool {
+        let verdict: AuthenticationVerdict
+        if packet.options.isEmpty {
+            verdict = .absent
+        } else {
+            verdict = datagram.withUnsafeBytes { authenticator.verify($0) }
+        }
+        switch verdict {
+        case .valid:
+            break
+        case .invalid:
+            statistics.authentication.invalid += 1
+            let carried = packet.options.lazy.compactMap { option -> UInt32? in
+                if case .authentication(let authentication) = option.value { authentication.keyID } else { nil }
+            }.first
+            if let carried, carried != authenticator.keyID {
+                dropWarnings.note(
+                    .otherKey, from: source, at: lastNow, logger: logger,
+                    "signed with another key (key ID \(Option.Authentication(keyID: carried).keyIDText), ours "
+                        + "\(Option.Authentication(keyID: authenticator.keyID).keyIDText); is --key the same file on "
+                        + "every host?)")
+            } else {
+                dropWarnings.note(
+                    .invalidTag, from: source, at: lastNow, logger: logger,
+                    "with an invalid tag (forged or changed on the way)")
+            }
+            return false
+        case .absent:
+            if unsignedAccepted.contains(packet.body.type) {
+                statistics.authentication.unsigned += 1
+                return true
+            }
+            statistics.authentication.absent += 1
+            dropWarnings.note(
+                .absent, from: source, at: lastNow, logger: logger, "without OPT_AUTH (a host without --key?)")
+            return false
+        }
+        guard replayGuard.admit(packet) == .admitted else {
+            statistics.authentication.replayed += 1
+            dropWarnings.note(
+                .replayed, from: source, at: lastNow, logger: logger, "replayed (an old SPM or data behind the trail)")
+            return false
+        }
+        statistics.authentication.valid += 1
+        return true
     }
 
     private func flushTransmits(at now: Instant) {
@@ -235,16 +327,35 @@ public final class Driver<E: Engine> {
                 // changed around it.
                 if let current = pending, !sendBatch.isEmpty { flush(current) }
                 setTTL(target, ttl)
-                sendBatch.append(transmit, for: target)
+                append(transmit, for: target)
                 flush(target)
                 setTTL(target, target.configuration.ttl)
                 pending = nil
                 continue
             }
-            sendBatch.append(transmit, for: target)
+            append(transmit, for: target)
             pending = target
         }
         if let current = pending, !sendBatch.isEmpty { flush(current) }
+    }
+
+    /// Adds a transmit to the batch, signed with the key when there is one.
+    private func append(_ transmit: Transmit, for target: InterfaceSockets) {
+        guard isKeyed, let authenticator else {
+            sendBatch.append(transmit, for: target)
+            return
+        }
+        if let packet = sendBatch.append(
+            transmit, for: target, authentication: Option.Authentication(keyID: authenticator.keyID))
+        {
+            sendBatch.sign(packet, with: authenticator)
+            statistics.authentication.signed += 1
+        } else {
+            statistics.sendFailures += 1
+            logger.debug(
+                "a transmit with 16 options cannot take OPT_AUTH",
+                metadata: ["pgm.type": "\(transmit.packet.body.type)"])
+        }
     }
 
     private func setTTL(_ sockets: InterfaceSockets, _ ttl: UInt8) {
@@ -306,5 +417,29 @@ public final class Driver<E: Engine> {
         let caught = signalIndex.flatMap { descriptors[$0].revents != 0 ? signals?.drain() : nil } ?? []
         let woken = remoteIndex.map { descriptors[$0].revents != 0 } ?? false
         return (readable, input, caught, woken)
+    }
+}
+
+/// Warnings on stderr for packets a key dropped: at most one per kind every ``interval``, with the count since the
+/// last one, so that a flood of forged packets costs a line every few seconds, not one per packet.
+struct AuthenticationWarnings {
+    enum Kind: Int, CaseIterable {
+        case absent, invalidTag, otherKey, replayed
+    }
+
+    static let interval = Duration.seconds(10)
+    private var lastWarning: [Instant?] = Array(repeating: nil, count: Kind.allCases.count)
+    private var unreported = Array(repeating: 0, count: Kind.allCases.count)
+
+    mutating func note(
+        _ kind: Kind, from source: IPv4Address, at now: Instant, logger: Logger, _ reason: @autoclosure () -> String
+    ) {
+        unreported[kind.rawValue] += 1
+        if let last = lastWarning[kind.rawValue], now - last < Self.interval { return }
+        let count = unreported[kind.rawValue]
+        logger.warning(
+            "--key: dropped \(count) packet\(count == 1 ? "" : "s") \(reason()); the last from \(source)")
+        lastWarning[kind.rawValue] = now
+        unreported[kind.rawValue] = 0
     }
 }

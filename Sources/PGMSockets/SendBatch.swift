@@ -56,9 +56,29 @@ final class SendBatch {
     var isEmpty: Bool { messages.isEmpty }
     var isFull: Bool { messages.count == capacity }
 
-    /// Encodes `transmit` for `sockets`: as UDP payload, or behind an IPv4 header in native mode.
-    func append(_ transmit: Transmit, for sockets: InterfaceSockets) {
+    /// Encodes `transmit` for `sockets`: as UDP payload, or behind an IPv4 header in native mode. Returns where
+    /// the PGM packet is in the batch's buffer, or nil when it was not appended.
+    ///
+    /// With `authentication` (a keyed driver) the packet is prepared for signing: OPT_AUTH with that key ID is
+    /// appended after its options unless it carries one (a packet an element forwards), and its checksum is left 0
+    /// for ``sign(_:with:)``; nil when the packet already has 16 options and cannot take another. The key is a
+    /// plain struct here and the authenticator stays with the caller: an optional existential parameter cost every
+    /// unkeyed packet about 200 instructions of copies (Tools/instructions-per-packet).
+    @discardableResult
+    func append(
+        _ transmit: Transmit, for sockets: InterfaceSockets, authentication: Option.Authentication? = nil
+    ) -> Range<Int>? {
         precondition(!isFull)
+        var extra: Option.Authentication?
+        if let authentication {
+            let carries = transmit.packet.options.contains {
+                if case .authentication = $0.value { true } else { false }
+            }
+            if !carries {
+                guard transmit.packet.options.count < Option.maximumCount else { return nil }
+                extra = authentication
+            }
+        }
         let address: IPv4Address
         switch transmit.destination {
         case .multicast(let nla), .unicast(let nla):
@@ -71,7 +91,7 @@ final class SendBatch {
             if case .ipv4(let spoofed)? = transmit.spoofedSource { source = spoofed }
             let isMulticast: Bool
             if case .multicast = transmit.destination { isMulticast = true } else { isMulticast = false }
-            let length = transmit.packet.encodedLength
+            let length = transmit.packet.encodedLength(appendingAuthentication: extra)
             // Router Alert costs four bytes; a packet that would not fit the MTU with it goes without it.
             let routerAlert = transmit.routerAlert && 24 + length <= sockets.mtu
             IPv4Header.append(
@@ -79,7 +99,9 @@ final class SendBatch {
                 ttl: transmit.ttl ?? (isMulticast ? configuration.ttl : 64), routerAlert: routerAlert,
                 payloadLength: length)
         }
-        transmit.packet.encode(into: &buffer)
+        let packetStart = buffer.count
+        transmit.packet.encode(into: &buffer, appendingAuthentication: extra, checksum: authentication == nil)
+        let packet = packetStart..<buffer.count
         let length = buffer.count - start
         // Only data joins runs, so that a capture of one (pgm-dump) can be cut back into packets by their headers.
         let isData: Bool
@@ -95,11 +117,21 @@ final class SendBatch {
             last.segments += 1
             last.isClosed = length < last.segmentSize
             messages[messages.count - 1] = last
-            return
+            return packet
         }
         messages.append(
             Message(
                 range: start..<buffer.count, destination: address, segmentSize: length, segments: 1, isClosed: !isData))
+        return packet
+    }
+
+    /// Signs the packet at `range` (as ``append(_:for:authentication:)`` returned it, with an `authentication`):
+    /// writes its OPT_AUTH key ID and tag, then its checksum over them.
+    func sign(_ range: Range<Int>, with authenticator: any PacketAuthenticator) {
+        buffer.withUnsafeMutableBytes { raw in
+            _ = authenticator.sign(UnsafeMutableRawBufferPointer(rebasing: raw[range]))
+        }
+        PGMChecksum.fill(&buffer, packetAt: range.lowerBound)
     }
 
     /// Sends everything appended; returns how many datagrams and bytes left, counting the rest as failures.

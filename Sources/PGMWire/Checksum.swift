@@ -101,6 +101,17 @@ public enum PGMChecksum {
         return finish(fold(sum + UInt32(~stored)))
     }
 
+    /// Sets the checksum of the packet that starts at `start` of `buffer` and runs to its end, whose checksum field
+    /// is 0 (``Packet/encode(into:appendingAuthentication:checksum:)`` without its checksum).
+    /// Inlined: as a call it cost every encoded packet about 35 instructions (Tools/instructions-per-packet).
+    @inline(__always)
+    public static func fill(_ buffer: inout [UInt8], packetAt start: Int) {
+        let checksum = buffer.withUnsafeBytes { raw in
+            finish(partialSum(UnsafeRawBufferPointer(rebasing: raw[start...])))
+        }
+        buffer.setUInt16(checksum, at: start + fieldOffset)
+    }
+
     public static func compute(_ packet: [UInt8]) -> UInt16 {
         packet.withUnsafeBytes { compute($0) }
     }

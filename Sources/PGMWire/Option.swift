@@ -90,6 +90,9 @@ public struct Option: Hashable, Sendable {
         case pgmccData(timestamp: UInt32, acker: NLA)
         /// OPT_PGMCC_FEEDBACK (0x13): echoed timestamp, loss rate (0xFFFF = 100 %), the reporting receiver.
         case pgmccFeedback(timestamp: UInt32, lossRate: UInt16, receiver: NLA)
+        /// OPT_AUTH (0x40, not in RFC 3208): the keyed MAC `--key` adds (``Authentication``, Docs/key.md). Only a
+        /// 24-byte option of that type decodes as this; any other length stays ``unknown(type:body:)``.
+        case authentication(Authentication)
         /// Any other type (including OPT_INVALID, 0x7F): its bytes from offset 4, re-emitted unchanged.
         case unknown(type: UInt8, body: [UInt8])
     }
@@ -167,6 +170,9 @@ public struct Option: Hashable, Sendable {
         public static let congestionReportRequest: UInt8 = 0x11
         public static let pgmccData: UInt8 = 0x12
         public static let pgmccFeedback: UInt8 = 0x13
+        /// OPT_AUTH: ours (Docs/key.md), outside the codes RFC 3208 and the PGMCC draft use; sent with OPX 00
+        /// ("ignore"), so that elements forward it and OpenPGM, which skips option types it does not know, ignores it.
+        public static let authentication: UInt8 = 0x40
         /// OPT_INVALID: what a network element turns an unknown option with OPX = 01 into.
         public static let invalid: UInt8 = 0x7F
         /// OPT_END: the bit in the type byte that marks the last option.
@@ -194,6 +200,7 @@ public struct Option: Hashable, Sendable {
         case .congestionReportRequest: TypeCode.congestionReportRequest
         case .pgmccData: TypeCode.pgmccData
         case .pgmccFeedback: TypeCode.pgmccFeedback
+        case .authentication: TypeCode.authentication
         case .unknown(let type, _): type & 0x7F
         }
     }
@@ -205,7 +212,7 @@ public struct Option: Hashable, Sendable {
         case .nakList, .nakBackoffInterval, .nakBackoffRange, .redirect, .parityParameters, .currentGroupSize,
             .neighborUnreachable, .pathNLA, .congestionReport, .congestionReportRequest:
             true
-        case .fragment, .join, .parityGroup, .syn, .fin, .reset, .pgmccData, .pgmccFeedback, .unknown:
+        case .fragment, .join, .parityGroup, .syn, .fin, .reset, .pgmccData, .pgmccFeedback, .authentication, .unknown:
             false
         }
     }
@@ -222,6 +229,7 @@ public struct Option: Hashable, Sendable {
         case .pathNLA(let nla): 4 + nla.addressFamily.addressLength
         case .congestionReport(let report): 20 + report.worstReceiver.addressFamily.addressLength
         case .pgmccData(_, let nla), .pgmccFeedback(_, _, let nla): 12 + nla.addressFamily.addressLength
+        case .authentication: Authentication.length
         case .unknown(_, let body): 4 + body.count
         }
     }
@@ -302,6 +310,11 @@ extension Option {
             buffer.appendUInt16(receiver.addressFamily.rawValue)
             buffer.appendUInt16(lossRate)
             buffer.appendAddress(receiver)
+        case .authentication(let authentication):
+            buffer.append(ownBits)
+            buffer.appendUInt32(authentication.keyID)
+            buffer.appendUInt64(authentication.tag.high)
+            buffer.appendUInt64(authentication.tag.low)
         case .unknown(_, let body):
             buffer.append(ownBits)
             buffer.append(contentsOf: body)
@@ -408,6 +421,12 @@ extension Option {
             let family = try readFamily(try reader.readUInt16(.optionBody), addressBytes: length - 12)
             let lossRate = try reader.readUInt16(.optionBody)
             return .pgmccFeedback(timestamp: timestamp, lossRate: lossRate, receiver: try reader.readAddress(family))
+        case TypeCode.authentication where length == Authentication.length:
+            return .authentication(
+                Authentication(
+                    keyID: try reader.readUInt32(.optionBody),
+                    tag: Authentication.Tag(
+                        high: try reader.readUInt64(.optionBody), low: try reader.readUInt64(.optionBody))))
         default:
             var body: [UInt8] = []
             body.reserveCapacity(reader.readableBytes)

@@ -255,15 +255,33 @@ extension Packet {
     /// the checksum filled in. Encoding cannot fail; a packet that breaks a wire limit (more than 16 options,
     /// a NAK list over 62 entries, a payload over 65,535 bytes) is a programming error.
     public func encode(into buffer: inout [UInt8]) {
+        encode(into: &buffer, appendingAuthentication: nil, checksum: true)
+    }
+
+    /// ``encodedLength`` with OPT_AUTH appended to the options.
+    public func encodedLength(appendingAuthentication authentication: Option.Authentication?) -> Int {
+        guard authentication != nil else { return encodedLength }
+        return encodedLength + Option.Authentication.length + (options.isEmpty ? 4 : 0)
+    }
+
+    /// Appends the packet's bytes with OPT_AUTH after its options (as if it were the last of ``options``), for a
+    /// driver that signs what an engine built without copying its option list. Without `checksum` the field stays
+    /// 0 for the caller to fill once it has written the tag (``PacketAuthenticator/sign(_:)``), with
+    /// ``PGMChecksum/fill(_:packetAt:)``. The extra option is a plain struct, not an ``Option``: without one, this
+    /// costs what ``encode(into:)`` always did (an optional `Option` took value-witness calls on every packet).
+    public func encode(
+        into buffer: inout [UInt8], appendingAuthentication authentication: Option.Authentication?, checksum: Bool
+    ) {
         let payload = self.payload
+        let optionCount = options.count + (authentication == nil ? 0 : 1)
         precondition(payload.count <= Int(UInt16.max), "TSDU larger than 65,535 bytes")
-        precondition(options.count <= Option.maximumCount, "more than \(Option.maximumCount) options")
+        precondition(optionCount <= Option.maximumCount, "more than \(Option.maximumCount) options")
         let start = buffer.count
-        buffer.reserveCapacity(start + encodedLength)
+        buffer.reserveCapacity(start + encodedLength(appendingAuthentication: authentication))
         buffer.appendUInt16(sourcePort)
         buffer.appendUInt16(destinationPort)
         buffer.append(body.type.rawValue)
-        buffer.append(flags.rawValue | (options.isEmpty ? 0 : Flags.optionsPresentBit))
+        buffer.append(flags.rawValue | (optionCount == 0 ? 0 : Flags.optionsPresentBit))
         buffer.appendUInt16(0)  // checksum, filled in below
         buffer.appendUInt16(UInt16(truncatingIfNeeded: gsi.rawValue >> 32))
         buffer.appendUInt32(UInt32(truncatingIfNeeded: gsi.rawValue))
@@ -301,22 +319,20 @@ extension Packet {
             buffer.appendUInt32(ack.bitmap)
         }
 
-        if !options.isEmpty {
-            let total = optionsLength
+        if optionCount > 0 {
+            let total =
+                optionsLength + (authentication == nil ? 0 : Option.Authentication.length + (options.isEmpty ? 4 : 0))
             precondition(total <= Int(UInt16.max), "option area larger than 65,535 bytes")
             buffer.append(Option.TypeCode.length)
             buffer.append(4)
             buffer.appendUInt16(UInt16(total))
             for (index, option) in options.enumerated() {
-                option.encode(into: &buffer, isLast: index == options.count - 1)
+                option.encode(into: &buffer, isLast: index == optionCount - 1)
             }
+            if let authentication { Option(.authentication(authentication)).encode(into: &buffer, isLast: true) }
         }
         buffer.append(contentsOf: payload)
-
-        let checksum = buffer.withUnsafeBytes { raw in
-            PGMChecksum.finish(PGMChecksum.partialSum(UnsafeRawBufferPointer(rebasing: raw[start...])))
-        }
-        buffer.setUInt16(checksum, at: start + PGMChecksum.fieldOffset)
+        if checksum { PGMChecksum.fill(&buffer, packetAt: start) }
     }
 
     /// The packet's bytes in a new array.

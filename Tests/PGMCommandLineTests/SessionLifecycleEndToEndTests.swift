@@ -108,25 +108,30 @@ import Testing
     /// The source is killed (SIGKILL) half-way and a new one (new TSI) sends another file. Its receivers see
     /// the old session expire (--peer-expiry 3) and follow the new one from its start: the output is the old
     /// session's whole APDUs, then the new file. Without --follow pgm-recv exits 4 when the new session closes
-    /// (the old one was cut short); with it, it goes on until SIGTERM (exit 143).
-    @Test(.enabled(if: NamespaceLab.available, "needs root, ip and nft"))
-    func receiversFollowARestartedSource() throws {
+    /// (the old one was cut short); with it, it goes on until SIGTERM (exit 143). With `--key` everywhere the same
+    /// holds: the new session's SPM_SQN starts over under a new TSI, which the replay check
+    /// (Docs/key.md#replay) keeps apart from the old one.
+    @Test(.enabled(if: NamespaceLab.available, "needs root, ip and nft"), arguments: [false, true])
+    func receiversFollowARestartedSource(keyed: Bool) throws {
         let lab = NamespaceLab()
         defer { lab.tearDown() }
         try lab.setUp(lossPercent: 2)
         let oldInput = try SourceReceiveEndToEndTests.randomFile(bytes: 600 * Self.apduSize)
         let newInput = try SourceReceiveEndToEndTests.randomFile(bytes: 200 * Self.apduSize)
         let outputs = [oldInput.appendingPathExtension("out1"), oldInput.appendingPathExtension("out2")]
-        defer { for url in [oldInput, newInput] + outputs { try? FileManager.default.removeItem(at: url) } }
-        let plain = try Self.receive(lab, output: outputs[0], ["--peer-expiry", "3"])
-        let following = try Self.receive(lab, output: outputs[1], ["--peer-expiry", "3", "--follow", "--json"])
+        let keyFile = oldInput.appendingPathExtension("key")
+        defer { for url in [oldInput, newInput, keyFile] + outputs { try? FileManager.default.removeItem(at: url) } }
+        try Data((0..<32).map { UInt8($0 * 3 + 11) }).write(to: keyFile)
+        let key = keyed ? ["--key", keyFile.path] : []
+        let plain = try Self.receive(lab, output: outputs[0], ["--peer-expiry", "3"] + key)
+        let following = try Self.receive(lab, output: outputs[1], ["--peer-expiry", "3", "--follow", "--json"] + key)
         plain.waitForStandardError(containing: "joined")
         following.waitForStandardError(containing: "\"type\":\"start\"")
-        let oldSource = try Self.send(lab, oldInput)
+        let oldSource = try Self.send(lab, oldInput, key)
         Self.waitForSize(outputs[0], atLeast: 150 * Self.apduSize)
         kill(oldSource.process.processIdentifier, SIGKILL)
         let killed = oldSource.wait(seconds: 10)
-        let newSource = try Self.send(lab, newInput)
+        let newSource = try Self.send(lab, newInput, key)
         let sent = newSource.wait(seconds: 30)
         let received = plain.wait(seconds: 30)
         following.waitForStandardError(containing: "\"type\":\"session_closed\"", seconds: 30)
@@ -161,5 +166,11 @@ import Testing
         #expect(follow["dropped_bytes"] as? Int == 0)
         #expect(follow["tsi"] as? String != expired["tsi"] as? String)
         #expect(follow["output_offset"] as? Int == Self.size(outputs[1]) - new.count)
+        if keyed {
+            let summary = try MultiReceiverEndToEndTests.summary(followed.standardError)
+            let counts = try #require(summary["authentication"] as? [String: Any])
+            #expect(counts["dropped"] as? Int == 0, "\(counts)")
+            #expect((counts["valid"] as? Int ?? 0) > 0, "\(counts)")
+        }
     }
 }

@@ -25,11 +25,11 @@ struct RandomPackets {
     /// Option types this codec knows; `unknown` must avoid them or they would decode as the known type.
     static let knownOptionTypes: Set<UInt8> = [
         0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x07, 0x08, 0x09, 0x0A, 0x0B,
-        0x0C, 0x0D, 0x0E, 0x0F, 0x10, 0x11, 0x12, 0x13,
+        0x0C, 0x0D, 0x0E, 0x0F, 0x10, 0x11, 0x12, 0x13, Option.TypeCode.authentication,
     ]
 
     mutating func optionValue() -> Option.Value {
-        switch int(20) {
+        switch int(21) {
         case 0: return .fragment(.init(firstSequence: sequence(), offset: u32(), apduLength: u32()))
         case 1: return .nakList((0..<(1 + int(Option.maximumNAKListEntries))).map { _ in sequence() })
         case 2: return .join(minimumSequence: sequence())
@@ -52,6 +52,9 @@ struct RandomPackets {
         case 15: return .congestionReportRequest(.init(rawValue: u8()))
         case 16: return .pgmccData(timestamp: u32(), acker: nla())
         case 17: return .pgmccFeedback(timestamp: u32(), lossRate: u16(), receiver: nla())
+        case 18:
+            return .authentication(
+                .init(keyID: u32(), tag: .init(high: random.next(), low: random.next())))
         default:
             var type = u8() & 0x7F
             while Self.knownOptionTypes.contains(type) { type = u8() & 0x7F }

@@ -26,12 +26,15 @@ public struct DumpCommand: ParsableCommand {
             --json writes one JSON object per line; the schema (every field, the "type" values, and the \
             statistics objects) is documented in Docs/pgm-dump-json.md.
 
+            With --key FILE, each packet's OPT_AUTH tag is checked with that key (the programs' --key) and shown \
+            as [auth valid], [auth invalid] or [auth absent] ("authentication" in JSON); --stats counts them.
+
             Exit codes:
               0   success (also when a live capture is stopped with SIGINT or SIGTERM)
               1   runtime failure (capture error, -w file not writable, unknown link type)
-              64  usage error (bad option or filter expression)
+              64  usage error (bad option or filter expression, or a --key shorter than 16 bytes)
               65  the capture file is truncated or corrupt (earlier frames are printed)
-              66  the capture file does not exist or cannot be read
+              66  the capture file or the --key file does not exist or cannot be read
               69  the interface does not exist or is down
               77  no permission to capture (needs root or CAP_NET_RAW)
             """,
@@ -132,6 +135,16 @@ public struct DumpCommand: ParsableCommand {
         help: "Print per-session statistics at the end (or on SIGINT) instead of packets."
     )
     public var stats = false
+
+    @Option(
+        name: .customLong("key"),
+        help: ArgumentHelp(
+            "Check every packet's OPT_AUTH tag with the key in this file (as pgm-source --key; Docs/key.md).",
+            valueName: "file"
+        ),
+        completion: .file()
+    )
+    public var keyFile: String?
 
     @Argument(help: ArgumentHelp("A BPF filter expression (pcap-filter(7)).", valueName: "expression"))
     public var filter: [String] = []

@@ -1,5 +1,6 @@
 internal import Glibc
 import PGMCapture
+import PGMWire
 
 /// Runs one pgm-dump invocation: open, filter, read, format, summarize. Output goes through `flush`, so tests
 /// collect it in memory and the program writes it to standard output in large blocks.
@@ -19,6 +20,13 @@ struct DumpRunner {
     static let flushThreshold = 1 << 16
 
     func run() -> PGMExitCode {
+        let authenticator: (any PacketAuthenticator)?
+        do {
+            authenticator = try KeyOptions.authenticator(file: command.keyFile)
+        } catch {
+            diagnose(error.message)
+            return error.exitCode
+        }
         let capture: PacketCapture
         do {
             if let interface = command.interface {
@@ -74,8 +82,9 @@ struct DumpRunner {
                             decapsulator: decapsulator,
                             number: frameNumber,
                             timestamp: timestamp,
-                            originalLength: originalLength
-                        ).splittingSegmentationRun(frame: frame)
+                            originalLength: originalLength,
+                            authenticator: authenticator
+                        ).splittingSegmentationRun(frame: frame, authenticator: authenticator)
                         for dissection in dissections {
                             if stats {
                                 analyzer.record(dissection)

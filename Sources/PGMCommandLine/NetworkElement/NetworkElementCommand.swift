@@ -31,6 +31,10 @@ public struct NetworkElementCommand: ParsableCommand {
             SPM. Repair state per session never exceeds the source's advertised window, and a lead jump beyond \
             it counts only once three packets claim it (Docs/integrity.md).
 
+            With --key FILE the element drops every packet without a valid OPT_AUTH tag under that key (counted \
+            in the statistics) and signs what it forwards and sends (its NCFs, SPMRs, POLLs). Without --key it \
+            forwards keyed traffic unchanged, but keyed receivers drop its own packets (Docs/key.md).
+
             Examples:
               pgm-ne --upstream eth0 --downstream eth1 --downstream eth2
               pgm-ne --upstream 198.18.1.1 --downstream 198.18.2.1 --native --group 239.192.0.7 --json
@@ -38,7 +42,8 @@ public struct NetworkElementCommand: ParsableCommand {
             Exit codes:
               0   stopped by SIGINT/SIGTERM
               1   runtime failure
-              64  usage error (also: one interface named twice, by name or address)
+              64  usage error (also: one interface named twice, by name or address; a --key shorter than 16 bytes)
+              66  the --key file cannot be read
               69  an interface or the group is unavailable, or an interface is down or does not do multicast
               77  --native without root or CAP_NET_RAW
             """,
@@ -49,6 +54,7 @@ public struct NetworkElementCommand: ParsableCommand {
     @OptionGroup public var network: NetworkOptions
     @OptionGroup public var output: OutputOptions
     @OptionGroup public var logging: LoggingOptions
+    @OptionGroup public var key: KeyOptions
 
     @ArgumentParser.Option(
         help: ArgumentHelp("Interface towards the source, by name or IPv4 address.", valueName: "interface"),
@@ -184,6 +190,7 @@ public struct NetworkElementCommand: ParsableCommand {
     func execute() throws -> PGMExitCode {
         _ = StandardDescriptors.guardClosed()
         let logger = logging.makeLogger(label: "pgm-ne", json: output.json)
+        let authenticator = try key.loadAuthenticator()
         let interfaces = try Self.resolve(upstream: upstream, downstream: downstream)
         var sockets: [InterfaceSockets] = []
         for (index, interface) in interfaces.enumerated() {
@@ -207,6 +214,7 @@ public struct NetworkElementCommand: ParsableCommand {
         let printer = StatisticsPrinter(output)
         let driver = try Driver(
             engine: NetworkElement(configuration: configuration), sockets: sockets, handleSignals: true, logger: logger)
+        key.install(authenticator, on: driver, printer: printer)
         printer.print(
             .element(
                 .started(

@@ -1,6 +1,7 @@
 public import ArgumentParser
 internal import Glibc
 import Logging
+import PGMAuthentication
 import PGMCore
 import PGMSockets
 public import PGMWire
@@ -49,6 +50,11 @@ public struct ReceiveCommand: ParsableCommand {
             source's window waits for data to confirm it, and NAKs never exceed --nak-rate. Without a key, a \
             host that forges the source's own address can still disturb the session (Docs/integrity.md).
 
+            With --key FILE every packet must carry a valid OPT_AUTH tag under that key: packets without one, \
+            with another key's or a forged one, and replayed SPMs are dropped before the receiver sees them, \
+            counted in the statistics ("authentication" in JSON) and reported on stderr; NAKs and SPMRs are \
+            signed. Give the source and every element the same file (Docs/key.md).
+
             Examples:
               pgm-recv --interface eth0 --output big.iso
               pgm-recv --interface lo --multicast-loop --group 239.192.0.7 --timeout 10 | tar x
@@ -61,7 +67,8 @@ public struct ReceiveCommand: ParsableCommand {
               3   some data was unrecoverable (what could be delivered was written; the ranges are on stderr)
               4   the session was cut short: reset by its source (OPT_RST) or silent for --peer-expiry without \
             OPT_FIN (what arrived was written; 3 wins when data was also unrecoverable)
-              64  usage error
+              64  usage error (also a --key shorter than 16 bytes)
+              66  the --key file cannot be read
               69  the interface or group is unavailable, or the interface is down or does not do multicast
               77  --native without root or CAP_NET_RAW
               130 interrupted by SIGINT (143 for SIGTERM), whatever arrived was written
@@ -73,6 +80,7 @@ public struct ReceiveCommand: ParsableCommand {
     @OptionGroup public var network: NetworkOptions
     @OptionGroup public var output: OutputOptions
     @OptionGroup public var logging: LoggingOptions
+    @OptionGroup public var key: KeyOptions
 
     @ArgumentParser.Option(
         name: [.customShort("o"), .customLong("output")],
@@ -175,6 +183,7 @@ public struct ReceiveCommand: ParsableCommand {
             break
         }
         let logger = logging.makeLogger(label: "pgm-recv", json: output.json)
+        let authenticator = try key.loadAuthenticator()
         signal(SIGPIPE, SIG_IGN)
         let interface = try network.resolveInterface()
         // Natively, a plain receiver reads downstream packets, SPMRs and NAKs multicast by other receivers
@@ -201,21 +210,24 @@ public struct ReceiveCommand: ParsableCommand {
             repairer.cacheBytes = dlrCacheBytes
             return try receive(
                 with: DesignatedLocalRepairer(configuration: repairer), role: .dlr, statistics: \.receiver.statistics,
-                sockets: sockets, interface: interface, writer: writer, logger: logger)
+                sockets: sockets, interface: interface, writer: writer, logger: logger,
+                authenticator: authenticator)
         }
         return try receive(
             with: Receiver(configuration: configuration), role: .receiver, statistics: \.statistics, sockets: sockets,
-            interface: interface, writer: writer, logger: logger)
+            interface: interface, writer: writer, logger: logger, authenticator: authenticator)
     }
 
     /// Runs the driver around a receiver, or a DLR wrapping one, until ``ReceiverProgram`` says the run is over.
     /// - Parameter statistics: where the engine keeps the receiver's counters.
     func receive<E: Engine>(
         with engine: E, role: ReceiverProgram.Role, statistics: @escaping (E) -> Receiver.Statistics,
-        sockets: InterfaceSockets, interface: NetworkInterface, writer: OutputWriter, logger: Logger
+        sockets: InterfaceSockets, interface: NetworkInterface, writer: OutputWriter, logger: Logger,
+        authenticator: HMACAuthenticator? = nil
     ) throws -> PGMExitCode where E.Event == Receiver.Event {
         let printer = StatisticsPrinter(output)
         let driver = try Driver(engine: engine, sockets: [sockets], handleSignals: true, logger: logger)
+        key.install(authenticator, on: driver, printer: printer)
         printer.print(
             .receiver(
                 .started(

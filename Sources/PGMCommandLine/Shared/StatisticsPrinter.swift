@@ -58,6 +58,8 @@ public struct StatisticsSample: Encodable, Sendable {
     public var dataSeconds: Double?
     /// A network element's own counters (pgm-ne only).
     public var element: ElementCounters?
+    /// With `--key`: tags verified, packets dropped for their tag or as replays, transmits signed.
+    public var authentication: KeyStatistics?
 
     public init(role: Role) { self.role = role }
 }
@@ -77,6 +79,8 @@ public final class StatisticsPrinter {
     private let write: (String) -> Void
     /// The `timestamp` of JSON lines: Unix time, or a test's fixed value.
     private let wallClock: () -> Double
+    /// Adds what the engine's statistics do not hold (the driver's, e.g. ``KeyOptions``) to every sample.
+    public var annotate: ((inout StatisticsSample) -> Void)?
 
     /// As `--json`, `--interval` and `--quiet` say.
     public convenience init(_ options: OutputOptions) {
@@ -134,6 +138,8 @@ public final class StatisticsPrinter {
     }
 
     private func emit(_ sample: StatisticsSample, final: Bool) {
+        var sample = sample
+        annotate?(&sample)
         if json {
             write(jsonLine(sample))
             return
@@ -144,6 +150,9 @@ public final class StatisticsPrinter {
             drewLine = !final
         } else {
             write(line + "\n")
+        }
+        if final, let authentication = sample.authentication {
+            write(authentication.text.trimmingPrefixAndSuffixSpaces + "\n")
         }
     }
 
@@ -193,6 +202,11 @@ public final class StatisticsPrinter {
             if let worst = sample.worstReceiverLossRate { fields.append((2, "worst rx \(formatPercent(worst))")) }
         case .networkElement:
             break
+        }
+        // With --key: what the key turned away, when it turned anything away (the whole count is on the line
+        // after the summary).
+        if let dropped = sample.authentication?.dropped, dropped > 0 {
+            fields.append((5, "key dropped \(formatGrouped(dropped))"))
         }
         func joined() -> String {
             var line = ""

@@ -33,6 +33,12 @@ public struct SourceCommand: ParsableCommand {
             the signal's number (2 or 15). pgm-recv then exits 4 instead of 0; OpenPGM receivers ignore OPT_RST. \
             A second signal, or one during the linger after a complete transfer, stops at once.
 
+            With --key FILE every packet is signed (OPT_AUTH, a truncated HMAC-SHA-256 under the key; 28 bytes of \
+            each TPDU are kept for it) and NAKs or SPMRs without a valid tag are dropped and counted. Receivers \
+            without the key (OpenPGM too) ignore the option; receivers and elements with it accept only this \
+            source's signed packets. OpenPGM receivers cannot sign their NAKs: add --accept-unsigned-naks for \
+            them to get repairs (Docs/key.md).
+
             Examples:
               pgm-source --interface eth0 --rate 50M big.iso
               tar c dir | pgm-source --interface lo --multicast-loop --group 239.192.0.7
@@ -40,8 +46,8 @@ public struct SourceCommand: ParsableCommand {
             Exit codes:
               0   the data was sent, the session closed and the linger ended
               1   runtime failure
-              64  usage error
-              66  a FILE cannot be opened or is a directory, or standard input is closed
+              64  usage error (also a --key shorter than 16 bytes)
+              66  a FILE or the --key file cannot be opened, a FILE is a directory, or standard input is closed
               69  the interface, group or UDP port is unavailable (e.g. another source holds the port), or the \
             interface is down or does not do multicast
               77  --native without root or CAP_NET_RAW
@@ -54,6 +60,7 @@ public struct SourceCommand: ParsableCommand {
     @OptionGroup public var network: NetworkOptions
     @OptionGroup public var output: OutputOptions
     @OptionGroup public var logging: LoggingOptions
+    @OptionGroup public var key: KeyOptions
 
     @Argument(
         help: ArgumentHelp("Files to send, in order (default: standard input).", valueName: "file"),
@@ -167,6 +174,7 @@ public struct SourceCommand: ParsableCommand {
             sourceAddress: .ipv4(sourceAddress))
         configuration.maxTPDU = maxTPDU
         configuration.transport = ProgramDefaults.transport(native: network.native)
+        configuration.transport.headerOverhead += key.signingOverhead  // room for OPT_AUTH, counted by the rate
         configuration.rate = rate.bytesPerSecond
         // 2 ms of credit: a sleeping poll loop wakes tens of microseconds late (timer slack), so a bucket of a
         // few packets would cap a fast link far below --rate.
@@ -191,6 +199,7 @@ public struct SourceCommand: ParsableCommand {
             throw CommandFailure(.noInput, "standard input is closed: name the FILEs to send, or redirect it")
         }
         let logger = logging.makeLogger(label: "pgm-source", json: output.json)
+        let authenticator = try key.loadAuthenticator()
         let interface = try network.resolveInterface()
 
         var generator = SystemRandomNumberGenerator()
@@ -211,6 +220,7 @@ public struct SourceCommand: ParsableCommand {
         let driver = try Driver(
             engine: Source(configuration: configuration, at: clock.now), sockets: [sockets], clock: clock,
             handleSignals: true, logger: logger)
+        key.install(authenticator, on: driver, printer: printer)
         printer.print(
             .source(
                 .started(

@@ -65,12 +65,16 @@ struct DumpCommandTests {
                 --json writes one JSON object per line; the schema (every field, the "type" values, and the
                 statistics objects) is documented in Docs/pgm-dump-json.md.
 
+                With --key FILE, each packet's OPT_AUTH tag is checked with that key (the programs' --key) and
+                shown as [auth valid], [auth invalid] or [auth absent] ("authentication" in JSON); --stats counts
+                them.
+
                 Exit codes:
                   0   success (also when a live capture is stopped with SIGINT or SIGTERM)
                   1   runtime failure (capture error, -w file not writable, unknown link type)
-                  64  usage error (bad option or filter expression)
+                  64  usage error (bad option or filter expression, or a --key shorter than 16 bytes)
                   65  the capture file is truncated or corrupt (earlier frames are printed)
-                  66  the capture file does not exist or cannot be read
+                  66  the capture file or the --key file does not exist or cannot be read
                   69  the interface does not exist or is down
                   77  no permission to capture (needs root or CAP_NET_RAW)
 
@@ -102,6 +106,8 @@ struct DumpCommandTests {
                                           resolves names).
                   --json                  Write JSON Lines instead of text (schema: Docs/pgm-dump-json.md).
                   --stats                 Print per-session statistics at the end (or on SIGINT) instead of packets.
+                  --key <file>            Check every packet's OPT_AUTH tag with the key in this file (as
+                                          pgm-source --key; Docs/key.md).
                   --version               Show the version.
                   -h, --help              Show help information.
 
