@@ -1,6 +1,6 @@
 import PGMCapture
 public import PGMCore
-public import PGMWire
+import PGMWire
 
 /// Runs a ``Topology`` (the same file the namespace lab brings up) in the simulator: every subnet a segment,
 /// every host its engine (source, receiver, DLR, network element), loss per link direction as the file says,

@@ -56,7 +56,7 @@ struct CaptureFileTests {
         }
         let path = Self.temporaryPath("truncated.pcap")
         defer { unlink(path) }
-        FileManager.default.createFile(atPath: path, contents: original.prefix(offset + 20))
+        _ = FileManager.default.createFile(atPath: path, contents: original.prefix(offset + 20))
         let capture = try PacketCapture(file: path)
         var frames = 0
         do {
@@ -75,7 +75,7 @@ struct CaptureFileTests {
     @Test func garbageFileIsRejectedAtOpen() throws {
         let path = Self.temporaryPath("garbage.pcap")
         defer { unlink(path) }
-        FileManager.default.createFile(atPath: path, contents: Data("this is not a capture file at all".utf8))
+        _ = FileManager.default.createFile(atPath: path, contents: Data("this is not a capture file at all".utf8))
         #expect {
             try PacketCapture(file: path)
         } throws: { error in

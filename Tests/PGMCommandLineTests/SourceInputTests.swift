@@ -24,7 +24,7 @@ import Testing
     @Test func fileIsCutIntoWholeAPDUsWithinTheRoom() throws {
         let bytes = (0..<1_000_003).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ $0 >> 8) }
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("source-input-\(getpid())").path
-        FileManager.default.createFile(atPath: path, contents: Data(bytes))
+        _ = FileManager.default.createFile(atPath: path, contents: Data(bytes))
         defer { try? FileManager.default.removeItem(atPath: path) }
 
         let input = try SourceInput(paths: [path], apduSize: 1400)

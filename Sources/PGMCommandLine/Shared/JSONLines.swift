@@ -1,4 +1,4 @@
-public import ArgumentParser
+internal import ArgumentParser
 import FoundationEssentials
 internal import Glibc
 import Logging

@@ -7,7 +7,7 @@ extension NetworkElement {
 
     mutating func receiveSPMR(packet: Packet, arrival: Arrival) {
         counters.spmrsReceived += 1
-        let known = withSession(packet.tsi) { $0.receiveSPMR(packet: packet, arrival: arrival, in: &$1) }
+        let known: Void? = withSession(packet.tsi) { $0.receiveSPMR(packet: packet, arrival: arrival, in: &$1) }
         if known == nil { counters.spmrsDropped += 1 }
     }
 
@@ -113,7 +113,7 @@ extension NetworkElement {
 
     mutating func receivePOLR(packet: Packet, arrival: Arrival) {
         counters.polrsReceived += 1
-        let known = withSession(packet.tsi) { $0.receivePOLR(packet: packet, arrival: arrival, in: &$1) }
+        let known: Void? = withSession(packet.tsi) { $0.receivePOLR(packet: packet, arrival: arrival, in: &$1) }
         if known == nil { counters.polrsDropped += 1 }
     }
 

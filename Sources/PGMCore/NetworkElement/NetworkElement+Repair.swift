@@ -7,7 +7,7 @@ extension NetworkElement {
 
     mutating func receiveNAK(_ nak: NAK, packet: Packet, arrival: Arrival) {
         counters.naksReceived += 1
-        let known = withSession(packet.tsi) { $0.receiveNAK(nak, packet: packet, arrival: arrival, in: &$1) }
+        let known: Void? = withSession(packet.tsi) { $0.receiveNAK(nak, packet: packet, arrival: arrival, in: &$1) }
         if known == nil { counters.naksWithoutSessionDropped += 1 }
     }
 
@@ -299,7 +299,7 @@ extension NetworkElement {
 
     mutating func receiveNCF(_ ncf: NAK, packet: Packet, arrival: Arrival) {
         counters.ncfsReceived += 1
-        let known = withSession(packet.tsi) { $0.receiveNCF(ncf, packet: packet, arrival: arrival, in: &$1) }
+        let known: Void? = withSession(packet.tsi) { $0.receiveNCF(ncf, packet: packet, arrival: arrival, in: &$1) }
         if known == nil { counters.ncfsMisaddressedDropped += 1 }
     }
 
@@ -462,7 +462,7 @@ extension NetworkElement {
 
     mutating func receiveNNAK(_ nak: NAK, packet: Packet, arrival: Arrival) {
         counters.nnaksReceived += 1
-        let known = withSession(packet.tsi) { $0.receiveNNAK(nak, packet: packet, arrival: arrival, in: &$1) }
+        let known: Void? = withSession(packet.tsi) { $0.receiveNNAK(nak, packet: packet, arrival: arrival, in: &$1) }
         if known == nil { counters.nnaksDropped += 1 }
     }
 

@@ -180,14 +180,14 @@ struct DumpCommandTests {
 
         let garbage = Self.temporaryPath("garbage.pcap")
         defer { unlink(garbage) }
-        FileManager.default.createFile(atPath: garbage, contents: Data(repeating: 0x42, count: 100))
+        _ = FileManager.default.createFile(atPath: garbage, contents: Data(repeating: 0x42, count: 100))
         #expect(try Self.run(["-r", garbage]).0 == .dataError)
 
         // Truncated in the middle of a record: the frames before it are printed, then exit 65.
         let original = try #require(FileManager.default.contents(atPath: Self.nativeCapture))
         let truncated = Self.temporaryPath("truncated.pcap")
         defer { unlink(truncated) }
-        FileManager.default.createFile(atPath: truncated, contents: original.prefix(original.count - 10))
+        _ = FileManager.default.createFile(atPath: truncated, contents: original.prefix(original.count - 10))
         let (code, collected) = try Self.run(["-r", truncated])
         #expect(code == .dataError)
         #expect(collected.text.split(separator: "\n").count == 339)

@@ -41,9 +41,9 @@ import Testing
                 nanoseconds: Int64(index) * 1_000_000)
         }
         let base = DumpCommandTests.temporaryPath("key")
-        FileManager.default.createFile(atPath: base + ".pcap", contents: Data(writer.bytes))
-        FileManager.default.createFile(atPath: base + ".key", contents: Data(keyText.utf8))
-        FileManager.default.createFile(atPath: base + ".other", contents: Data(repeating: 7, count: 32))
+        _ = FileManager.default.createFile(atPath: base + ".pcap", contents: Data(writer.bytes))
+        _ = FileManager.default.createFile(atPath: base + ".key", contents: Data(keyText.utf8))
+        _ = FileManager.default.createFile(atPath: base + ".other", contents: Data(repeating: 7, count: 32))
         return (base + ".pcap", base + ".key", base + ".other")
     }
 
@@ -81,7 +81,7 @@ import Testing
         #expect(output.diagnostics.first?.contains("cannot read the key file /nonexistent/key") == true)
         let short = DumpCommandTests.temporaryPath("short.key")
         defer { unlink(short) }
-        FileManager.default.createFile(atPath: short, contents: Data("abcd\n".utf8))
+        _ = FileManager.default.createFile(atPath: short, contents: Data("abcd\n".utf8))
         #expect(try DumpCommandTests.run(["-r", "/dev/null", "--key", short]).0 == .usage)
     }
 }

@@ -1,4 +1,4 @@
-public import PGMCore
+import PGMCore
 import PGMWire
 
 extension FuzzHarness {
