@@ -61,42 +61,23 @@ import Testing
     /// Source, receiver and the hostile host on one bridge, UDP encapsulation, 1 % drop into the receiver.
     @Test(.enabled(if: available, "needs root, ip, nft and python3"))
     func aHostileHostOnTheSubnetCannotBreakATransfer() throws {
-        let network = NamespaceNetwork(roles: ["s", "r", "x"])
-        defer { network.tearDown() }
-        try network.setUp()
-        try network.addBridge(in: "s", address: "198.19.111.1/24")
-        try network.addLink("r", "e0", address: "198.19.111.2/24", to: "s", "pr", peerAddress: nil)
-        try network.addLink("x", "e0", address: "198.19.111.3/24", to: "s", "px", peerAddress: nil)
-        try network.dropMulticast(in: "r", percent: 1)
-        try Self.run(
-            network, group: "239.192.111.1", source: ("s", "198.19.111.1"), receiver: ("r", "198.19.111.2"),
-            hostile: ("x", "198.19.111.3"), element: nil)
+        let lab = try ThirdHostNetwork.oneSubnet(111)
+        defer { lab.network.tearDown() }
+        try Self.run(lab, group: "239.192.111.1")
     }
 
     /// Source | pgm-ne | bridge with the receiver and the hostile host: the element's downstream subnet.
     @Test(.enabled(if: available, "needs root, ip, nft and python3"))
     func aHostileHostBelowAnElementCannotBreakATransfer() throws {
-        let network = NamespaceNetwork(roles: ["s", "e", "r", "x"])
-        defer { network.tearDown() }
-        try network.setUp()
-        try network.addLink("s", "u0", address: "198.19.112.1/24", to: "e", "u0", peerAddress: "198.19.112.2/24")
-        try network.addBridge(in: "e", address: "198.19.113.1/24")
-        try network.addLink("r", "e0", address: "198.19.113.2/24", to: "e", "pr", peerAddress: nil)
-        try network.addLink("x", "e0", address: "198.19.113.3/24", to: "e", "px", peerAddress: nil)
-        for role in ["r", "x"] { try network.addRoute(in: role, to: "198.19.112.0/24", via: "198.19.113.1") }
-        try network.addRoute(in: "s", to: "198.19.113.0/24", via: "198.19.112.2")
-        try network.enableForwarding(in: "e")
-        try network.dropMulticast(in: "r", percent: 1)
-        try Self.run(
-            network, group: "239.192.113.1", source: ("s", "198.19.112.1"), receiver: ("r", "198.19.113.2"),
-            hostile: ("x", "198.19.113.3"), element: ("e", "198.19.112.2", "198.19.113.1"))
+        let lab = try ThirdHostNetwork.belowAnElement(upper: 112, lower: 113)
+        defer { lab.network.tearDown() }
+        try Self.run(lab, group: "239.192.113.1")
     }
 
-    static func run(
-        _ network: NamespaceNetwork, group: String, source: (role: String, address: String),
-        receiver: (role: String, address: String), hostile: (role: String, address: String),
-        element: (role: String, upstream: String, downstream: String)?
-    ) throws {
+    static func run(_ lab: ThirdHostNetwork, group: String) throws {
+        let (network, source, receiver, hostile, element) = (
+            lab.network, lab.source, lab.receiver, lab.third, lab.element
+        )
         let script = try writeScript()
         let input = try SourceReceiveEndToEndTests.randomFile(bytes: 6_000_000)
         let output = input.appendingPathExtension("out")

@@ -22,42 +22,23 @@ import Testing
     /// Source, receiver and forger on one bridge.
     @Test(.enabled(if: available, "needs root, ip, nft and python3"))
     func aForgedSourceAddressChangesNothingWithAKey() throws {
-        let network = NamespaceNetwork(roles: ["s", "r", "x"])
-        defer { network.tearDown() }
-        try network.setUp()
-        try network.addBridge(in: "s", address: "198.19.121.1/24")
-        try network.addLink("r", "e0", address: "198.19.121.2/24", to: "s", "pr", peerAddress: nil)
-        try network.addLink("x", "e0", address: "198.19.121.3/24", to: "s", "px", peerAddress: nil)
-        try network.dropMulticast(in: "r", percent: 1)
-        try Self.run(
-            network, group: "239.192.121.1", source: ("s", "198.19.121.1"), receiver: ("r", "198.19.121.2"),
-            forger: ("x", "198.19.121.3"), element: nil)
+        let lab = try ThirdHostNetwork.oneSubnet(121)
+        defer { lab.network.tearDown() }
+        try Self.run(lab, group: "239.192.121.1")
     }
 
     /// Source | pgm-ne --key | bridge with the receiver and the forger, who forges the element's address.
     @Test(.enabled(if: available, "needs root, ip, nft and python3"))
     func aForgedElementAddressChangesNothingWithAKey() throws {
-        let network = NamespaceNetwork(roles: ["s", "e", "r", "x"])
-        defer { network.tearDown() }
-        try network.setUp()
-        try network.addLink("s", "u0", address: "198.19.122.1/24", to: "e", "u0", peerAddress: "198.19.122.2/24")
-        try network.addBridge(in: "e", address: "198.19.123.1/24")
-        try network.addLink("r", "e0", address: "198.19.123.2/24", to: "e", "pr", peerAddress: nil)
-        try network.addLink("x", "e0", address: "198.19.123.3/24", to: "e", "px", peerAddress: nil)
-        for role in ["r", "x"] { try network.addRoute(in: role, to: "198.19.122.0/24", via: "198.19.123.1") }
-        try network.addRoute(in: "s", to: "198.19.123.0/24", via: "198.19.122.2")
-        try network.enableForwarding(in: "e")
-        try network.dropMulticast(in: "r", percent: 1)
-        try Self.run(
-            network, group: "239.192.123.1", source: ("s", "198.19.122.1"), receiver: ("r", "198.19.123.2"),
-            forger: ("x", "198.19.123.3"), element: ("e", "198.19.122.2", "198.19.123.1"))
+        let lab = try ThirdHostNetwork.belowAnElement(upper: 122, lower: 123)
+        defer { lab.network.tearDown() }
+        try Self.run(lab, group: "239.192.123.1")
     }
 
-    static func run(
-        _ network: NamespaceNetwork, group: String, source: (role: String, address: String),
-        receiver: (role: String, address: String), forger: (role: String, address: String),
-        element: (role: String, upstream: String, downstream: String)?
-    ) throws {
+    static func run(_ lab: ThirdHostNetwork, group: String) throws {
+        let (network, source, receiver, forger, element) = (
+            lab.network, lab.source, lab.receiver, lab.third, lab.element
+        )
         let input = try SourceReceiveEndToEndTests.randomFile(bytes: 8_000_000)
         let script = input.appendingPathExtension("py")
         let key = input.appendingPathExtension("key")
