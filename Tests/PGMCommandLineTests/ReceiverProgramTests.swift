@@ -230,6 +230,7 @@ import Testing
         _ = program.handle(.peerDiscovered(first, source: address), at: Self.t0)
         _ = program.handle(.sessionClosed(first), at: Self.t0)
         #expect(!program.isStopped)
+        #expect(program.sample(Self.idle, at: Self.t0 + .seconds(2)).state == "lingering for repairs (3 s)")
         let lingering = program.turnEnded(at: Self.t0 + .seconds(5) - .nanoseconds(1))
         #expect(lingering == [])
         #expect(!program.isStopped)
@@ -237,6 +238,7 @@ import Testing
         #expect(lingered == [])
         #expect(program.isStopped && program.exitCode == .success)
         #expect(program.sample(Self.idle).role == .dlr)
+        #expect(program.sample(Self.idle, at: Self.t0 + .seconds(6)).state == nil, "no longer once stopped")
     }
 
     /// A second close of the session (a straggler) does not move the end of the linger.

@@ -252,7 +252,7 @@ public struct ReceiveCommand: ParsableCommand {
             {
                 logger.debug("\(line)")
             }
-            printer.tick(at: now) { program.sample(statistics(engine)) }
+            printer.tick(at: now) { program.sample(statistics(engine), at: now) }
             return program.isStopped ? .stop : .proceed
         }
         try driver.run()

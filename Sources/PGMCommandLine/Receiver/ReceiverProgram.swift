@@ -139,9 +139,13 @@ struct ReceiverProgram {
         return expected > 0 ? Double(repaired + lost) / Double(expected) : 0
     }
 
-    /// The statistics line from the receiver's counters (a DLR's wrapped receiver's).
-    func sample(_ statistics: Receiver.Statistics) -> StatisticsSample {
+    /// The statistics line from the receiver's counters (a DLR's wrapped receiver's); at `now`, a DLR that lingers
+    /// after its session ended says so instead of a rate, as pgm-source does.
+    func sample(_ statistics: Receiver.Statistics, at now: Instant? = nil) -> StatisticsSample {
         var sample = StatisticsSample(role: role.statistics)
+        if let now, let lingerUntil, outcome == nil {
+            sample.state = "lingering for repairs (\(formatDuration(max(0, (lingerUntil - now).secondsValue))))"
+        }
         sample.bytes = statistics.bytesDelivered
         sample.messages = statistics.apdusDelivered
         sample.dataSeconds = dataSpan.map { ($0.last - $0.first).secondsValue }
