@@ -23,6 +23,7 @@ struct LabCommand: ParsableCommand {
               Tools/lab run tree --native      # native PGM (IP protocol 113)
               Tools/lab up dlr && Tools/lab list && Tools/lab down --all
               Tools/lab simulate tree --seed 7  # the same file in the deterministic simulator (no root)
+              Tools/lab run bottleneck --rate 200M --arg src=--txw-secs --arg src=8  # other source options
               PGM_LAB_SCRATCH=.build-lab Tools/lab run shared-loss  # build and run from another build directory
 
             Each run prints a summary and writes it as report.json in its results directory: per host, per
