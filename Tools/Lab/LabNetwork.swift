@@ -51,12 +51,14 @@ struct LabNetwork: Codable {
     // MARK: Bringing it up
 
     /// Creates everything; on any failure removes what it had created and rethrows.
-    mutating func up(_ topology: Topology, encapsulation: Topology.Encapsulation, log: (String) -> Void) throws {
+    mutating func up(_ lab: LabTopology, encapsulation: Topology.Encapsulation, log: (String) -> Void) throws {
+        let topology = lab.topology
         do {
             try createNamespaces(topology)
             try createLinks(topology)
             try addRoutes(topology)
             try installLoss(topology, encapsulation: encapsulation)
+            try installRateLimits(lab)
         } catch {
             log("lab \(id): setup failed, removing what was created: \(error)")
             down(log: log)
@@ -89,12 +91,10 @@ struct LabNetwork: Codable {
     /// One veth pair per host interface: the host end named after the subnet inside the host namespace, the
     /// other end a port of the subnet's bridge.
     private func createLinks(_ topology: Topology) throws {
-        var index = 0
         for host in topology.hosts {
             let namespace = hostNamespaces[host.name]!
             for interface in host.interfaces {
-                index += 1
-                let switchEnd = "pl\(id)s\(index)"
+                let switchEnd = Self.switchPort(id: id, topology: topology, host: host.name, subnet: interface.subnet)!
                 let subnetNamespace = subnetNamespaces[interface.subnet]!
                 let prefixLength = topology.subnets.first { $0.name == interface.subnet }!.prefix.split(separator: "/")[
                     1]
@@ -105,6 +105,57 @@ struct LabNetwork: Codable {
                     .init(namespace: subnetNamespace, interface: switchEnd, .bridgePort("br0")))
             }
         }
+    }
+
+    /// The bridge-port end of a host interface's veth: `pl<id>s<n>`, n counting interfaces in topology order.
+    static func switchPort(id: String, topology: Topology, host: String, subnet: String) -> String? {
+        var index = 0
+        for candidate in topology.hosts {
+            for interface in candidate.interfaces {
+                index += 1
+                if candidate.name == host && interface.subnet == subnet { return "pl\(id)s\(index)" }
+            }
+        }
+        return nil
+    }
+
+    /// Where a rate-limited link direction's queue is: `in` on the bridge port towards the host (in the subnet's
+    /// namespace, as a switch's output queue), `out` on the host's own interface.
+    func queueDevice(_ link: LabTopology.RateLimitedLink, topology: Topology) -> (namespace: String, device: String) {
+        switch link.direction {
+        case .in:
+            (
+                subnetNamespaces[link.subnet]!,
+                Self.switchPort(id: id, topology: topology, host: link.host, subnet: link.subnet)!
+            )
+        case .out: (hostNamespaces[link.host]!, link.subnet)
+        }
+    }
+
+    /// A token bucket (`tc qdisc … tbf`, drop-tail) as the root qdisc of each rate-limited link direction. It sits
+    /// below netfilter: `out` loss (nftables `output`/`forward`) drops before the queue, so lost packets take no
+    /// bottleneck capacity; `in` loss (`input`) drops after it, as loss beyond a congested switch would. Both
+    /// apply to PGM only, while the queue holds everything the link carries (TCP beside PGM shares it).
+    private func installRateLimits(_ lab: LabTopology) throws {
+        for link in lab.rateLimits {
+            let (namespace, device) = queueDevice(link, topology: lab.topology)
+            try Shell.inNamespace(
+                namespace, ["tc", "qdisc", "replace", "dev", device, "root", "tbf"] + link.limit.tcArguments)
+        }
+    }
+
+    /// `tc -s -j qdisc show` of one rate-limited link direction's device: its root tbf's counters.
+    func queueStatistics(_ link: LabTopology.RateLimitedLink, topology: Topology) -> (
+        packets: Int, bytes: Int, dropped: Int, overlimits: Int
+    )? {
+        let (namespace, device) = queueDevice(link, topology: topology)
+        guard let text = try? Shell.inNamespace(namespace, ["tc", "-s", "-j", "qdisc", "show", "dev", device]),
+            let data = text.data(using: .utf8),
+            let list = try? JSONSerialization.jsonObject(with: data) as? [[String: Any]],
+            let tbf = list.first(where: { $0["kind"] as? String == "tbf" })
+        else { return nil }
+        func int(_ key: String) -> Int { (tbf[key] as? NSNumber)?.intValue ?? 0 }
+        return (int("packets"), int("bytes"), int("drops"), int("overlimits"))
     }
 
     /// Unicast routes to every subnet a host is not on, through the network elements on the shortest path, so

@@ -8,7 +8,8 @@ import Synchronization
 /// One run of a topology on a realised ``LabNetwork``: starts the programs, captures every subnet, waits with
 /// a bound, checks what the topology asks and summarises.
 final class LabRun {
-    let topology: Topology
+    let lab: LabTopology
+    var topology: Topology { lab.topology }
     let network: LabNetwork
     let encapsulation: Topology.Encapsulation
     let directory: String
@@ -21,10 +22,10 @@ final class LabRun {
     private let burstsStopped = StopFlag()
 
     init(
-        topology: Topology, network: LabNetwork, encapsulation: Topology.Encapsulation, directory: String,
+        lab: LabTopology, network: LabNetwork, encapsulation: Topology.Encapsulation, directory: String,
         binaries: String, log: @escaping (String) -> Void
     ) {
-        self.topology = topology
+        self.lab = lab
         self.network = network
         self.encapsulation = encapsulation
         self.directory = directory
@@ -90,15 +91,23 @@ final class LabRun {
         }
         let timedOut = topology.hosts.contains { $0.run.program != .networkElement && finished[$0.name] == nil }
         stopEverything()
+        // The queues' counters, while the namespaces are still there (the caller takes them down).
+        let queues = lab.rateLimits.map { link in
+            let counters = network.queueStatistics(link, topology: topology)
+            return CongestionFacts.Queue(
+                link: link.label, bitsPerSecond: link.limit.bitsPerSecond ?? 0, sentPackets: counters?.packets,
+                sentBytes: counters?.bytes, dropped: counters?.dropped, overlimits: counters?.overlimits)
+        }
 
         var report = Report(
-            topology: topology, encapsulation: encapsulation, runID: network.id, directory: directory,
+            lab: lab, encapsulation: encapsulation, runID: network.id, directory: directory,
             inputDigest: inputDigest)
         report.started = started
         report.finished = finished
         report.exitCodes = Dictionary(uniqueKeysWithValues: processes.map { ($0.name, $0.process.terminationStatus) })
         report.timedOut = timedOut || interrupted()
         report.captures = captures.map { ($0.subnet, $0.path) }
+        report.queues = queues
         return try report.evaluate()
     }
 

@@ -5,7 +5,8 @@ import PGMSimulation
 /// Reads what a run left behind (programs' JSON summaries, receivers' files, subnet captures), checks the
 /// topology's assertions, formats the summary and writes it as `report.json` in the run's directory.
 struct Report {
-    var topology: Topology
+    var lab: LabTopology
+    var topology: Topology { lab.topology }
     var encapsulation: Topology.Encapsulation
     var runID: String
     var directory: String
@@ -15,6 +16,8 @@ struct Report {
     var exitCodes: [String: Int32] = [:]
     var timedOut = false
     var captures: [(subnet: String, path: String)] = []
+    /// Each rate-limited link direction's queue counters, read at the end of the run.
+    var queues: [CongestionFacts.Queue] = []
 
     /// The last `"type":"summary"` JSON line a program printed on stderr.
     func summary(of host: String) -> [String: Any] {
@@ -141,6 +144,11 @@ struct Report {
         lines += (unreadable + notes).map { "capture \($0)" }
         lines.append("")
         lines += RepairSummary.sourceLines(repair)
+        let congestion = congestionFacts(repair: repair, unreadable: unreadable)
+        if !lab.rateLimits.isEmpty {
+            lines.append("")
+            lines += CongestionSummary.lines(congestion)
+        }
 
         lines.append("")
         let facts = RunFacts(
@@ -148,6 +156,13 @@ struct Report {
             origin: .lab(unreadableCaptures: unreadable))
         for check in topology.checks {
             let verdict = check.evaluate(on: facts)
+            lines.append(verdict.line + (verdict.passed ? "" : "  FAILED"))
+            failures += verdict.failures
+            checkResults.append(
+                ["check": check.name, "detail": verdict.line, "passed": verdict.passed, "failures": verdict.failures])
+        }
+        for check in lab.congestionChecks {
+            let verdict = check.evaluate(on: congestion)
             lines.append(verdict.line + (verdict.passed ? "" : "  FAILED"))
             failures += verdict.failures
             checkResults.append(
@@ -164,6 +179,7 @@ struct Report {
             "topology": topology.name, "encapsulation": encapsulation.rawValue, "run_id": runID,
             "passed": failures.isEmpty, "failures": failures, "timed_out": timedOut, "hosts": hostResults,
             "elements": elementResults, "repair": RepairSummary.json(repair), "checks": checkResults,
+            "congestion": CongestionSummary.json(congestion),
         ]
         let resultsPath = "\(directory)/report.json"
         do {
@@ -174,6 +190,23 @@ struct Report {
             lines.insert("lab \(mode): could not write \(resultsPath): \(error)", at: 1)
         }
         return LabRun.Outcome(passed: failures.isEmpty, summary: lines.joined(separator: "\n"))
+    }
+
+    /// The congestion figures: each receiver's goodput from its summary, the source's ODATA and RDATA from its
+    /// subnet's capture, the queues' counters.
+    func congestionFacts(repair: RepairFigures, unreadable: [String]) -> CongestionFacts {
+        let receivers = topology.hosts.filter { $0.run.program.receives }.map { host in
+            let summary = summary(of: host.name)
+            let bytes = Self.int(summary["bytes"])
+            let seconds = Self.double(summary["data_seconds"])
+            return CongestionFacts.Receiver(
+                host: host.name, bytes: bytes, goodputBitsPerSecond: seconds > 0 ? Double(bytes) * 8 / seconds : nil)
+        }
+        let sourceSubnet = repair.subnets.first { $0.name == repair.sourceSubnet }
+        return CongestionFacts(
+            receivers: receivers, bottleneckBitsPerSecond: lab.bottleneckBitsPerSecond,
+            sourceODATA: sourceSubnet?.odata ?? 0, sourceRDATA: repair.sourceRDATAPackets,
+            unreadableSourceCapture: unreadable.first { $0.hasPrefix(repair.sourceSubnet + ":") }, queues: queues)
     }
 
     /// How a receiving host's file differs from the input, when `receivers_match_source` asks (`nil`: the same).

@@ -16,6 +16,8 @@
  *       also stops after N APDUs. stdout is flushed whenever no data is waiting, so latency stays low and
  *       bursts are still written in large blocks. At exit it prints on stderr one JSON line for Tools/bench:
  *       {"type":"summary","messages":N,"bytes":B,"data_seconds":S} (S: first to last delivered APDU).
+ * --pgmcc 1 turns OpenPGM's PGMCC on (PGM_USE_PGMCC): a sender runs its congestion window (pgm_send() then
+ *       also returns PGM_IO_STATUS_CONGESTION, waited out like the rate limit), a receiver ACKs when elected.
  * --udp PORT selects UDP encapsulation with PORT for unicast and multicast; without it, native PGM (root).
  *
  * Build: Tools/openpgm-peer/build OUTPUT (the one set of flags every user of the peer shares).
@@ -80,7 +82,7 @@ static void log_to_stderr(const int level, const char *message, void *closure) {
 
 static void usage(void) {
     fprintf(stderr, "usage: peer send|recv --network \"ADDR;GROUP\" [--port P] [--udp PORT] [--rate B/S] [--apdu N] "
-                    "[--linger S] [--timeout S] [--bytes N] [--messages N] [--loop 0|1] [--rcvbuf B]\n");
+                    "[--linger S] [--timeout S] [--bytes N] [--messages N] [--loop 0|1] [--rcvbuf B] [--pgmcc 0|1]\n");
     exit(64);
 }
 
@@ -111,7 +113,7 @@ int main(int argc, char **argv) {
     bool sending = strcmp(argv[1], "send") == 0;
     if (!sending && strcmp(argv[1], "recv") != 0) usage();
     const char *network = NULL;
-    int port = 7500, udp = 0, rate = 12500000, apdu = 22800, loop = 0, rcvbuf = 0;
+    int port = 7500, udp = 0, rate = 12500000, apdu = 22800, loop = 0, rcvbuf = 0, pgmcc = 0;
     double linger = 5, timeout = 20;
     long long expected = -1, expected_messages = -1;
     for (int i = 2; i < argc; i++) {
@@ -128,6 +130,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i - 1], "--messages")) expected_messages = atoll(value);
         else if (!strcmp(argv[i - 1], "--loop")) loop = atoi(value) != 0;
         else if (!strcmp(argv[i - 1], "--rcvbuf")) rcvbuf = atoi(value);
+        else if (!strcmp(argv[i - 1], "--pgmcc")) pgmcc = atoi(value) != 0;
         else usage();
     }
     if (!network) usage();
@@ -191,6 +194,14 @@ int main(int argc, char **argv) {
      * lets it through (RATE_LIMITED forever at 100 Mbit/s with 22.8 KB APDUs): the sender blocks in pgm_send()
      * instead, and pgm_recv() is called with MSG_DONTWAIT. */
     if (!sending) pgm_setsockopt(sock, IPPROTO_PGM, PGM_NOBLOCK, &one, sizeof one);
+    if (pgmcc) {
+        /* OpenPGM's PGMCC (PGM_USE_PGMCC, socket.h): the source runs its window, a receiver ACKs when elected
+         * acker. The values are the library's own examples' (ACK back-off 50 ms, C 75, C' 500). Set on both
+         * sides: a receiver without it never ACKs. */
+        struct pgm_pgmccinfo_t pgmccinfo = {.ack_bo_ivl = pgm_msecs(50), .ack_c = 75, .ack_c_p = 500};
+        if (!pgm_setsockopt(sock, IPPROTO_PGM, PGM_USE_PGMCC, &pgmccinfo, sizeof pgmccinfo))
+            fprintf(stderr, "peer: PGM_USE_PGMCC refused\n");
+    }
     if (!pgm_connect(sock, &err)) fail("pgm_connect", err);
     fprintf(stderr, "peer: joined\n");  /* tests wait for this before starting the other side */
 
@@ -208,7 +219,9 @@ int main(int argc, char **argv) {
             for (;;) {
                 int status = pgm_send(sock, buffer, filled, NULL);
                 if (status == PGM_IO_STATUS_NORMAL) break;
-                if (status != PGM_IO_STATUS_RATE_LIMITED && status != PGM_IO_STATUS_WOULD_BLOCK) {
+                /* CONGESTION: PGMCC's window is full until the acker's next ACK (or its timeout). */
+                if (status != PGM_IO_STATUS_RATE_LIMITED && status != PGM_IO_STATUS_WOULD_BLOCK &&
+                    status != PGM_IO_STATUS_CONGESTION) {
                     fprintf(stderr, "peer: pgm_send failed (%d)\n", status);
                     return 1;
                 }
