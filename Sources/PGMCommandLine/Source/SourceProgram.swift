@@ -267,6 +267,9 @@ struct SourceProgram {
         sample.lossRate = statistics.odataSent > 0 ? Double(statistics.rdataSent) / Double(statistics.odataSent) : 0
         sample.worstReceiverLossRate = statistics.worstReceiverLoss.map { Double($0) / Double(UInt16.max) }
         sample.worstReceiver = statistics.worstReceiver.map { "\($0)" }
+        sample.congestion = engine.congestion.map {
+            CongestionSample($0, packetBytes: engine.configuration.maxTPDU)
+        }
         return sample
     }
 }
