@@ -34,18 +34,21 @@ import Testing
     @Test func firstFeedbackElectsAndAClearlyWorseReceiverTakesOver() {
         var control = CongestionControl(at: .zero)
         #expect(control.phase == .electing && control.acker == nil)
-        #expect(Self.feedback(&control, from: Self.first, loss: 0.01, sentAt: at(0), now: at(20)) == .elected(Self.first))
+        #expect(
+            Self.feedback(&control, from: Self.first, loss: 0.01, sentAt: at(0), now: at(20)) == .elected(Self.first))
         #expect(control.phase == .acked && control.acker?.roundTripTime == .milliseconds(20))
         // Same RTT, 1.5 times the loss: throughput 0.82 of the acker's, within the bias: no switch.
         #expect(Self.feedback(&control, from: Self.second, loss: 0.015, sentAt: at(100), now: at(120)) == nil)
         #expect(control.acker?.address == Self.first)
         // Four times the loss: half the throughput, clearly worse.
         #expect(
-            Self.feedback(&control, from: Self.second, loss: 0.04, sentAt: at(200), now: at(220)) == .elected(Self.second))
+            Self.feedback(&control, from: Self.second, loss: 0.04, sentAt: at(200), now: at(220))
+                == .elected(Self.second))
         #expect(control.statistics.ackerSwitches == 1 && control.statistics.ackerElections == 2)
         // The first's RTT stays its smallest sample (20 ms): four times the second's loss makes it worse again.
         #expect(
-            Self.feedback(&control, from: Self.first, loss: 0.16, sentAt: at(300), now: at(360)) == .elected(Self.first))
+            Self.feedback(&control, from: Self.first, loss: 0.16, sentAt: at(300), now: at(360)) == .elected(Self.first)
+        )
         // A longer round trip counts as much as loss: a third receiver at 3 times the RTT, the same loss.
         let third = NLA.ipv4(IPv4Address(10, 0, 0, 103))
         #expect(Self.feedback(&control, from: third, loss: 0.16, sentAt: at(400), now: at(460)) == .elected(third))
@@ -177,7 +180,8 @@ import Testing
                 options: [Option(.pgmccFeedback(timestamp: stamp, lossRate: 0, receiver: receiverAddress))])
         }
         // An ACK answering the election: elected, and a fresh initial window goes.
-        out = source.receive(ack(100, bitmap: 1, stamp: Self.pgmccData(odata[0])!.timestamp), arrival: fromReceiver, at: at(5))
+        out = source.receive(
+            ack(100, bitmap: 1, stamp: Self.pgmccData(odata[0])!.timestamp), arrival: fromReceiver, at: at(5))
         #expect(source.events().contains(.ackerElected(receiverAddress)))
         let more = ofType(.odata, out)
         #expect(more.count == 4 && more.allSatisfy { Self.pgmccData($0)?.acker == receiverAddress })
@@ -186,10 +190,12 @@ import Testing
         // The window is closed: the remaining two APDUs wait.
         #expect(ofType(.odata, source.drain(at: at(6))).isEmpty)
         // The acker's ACK gives back a token and one of slow start: both remaining ODATA go.
-        out = source.receive(ack(104, bitmap: 1, stamp: Self.pgmccData(more[0])!.timestamp), arrival: fromReceiver, at: at(10))
+        out = source.receive(
+            ack(104, bitmap: 1, stamp: Self.pgmccData(more[0])!.timestamp), arrival: fromReceiver, at: at(10))
         #expect(ofType(.odata, out).count == 2)
         #expect(source.engine.congestion?.statistics.acksReceived == 1)
-        out = source.receive(ack(105, bitmap: 0b1111, stamp: Self.pgmccData(more[1])!.timestamp), arrival: fromReceiver, at: at(11))
+        out = source.receive(
+            ack(105, bitmap: 0b1111, stamp: Self.pgmccData(more[1])!.timestamp), arrival: fromReceiver, at: at(11))
         // A NAK's repair carries a fresh OPT_PGMCC_DATA besides the ODATA's own options, and takes a token.
         out = source.receive(nakPacket([101]), arrival: fromReceiver, at: at(12))
         let rdata = ofType(.rdata, out)
@@ -215,7 +221,8 @@ import Testing
     static func data(_ sequence: UInt32, acker: NLA, stamp: UInt32 = 77) -> Packet {
         Packet(
             tsi: tsi, dataDestinationPort: 7500,
-            body: .odata(DataPacket(sequence: SequenceNumber(sequence), trail: SequenceNumber(1), payload: [1, 2][...])),
+            body: .odata(
+                DataPacket(sequence: SequenceNumber(sequence), trail: SequenceNumber(1), payload: [1, 2][...])),
             options: [Option(.pgmccData(timestamp: stamp, acker: acker))])
     }
 
@@ -225,7 +232,8 @@ import Testing
         var receiver = Self.pgmccReceiver()
         var acks: [(ACK, [Option])] = []
         for sequence: UInt32 in [1, 2, 4, 5] {
-            for transmit in receiver.receive(Self.data(sequence, acker: receiverAddress, stamp: sequence), arrival: Self.fromSource)
+            for transmit in receiver.receive(
+                Self.data(sequence, acker: receiverAddress, stamp: sequence), arrival: Self.fromSource)
             where transmit.packet.body.type == .ack {
                 if case .ack(let ack) = transmit.packet.body { acks.append((ack, transmit.packet.options)) }
                 #expect(transmit.destination == .unicast(sourceAddress))

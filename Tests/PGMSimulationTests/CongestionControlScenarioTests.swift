@@ -119,10 +119,9 @@ import Testing
                     probe += .milliseconds(100)
                 }
                 print(line)
-                print("first \(String(describing: measurement.firstData[0])) last \(last) source \(source) window \(String(describing: congestion?.window)) srtt \(String(describing: congestion?.smoothedRTT))")
-                print(scenario.receivers[0].engine.statistics)
                 print(
-                    "one-bottleneck seed \(seed): goodput \(Int(goodput / 1e6)) Mbit/s, RDATA/ODATA \(repairs),"
+                    "one-bottleneck seed \(seed): \(bytes) bytes, goodput \(Int(goodput / 1e6)) Mbit/s,"
+                        + " RDATA \(source.rdataSent) / ODATA \(source.odataSent) = \(repairs),"
                         + " queue drops \(scenario.network.queueDrops(host: 1)),"
                         + " \(String(describing: congestion?.statistics))")
             }
@@ -245,7 +244,8 @@ import Testing
                 }
                 print(
                     "acker-switch seed \(seed): switched after \(String(describing: delay)), RTT before"
-                        + " \(String(describing: roundTripBefore)), after \(String(describing: roundTrip)), ackers \(measurement.ackers.map { "\($0.time) \($0.acker)" })")
+                        + " \(String(describing: roundTripBefore)), after \(String(describing: roundTrip)), ackers \(measurement.ackers.map { "\($0.time) \($0.acker)" })"
+                )
             }
             guard let delay, let roundTrip else {
                 Issue.record("seed \(seed): no switch to receiver 1, or no RTT")

@@ -205,9 +205,11 @@ public final class StatisticsPrinter {
                 fields.append((5, "off-path \(formatGrouped(offPath))"))
             }
         case .source:
-            if let worst = sample.worstReceiverLossRate { fields.append((2, "worst rx \(formatPercent(worst))")) }
+            // Under PGMCC the acker's loss says what OPT_CR's worst receiver would (JSON keeps both).
             if let congestion = sample.congestion, !summary {
                 for field in congestion.fields { fields.append((field.priority, field.text)) }
+            } else if let worst = sample.worstReceiverLossRate {
+                fields.append((2, "worst rx \(formatPercent(worst))"))
             }
         case .networkElement:
             break

@@ -42,20 +42,17 @@ public struct CongestionSample: Encodable, Equatable, Sendable {
         timeouts = control.statistics.timeouts
     }
 
-    /// The statistics line's fields: `W 131 (38 Mbit/s)` and `acker 198.18.0.2 0.52% 35 ms`, or the phase.
+    /// The statistics line's fields: `W 131` and `acker 198.18.0.2 0.52% 35ms`, or the phase. The window's rate is
+    /// in JSON only (the line shows the actual rate); the acker is the first to go when the line is full.
     var fields: [(priority: Int, text: String)] {
         switch phase {
         case "electing": return [(3, "electing acker")]
         case "unacked": return [(3, "no acker")]
         default:
-            var window = "W \(Int(self.window.rounded()))"
-            if let rate = windowRateBitsPerSecond, rate >= 1 {
-                window += " (\(Rate(bitsPerSecond: Int(min(rate, 1e15))).description))"
-            }
             var acker = "acker \(self.acker ?? "?")"
             if let loss = ackerLossRate { acker += " \(formatPercent(loss))" }
-            if let rtt = ackerRttSeconds { acker += " \(formatDecimal(rtt * 1000, places: 1)) ms" }
-            return [(3, window), (1, acker)]
+            if let rtt = ackerRttSeconds { acker += " \(formatDecimal(rtt * 1000, places: rtt < 0.01 ? 1 : 0))ms" }
+            return [(3, "W \(Int(window.rounded()))"), (2, acker)]
         }
     }
 }
