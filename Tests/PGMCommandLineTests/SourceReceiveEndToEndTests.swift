@@ -120,7 +120,8 @@ import Testing
         pipe.fileHandleForWriting.write(written)
         // The full APDUs reach the receiver as soon as they are read; the signal must come after that (and after
         // start-up, when the source blocks SIGINT for its signalfd), so that only the partial APDU waits for it.
-        let fullAPDUs = 100_000 / 22_784 * 22_784
+        // 22,528: 16 TPDUs' payload once OPT_PGMCC_DATA (PGMCC, the default) takes its 16 bytes in each.
+        let fullAPDUs = 100_000 / 22_528 * 22_528
         let deadline = Date().addingTimeInterval(15)
         while Date() < deadline,
             (try? FileManager.default.attributesOfItem(atPath: output.path)[.size] as? Int) ?? 0 < fullAPDUs

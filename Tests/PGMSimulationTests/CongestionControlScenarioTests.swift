@@ -255,3 +255,47 @@ import Testing
         }
     }
 }
+
+extension CongestionControlScenarioTests {
+    /// Three receivers with 10 % random loss each on sub-millisecond paths at 40 Mbit/s, with pgm-recv's NAK
+    /// intervals (0.25 s): goodput per receiver, with and without PGMCC.
+    static func randomLossGoodputs(seed: UInt64, pgmcc: Bool) -> (goodputs: [Double], failures: [String]) {
+        var configuration = SessionScenario.Configuration(seed: seed, receivers: 3, apdus: [])
+        configuration.source.rate = 5_000_000
+        configuration.source.congestionControl = pgmcc ? CongestionControl.Configuration() : nil
+        configuration.source.joinHistory = nil
+        let size = Source.maximumPayload(configuration.source, fragmented: false)
+        configuration.apdus = (0..<((4 << 20) / size)).map { SessionScenario.apdu(index: $0, size: size) }
+        configuration.receiverDownlink = LinkProfile(delay: .microseconds(100), loss: .bernoulli(0.10))
+        configuration.receiverUplink = LinkProfile(delay: .microseconds(100))
+        configuration.sourceUplink = LinkProfile(delay: .microseconds(100))
+        configuration.receiver.nakBackoffInterval = .milliseconds(2)
+        configuration.receiver.nakRepeatInterval = .milliseconds(250)
+        configuration.receiver.nakRdataInterval = .milliseconds(250)
+        let scenario = SessionScenario(configuration)
+        let measurement = measure(scenario)
+        var failures = scenario.run(limit: .seconds(300)) ? [] : ["did not complete"]
+        failures += scenario.verify()
+        return ((0..<3).map { goodput(scenario, measurement, receiver: $0) }, failures)
+    }
+
+    /// Random loss, not congestion: PGMCC's window stays small (TCP's √(1.5/p) ≈ 4 packets) and halves often,
+    /// but the tail of repairs must not stall on the window.
+    @Test("PGMCC under 10 % random loss and short round trips keeps at least half the goodput of --rate alone")
+    func randomLossDoesNotStall() {
+        for run in 0..<Self.seedCount {
+            let seed = Seeds.seed(1800 + UInt64(run))
+            let controlled = Self.randomLossGoodputs(seed: seed, pgmcc: true)
+            let uncontrolled = Self.randomLossGoodputs(seed: seed, pgmcc: false)
+            #expect(controlled.failures.isEmpty, Comment(rawValue: describe(controlled.failures, seed: seed)))
+            if Self.printing {
+                print(
+                    "random-loss seed \(seed): goodput \(controlled.goodputs.map { Int($0 / 1e6) }) Mbit/s under"
+                        + " PGMCC, \(uncontrolled.goodputs.map { Int($0 / 1e6) }) without")
+            }
+            #expect(
+                controlled.goodputs.min()! >= 0.5 * uncontrolled.goodputs.min()!,
+                "seed \(seed): \(controlled.goodputs) vs \(uncontrolled.goodputs)")
+        }
+    }
+}

@@ -73,6 +73,8 @@ public struct CongestionControl: Sendable {
         /// ACKs from the acker that clocked the window, and ACKs from other receivers (feedback only).
         public var acksReceived = 0
         public var acksFromOthers = 0
+        /// ACKs of the acker before a switch, until the new acker's first, that drained the pipe.
+        public var acksFromPreviousAcker = 0
         /// OPT_PGMCC_FEEDBACK options taken (on NAKs and ACKs), and those dropped (timestamp from the future).
         public var feedbackReceived = 0
         public var feedbackRejected = 0
@@ -108,6 +110,8 @@ public struct CongestionControl: Sendable {
     public private(set) var smoothedRTT: Duration?
 
     private var candidates: [ReceiverReport] = []
+    /// The acker before the last switch.
+    private var previousAcker: NLA?
     /// Sequences beyond ``judged`` already counted lost from the acker's NAKs, so its bitmaps do not count them
     /// again.
     private var nakedLosses: Set<SequenceNumber> = []
@@ -232,7 +236,9 @@ public struct CongestionControl: Sendable {
                 slowStartThreshold = max(window / 2, 2)
                 window = 1
                 forgetInFlight()
-                timerStart = now
+                // The timer runs again with the next packet sent (TCP runs it only while data is outstanding);
+                // the acker's silence keeps counting from the first unanswered packet.
+                timerStart = nil
                 timeoutBackoff = min(timeoutBackoff * 2, 64)
                 recoveryPoint = highestSent
             }
@@ -267,6 +273,18 @@ public struct CongestionControl: Sendable {
             for sequence in naked { noteAckerNAK(sequence) }
             return nil
         }
+        if let ack, previousAcker == receiver, judged == nil {
+            // The old acker still ACKs what was sent before the switch (those packets name it), until the new
+            // one's first ACK: what they cover leaves the pipe, so a switch with the window full does not wait for
+            // the timeout. No growth, no losses judged from them.
+            statistics.acksFromPreviousAcker += 1
+            if let acknowledged, let highestSent, acknowledged.precedes(ack.receivedMaximum),
+                ack.receivedMaximum.precedesOrEquals(highestSent)
+            {
+                self.acknowledged = ack.receivedMaximum
+            }
+            return nil
+        }
         if ack != nil { statistics.acksFromOthers += 1 }
         guard let current = acker else {
             elect(report, at: now)
@@ -279,6 +297,7 @@ public struct CongestionControl: Sendable {
     }
 
     private mutating func elect(_ report: ReceiverReport, at now: Instant) {
+        previousAcker = acker?.address
         // A first acker starts a fresh window: what went out while electing gets no ACKs (receivers answer an
         // election once). A new acker takes over the window and what is in flight as they are.
         if phase != .acked {
@@ -327,6 +346,9 @@ public struct CongestionControl: Sendable {
             let passed = repairsInFlight.prefix { !acknowledged.precedes($0 &+ threshold) }.count
             repairsInFlight.removeFirst(passed)
         }
+        // Still something in flight: its ACK is due from now on (TCP restarts its timer on every ACK). Without
+        // this, a repair lost at the tail, which no later ODATA passes, would hold the window shut for good.
+        if pipe > 0 { timerStart = now }
         let newlyJudged = received &- threshold
         // An acker's first ACK starts the judging: what it missed before (or before it joined) is no loss of ours.
         guard let previous = judged else {
