@@ -87,7 +87,7 @@ public struct CongestionControl: Sendable {
         public var lossesDetected = 0
         public var windowReductions = 0
         public var timeouts = 0
-        /// Times a data packet waited for a token.
+        /// Polls that found the next data packet held back by the window (one packet may count several times).
         public var windowLimited = 0
         /// Slow starts ended by a rising RTT rather than by loss.
         public var slowStartExits = 0

@@ -6,7 +6,8 @@ public import PGMWire
 /// Usage: ``send(_:at:)`` queues APDUs; after every input (`send`, ``receive(_:arrival:at:)``,
 /// ``handleTimeout(at:)``) drain ``pollTransmit(at:)`` until `nil`, then ``pollEvent()``, then wait until
 /// ``nextDeadline``. Transmit priority: NCFs at once (unmetered), then SPM, RDATA, ODATA through one token
-/// bucket, so repairs are never starved by new data.
+/// bucket, so repairs are never starved by new data; under PGMCC (``Configuration/congestionControl``) RDATA and
+/// ODATA also wait for ``CongestionControl``'s window.
 public struct Source: Engine {
     public let configuration: Configuration
     public private(set) var statistics = Statistics()
@@ -301,7 +302,7 @@ public struct Source: Engine {
         }
     }
 
-    /// Under PGMCC, whether the window has a token for the next data packet (counted when it has not).
+    /// Under PGMCC, whether the window lets the next data packet go (counted when it does not).
     private mutating func windowAllows() -> Bool {
         guard congestion?.canSend == false else { return true }
         congestion?.noteWindowLimited()
