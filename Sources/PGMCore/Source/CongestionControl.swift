@@ -418,8 +418,10 @@ public struct CongestionControl: Sendable {
         statistics.lossesDetected += 1
         if let recoveryPoint, sequence.precedesOrEquals(recoveryPoint) { return }
         statistics.windowReductions += 1
-        window = max(window / 2, 1)
-        slowStartThreshold = max(window, 2)
+        // Never under two packets after a loss (RFC 5681 §3.1's 2·SMSS floor): with one packet in flight, its loss
+        // leaves no later packet to show it, and only the timeout would open the window again.
+        window = max(window / 2, 2)
+        slowStartThreshold = window
         recoveryPoint = highestSent
     }
 
