@@ -10,6 +10,9 @@ public struct LinkProfile: Sendable {
     public var jitter: Duration = .zero
     /// Serialisation rate in bytes per second (packets queue behind each other); `nil` is unlimited.
     public var bandwidth: Int?
+    /// With ``bandwidth``: a drop-tail queue of this many bytes (a packet that would find more than this waiting
+    /// ahead of it is dropped, as `tc ... tbf limit` does); `nil` queues without bound.
+    public var queueLimit: Int?
     public var loss: LossModel = .none
     /// Probability that a packet is delivered twice.
     public var duplication = 0.0
@@ -20,8 +23,9 @@ public struct LinkProfile: Sendable {
     public init(
         delay: Duration = .microseconds(500), jitter: Duration = .zero, bandwidth: Int? = nil,
         loss: LossModel = .none, duplication: Double = 0, reordering: Double = 0,
-        reorderDelay: Duration = .milliseconds(3)
+        reorderDelay: Duration = .milliseconds(3), queueLimit: Int? = nil
     ) {
+        self.queueLimit = queueLimit
         self.delay = delay
         self.jitter = jitter
         self.bandwidth = bandwidth
@@ -58,12 +62,21 @@ struct LinkState {
     var random: SplitMix64
     var bad = false
     var busyUntil = Instant.zero
+    /// Packets the drop-tail queue refused.
+    var queueDrops = 0
 
     /// The delays after which copies of a packet of `bytes` come out; empty when it is lost.
     mutating func transit(bytes: Int, at now: Instant) -> [Duration] {
         var departure = now
         if let bandwidth = profile.bandwidth, bandwidth > 0 {
             let start = max(now, busyUntil)
+            if let limit = profile.queueLimit {
+                let waiting = Double((start - now).totalNanoseconds) / 1e9 * Double(bandwidth)
+                if waiting + Double(bytes) > Double(limit) {
+                    queueDrops += 1
+                    return []
+                }
+            }
             departure = start + Duration(nanoseconds: Int64(Double(bytes) / Double(bandwidth) * 1e9))
             busyUntil = departure
         }

@@ -46,6 +46,17 @@ public final class Network {
         public var source: NLA?
     }
 
+    /// Packets a drop-tail queue (``LinkProfile/queueLimit``) refused on host `host`'s links, both directions.
+    public func queueDrops(host: Int) -> Int {
+        links[host].reduce(0) { $0 + $1.uplink.queueDrops + $1.downlink.queueDrops }
+    }
+
+    /// Changes how host `host`'s interface `interface` receives from its segment from now on (a path that
+    /// becomes congested, say); its queue and random stream carry on.
+    public func setDownlink(host: Int, interface: Int = 0, _ profile: LinkProfile) {
+        links[host][interface].downlink.profile = profile
+    }
+
     private var random: SplitMix64
     private var hosts: [any SimulatedHost] = []
     private var links: [[(uplink: LinkState, downlink: LinkState)]] = []

@@ -19,6 +19,8 @@ public final class SessionScenario {
         public var sourceDownlink = LinkProfile()
         /// Segment to each receiver (independent per receiver).
         public var receiverDownlink = LinkProfile()
+        /// Per receiver, a downlink other than ``receiverDownlink`` (e.g. each behind its own bottleneck).
+        public var receiverDownlinks: [Int: LinkProfile] = [:]
         /// Each receiver to the segment (its NAKs and SPMRs).
         public var receiverUplink = LinkProfile()
         public var source: Source.Configuration
@@ -106,12 +108,17 @@ public final class SessionScenario {
             var receiverConfiguration = configuration.receiver
             receiverConfiguration.seed = seeds.next()
             let address = NLA.ipv4(IPv4Address(rawValue: IPv4Address(10, 0, 0, 0).rawValue + 100 + UInt32(index)))
+            // PGMCC feedback names the receiver: under congestion control each one knows its address (without, the
+            // NAKs stay as they were, so that seeded runs do not change).
+            if configuration.source.congestionControl != nil && receiverConfiguration.address == nil {
+                receiverConfiguration.address = address
+            }
             let host = network.addHost(
                 "receiver\(index)", engine: Receiver(configuration: receiverConfiguration),
                 interfaces: [
                     InterfaceConfiguration(
                         segment: segment, address: address, uplink: configuration.receiverUplink,
-                        downlink: configuration.receiverDownlink)
+                        downlink: configuration.receiverDownlinks[index] ?? configuration.receiverDownlink)
                 ])
             host.onActivity = { [unowned self] host, _ in self.drain(host, index: index) }
             receivers.append(host)

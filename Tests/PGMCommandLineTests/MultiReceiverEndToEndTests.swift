@@ -138,7 +138,10 @@ import Testing
             [
                 "/usr/sbin/ip", "netns", "exec", network.namespace("s"),
                 try SourceReceiveEndToEndTests.binary("pgm-source"),
-                "--interface", "198.19.106.1", "--rate", "40M", input.path,
+                // --rate alone: this test is about NAK elimination. Under PGMCC the window holds repairs back
+                // at 10 % loss, and the element asks again for repairs it finds overdue, which this count would
+                // mix in.
+                "--interface", "198.19.106.1", "--rate", "40M", "--congestion-control", "none", input.path,
             ] + common
         )
         let sent = source.wait(seconds: 60)

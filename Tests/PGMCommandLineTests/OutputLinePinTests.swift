@@ -288,7 +288,7 @@ import Testing
     @Test func elementStatisticsJSONLines() {
         #expect(
             Self.samples(Self.elementSample(), json: true) == [
-                #"{"bytes":0,"elapsed_seconds":2,"element":{"dropped":7,"losses_detected":2,"nak_repeats":0,"#
+                #"{"bytes":0,"elapsed_seconds":2,"element":{"acks_forwarded":0,"dropped":7,"losses_detected":2,"nak_repeats":0,"#
                     + #""nak_sequences_answered_from_copies":0,"nak_sequences_forwarded":31,"naks_eliminated":9,"#
                     + #""naks_forwarded":31,"naks_received":40,"naks_redirected":0,"ncfs_received":0,"ncfs_sent":40,"#
                     + #""odata_forwarded":14000,"off_path_dropped":0,"rdata_copies_sent":33,"rdata_forwarded":31,"#
@@ -297,7 +297,7 @@ import Testing
                     + #""worst_loss_rate":0.5,"worst_receiver":"198.18.2.10"},"loss_rate":0,"messages":0,"naks":40,"#
                     + #""ncfs":40,"packets":30120,"rate_bits_per_second":0,"repairs":31,"role":"network_element","#
                     + #""timestamp":1796400000.125,"type":"statistics","unrecoverable":0}"#,
-                #"{"bytes":0,"elapsed_seconds":3,"element":{"dropped":7,"losses_detected":2,"nak_repeats":0,"#
+                #"{"bytes":0,"elapsed_seconds":3,"element":{"acks_forwarded":0,"dropped":7,"losses_detected":2,"nak_repeats":0,"#
                     + #""nak_sequences_answered_from_copies":0,"nak_sequences_forwarded":31,"naks_eliminated":9,"#
                     + #""naks_forwarded":31,"naks_received":40,"naks_redirected":0,"ncfs_received":0,"ncfs_sent":40,"#
                     + #""odata_forwarded":14000,"off_path_dropped":0,"rdata_copies_sent":33,"rdata_forwarded":31,"#

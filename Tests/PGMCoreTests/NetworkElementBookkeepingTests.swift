@@ -113,7 +113,8 @@ struct NetworkElementBookkeepingTests {
         [
             "packetsReceived": \.packetsReceived, "foreignPacketsDropped": \.foreignPacketsDropped,
             "packetsDiscardedByOption": \.packetsDiscardedByOption, "optionsInvalidated": \.optionsInvalidated,
-            "sessionsLearned": \.sessionsLearned, "sessionsExpired": \.sessionsExpired,
+            "sessionsLearned": \.sessionsLearned, "acksForwarded": \.acksForwarded,
+            "sessionsExpired": \.sessionsExpired,
             "sessionsRejected": \.sessionsRejected, "spmsForwarded": \.spmsForwarded,
             "spmsStaleDropped": \.spmsStaleDropped, "spmsFromDownstreamDropped": \.spmsFromDownstreamDropped,
             "upstreamChanges": \.upstreamChanges, "offPathDropped": \.offPathDropped,

@@ -19,6 +19,8 @@ public struct ElementCounters: Encodable, Sendable {
     public var ncfsReceived: Int
     public var spmrsReceived: Int
     public var repairersLearned: Int
+    /// PGMCC ACKs sent on upstream towards the source.
+    public var acksForwarded: Int
     /// Sequences missing from the ODATA the element forwarded (loss above it), which it asked for itself.
     public var lossesDetected: Int
     /// Those asked for again because the repair did not arrive within a repair round trip.
@@ -52,6 +54,7 @@ public struct ElementCounters: Encodable, Sendable {
         ncfsReceived = statistics.ncfsReceived
         spmrsReceived = statistics.spmrsReceived
         repairersLearned = statistics.repairersLearned
+        acksForwarded = statistics.acksForwarded
         lossesDetected = statistics.lossesDetected
         repairRetries = statistics.repairRetries
         nakRepeats = statistics.nakRepeats

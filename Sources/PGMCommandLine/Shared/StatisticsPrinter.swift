@@ -53,6 +53,11 @@ public struct StatisticsSample: Encodable, Sendable {
     /// pgm-source: the worst receiver loss (0…1) reported with OPT_CR, and who reported it.
     public var worstReceiverLossRate: Double?
     public var worstReceiver: String?
+    /// pgm-recv under a PGMCC source: PGMCC ACKs sent, and whether the source's latest data named us its acker.
+    public var acksSent: Int?
+    public var acker: Bool?
+    /// pgm-source under `--congestion-control pgmcc`: window, acker, its loss and RTT.
+    public var congestion: CongestionSample?
     /// Seconds of the data phase: pgm-recv from the first delivered byte to the last, pgm-source from the first
     /// byte read to the end of sending (before the linger), so that a rate excludes start-up and the linger.
     public var dataSeconds: Double?
@@ -195,11 +200,17 @@ public final class StatisticsPrinter {
             fields.append((5, "loss \(formatPercent(sample.lossRate))"))
             if !average.isEmpty { fields.append((1, average.trimmingPrefixAndSuffixSpaces)) }
             if sample.unrecoverable > 0 { fields.append((6, "lost \(formatGrouped(sample.unrecoverable))")) }
+            if sample.acker == true, !summary { fields.append((1, "acker")) }
             if let offPath = sample.offPathPackets, offPath > 0 {
                 fields.append((5, "off-path \(formatGrouped(offPath))"))
             }
         case .source:
-            if let worst = sample.worstReceiverLossRate { fields.append((2, "worst rx \(formatPercent(worst))")) }
+            // Under PGMCC the acker's loss says what OPT_CR's worst receiver would (JSON keeps both).
+            if let congestion = sample.congestion, !summary {
+                for field in congestion.fields { fields.append((field.priority, field.text)) }
+            } else if let worst = sample.worstReceiverLossRate {
+                fields.append((2, "worst rx \(formatPercent(worst))"))
+            }
         case .networkElement:
             break
         }

@@ -17,7 +17,7 @@ public struct SourceCommand: ParsableCommand {
             session with OPT_FIN and lingers up to --linger seconds to answer NAKs with repairs (less when the \
             transmit window has drained sooner). Statistics go to stderr every --interval seconds (none with \
             --quiet), in 80 columns: the share of the input sent and the ETA when its size is known, the rate, \
-            NAKs and repairs, the worst receiver's reported loss; "lingering for repairs (N s)" once everything \
+            NAKs and repairs, the worst receiver's reported loss, PGMCC's window and acker; "lingering for repairs (N s)" once everything \
             was sent. The summary's rate counts the data phase only (first byte read to the end of sending).
 
             Byte options (--apdu-size, --max-tpdu, --txw-bytes) take K, M, G (×1000) and Ki, Mi, Gi (×1024) \
@@ -32,6 +32,15 @@ public struct SourceCommand: ParsableCommand {
             while it still answers NAKs and with it for the last 0.3 s, when it no longer does; the error code is \
             the signal's number (2 or 15). pgm-recv then exits 4 instead of 0; OpenPGM receivers ignore OPT_RST. \
             A second signal, or one during the linger after a complete transfer, stops at once.
+
+            Congestion control (--congestion-control pgmcc, the default): PGMCC (Rizzo, SIGCOMM 2000; \
+            draft-ietf-rmt-bb-pgmcc). Receivers report their loss rate and echo a timestamp in their NAKs; the \
+            source elects the receiver with the worst TCP throughput (1/(RTT·√loss)) as acker, moves to a clearly \
+            worse one when it reports, and to another when the acker falls silent. The acker ACKs every packet \
+            and a TCP-like window clocked by those ACKs paces ODATA and RDATA, under --rate, which stays the \
+            ceiling. pgm-recv takes part without options. When no receiver answers as acker within a second, the \
+            source says so once and runs at --rate. The statistics line shows the window (and the rate it allows \
+            at the measured RTT) and the acker with its loss and RTT; "none" is --rate alone, as before.
 
             With --key FILE every packet is signed (OPT_AUTH, a truncated HMAC-SHA-256 under the key; 28 bytes of \
             each TPDU are kept for it) and NAKs or SPMRs without a valid tag are dropped and counted. Receivers \
@@ -110,6 +119,13 @@ public struct SourceCommand: ParsableCommand {
     public var spmInterval: Double = ProgramDefaults.ambientSPMIntervalSeconds
 
     @ArgumentParser.Option(
+        name: .customLong("congestion-control"),
+        help: ArgumentHelp(
+            "pgmcc: a TCP-friendly window clocked by the worst receiver's ACKs, under --rate; none: --rate alone.",
+            valueName: "pgmcc|none"))
+    public var congestionControl: CongestionControlMode = .pgmcc
+
+    @ArgumentParser.Option(
         name: .customLong("source-port"),
         help: ArgumentHelp("Data-source port of the TSI (default: random).", valueName: "port"))
     public var sourcePort: UInt16?
@@ -183,6 +199,8 @@ public struct SourceCommand: ParsableCommand {
         configuration.ambientSPMInterval = .seconds(spmInterval)
         configuration.openingSPMs = ProgramDefaults.openingSPMs
         configuration.txwMaxBytes = windowBytes
+        // Before the APDU size: OPT_PGMCC_DATA takes room in every TPDU.
+        if congestionControl == .pgmcc { configuration.congestionControl = CongestionControl.Configuration() }
         let apduSize = self.apduSize ?? ProgramDefaults.apduSize(configuration)
         configuration.maximumAPDUSize = apduSize
         configuration.maximumQueuedBytes = max(1 << 20, 4 * apduSize)
@@ -213,7 +231,7 @@ public struct SourceCommand: ParsableCommand {
         let input = try SourceInput(paths: files, apduSize: apduSize)
         // Natively, only what a source answers: not its own data, which its raw socket sees too.
         let sockets = try network.openSockets(
-            on: interface, joinGroup: false, listenUnicast: true, nativeTypes: [.nak, .nnak, .spmr])
+            on: interface, joinGroup: false, listenUnicast: true, nativeTypes: [.nak, .nnak, .spmr, .ack])
 
         let printer = StatisticsPrinter(output)
         let clock = MonotonicClock()

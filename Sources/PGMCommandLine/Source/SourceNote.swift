@@ -18,6 +18,9 @@ enum SourceNote: Equatable, Sendable, Encodable {
     )
     /// The worst loss a receiver reported with OPT_CR changed.
     case worstReceiver(address: NLA, lossRate: Double)
+    /// PGMCC: no receiver answered the election, so the source runs at `--rate` without congestion control (said
+    /// once; a later answer still elects an acker, which the statistics line shows).
+    case noAcker
     /// The first SIGINT/SIGTERM (`signal`, by name) cut the transfer short after `bytes` of `total` (when the
     /// size is known): repairs are served for `linger`, then the session is reset (OPT_RST).
     case interrupted(signal: String, bytes: Int, total: Int?, linger: Duration)
@@ -35,6 +38,8 @@ enum SourceNote: Equatable, Sendable, Encodable {
                 + "bytes; \(window)"
         case .worstReceiver(let address, let lossRate):
             "worst receiver \(address) reports \(formatDecimal(lossRate * 100, places: 2))% loss"
+        case .noAcker:
+            "congestion control: no receiver answered as acker; sending at --rate until one does"
         case .interrupted(let signal, let bytes, let total, let linger):
             "interrupted by \(signal) after \(Self.bytes(bytes, of: total)): serving repairs for "
                 + "\(formatSeconds(linger)), then resetting the session (OPT_RST); \(signal) again stops at once"
@@ -70,6 +75,8 @@ enum SourceNote: Equatable, Sendable, Encodable {
             try container.encode("worst_receiver", forKey: .type)
             try container.encodeAsString(address, forKey: .address)
             try container.encode(lossRate, forKey: .lossRate)
+        case .noAcker:
+            try container.encode("no_acker", forKey: .type)
         case .interrupted(let signal, let bytes, let total, let linger):
             try container.encode("interrupted", forKey: .type)
             try container.encode(signal, forKey: .signal)

@@ -74,6 +74,8 @@ struct SourceProgram {
     private var pendingWorstReceiver: SourceNote?
     private var lastWorstReceiverNote: Instant?
     static let worstReceiverInterval = Duration.seconds(1)
+    /// PGMCC's unanswered election is said once per run.
+    private var noAckerSaid = false
 
     init(linger: Duration, apduSize: Int, maximumQueuedBytes: Int) {
         self.linger = linger
@@ -165,8 +167,12 @@ struct SourceProgram {
         case .finished:
             isStopped = true
             return []
-        case .nakReceived, .nakOutsideWindow:
+        case .nakReceived, .nakOutsideWindow, .ackerElected, .ackerLost:
             return []
+        case .noAcker:
+            guard !noAckerSaid else { return [] }
+            noAckerSaid = true
+            return [.note(.source(.noAcker))]
         case .worstReceiver(let lossRate, let address):
             pendingWorstReceiver = .worstReceiver(address: address, lossRate: lossRate)
             return []
@@ -261,6 +267,9 @@ struct SourceProgram {
         sample.lossRate = statistics.odataSent > 0 ? Double(statistics.rdataSent) / Double(statistics.odataSent) : 0
         sample.worstReceiverLossRate = statistics.worstReceiverLoss.map { Double($0) / Double(UInt16.max) }
         sample.worstReceiver = statistics.worstReceiver.map { "\($0)" }
+        sample.congestion = engine.congestion.map {
+            CongestionSample($0, packetBytes: engine.configuration.maxTPDU)
+        }
         return sample
     }
 }

@@ -170,7 +170,7 @@ public struct NetworkElement: Engine {
         case .spmr: receiveSPMR(packet: packet, arrival: arrival)
         case .poll(let poll): receivePOLL(poll, packet: packet, arrival: arrival)
         case .polr: receivePOLR(packet: packet, arrival: arrival)
-        case .ack: counters.foreignPacketsDropped += 1
+        case .ack: receiveACK(packet: packet, arrival: arrival)
         }
         compactTimers()
     }
@@ -558,6 +558,22 @@ public struct NetworkElement: Engine {
 
     /// RFC 3208 §9, OPX of options the element does not know: keep (00), turn into OPT_INVALID (01), or drop
     /// the packet (10, `nil`). Options the codec decodes are known.
+    /// A PGMCC ACK from below goes on upstream as it came, like a NAK would (draft-ietf-rmt-bb-pgmcc-03 §6:
+    /// elements forward ACKs towards the source), with its feedback intact.
+    private mutating func receiveACK(packet: Packet, arrival: Arrival) {
+        guard let session = sessions[packet.tsi], arrival.interface != session.upstream,
+            !session.neighborUnreachable
+        else {
+            counters.foreignPacketsDropped += 1
+            return
+        }
+        guard let options = forwardableOptions(packet.options) else { return }
+        var copy = packet
+        copy.options = options
+        outbound.append(Transmit(packet: copy, destination: .unicast(session.neighbor), interface: session.upstream))
+        counters.acksForwarded += 1
+    }
+
     mutating func forwardableOptions(_ options: [Option]) -> [Option]? {
         var result = options
         for index in result.indices {

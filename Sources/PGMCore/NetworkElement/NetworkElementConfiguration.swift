@@ -192,6 +192,8 @@ extension NetworkElement {
 
         // MARK: Sessions and SPMs (§7.1)
         public var sessionsLearned = 0
+        /// PGMCC ACKs sent on upstream.
+        public var acksForwarded = 0
         public var sessionsExpired = 0
         /// SPMs of new sessions refused at ``Configuration/maximumSessions``.
         public var sessionsRejected = 0

@@ -102,6 +102,8 @@ struct Peer {
     /// Of the back-offs that ended (not those coalesced early), the share an NCF or another receiver's NAK
     /// suppressed: an EWMA that starts at 1 (assume others share our losses until we see otherwise).
     var suppressedShare = 1.0
+    /// PGMCC's measurements, once the source's data carries OPT_PGMCC_DATA.
+    var congestion: CongestionFeedback?
 
     init(tsi: TSI, source: NLA, now: Instant, lossWeight: Double) {
         self.tsi = tsi
@@ -725,6 +727,7 @@ struct Peer {
             let listed = Array(ordered[(start + 1)..<end])
             var options = listed.isEmpty ? [] : [Option(.nakList(listed))]
             if let report = congestionReport(configuration) { options.append(Option(.congestionReport(report))) }
+            if let congestion, let address = configuration.address { options.append(congestion.option(from: address)) }
             let packet = Packet(
                 tsi: tsi, dataDestinationPort: configuration.dataDestinationPort, flags: .required(by: options),
                 body: .nak(NAK(sequence: ordered[start], source: source, group: configuration.group)),

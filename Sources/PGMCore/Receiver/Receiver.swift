@@ -123,6 +123,8 @@ public struct Receiver: Engine {
                 peer.handleData(
                     data, options: packet.options, repair: repair, payloadOwned: payloadOwned, from: arrival.source,
                     context: &context)
+                peer.noteCongestion(
+                    data, options: packet.options, repair: repair, from: arrival.source, context: &context)
             }
         case .spm(let spm):
             context.statistics.spmReceived += 1

@@ -49,6 +49,11 @@ extension Receiver {
         public var peerExpiry: Duration = .seconds(300)
         /// Weight of each sample in the loss-rate EWMA.
         public var lossRateWeight = 1.0 / 64
+        /// The weight of each ODATA sequence in PGMCC's loss rate (OPT_PGMCC_FEEDBACK), measured at arrival: at
+        /// 1/128 two receivers with the same 10 % loss stay within the source's switch bias of each other (at 1/64
+        /// the acker flapped between them), and a receiver behind a newly congested path still shows within a few
+        /// dozen packets.
+        public var congestionLossWeight = 1.0 / 128
         /// When a session's path (the address its SPMs come from and their SPM_PATH) may move to another: a
         /// candidate path must send this many SPMs in a row with advancing SPM_SQN while the current one is silent
         /// for ``pathChangeSilence`` (or twice its longest gap between SPMs), see `PathDamping`. Until then, data,
@@ -191,5 +196,11 @@ extension Receiver {
         public var lossRate = 0.0
         /// ``lossRate`` on OPT_CR's scale (0xFFFF = 100 %).
         public var lossRateScaled: UInt16 = 0
+        /// PGMCC: ACKs sent (as acker, or answering an election), elections answered, the loss rate last reported
+        /// in OPT_PGMCC_FEEDBACK (0xFFFF = 100 %), and whether the latest data named this receiver the acker.
+        public var acksSent = 0
+        public var electionAnswers = 0
+        public var congestionLossRate: UInt16?
+        public var isAcker = false
     }
 }

@@ -6,7 +6,8 @@ public import PGMWire
 /// Usage: ``send(_:at:)`` queues APDUs; after every input (`send`, ``receive(_:arrival:at:)``,
 /// ``handleTimeout(at:)``) drain ``pollTransmit(at:)`` until `nil`, then ``pollEvent()``, then wait until
 /// ``nextDeadline``. Transmit priority: NCFs at once (unmetered), then SPM, RDATA, ODATA through one token
-/// bucket, so repairs are never starved by new data.
+/// bucket, so repairs are never starved by new data; under PGMCC (``Configuration/congestionControl``) RDATA and
+/// ODATA also wait for ``CongestionControl``'s window.
 public struct Source: Engine {
     public let configuration: Configuration
     public private(set) var statistics = Statistics()
@@ -24,6 +25,8 @@ public struct Source: Engine {
     public var ignoresNAKs: Bool { resetCode != nil && finalSPMQueued }
     /// `true` once closed, all data sent and the window empty: the engine sends nothing more.
     public private(set) var isFinished = false
+    /// PGMCC's state (acker, window, its counters) when ``Configuration/congestionControl`` is set.
+    public private(set) var congestion: CongestionControl?
 
     private struct PendingTPDU {
         var sequence: SequenceNumber
@@ -87,6 +90,7 @@ public struct Source: Engine {
         let capacity = max(configuration.burst, configuration.maxTPDU + configuration.transport.routerAlertOverhead)
         self.bucket = TokenBucket(rate: configuration.rate, capacity: capacity, at: now)
         if let first = configuration.heartbeatIntervals.first { nextHeartbeatSPM = now + first }
+        congestion = configuration.congestionControl.map { CongestionControl(configuration: $0, at: now) }
         backoff = configuration.backoffTuning.map { NAKBackoffTuner(initial: Self.clamp($0.initial, $0)) }
     }
 
@@ -175,8 +179,14 @@ public struct Source: Engine {
         var options = 4 + 4  // OPT_LENGTH, OPT_SYN
         if configuration.joinHistory != nil { options += 8 }
         if fragmented { options += 16 }
+        options += pgmccDataLength(configuration)
         return configuration.transport.maximumPGMLength(inDatagramsOf: configuration.maxTPDU)
             - Packet.commonHeaderLength - 8 - options
+    }
+
+    /// Bytes of OPT_PGMCC_DATA on every data packet under PGMCC, 0 without.
+    static func pgmccDataLength(_ configuration: Configuration) -> Int {
+        configuration.congestionControl == nil ? 0 : 12 + configuration.sourceAddress.addressFamily.addressLength
     }
 
     // MARK: Engine
@@ -202,7 +212,13 @@ public struct Source: Engine {
                 lastSPMRAnswer = now
                 spmPending = true
             }
-        case .spm, .poll, .polr, .odata, .rdata, .ncf, .ack:
+        case .ack(let ack):
+            guard congestion != nil, let feedback = Self.feedback(in: packet.options) else {
+                statistics.packetsDiscarded += 1
+                return
+            }
+            handleFeedback(feedback, ack: ack)
+        case .spm, .poll, .polr, .odata, .rdata, .ncf:
             statistics.packetsDiscarded += 1
         }
     }
@@ -222,6 +238,9 @@ public struct Source: Engine {
             case .congestionReport(let report): noteCongestionReport(report)
             default: break
             }
+        }
+        if congestion != nil, let feedback = Self.feedback(in: packet.options) {
+            handleFeedback(feedback, ack: nil, naked: requested)
         }
         advanceWindow()
         // RFC 3208 §5.2, §9.3.4: an NCF identical to the NAK (its whole list) at once, for every NAK, even when
@@ -253,6 +272,41 @@ public struct Source: Engine {
             }
         }
         push(.nakReceived(sequences: inWindow, from: sender))
+    }
+
+    private static func feedback(in options: [Option]) -> (timestamp: UInt32, loss: UInt16, receiver: NLA)? {
+        for option in options {
+            if case .pgmccFeedback(let timestamp, let loss, let receiver) = option.value {
+                return (timestamp, loss, receiver)
+            }
+        }
+        return nil
+    }
+
+    private mutating func handleFeedback(
+        _ feedback: (timestamp: UInt32, loss: UInt16, receiver: NLA), ack: ACK?, naked: [SequenceNumber] = []
+    ) {
+        guard var congestion else { return }
+        let change = congestion.handleFeedback(
+            timestamp: feedback.timestamp, loss: feedback.loss, receiver: feedback.receiver, ack: ack, naked: naked,
+            at: now)
+        self.congestion = congestion
+        if let change { push(Self.event(change)) }
+    }
+
+    private static func event(_ change: CongestionControl.Change) -> Event {
+        switch change {
+        case .elected(let address): .ackerElected(address)
+        case .lost(let address): .ackerLost(address)
+        case .unanswered: .noAcker
+        }
+    }
+
+    /// Under PGMCC, whether the window lets the next data packet go (counted when it does not).
+    private mutating func windowAllows() -> Bool {
+        guard congestion?.canSend == false else { return true }
+        congestion?.noteWindowLimited()
+        return false
     }
 
     /// The first NAK of a repair: RDATA at once, or after the duplicate spread seen lately (RFC 3208 §5.3: a
@@ -365,6 +419,11 @@ public struct Source: Engine {
         advanceWindow()
         guard !isFinished else { return }
         promoteDeferredRepairs()
+        if var congestion {
+            let change = congestion.handleTimeout(at: now)
+            self.congestion = congestion
+            if let change { push(Self.event(change)) }
+        }
         if now >= nextAmbientSPM {
             spmPending = true
             nextAmbientSPM = now + configuration.ambientSPMInterval
@@ -412,12 +471,14 @@ public struct Source: Engine {
                 repairQueue.removeFirst()  // left the window while queued
                 continue
             }
+            guard windowAllows() else { return nil }
             let rdata = makeRDATA(sequence)
             guard bucket.consume(wireBytes(rdata, routerAlert: true), at: now) else { return nil }
             repairQueue.removeFirst()
             window[sequence].repair.queued = false
             window[sequence].repair.lastRepairAt = now
             noteRepairCycle(sequence)
+            congestion?.sent(odata: nil, at: now)
             statistics.rdataSent += 1
             account(rdata, routerAlert: true)
             restartHeartbeat()
@@ -425,11 +486,14 @@ public struct Source: Engine {
                 packet: rdata, destination: .multicast(configuration.group),
                 routerAlert: Transmit.needsRouterAlert(.rdata))
         }
-        guard let next = pending.first else { return nil }
+        guard let next = pending.first, windowAllows() else { return nil }
         let odata = makeODATA(next)
         assert(odataWireBytes(next) == wireBytes(odata, routerAlert: false), "odataWireBytes disagrees with makeODATA")
-        let options = odata.options
+        // The window keeps the options RDATA copies; OPT_PGMCC_DATA is made afresh for each packet.
+        var options = odata.options
+        if congestion != nil { options.removeLast() }
         guard bucket.consume(wireBytes(odata, routerAlert: false), at: now) else { return nil }
+        congestion?.sent(odata: next.sequence, at: now)
         pending.removeFirst()
         pendingBytes -= next.payload.count
         window.append(next.sequence, payload: next.payload, options: options, sentAt: now)
@@ -450,7 +514,12 @@ public struct Source: Engine {
         if let heartbeat = nextHeartbeatSPM { deadline = min(deadline, heartbeat) }
         if let expiry = window.expiry { deadline = min(deadline, expiry) }
         if let deferred = deferredRepairs.first { deadline = min(deadline, deferred.deadline) }
-        if let size = headOfLineBytes() { deadline = min(deadline, max(now, bucket.availability(of: size))) }
+        if let congestionDeadline = congestion?.nextDeadline { deadline = min(deadline, congestionDeadline) }
+        // A closed window waits for an ACK (an input) or the window's own timers, not for the bucket.
+        let windowOpen = congestion?.canSend ?? true
+        if let size = headOfLineBytes(dataAllowed: windowOpen) {
+            deadline = min(deadline, max(now, bucket.availability(of: size)))
+        }
         return deadline
     }
 
@@ -530,8 +599,9 @@ public struct Source: Engine {
     }
 
     /// The size of the next metered packet, which decides when the bucket next lets something go.
-    private func headOfLineBytes() -> Int? {
+    private func headOfLineBytes(dataAllowed: Bool) -> Int? {
         if spmPending { return wireBytes(makeSPM(), routerAlert: true) }
+        guard dataAllowed else { return nil }
         for sequence in repairQueue where window.contains(sequence) {
             return wireBytes(makeRDATA(sequence), routerAlert: true)
         }
@@ -546,6 +616,7 @@ public struct Source: Engine {
         if next.fragment != nil { options += 16 }  // OPT_FRAGMENT
         if next.sequence == firstSequence { options += 4 }  // OPT_SYN
         if configuration.joinHistory != nil { options += 8 }  // OPT_JOIN
+        options += Self.pgmccDataLength(configuration)
         if options > 0 { options += 4 }  // OPT_LENGTH
         return configuration.transport.wireLength(
             ofPGM: Packet.commonHeaderLength + 8 + options + next.payload.count, routerAlert: false)
@@ -554,10 +625,21 @@ public struct Source: Engine {
     /// A repair: the original payload and options (OPT_FRAGMENT, OPT_SYN, OPT_JOIN), the current trail.
     private func makeRDATA(_ sequence: SequenceNumber) -> Packet {
         let entry = window[sequence]
+        var options = entry.options
+        if let pgmcc = pgmccData() { options.append(pgmcc) }
         return Packet(
             tsi: configuration.tsi, dataDestinationPort: configuration.dataDestinationPort,
             body: .rdata(DataPacket(sequence: entry.sequence, trail: trail, payload: entry.payload)),
-            options: entry.options)
+            options: options)
+    }
+
+    /// OPT_PGMCC_DATA: the send time and the acker (unspecified while electing), last in the option list.
+    private func pgmccData() -> Option? {
+        guard let congestion else { return nil }
+        return Option(
+            .pgmccData(
+                timestamp: CongestionControl.timestamp(now),
+                acker: congestion.ackerField(family: configuration.sourceAddress)))
     }
 
     private func makeODATA(_ next: PendingTPDU) -> Packet {
@@ -566,6 +648,7 @@ public struct Source: Engine {
         // RFC 3208 §9.6: OPT_SYN on the session's first ODATA (and its RDATA, which copies these options).
         if next.sequence == firstSequence { options.append(Option(.syn)) }
         if let join = joinMinimum(lead: next.sequence &- 1) { options.append(Option(.join(minimumSequence: join))) }
+        if let pgmcc = pgmccData() { options.append(pgmcc) }
         let trail = window.isEmpty ? next.sequence : self.trail
         return Packet(
             tsi: configuration.tsi, dataDestinationPort: configuration.dataDestinationPort,

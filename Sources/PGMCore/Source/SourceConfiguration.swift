@@ -86,6 +86,10 @@ extension Source {
         /// left, stops being the worst).
         public var congestionReportLifetime: Duration = .seconds(10)
         public var seed: UInt64 = 0
+        /// PGMCC (``CongestionControl``): OPT_PGMCC_DATA on every ODATA and RDATA, and a window clocked by the
+        /// acker's ACKs under the rate, which stays the ceiling. `nil`: the rate alone decides, and no packet
+        /// carries a PGMCC option.
+        public var congestionControl: CongestionControl.Configuration?
 
         /// IPv4 (20) plus UDP (8): ``TransportProfile/udpIPv4``'s header overhead.
         public static let udpHeaderOverhead = TransportProfile.udpIPv4.headerOverhead
@@ -122,6 +126,12 @@ extension Source {
         case finished
         /// The worst receiver's loss rate (0…1) as OPT_CR reports it (RFC 3208 Appendix B) changed.
         case worstReceiver(lossRate: Double, address: NLA)
+        /// PGMCC elected this receiver as acker (first election, a worse receiver, or after the acker fell silent).
+        case ackerElected(NLA)
+        /// The acker fell silent and no other receiver is known: the source asks for an election again.
+        case ackerLost(NLA)
+        /// Nobody answered PGMCC's election: the source runs at its rate without congestion control.
+        case noAcker
     }
 
     /// Counters named after the RFC 3208 / PGM MIB ideas they count.
