@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 
-/// pgm-source under PGMCC (its default) with pgm-recv as real processes on loopback.
+/// pgm-source under PGMCC (`--congestion-control pgmcc`; `none` is the default) with pgm-recv as real processes on loopback.
 @Suite(.serialized, .timeLimit(.minutes(2))) struct CongestionControlEndToEndTests {
     typealias Child = SourceReceiveEndToEndTests.Child
 
@@ -20,7 +20,8 @@ import Testing
         receiver.waitForStandardError(containing: "\"type\":\"start\"")
         let source = try Child(
             [try SourceReceiveEndToEndTests.binary("pgm-source")] + common + [
-                "--rate", "200M", "--linger", "0.5", "--json", "--interval", "0.2", input.path,
+                "--rate", "200M", "--congestion-control", "pgmcc", "--linger", "0.5", "--json", "--interval", "0.2",
+                input.path,
             ])
         let sent = source.wait(seconds: 30)
         let received = receiver.wait(seconds: 30)
@@ -41,7 +42,8 @@ import Testing
         let port = String(30000 + (Int(getpid()) + 13) % 20000)
         let source = try Child([
             try SourceReceiveEndToEndTests.binary("pgm-source"), "--interface", "lo", "--group", "239.192.44.15",
-            "--udp-port", port, "--rate", "100M", "--linger", "0", "--json", input.path,
+            "--udp-port", port, "--rate", "100M", "--congestion-control", "pgmcc", "--linger", "0", "--json",
+            input.path,
         ])
         let sent = source.wait(seconds: 30)
         #expect(sent.status == 0, "\(sent.standardError)")
@@ -93,7 +95,7 @@ import Testing
             [
                 "/usr/sbin/ip", "netns", "exec", lab.sourceNamespace,
                 try SourceReceiveEndToEndTests.binary("pgm-source"), "--interface", lab.sourceAddress, "--rate", "1G",
-                "--linger", "1", input.path,
+                "--congestion-control", "pgmcc", "--linger", "1", input.path,
             ] + common)
         let sent = source.wait(seconds: 60)
         let received = receiver.wait(seconds: 30)
