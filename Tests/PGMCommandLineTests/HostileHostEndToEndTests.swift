@@ -146,160 +146,134 @@ import Testing
     }
 
     /// The hostile host. `--dump` prints one packet of each kind (hex) for a made-up session instead.
-    static let script = #"""
-        import os, random, select, socket, struct, sys, time
+    static let script =
+        ThirdHostNetwork.pythonPackets + #"""
+            def nla(address):
+                return struct.pack("!HH", 1, 0) + socket.inet_aton(address)
 
-        def checksum(data):
-            if len(data) % 2:
-                data += b"\0"
-            total = sum(struct.unpack("!%dH" % (len(data) // 2), data))
-            while total >> 16:
-                total = (total & 0xFFFF) + (total >> 16)
-            return (~total & 0xFFFF) or 0xFFFF
+            def spm(session, sqn, trail, lead, path, options=()):
+                header = struct.pack("!III", sqn & 0xFFFFFFFF, trail & 0xFFFFFFFF, lead & 0xFFFFFFFF) + nla(path)
+                return packet(session, 0x00, header, options, network=bool(options))
 
-        def encode_options(options):
-            if not options:
-                return b""
-            body = b""
-            for index, (kind, value) in enumerate(options):
-                end = 0x80 if index == len(options) - 1 else 0
-                body += struct.pack("!BBBB", kind | end, 4 + len(value), 0, 0) + value
-            return struct.pack("!BBH", 0x00, 4, 4 + len(body)) + body
+            def data(session, kind, sqn, trail, payload, options=()):
+                header = struct.pack("!II", sqn & 0xFFFFFFFF, trail & 0xFFFFFFFF)
+                return packet(session, kind, header, options, payload)
 
-        def packet(session, kind, header, options=(), payload=b"", network=False):
-            encoded = encode_options(list(options))
-            flags = (0x01 if encoded else 0) | (0x02 if network else 0)
-            raw = bytearray(struct.pack("!HHBBH", session["sport"], session["dport"], kind, flags, 0) + session["gsi"]
-                            + struct.pack("!H", len(payload)) + header + encoded + payload)
-            raw[6:8] = struct.pack("!H", checksum(bytes(raw)))
-            return bytes(raw)
+            def ncf(session, sqn, source, group, listed):
+                header = struct.pack("!I", sqn & 0xFFFFFFFF) + nla(source) + nla(group)
+                value = b"".join(struct.pack("!I", s & 0xFFFFFFFF) for s in listed)
+                return packet(session, 0x0A, header, [(0x02, value)], network=True)
 
-        def nla(address):
-            return struct.pack("!HH", 1, 0) + socket.inet_aton(address)
+            def poll(session, sqn, path):
+                header = struct.pack("!IHH", sqn & 0xFFFFFFFF, 0, 0) + nla(path) + struct.pack("!III", 100000, 0, 0)
+                return packet(session, 0x01, header)
 
-        def spm(session, sqn, trail, lead, path, options=()):
-            header = struct.pack("!III", sqn & 0xFFFFFFFF, trail & 0xFFFFFFFF, lead & 0xFFFFFFFF) + nla(path)
-            return packet(session, 0x00, header, options, network=bool(options))
+            NBR_UNREACH = [(0x0B, b"")]
 
-        def data(session, kind, sqn, trail, payload, options=()):
-            header = struct.pack("!II", sqn & 0xFFFFFFFF, trail & 0xFFFFFFFF)
-            return packet(session, kind, header, options, payload)
+            def fragment(first, length):
+                return [(0x01, struct.pack("!III", first & 0xFFFFFFFF, 0, length))]
 
-        def ncf(session, sqn, source, group, listed):
-            header = struct.pack("!I", sqn & 0xFFFFFFFF) + nla(source) + nla(group)
-            value = b"".join(struct.pack("!I", s & 0xFFFFFFFF) for s in listed)
-            return packet(session, 0x0A, header, [(0x02, value)], network=True)
+            def attack(session, seen, me, group):
+                """200 packets, in the order they go: each kind spread over the run."""
+                rng = random.Random(13)
+                garbage = lambda: bytes(rng.getrandbits(8) for _ in range(1000))
+                out = []
+                for i in range(25):  # no window (RFC 3208 §8.1)
+                    out.append(lambda i=i: spm(session, seen["spm_sqn"] + 1 + i, 0, 0x80000000, me))
+                for i in range(15):  # OPT_NBR_UNREACH claiming the real parent (§15.3.2)
+                    out.append(lambda i=i: spm(session, seen["spm_sqn"] + i % 2, 0, 0x80000000, seen["path"], NBR_UNREACH))
+                for i in range(30):  # the lead millions ahead
+                    out.append(lambda i=i: spm(session, seen["spm_sqn"] + 100 + i, seen["odata"] - 10,
+                                               seen["odata"] + 5000000 + 1000 * i, me))
+                for i in range(10):  # the trail millions ahead
+                    out.append(lambda i=i: spm(session, seen["spm_sqn"] + 200 + i, seen["odata"] + 2000000,
+                                               seen["odata"] + 2000100, me))
+                for i in range(40):  # garbage ODATA just ahead, a quarter claiming 1 MiB APDUs
+                    opts = fragment(seen["odata"] + 20 + i, 1 << 20) if i % 4 == 0 else ()
+                    out.append(lambda i=i, opts=opts: data(session, 0x04, seen["odata"] + 20 + i, seen["odata"] - 5,
+                                                           garbage(), opts))
+                for i in range(30):  # garbage RDATA just ahead
+                    out.append(lambda i=i: data(session, 0x05, seen["odata"] + 3 + i, seen["odata"] - 5, garbage()))
+                for i in range(30):  # NCFs for what is about to come
+                    out.append(lambda i=i: ncf(session, seen["odata"] + 1 + 63 * i, seen["source"], group,
+                                               [seen["odata"] + 2 + 63 * i + k for k in range(62)]))
+                for i in range(10):  # general POLLs from a stranger
+                    out.append(lambda i=i: poll(session, 1000 + i, me))
+                for i in range(10):  # SPMs that look like the session's own, from the wrong host
+                    out.append(lambda i=i: spm(session, seen["spm_sqn"] + 300 + i, seen["odata"] - 100, seen["odata"] + 5, me))
+                order = list(range(len(out)))
+                rng.shuffle(order)
+                return [out[k] for k in order]
 
-        def poll(session, sqn, path):
-            header = struct.pack("!IHH", sqn & 0xFFFFFFFF, 0, 0) + nla(path) + struct.pack("!III", 100000, 0, 0)
-            return packet(session, 0x01, header)
+            def parse(data, sender, seen, me):
+                if len(data) < 24 or sender == me:
+                    return None
+                kind = data[4]
+                session = {"sport": struct.unpack("!H", data[0:2])[0], "dport": struct.unpack("!H", data[2:4])[0],
+                           "gsi": data[8:14]}
+                if kind == 0x00 and len(data) >= 36:
+                    seen["spm_sqn"] = struct.unpack("!I", data[16:20])[0]
+                    seen["path"] = socket.inet_ntoa(data[32:36])
+                elif kind == 0x04:
+                    seen["odata"] = struct.unpack("!I", data[16:20])[0]
+                    seen["source"] = sender
+                else:
+                    return None
+                return session
 
-        NBR_UNREACH = [(0x0B, b"")]
+            def main():
+                args = dict(zip(sys.argv[1::2], sys.argv[2::2]))
+                if "--dump" in sys.argv:
+                    session = {"sport": 4000, "dport": 7500, "gsi": bytes([1, 2, 3, 4, 5, 6])}
+                    me, path, group = "198.18.0.3", "198.18.0.1", "239.192.0.1"
+                    for name, raw in [
+                            ("spm-windowless", spm(session, 10, 0, 0x80000000, me)),
+                            ("spm-nbr-unreach", spm(session, 10, 0, 0x80000000, path, NBR_UNREACH)),
+                            ("spm-lead-jump", spm(session, 11, 90, 5000100, me)),
+                            ("spm-trail-jump", spm(session, 12, 2000100, 2000200, me)),
+                            ("odata", data(session, 0x04, 120, 95, b"x" * 1000)),
+                            ("odata-fragment", data(session, 0x04, 121, 95, b"x" * 1000, fragment(121, 1 << 20))),
+                            ("rdata", data(session, 0x05, 103, 95, b"y" * 1000)),
+                            ("ncf", ncf(session, 101, path, group, list(range(102, 164)))),
+                            ("poll", poll(session, 1000, me)),
+                            ("spm-lookalike", spm(session, 13, 0, 105, me))]:
+                        print(name, raw.hex())
+                    return
+                group, port, me = args["--group"], int(args["--port"]), args["--address"]
+                sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                sock.bind(("", port))
+                sock.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, socket.inet_aton(group) + socket.inet_aton(me))
+                sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton(me))
+                sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 1)
+                sock.setblocking(False)
+                seen, session = {}, None
+                deadline = time.time() + 15
+                while time.time() < deadline and not all(k in seen for k in ("spm_sqn", "odata")):
+                    select.select([sock], [], [], 0.1)
+                    try:
+                        while True:
+                            raw, (sender, _) = sock.recvfrom(65535)
+                            session = parse(raw, sender, seen, me) or session
+                    except BlockingIOError:
+                        pass
+                if session is None or not all(k in seen for k in ("spm_sqn", "odata")):
+                    print("heard no session")
+                    sys.exit(1)
+                sent = 0
+                for make in attack(session, seen, me, group):
+                    try:
+                        while True:  # keep "just ahead" just ahead of the live stream
+                            raw, (sender, _) = sock.recvfrom(65535)
+                            parse(raw, sender, seen, me)
+                    except BlockingIOError:
+                        pass
+                    sock.sendto(make(), (group, port))
+                    sent += 1
+                    time.sleep(0.005)
+                tsi = ":".join("%02x" % b for b in session["gsi"]) + ".%d" % session["sport"]
+                print("sent %d packets for TSI %s" % (sent, tsi))
 
-        def fragment(first, length):
-            return [(0x01, struct.pack("!III", first & 0xFFFFFFFF, 0, length))]
-
-        def attack(session, seen, me, group):
-            """200 packets, in the order they go: each kind spread over the run."""
-            rng = random.Random(13)
-            garbage = lambda: bytes(rng.getrandbits(8) for _ in range(1000))
-            out = []
-            for i in range(25):  # no window (RFC 3208 §8.1)
-                out.append(lambda i=i: spm(session, seen["spm_sqn"] + 1 + i, 0, 0x80000000, me))
-            for i in range(15):  # OPT_NBR_UNREACH claiming the real parent (§15.3.2)
-                out.append(lambda i=i: spm(session, seen["spm_sqn"] + i % 2, 0, 0x80000000, seen["path"], NBR_UNREACH))
-            for i in range(30):  # the lead millions ahead
-                out.append(lambda i=i: spm(session, seen["spm_sqn"] + 100 + i, seen["odata"] - 10,
-                                           seen["odata"] + 5000000 + 1000 * i, me))
-            for i in range(10):  # the trail millions ahead
-                out.append(lambda i=i: spm(session, seen["spm_sqn"] + 200 + i, seen["odata"] + 2000000,
-                                           seen["odata"] + 2000100, me))
-            for i in range(40):  # garbage ODATA just ahead, a quarter claiming 1 MiB APDUs
-                opts = fragment(seen["odata"] + 20 + i, 1 << 20) if i % 4 == 0 else ()
-                out.append(lambda i=i, opts=opts: data(session, 0x04, seen["odata"] + 20 + i, seen["odata"] - 5,
-                                                       garbage(), opts))
-            for i in range(30):  # garbage RDATA just ahead
-                out.append(lambda i=i: data(session, 0x05, seen["odata"] + 3 + i, seen["odata"] - 5, garbage()))
-            for i in range(30):  # NCFs for what is about to come
-                out.append(lambda i=i: ncf(session, seen["odata"] + 1 + 63 * i, seen["source"], group,
-                                           [seen["odata"] + 2 + 63 * i + k for k in range(62)]))
-            for i in range(10):  # general POLLs from a stranger
-                out.append(lambda i=i: poll(session, 1000 + i, me))
-            for i in range(10):  # SPMs that look like the session's own, from the wrong host
-                out.append(lambda i=i: spm(session, seen["spm_sqn"] + 300 + i, seen["odata"] - 100, seen["odata"] + 5, me))
-            order = list(range(len(out)))
-            rng.shuffle(order)
-            return [out[k] for k in order]
-
-        def parse(data, sender, seen, me):
-            if len(data) < 24 or sender == me:
-                return None
-            kind = data[4]
-            session = {"sport": struct.unpack("!H", data[0:2])[0], "dport": struct.unpack("!H", data[2:4])[0],
-                       "gsi": data[8:14]}
-            if kind == 0x00 and len(data) >= 36:
-                seen["spm_sqn"] = struct.unpack("!I", data[16:20])[0]
-                seen["path"] = socket.inet_ntoa(data[32:36])
-            elif kind == 0x04:
-                seen["odata"] = struct.unpack("!I", data[16:20])[0]
-                seen["source"] = sender
-            else:
-                return None
-            return session
-
-        def main():
-            args = dict(zip(sys.argv[1::2], sys.argv[2::2]))
-            if "--dump" in sys.argv:
-                session = {"sport": 4000, "dport": 7500, "gsi": bytes([1, 2, 3, 4, 5, 6])}
-                me, path, group = "198.18.0.3", "198.18.0.1", "239.192.0.1"
-                for name, raw in [
-                        ("spm-windowless", spm(session, 10, 0, 0x80000000, me)),
-                        ("spm-nbr-unreach", spm(session, 10, 0, 0x80000000, path, NBR_UNREACH)),
-                        ("spm-lead-jump", spm(session, 11, 90, 5000100, me)),
-                        ("spm-trail-jump", spm(session, 12, 2000100, 2000200, me)),
-                        ("odata", data(session, 0x04, 120, 95, b"x" * 1000)),
-                        ("odata-fragment", data(session, 0x04, 121, 95, b"x" * 1000, fragment(121, 1 << 20))),
-                        ("rdata", data(session, 0x05, 103, 95, b"y" * 1000)),
-                        ("ncf", ncf(session, 101, path, group, list(range(102, 164)))),
-                        ("poll", poll(session, 1000, me)),
-                        ("spm-lookalike", spm(session, 13, 0, 105, me))]:
-                    print(name, raw.hex())
-                return
-            group, port, me = args["--group"], int(args["--port"]), args["--address"]
-            sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.bind(("", port))
-            sock.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, socket.inet_aton(group) + socket.inet_aton(me))
-            sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton(me))
-            sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 1)
-            sock.setblocking(False)
-            seen, session = {}, None
-            deadline = time.time() + 15
-            while time.time() < deadline and not all(k in seen for k in ("spm_sqn", "odata")):
-                select.select([sock], [], [], 0.1)
-                try:
-                    while True:
-                        raw, (sender, _) = sock.recvfrom(65535)
-                        session = parse(raw, sender, seen, me) or session
-                except BlockingIOError:
-                    pass
-            if session is None or not all(k in seen for k in ("spm_sqn", "odata")):
-                print("heard no session")
-                sys.exit(1)
-            sent = 0
-            for make in attack(session, seen, me, group):
-                try:
-                    while True:  # keep "just ahead" just ahead of the live stream
-                        raw, (sender, _) = sock.recvfrom(65535)
-                        parse(raw, sender, seen, me)
-                except BlockingIOError:
-                    pass
-                sock.sendto(make(), (group, port))
-                sent += 1
-                time.sleep(0.005)
-            tsi = ":".join("%02x" % b for b in session["gsi"]) + ".%d" % session["sport"]
-            print("sent %d packets for TSI %s" % (sent, tsi))
-
-        main()
-        """#
+            main()
+            """#
 }

@@ -117,174 +117,148 @@ import Testing
     }
 
     /// The forger. It prints one line: what it forged, from which address, for which TSI.
-    static let script = #"""
-        import os, random, select, socket, struct, sys, time
+    static let script =
+        ThirdHostNetwork.pythonPackets + #"""
+            def refill(raw):
+                raw = bytearray(raw)
+                raw[6:8] = b"\0\0"
+                raw[6:8] = struct.pack("!H", checksum(bytes(raw)))
+                return bytes(raw)
 
-        def checksum(data):
-            if len(data) % 2:
-                data += b"\0"
-            total = sum(struct.unpack("!%dH" % (len(data) // 2), data))
-            while total >> 16:
-                total = (total & 0xFFFF) + (total >> 16)
-            return (~total & 0xFFFF) or 0xFFFF
+            def nla(address):
+                return struct.pack("!HH", 1, 0) + socket.inet_aton(address)
 
-        def encode_options(options):
-            if not options:
-                return b""
-            body = b""
-            for index, (kind, value) in enumerate(options):
-                end = 0x80 if index == len(options) - 1 else 0
-                body += struct.pack("!BBBB", kind | end, 4 + len(value), 0, 0) + value
-            return struct.pack("!BBH", 0x00, 4, 4 + len(body)) + body
+            def spm(session, sqn, trail, lead, path, options=()):
+                header = struct.pack("!III", sqn & 0xFFFFFFFF, trail & 0xFFFFFFFF, lead & 0xFFFFFFFF) + nla(path)
+                return packet(session, 0x00, header, options, network=bool(options))
 
-        def pgm(session, kind, header, options=(), payload=b"", network=False):
-            encoded = encode_options(list(options))
-            flags = (0x01 if encoded else 0) | (0x02 if network else 0)
-            raw = bytearray(struct.pack("!HHBBH", session["sport"], session["dport"], kind, flags, 0) + session["gsi"]
-                            + struct.pack("!H", len(payload)) + header + encoded + payload)
-            raw[6:8] = struct.pack("!H", checksum(bytes(raw)))
-            return bytes(raw)
+            def data(session, kind, sqn, trail, payload, options=()):
+                return packet(session, kind, struct.pack("!II", sqn & 0xFFFFFFFF, trail & 0xFFFFFFFF), options, payload)
 
-        def refill(raw):
-            raw = bytearray(raw)
-            raw[6:8] = b"\0\0"
-            raw[6:8] = struct.pack("!H", checksum(bytes(raw)))
-            return bytes(raw)
+            def ncf(session, sqn, source, group, listed):
+                header = struct.pack("!I", sqn & 0xFFFFFFFF) + nla(source) + nla(group)
+                value = b"".join(struct.pack("!I", s & 0xFFFFFFFF) for s in listed)
+                return packet(session, 0x0A, header, [(0x02, value)], network=True)
 
-        def nla(address):
-            return struct.pack("!HH", 1, 0) + socket.inet_aton(address)
-
-        def spm(session, sqn, trail, lead, path, options=()):
-            header = struct.pack("!III", sqn & 0xFFFFFFFF, trail & 0xFFFFFFFF, lead & 0xFFFFFFFF) + nla(path)
-            return pgm(session, 0x00, header, options, network=bool(options))
-
-        def data(session, kind, sqn, trail, payload, options=()):
-            return pgm(session, kind, struct.pack("!II", sqn & 0xFFFFFFFF, trail & 0xFFFFFFFF), options, payload)
-
-        def ncf(session, sqn, source, group, listed):
-            header = struct.pack("!I", sqn & 0xFFFFFFFF) + nla(source) + nla(group)
-            value = b"".join(struct.pack("!I", s & 0xFFFFFFFF) for s in listed)
-            return pgm(session, 0x0A, header, [(0x02, value)], network=True)
-
-        def find_auth(raw):
-            """Offset of OPT_AUTH (type 0x40, 24 bytes) in a genuine packet, or None."""
-            if not raw[5] & 0x01:
+            def find_auth(raw):
+                """Offset of OPT_AUTH (type 0x40, 24 bytes) in a genuine packet, or None."""
+                if not raw[5] & 0x01:
+                    return None
+                kind = raw[4]
+                offset = {0x00: 36, 0x04: 24, 0x05: 24}.get(kind)
+                if offset is None or raw[offset] != 0x00:
+                    return None
+                end = offset + struct.unpack("!H", raw[offset + 2:offset + 4])[0]
+                offset += 4
+                while offset + 4 <= end:
+                    if raw[offset] & 0x7F == 0x40 and raw[offset + 1] == 24:
+                        return offset
+                    if raw[offset] & 0x80:
+                        break
+                    offset += raw[offset + 1]
                 return None
-            kind = raw[4]
-            offset = {0x00: 36, 0x04: 24, 0x05: 24}.get(kind)
-            if offset is None or raw[offset] != 0x00:
-                return None
-            end = offset + struct.unpack("!H", raw[offset + 2:offset + 4])[0]
-            offset += 4
-            while offset + 4 <= end:
-                if raw[offset] & 0x7F == 0x40 and raw[offset + 1] == 24:
-                    return offset
-                if raw[offset] & 0x80:
-                    break
-                offset += raw[offset + 1]
-            return None
 
-        def forge(src, dst, port, payload):
-            """IPv4 + UDP with a source address that is not ours (raw socket, IP_HDRINCL)."""
-            udp = struct.pack("!HHHH", port, port, 8 + len(payload), 0) + payload
-            ip = bytearray(struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), random.getrandbits(16), 0x4000, 1, 17, 0,
-                                       socket.inet_aton(src), socket.inet_aton(dst)))
-            ip[10:12] = struct.pack("!H", checksum(bytes(ip)))
-            return bytes(ip) + udp
+            def forge(src, dst, port, payload):
+                """IPv4 + UDP with a source address that is not ours (raw socket, IP_HDRINCL)."""
+                udp = struct.pack("!HHHH", port, port, 8 + len(payload), 0) + payload
+                ip = bytearray(struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), random.getrandbits(16), 0x4000, 1, 17, 0,
+                                           socket.inet_aton(src), socket.inet_aton(dst)))
+                ip[10:12] = struct.pack("!H", checksum(bytes(ip)))
+                return bytes(ip) + udp
 
-        def main():
-            args = dict(zip(sys.argv[1::2], sys.argv[2::2]))
-            group, port, me = args["--group"], int(args["--port"]), args["--address"]
-            listen = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-            listen.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            listen.bind(("", port))
-            listen.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, socket.inet_aton(group) + socket.inet_aton(me))
-            listen.setblocking(False)
-            raw = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
-            raw.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton(me))
-            raw.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 1)
-            seen = {}
+            def main():
+                args = dict(zip(sys.argv[1::2], sys.argv[2::2]))
+                group, port, me = args["--group"], int(args["--port"]), args["--address"]
+                listen = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                listen.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                listen.bind(("", port))
+                listen.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, socket.inet_aton(group) + socket.inet_aton(me))
+                listen.setblocking(False)
+                raw = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
+                raw.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton(me))
+                raw.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 1)
+                seen = {}
 
-            def hear(timeout):
-                select.select([listen], [], [], timeout)
-                try:
-                    while True:
-                        packet, (sender, _) = listen.recvfrom(65535)
-                        if sender == me or len(packet) < 24:
-                            continue
-                        seen["session"] = {"sport": struct.unpack("!H", packet[0:2])[0],
-                                           "dport": struct.unpack("!H", packet[2:4])[0], "gsi": packet[8:14]}
-                        seen["sender"] = sender
-                        if packet[4] == 0x00 and len(packet) >= 36:
-                            sqn = struct.unpack("!I", packet[16:20])[0]
-                            seen.setdefault("first_spm", packet)
-                            seen["spm_sqn"] = sqn
-                            seen["path"] = socket.inet_ntoa(packet[32:36])
-                        elif packet[4] == 0x04:
-                            seen["odata"] = struct.unpack("!I", packet[16:20])[0]
-                            if find_auth(packet) is not None:
-                                seen["signed_odata"] = packet
-                except BlockingIOError:
-                    pass
+                def hear(timeout):
+                    select.select([listen], [], [], timeout)
+                    try:
+                        while True:
+                            packet, (sender, _) = listen.recvfrom(65535)
+                            if sender == me or len(packet) < 24:
+                                continue
+                            seen["session"] = {"sport": struct.unpack("!H", packet[0:2])[0],
+                                               "dport": struct.unpack("!H", packet[2:4])[0], "gsi": packet[8:14]}
+                            seen["sender"] = sender
+                            if packet[4] == 0x00 and len(packet) >= 36:
+                                sqn = struct.unpack("!I", packet[16:20])[0]
+                                seen.setdefault("first_spm", packet)
+                                seen["spm_sqn"] = sqn
+                                seen["path"] = socket.inet_ntoa(packet[32:36])
+                            elif packet[4] == 0x04:
+                                seen["odata"] = struct.unpack("!I", packet[16:20])[0]
+                                if find_auth(packet) is not None:
+                                    seen["signed_odata"] = packet
+                    except BlockingIOError:
+                        pass
 
-            deadline = time.time() + 15
-            while time.time() < deadline and not all(k in seen for k in ("first_spm", "odata", "signed_odata")):
-                hear(0.1)
-            if not all(k in seen for k in ("first_spm", "odata", "signed_odata")):
-                print("heard no keyed session")
-                sys.exit(1)
-            session, forged_source = seen["session"], seen["sender"]
-            counts = {"unsigned": 0, "invalid": 0, "replayed": 0}
-            rng = random.Random(13)
+                deadline = time.time() + 15
+                while time.time() < deadline and not all(k in seen for k in ("first_spm", "odata", "signed_odata")):
+                    hear(0.1)
+                if not all(k in seen for k in ("first_spm", "odata", "signed_odata")):
+                    print("heard no keyed session")
+                    sys.exit(1)
+                session, forged_source = seen["session"], seen["sender"]
+                counts = {"unsigned": 0, "invalid": 0, "replayed": 0}
+                rng = random.Random(13)
 
-            def send(kind, payload):
-                raw.sendto(forge(forged_source, group, port, payload), (group, 0))
-                counts[kind] += 1
-                time.sleep(0.004)
-                hear(0)
+                def send(kind, payload):
+                    raw.sendto(forge(forged_source, group, port, payload), (group, 0))
+                    counts[kind] += 1
+                    time.sleep(0.004)
+                    hear(0)
 
-            # Unsigned, as the hostile host of issue 13 sends them, but from the session's own address.
-            for i in range(120):
-                s, o = seen["spm_sqn"], seen["odata"]
-                choice = i % 6
-                if choice == 0:
-                    send("unsigned", spm(session, s + 1 + i, 0, 0x80000000, seen["path"]))
-                elif choice == 1:
-                    send("unsigned", spm(session, s + 100 + i, o - 10, o + 5000000 + i, seen["path"]))
-                elif choice == 2:
-                    send("unsigned", spm(session, s + 200 + i, o + 2000000, o + 2000100, seen["path"]))
-                elif choice == 3:
-                    send("unsigned", data(session, 0x04, o + 20 + i, o - 5, bytes(rng.getrandbits(8) for _ in range(1000))))
-                elif choice == 4:
-                    send("unsigned", data(session, 0x05, o + 3 + i % 30, o - 5, bytes(rng.getrandbits(8) for _ in range(1000))))
-                else:
-                    send("unsigned", ncf(session, o + 1, forged_source, group, [o + 2 + k for k in range(62)]))
-            # A genuine OPT_AUTH (key ID and tag) on other bytes, and genuine packets changed on the way.
-            genuine = seen["signed_odata"]
-            auth = find_auth(genuine)
-            for i in range(40):
-                o = seen["odata"]
-                stolen = bytearray(genuine)
-                if i % 2 == 0:  # the genuine header and tag, the sequence moved ahead and the payload replaced
-                    stolen[16:20] = struct.pack("!I", (o + 10 + i) & 0xFFFFFFFF)
-                    stolen[auth + 24:] = bytes(rng.getrandbits(8) for _ in range(len(stolen) - auth - 24))
-                else:  # the genuine packet with one payload byte flipped
-                    stolen[-1] ^= 0x01
-                send("invalid", refill(bytes(stolen)))
-            # Verbatim copies of the first genuine SPM, once a newer one has been heard: replays.
-            first_sqn = struct.unpack("!I", seen["first_spm"][16:20])[0]
-            deadline = time.time() + 5
-            while time.time() < deadline and seen["spm_sqn"] == first_sqn:
-                hear(0.05)
-            if seen["spm_sqn"] == first_sqn:
-                print("heard no newer SPM")
-                sys.exit(1)
-            for i in range(30):
-                send("replayed", seen["first_spm"])
-            tsi = ":".join("%02x" % b for b in session["gsi"]) + ".%d" % session["sport"]
-            print("forged %d packets from %s for TSI %s: %d unsigned, %d invalid, %d replayed" % (
-                sum(counts.values()), forged_source, tsi, counts["unsigned"], counts["invalid"], counts["replayed"]))
+                # Unsigned, as the hostile host of issue 13 sends them, but from the session's own address.
+                for i in range(120):
+                    s, o = seen["spm_sqn"], seen["odata"]
+                    choice = i % 6
+                    if choice == 0:
+                        send("unsigned", spm(session, s + 1 + i, 0, 0x80000000, seen["path"]))
+                    elif choice == 1:
+                        send("unsigned", spm(session, s + 100 + i, o - 10, o + 5000000 + i, seen["path"]))
+                    elif choice == 2:
+                        send("unsigned", spm(session, s + 200 + i, o + 2000000, o + 2000100, seen["path"]))
+                    elif choice == 3:
+                        send("unsigned", data(session, 0x04, o + 20 + i, o - 5, bytes(rng.getrandbits(8) for _ in range(1000))))
+                    elif choice == 4:
+                        send("unsigned", data(session, 0x05, o + 3 + i % 30, o - 5, bytes(rng.getrandbits(8) for _ in range(1000))))
+                    else:
+                        send("unsigned", ncf(session, o + 1, forged_source, group, [o + 2 + k for k in range(62)]))
+                # A genuine OPT_AUTH (key ID and tag) on other bytes, and genuine packets changed on the way.
+                genuine = seen["signed_odata"]
+                auth = find_auth(genuine)
+                for i in range(40):
+                    o = seen["odata"]
+                    stolen = bytearray(genuine)
+                    if i % 2 == 0:  # the genuine header and tag, the sequence moved ahead and the payload replaced
+                        stolen[16:20] = struct.pack("!I", (o + 10 + i) & 0xFFFFFFFF)
+                        stolen[auth + 24:] = bytes(rng.getrandbits(8) for _ in range(len(stolen) - auth - 24))
+                    else:  # the genuine packet with one payload byte flipped
+                        stolen[-1] ^= 0x01
+                    send("invalid", refill(bytes(stolen)))
+                # Verbatim copies of the first genuine SPM, once a newer one has been heard: replays.
+                first_sqn = struct.unpack("!I", seen["first_spm"][16:20])[0]
+                deadline = time.time() + 5
+                while time.time() < deadline and seen["spm_sqn"] == first_sqn:
+                    hear(0.05)
+                if seen["spm_sqn"] == first_sqn:
+                    print("heard no newer SPM")
+                    sys.exit(1)
+                for i in range(30):
+                    send("replayed", seen["first_spm"])
+                tsi = ":".join("%02x" % b for b in session["gsi"]) + ".%d" % session["sport"]
+                print("forged %d packets from %s for TSI %s: %d unsigned, %d invalid, %d replayed" % (
+                    sum(counts.values()), forged_source, tsi, counts["unsigned"], counts["invalid"], counts["replayed"]))
 
-        main()
-        """#
+            main()
+            """#
 }

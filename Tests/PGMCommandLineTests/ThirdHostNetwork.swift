@@ -54,4 +54,36 @@ struct ThirdHostNetwork {
             network: network, source: ("s", "\(above).1"), receiver: ("r", "\(below).2"), third: ("x", "\(below).3"),
             element: ("e", "\(above).2", "\(below).1"))
     }
+
+    /// The start of both third-host scripts: imports and a PGM packet builder (options, checksum) in Python, which
+    /// each script's own packets are made with.
+    static let pythonPackets = #"""
+        import os, random, select, socket, struct, sys, time
+
+        def checksum(data):
+            if len(data) % 2:
+                data += b"\0"
+            total = sum(struct.unpack("!%dH" % (len(data) // 2), data))
+            while total >> 16:
+                total = (total & 0xFFFF) + (total >> 16)
+            return (~total & 0xFFFF) or 0xFFFF
+
+        def encode_options(options):
+            if not options:
+                return b""
+            body = b""
+            for index, (kind, value) in enumerate(options):
+                end = 0x80 if index == len(options) - 1 else 0
+                body += struct.pack("!BBBB", kind | end, 4 + len(value), 0, 0) + value
+            return struct.pack("!BBH", 0x00, 4, 4 + len(body)) + body
+
+        def packet(session, kind, header, options=(), payload=b"", network=False):
+            encoded = encode_options(list(options))
+            flags = (0x01 if encoded else 0) | (0x02 if network else 0)
+            raw = bytearray(struct.pack("!HHBBH", session["sport"], session["dport"], kind, flags, 0) + session["gsi"]
+                            + struct.pack("!H", len(payload)) + header + encoded + payload)
+            raw[6:8] = struct.pack("!H", checksum(bytes(raw)))
+            return bytes(raw)
+
+        """#
 }
