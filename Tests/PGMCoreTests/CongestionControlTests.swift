@@ -63,8 +63,14 @@ import Testing
         #expect(control.acker?.address == Self.first)
     }
 
+    static var reno: CongestionControl.Configuration {
+        var configuration = CongestionControl.Configuration()
+        configuration.growth = .reno
+        return configuration
+    }
+
     @Test func slowStartDoublesPerRoundTripThenLossFromTheBitmapHalvesOncePerWindow() {
-        var control = CongestionControl(at: .zero)
+        var control = CongestionControl(configuration: Self.reno, at: .zero)
         var next: UInt32 = 1000
         #expect(Self.send(&control, from: &next, count: 100, at: at(0)) == 4)  // the initial window, electing
         _ = Self.feedback(&control, from: Self.first, loss: 0, sentAt: at(0), now: at(10))
@@ -101,6 +107,56 @@ import Testing
         #expect(control.statistics.windowReductions == 1)
         // 67 when 1060 was found missing (three more ACKs), halved, then a little congestion-avoidance growth.
         #expect(control.window > 33 && control.window < 34, "window \(control.window)")
+    }
+
+    /// Window-limited rounds of `rtt`: every packet in flight is ACKed (none lost), then a full window goes.
+    static func rounds(
+        _ control: inout CongestionControl, _ count: Int, rtt: Int64, next: inout UInt32, acked: inout UInt32,
+        clock: inout Int64
+    ) {
+        for _ in 0..<count {
+            clock += rtt
+            while acked < next {
+                _ = Self.feedback(
+                    &control, from: Self.first, loss: 0, sentAt: at(clock - rtt), now: at(clock),
+                    ack: ACK(receivedMaximum: SequenceNumber(acked), bitmap: ~0))
+                acked += 1
+            }
+            _ = Self.send(&control, from: &next, count: 100_000, at: at(clock))
+        }
+    }
+
+    @Test func cubicCutsTo70PercentThenClimbsBackToTheLastMaximumByKAndProbesBeyond() {
+        var control = CongestionControl(at: .zero)
+        var next: UInt32 = 1000
+        _ = Self.send(&control, from: &next, count: 100, at: at(0))
+        _ = Self.feedback(&control, from: Self.first, loss: 0, sentAt: at(0), now: at(1))
+        var acked: UInt32 = 1000
+        var clock: Int64 = 0
+        // Slow start to 128, at a 100 ms round trip (the cubic region: Reno-friendly growth is slower there).
+        Self.rounds(&control, 5, rtt: 100, next: &next, acked: &acked, clock: &clock)
+        #expect(control.window == 128, "window \(control.window)")
+        // One hole, shown by the next three ACKs: W × 0.7.
+        let hole = acked
+        for sequence in (hole + 1)...(hole + 3) {
+            _ = Self.feedback(
+                &control, from: Self.first, loss: 0.01, sentAt: at(clock), now: at(clock + 100),
+                ack: ACK(receivedMaximum: SequenceNumber(sequence), bitmap: ~(UInt32(1) << (sequence - hole))))
+        }
+        #expect(control.statistics.windowReductions == 1)
+        #expect(abs(control.window - (128 + 3) * 0.7) < 0.01, "window \(control.window)")
+        acked = hole + 4
+        clock += 100
+        // K = ∛((131 − 91.7) / 0.4) ≈ 4.6 s: back near W_max then, flat around it, and 0.4·5³ = 50 beyond it 5 s
+        // later.
+        Self.rounds(&control, 23, rtt: 100, next: &next, acked: &acked, clock: &clock)
+        let halfway = control.window
+        Self.rounds(&control, 23, rtt: 100, next: &next, acked: &acked, clock: &clock)
+        #expect(halfway > 110 && halfway < 131, "window \(halfway) 2.3 s after the cut")
+        #expect(abs(control.window - 131) < 131 * 0.05, "window \(control.window) at K")
+        Self.rounds(&control, 50, rtt: 100, next: &next, acked: &acked, clock: &clock)
+        #expect(control.window > 131 + 40 && control.window < 131 + 60, "window \(control.window) 5 s after K")
+        #expect(control.statistics.windowReductions == 1)
     }
 
     @Test func noACKForATimeoutRestartsFromOneAndSilenceElectsTheNextWorst() {

@@ -48,7 +48,7 @@ run() {
 
 run "pgm-source -> pgm-recv" \
     "$BIN/pgm-recv --interface 198.18.11.2 --output $WORK/out --timeout 10" \
-    "$BIN/pgm-source --interface 198.18.11.1 --rate $RATE --linger 1 $WORK/in"
+    "$BIN/pgm-source --interface 198.18.11.1 --congestion-control none --rate $RATE --linger 1 $WORK/in"
 run "OpenPGM -> OpenPGM" \
     "$WORK/peer recv --network '198.18.11.2;239.192.0.1' --udp 3056 --timeout 10 --bytes $((MEGABYTES * 1000000)) > $WORK/out" \
     "$WORK/peer send --network '198.18.11.1;239.192.0.1' --udp 3056 --rate $((RATE / 8)) --linger 1 < $WORK/in"

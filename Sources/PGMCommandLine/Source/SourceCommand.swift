@@ -33,15 +33,15 @@ public struct SourceCommand: ParsableCommand {
             the signal's number (2 or 15). pgm-recv then exits 4 instead of 0; OpenPGM receivers ignore OPT_RST. \
             A second signal, or one during the linger after a complete transfer, stops at once.
 
-            Congestion control (--congestion-control pgmcc; off by default for now: beside TCP it still takes more \
-            than its share, and a slow receiver among fast ones is found late): PGMCC (Rizzo, SIGCOMM 2000; \
+            Congestion control (--congestion-control pgmcc, the default): PGMCC (Rizzo, SIGCOMM 2000; \
             draft-ietf-rmt-bb-pgmcc). Receivers report their loss rate and echo a timestamp in their NAKs; the \
             source elects the receiver with the worst TCP throughput (1/(RTT·√loss)) as acker, moves to a clearly \
             worse one when it reports, and to another when the acker falls silent. The acker ACKs every packet \
-            and a TCP-like window clocked by those ACKs paces ODATA and RDATA, under --rate, which stays the \
-            ceiling. pgm-recv takes part without options. When no receiver answers as acker within a second, the \
-            source says so once and runs at --rate. The statistics line shows the window (and the rate it allows \
-            at the measured RTT) and the acker with its loss and RTT; "none", the default, is --rate alone.
+            and a window clocked by those ACKs (growing as TCP CUBIC, RFC 9438) paces ODATA and RDATA, under \
+            --rate, which stays the ceiling. pgm-recv takes part without options. When no receiver answers as \
+            acker within a second (OpenPGM receivers do not), the source says so once and runs at --rate. The \
+            statistics line shows the window and the acker with its loss and RTT; "none" is --rate alone, as \
+            before PGMCC was the default.
 
             With --key FILE every packet is signed (OPT_AUTH, a truncated HMAC-SHA-256 under the key; 28 bytes of \
             each TPDU are kept for it) and NAKs or SPMRs without a valid tag are dropped and counted. Receivers \
@@ -122,9 +122,10 @@ public struct SourceCommand: ParsableCommand {
     @ArgumentParser.Option(
         name: .customLong("congestion-control"),
         help: ArgumentHelp(
-            "pgmcc: a TCP-friendly window clocked by the worst receiver's ACKs, under --rate; none: --rate alone.",
+            "pgmcc (default): a TCP-friendly window clocked by the worst receiver's ACKs, under --rate; none: "
+                + "--rate alone.",
             valueName: "pgmcc|none"))
-    public var congestionControl: CongestionControlMode = .none
+    public var congestionControl: CongestionControlMode = .pgmcc
 
     @ArgumentParser.Option(
         name: .customLong("source-port"),

@@ -302,11 +302,14 @@ public struct Source: Engine {
         }
     }
 
-    /// Under PGMCC, whether the window lets the next data packet go (counted when it does not).
+    /// Under PGMCC, whether the window (counted when it does not) and pacing let the next data packet go.
     private mutating func windowAllows() -> Bool {
-        guard congestion?.canSend == false else { return true }
-        congestion?.noteWindowLimited()
-        return false
+        guard let canSend = congestion?.canSend else { return true }
+        guard canSend else {
+            congestion?.noteWindowLimited()
+            return false
+        }
+        return congestion?.pacingAllows(at: now) ?? true
     }
 
     /// The first NAK of a repair: RDATA at once, or after the duplicate spread seen lately (RFC 3208 §5.3: a
@@ -517,8 +520,10 @@ public struct Source: Engine {
         if let congestionDeadline = congestion?.nextDeadline { deadline = min(deadline, congestionDeadline) }
         // A closed window waits for an ACK (an input) or the window's own timers, not for the bucket.
         let windowOpen = congestion?.canSend ?? true
-        if let size = headOfLineBytes(dataAllowed: windowOpen) {
-            deadline = min(deadline, max(now, bucket.availability(of: size)))
+        if let (size, isData) = headOfLine(dataAllowed: windowOpen) {
+            var available = bucket.availability(of: size)
+            if isData, let paced = congestion?.pacingAvailability { available = max(available, paced) }
+            deadline = min(deadline, max(now, available))
         }
         return deadline
     }
@@ -598,14 +603,15 @@ public struct Source: Engine {
             options: options)
     }
 
-    /// The size of the next metered packet, which decides when the bucket next lets something go.
-    private func headOfLineBytes(dataAllowed: Bool) -> Int? {
-        if spmPending { return wireBytes(makeSPM(), routerAlert: true) }
+    /// The size of the next metered packet, which decides when the bucket next lets something go, and whether it
+    /// is data (which PGMCC also paces).
+    private func headOfLine(dataAllowed: Bool) -> (bytes: Int, isData: Bool)? {
+        if spmPending { return (wireBytes(makeSPM(), routerAlert: true), false) }
         guard dataAllowed else { return nil }
         for sequence in repairQueue where window.contains(sequence) {
-            return wireBytes(makeRDATA(sequence), routerAlert: true)
+            return (wireBytes(makeRDATA(sequence), routerAlert: true), true)
         }
-        if let next = pending.first { return odataWireBytes(next) }
+        if let next = pending.first { return (odataWireBytes(next), true) }
         return nil
     }
 
