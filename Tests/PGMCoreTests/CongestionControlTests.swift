@@ -69,6 +69,25 @@ import Testing
         return configuration
     }
 
+    @Test func theAckersOwnACKsDoNotMakeEveryOtherReceiverLookWorse() {
+        var control = CongestionControl(at: .zero)
+        var next: UInt32 = 1
+        _ = Self.send(&control, from: &next, count: 4, at: at(0))
+        #expect(
+            Self.feedback(&control, from: Self.first, loss: 0.01, sentAt: at(0), now: at(10)) == .elected(Self.first))
+        // The acker's ACKs come back in 1 ms; NAKs (theirs and everyone's) hold a back-off and measure 10-12 ms.
+        for sequence in 1...4 {
+            _ = Self.feedback(
+                &control, from: Self.first, loss: 0.01, sentAt: at(20), now: at(21),
+                ack: ACK(receivedMaximum: SequenceNumber(UInt32(sequence)), bitmap: ~0))
+        }
+        #expect(control.acker?.roundTripTime == .milliseconds(10))
+        // Same loss, a NAK round trip 1.2 times the acker's: within the bias, no switch (against the acker's 1 ms
+        // ACK samples it would have looked 12 times worse).
+        #expect(Self.feedback(&control, from: Self.second, loss: 0.01, sentAt: at(30), now: at(42)) == nil)
+        #expect(control.acker?.address == Self.first && control.statistics.ackerSwitches == 0)
+    }
+
     @Test func slowStartDoublesPerRoundTripThenLossFromTheBitmapHalvesOncePerWindow() {
         var control = CongestionControl(configuration: Self.reno, at: .zero)
         var next: UInt32 = 1000
@@ -166,6 +185,13 @@ import Testing
         _ = Self.feedback(&control, from: Self.second, loss: 0.015, sentAt: at(0), now: at(10))
         #expect(control.acker?.address == Self.first)
         #expect(Self.send(&control, from: &next, count: 100, at: at(20)) == 4)
+        #expect(!control.canSend)
+        // 10 ms without an ACK (the probe timeout before any RTT sample): one packet beyond the window.
+        let probe = control.nextDeadline!
+        #expect(probe == at(30))
+        #expect(control.handleTimeout(at: probe) == nil)
+        #expect(control.canSend && control.window == 4)
+        #expect(Self.send(&control, from: &next, count: 100, at: probe) == 1 && control.statistics.probes == 1)
         #expect(!control.canSend)
         // 200 ms (the minimum timeout) without an ACK: W = 1, one token.
         let deadline = control.nextDeadline!
