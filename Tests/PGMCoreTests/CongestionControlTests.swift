@@ -88,6 +88,26 @@ import Testing
         #expect(control.acker?.address == Self.first && control.statistics.ackerSwitches == 0)
     }
 
+    @Test func aSwitchWithTheWindowFullLetsOnePacketNameTheNewAckerAndRunsATimer() {
+        var control = CongestionControl(at: .zero)
+        var next: UInt32 = 1
+        _ = Self.send(&control, from: &next, count: 4, at: at(0))
+        _ = Self.feedback(&control, from: Self.first, loss: 0, sentAt: at(0), now: at(1))
+        var acked: UInt32 = 1
+        var clock: Int64 = 0
+        Self.rounds(&control, 3, rtt: 1, next: &next, acked: &acked, clock: &clock)
+        #expect(control.window == 32 && !control.canSend, "window \(control.window)")
+        // The second receiver NAKs with 60 % loss and a 100 ms round trip: clearly worse.
+        let change = control.handleFeedback(
+            timestamp: CongestionControl.timestamp(at(clock - 100)), loss: UInt16(0.6 * 65535),
+            receiver: Self.second, ack: nil, naked: [SequenceNumber(acked)], at: at(clock))
+        #expect(change == .elected(Self.second) && control.window == 32)
+        // Every packet in flight names the old acker: one more may go, naming the new one, and a timer runs.
+        #expect(control.canSend && control.nextDeadline != nil)
+        #expect(Self.send(&control, from: &next, count: 10, at: at(clock)) == 1 && !control.canSend)
+        #expect(control.nextDeadline != nil && control.statistics.probes == 1)
+    }
+
     @Test func slowStartDoublesPerRoundTripThenLossFromTheBitmapHalvesOncePerWindow() {
         var control = CongestionControl(configuration: Self.reno, at: .zero)
         var next: UInt32 = 1000
@@ -186,13 +206,17 @@ import Testing
         #expect(control.acker?.address == Self.first)
         #expect(Self.send(&control, from: &next, count: 100, at: at(20)) == 4)
         #expect(!control.canSend)
-        // 10 ms without an ACK (the probe timeout before any RTT sample): one packet beyond the window.
-        let probe = control.nextDeadline!
-        #expect(probe == at(30))
-        #expect(control.handleTimeout(at: probe) == nil)
-        #expect(control.canSend && control.window == 4)
-        #expect(Self.send(&control, from: &next, count: 100, at: probe) == 1 && control.statistics.probes == 1)
-        #expect(!control.canSend)
+        // 10 ms without an ACK (the probe timeout before any RTT sample): one packet beyond the window; and again
+        // after 20, 40, 80 and 160 ms, as long as nothing answers.
+        var probeTimes: [Instant] = []
+        while let probe = control.nextDeadline, probe < at(220), probeTimes.count < 10 {
+            #expect(control.handleTimeout(at: probe) == nil)
+            #expect(control.canSend && control.window == 4)
+            #expect(Self.send(&control, from: &next, count: 100, at: probe) == 1)
+            #expect(!control.canSend)
+            probeTimes.append(probe)
+        }
+        #expect(probeTimes == [at(30), at(40), at(60), at(100), at(180)] && control.statistics.probes == 5)
         // 200 ms (the minimum timeout) without an ACK: W = 1, one token.
         let deadline = control.nextDeadline!
         #expect(deadline == at(220))
