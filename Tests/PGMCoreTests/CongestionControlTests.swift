@@ -88,11 +88,17 @@ import Testing
         #expect(control.acker?.address == Self.first && control.statistics.ackerSwitches == 0)
     }
 
-    @Test func aSwitchWithTheWindowFullLetsOnePacketNameTheNewAckerAndRunsATimer() {
+    /// A control whose first receiver answered the election 1 ms after the initial window went, from `first` on.
+    static func elected(from first: UInt32) -> (control: CongestionControl, next: UInt32) {
         var control = CongestionControl(at: .zero)
-        var next: UInt32 = 1
+        var next = first
         _ = Self.send(&control, from: &next, count: 4, at: at(0))
         _ = Self.feedback(&control, from: Self.first, loss: 0, sentAt: at(0), now: at(1))
+        return (control, next)
+    }
+
+    @Test func aSwitchWithTheWindowFullLetsOnePacketNameTheNewAckerAndRunsATimer() {
+        var (control, next) = Self.elected(from: 1)
         var acked: UInt32 = 1
         var clock: Int64 = 0
         Self.rounds(&control, 3, rtt: 1, next: &next, acked: &acked, clock: &clock)
@@ -166,10 +172,7 @@ import Testing
     }
 
     @Test func cubicCutsTo70PercentThenClimbsBackToTheLastMaximumByKAndProbesBeyond() {
-        var control = CongestionControl(at: .zero)
-        var next: UInt32 = 1000
-        _ = Self.send(&control, from: &next, count: 100, at: at(0))
-        _ = Self.feedback(&control, from: Self.first, loss: 0, sentAt: at(0), now: at(1))
+        var (control, next) = Self.elected(from: 1000)
         var acked: UInt32 = 1000
         var clock: Int64 = 0
         // Slow start to 128, at a 100 ms round trip (the cubic region: Reno-friendly growth is slower there).
