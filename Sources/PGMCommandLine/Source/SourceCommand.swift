@@ -39,9 +39,9 @@ public struct SourceCommand: ParsableCommand {
             worse one when it reports, and to another when the acker falls silent. The acker ACKs every packet \
             and a window clocked by those ACKs (growing as TCP CUBIC, RFC 9438) paces ODATA and RDATA, under \
             --rate, which stays the ceiling. pgm-recv takes part without options. When no receiver answers as \
-            acker within a second (OpenPGM receivers do not), the source says so once and runs at --rate. The \
-            statistics line shows the window and the acker with its loss and RTT; "none" is --rate alone, as \
-            before PGMCC was the default.
+            acker within a second (OpenPGM receivers without PGMCC do not), the source says so once and runs at \
+            --rate. The statistics line shows the window and the acker with its loss and RTT; "none" is --rate \
+            alone, as before PGMCC was the default.
 
             With --key FILE every packet is signed (OPT_AUTH, a truncated HMAC-SHA-256 under the key; 28 bytes of \
             each TPDU are kept for it) and NAKs or SPMRs without a valid tag are dropped and counted. Receivers \
