@@ -148,22 +148,6 @@ import Testing
     /// The hostile host. `--dump` prints one packet of each kind (hex) for a made-up session instead.
     static let script =
         ThirdHostNetwork.pythonPackets + #"""
-            def nla(address):
-                return struct.pack("!HH", 1, 0) + socket.inet_aton(address)
-
-            def spm(session, sqn, trail, lead, path, options=()):
-                header = struct.pack("!III", sqn & 0xFFFFFFFF, trail & 0xFFFFFFFF, lead & 0xFFFFFFFF) + nla(path)
-                return packet(session, 0x00, header, options, network=bool(options))
-
-            def data(session, kind, sqn, trail, payload, options=()):
-                header = struct.pack("!II", sqn & 0xFFFFFFFF, trail & 0xFFFFFFFF)
-                return packet(session, kind, header, options, payload)
-
-            def ncf(session, sqn, source, group, listed):
-                header = struct.pack("!I", sqn & 0xFFFFFFFF) + nla(source) + nla(group)
-                value = b"".join(struct.pack("!I", s & 0xFFFFFFFF) for s in listed)
-                return packet(session, 0x0A, header, [(0x02, value)], network=True)
-
             def poll(session, sqn, path):
                 header = struct.pack("!IHH", sqn & 0xFFFFFFFF, 0, 0) + nla(path) + struct.pack("!III", 100000, 0, 0)
                 return packet(session, 0x01, header)

@@ -125,21 +125,6 @@ import Testing
                 raw[6:8] = struct.pack("!H", checksum(bytes(raw)))
                 return bytes(raw)
 
-            def nla(address):
-                return struct.pack("!HH", 1, 0) + socket.inet_aton(address)
-
-            def spm(session, sqn, trail, lead, path, options=()):
-                header = struct.pack("!III", sqn & 0xFFFFFFFF, trail & 0xFFFFFFFF, lead & 0xFFFFFFFF) + nla(path)
-                return packet(session, 0x00, header, options, network=bool(options))
-
-            def data(session, kind, sqn, trail, payload, options=()):
-                return packet(session, kind, struct.pack("!II", sqn & 0xFFFFFFFF, trail & 0xFFFFFFFF), options, payload)
-
-            def ncf(session, sqn, source, group, listed):
-                header = struct.pack("!I", sqn & 0xFFFFFFFF) + nla(source) + nla(group)
-                value = b"".join(struct.pack("!I", s & 0xFFFFFFFF) for s in listed)
-                return packet(session, 0x0A, header, [(0x02, value)], network=True)
-
             def find_auth(raw):
                 """Offset of OPT_AUTH (type 0x40, 24 bytes) in a genuine packet, or None."""
                 if not raw[5] & 0x01:

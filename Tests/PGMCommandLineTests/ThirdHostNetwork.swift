@@ -55,7 +55,7 @@ struct ThirdHostNetwork {
             element: ("e", "\(above).2", "\(below).1"))
     }
 
-    /// The start of both third-host scripts: imports and a PGM packet builder (options, checksum) in Python, which
+    /// The start of both third-host scripts: imports and a PGM packet builder (options, checksum, NLAs, SPM, ODATA/RDATA, NCF) in Python, which
     /// each script's own packets are made with.
     static let pythonPackets = #"""
         import os, random, select, socket, struct, sys, time
@@ -84,6 +84,22 @@ struct ThirdHostNetwork {
                             + struct.pack("!H", len(payload)) + header + encoded + payload)
             raw[6:8] = struct.pack("!H", checksum(bytes(raw)))
             return bytes(raw)
+
+        def nla(address):
+            return struct.pack("!HH", 1, 0) + socket.inet_aton(address)
+
+        def spm(session, sqn, trail, lead, path, options=()):
+            header = struct.pack("!III", sqn & 0xFFFFFFFF, trail & 0xFFFFFFFF, lead & 0xFFFFFFFF) + nla(path)
+            return packet(session, 0x00, header, options, network=bool(options))
+
+        def data(session, kind, sqn, trail, payload, options=()):
+            header = struct.pack("!II", sqn & 0xFFFFFFFF, trail & 0xFFFFFFFF)
+            return packet(session, kind, header, options, payload)
+
+        def ncf(session, sqn, source, group, listed):
+            header = struct.pack("!I", sqn & 0xFFFFFFFF) + nla(source) + nla(group)
+            value = b"".join(struct.pack("!I", s & 0xFFFFFFFF) for s in listed)
+            return packet(session, 0x0A, header, [(0x02, value)], network=True)
 
         """#
 }
