@@ -33,6 +33,15 @@ struct ElementSession {
     /// The last packet from the source (SPM, ODATA, RDATA), for ``NetworkElement/Configuration/sessionExpiry``.
     var lastHeard: Instant
     var repairs: RepairTable
+    /// Repair state for parity NAKs by TG_SQN (RFC 3208 §11.6), apart from ``repairs``: a TG_SQN is also the
+    /// sequence number of the group's first data packet, whose selective state is another thing. Both tables share
+    /// the session's cap (``repairsFull``).
+    var parityRepairs: RepairTable
+    /// PARITY_PRM_TGS (k) from the last OPT_PARITY_PRM of the source's SPMs; `nil` until one: parity NAKs cannot
+    /// be read without it.
+    var parityGroupSize: UInt32?
+    /// The TG an SPM's OPT_CURR_TGSIZE said is shorter (the one holding SPM_LEAD, RFC 3208 §11.4), and its size.
+    var truncatedGroup: (group: SequenceNumber, size: UInt32)?
     var repairer: Repairer?
     var congestion = CongestionAggregate()
     /// Per interface, when an SPMR was last answered there.
@@ -90,6 +99,7 @@ struct ElementSession {
         self.cachedSPMAt = cachedSPMAt
         self.lastHeard = lastHeard
         self.repairs = RepairTable(capacity: repairCapacity)
+        self.parityRepairs = RepairTable(capacity: repairCapacity)
     }
 
     /// What the session holds that the element counts over all sessions.
@@ -98,7 +108,9 @@ struct ElementSession {
         var repairCopies = 0
     }
 
-    var holdings: Holdings { Holdings(repairStates: repairs.count, repairCopies: repairCopies.count) }
+    var holdings: Holdings {
+        Holdings(repairStates: repairs.count + parityRepairs.count, repairCopies: repairCopies.count)
+    }
 
     /// An RDATA as forwarded, and when each interface last had it.
     struct RepairCopy {
@@ -229,7 +241,11 @@ struct ElementSession {
 
     /// No room for another repair state: ``NetworkElement/Configuration/maximumRepairStatesPerSession`` held, or
     /// as many as the source's advertised window (TXW_LEAD − TXW_TRAIL + 1) holds once known (RFC 3208 §10).
-    var repairsFull: Bool { repairs.isFull || (span > 0 && repairs.count >= span) }
+    /// Selective and parity state count together.
+    var repairsFull: Bool {
+        let count = repairs.count + parityRepairs.count
+        return count >= repairs.capacity || (span > 0 && count >= span)
+    }
 
     /// A sequence the source may still repair: within the advertised window, when one is known.
     func inWindow(_ sequence: SequenceNumber) -> Bool {
@@ -275,6 +291,27 @@ struct ElementSession {
     func ordered(_ sequences: [SequenceNumber]) -> [SequenceNumber] {
         guard let reference = lead ?? sequences.first else { return sequences }
         return sequences.sorted { reference.distance(to: $0) < reference.distance(to: $1) }
+    }
+
+    // MARK: Parity (RFC 3208 Appendix A)
+
+    /// The TG_SQN of `sequence` and the low-order bits, when k is known: TG_SQN = SQN with the low log2(k) bits
+    /// cleared (RFC 3208 §11.2).
+    func parityGroup(of sequence: SequenceNumber) -> (group: SequenceNumber, low: UInt32)? {
+        guard let k = parityGroupSize else { return nil }
+        return (SequenceNumber(sequence.rawValue & ~(k - 1)), sequence.rawValue & (k - 1))
+    }
+
+    /// Whether a transmission group may still be repaired: its first or last sequence in the advertised window.
+    func groupInWindow(_ group: SequenceNumber) -> Bool {
+        guard let k = parityGroupSize else { return false }
+        return inWindow(group) || inWindow(group &+ (k - 1))
+    }
+
+    /// The TG size offset of `group` (RFC 3208 §11.6): k minus the size OPT_CURR_TGSIZE gave it, else 0.
+    func groupOffset(of group: SequenceNumber) -> UInt32 {
+        guard let k = parityGroupSize, let truncated = truncatedGroup, truncated.group == group else { return 0 }
+        return k - truncated.size
     }
 
     func deadline(expiry: Duration) -> Instant {

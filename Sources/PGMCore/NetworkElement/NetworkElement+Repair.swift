@@ -26,8 +26,8 @@ extension NetworkElement {
             counters.naksMisaddressedDropped += 1
             return
         }
-        guard !packet.flags.contains(.parity) else {
-            counters.parityNAKsDropped += 1
+        if packet.flags.contains(.parity) {
+            receiveParityNAK(nak, packet: packet, arrival: arrival, in: &session)
             return
         }
         // The source's advertised window bounds what a NAK may create state for (§10); a NAK naming nothing in it
@@ -37,12 +37,7 @@ extension NetworkElement {
             counters.naksOutsideWindowDropped += 1
             return
         }
-        var reportMoved = false
-        if let report = Self.congestionReport(in: packet.options) {
-            reportMoved = session.congestion.merge(
-                report, reference: session.lead, arrivalLoad: interfaceLoads[arrival.interface] ?? 0,
-                worstOutgoingLoad: worstOutgoingLoad(excluding: session.upstream))
-        }
+        let reportMoved = mergeCongestionReport(packet, arrival: arrival, in: &session)
         let fromRepairer = session.repairer?.address == arrival.source
         var accepted: [SequenceNumber] = []
         var answeredLocally: [SequenceNumber] = []
@@ -122,6 +117,15 @@ extension NetworkElement {
         }
     }
 
+    /// Merges a NAK's OPT_CR into the session's report (Appendix B). Returns whether the report moved by more than
+    /// 5 %, which makes a NAK go up even when elimination would drop it.
+    mutating func mergeCongestionReport(_ packet: Packet, arrival: Arrival, in session: inout ElementSession) -> Bool {
+        guard let report = Self.congestionReport(in: packet.options) else { return false }
+        return session.congestion.merge(
+            report, reference: session.lead, arrivalLoad: interfaceLoads[arrival.interface] ?? 0,
+            worstOutgoingLoad: worstOutgoingLoad(excluding: session.upstream))
+    }
+
     /// Sends `sequences` on to the DLR or upstream, each to where its state says (§9.5.3.2), starting
     /// NAK_RPT_IVL for the ones not already pending towards that target. With `intact`, a NAK from below whose
     /// sequences all go one way is forwarded as it came (its list and options; OPT_CR replaced by the session's
@@ -193,7 +197,7 @@ extension NetworkElement {
 
     /// Where NAKs for `target` go; none upstream while the parent said it cannot reach us (OPT_NBR_UNREACH, RFC 3208
     /// §15.3.2: "stop forwarding NAKs for the TSI until [...] a regular SPM").
-    private func destination(of session: ElementSession, _ target: RepairState.Target) -> (NLA, InterfaceID)? {
+    func destination(of session: ElementSession, _ target: RepairState.Target) -> (NLA, InterfaceID)? {
         switch target {
         case .upstream: session.neighborUnreachable ? nil : (session.neighbor, session.upstream)
         case .repairer: session.repairer.map { ($0.address, $0.interface) }
@@ -201,9 +205,11 @@ extension NetworkElement {
     }
 
     /// NAKs unicast to the upstream neighbour on the upstream interface (§7.7), or to the DLR, batched with
-    /// OPT_NAK_LIST, carrying the session's OPT_CR report when it has one (Appendix B).
+    /// OPT_NAK_LIST, carrying the session's OPT_CR report when it has one (Appendix B). `parity`: parity NAKs
+    /// (OPT_PARITY, each sequence TG_SQN | (count − 1), §11.6).
     mutating func sendNAKs(
-        _ session: inout ElementSession, _ sequences: [SequenceNumber], to target: RepairState.Target
+        _ session: inout ElementSession, _ sequences: [SequenceNumber], to target: RepairState.Target,
+        parity: Bool = false
     ) {
         guard !sequences.isEmpty, let (address, interface) = destination(of: session, target) else { return }
         let tsi = session.tsi
@@ -215,12 +221,14 @@ extension NetworkElement {
             if end - start > 1 { options.append(Option(.nakList(Array(sequences[(start + 1)..<end])))) }
             if let report { options.append(Option(.congestionReport(report))) }
             let packet = Packet(
-                tsi: tsi, dataDestinationPort: session.dataDestinationPort, flags: .required(by: options),
+                tsi: tsi, dataDestinationPort: session.dataDestinationPort,
+                flags: .required(by: options).union(parity ? .parity : []),
                 body: .nak(NAK(sequence: sequences[start], source: session.source, group: session.group)),
                 options: options)
             outbound.append(Transmit(packet: packet, destination: .unicast(address), interface: interface))
             counters.naksForwarded += 1
             counters.nakSequencesForwarded += end - start
+            if parity { counters.parityNAKsForwarded += 1 }
             if target == .repairer { counters.naksRedirected += 1 }
             start = end
         }
@@ -244,8 +252,11 @@ extension NetworkElement {
     }
 
     /// NCFs for `sequences` multicast on `interface` with the source's address and Router Alert (§7.2), the
-    /// list in OPT_NAK_LIST (§9.3), for the element's own confirmations (losses it detected).
-    mutating func sendNCFs(_ session: ElementSession, _ sequences: [SequenceNumber], on interface: InterfaceID) {
+    /// list in OPT_NAK_LIST (§9.3), for the element's own confirmations (losses it detected). `parity`: parity
+    /// NCFs (OPT_PARITY, each sequence TG_SQN | (count − 1), §11.6).
+    mutating func sendNCFs(
+        _ session: ElementSession, _ sequences: [SequenceNumber], on interface: InterfaceID, parity: Bool = false
+    ) {
         let tsi = session.tsi
         var start = 0
         while start < sequences.count {
@@ -256,11 +267,13 @@ extension NetworkElement {
                 options.append(NAKBackoffTuning.option(interval))
             }
             let packet = Packet(
-                tsi: tsi, dataDestinationPort: session.dataDestinationPort, flags: .required(by: options),
+                tsi: tsi, dataDestinationPort: session.dataDestinationPort,
+                flags: .required(by: options).union(parity ? .parity : []),
                 body: .ncf(NAK(sequence: sequences[start], source: session.source, group: session.group)),
                 options: options)
             sendDownstream(packet, on: interface, session: session)
             counters.ncfsSent += 1
+            if parity { counters.parityNCFsSent += 1 }
             start = end
         }
     }
@@ -305,8 +318,7 @@ extension NetworkElement {
 
     private mutating func receiveNCF(_ ncf: NAK, packet: Packet, arrival: Arrival, in session: inout ElementSession) {
         guard packet.dataDestinationPort == session.dataDestinationPort,
-            namesSource(ncf.source, of: session, arrival: arrival), ncf.group == session.group,
-            !packet.flags.contains(.parity)
+            namesSource(ncf.source, of: session, arrival: arrival), ncf.group == session.group
         else {
             counters.ncfsMisaddressedDropped += 1
             return
@@ -320,6 +332,10 @@ extension NetworkElement {
             && arrival.destination == addresses[arrival.interface]
         guard fromUpstream || fromRepairer else {
             counters.ncfsFromDownstreamDropped += 1
+            return
+        }
+        if packet.flags.contains(.parity) {
+            receiveParityNCF(ncf, packet: packet, fromUpstream: fromUpstream, in: &session)
             return
         }
         var touched: [SequenceNumber] = []
@@ -389,11 +405,16 @@ extension NetworkElement {
         if fromUpstream {
             session.lastHeard = now
             session.lastUpstreamRDATA = now
-            if data.trail.precedesOrEquals(data.sequence) {
+            // A parity RDATA's SQN is TG_SQN | parity index, no data sequence: it advertises no lead.
+            if data.trail.precedesOrEquals(data.sequence) && !packet.flags.contains(.parity) {
                 session.advertise(trail: data.trail, lead: data.sequence)
             }
         }
-        guard !packet.flags.contains(.parity), let repair = session.repairs.removeValue(forKey: data.sequence) else {
+        if packet.flags.contains(.parity) {
+            forwardParityRDATA(data, packet: packet, arrival: arrival, fromUpstream: fromUpstream, in: &session)
+            return nil
+        }
+        guard let repair = session.repairs.removeValue(forKey: data.sequence) else {
             counters.rdataWithoutRepairStateDropped += 1
             return nil
         }
@@ -467,13 +488,15 @@ extension NetworkElement {
     }
 
     private mutating func receiveNNAK(_ nak: NAK, packet: Packet, arrival: Arrival, in session: inout ElementSession) {
-        let tsi = session.tsi
         guard packet.dataDestinationPort == session.dataDestinationPort,
             arrival.interface != session.upstream, arrival.destination == addresses[arrival.interface],
-            namesSource(nak.source, of: session, arrival: arrival), nak.group == session.group,
-            !packet.flags.contains(.parity)
+            namesSource(nak.source, of: session, arrival: arrival), nak.group == session.group
         else {
             counters.nnaksDropped += 1
+            return
+        }
+        if packet.flags.contains(.parity) {
+            receiveParityNNAK(nak, packet: packet, arrival: arrival, in: &session)
             return
         }
         let requested = Self.sequences(nak.sequence, packet.options).filter { session.inWindow($0) }
@@ -500,13 +523,19 @@ extension NetworkElement {
             counters.nnaksEliminated += 1
             return
         }
+        sendNNAKs(session, requested)
+    }
+
+    /// NNAKs unicast to the upstream neighbour, batched with OPT_NAK_LIST; `parity`: parity NNAKs (§11.6).
+    mutating func sendNNAKs(_ session: ElementSession, _ sequences: [SequenceNumber], parity: Bool = false) {
         var start = 0
-        while start < requested.count {
-            let end = min(start + 1 + Option.maximumNAKListEntries, requested.count)
-            let options = end - start > 1 ? [Option(.nakList(Array(requested[(start + 1)..<end])))] : []
+        while start < sequences.count {
+            let end = min(start + 1 + Option.maximumNAKListEntries, sequences.count)
+            let options = end - start > 1 ? [Option(.nakList(Array(sequences[(start + 1)..<end])))] : []
             let packet = Packet(
-                tsi: tsi, dataDestinationPort: session.dataDestinationPort, flags: .required(by: options),
-                body: .nnak(NAK(sequence: requested[start], source: session.source, group: session.group)),
+                tsi: session.tsi, dataDestinationPort: session.dataDestinationPort,
+                flags: .required(by: options).union(parity ? .parity : []),
+                body: .nnak(NAK(sequence: sequences[start], source: session.source, group: session.group)),
                 options: options)
             outbound.append(
                 Transmit(packet: packet, destination: .unicast(session.neighbor), interface: session.upstream))

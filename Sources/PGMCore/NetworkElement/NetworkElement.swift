@@ -37,7 +37,11 @@ public import PGMWire
 /// - **NAK_BO_IVL** (Appendix E §15.2.1) is tuned per session and downstream interface from duplicate NAKs and
 ///   advertised in OPT_NAK_BO_IVL on NCFs and forwarded SPMs (``Configuration/backoffTuning``).
 ///
-/// Not implemented: FEC (parity NAKs are dropped and counted, Appendix A §11.6), the broken-multicast
+/// - **FEC** (Appendix A §11.6): proactive parity (ODATA with OPT_PARITY) is switched like ODATA; parity NAKs,
+///   NCFs, NNAKs and on-demand parity RDATA keep repair state per (TSI, TG_SQN) with known packet counts, once
+///   the session's SPMs gave k in OPT_PARITY_PRM (see `NetworkElement+Parity.swift`).
+///
+/// Not implemented: the broken-multicast
 /// procedures of §15.3 (DUP_NAK_MAX, unicast NCFs with OPT_NBR_UNREACH; SPMs carrying it are forwarded but
 /// advertise no window), general polls to count children (§15.2.3), and NAK shedding (§7.6, a MAY).
 ///
@@ -181,10 +185,15 @@ public struct NetworkElement: Engine {
         var dueRepairs: [(tsi: TSI, sequences: [SequenceNumber])] = []
         var dueIndex: [TSI: Int] = [:]
         var dueSessions: [TSI] = []
+        var dueParity: [(tsi: TSI, group: SequenceNumber)] = []
         while let entry = timers.popDue(at: now) {
             let timer = entry.key
             // In place through the dictionaries: no copy of a session's repair states per timer.
-            if let sequence = timer.sequence {
+            if let group = timer.sequence, timer.parity {
+                guard sessions[timer.tsi]?.parityRepairs[group]?.scheduled == entry.deadline else { continue }
+                sessions[timer.tsi]?.parityRepairs[group]?.scheduled = nil
+                dueParity.append((timer.tsi, group))
+            } else if let sequence = timer.sequence {
                 guard sessions[timer.tsi]?.repairs[sequence]?.scheduled == entry.deadline else { continue }
                 sessions[timer.tsi]?.repairs[sequence]?.scheduled = nil
                 if let index = dueIndex[timer.tsi] {
@@ -200,6 +209,7 @@ public struct NetworkElement: Engine {
             }
         }
         for due in dueRepairs { runRepairTimers(due.tsi, due.sequences) }
+        for due in dueParity { runParityTimer(due.tsi, due.group) }
         for tsi in dueSessions { runSessionTimer(tsi) }
         compactTimers()
     }
@@ -245,6 +255,7 @@ public struct NetworkElement: Engine {
                 sessions[tsi]?.backoffRange = (.microseconds(Int64(minimum)), .microseconds(Int64(maximum)))
             }
         }
+        withSession(tsi) { $0.learnParity(spm, options: packet.options, in: &$1) }
         armSession(tsi)
         guard let options = forwardableOptions(packet.options), let session = sessions[tsi] else { return }
         for interface in configuration.interfaces where interface.id != arrival.interface {
@@ -398,9 +409,14 @@ public struct NetworkElement: Engine {
             return
         }
         guard let options = forwardableOptions(packet.options) else { return }
+        // Proactive parity is switched like data (RFC 3208 §11.6), but its SQN is TG_SQN | parity index, not a data
+        // sequence: it neither advertises the window nor takes part in loss detection.
+        let parity = packet.flags.contains(.parity)
         withSession(tsi) { element, session in
             session.lastHeard = element.now
-            if data.trail.precedesOrEquals(data.sequence) { session.advertise(trail: data.trail, lead: data.sequence) }
+            if !parity && data.trail.precedesOrEquals(data.sequence) {
+                session.advertise(trail: data.trail, lead: data.sequence)
+            }
         }
         var copy = packet
         copy.options = options
@@ -409,7 +425,11 @@ public struct NetworkElement: Engine {
         }
         counters.odataForwarded += 1
         counters.dataBytesForwarded += data.payload.count
-        detectLoss(tsi, before: data.sequence)
+        if parity {
+            counters.parityODATAForwarded += 1
+        } else {
+            detectLoss(tsi, before: data.sequence)
+        }
     }
 
     private mutating func runSessionTimer(_ tsi: TSI) {
@@ -661,9 +681,18 @@ public struct NetworkElement: Engine {
         enqueue(tsi, nil, at: deadline)
     }
 
-    private mutating func enqueue(_ tsi: TSI, _ sequence: SequenceNumber?, at deadline: Instant) {
+    /// ``armRepair(_:_:)`` for the parity state of transmission group `group`.
+    mutating func armParityRepair(_ session: inout ElementSession, _ group: SequenceNumber) {
+        guard let deadline = session.parityRepairs[group]?.deadline else { return }
+        if let scheduled = session.parityRepairs[group]?.scheduled, scheduled <= deadline { return }
+        session.parityRepairs[group]?.scheduled = deadline
+        enqueue(session.tsi, group, at: deadline, parity: true)
+    }
+
+    private mutating func enqueue(_ tsi: TSI, _ sequence: SequenceNumber?, at deadline: Instant, parity: Bool = false) {
         timerOrder &+= 1
-        timers.schedule(ElementTimer(order: timerOrder, tsi: tsi, sequence: sequence), at: deadline)
+        timers.schedule(
+            ElementTimer(order: timerOrder, tsi: tsi, sequence: sequence, parity: parity), at: deadline)
     }
 
     /// Entries of deleted or rescheduled state are skipped lazily; when they pile up (a flood of short-lived
@@ -674,17 +703,19 @@ public struct NetworkElement: Engine {
         timers.compact(above: 4 * (sessions.count + repairStateCount) + 1024) { entry in
             guard let session = sessions[entry.key.tsi] else { return false }
             guard let sequence = entry.key.sequence else { return session.scheduled == entry.deadline }
+            if entry.key.parity { return session.parityRepairs[sequence]?.scheduled == entry.deadline }
             return session.repairs[sequence]?.scheduled == entry.deadline
         }
     }
 }
 
 /// A timer of a session (`sequence == nil`) or of one repair state, numbered in the order it was queued: timers
-/// due at the same instant run in that order.
+/// due at the same instant run in that order. `parity`: `sequence` is the TG_SQN of a parity repair state.
 struct ElementTimer: Comparable {
     var order: UInt64
     var tsi: TSI
     var sequence: SequenceNumber?
+    var parity = false
 
     static func < (lhs: ElementTimer, rhs: ElementTimer) -> Bool { lhs.order < rhs.order }
 }

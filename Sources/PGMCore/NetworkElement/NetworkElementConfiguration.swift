@@ -241,7 +241,8 @@ extension NetworkElement {
         /// No requested sequence lies in the source's window as SPMs and data advertised it (MIB
         /// pgmNeIfInNakSeqErrors).
         public var naksOutsideWindowDropped = 0
-        /// Parity NAKs: FEC (RFC 3208 Appendix A) is not supported by this element.
+        /// Parity NAKs (and parity NCFs and NNAKs) of a session whose SPMs gave no OPT_PARITY_PRM yet: without k the
+        /// element cannot tell the transmission group from the count (RFC 3208 §11.6).
         public var parityNAKsDropped = 0
         /// Sequences refused at ``Configuration/maximumRepairStatesPerSession``.
         public var repairStatesRejected = 0
@@ -267,6 +268,27 @@ extension NetworkElement {
         public var nakBackoffDecreases = 0
         /// NCFs not repeated within ``Configuration/ncfHoldOff`` (RFC 3208 §7.2).
         public var ncfsRateLimited = 0
+
+        // MARK: FEC (RFC 3208 Appendix A §11.6)
+        /// ODATA with OPT_PARITY (proactive parity) switched; also counted in ``odataForwarded``.
+        public var parityODATAForwarded = 0
+        /// Parity NCFs sent downstream answering parity NAKs; also counted in ``ncfsSent``.
+        public var parityNCFsSent = 0
+        /// Parity NAK packets sent upstream or to a parity-capable DLR, first transmissions and repeats; also counted
+        /// in ``naksForwarded``.
+        public var parityNAKsForwarded = 0
+        /// Parity NAKs whose every transmission group was pending or within NAK_ELIM_IVL with a count no larger than
+        /// the largest known; also counted in ``naksEliminated``.
+        public var parityNAKsEliminated = 0
+        /// Parity RDATA (on-demand parity) forwarded, once however many interfaces took it; also counted in
+        /// ``rdataForwarded``.
+        public var parityRDATAForwarded = 0
+        /// Parity RDATA without parity repair state for its transmission group (or of a session without k yet):
+        /// discarded, also counted in ``rdataWithoutRepairStateDropped``.
+        public var parityRDATADiscarded = 0
+        /// OPT_PARITY_PRM with a group size that is not a power of two in 2...128, and OPT_CURR_TGSIZE with a size
+        /// outside 1...k: ignored (the SPM or RDATA itself is forwarded).
+        public var parityOptionsIgnored = 0
 
         // MARK: Loss above the element (beyond RFC 3208, see Configuration/lossDetectionBackoff)
         /// Sequences missing from the ODATA the element forwards, turned into repair state for every downstream

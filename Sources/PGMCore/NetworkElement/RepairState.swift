@@ -34,6 +34,9 @@ struct RepairState {
         /// NAKs for this sequence from this interface since it was added (RFC 3208 §15.2.1); 0 when the element
         /// added the interface for a loss it detected itself.
         var naks = 1
+        /// Parity state only: the interface's known packet count, the largest NAK_PKT_CNT (as a count, 1...k) its
+        /// parity NAKs asked for, less the parity RDATA forwarded to it since (RFC 3208 §11.6).
+        var count: UInt32 = 0
     }
 
     var phase: Phase
@@ -66,6 +69,12 @@ struct RepairState {
     var lastRequestAt: Instant?
     var confirmedAt: Instant?
     var confirmation: UInt64 = 0
+    /// Parity state only (RFC 3208 §11.6, keyed by TG_SQN in ``ElementSession/parityRepairs``): the largest known
+    /// packet count over the interfaces and the NCFs seen, less the parity RDATA forwarded since.
+    var largestCount: UInt32 = 0
+    /// Parity state only: maximum TG size minus the TG's actual size once OPT_CURR_TGSIZE said it is shorter; an
+    /// interface whose count falls to it has every parity packet the source will send for its request.
+    var groupOffset: UInt32 = 0
 
     init(phase: Phase) { self.phase = phase }
 
@@ -115,6 +124,30 @@ struct RepairState {
         }
         requesters[index].naks += 1
         return requesters[index].naks == 2
+    }
+
+    /// Parity state: records a parity NAK asking for `count` packets on `interface` (RFC 3208 §11.6): adds the
+    /// interface or raises its known packet count. Returns the interface's count before (0 when new).
+    mutating func addParity(_ interface: InterfaceID, count: UInt32) -> UInt32 {
+        guard let index = requesters.firstIndex(where: { $0.interface == interface }) else {
+            requesters.append(Requester(interface: interface, count: count))
+            return 0
+        }
+        let known = requesters[index].count
+        requesters[index].naks += 1
+        requesters[index].count = max(known, count)
+        return known
+    }
+
+    /// Parity state: one parity RDATA passed to every interface listed (RFC 3208 §11.6). Lowers the largest and
+    /// every interface's known packet count by one and removes the interfaces whose count reached the TG size
+    /// offset (0 for a full-size TG). Returns the interfaces the RDATA goes to.
+    mutating func passParity() -> [InterfaceID] {
+        largestCount = largestCount > 0 ? largestCount - 1 : 0
+        let targets = requesters.map(\.interface)
+        for index in requesters.indices where requesters[index].count > 0 { requesters[index].count -= 1 }
+        requesters.removeAll { $0.count <= groupOffset }
+        return targets
     }
 
     /// Whether an NCF for this sequence may go on `interface` now, and if so records it (§7.2 rate limit).
