@@ -105,7 +105,7 @@ struct NetworkElementBookkeepingTests {
             statistics[keyPath: keyPath] = 1
             #expect(statistics.packetsDropped == (isDrop(name) ? 1 : 0), "\(name)")
         }
-        #expect(counters.keys.filter(isDrop).count == 20)
+        #expect(counters.keys.filter(isDrop).count == 21)
     }
 
     /// Every `Int` counter of the statistics by name.
@@ -147,7 +147,10 @@ struct NetworkElementBookkeepingTests {
             "polrsSent": \.polrsSent, "pollsIgnored": \.pollsIgnored, "dlrPollsSent": \.dlrPollsSent,
             "polrsReceived": \.polrsReceived, "polrsDropped": \.polrsDropped, "repairersLearned": \.repairersLearned,
             "repairerFallbacks": \.repairerFallbacks, "naksRedirected": \.naksRedirected,
-            "redirectionsAvoided": \.redirectionsAvoided,
+            "redirectionsAvoided": \.redirectionsAvoided, "parityODATAForwarded": \.parityODATAForwarded,
+            "parityNCFsSent": \.parityNCFsSent, "parityNAKsForwarded": \.parityNAKsForwarded,
+            "parityNAKsEliminated": \.parityNAKsEliminated, "parityRDATAForwarded": \.parityRDATAForwarded,
+            "parityRDATADiscarded": \.parityRDATADiscarded, "parityOptionsIgnored": \.parityOptionsIgnored,
         ]
     }
 }

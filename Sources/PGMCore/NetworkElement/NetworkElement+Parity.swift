@@ -278,10 +278,7 @@ extension NetworkElement {
         counters.dataBytesForwarded += data.payload.count
     }
 
-    private mutating func discardParityRDATA() {
-        counters.rdataWithoutRepairStateDropped += 1
-        counters.parityRDATADiscarded += 1
-    }
+    private mutating func discardParityRDATA() { counters.parityRDATADiscarded += 1 }
 
     // MARK: NNAK
 

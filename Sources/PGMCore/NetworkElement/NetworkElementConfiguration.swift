@@ -283,8 +283,8 @@ extension NetworkElement {
         /// Parity RDATA (on-demand parity) forwarded, once however many interfaces took it; also counted in
         /// ``rdataForwarded``.
         public var parityRDATAForwarded = 0
-        /// Parity RDATA without parity repair state for its transmission group (or of a session without k yet):
-        /// discarded, also counted in ``rdataWithoutRepairStateDropped``.
+        /// Parity RDATA without parity repair state (with interfaces) for its transmission group, or of a session
+        /// without k yet: discarded (RFC 3208 §11.6). Selective ones are ``rdataWithoutRepairStateDropped``.
         public var parityRDATADiscarded = 0
         /// OPT_PARITY_PRM with a group size that is not a power of two in 2...128, and OPT_CURR_TGSIZE with a size
         /// outside 1...k: ignored (the SPM or RDATA itself is forwarded).
@@ -374,7 +374,7 @@ extension NetworkElement {
                 + spmsFromDownstreamDropped + odataDropped + rdataWithoutRepairStateDropped + rdataMisroutedDropped
                 + naksWithoutSessionDropped + naksMisroutedDropped + naksMisaddressedDropped + naksOutsideWindowDropped
                 + parityNAKsDropped + repairStatesRejected + ncfsFromDownstreamDropped + ncfsMisaddressedDropped
-                + nnaksDropped + spmrsDropped + polrsDropped + offPathDropped
+                + nnaksDropped + spmrsDropped + polrsDropped + offPathDropped + parityRDATADiscarded
         }
     }
 }
