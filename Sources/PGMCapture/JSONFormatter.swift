@@ -5,7 +5,9 @@ import PGMWire
 public struct JSONFormatter: Sendable {
     public init() {}
 
-    public func format(_ dissection: Dissection, into out: inout OutputBuffer) {
+    /// With `parity` (the capture's FEC parameters so far), parity packets get a `parity` object: TG_SQN and parity
+    /// index or requested counts.
+    public func format(_ dissection: Dissection, parity: ParityContext? = nil, into out: inout OutputBuffer) {
         out.jsonOpen()
         switch dissection.layers {
         case .pgm(_, _, _):
@@ -34,7 +36,7 @@ public struct JSONFormatter: Sendable {
         switch dissection.layers {
         case .pgm(let network, let udp, _):
             appendNetwork(network, udp: udp, into: &out)
-            if let pgm = dissection.pgm { appendPGM(pgm, into: &out) }
+            if let pgm = dissection.pgm { appendPGM(pgm, parity: parity, into: &out) }
         case .fragment(let network, let fragment):
             appendNetwork(network, udp: nil, into: &out)
             out.jsonKey("fragment")
@@ -92,7 +94,7 @@ public struct JSONFormatter: Sendable {
         }
     }
 
-    private func appendPGM(_ pgm: Dissection.PGMLayer, into out: inout OutputBuffer) {
+    private func appendPGM(_ pgm: Dissection.PGMLayer, parity: ParityContext?, into out: inout OutputBuffer) {
         out.jsonKey("pgm")
         out.jsonOpen()
         out.jsonInt("length", pgm.length)
@@ -139,6 +141,7 @@ public struct JSONFormatter: Sendable {
             out.jsonClose()
             out.jsonInt("tsdu_length", packet.payload.count)
             appendBody(packet, into: &out)
+            if let description = parity?.describe(packet) { appendParity(description, into: &out) }
             out.jsonKey("options")
             out.append(byte: UInt8(ascii: "["))
             for (index, option) in packet.options.enumerated() {
@@ -181,6 +184,34 @@ public struct JSONFormatter: Sendable {
             out.jsonInt("received_maximum", Int(ack.receivedMaximum.rawValue))
             out.jsonInt("bitmap", Int(ack.bitmap))
         }
+    }
+
+    /// `"parity":{"group_size":k,"tg_sequence":T,"index":I}` for parity data, `{"group_size":k,"tg_sequence":T,
+    /// "count":C,"list":[{"tg_sequence":T,"count":C},...]}` for a parity NAK, NCF or NNAK.
+    private func appendParity(_ description: ParityDescription, into out: inout OutputBuffer) {
+        out.jsonKey("parity")
+        out.jsonOpen()
+        switch description {
+        case .data(let k, let group, let index):
+            out.jsonInt("group_size", Int(k))
+            out.jsonInt("tg_sequence", Int(group.rawValue))
+            out.jsonInt("index", Int(index))
+        case .request(let k, let entries):
+            out.jsonInt("group_size", Int(k))
+            out.jsonInt("tg_sequence", Int(entries[0].group.rawValue))
+            out.jsonInt("count", Int(entries[0].count))
+            out.jsonKey("list")
+            out.append(byte: UInt8(ascii: "["))
+            for (position, entry) in entries.dropFirst().enumerated() {
+                if position > 0 { out.append(byte: UInt8(ascii: ",")) }
+                out.jsonOpen()
+                out.jsonInt("tg_sequence", Int(entry.group.rawValue))
+                out.jsonInt("count", Int(entry.count))
+                out.jsonClose()
+            }
+            out.append(byte: UInt8(ascii: "]"))
+        }
+        out.jsonClose()
     }
 
     private func appendOption(_ option: Option, isEnd: Bool, into out: inout OutputBuffer) {

@@ -62,7 +62,19 @@ public enum StatisticsFormatter {
                 out.append(")")
             }
             out.append("\n")
+            if let parity = session.parity { parityLines(parity, &out) }
         }
+    }
+
+    /// The FEC lines of a session that used parity (``TraceAnalyzer/ParityReport``).
+    private static func parityLines(_ parity: TraceAnalyzer.ParityReport, _ out: inout OutputBuffer) {
+        out.append("  parity: transmission group size ")
+        out.append(parity.groupSize.map { String($0) } ?? "unknown")
+        out.append(", groups \(parity.groups), proactive \(parity.proactive), on-demand \(parity.onDemand)\n")
+        out.append("  parity NAKs \(parity.naks) (\(parity.requestedPackets) packets requested), ")
+        out.append("selective RDATA \(parity.selectiveRDATA)\n")
+        out.append("  losses repaired by parity \(parity.repairedByParity), selectively \(parity.repairedSelectively) ")
+        out.append("(as seen at this capture point)\n")
     }
 
     public static func json(_ report: TraceAnalyzer.Report, into out: inout OutputBuffer) {
@@ -121,6 +133,21 @@ public enum StatisticsFormatter {
                 out.jsonClose()
             } else {
                 out.append("null")
+            }
+            if let parity = session.parity {
+                out.jsonKey("parity")
+                out.jsonOpen()
+                out.jsonKey("group_size")
+                if let k = parity.groupSize { out.append(decimal: k) } else { out.append("null") }
+                out.jsonInt("groups", parity.groups)
+                out.jsonInt("proactive_parity", parity.proactive)
+                out.jsonInt("on_demand_parity", parity.onDemand)
+                out.jsonInt("parity_naks", parity.naks)
+                out.jsonInt("parity_requested_packets", parity.requestedPackets)
+                out.jsonInt("selective_rdata", parity.selectiveRDATA)
+                out.jsonInt("repaired_by_parity", parity.repairedByParity)
+                out.jsonInt("repaired_selectively", parity.repairedSelectively)
+                out.jsonClose()
             }
             out.jsonClose()
             out.append("\n")

@@ -18,14 +18,18 @@ public struct TextFormatter: Sendable {
         self.hexDump = hexDump
     }
 
-    /// Appends the dissection's lines; `frame` (the captured bytes) is needed only for the hex dump.
-    public func format(_ dissection: Dissection, frame: UnsafeRawBufferPointer? = nil, into out: inout OutputBuffer) {
+    /// Appends the dissection's lines; `frame` (the captured bytes) is needed only for the hex dump. With `parity`
+    /// (the capture's FEC parameters so far), parity packets also show their TG_SQN and parity index or count.
+    public func format(
+        _ dissection: Dissection, frame: UnsafeRawBufferPointer? = nil, parity: ParityContext? = nil,
+        into out: inout OutputBuffer
+    ) {
         appendTime(dissection.timestamp, into: &out)
         switch dissection.layers {
         case .pgm(let network, let udp, _):
             appendAddresses(network, udp: udp, into: &out)
             if let pgm = dissection.pgm {
-                appendPGM(pgm, network: network, udp: udp, segment: dissection.segment, into: &out)
+                appendPGM(pgm, network: network, udp: udp, segment: dissection.segment, parity: parity, into: &out)
             }
         case .fragment(let network, let fragment):
             appendAddresses(network, udp: nil, into: &out)
@@ -103,7 +107,7 @@ public struct TextFormatter: Sendable {
 
     func appendPGM(
         _ pgm: Dissection.PGMLayer, network: NetworkHeader, udp: UDPHeader?, segment: Dissection.Segment?,
-        into out: inout OutputBuffer
+        parity: ParityContext? = nil, into out: inout OutputBuffer
     ) {
         out.append(udp == nil ? "PGM " : "UDP PGM ")
         switch pgm.result {
@@ -122,7 +126,10 @@ public struct TextFormatter: Sendable {
                 out.append(decimal: segment.count)
                 out.append(byte: UInt8(ascii: ")"))
             }
-            if packet.flags.contains(.parity) { out.append(" parity") }
+            if packet.flags.contains(.parity) {
+                out.append(" parity")
+                if let description = parity?.describe(packet) { appendParity(description, into: &out) }
+            }
             if packet.flags.contains(.variableLength) { out.append(" var_pktlen") }
             if !packet.options.isEmpty {
                 out.append(" opts [")
@@ -232,6 +239,26 @@ public struct TextFormatter: Sendable {
             out.append(decimal: ack.receivedMaximum.rawValue)
             out.append(" bitmap ")
             out.append(hex: ack.bitmap)
+        }
+    }
+
+    /// ` tg T index I` for parity data, ` tg T count C` for a parity NAK, NCF or NNAK, then ` (+ tg T count C, ...)`
+    /// for its OPT_NAK_LIST.
+    func appendParity(_ description: ParityDescription, into out: inout OutputBuffer) {
+        switch description {
+        case .data(_, let group, let index):
+            out.append(" tg ")
+            out.append(decimal: group.rawValue)
+            out.append(" index ")
+            out.append(decimal: index)
+        case .request(_, let entries):
+            for (position, entry) in entries.enumerated() {
+                out.append(position == 0 ? " tg " : position == 1 ? " (+ tg " : ", tg ")
+                out.append(decimal: entry.group.rawValue)
+                out.append(" count ")
+                out.append(decimal: entry.count)
+            }
+            if entries.count > 1 { out.append(")") }
         }
     }
 

@@ -9,6 +9,8 @@ public struct TraceAnalyzer: Sendable {
     /// A gap larger than this is counted but its sequences are not tracked one by one (a source restart or a
     /// capture that joins late must not allocate billions of entries).
     public static let maximumTrackedGap: UInt32 = 65_536
+    /// Transmission groups per session whose parity packets or OPT_CURR_TGSIZE are remembered, at most.
+    public static let maximumTrackedGroups = 65_536
 
     public private(set) var capture = CaptureCounters()
     private var sessions: [TSI: SessionState] = [:]
@@ -139,6 +141,34 @@ public struct TraceAnalyzer: Sendable {
         public var congestionReports: Int
         /// The OPT_CR with the highest RX_WP (receiver worst path loss, 0xFFFF = 100 %).
         public var worstReceiver: (receiver: NLA, loss: UInt16)?
+        /// FEC (RFC 3208 Appendix A), when the session advertised OPT_PARITY_PRM or sent a parity packet. Parity
+        /// packets never count as data: their sequence numbers are TG_SQN | index or count, so they make no gaps,
+        /// losses or repairs above.
+        public var parity: ParityReport?
+    }
+
+    /// A session's FEC as this capture point saw it.
+    public struct ParityReport: Hashable, Sendable {
+        /// k from the last OPT_PARITY_PRM; `nil` when no SPM advertised one (nothing below needing it is counted).
+        public var groupSize: UInt32?
+        /// Transmission groups the data ODATA reached (from the first one seen after k was known).
+        public var groups: Int
+        /// Proactive parity (ODATA with OPT_PARITY) and on-demand parity (RDATA with OPT_PARITY) packets.
+        public var proactive: Int
+        public var onDemand: Int
+        /// Parity NAK packets, and the parity packets they asked for (each entry's count, summed).
+        public var naks: Int
+        public var requestedPackets: Int
+        /// RDATA without OPT_PARITY.
+        public var selectiveRDATA: Int
+        /// The capture point's view of how its losses were repaired: a sequence missing from ODATA here that a
+        /// selective RDATA later carried is repaired selectively; the remaining missing sequences of a transmission
+        /// group are repaired by parity when at least as many parity packets (proactive or on-demand) of that
+        /// group were captured. A receiver behind this point may have done otherwise (it can also use parity
+        /// lost here, or miss packets seen here); sequences of a group OPT_CURR_TGSIZE shortened that were never
+        /// sent are no losses.
+        public var repairedSelectively: Int
+        public var repairedByParity: Int
     }
 
     /// Mean and maximum of a per-sequence count.
@@ -217,6 +247,19 @@ private struct SessionState: Sendable {
     var losses: [SequenceNumber: Loss] = [:]
     var congestionReports = 0
     var worstReceiver: (receiver: NLA, loss: UInt16)?
+    // FEC (RFC 3208 Appendix A)
+    var paritySeen = false
+    var groupSize: UInt32?
+    var highestGroup: SequenceNumber?
+    var groups = 0
+    var proactiveParity = 0
+    var onDemandParity = 0
+    var parityNAKs = 0
+    var parityRequested = 0
+    var selectiveRDATA = 0
+    /// Parity packets captured per TG_SQN, and the size OPT_CURR_TGSIZE gave shortened groups.
+    var parityPerGroup: [SequenceNumber: Int] = [:]
+    var truncatedGroups: [SequenceNumber: UInt32] = [:]
 
     init(firstTime: Int64) {
         self.firstTime = firstTime
@@ -228,11 +271,24 @@ private struct SessionState: Sendable {
         let type = packet.body.type
         packets[Int(type.rawValue & 0x0F)] += 1
         bytes[Int(type.rawValue & 0x0F)] += length
+        if packet.flags.contains(.parity) {
+            recordParity(packet)
+            return
+        }
         switch packet.body {
         case .odata(let data):
             recordODATA(data.sequence, at: now)
+            if let k = groupSize {
+                let group = ParityDescription.split(data.sequence, k).group
+                if highestGroup.map({ $0.precedes(group) }) ?? true {
+                    highestGroup = group
+                    groups += 1
+                }
+                noteTruncation(group, packet.options)
+            }
         case .rdata(let data):
             rdata += 1
+            selectiveRDATA += 1
             var loss = losses[data.sequence] ?? Loss()
             loss.rdata += 1
             if loss.firstRDATA == nil { loss.firstRDATA = now }
@@ -267,9 +323,93 @@ private struct SessionState: Sendable {
             }
         case .spm(let spm):
             lastSPMLead = spm.lead
+            if let k = ParityContext.groupSize(advertisedBy: packet) {
+                paritySeen = true
+                if groupSize != k {
+                    // k is constant for a session (§11.2): a new one starts the group bookkeeping afresh.
+                    groupSize = k
+                    highestGroup = nil
+                    parityPerGroup = [:]
+                    truncatedGroups = [:]
+                }
+            }
+            if let k = groupSize { noteTruncation(ParityDescription.split(spm.lead, k).group, packet.options) }
         case .poll, .polr, .nnak, .spmr, .ack:
             break
         }
+    }
+
+    /// A parity packet: counted by kind and, with k known, per transmission group; never a data sequence.
+    private mutating func recordParity(_ packet: Packet) {
+        paritySeen = true
+        let description = groupSize.flatMap { ParityDescription(packet, groupSize: $0) }
+        switch packet.body {
+        case .odata, .rdata:
+            if case .odata = packet.body { proactiveParity += 1 } else { onDemandParity += 1 }
+            if case .rdata = packet.body { rdata += 1 }
+            guard case .data(_, let group, _)? = description else { return }
+            if parityPerGroup[group] != nil || parityPerGroup.count < TraceAnalyzer.maximumTrackedGroups {
+                parityPerGroup[group, default: 0] += 1
+            }
+            noteTruncation(group, packet.options)
+        case .nak(let nak), .ncf(let nak):
+            let isNAK = packet.body.type == .nak
+            if isNAK {
+                naks += 1
+                parityNAKs += 1
+            } else {
+                ncfs += 1
+            }
+            forEachRequested(nak.sequence, packet.options) { _ in
+                if isNAK { nakEntries += 1 } else { ncfEntries += 1 }
+            }
+            if isNAK, case .request(_, let entries)? = description {
+                parityRequested += entries.reduce(0) { $0 + Int($1.count) }
+            }
+        default:
+            break
+        }
+    }
+
+    /// OPT_CURR_TGSIZE: `group` holds only that many data packets (RFC 3208 §11.4).
+    private mutating func noteTruncation(_ group: SequenceNumber, _ options: [Option]) {
+        for option in options {
+            guard case .currentGroupSize(let size) = option.value, let k = groupSize, size < k else { continue }
+            if truncatedGroups[group] != nil || truncatedGroups.count < TraceAnalyzer.maximumTrackedGroups {
+                truncatedGroups[group] = size
+            }
+        }
+    }
+
+    /// A sequence OPT_CURR_TGSIZE said its group never used, and nobody asked for: no loss.
+    private func neverSent(_ sequence: SequenceNumber, _ loss: Loss) -> Bool {
+        guard let k = groupSize, loss.firstNAK == nil, loss.firstNCFSeen == nil else { return false }
+        let (group, low) = ParityDescription.split(sequence, k)
+        guard let size = truncatedGroups[group] else { return false }
+        return low >= size
+    }
+
+    /// ``TraceAnalyzer/ParityReport``, and the sequences it counts as repaired by parity.
+    private func parityReport() -> (TraceAnalyzer.ParityReport, Set<SequenceNumber>)? {
+        guard paritySeen else { return nil }
+        var selectively = 0
+        var unrepaired: [SequenceNumber: [SequenceNumber]] = [:]
+        for (sequence, loss) in losses where loss.gapSeen != nil && !neverSent(sequence, loss) {
+            if loss.firstRDATAAfterDetection != nil {
+                selectively += 1
+            } else if !loss.repairedByODATA, let k = groupSize {
+                unrepaired[ParityDescription.split(sequence, k).group, default: []].append(sequence)
+            }
+        }
+        var byParity = Set<SequenceNumber>()
+        for (group, sequences) in unrepaired where parityPerGroup[group, default: 0] >= sequences.count {
+            byParity.formUnion(sequences)
+        }
+        let report = TraceAnalyzer.ParityReport(
+            groupSize: groupSize, groups: groups, proactive: proactiveParity, onDemand: onDemandParity,
+            naks: parityNAKs, requestedPackets: parityRequested, selectiveRDATA: selectiveRDATA,
+            repairedSelectively: selectively, repairedByParity: byParity.count)
+        return (report, byParity)
     }
 
     private mutating func recordODATA(_ sequence: SequenceNumber, at now: Int64) {
@@ -326,9 +466,10 @@ private struct SessionState: Sendable {
         var rdataPer = TraceAnalyzer.Distribution(count: 0, total: 0, maximum: 0)
         var neverRepaired: [SequenceNumber] = []
         var lost: [SequenceNumber] = []
+        let parity = parityReport()
         for (sequence, loss) in losses {
             // A sequence only ever seen in RDATA (another receiver's loss) is not one of ours.
-            guard let detected = loss.detected else { continue }
+            guard let detected = loss.detected, !neverSent(sequence, loss) else { continue }
             lost.append(sequence)
             naksPer.count += 1
             naksPer.total += loss.naks
@@ -344,7 +485,9 @@ private struct SessionState: Sendable {
             if let repair = loss.firstRDATAAfterDetection, repair >= detected {
                 detectToRDATA.append(repair &- detected)
             }
-            if loss.rdata == 0 && !loss.repairedByODATA { neverRepaired.append(sequence) }
+            if loss.rdata == 0 && !loss.repairedByODATA && parity?.1.contains(sequence) != true {
+                neverRepaired.append(sequence)
+            }
         }
         let origin = firstODATA ?? SequenceNumber(0)
         neverRepaired.sort { origin.distance(to: $0) < origin.distance(to: $1) }
@@ -373,7 +516,8 @@ private struct SessionState: Sendable {
             detectToRDATA: TraceAnalyzer.LatencySummary(detectToRDATA),
             neverRepaired: neverRepaired,
             congestionReports: congestionReports,
-            worstReceiver: worstReceiver
+            worstReceiver: worstReceiver,
+            parity: parity?.0
         )
     }
 }
