@@ -250,6 +250,21 @@ struct NetworkElementParityTests {
         #expect(repair.map(\.interface) == [Self.a])
     }
 
+    @Test func aSilentParityDLRIsDroppedAndItsGroupGoesUpstream() {
+        var harness = Self.started()
+        let dlr = Self.learnDLR(&harness, parity: true)
+        // The DLR's own interface asking: that group never goes to the DLR (§9.5.3.2).
+        #expect(Self.upstreamNAKs(harness.fromBelow(Self.nak(24, count: 1), on: Self.c)) == [Self.entry(24, 1)])
+        harness.fromSource(Self.ncf(24, count: 1))
+        let sent = ofType(.nak, harness.fromBelow(Self.nak(count: 3), on: Self.a))
+        #expect(sent.map(\.destination) == [.unicast(dlr)])
+        let later = harness.advance(by: .milliseconds(2100))
+        #expect(ofType(.nak, later).filter { $0.destination == .unicast(dlr) }.count == 7, "repeats to the DLR")
+        #expect(harness.element.repairer(of: ElementHarness.tsi) == nil)
+        #expect(harness.element.statistics.repairerFallbacks == 1)
+        #expect(Self.upstreamNAKs(later) == [Self.entry(16, 3)])
+    }
+
     // MARK: NNAKs and proactive parity
 
     @Test func aParityNNAKIsEliminatedOnlyByALargerCount() {

@@ -41,9 +41,9 @@ public import PGMWire
 ///   NCFs, NNAKs and on-demand parity RDATA keep repair state per (TSI, TG_SQN) with known packet counts, once
 ///   the session's SPMs gave k in OPT_PARITY_PRM (see `NetworkElement+Parity.swift`).
 ///
-/// Not implemented: the broken-multicast
-/// procedures of §15.3 (DUP_NAK_MAX, unicast NCFs with OPT_NBR_UNREACH; SPMs carrying it are forwarded but
-/// advertise no window), general polls to count children (§15.2.3), and NAK shedding (§7.6, a MAY).
+/// Not implemented: the broken-multicast procedures of §15.3 (DUP_NAK_MAX, unicast NCFs with OPT_NBR_UNREACH;
+/// SPMs carrying it are forwarded but advertise no window), general polls to count children (§15.2.3), and NAK
+/// shedding (§7.6, a MAY).
 ///
 /// State is bounded: ``Configuration/maximumSessions``, ``Configuration/maximumRepairStatesPerSession``,
 /// session expiry, and NAKs for sequences outside the source's advertised window are dropped before they make
@@ -127,7 +127,7 @@ public struct NetworkElement: Engine {
 
     /// Sessions currently tracked.
     public var sessionCount: Int { sessions.count }
-    /// Repair states held over all sessions.
+    /// Repair states held over all sessions, selective and parity.
     public var repairStateCount: Int { holdings.repairStates }
     /// RDATA copies kept over all sessions (``Configuration/repairCacheLifetime``).
     public var repairCopyCount: Int { holdings.repairCopies }
@@ -396,6 +396,7 @@ public struct NetworkElement: Engine {
             }
             counters.odataForwarded += 1
             counters.dataBytesForwarded += data.payload.count
+            if packet.flags.contains(.parity) { counters.parityODATAForwarded += 1 }
             return
         }
         var offPath = false
