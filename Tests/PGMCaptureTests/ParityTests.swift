@@ -109,6 +109,45 @@ struct ParityTests {
         #expect(single.contains(#""parity":{"group_size":8,"tg_sequence":16,"count":1,"list":[]}"#))
     }
 
+    /// Any k a power of two, any PARITY_GRP, CURR_TGSIZE and sequence (near the wrap too): the formatters write
+    /// well-formed lines and the analyzer reports, nothing traps.
+    @Test(arguments: [UInt64(1), 2])
+    func randomParityPacketsNeverTrap(seed: UInt64) throws {
+        var random = RandomFrameTests.SplitMix64(state: seed)
+        var context = ParityContext()
+        var analyzer = TraceAnalyzer()
+        for round in 0..<2_000 {
+            let k = UInt32(1) << UInt32(random.below(32))
+            let sequence = UInt32(truncatingIfNeeded: random.next())
+            let options: [Option] = [
+                Option(.parityGroup(UInt32(truncatingIfNeeded: random.next()))),
+                Option(.currentGroupSize(UInt32(truncatingIfNeeded: random.next()))),
+            ]
+            let packet: Packet
+            switch random.below(5) {
+            case 0: packet = Self.spm(groupSize: k, options: options.suffix(1), lead: sequence)
+            case 1: packet = Self.data(sequence, parity: true, options: options)
+            case 2: packet = Self.data(sequence, repair: true, parity: random.below(2) == 0, options: options)
+            case 3: packet = Self.data(sequence, options: options.suffix(1))
+            default: packet = Self.request([sequence, sequence &+ 1, ~sequence], confirm: random.below(2) == 0)
+            }
+            let dissection = Self.dissection(packet)
+            context.record(dissection)
+            var json = OutputBuffer()
+            JSONFormatter().format(dissection, parity: context, into: &json)
+            #expect((try? TolerantJSON.parse(Array(json.bytes.dropLast()))) != nil, "\(json.string)")
+            var text = OutputBuffer()
+            TextFormatter().format(dissection, parity: context, into: &text)
+            #expect(text.string.hasSuffix("\n"))
+            analyzer.record(
+                packet, length: packet.encodedLength, at: CaptureTimestamp(totalNanoseconds: Int64(round)))
+        }
+        var out = OutputBuffer()
+        StatisticsFormatter.text(analyzer.report(), into: &out)
+        StatisticsFormatter.json(analyzer.report(), into: &out)
+        #expect(analyzer.report().sessions.first?.parity != nil)
+    }
+
     // MARK: --stats
 
     /// k = 4. TG 4 loses 5 and has one proactive parity; TG 8 loses 9 (repaired by selective RDATA) and 10 (one

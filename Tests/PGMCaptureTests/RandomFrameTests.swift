@@ -26,6 +26,7 @@ struct RandomFrameTests {
             try TestData.frames(TestData.nativeCapture).1.map(\.bytes)
             + TestData.frames(TestData.zeroMQUDP).1.map(\.bytes)
         var analyzer = TraceAnalyzer()
+        var parity = ParityContext()
         var decoded = 0
         for round in 0..<3_000 {
             var frame = seeds[random.below(seeds.count)]
@@ -52,13 +53,15 @@ struct RandomFrameTests {
                 timestamp: CaptureTimestamp(seconds: Int64(round), nanoseconds: Int32(round))
             )
             if dissection.pgm?.packet != nil { decoded += 1 }
+            parity.record(dissection)
             var out = OutputBuffer(capacity: 8)
             frame.withUnsafeBytes {
-                TextFormatter(verbose: true, hexDump: .hexAndASCII).format(dissection, frame: $0, into: &out)
+                TextFormatter(verbose: true, hexDump: .hexAndASCII).format(
+                    dissection, frame: $0, parity: parity, into: &out)
             }
             #expect(out.count > 0)
             var json = OutputBuffer(capacity: 8)
-            JSONFormatter().format(dissection, into: &json)
+            JSONFormatter().format(dissection, parity: parity, into: &json)
             // Whatever the bytes, the JSON line is well-formed (the escaping of error texts included).
             #expect((try? TolerantJSON.parse(Array(json.bytes.dropLast()))) != nil, "\(json.string)")
             analyzer.record(dissection)
