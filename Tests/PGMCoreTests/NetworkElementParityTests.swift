@@ -281,7 +281,8 @@ struct NetworkElementParityTests {
     }
 
     @Test func proactiveParityIsSwitchedLikeODATAWithoutLossDetection() {
-        var harness = Self.started()
+        // k not known yet (no OPT_PARITY_PRM): the element detects losses in the data, never in parity.
+        var harness = Self.started(options: [])
         for sequence in UInt32(16)...18 { harness.fromSource(ElementHarness.odata(sequence)) }
         harness.fromSource(ElementHarness.odata(20))  // 19 missing: detected
         #expect(harness.element.repairInterfaces(ElementHarness.tsi, SequenceNumber(19)) != nil)
@@ -298,6 +299,21 @@ struct NetworkElementParityTests {
         #expect(harness.element.statistics.lossesDetected == 1)
         #expect(harness.element.statistics.parityODATAForwarded == 2)
         #expect(harness.element.statistics.odataForwarded == 6)
+    }
+
+    @Test func aSessionWithFECLeavesLossDetectionToItsReceivers() {
+        var harness = Self.started()
+        harness.fromSource(ElementHarness.odata(16))
+        harness.fromSource(ElementHarness.odata(20))
+        #expect(harness.element.statistics.lossesDetected == 0)
+        #expect(harness.element.repairStateCount == 0)
+        #expect(ofType(.nak, harness.advance(by: .milliseconds(50))).isEmpty)
+        // Without OPT_PARITY_PRM the same gap is the element's to ask for.
+        var plain = Self.started(options: [])
+        plain.fromSource(ElementHarness.odata(16))
+        plain.fromSource(ElementHarness.odata(20))
+        #expect(plain.element.statistics.lossesDetected == 3)
+        #expect(nakSequences(plain.advance(by: .milliseconds(50))) == [17, 18, 19])
     }
 
     // MARK: Bad input

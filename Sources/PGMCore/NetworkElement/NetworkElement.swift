@@ -470,9 +470,16 @@ public struct NetworkElement: Engine {
     /// missing here, hence on every downstream interface. Each gets repair state listing all of them and a short
     /// random back-off before the element asks upstream (``Configuration/lossDetectionBackoff``); a late ODATA
     /// filling a gap not yet asked for cancels that state (reordering).
+    ///
+    /// Not in a session whose SPMs advertised OPT_PARITY_PRM: its receivers recover with parity (proactive, or
+    /// asked for with parity NAKs), and a source answers a selective NAK for a full transmission group with
+    /// on-demand parity (RFC 3208 §11.1), which the element must then discard for want of parity state (§11.6).
     private mutating func detectLoss(_ tsi: TSI, before sequence: SequenceNumber) {
         guard let backoff = configuration.lossDetectionBackoff else { return }
-        withSession(tsi) { $0.detectLoss(before: sequence, backoff: backoff, in: &$1) }
+        withSession(tsi) { element, session in
+            guard session.parityGroupSize == nil else { return }
+            element.detectLoss(before: sequence, backoff: backoff, in: &session)
+        }
     }
 
     private mutating func detectLoss(

@@ -50,7 +50,8 @@ extension NetworkElement {
         /// another through the NCF, and a reordered packet can still arrive), then NAKs upstream itself and
         /// multicasts an NCF on each downstream interface, which suppresses the receivers' NAKs (RFC 3208 §6.3:
         /// any matching NCF during back-off). The RDATA then goes to every downstream interface. `nil` turns
-        /// detection off (RFC behaviour: only receivers' NAKs create repair state).
+        /// detection off (RFC behaviour: only receivers' NAKs create repair state). Sessions with FEC
+        /// (OPT_PARITY_PRM) are left to their receivers' parity NAKs.
         public var lossDetectionBackoff: Duration? = .milliseconds(2)
         /// Jumps in ODATA sequence numbers longer than this are not turned into repair state (a restarted or
         /// misbehaving source); receivers still NAK what they miss.
