@@ -33,9 +33,14 @@ ip -n "$s" route add 239.192.0.0/16 dev "fo$$a"
 ip -n "$r" route add 239.192.0.0/16 dev "fo$$b"
 if [ "$drop" -gt 0 ]; then
     ip netns exec "$r" nft -f - <<NFT
-table netdev fo { chain in { type filter hook ingress device "fo$$b" priority 0;
-  ip saddr 198.18.0.1 udp dport 7500 numgen random mod 100 < $drop counter drop; } }
+table netdev fo {
+  chain in {
+    type filter hook ingress device "fo$$b" priority 0;
+    ip saddr 198.18.0.1 udp dport 7500 numgen random mod 100 < $drop counter drop
+  }
+}
 NFT
+    [ $? -eq 0 ] || { echo "fec-lab: nft failed" >&2; exit 1; }
 fi
 ip netns exec "$s" tcpdump -i "fo$$a" -U -s 0 -w "$out/wire.pcap" udp port 7500 2>"$out/tcpdump.err" &
 dump=$!
