@@ -5,7 +5,8 @@ and prints what Docs/openpgm.md "FEC" reports, or writes a known-answer fixture 
   fec-capture.py packets WIRE.pcap              one JSON object per PGM packet (type, sqn, header options byte,
                                                 checksum valid, options as hex, TSDU length, TSDU hex)
   fec-capture.py fixture WIRE.pcap K OUT.json   the first transmission group whose K data TSDUs and parity
-                                                packets were all captured, with each parity packet checked
+                                                packets were all captured (identical parity packets once,
+                                                with "copies"), with each parity packet checked
                                                 against a Reed-Solomon encoding of the data (GF(2^8), 0x11d,
                                                 OpenPGM's systematic Vandermonde generator, n 255) at every
                                                 offset K..254: the offsets that reproduce it are recorded.
@@ -175,25 +176,40 @@ def main():
                     if encode(rows, o, [s[:-2] + s[-2:][::-1] for s in sources]) == payload]
             fragment = [o for o in (p["option_list"] or []) if o["type"] == 0x01]
             if fragment:
-                encoded = bytes.fromhex(fragment[0]["hex"])[3:]
-                option_sources = []
-                for d in group:
-                    own = [o for o in d["option_list"] if o["type"] == 0x01]
-                    option_sources.append(bytes.fromhex(own[0]["hex"])[3:] if own else b"\x80" + b"\0" * 12)
-                p["rs_offsets_reproducing_opt_fragment"] = [
-                    o for o in range(k, 255) if encode(rows, o, option_sources) == encoded]
+                # RFC 3208 A.4 encodes the option from byte 3 on; OpenPGM (txw.c) only bytes 6..15. Both checked.
+                for start in (3, 6):
+                    encoded = bytes.fromhex(fragment[0]["hex"])[start:]
+                    option_sources = []
+                    for d in group:
+                        own = [o for o in d["option_list"] if o["type"] == 0x01]
+                        null = (b"\x80" + b"\0" * 15)[start - 3:16 - 3]
+                        option_sources.append(bytes.fromhex(own[0]["hex"])[start:] if own else null)
+                    p["rs_offsets_reproducing_opt_fragment_bytes_%d_to_15" % start] = [
+                        o for o in range(k, 255) if encode(rows, o, option_sources) == encoded]
+        distinct = []
+        for p in mine:
+            twin = next((d for d in distinct if (d["sqn"], d["options"], d["tsdu"], d["option_list"]) ==
+                         (p["sqn"], p["options"], p["tsdu"], p["option_list"])), None)
+            if twin:
+                twin["copies"] += 1
+            else:
+                p["copies"] = 1
+                distinct.append(p)
+        mine = distinct
         fixture = {"source": "OpenPGM 5.3.128 (Debian libpgm), see README.md", "k": k, "n": 255,
                    "tg_sqn": tg, "variable_length": var, "spm_options_hex": spm and spm.get("options_hex"),
                    "data": [{key: p[key] for key in ("sqn", "options", "option_list", "tsdu_length", "tsdu")}
                             for p in group],
-                   "parity": [{key: p.get(key) for key in ("type", "sqn", "options", "checksum_valid",
+                   "parity": [{key: p.get(key) for key in ("type", "copies", "sqn", "header_hex", "options",
+                                                           "checksum_valid",
                                                            "option_list", "tsdu_length", "tsdu",
                                                            "rs_offsets_reproducing_tsdu",
                                                            "rs_offsets_reproducing_tsdu_big_endian_length",
-                                                           "rs_offsets_reproducing_opt_fragment")
+                                                           "rs_offsets_reproducing_opt_fragment_bytes_3_to_15",
+                                                           "rs_offsets_reproducing_opt_fragment_bytes_6_to_15")
                                if key in p} for p in mine]}
         json.dump(fixture, open(sys.argv[4], "w"), indent=1)
-        print("group %d: %d data, %d parity, offsets %s" % (tg, k, len(mine),
+        print("group %d: %d data, %d distinct parity, offsets %s" % (tg, k, len(mine),
                                                              [p["rs_offsets_reproducing_tsdu"] for p in mine]))
         return
     sys.exit("no complete group with parity in the capture")

@@ -7,7 +7,9 @@
 # and the receiver's own packets are untouched). Leaves in OUT_DIR: wire.pcap, sent, received, send.err,
 # recv.err, result (one line: sender and receiver exit codes, byte-exact or not). Namespaces are named
 # fo<PID>-s / fo<PID>-r and are removed on exit. Needs root and $PEER (default /tmp/fo-peer, built by
-# Tools/openpgm-peer/build); SEND_PEER overrides the sender command (e.g. a gdb wrapper for a backtrace).
+# Tools/openpgm-peer/build); SEND_PEER and RECV_PEER override either command (e.g. a gdb wrapper for a backtrace);
+# RECV_ARGS, when set, replaces the peer options for the receiver (e.g. RECV_ARGS="" for one without FEC);
+# NAKS="AFTER_SQN TG:COUNT ..." also runs fec-nak.py in the receiver's namespace (parity NAKs to the source).
 set -uo pipefail
 out=${1:?usage: fec-lab.sh OUT_DIR BYTES DROP_PERCENT [peer options]}
 bytes=${2:?}
@@ -46,15 +48,21 @@ ip netns exec "$s" tcpdump -i "fo$$a" -U -s 0 -w "$out/wire.pcap" udp port 7500 
 dump=$!
 sleep 1
 head -c "$bytes" /dev/urandom >"$out/sent"
-ip netns exec "$r" timeout 60 "$peer" recv --network "198.18.0.2;239.192.70.1" --udp 7500 --timeout 8 \
-    --bytes "$bytes" "$@" >"$out/received" 2>"$out/recv.err" &
+ip netns exec "$r" timeout 60 ${RECV_PEER:-$peer} recv --network "198.18.0.2;239.192.70.1" --udp 7500 --timeout 8 \
+    --bytes "$bytes" ${RECV_ARGS-"$@"} >"$out/received" 2>"$out/recv.err" &
 receiver=$!
+if [ -n "${NAKS:-}" ]; then
+    # shellcheck disable=SC2086  # AFTER_SQN and the NAKs are words
+    ip netns exec "$r" python3 "$(dirname "$0")/fec-nak.py" 198.18.0.2 239.192.70.1 7500 $NAKS 2>"$out/nak.err" &
+    nak=$!
+fi
 sleep 0.5
 ip netns exec "$s" timeout 60 ${SEND_PEER:-$peer} send --network "198.18.0.1;239.192.70.1" --udp 7500 --rate 2000000 \
     --linger 4 "$@" <"$out/sent" 2>"$out/send.err"
 sent_code=$?
 wait "$receiver"
 recv_code=$?
+[ -n "${nak:-}" ] && wait "$nak"
 sleep 0.5
 kill "$dump"; wait "$dump" 2>/dev/null; dump=
 [ "$drop" -gt 0 ] && ip netns exec "$r" nft list table netdev fo | grep -o 'packets [0-9]*' | sed 's/^/dropped /' >"$out/dropped"
