@@ -2,7 +2,7 @@
 """Sends parity NAKs (RFC 3208 A.3: header flag OPT_PARITY 0x80, SQN = TG_SQN | (count - 1)) to an OpenPGM source,
 to see how it answers (Docs/openpgm.md "FEC"). Runs beside an OpenPGM receiver, in the receiver's namespace:
 
-  fec-nak.py LOCAL_ADDR GROUP PORT AFTER_SQN NAK [NAK...]     NAK = TG_SQN:COUNT (e.g. 0:2)
+  fec-nak.py LOCAL_ADDR GROUP PORT AFTER_SQN NAK [NAK...]     NAK = TG_SQN:COUNT (e.g. 0:2), or wait:SECONDS
 
 Joins GROUP on PORT (SO_REUSEPORT, so the OpenPGM receiver keeps its copy), learns the session (GSI, source port,
 source NLA) from the first SPM, waits until ODATA AFTER_SQN has gone by, then sends each NAK once, unicast to the
@@ -25,7 +25,7 @@ def checksum(data):
 
 def main():
     local, group, port, after = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
-    naks = [tuple(int(x) for x in nak.split(":")) for nak in sys.argv[5:]]
+    naks = [nak.split(":") for nak in sys.argv[5:]]
     listener = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
@@ -53,7 +53,11 @@ def main():
     sport, gsi, path = session
     sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sender.bind((local, 0))
-    for tg_sqn, count in naks:
+    for first, second in naks:
+        if first == "wait":
+            time.sleep(min(float(second), 10))
+            continue
+        tg_sqn, count = int(first), int(second)
         body = struct.pack(">IHH4sHH4s", tg_sqn | (count - 1), 1, 0, socket.inet_aton(path), 1, 0,
                            socket.inet_aton(group))
         header = struct.pack(">2s2sBBH6sH", struct.pack(">H", port), sport, 0x08, 0x80, 0, gsi, 0)
