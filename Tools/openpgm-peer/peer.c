@@ -23,10 +23,11 @@
  * --udp PORT selects UDP encapsulation with PORT for unicast and multicast; without it, native PGM (root).
  * --apdu N[,N...] with more than one size sends APDUs of those sizes in turn (variable-size TSDUs for FEC).
  * FEC (PGM_USE_FEC, RFC 3208 Appendix A), either role, set before bind: --fec-group-size K turns it on with
- *       transmission group size K (2..128, a power of 2); --fec-proactive H parity ODATA per group (default 0);
- *       --fec-ondemand 0|1 on-demand parity (default 0); --fec-var-pktlen 0|1 variable-size groups (default 0);
- *       --fec-block-size N the RS block size n (default 255). A refused setting (libpgm 5.3.128 wants
- *       n > K and H <= n - K) is reported and the peer exits 2. Measured behaviour: Docs/openpgm.md "FEC".
+ *       transmission group size K (2..128, a power of 2); --fec-proactive H proactive parity packets per group
+ *       (default 0); --fec-ondemand 0|1 on-demand parity (default 0); --fec-var-pktlen 0|1 variable-size groups
+ *       (default 0); --fec-block-size N the RS block size n (default 255). A setting libpgm refuses (measured:
+ *       H > n - K, or n < K) is reported and the peer exits 2. A FEC sender sizes its window in seconds (see
+ *       below). What OpenPGM then does, crashes included: Docs/openpgm.md "FEC".
  *
  * Build: Tools/openpgm-peer/build OUTPUT (the one set of flags every user of the peer shares).
  *
