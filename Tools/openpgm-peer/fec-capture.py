@@ -27,6 +27,7 @@ def pcap_packets(path):
     endian = "<" if magic in (0xA1B2C3D4, 0xA1B23C4D) else ">"
     link = struct.unpack(endian + "I", data[20:24])[0]
     offset = 24
+    fragments = {}
     while offset + 16 <= len(data):
         sec, frac, caplen, _ = struct.unpack(endian + "IIII", data[offset:offset + 16])
         frame = data[offset + 16:offset + 16 + caplen]
@@ -38,7 +39,24 @@ def pcap_packets(path):
         ihl = (frame[0] & 0x0F) * 4
         if frame[9] != 17:
             continue
-        udp = frame[ihl:]
+        flags = struct.unpack(">H", frame[6:8])[0]
+        if flags & 0x3FFF:
+            # An IP fragment (OpenPGM's parity can exceed the MTU): reassembled once the last piece is in.
+            key = (frame[12:16], frame[4:6])
+            pieces = fragments.setdefault(key, {})
+            pieces[(flags & 0x1FFF) * 8] = frame[ihl:struct.unpack(">H", frame[2:4])[0]]
+            if flags & 0x2000 or 0 not in pieces:
+                continue
+            whole, at = b"", 0
+            while at in pieces:
+                whole += pieces[at]
+                at += len(pieces[at])
+            if at != sum(len(p) for p in pieces.values()):
+                continue
+            del fragments[key]
+            udp = whole
+        else:
+            udp = frame[ihl:]
         yield sec + frac / 1e6, ".".join(map(str, frame[12:16])), udp[8:]
 
 

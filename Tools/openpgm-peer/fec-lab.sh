@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs one OpenPGM FEC transfer, sender -> receiver, between two network namespaces joined by a veth pair, with
-# the sender's veth captured by tcpdump (UDP encapsulation on port 7500), for Docs/openpgm.md "FEC".
+# the sender's veth captured by tcpdump (UDP encapsulation on port 7500, and IP fragments: parity can exceed the
+# MTU), for Docs/openpgm.md "FEC".
 #   Tools/openpgm-peer/fec-lab.sh OUT_DIR BYTES DROP_PERCENT [peer options for both roles...]
 # The sender is 198.18.0.1, the receiver 198.18.0.2, group 239.192.70.1. DROP_PERCENT > 0 adds an nftables
 # netdev ingress rule on the receiver's veth dropping that share of UDP 7500 packets from the sender (NAKs
@@ -44,7 +45,7 @@ table netdev fo {
 NFT
     [ $? -eq 0 ] || { echo "fec-lab: nft failed" >&2; exit 1; }
 fi
-ip netns exec "$s" tcpdump -i "fo$$a" -U -s 0 -w "$out/wire.pcap" udp port 7500 2>"$out/tcpdump.err" &
+ip netns exec "$s" tcpdump -i "fo$$a" -U -s 0 -w "$out/wire.pcap" 'udp port 7500 or (ip[6:2] & 0x1fff != 0)' 2>"$out/tcpdump.err" &
 dump=$!
 sleep 1
 head -c "$bytes" /dev/urandom >"$out/sent"
