@@ -10,7 +10,9 @@
  *   stalls), so a benchmark can give OpenPGM a buffer like pgm-recv's 8 MiB.
  *
  * send: reads stdin in APDUs of --apdu bytes, sends them, then keeps calling pgm_recv() for --linger seconds,
- *       because OpenPGM only sends queued repairs from inside pgm_recv() (Docs/openpgm.md).
+ *       because OpenPGM only sends queued repairs from inside pgm_recv() (Docs/openpgm.md). --send-drive 0 skips
+ *       the pgm_recv() calls between APDUs (repairs and parity then wait until the last APDU is sent): with
+ *       proactive FEC, libpgm crashes in pgm_recv() while a transmission group is incomplete (Docs/openpgm.md).
  * recv: writes every delivered APDU to stdout; exits 0 on PGM_IO_STATUS_FIN (or after --bytes bytes), 3 on
  *       an unrecoverable loss (PGM_IO_STATUS_RESET), 1 after --timeout seconds without data; --messages N
  *       also stops after N APDUs. stdout is flushed whenever no data is waiting, so latency stays low and
@@ -19,6 +21,13 @@
  * --pgmcc 1 turns OpenPGM's PGMCC on (PGM_USE_PGMCC): a sender runs its congestion window (pgm_send() then
  *       also returns PGM_IO_STATUS_CONGESTION, waited out like the rate limit), a receiver ACKs when elected.
  * --udp PORT selects UDP encapsulation with PORT for unicast and multicast; without it, native PGM (root).
+ * --apdu N[,N...] with more than one size sends APDUs of those sizes in turn (variable-size TSDUs for FEC).
+ * FEC (PGM_USE_FEC, RFC 3208 Appendix A), either role, set before bind: --fec-group-size K turns it on with
+ *       transmission group size K (2..128, a power of 2); --fec-proactive H proactive parity packets per group
+ *       (default 0); --fec-ondemand 0|1 on-demand parity (default 0); --fec-var-pktlen 0|1 variable-size groups
+ *       (default 0); --fec-block-size N the RS block size n (default 255). A setting libpgm refuses (measured:
+ *       H > n - K, or n < K) is reported and the peer exits 2. A FEC sender sizes its window in seconds (see
+ *       below). What OpenPGM then does, crashes included: Docs/openpgm.md "FEC".
  *
  * Build: Tools/openpgm-peer/build OUTPUT (the one set of flags every user of the peer shares).
  *
@@ -82,7 +91,10 @@ static void log_to_stderr(const int level, const char *message, void *closure) {
 
 static void usage(void) {
     fprintf(stderr, "usage: peer send|recv --network \"ADDR;GROUP\" [--port P] [--udp PORT] [--rate B/S] [--apdu N] "
-                    "[--linger S] [--timeout S] [--bytes N] [--messages N] [--loop 0|1] [--rcvbuf B] [--pgmcc 0|1]\n");
+                    "[--linger S] [--timeout S] [--bytes N] [--messages N] [--loop 0|1] [--rcvbuf B] [--pgmcc 0|1]\n"
+                    "       [--fec-group-size K] [--fec-proactive H] [--fec-ondemand 0|1] [--fec-var-pktlen 0|1] "
+                    "[--fec-block-size N] [--send-drive 0|1]\n"
+                    "       (--apdu takes N or N,N,... sizes used in turn)\n");
     exit(64);
 }
 
@@ -114,6 +126,8 @@ int main(int argc, char **argv) {
     if (!sending && strcmp(argv[1], "recv") != 0) usage();
     const char *network = NULL;
     int port = 7500, udp = 0, rate = 12500000, apdu = 22800, loop = 0, rcvbuf = 0, pgmcc = 0;
+    int fec_k = 0, fec_h = 0, fec_ondemand = 0, fec_var = 0, fec_n = 255, send_drive = 1;
+    int sizes[64], nsizes = 0;  /* --apdu N,N,...: the sizes of successive APDUs, in turn */
     double linger = 5, timeout = 20;
     long long expected = -1, expected_messages = -1;
     for (int i = 2; i < argc; i++) {
@@ -123,7 +137,15 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i - 1], "--port")) port = atoi(value);
         else if (!strcmp(argv[i - 1], "--udp")) udp = atoi(value);
         else if (!strcmp(argv[i - 1], "--rate")) rate = atoi(value);
-        else if (!strcmp(argv[i - 1], "--apdu")) apdu = atoi(value);
+        else if (!strcmp(argv[i - 1], "--apdu")) {
+            nsizes = 0;
+            for (const char *p = value; *p && nsizes < 64; p = strchr(p, ',') ? strchr(p, ',') + 1 : "") {
+                sizes[nsizes] = atoi(p);
+                if (sizes[nsizes] <= 0) usage();
+                if (sizes[nsizes] > apdu || nsizes == 0) apdu = sizes[nsizes];
+                nsizes++;
+            }
+        }
         else if (!strcmp(argv[i - 1], "--linger")) linger = atof(value);
         else if (!strcmp(argv[i - 1], "--timeout")) timeout = atof(value);
         else if (!strcmp(argv[i - 1], "--bytes")) expected = atoll(value);
@@ -131,6 +153,12 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i - 1], "--loop")) loop = atoi(value) != 0;
         else if (!strcmp(argv[i - 1], "--rcvbuf")) rcvbuf = atoi(value);
         else if (!strcmp(argv[i - 1], "--pgmcc")) pgmcc = atoi(value) != 0;
+        else if (!strcmp(argv[i - 1], "--fec-group-size")) fec_k = atoi(value);
+        else if (!strcmp(argv[i - 1], "--fec-proactive")) fec_h = atoi(value);
+        else if (!strcmp(argv[i - 1], "--fec-ondemand")) fec_ondemand = atoi(value) != 0;
+        else if (!strcmp(argv[i - 1], "--fec-var-pktlen")) fec_var = atoi(value) != 0;
+        else if (!strcmp(argv[i - 1], "--fec-block-size")) fec_n = atoi(value);
+        else if (!strcmp(argv[i - 1], "--send-drive")) send_drive = atoi(value) != 0;
         else usage();
     }
     if (!network) usage();
@@ -155,7 +183,11 @@ int main(int argc, char **argv) {
         const int sqns = 65535, ambient = pgm_secs(30);
         const int heartbeat[] = {pgm_msecs(100), pgm_msecs(100), pgm_msecs(100), pgm_msecs(100), pgm_msecs(1300),
                                  pgm_secs(7),    pgm_secs(16),   pgm_secs(25),   pgm_secs(30)};
-        pgm_setsockopt(sock, IPPROTO_PGM, PGM_TXW_SQNS, &sqns, sizeof sqns);
+        /* With FEC the window must be sized in seconds: sized in sequence numbers, libpgm 5.3 allocates its
+         * parity buffer with a TPDU size of 0 and aborts ("skput:over") on the first parity packet. */
+        const int secs = 30;
+        if (fec_k > 0) pgm_setsockopt(sock, IPPROTO_PGM, PGM_TXW_SECS, &secs, sizeof secs);
+        else pgm_setsockopt(sock, IPPROTO_PGM, PGM_TXW_SQNS, &sqns, sizeof sqns);
         pgm_setsockopt(sock, IPPROTO_PGM, PGM_TXW_MAX_RTE, &rate, sizeof rate);
         pgm_setsockopt(sock, IPPROTO_PGM, PGM_AMBIENT_SPM, &ambient, sizeof ambient);
         pgm_setsockopt(sock, IPPROTO_PGM, PGM_HEARTBEAT_SPM, heartbeat, sizeof heartbeat);
@@ -170,6 +202,17 @@ int main(int argc, char **argv) {
         pgm_setsockopt(sock, IPPROTO_PGM, PGM_NAK_RDATA_IVL, &rdata, sizeof rdata);
         pgm_setsockopt(sock, IPPROTO_PGM, PGM_NAK_DATA_RETRIES, &retries, sizeof retries);
         pgm_setsockopt(sock, IPPROTO_PGM, PGM_NAK_NCF_RETRIES, &retries, sizeof retries);
+    }
+    if (fec_k > 0) {
+        /* Before bind: pgm_bind3 sizes the transmit window's parity buffers from these. */
+        struct pgm_fecinfo_t fecinfo = {.block_size = (uint8_t)fec_n, .proactive_packets = (uint8_t)fec_h,
+                                        .group_size = (uint8_t)fec_k, .ondemand_parity_enabled = fec_ondemand,
+                                        .var_pktlen_enabled = fec_var};
+        if (!pgm_setsockopt(sock, IPPROTO_PGM, PGM_USE_FEC, &fecinfo, sizeof fecinfo)) {
+            fprintf(stderr, "peer: PGM_USE_FEC refused (n %d, k %d, h %d, on-demand %d, var-pktlen %d)\n", fec_n,
+                    fec_k, fec_h, fec_ondemand, fec_var);
+            return 2;
+        }
     }
     struct pgm_sockaddr_t address;
     memset(&address, 0, sizeof address);
@@ -208,10 +251,10 @@ int main(int argc, char **argv) {
     int code = 0;
     if (sending) {
         char *buffer = malloc((size_t)apdu);
-        for (;;) {
-            size_t filled = 0;
-            while (filled < (size_t)apdu) {
-                ssize_t got = read(0, buffer + filled, (size_t)apdu - filled);
+        for (long long sent = 0;; sent++) {
+            size_t filled = 0, want = (size_t)(nsizes > 1 ? sizes[sent % nsizes] : apdu);
+            while (filled < want) {
+                ssize_t got = read(0, buffer + filled, want - filled);
                 if (got <= 0) break;
                 filled += (size_t)got;
             }
@@ -225,9 +268,10 @@ int main(int argc, char **argv) {
                     fprintf(stderr, "peer: pgm_send failed (%d)\n", status);
                     return 1;
                 }
-                drive(sock, 0.001);
+                if (send_drive) drive(sock, 0.001);
+                else wait_for_socket(sock, status, 1);
             }
-            drive(sock, 0);
+            if (send_drive) drive(sock, 0);
         }
         drive(sock, linger);
         free(buffer);
