@@ -45,7 +45,10 @@ public struct SwiftGaloisKernel: GaloisRegionKernel {
             for row in 0..<rowCount where coefficient(row, source) != 0 { used[source] = true }
             if used[source] { direct = min(direct, sources[source].count) }
         }
-        direct -= direct % Self.width
+        // Columns at 0, width, …, and a last one ending at `direct` (overlapping its predecessor: the bytes it
+        // recomputes come out the same), so only bytes past a short source or a length under one column need the
+        // padded scratch below.
+        if direct < Self.width { direct = 0 }
         // Per row: the level count, eight count slots, and each source at most once per bit.
         let capacity = rowCount * (9 + 8 * sourceCount)
         withUnsafeTemporaryAllocation(of: UInt.self, capacity: capacity) { program in
@@ -58,13 +61,16 @@ public struct SwiftGaloisKernel: GaloisRegionKernel {
                     }
                     for row in 0..<rowCount { targets[row] = outputs[row].baseAddress! }
                     var offset = 0
-                    while offset < direct {
+                    while offset + Self.width <= direct {
                         Self.column(program, rowCount: rowCount, offset: offset, targets: targets)
                         offset += Self.width
                     }
+                    if offset < direct {
+                        Self.column(program, rowCount: rowCount, offset: direct - Self.width, targets: targets)
+                    }
                 }
                 guard direct < length else { return }
-                // The rest (a partial last column, or bytes past the end of a short source): copy each used
+                // The rest (bytes past the end of a short source, or under one column in all): copy each used
                 // source's column into zero-padded scratch, compute there, copy the result out.
                 let width = Self.width
                 withUnsafeTemporaryAllocation(of: UInt8.self, capacity: (sourceCount + rowCount) * width) {
