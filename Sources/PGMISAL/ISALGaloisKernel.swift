@@ -6,7 +6,18 @@ public import PGMCore
 /// `SwiftGaloisKernel`; the programs inject this kernel into `ReedSolomonCode` where the portable one is too slow.
 /// ISA-L reads `length` bytes from every source, so a shorter source is copied into zero-padded scratch first.
 public struct ISALGaloisKernel: GaloisRegionKernel {
-    public init() {}
+    /// Which of ISA-L's implementations runs.
+    public enum Implementation: Sendable {
+        /// `ec_encode_data`: the best the CPU has (AVX-512 with GFNI, AVX-512, AVX2, AVX, SSE), chosen at run time.
+        case dispatched
+        /// `ec_encode_data_sse`: the 128-bit byte-shuffle (SSSE3 `pshufb`) code, for measurements beside the
+        /// portable Swift kernel, which is 128-bit too but without a byte shuffle. Needs an SSSE3 CPU.
+        case sse
+    }
+
+    public let implementation: Implementation
+
+    public init(implementation: Implementation = .dispatched) { self.implementation = implementation }
 
     public func multiplyAccumulate(
         coefficients: [UInt8], sources: [UnsafeRawBufferPointer], outputs: [UnsafeMutableRawBufferPointer],
@@ -41,7 +52,14 @@ public struct ISALGaloisKernel: GaloisRegionKernel {
                 dataPointers[source] = padded.baseAddress!.assumingMemoryBound(to: UInt8.self)
             }
             var codingPointers = outputs.map { $0.baseAddress?.assumingMemoryBound(to: UInt8.self) }
-            ec_encode_data(Int32(length), Int32(sourceCount), Int32(rowCount), &tables, &dataPointers, &codingPointers)
+            switch implementation {
+            case .dispatched:
+                ec_encode_data(
+                    Int32(length), Int32(sourceCount), Int32(rowCount), &tables, &dataPointers, &codingPointers)
+            case .sse:
+                ec_encode_data_sse(
+                    Int32(length), Int32(sourceCount), Int32(rowCount), &tables, &dataPointers, &codingPointers)
+            }
         }
     }
 }
