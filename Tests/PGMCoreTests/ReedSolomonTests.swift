@@ -260,6 +260,10 @@ import Testing
         }
         #expect(throws: ReedSolomonError.length(2)) { try code.parity(index: 0, of: data, length: 1) }
         #expect(throws: ReedSolomonError.length(-1)) { try code.parity(index: 0, of: data, length: -1) }
+        #expect(throws: ReedSolomonError.length(Int.max)) { try code.parity(index: 0, of: data, length: Int.max) }
+        #expect(throws: ReedSolomonError.length(65_536)) {
+            try code.recover(symbols: [0: data[0], 1: data[1], 4: [1], 5: [2]], length: 65_536)
+        }
         let parity = try code.parity(index: 0, of: data, length: 2)
         #expect(throws: ReedSolomonError.notEnoughSymbols(have: 3, need: 4)) {
             try code.recover(symbols: [0: data[0], 1: data[1], 4: parity], length: 2)

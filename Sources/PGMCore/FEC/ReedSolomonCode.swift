@@ -10,7 +10,8 @@ public enum ReedSolomonError: Error, Equatable, Sendable {
     case duplicateOffset(Int)
     /// An RS offset outside 0..<255.
     case offsetOutOfRange(Int)
-    /// A negative length, a symbol longer than `length`, an output shorter than `length`, or a list of outputs
+    /// A negative length or one over `ReedSolomonCode.maximumLength`, a symbol longer than `length`, an output
+    /// shorter than `length`, or a list of outputs
     /// whose count does not match what is asked for (the associated value is the offending length or count).
     case length(Int)
 }
@@ -23,6 +24,9 @@ public enum ReedSolomonError: Error, Equatable, Sendable {
 /// pattern (at most `decodeCacheCapacity` patterns, the oldest replaced first), so `recover` is `mutating`.
 public struct ReedSolomonCode: Sendable {
     public static let blockLength = 255
+    /// The longest symbol: a PGM packet's data fits in one IP datagram (RFC 3208 §9.1 encodes TSDUs, padded to
+    /// the group's longest). The bound keeps a bad length from asking for an impossible allocation.
+    public static let maximumLength = 65_535
     /// Erasure patterns whose decode rows are kept.
     static let decodeCacheCapacity = 64
 
@@ -68,7 +72,7 @@ public struct ReedSolomonCode: Sendable {
         outputs: [UnsafeMutableRawBufferPointer]
     ) throws(ReedSolomonError) {
         guard sources.count == dataCount else { throw .groupSize(sources.count) }
-        guard length >= 0 else { throw .length(length) }
+        guard (0...Self.maximumLength).contains(length) else { throw .length(length) }
         guard outputs.count == parityIndices.count else { throw .length(outputs.count) }
         for source in sources where source.count > length { throw .length(source.count) }
         for output in outputs where output.count < length { throw .length(output.count) }
@@ -85,7 +89,7 @@ public struct ReedSolomonCode: Sendable {
     /// One parity symbol of `length` bytes as an array.
     public func parity(index: Int, of sources: [[UInt8]], length: Int) throws(ReedSolomonError) -> [UInt8] {
         guard sources.count == dataCount else { throw .groupSize(sources.count) }
-        guard length >= 0 else { throw .length(length) }
+        guard (0...Self.maximumLength).contains(length) else { throw .length(length) }
         var output = [UInt8](repeating: 0, count: length)
         let result: Result<Void, ReedSolomonError> = withBuffers(sources) { buffers in
             output.withUnsafeMutableBytes { bytes in
@@ -150,7 +154,7 @@ public struct ReedSolomonCode: Sendable {
 
     /// Checks offsets and lengths; returns how many data symbols are missing.
     private func validate(offsets: [Int], lengths: [Int], length: Int) throws(ReedSolomonError) -> Int {
-        guard length >= 0 else { throw .length(length) }
+        guard (0...Self.maximumLength).contains(length) else { throw .length(length) }
         var seen = [Bool](repeating: false, count: Self.blockLength)
         var dataPresent = 0
         for (offset, count) in zip(offsets, lengths) {
