@@ -17,6 +17,9 @@ public struct ISALGaloisKernel: GaloisRegionKernel {
 
     public let implementation: Implementation
 
+    /// Whether VZEROUPPER may run (CPUID: AVX with the OS saving its state).
+    static let hasAVX = swift_pgm_cpu_has_avx() != 0
+
     public init(implementation: Implementation = .dispatched) { self.implementation = implementation }
 
     public func multiplyAccumulate(
@@ -56,6 +59,8 @@ public struct ISALGaloisKernel: GaloisRegionKernel {
             case .dispatched:
                 ec_encode_data(
                     Int32(length), Int32(sourceCount), Int32(rowCount), &tables, &dataPointers, &codingPointers)
+                // Leave no dirty upper vector state behind for the SSE code that runs next (CISAL/shim.h).
+                if Self.hasAVX { swift_pgm_zero_upper() }
             case .sse:
                 ec_encode_data_sse(
                     Int32(length), Int32(sourceCount), Int32(rowCount), &tables, &dataPointers, &codingPointers)

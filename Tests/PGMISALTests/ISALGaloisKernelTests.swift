@@ -20,6 +20,8 @@ import Testing
             let swift = run(SwiftGaloisKernel(), coefficients, sources, rows, length, skew)
             let isal = run(ISALGaloisKernel(), coefficients, sources, rows, length, skew)
             #expect(isal == swift, "round \(round) rows \(rows) sources \(count) length \(length)")
+            let sse = run(ISALGaloisKernel(implementation: .sse), coefficients, sources, rows, length, skew)
+            #expect(sse == swift, "SSE: round \(round) rows \(rows) sources \(count) length \(length)")
         }
     }
 
