@@ -4,8 +4,8 @@
 ///
 /// Contract, so that no argument can crash an implementation: each output is overwritten (not accumulated into)
 /// with min(`length`, shortest output) bytes; a source shorter than that counts as zero-padded; a coefficient
-/// missing from a short `coefficients` array counts as zero. `ReedSolomonCode` validates everything before it
-/// calls a kernel, so these rules only matter to other callers.
+/// missing from a short `coefficients` array counts as zero. Outputs must not overlap the sources or each other.
+/// `ReedSolomonCode` validates everything before it calls a kernel, so these rules only matter to other callers.
 public protocol GaloisRegionKernel: Sendable {
     func multiplyAccumulate(
         coefficients: [UInt8], sources: [UnsafeRawBufferPointer], outputs: [UnsafeMutableRawBufferPointer],
