@@ -11,8 +11,8 @@ public enum ReedSolomonError: Error, Equatable, Sendable {
     /// An RS offset outside 0..<255.
     case offsetOutOfRange(Int)
     /// A negative length or one over `ReedSolomonCode.maximumLength`, a symbol longer than `length`, an output
-    /// shorter than `length`, or a list of outputs
-    /// whose count does not match what is asked for (the associated value is the offending length or count).
+    /// shorter than `length`, or a list of outputs or symbols whose count does not match what is asked for (the
+    /// associated value is the offending length or count).
     case length(Int)
 }
 
