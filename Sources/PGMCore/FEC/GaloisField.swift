@@ -48,24 +48,31 @@ enum GaloisField {
     static func lagrangeRows(basis: [Int], targets: [Int]) -> [UInt8] {
         let count = basis.count
         let points = basis.map { point(offset: $0) }
-        // log of the weight 1 / Π_{m≠s} (x_s − x_m); subtraction is XOR in GF(2^8).
-        var weightLogarithms = [Int](repeating: 0, count: count)
-        for s in 0..<count {
-            var sum = 0
-            for m in 0..<count where m != s { sum += logarithms[Int(points[s] ^ points[m])] }
-            weightLogarithms[s] = (255 - sum % 255) % 255
-        }
         var rows = [UInt8](repeating: 0, count: targets.count * count)
-        for (t, target) in targets.enumerated() {
-            let x = point(offset: target)
-            // log Π_m (x − x_m), then divide out the s-th factor for each s.
-            var productLogarithm = 0
-            for m in 0..<count { productLogarithm += logarithms[Int(x ^ points[m])] }
-            productLogarithm %= 255
-            for s in 0..<count {
-                let factor = logarithms[Int(x ^ points[s])]
-                let exponent = (productLogarithm + 255 - factor + weightLogarithms[s]) % 255
-                rows[t * count + s] = exponentials[exponent]
+        // Sums of at most 255 logarithms of at most 254 stay far below Int.max; one modulo per sum.
+        logarithms.withUnsafeBufferPointer { log in
+            exponentials.withUnsafeBufferPointer { exp in
+                points.withUnsafeBufferPointer { points in
+                    // log of the weight 1 / Π_{m≠s} (x_s − x_m); subtraction is XOR in GF(2^8).
+                    var weightLogarithms = [Int](repeating: 0, count: count)
+                    for s in 0..<count {
+                        let x = points[s]
+                        var sum = 0
+                        for m in 0..<count where m != s { sum &+= log[Int(x ^ points[m])] }
+                        weightLogarithms[s] = 255 - sum % 255
+                    }
+                    for (t, target) in targets.enumerated() {
+                        let x = point(offset: target)
+                        // log Π_m (x − x_m), then divide out the s-th factor for each s.
+                        var product = 0
+                        for m in 0..<count { product &+= log[Int(x ^ points[m])] }
+                        product %= 255
+                        for s in 0..<count {
+                            let exponent = product + 255 - log[Int(x ^ points[s])] + weightLogarithms[s]
+                            rows[t * count + s] = exp[exponent % 255]
+                        }
+                    }
+                }
             }
         }
         return rows
