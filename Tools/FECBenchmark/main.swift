@@ -12,8 +12,10 @@ struct FECBenchmark: ParsableCommand {
             For each group size k (default 16 and 64), h = 4 parity and 1,400-byte symbols, one thread: encode
             (4 parity symbols from k data symbols) and decode (4 erased data symbols recovered from k − 4 data and 4
             parity, with the cached decode rows), for each kernel in the same run, in GB/s of data in (k × 1400
-            bytes per operation, 1 GB = 10^9 bytes); and the first, uncached decode of an erasure pattern (its
-            rows computed, then the same region work) in microseconds. Each cell runs for about --seconds.
+            bytes per operation, 1 GB = 10^9 bytes); decode again with a different (cached) erasure pattern on
+            every call ("varying": what branch prediction makes of changing coefficient rows); and the first,
+            uncached decode of an erasure pattern (its rows computed, then the same region work) in microseconds.
+            Each cell runs for about --seconds.
 
             Example:
               Tools/fec-benchmark --json-out fec.json
@@ -49,6 +51,7 @@ struct FECBenchmark: ParsableCommand {
         var kernel: String
         var encodeGBps: Double
         var decodeGBps: Double
+        var varyingDecodeGBps: Double
         var uncachedDecodeMicroseconds: Double
     }
 
@@ -59,14 +62,15 @@ struct FECBenchmark: ParsableCommand {
         ]
         var rows: [Row] = []
         print("pgm-fec-bench: h = \(parity), \(length)-byte symbols, one thread, ~\(seconds) s per cell")
-        print("k    kernel     encode GB/s  decode GB/s  first decode µs")
+        print("k    kernel     encode GB/s  decode GB/s  varying GB/s  first decode µs")
         for k in groupSizes {
             for (name, kernel) in kernels {
                 let row = try measure(k: k, name: name, kernel: kernel)
                 rows.append(row)
                 print(
                     pad(String(k), 5) + pad(name, 11) + pad(format(row.encodeGBps), 13)
-                        + pad(format(row.decodeGBps), 13) + format(row.uncachedDecodeMicroseconds, digits: 1))
+                        + pad(format(row.decodeGBps), 13) + pad(format(row.varyingDecodeGBps), 14)
+                        + format(row.uncachedDecodeMicroseconds, digits: 1))
             }
             let swift = rows.first { $0.k == k && $0.kernel == "swift" }!
             for other in rows where other.k == k && other.kernel != "swift" {
@@ -130,7 +134,16 @@ struct FECBenchmark: ParsableCommand {
                 present.map { sources[$0] } + parityOutputs.map { UnsafeRawBufferPointer($0) }
             )
         }
+        // Varying: a different pattern on every call, all of them cached (fewer than the cache holds), as a
+        // receiver sees when losses differ from group to group.
+        let cachedCount = min(inputs.count, 48)
         var next = 0
+        let varyingRate = try rate(bytesPerOperation) {
+            let (offsets, symbols) = inputs[next % cachedCount]
+            next += 1
+            _ = try code.recover(offsets: offsets, symbols: symbols, length: length, outputs: recovered)
+        }
+        next = 0
         let uncachedRate = try rate(1) {
             let (offsets, symbols) = inputs[next % inputs.count]
             next += 1
@@ -138,6 +151,7 @@ struct FECBenchmark: ParsableCommand {
         }
         return Row(
             k: k, h: parity, length: length, kernel: name, encodeGBps: encodeRate / 1e9, decodeGBps: decodeRate / 1e9,
+            varyingDecodeGBps: varyingRate / 1e9,
             uncachedDecodeMicroseconds: inputs.count > 64 ? 1e6 / uncachedRate : .nan)
     }
 
