@@ -28,6 +28,8 @@ let package = Package(
     products: [
         .library(name: "PGMWire", targets: ["PGMWire"]),
         .library(name: "PGMCore", targets: ["PGMCore"]),
+        // ISA-L's erasure-code kernel for PGMCore's Reed–Solomon code (links libisal).
+        .library(name: "PGMISAL", targets: ["PGMISAL"]),
         .library(name: "PGMCapture", targets: ["PGMCapture"]),
         // For the nested Tools package (lab, benchmarks): the simulator, and the programs' options and parsers.
         .library(name: "PGMSimulation", targets: ["PGMSimulation"]),
@@ -53,6 +55,10 @@ let package = Package(
             ],
             swiftSettings: upcomingFeatures),
         .target(name: "CPGMSystem"),
+        .systemLibrary(name: "CISAL", path: "Sources/CISAL", pkgConfig: "libisal", providers: [.apt(["libisal-dev"])]),
+        // `GaloisRegionKernel` on ISA-L: what the programs inject into `ReedSolomonCode` when the portable Swift
+        // kernel is too slow; PGMCore itself stays pure Swift.
+        .target(name: "PGMISAL", dependencies: ["PGMCore", "CISAL"], swiftSettings: upcomingFeatures),
         // The keyed MAC behind OPT_AUTH (Docs/key.md): HMAC-SHA-256 with swift-crypto, key files, the replay guard.
         // PGMWire defines the option, the covered bytes and the `PacketAuthenticator` protocol; PGMWire and PGMCore
         // never import Crypto.
@@ -98,6 +104,7 @@ let package = Package(
             ],
             swiftSettings: upcomingFeatures),
         .testTarget(name: "PGMCoreTests", dependencies: ["PGMCore", "PGMWire"], swiftSettings: upcomingFeatures),
+        .testTarget(name: "PGMISALTests", dependencies: ["PGMISAL", "PGMCore"], swiftSettings: upcomingFeatures),
         .testTarget(
             name: "PGMSimulationTests", dependencies: ["PGMSimulation", "PGMCore", "PGMWire", "PGMCapture"],
             swiftSettings: upcomingFeatures),

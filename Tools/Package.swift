@@ -40,6 +40,10 @@ let package = Package(
             name: "pgm-ne-bench", dependencies: swiftPGM("PGMSimulation", "PGMCore", "PGMWire") + [argumentParser],
             path: "ElementBenchmark", swiftSettings: upcomingFeatures),
         .executableTarget(
+            name: "pgm-fec-bench", dependencies: swiftPGM("PGMCore", "PGMISAL") + [argumentParser],
+            path: "FECBenchmark",
+            swiftSettings: upcomingFeatures),
+        .executableTarget(
             name: "pgm-wire-bench", dependencies: swiftPGM("PGMWire") + [argumentParser], path: "WireBenchmark",
             swiftSettings: upcomingFeatures),
     ],
