@@ -36,11 +36,13 @@ public struct ParityContext: Sendable {
     }
 
     /// PARITY_PRM_TGS of an SPM's OPT_PARITY_PRM when it is usable: a power of two of at least 2 (RFC 3208 §11.4;
-    /// anything else cannot split a sequence number).
+    /// anything else cannot split a sequence number; like our engines, 2 ... 128).
     static func groupSize(advertisedBy packet: Packet) -> UInt32? {
         guard case .spm = packet.body else { return nil }
         for option in packet.options {
-            if case .parityParameters(_, let k) = option.value, k >= 2, k & (k - 1) == 0 { return k }
+            if case .parityParameters(_, let k) = option.value, TransmissionGroups(size: Int(min(k, 256))) != nil {
+                return k
+            }
         }
         return nil
     }
@@ -86,6 +88,7 @@ public enum ParityDescription: Hashable, Sendable {
 
     /// TG_SQN (the low log2(k) bits cleared) and those low bits; `k` a power of two.
     static func split(_ sequence: SequenceNumber, _ k: UInt32) -> (group: SequenceNumber, low: UInt32) {
-        (SequenceNumber(sequence.rawValue & ~(k - 1)), sequence.rawValue & (k - 1))
+        guard let groups = TransmissionGroups(size: Int(k)) else { return (sequence, 0) }
+        return (groups.group(of: sequence), UInt32(groups.position(of: sequence)))
     }
 }

@@ -34,7 +34,12 @@ struct APDULedger {
         switch event {
         case .data(_, let bytes):
             let previous = log.delivered.last { $0 != nil } ?? nil
-            log.delivered.append(index(of: bytes, after: previous))
+            let delivered = index(of: bytes, after: previous)
+            log.delivered.append(delivered)
+            // Delivered, so held: data decoded from FEC parity never crossed the network as its own packet.
+            if let delivered, delivered < sequences.count {
+                for offset in sequences[delivered] { log.received.insert(offset) }
+            }
         case .unrecoverable(_, let first, let last, let reason):
             log.unrecoverable.append((first, last, reason))
             let low = initialSequence.distance(to: first)

@@ -25,6 +25,8 @@ public final class SessionScenario {
         public var receiverUplink = LinkProfile()
         public var source: Source.Configuration
         public var receiver: Receiver.Configuration
+        /// Receivers configured otherwise than ``receiver``, by index (their seeds are still drawn per receiver).
+        public var receiverConfigurations: [Int: Receiver.Configuration] = [:]
         /// Close the source after the last APDU (OPT_FIN), and run until every receiver saw the close.
         public var closeWhenDone = true
         /// Keep a ``Network/trace`` of every packet (costly with many receivers).
@@ -57,6 +59,8 @@ public final class SessionScenario {
         public var received: Set<UInt32> = []
         /// Sequence offsets reported lost.
         public var lost: Set<UInt32> = []
+        /// Sequence offsets whose ODATA (the first transmission, not a repair or parity) reached the receiver.
+        public var odataReceived: Set<UInt32> = []
         /// Offsets outside the session named by loss reports.
         public var strayReports = 0
         /// `.windowAdvanced` reports for sequences the source's trail had not yet passed.
@@ -105,7 +109,7 @@ public final class SessionScenario {
         logs = Array(repeating: ReceiverLog(), count: configuration.receivers)
         ledger = APDULedger(apdus: configuration.apdus, source: configuration.source, initialSequence: initialSequence)
         for index in 0..<configuration.receivers {
-            var receiverConfiguration = configuration.receiver
+            var receiverConfiguration = configuration.receiverConfigurations[index] ?? configuration.receiver
             receiverConfiguration.seed = seeds.next()
             let address = NLA.ipv4(IPv4Address(rawValue: IPv4Address(10, 0, 0, 0).rawValue + 100 + UInt32(index)))
             // PGMCC feedback names the receiver: under congestion control each one knows its address (without, the
@@ -192,9 +196,11 @@ public final class SessionScenario {
             logs[index].knownLead = max(logs[index].knownLead, Int(initialSequence.distance(to: sequence)))
         }
         switch observation.packet.body {
-        case .odata(let data), .rdata(let data):
+        case .odata(let data),
+            .rdata(let data) where !observation.packet.flags.contains(.parity):
             let offset = initialSequence.distance(to: data.sequence).magnitude
             if !logs[index].lost.contains(offset) { logs[index].received.insert(offset) }
+            if observation.packet.body.type == .odata { logs[index].odataReceived.insert(offset) }
             learn(data.sequence)
         case .spm(let spm):
             learn(spm.lead)

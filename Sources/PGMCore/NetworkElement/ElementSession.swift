@@ -298,9 +298,12 @@ struct ElementSession {
     /// The TG_SQN of `sequence` and the low-order bits, when k is known: TG_SQN = SQN with the low log2(k) bits
     /// cleared (RFC 3208 §11.2).
     func parityGroup(of sequence: SequenceNumber) -> (group: SequenceNumber, low: UInt32)? {
-        guard let k = parityGroupSize else { return nil }
-        return (SequenceNumber(sequence.rawValue & ~(k - 1)), sequence.rawValue & (k - 1))
+        guard let groups = transmissionGroups else { return nil }
+        return (groups.group(of: sequence), UInt32(groups.position(of: sequence)))
     }
+
+    /// The TG split of ``parityGroupSize`` (RFC 3208 §11.2).
+    var transmissionGroups: TransmissionGroups? { parityGroupSize.flatMap { TransmissionGroups(size: Int($0)) } }
 
     /// Whether a transmission group may still be repaired: its first or last sequence in the advertised window.
     func groupInWindow(_ group: SequenceNumber) -> Bool {

@@ -37,7 +37,7 @@ extension NetworkElement {
     mutating func learnParity(_ spm: SPM, options: [Option], in session: inout ElementSession) {
         for option in options {
             guard case .parityParameters(_, let groupSize) = option.value else { continue }
-            guard (2...128).contains(groupSize), groupSize & (groupSize - 1) == 0 else {
+            guard TransmissionGroups(size: Int(min(groupSize, 256))) != nil else {
                 counters.parityOptionsIgnored += 1
                 continue
             }
@@ -87,8 +87,9 @@ extension NetworkElement {
         return requests
     }
 
+    /// A parity request's sequence: TG_SQN | (count − 1) (§11.3.1); `count` ≥ 1 and at most k here.
     private static func encode(_ group: SequenceNumber, count: UInt32) -> SequenceNumber {
-        SequenceNumber(group.rawValue | (count - 1))
+        group &+ (count - 1)
     }
 
     // MARK: NAK

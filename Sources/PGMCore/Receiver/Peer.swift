@@ -104,6 +104,11 @@ struct Peer {
     var suppressedShare = 1.0
     /// PGMCC's measurements, once the source's data carries OPT_PGMCC_DATA.
     var congestion: CongestionFeedback?
+    /// FEC, once an SPM offered it in OPT_PARITY_PRM (``Peer/learnParity(modeBits:groupSize:context:)``).
+    var parity: ParityReceiver?
+    /// The lead of the last windowed SPM when it equalled the window's: the source had nothing newer, so a
+    /// group still open may be NAKed selectively (RFC 3208 §11.5).
+    var quietLead: SequenceNumber?
 
     init(tsi: TSI, source: NLA, now: Instant, lossWeight: Double) {
         self.tsi = tsi
@@ -235,6 +240,10 @@ struct Peer {
             deliver(context: &context)
             return
         }
+        // FEC: every data packet of a group counts towards decoding it; a group that becomes decodable is decoded
+        // once this packet is in place.
+        let decodable = noteParityData(data.sequence, payload: data.payload, fragment: fragment, context: &context)
+        defer { if let decodable { recoverGroup(decodable, from: sender, context: &context) } }
         if data.sequence == window.next && window.count == 0 && fragment == nil {
             // In order with nothing held (almost every packet): delivered without entering the window. The window
             // path would draw a NAK back-off for the slot it makes; the same draw here keeps every seeded run
@@ -336,6 +345,7 @@ struct Peer {
             switch option.value {
             case .join(let minimum): join = minimum
             case .congestionReportRequest(let kinds): congestionRequest = kinds
+            case .parityParameters(let bits, let size): learnParity(modeBits: bits, groupSize: size, context: &context)
             case .fin where windowed: finLead = spm.lead
             case .reset(let ignoresNAKs, let code) where windowed:
                 // RFC 3208 §9.8.1: an abort; with N set no NAK is answered any more, so what is missing is lost.
@@ -359,6 +369,7 @@ struct Peer {
             if resetIgnoresNAKs { declareLost(before: spm.lead &+ 1, reason: .windowAdvanced, context: &context) }
             if window.next.precedesOrEquals(spm.lead) { extend(through: spm.lead, context: &context) }
         }
+        if windowed && started { quietLead = spm.lead == window.lead ? spm.lead : nil }
         if naksWereHeld {
             for index in 0..<window.count {
                 guard var repair = window.gap(at: index), repair.phase == .awaitingSPM else { continue }
@@ -419,7 +430,7 @@ struct Peer {
     /// Whether `lead` (after the window's lead) may be taken now: within ``leadAllowance(_:)``, or confirmed. A lead
     /// further ahead is a claim; claims near one another (within the allowance) add up, and two packets of which one
     /// is data, or three SPMs, confirm it. Returns false, counting it, while it is not.
-    private mutating func trustLead(_ lead: SequenceNumber, byData: Bool, context: inout ReceiverContext) -> Bool {
+    mutating func trustLead(_ lead: SequenceNumber, byData: Bool, context: inout ReceiverContext) -> Bool {
         let allowance = leadAllowance(context.configuration)
         if let claim = leadClaim, !window.lead.precedes(claim.sequence) { leadClaim = nil }
         if Int(window.lead.distance(to: lead)) <= allowance { return true }
@@ -443,6 +454,7 @@ struct Peer {
     private mutating func anchor(at start: SequenceNumber, trail: SequenceNumber, context: inout ReceiverContext) {
         window.start(at: start)
         started = true
+        if parity != nil && parity?.trackedFrom == nil { parity?.trackedFrom = start }
         context.events.append(.joined(tsi, firstSequence: start, lateJoin: trail.precedes(start)))
     }
 
@@ -614,6 +626,10 @@ struct Peer {
             timers.schedule(timer.key, at: repair.deadline)
         }
         if !nak.isEmpty, let path {
+            let parityRequests = takeParityRequests(from: &nak, context: &context)
+            if !parityRequests.isEmpty { sendParityNAKs(parityRequests, to: path, context: &context) }
+        }
+        if !nak.isEmpty, let path {
             coalesce(into: &nak, within: coalescing, context: &context)
             limitRate(&nak, context: &context)
             sendNAKs(nak, to: path, context: &context)
@@ -709,7 +725,7 @@ struct Peer {
     /// OPT_CR for our NAKs when the source asked for the receivers' worst path loss (RFC 3208 Appendix B.2):
     /// our own measured loss as RX_WP, our address as the worst receiver, our leading edge as CR_LEAD; the
     /// network-element fields stay 0 for elements to fill.
-    private func congestionReport(_ configuration: Receiver.Configuration) -> Option.CongestionReport? {
+    func congestionReport(_ configuration: Receiver.Configuration) -> Option.CongestionReport? {
         guard congestionRequest.contains(.receiverWorstPath), let address = configuration.address else { return nil }
         return Option.CongestionReport(
             kinds: .receiverWorstPath, lead: window.lead, receiverWorstPath: loss.scaled, worstReceiver: address)
@@ -760,7 +776,7 @@ struct Peer {
 
     /// Adds missing slots up to `sequence`, each in BACK_OFF, first making room if the window would exceed
     /// its sequence limit.
-    private mutating func extend(through sequence: SequenceNumber, context: inout ReceiverContext) {
+    mutating func extend(through sequence: SequenceNumber, context: inout ReceiverContext) {
         let limit = context.configuration.maximumWindowSequences
         let span = Int(window.next.distance(to: sequence)) + 1
         guard span > window.count else { return }
@@ -830,7 +846,7 @@ struct Peer {
     /// Drops queued timers that no longer match their gap, so ``nextDeadline`` is rarely a spurious wake-up.
     /// Entries superseded deeper in the queue (a timer restarted by each of a flood of NCFs or NAKs) are
     /// dropped once they outnumber the window, which keeps the queue bounded.
-    private mutating func pruneTimers() {
+    mutating func pruneTimers() {
         let window = self.window
         func isLive(_ timer: DeadlineQueue<SequenceTimerKey>.Entry) -> Bool {
             guard let index = window.index(of: timer.key.sequence), let repair = window.gap(at: index) else {

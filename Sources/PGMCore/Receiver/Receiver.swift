@@ -113,12 +113,22 @@ public struct Receiver: Engine {
         let tsi = packet.tsi
         switch packet.body {
         case .odata(let data), .rdata(let data):
+            // Parity packets are counted as ``Statistics/parityReceived``, not as data.
             let repair = packet.body.type == .rdata
-            if repair { context.statistics.rdataReceived += 1 } else { context.statistics.odataReceived += 1 }
             guard !packet.flags.contains(.parity) else {
-                context.statistics.foreignPackets += 1  // FEC parity: not supported by this receiver
+                // FEC parity (RFC 3208 §11.5): for a session we already follow.
+                context.statistics.parityReceived += 1
+                guard existingPeer(tsi) != nil else {
+                    context.statistics.parityUnusable += 1
+                    return
+                }
+                withPeer(tsi, creatingFrom: nil) { peer, context in
+                    peer.handleParity(
+                        data, options: packet.options, flags: packet.flags, from: arrival.source, context: &context)
+                }
                 return
             }
+            if repair { context.statistics.rdataReceived += 1 } else { context.statistics.odataReceived += 1 }
             withPeer(tsi, creatingFrom: arrival.source) { peer, context in
                 peer.handleData(
                     data, options: packet.options, repair: repair, payloadOwned: payloadOwned, from: arrival.source,
@@ -138,7 +148,10 @@ public struct Receiver: Engine {
                 if case .nakList(let list) = option.value { sequences.append(contentsOf: list) }
             }
             var relay = false
+            let isParity = packet.flags.contains(.parity)
             withPeer(tsi, creatingFrom: nil) { peer, context in
+                // A parity NCF confirms groups by count (RFC 3208 §11.5): the missing sequences it covers.
+                if isParity { sequences = peer.sequencesCovered(byParityRequests: sequences) }
                 relay = peer.handleNCF(sequences, options: packet.options, from: arrival.source, context: &context)
             }
             // RFC 3208 §15.3.2: a unicast NCF with OPT_NBR_UNREACH is multicast on with TTL 1, so that the other
@@ -150,9 +163,9 @@ public struct Receiver: Engine {
         case .spmr:
             withPeer(tsi, creatingFrom: nil) { peer, context in peer.handleOverheardSPMR(context: &context) }
         case .nak(let nak) where arrival.destination == context.configuration.group:
-            // Another receiver's NAK multicast to the group suppresses ours as an NCF does (RFC 3208 §6.3). A
-            // parity NAK names transmission groups, not sequences: FEC is not supported here.
-            guard !packet.flags.contains(.parity), let index = existingPeer(tsi) else {
+            // Another receiver's NAK multicast to the group suppresses ours as an NCF does (RFC 3208 §6.3); a
+            // parity NAK by count, like a parity NCF (§11.5).
+            guard let index = existingPeer(tsi) else {
                 context.statistics.foreignPackets += 1
                 return
             }
@@ -161,6 +174,7 @@ public struct Receiver: Engine {
             for option in packet.options {
                 if case .nakList(let list) = option.value { sequences.append(contentsOf: list) }
             }
+            if packet.flags.contains(.parity) { sequences = peers[index].sequencesCovered(byParityRequests: sequences) }
             peers[index].handleOverheardNAK(sequences, context: &context)
         case .poll(let poll):
             context.statistics.pollsReceived += 1

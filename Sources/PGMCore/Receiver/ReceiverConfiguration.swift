@@ -41,6 +41,13 @@ extension Receiver {
         public var maximumWindowBytes = 64 << 20
         /// Sequence numbers tracked for one session (received, missing or lost, not yet delivered).
         public var maximumWindowSequences = 1 << 16
+        /// Use the FEC a source offers in OPT_PARITY_PRM (RFC 3208 §11.5): decode from proactive parity, and ask
+        /// for on-demand parity with parity NAKs (by count per transmission group) instead of selective NAKs.
+        /// `false` ignores parity packets and NAKs by sequence, as a receiver without FEC does.
+        public var useParity = true
+        /// The region multiply of the Reed–Solomon decoder: ``SwiftGaloisKernel`` here; the programs inject a
+        /// faster native one.
+        public var parityKernel: any GaloisRegionKernel = SwiftGaloisKernel()
         /// The largest APDU reassembled from OPT_FRAGMENT; larger claims are malformed.
         public var maximumAPDUSize = 1 << 20
         /// Sessions tracked at once; data from more is dropped and counted.
@@ -186,8 +193,20 @@ extension Receiver {
         public var spmrSuppressed = 0
         public var apdusDelivered = 0
         public var bytesDelivered = 0
-        /// Sequences recovered by RDATA.
+        /// Sequences recovered by RDATA, selective or decoded from parity.
         public var sequencesRepaired = 0
+        /// FEC (RFC 3208 Appendix A): parity packets received (proactive ODATA and on-demand RDATA), sequences
+        /// recovered from them (also in ``sequencesRepaired``), parity NAKs sent and the packets they asked
+        /// for, groups whose parity could not be decoded (inconsistent or corrupt), and parity packets not usable
+        /// (no OPT_PARITY_PRM seen for the session, ``Configuration/useParity`` off, or malformed).
+        public var parityReceived = 0
+        public var sequencesRecoveredByParity = 0
+        public var parityNAKsSent = 0
+        public var parityPacketsRequested = 0
+        public var parityDecodingFailures = 0
+        public var parityUnusable = 0
+        /// Sessions that went back to selective NAKs because their on-demand parity never came.
+        public var parityFallbacks = 0
         public var sequencesLost = 0
         public var lossEvents = 0
         /// Fragments of APDUs that cannot be completed (part lost, or begun before we joined).

@@ -67,6 +67,10 @@ public struct Source: Engine {
     /// covers them all.
     private var finActive = false
     private var finalSPMQueued = false
+    /// FEC (``Configuration/parity``): the parity owed, and the next parity packet once built (encoding is the
+    /// expensive part, so a packet the bucket or window holds back is kept, not rebuilt).
+    private var parity: ParitySender?
+    private var preparedParity: (job: ParitySender.Job, packet: Packet)?
 
     /// The most events kept for an application that does not drain them.
     public static let eventCapacity = 1024
@@ -79,7 +83,10 @@ public struct Source: Engine {
         }
         self.configuration = configuration
         var random = SplitMix64(seed: configuration.seed)
-        let initial = configuration.initialSequence ?? SequenceNumber(UInt32(truncatingIfNeeded: random.next()))
+        var initial = configuration.initialSequence ?? SequenceNumber(UInt32(truncatingIfNeeded: random.next()))
+        // With FEC the first ODATA opens a transmission group (RFC 3208 §11.2: groups start on multiples of k),
+        // so that the first group is a whole one.
+        if let groups = configuration.parity?.groups { initial = groups.group(of: initial) }
         self.firstSequence = initial
         self.nextSequence = initial
         self.window = TransmitWindow(
@@ -92,6 +99,7 @@ public struct Source: Engine {
         if let first = configuration.heartbeatIntervals.first { nextHeartbeatSPM = now + first }
         congestion = configuration.congestionControl.map { CongestionControl(configuration: $0, at: now) }
         backoff = configuration.backoffTuning.map { NAKBackoffTuner(initial: Self.clamp($0.initial, $0)) }
+        parity = configuration.parity.map { ParitySender($0, holdOff: configuration.repairHoldOff) }
     }
 
     // MARK: Application side
@@ -180,6 +188,9 @@ public struct Source: Engine {
         if configuration.joinHistory != nil { options += 8 }
         if fragmented { options += 16 }
         options += pgmccDataLength(configuration)
+        // A parity packet is as long as its group's longest payload plus the appended TSDU length, with an
+        // encoded OPT_FRAGMENT, OPT_PARITY_GRP and OPT_CURR_TGSIZE (RFC 3208 §11.2): room for all of them.
+        if configuration.parity != nil { options += 2 + 16 + 8 + 8 + (fragmented ? 0 : 0) }
         return configuration.transport.maximumPGMLength(inDatagramsOf: configuration.maxTPDU)
             - Packet.commonHeaderLength - 8 - options
     }
@@ -225,9 +236,13 @@ public struct Source: Engine {
 
     private mutating func handleNAK(_ nak: NAK, packet: Packet, from sender: NLA) {
         guard nak.source == configuration.sourceAddress, nak.group == configuration.group,
-            !packet.flags.contains(.parity)
+            !packet.flags.contains(.parity) || parity?.onDemand == true
         else {
             statistics.naksMisaddressed += 1
+            return
+        }
+        if packet.flags.contains(.parity) {
+            handleParityNAK(nak, packet: packet, from: sender)
             return
         }
         statistics.naksReceived += 1
@@ -272,6 +287,128 @@ public struct Source: Engine {
             }
         }
         push(.nakReceived(sequences: inWindow, from: sender))
+    }
+
+    /// A parity NAK (RFC 3208 §11.4): a parity NCF at once, then each named group's pending parity raised to
+    /// the count asked for, less a shortened group's shortfall. Groups still open (their last packet not sent)
+    /// or already partly out of the window cannot be encoded: counted, not answered.
+    private mutating func handleParityNAK(_ nak: NAK, packet: Packet, from sender: NLA) {
+        guard var parity else { return }
+        statistics.naksReceived += 1
+        statistics.parityNAKsReceived += 1
+        var requested = [nak.sequence]
+        for option in packet.options {
+            switch option.value {
+            case .nakList(let list): requested.append(contentsOf: list)
+            case .congestionReport(let report): noteCongestionReport(report)
+            default: break
+            }
+        }
+        advanceWindow()
+        queueNCF(echoing: nak.sequence, packet.options, parity: true)
+        var answered: [SequenceNumber] = []
+        for sequence in requested {
+            let group = parity.groups.group(of: sequence)
+            guard let size = encodableSize(of: group) else {
+                statistics.parityUnavailable += 1
+                continue
+            }
+            let added = parity.request(group, count: parity.groups.requestedCount(sequence), size: size, at: now)
+            statistics.parityPacketsRequested += added
+            if added == 0 { statistics.nakSequencesIgnored += 1 }
+            answered.append(group)
+        }
+        self.parity = parity
+        if answered.isEmpty {
+            statistics.naksOutsideWindow += 1
+            push(.nakOutsideWindow(sequence: nak.sequence, from: sender))
+        } else {
+            push(.nakReceived(sequences: answered, from: sender))
+        }
+    }
+
+    /// How many data packets `group` has if parity can be computed for it now: k when all of them are in the
+    /// window; fewer for the last group of a closed session, which ends early (RFC 3208 §11.4, OPT_CURR_TGSIZE);
+    /// `nil` when part of it has left the window or it is still being filled.
+    private func encodableSize(of group: SequenceNumber) -> Int? {
+        guard let groups = parity?.groups, window.contains(group) else { return nil }
+        let last = groups.last(of: group)
+        if window.contains(last) { return groups.size }
+        guard isClosing, pending.isEmpty, groups.group(of: lead) == group else { return nil }
+        return groups.position(of: lead) + 1
+    }
+
+    /// The next parity packet to send: its job and the packet, built once.
+    private mutating func nextParity() -> (job: ParitySender.Job, packet: Packet)? {
+        guard var parity else { return nil }
+        defer { self.parity = parity }
+        parity.forget(before: trail)
+        if let prepared = preparedParity, prepared.job == parity.next { return prepared }
+        preparedParity = nil
+        while let job = parity.next {
+            if let packet = makeParity(job, code: parity.code) {
+                preparedParity = (job, packet)
+                return preparedParity
+            }
+            statistics.parityUnavailable += 1
+            parity.finish(job, sentAt: nil)
+        }
+        return nil
+    }
+
+    /// A parity packet (RFC 3208 §11.2, §11.4): ODATA for proactive parity, RDATA for on-demand, with OPT_PARITY
+    /// (and OPT_VAR_PKTLEN) in the header, SQN = TG_SQN | index mod k, OPT_PARITY_GRP beyond k, OPT_CURR_TGSIZE
+    /// for a shortened group, the encoded OPT_FRAGMENT of a group with fragments. `nil` if the group's data has
+    /// left the window.
+    private func makeParity(_ job: ParitySender.Job, code: ReedSolomonCode) -> Packet? {
+        guard let groups = parity?.groups, let size = encodableSize(of: job.group) else { return nil }
+        var members: [ParityMember?] = []
+        members.reserveCapacity(groups.size)
+        for position in 0..<groups.size {
+            guard position < size else {
+                members.append(nil)
+                continue
+            }
+            let entry = window[job.group &+ UInt32(position)]
+            var fragment: Option.Fragment?
+            for option in entry.options { if case .fragment(let value) = option.value { fragment = value } }
+            members.append(ParityMember(payload: entry.payload, fragment: fragment))
+        }
+        guard let encoded = try? ParitySymbols.encode(members, index: job.index, code: code) else { return nil }
+        let numbering = groups.parityNumbering(group: job.group, index: job.index)
+        var options: [Option] = []
+        if let fragment = encoded.encodedFragment { options.append(fragment) }
+        if let number = numbering.parityGroup { options.append(Option(.parityGroup(number))) }
+        if size < groups.size { options.append(Option(.currentGroupSize(UInt32(size)))) }
+        if let pgmcc = pgmccData() { options.append(pgmcc) }
+        var flags: Packet.Flags = .parity
+        if encoded.variableLength { flags.insert(.variableLength) }
+        flags.formUnion(.required(by: options))
+        let data = DataPacket(sequence: numbering.sequence, trail: trail, payload: encoded.payload[...])
+        return Packet(
+            tsi: configuration.tsi, dataDestinationPort: configuration.dataDestinationPort, flags: flags,
+            body: job.proactive ? .odata(data) : .rdata(data), options: options)
+    }
+
+    private enum ParityTurn {
+        case sent(Transmit)
+        case blocked
+        case idle
+    }
+
+    /// Sends the next parity packet under the rate and, with PGMCC, the window, like RDATA.
+    private mutating func pollParity() -> ParityTurn {
+        guard let (job, packet) = nextParity() else { return .idle }
+        guard windowAllows() else { return .blocked }
+        let routerAlert = Transmit.needsRouterAlert(packet.body.type)
+        guard bucket.consume(wireBytes(packet, routerAlert: routerAlert), at: now) else { return .blocked }
+        preparedParity = nil
+        parity?.finish(job, sentAt: now)
+        congestion?.sent(odata: nil, at: now)
+        if job.proactive { statistics.proactiveParitySent += 1 } else { statistics.onDemandParitySent += 1 }
+        account(packet, routerAlert: routerAlert)
+        restartHeartbeat()
+        return .sent(Transmit(packet: packet, destination: .multicast(configuration.group), routerAlert: routerAlert))
     }
 
     private static func feedback(in options: [Option]) -> (timestamp: UInt32, loss: UInt16, receiver: NLA)? {
@@ -337,12 +474,14 @@ public struct Source: Engine {
     }
 
     /// Queues the NCF for a NAK: its sequence and OPT_NAK_LIST as they came, and the NAK_BO_IVL we advertise.
-    private mutating func queueNCF(echoing sequence: SequenceNumber, _ nakOptions: [Option]) {
+    private mutating func queueNCF(echoing sequence: SequenceNumber, _ nakOptions: [Option], parity: Bool = false) {
         var options = nakOptions.filter { if case .nakList = $0.value { true } else { false } }
         if let advertisedNAKBackoff { options.append(NAKBackoffTuning.option(advertisedNAKBackoff)) }
+        var flags = Packet.Flags.required(by: options)
+        if parity { flags.insert(.parity) }  // RFC 3208 §11.3.2: a parity NCF for a parity NAK
         let ncf = Packet(
             tsi: configuration.tsi, dataDestinationPort: configuration.dataDestinationPort,
-            flags: .required(by: options),
+            flags: flags,
             body: .ncf(NAK(sequence: sequence, source: configuration.sourceAddress, group: configuration.group)),
             options: options)
         controlQueue.append(
@@ -489,6 +628,11 @@ public struct Source: Engine {
                 packet: rdata, destination: .multicast(configuration.group),
                 routerAlert: Transmit.needsRouterAlert(.rdata))
         }
+        switch pollParity() {
+        case .sent(let transmit): return transmit
+        case .blocked: return nil
+        case .idle: break
+        }
         guard let next = pending.first, windowAllows() else { return nil }
         let odata = makeODATA(next)
         assert(odataWireBytes(next) == wireBytes(odata, routerAlert: false), "odataWireBytes disagrees with makeODATA")
@@ -501,6 +645,11 @@ public struct Source: Engine {
         pendingBytes -= next.payload.count
         window.append(next.sequence, payload: next.payload, options: options, sentAt: now)
         statistics.odataSent += 1
+        if let groups = parity?.groups, groups.position(of: next.sequence) == groups.size - 1 {
+            statistics.groupsCompleted += 1
+            let group = groups.group(of: next.sequence)
+            parity?.groupCompleted(group)
+        }
         account(odata, routerAlert: false)
         restartHeartbeat()
         advanceWindow()
@@ -563,6 +712,13 @@ public struct Source: Engine {
 
     private mutating func activateFINIfDrained() {
         guard isClosing, !finActive, pending.isEmpty else { return }
+        // The last group ends here, short of k packets: its proactive parity goes now, with OPT_CURR_TGSIZE
+        // (RFC 3208 §11.4: "in the absence of data ... prematurely terminate the current transmission group").
+        if let groups = parity?.groups, !window.isEmpty, groups.position(of: lead) != groups.size - 1 {
+            statistics.groupsCompleted += 1
+            let group = groups.group(of: lead)
+            parity?.groupCompleted(group)
+        }
         finActive = true
         spmPending = true
         restartHeartbeat()
@@ -592,6 +748,15 @@ public struct Source: Engine {
             options.append(
                 NAKBackoffTuning.rangeOption(minimum: tuning.minimum, maximum: max(tuning.minimum, tuning.maximum)))
         }
+        if let parity {
+            options.append(parity.parameters)
+            // §11.4: an SPM whose lead ends a shortened group says so.
+            if finActive, !window.isEmpty, let size = encodableSize(of: parity.groups.group(of: lead)),
+                size < parity.groups.size
+            {
+                options.append(Option(.currentGroupSize(UInt32(size))))
+            }
+        }
         if finActive {
             // RFC 3208 §9.8: OPT_RST replaces OPT_FIN after a reset; its N bit once the window is empty.
             options.append(
@@ -610,6 +775,12 @@ public struct Source: Engine {
         guard dataAllowed else { return nil }
         for sequence in repairQueue where window.contains(sequence) {
             return (wireBytes(makeRDATA(sequence), routerAlert: true), true)
+        }
+        if let (_, packet) = preparedParity {
+            return (wireBytes(packet, routerAlert: Transmit.needsRouterAlert(packet.body.type)), true)
+        }
+        if let parity, !parity.isIdle {
+            return (configuration.maxTPDU, true)  // not built yet: at most one TPDU
         }
         if let next = pending.first { return (odataWireBytes(next), true) }
         return nil

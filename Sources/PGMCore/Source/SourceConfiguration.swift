@@ -90,6 +90,10 @@ extension Source {
         /// acker's ACKs under the rate, which stays the ceiling. `nil`: the rate alone decides, and no packet
         /// carries a PGMCC option.
         public var congestionControl: CongestionControl.Configuration?
+        /// FEC (RFC 3208 Appendix A): transmission groups advertised in OPT_PARITY_PRM on every SPM, proactive
+        /// parity after each group, on-demand parity in answer to parity NAKs. `nil`: no parity, and parity NAKs
+        /// are counted and dropped.
+        public var parity: Parity?
 
         /// IPv4 (20) plus UDP (8): ``TransportProfile/udpIPv4``'s header overhead.
         public static let udpHeaderOverhead = TransportProfile.udpIPv4.headerOverhead
@@ -100,6 +104,35 @@ extension Source {
             self.group = group
             self.sourceAddress = sourceAddress
         }
+    }
+
+    /// The source's FEC (RFC 3208 Appendix A): Reed–Solomon parity over transmission groups of ``groupSize``
+    /// packets, compatible with OpenPGM's code.
+    public struct Parity: Sendable {
+        /// k, TGSIZE: data packets per transmission group, a power of two 2 ... 128.
+        public var groupSize: Int
+        /// h: parity packets sent as ODATA after each complete group (RFC 3208 §11.4 "pro-active parity"); 0 for
+        /// none. At most 255 − k.
+        public var proactive: Int
+        /// Answer parity NAKs with parity RDATA (§11.4 "on-demand parity"), and say so in OPT_PARITY_PRM so
+        /// receivers ask by count instead of by sequence.
+        public var onDemand: Bool
+        /// The region multiply of the Reed–Solomon code: ``SwiftGaloisKernel`` here; the programs inject a
+        /// faster native one.
+        public var kernel: any GaloisRegionKernel
+
+        public init(
+            groupSize: Int = 16, proactive: Int = 0, onDemand: Bool = true,
+            kernel: any GaloisRegionKernel = SwiftGaloisKernel()
+        ) {
+            self.groupSize = groupSize
+            self.proactive = proactive
+            self.onDemand = onDemand
+            self.kernel = kernel
+        }
+
+        /// The transmission-group arithmetic for ``groupSize``, `nil` if it is not a valid size.
+        public var groups: TransmissionGroups? { TransmissionGroups(size: groupSize) }
     }
 
     /// A configuration ``Source/init(configuration:at:)`` would refuse (it traps on one, as on any misuse).
@@ -161,8 +194,18 @@ extension Source {
         public var nakBackoffIncreases = 0
         public var nakBackoffDecreases = 0
         public var naksOutsideWindow = 0
-        /// NAKs whose NAK_SRC or NAK_GRP is not ours, or parity NAKs (no FEC here).
+        /// NAKs whose NAK_SRC or NAK_GRP is not ours, or parity NAKs when this source offers no on-demand parity.
         public var naksMisaddressed = 0
+        /// FEC (``Configuration/parity``): transmission groups completed, proactive parity ODATA and on-demand
+        /// parity RDATA sent, parity NAKs received and the parity packets they asked for (after consolidation,
+        /// RFC 3208 §11.4: only what raises a group's pending count), and parity asked for but impossible (the
+        /// group's data had left the window, or the group was still open).
+        public var groupsCompleted = 0
+        public var proactiveParitySent = 0
+        public var onDemandParitySent = 0
+        public var parityNAKsReceived = 0
+        public var parityPacketsRequested = 0
+        public var parityUnavailable = 0
         public var nnaksReceived = 0
         public var spmrReceived = 0
         public var spmrRateLimited = 0
@@ -194,6 +237,17 @@ extension Source.Configuration {
         try require(rate > 0, "the rate must be positive")
         try require(txwMaxBytes > 0, "the transmit window must hold at least one byte")
         try require(txwSeconds > .zero, "TXW_SECS must be positive")
+        if let parity {
+            try require(
+                parity.groups != nil,
+                "the transmission group size must be a power of two 2 ... 128, not \(parity.groupSize)")
+            try require(
+                parity.proactive >= 0 && parity.proactive <= ReedSolomonCode.blockLength - parity.groupSize,
+                "proactive parity must be 0 ... \(ReedSolomonCode.blockLength - parity.groupSize) packets per group of \(parity.groupSize)"
+            )
+            try require(
+                parity.proactive > 0 || parity.onDemand, "FEC needs proactive parity, on-demand parity or both")
+        }
         try require(
             Source.maximumPayload(self, fragmented: true) > 0,
             "a TPDU of \(maxTPDU) bytes has no room for data after the IP, UDP and PGM headers")
