@@ -75,7 +75,7 @@ let package = Package(
         .target(
             name: "PGMCommandLine",
             dependencies: [
-                "PGMWire", "PGMCore", "PGMSockets", "PGMCapture", "PGMAuthentication",
+                "PGMWire", "PGMCore", "PGMSockets", "PGMCapture", "PGMAuthentication", "PGMISAL",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

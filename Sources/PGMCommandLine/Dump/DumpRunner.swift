@@ -61,6 +61,8 @@ struct DumpRunner {
             hexDump: command.hexAndASCII ? .hexAndASCII : command.hex ? .hex : .none
         )
         let json = JSONFormatter()
+        // k per session from OPT_PARITY_PRM, so parity packets show their group and index or count.
+        var parity = ParityContext()
         var analyzer = TraceAnalyzer()
         var out = OutputBuffer(capacity: Self.flushThreshold + 4096)
         // Property-wrapper reads are generic and slow; read each option once, not once per packet.
@@ -92,10 +94,11 @@ struct DumpRunner {
                             if case .other = dissection.layers { continue }
                             shown += 1
                             guard !stats else { continue }
+                            parity.record(dissection)
                             if jsonOutput {
-                                json.format(dissection, into: &out)
+                                json.format(dissection, parity: parity, into: &out)
                             } else {
-                                text.format(dissection, frame: frame, into: &out)
+                                text.format(dissection, frame: frame, parity: parity, into: &out)
                             }
                             if out.count >= Self.flushThreshold { flush(&out) }
                         }

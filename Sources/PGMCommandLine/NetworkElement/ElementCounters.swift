@@ -34,6 +34,20 @@ public struct ElementCounters: Encodable, Sendable {
     public var offPathDropped: Int
     /// Everything the element's rules dropped (``NetworkElement/Statistics/packetsDropped``).
     public var dropped: Int
+    /// FEC (RFC 3208 §11.6), only once a session used parity (JSON `fec`): proactive parity switched, parity NCFs
+    /// sent, parity NAKs forwarded and eliminated, parity RDATA forwarded and discarded (no state for its group),
+    /// parity NAKs dropped (no OPT_PARITY_PRM seen yet).
+    public var fec: ParityCounters?
+
+    public struct ParityCounters: Encodable, Equatable, Sendable {
+        public var odataForwarded: Int
+        public var ncfsSent: Int
+        public var naksForwarded: Int
+        public var naksEliminated: Int
+        public var rdataForwarded: Int
+        public var rdataDiscarded: Int
+        public var naksDropped: Int
+    }
     /// The worst receiver loss reported with OPT_CR over all sessions (0…1), and who reported it.
     public var worstLossRate: Double
     public var worstReceiver: String?
@@ -62,6 +76,16 @@ public struct ElementCounters: Encodable, Sendable {
         repairsResentFromCopies = statistics.repairsResentFromCopies
         offPathDropped = statistics.offPathDropped
         dropped = statistics.packetsDropped
+        let parity = ParityCounters(
+            odataForwarded: statistics.parityODATAForwarded, ncfsSent: statistics.parityNCFsSent,
+            naksForwarded: statistics.parityNAKsForwarded, naksEliminated: statistics.parityNAKsEliminated,
+            rdataForwarded: statistics.parityRDATAForwarded, rdataDiscarded: statistics.parityRDATADiscarded,
+            naksDropped: statistics.parityNAKsDropped)
+        fec =
+            parity
+                == ParityCounters(
+                    odataForwarded: 0, ncfsSent: 0, naksForwarded: 0, naksEliminated: 0, rdataForwarded: 0,
+                    rdataDiscarded: 0, naksDropped: 0) ? nil : parity
         let worst = statistics.worstCongestionReports.values.max { $0.receiverWorstPath < $1.receiverWorstPath }
         worstLossRate = Double(worst?.receiverWorstPath ?? 0) / Double(UInt16.max)
         worstReceiver = worst.map { "\($0.worstReceiver)" }

@@ -100,6 +100,14 @@ public struct ReceiveCommand: ParsableCommand {
     @Flag(help: "Go on with the next session after one closes (OPT_FIN), and wait for one when none is there.")
     public var follow = false
 
+    @Flag(
+        name: .customLong("no-fec"),
+        help: """
+            Ignore the FEC a source offers (RFC 3208 Appendix A): no decoding from parity, and NAKs by sequence \
+            instead of parity NAKs by count.
+            """)
+    public var noFEC = false
+
     @ArgumentParser.Option(
         name: .customLong("peer-expiry"),
         help: ArgumentHelp("Seconds of silence after which a session has ended without OPT_FIN.", valueName: "seconds"))
@@ -202,6 +210,8 @@ public struct ReceiveCommand: ParsableCommand {
         configuration.nakRdataInterval = .seconds(nakRdataInterval)
         configuration.nakBackoffInterval = .seconds(nakBackoffInterval)
         configuration.peerExpiry = .seconds(peerExpiry)
+        configuration.useParity = !noFEC
+        configuration.parityKernel = ProgramDefaults.galoisKernel
         configuration.nakRateLimit =
             nakRate > 0 ? Receiver.NAKRateLimit(packetsPerSecond: nakRate, burst: max(1, nakRate / 5)) : nil
         if dlr {

@@ -159,6 +159,7 @@ struct ReceiverProgram {
         sample.lossRateAverage = statistics.lossRate
         sample.unrecoverable = session.lostSequences
         sample.offPathPackets = statistics.offPathPackets
+        sample.fec = FECSample(statistics)
         // PGMCC (the source's --congestion-control pgmcc): ACKs sent as acker, and the loss rate we report.
         if statistics.acksSent > 0 || statistics.congestionLossRate != nil {
             sample.acksSent = statistics.acksSent

@@ -61,6 +61,8 @@ public struct StatisticsSample: Encodable, Sendable {
     /// Seconds of the data phase: pgm-recv from the first delivered byte to the last, pgm-source from the first
     /// byte read to the end of sending (before the linger), so that a rate excludes start-up and the linger.
     public var dataSeconds: Double?
+    /// FEC's counters: pgm-source with FEC on, pgm-recv once parity came (``FECSample``).
+    public var fec: FECSample?
     /// A network element's own counters (pgm-ne only).
     public var element: ElementCounters?
     /// With `--key`: tags verified, packets dropped for their tag or as replays, transmits signed.
@@ -194,6 +196,7 @@ public final class StatisticsPrinter {
         if sample.role == .networkElement { fields.append((2, "\(formatGrouped(sample.packets)) pkts")) }
         fields.append((4, "NAK \(formatGrouped(sample.naks))"))
         fields.append((3, "RDATA \(formatGrouped(sample.repairs))"))
+        if let fec = sample.fec { fields.append((3, fec.text)) }
         switch sample.role {
         case .receiver, .dlr:
             let average = sample.lossRateAverage.map { " (avg \(formatPercent($0)))" } ?? ""

@@ -43,6 +43,15 @@ public struct SourceCommand: ParsableCommand {
             --rate. The statistics line shows the window and the acker with its loss and RTT; "none" is --rate \
             alone, as before PGMCC was the default.
 
+            FEC (RFC 3208 Appendix A): --fec-group-size K, --fec-proactive N and --fec-on-demand turn on \
+            Reed-Solomon parity over transmission groups of K packets (default 16), the code OpenPGM uses. \
+            Proactive parity sends N parity packets after every group: a receiver missing up to N packets of a \
+            group decodes them without a NAK, at N/K more bandwidth. On-demand parity answers a receiver's parity \
+            NAK (how many packets of a group it misses) with that many parity packets, and one parity packet \
+            repairs a different loss at every receiver: with many receivers losing different packets, a group \
+            costs the largest loss of any receiver instead of the sum. --fec-group-size alone means on-demand. \
+            Receivers without FEC (OpenPGM without it too) NAK by sequence and are repaired as before.
+
             With --key FILE every packet is signed (OPT_AUTH, a truncated HMAC-SHA-256 under the key; 28 bytes of \
             each TPDU are kept for it) and NAKs or SPMRs without a valid tag are dropped and counted. Receivers \
             without the key (OpenPGM too) ignore the option; receivers and elements with it accept only this \
@@ -71,6 +80,7 @@ public struct SourceCommand: ParsableCommand {
     @OptionGroup public var output: OutputOptions
     @OptionGroup public var logging: LoggingOptions
     @OptionGroup public var key: KeyOptions
+    @OptionGroup(title: "Forward error correction (RFC 3208 Appendix A)") public var fec: FECOptions
 
     @Argument(
         help: ArgumentHelp("Files to send, in order (default: standard input).", valueName: "file"),
@@ -203,6 +213,7 @@ public struct SourceCommand: ParsableCommand {
         configuration.txwMaxBytes = windowBytes
         // Before the APDU size: OPT_PGMCC_DATA takes room in every TPDU.
         if congestionControl == .pgmcc { configuration.congestionControl = CongestionControl.Configuration() }
+        configuration.parity = fec.parity(kernel: ProgramDefaults.galoisKernel)
         let apduSize = self.apduSize ?? ProgramDefaults.apduSize(configuration)
         configuration.maximumAPDUSize = apduSize
         configuration.maximumQueuedBytes = max(1 << 20, 4 * apduSize)

@@ -260,11 +260,15 @@ struct SourceProgram {
         var sample = StatisticsSample(role: .source)
         sample.bytes = accepted - (engine.configuration.maximumQueuedBytes - engine.queuedBytesAvailable)
         sample.messages = statistics.apdusQueued
-        sample.packets = statistics.odataSent + statistics.rdataSent
+        sample.packets =
+            statistics.odataSent + statistics.rdataSent + statistics.proactiveParitySent
+            + statistics.onDemandParitySent
         sample.naks = statistics.naksReceived
         sample.ncfs = statistics.ncfSent
-        sample.repairs = statistics.rdataSent
-        sample.lossRate = statistics.odataSent > 0 ? Double(statistics.rdataSent) / Double(statistics.odataSent) : 0
+        sample.repairs = statistics.rdataSent + statistics.onDemandParitySent
+        sample.fec = FECSample(engine)
+        let repairs = statistics.rdataSent + statistics.onDemandParitySent
+        sample.lossRate = statistics.odataSent > 0 ? Double(repairs) / Double(statistics.odataSent) : 0
         sample.worstReceiverLossRate = statistics.worstReceiverLoss.map { Double($0) / Double(UInt16.max) }
         sample.worstReceiver = statistics.worstReceiver.map { "\($0)" }
         sample.congestion = engine.congestion.map {
