@@ -226,6 +226,82 @@ import Testing
         #expect((97...99).contains(nak.sequence.rawValue))
     }
 
+    /// Thousands of random parity packets and parity NCFs (any index, OPT_PARITY_GRP, OPT_CURR_TGSIZE, encoded
+    /// fragments, lengths, flags) among a real stream with 10 % loss: no crash, bounded state. With `fromPath`
+    /// the garbage parity claims the session's path (as forged ODATA could, which `--key` prevents) and only
+    /// safety is checked; from another address it is dropped as off-path and nothing but the source's data may be
+    /// delivered.
+    @Test(arguments: [(1, false), (2, false), (3, true), (4, true)] as [(UInt64, Bool)])
+    func randomParityNeverCrashesOrLeaks(seed: UInt64, fromPath: Bool) throws {
+        var random = SplitMix64(seed: seed)
+        var configuration = receiverConfiguration()
+        configuration.maximumWindowSequences = 2048
+        var receiver = EngineHarness(Receiver(configuration: configuration))
+        let stranger = Arrival(source: NLA.ipv4(IPv4Address(10, 0, 0, 66)), destination: group)
+        receiver.receive(spm(1, trail: 96, lead: 95, options: [Self.parityPRM]), arrival: fromSource, at: at(0))
+        var sent: [UInt32: [UInt8]] = [:]
+        var time: Int64 = 1
+        for step in 0..<4000 {
+            time += Int64(random.next() % 3)
+            let sequence = UInt32(96 + step / 4)
+            switch random.next() % 8 {
+            case 0, 1, 2:
+                if sent[sequence] == nil {
+                    sent[sequence] = Self.payload(Int(sequence), size: 1 + Int(random.next() % 40))
+                    if random.next() % 10 != 0 {
+                        receiver.receive(odata(sequence, trail: 96, sent[sequence]!), arrival: fromSource, at: at(time))
+                    }
+                }
+            case 3, 4:
+                var options: [Option] = []
+                if random.next() % 3 == 0 { options.append(Option(.parityGroup(UInt32(random.next() % 80)))) }
+                if random.next() % 3 == 0 { options.append(Option(.currentGroupSize(UInt32(random.next() % 6)))) }
+                if random.next() % 3 == 0 {
+                    let value = UInt32(truncatingIfNeeded: random.next())
+                    options.append(
+                        Option(
+                            .fragment(.init(firstSequence: SequenceNumber(value), offset: value, apduLength: value)),
+                            flags: Option.Flags(byte2: 0x04, byte3: UInt8(truncatingIfNeeded: random.next()))))
+                }
+                var flags = Packet.Flags.required(by: options)
+                flags.insert(.parity)
+                if random.next() % 2 == 0 { flags.insert(.variableLength) }
+                let target = sequence &- UInt32(random.next() % 64)
+                let data = DataPacket(
+                    sequence: SequenceNumber(target), trail: SequenceNumber(96),
+                    payload: [UInt8](
+                        repeating: UInt8(truncatingIfNeeded: random.next()), count: Int(random.next() % 50))[...])
+                let packet = Packet(
+                    tsi: tsi, dataDestinationPort: 7500, flags: flags,
+                    body: random.next() % 2 == 0 ? .odata(data) : .rdata(data), options: options)
+                receiver.receive(packet, arrival: fromPath ? fromSource : stranger, at: at(time))
+            case 5:
+                var flags = Packet.Flags()
+                flags.insert(.parity)
+                let ncf = Packet(
+                    tsi: tsi, dataDestinationPort: 7500, flags: flags,
+                    body: .ncf(
+                        NAK(
+                            sequence: SequenceNumber(sequence &- UInt32(random.next() % 32)), source: sourceAddress,
+                            group: group)))
+                receiver.receive(ncf, arrival: fromSource, at: at(time))
+            case 6:
+                _ = receiver.advance(to: at(time))
+            default:
+                receiver.receive(
+                    spm(UInt32(2 + step), trail: 96, lead: sequence, options: [Self.parityPRM]),
+                    arrival: fromSource, at: at(time))
+            }
+            if let state = receiver.engine.state(of: tsi) { #expect(state.windowSequences <= 2048) }
+        }
+        let delivered = Self.delivered(receiver.events())
+        #expect(!delivered.isEmpty)
+        guard !fromPath else { return }
+        for bytes in delivered {
+            #expect(sent.values.contains(bytes), "delivered bytes the source never sent: \(bytes.prefix(8))")
+        }
+    }
+
     @Test func malformedParityIsCountedNotUsed() throws {
         var receiver = Self.receiver()
         let payloads = (0..<4).map { Self.payload($0) }

@@ -47,6 +47,11 @@ extension FuzzHarness {
         var receivers: [Observed]
         var element: NetworkElement
         let forgedSource: Bool
+        /// The second bit of the first byte: the source offers FEC (OPT_PARITY_PRM, groups of ``groupSize``), sends
+        /// real parity repairs, and hostile packets include parity packets, NCFs and NAKs.
+        let parity: Bool
+        static let groupSize = 4
+        static let parityCode = try! ReedSolomonCode(dataCount: groupSize)
         /// The real source: first sequence, next to send, SPM_SQN, sequences it skipped sending to both (lost).
         let first: UInt32
         var next: UInt32
@@ -55,6 +60,7 @@ extension FuzzHarness {
 
         init(firstByte: UInt8, start: UInt32) {
             forgedSource = firstByte & 1 == 1
+            parity = firstByte & 2 == 2
             first = start
             next = start
             var configuration = Receiver.Configuration(dataDestinationPort: Self.port, group: Self.group)
@@ -126,8 +132,11 @@ extension FuzzHarness {
             case 5:  // a real SPM
                 spmSequence &+= 1
                 return fromSource(spm(spmSequence, trail: trail, lead: lead, path: Self.source))
-            case 6:  // a real repair of the oldest missing sequence
+            case 6:  // a real repair of the oldest missing sequence: selective, or parity of its group
                 guard !missing.isEmpty else { return nil }
+                if parity, reader.argument() & 1 == 1, let packet = realParity(for: missing[0], &reader) {
+                    return fromSource(packet)
+                }
                 let sequence = missing.removeFirst()
                 return fromSource(data(sequence, trail: trail, Self.payload(sequence), repair: true))
             case 7:  // time passes
@@ -164,16 +173,32 @@ extension FuzzHarness {
                     ]
                 }
                 return data(sequence, trail: trail, [UInt8](repeating: 0xEE, count: 100), repair: false, options)
-            case 12:  // garbage RDATA for a missing sequence or ahead
+            case 12:  // garbage RDATA for a missing sequence or ahead; with FEC, garbage parity too
                 let sequence = missing.first.map { small & 1 == 0 ? $0 : lead &+ offset % 64 } ?? lead &+ 1
-                return data(sequence, trail: trail, [0xEE, 0xEE], repair: true)
-            case 13:  // NCFs for what is about to come
+                guard parity, small & 2 == 2 else { return data(sequence, trail: trail, [0xEE, 0xEE], repair: true) }
+                var options: [Option] = []
+                if small & 4 == 4 { options.append(Option(.parityGroup(UInt32(reader.argument())))) }
+                if small & 8 == 8 { options.append(Option(.currentGroupSize(UInt32(reader.argument() % 8)))) }
+                if small & 16 == 16 {
+                    options.append(
+                        Option(
+                            .fragment(.init(firstSequence: SequenceNumber(offset), offset: offset, apduLength: offset)),
+                            flags: Option.Flags(byte2: 0x04, byte3: reader.argument())))
+                }
+                var packet = data(
+                    sequence, trail: trail, [UInt8](repeating: reader.argument(), count: Int(reader.argument() % 12)),
+                    repair: small & 32 == 0, options)
+                packet.flags.insert(.parity)
+                if small & 64 == 64 { packet.flags.insert(.variableLength) }
+                return packet
+            case 13:  // NCFs for what is about to come (with FEC, parity NCFs of any count)
                 let list = (1...62).map { SequenceNumber(lead &+ offset % 8192 &+ $0) }
                 let body = NAK(sequence: SequenceNumber(lead &+ offset % 8192), source: Self.source, group: Self.group)
                 let options = [Option(.nakList(list))]
+                var flags = Packet.Flags.required(by: options)
+                if parity && small & 1 == 1 { flags.insert(.parity) }
                 return Packet(
-                    tsi: Self.tsi, dataDestinationPort: Self.port, flags: .required(by: options), body: .ncf(body),
-                    options: options)
+                    tsi: Self.tsi, dataDestinationPort: Self.port, flags: flags, body: .ncf(body), options: options)
             case 14:  // a general POLL
                 let poll = POLL(
                     sequence: SequenceNumber(offset), round: 0, subtype: POLL.generalSubtype, path: Self.stranger,
@@ -185,12 +210,31 @@ extension FuzzHarness {
         }
 
         func spm(_ sequence: UInt32, trail: UInt32, lead: UInt32, path: NLA) -> Packet {
-            Packet(
-                tsi: Self.tsi, dataDestinationPort: Self.port,
+            let options = parity ? [Option(.parityParameters(modeBits: 0x03, groupSize: UInt32(Self.groupSize)))] : []
+            return Packet(
+                tsi: Self.tsi, dataDestinationPort: Self.port, flags: .required(by: options),
                 body: .spm(
                     SPM(
                         sequence: SequenceNumber(sequence), trail: SequenceNumber(trail), lead: SequenceNumber(lead),
-                        path: path)))
+                        path: path)),
+                options: options)
+        }
+
+        /// A real on-demand parity packet of the group holding `sequence`, once the whole group was sent.
+        func realParity(for sequence: UInt32, _ reader: inout Reader) -> Packet? {
+            let groups = TransmissionGroups(size: Self.groupSize)!
+            let group = groups.group(of: SequenceNumber(sequence)).rawValue
+            guard group &+ UInt32(Self.groupSize) &- first <= next &- first, group &- first < next &- first else {
+                return nil
+            }
+            let index = Int(reader.argument() % 16)
+            let payloads = (0..<UInt32(Self.groupSize)).map { Self.payload(group &+ $0) }
+            guard let bytes = try? Self.parityCode.parity(index: index, of: payloads, length: 8) else { return nil }
+            let numbering = groups.parityNumbering(group: SequenceNumber(group), index: index)
+            let options = numbering.parityGroup.map { [Option(.parityGroup($0))] } ?? []
+            var packet = data(numbering.sequence.rawValue, trail: trail, bytes, repair: true, options)
+            packet.flags.insert(.parity)
+            return packet
         }
 
         func data(
