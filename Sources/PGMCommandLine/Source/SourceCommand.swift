@@ -50,7 +50,8 @@ public struct SourceCommand: ParsableCommand {
             NAK (how many packets of a group it misses) with that many parity packets, and one parity packet \
             repairs a different loss at every receiver: with many receivers losing different packets, a group \
             costs the largest loss of any receiver instead of the sum. --fec-group-size alone means on-demand. \
-            Receivers without FEC (OpenPGM without it too) NAK by sequence and are repaired as before.
+            pgm-recv --no-fec NAKs by sequence and is repaired as before; OpenPGM 5.3 receivers crash or stall \
+            when parity reaches them (Docs/openpgm.md), so use FEC where every receiver is pgm-recv.
 
             With --key FILE every packet is signed (OPT_AUTH, a truncated HMAC-SHA-256 under the key; 28 bytes of \
             each TPDU are kept for it) and NAKs or SPMRs without a valid tag are dropped and counted. Receivers \
