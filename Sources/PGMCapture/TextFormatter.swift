@@ -265,6 +265,9 @@ public struct TextFormatter: Sendable {
     /// The short form of an option for the one-line output.
     func appendBrief(_ option: Option, into out: inout OutputBuffer) {
         switch option.value {
+        case .fragment where option.flags.isEncoded:
+            // FEC-encoded (RFC 3208 §11.2 "Payload-specific options"): parity bytes, not fields.
+            out.append("FRAGMENT encoded")
         case .fragment(let fragment):
             out.append("FRAGMENT first ")
             out.append(decimal: fragment.firstSequence.rawValue)
