@@ -114,6 +114,23 @@ import Testing
         #expect(statistics.map(\.parityDecodingFailures).reduce(0, +) == 0)
     }
 
+    /// FEC under PGMCC (pgm-source's default): parity goes under the window like RDATA, parity NAKs carry the
+    /// receivers' feedback, and every receiver ends byte-exact.
+    @Test func parityUnderCongestionControl() {
+        var configuration = SessionScenario.Configuration(
+            seed: 8, receivers: 10, apdus: Self.apdus(count: 1500, size: 1200))
+        configuration.source.parity = Source.Parity(groupSize: 16, proactive: 1)
+        configuration.source.congestionControl = CongestionControl.Configuration()
+        configuration.source.rate = 4_000_000
+        configuration.receiverDownlink = LinkProfile(loss: .bernoulli(0.02))
+        let scenario = SessionScenario(configuration)
+        #expect(scenario.run(limit: .seconds(600)))
+        #expect(scenario.verify().isEmpty, "\(scenario.verify().prefix(5))")
+        let source = scenario.source.engine.statistics
+        #expect(source.proactiveParitySent > 0 && source.onDemandParitySent > 0)
+        #expect(scenario.source.engine.congestion?.acker != nil)
+    }
+
     /// Receivers without FEC (`useParity` off, as OpenPGM's) beside receivers with it: both repaired, the former
     /// selectively.
     @Test func receiversWithAndWithoutFEC() {

@@ -241,10 +241,6 @@ public struct Source: Engine {
             statistics.naksMisaddressed += 1
             return
         }
-        if packet.flags.contains(.parity) {
-            handleParityNAK(nak, packet: packet, from: sender)
-            return
-        }
         statistics.naksReceived += 1
         var requested = [nak.sequence]
         for option in packet.options {
@@ -254,10 +250,16 @@ public struct Source: Engine {
             default: break
             }
         }
+        let isParity = packet.flags.contains(.parity)
         if congestion != nil, let feedback = Self.feedback(in: packet.options) {
-            handleFeedback(feedback, ack: nil, naked: requested)
+            // A parity NAK names groups and counts, not sequences: its feedback counts, its entries do not.
+            handleFeedback(feedback, ack: nil, naked: isParity ? [] : requested)
         }
         advanceWindow()
+        if isParity {
+            handleParityNAK(nak, requested: requested, options: packet.options, from: sender)
+            return
+        }
         // RFC 3208 §5.2, §9.3.4: an NCF identical to the NAK (its whole list) at once, for every NAK, even when
         // RDATA follows at once or none can (outside the window).
         queueNCF(echoing: nak.sequence, packet.options)
@@ -292,20 +294,12 @@ public struct Source: Engine {
     /// A parity NAK (RFC 3208 §11.4): a parity NCF at once, then each named group's pending parity raised to
     /// the count asked for, less a shortened group's shortfall. Groups still open (their last packet not sent)
     /// or already partly out of the window cannot be encoded: counted, not answered.
-    private mutating func handleParityNAK(_ nak: NAK, packet: Packet, from sender: NLA) {
+    private mutating func handleParityNAK(
+        _ nak: NAK, requested: [SequenceNumber], options: [Option], from sender: NLA
+    ) {
         guard var parity else { return }
-        statistics.naksReceived += 1
         statistics.parityNAKsReceived += 1
-        var requested = [nak.sequence]
-        for option in packet.options {
-            switch option.value {
-            case .nakList(let list): requested.append(contentsOf: list)
-            case .congestionReport(let report): noteCongestionReport(report)
-            default: break
-            }
-        }
-        advanceWindow()
-        queueNCF(echoing: nak.sequence, packet.options, parity: true)
+        queueNCF(echoing: nak.sequence, options, parity: true)
         var answered: [SequenceNumber] = []
         for sequence in requested {
             let group = parity.groups.group(of: sequence)
