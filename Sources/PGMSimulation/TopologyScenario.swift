@@ -122,6 +122,8 @@ public final class TopologyScenario {
             receiverConfiguration.seed = seeds.next()
             receiverConfiguration.address = interfaces[0].address
             options.receiver(&receiverConfiguration)
+            let arguments = host.run.args ?? []
+            if arguments.contains("--no-fec") { receiverConfiguration.useParity = false }
             switch host.run.program {
             case .source:
                 let sourcePort = UInt16(truncatingIfNeeded: seeds.next() % 50_000 + 1024)
@@ -134,6 +136,7 @@ public final class TopologyScenario {
                 configuration.txwSeconds = options.transmitWindow
                 configuration.ambientSPMInterval = options.ambientSPMInterval
                 configuration.openingSPMs = options.openingSPMs
+                configuration.parity = Self.parity(arguments)
                 configuration.seed = seeds.next()
                 let sourceHost = network.addHost(
                     host.name, engine: Source(configuration: configuration, at: .zero), interfaces: interfaces)
@@ -184,6 +187,22 @@ public final class TopologyScenario {
     /// Loss as the lab's nftables rules apply it: random at `rate`, plus total loss for `burst_length` out of
     /// every `burst_every` seconds, modelled as Gilbert-Elliott bursts of the same mean length and share of time
     /// (at the source's packet rate).
+    /// FEC from a source host's arguments, as pgm-source reads them (``Source/Parity/init(groupSize:proactive:onDemand:kernel:)``);
+    /// the other pgm-source options are not modelled here.
+    static func parity(_ arguments: [String]) -> Source.Parity? {
+        func value(_ name: String) -> Int? {
+            guard let index = arguments.firstIndex(of: name), index + 1 < arguments.count else { return nil }
+            return Int(arguments[index + 1])
+        }
+        let parity = Source.Parity(
+            groupSize: value("--fec-group-size"), proactive: value("--fec-proactive"),
+            onDemand: arguments.contains("--fec-on-demand"))
+        // Values pgm-source would refuse (a usage error there) leave FEC off rather than trap the engine.
+        return parity.flatMap {
+            $0.groups != nil && (0...(ReedSolomonCode.blockLength - $0.groupSize)).contains($0.proactive) ? $0 : nil
+        }
+    }
+
     static func profile(_ loss: Topology.Loss?, options: Options) -> LinkProfile {
         guard let loss else { return LinkProfile() }
         let rate = loss.rate ?? 0

@@ -28,13 +28,10 @@ public struct FECOptions: ParsableArguments {
         ))
     public var onDemand = false
 
-    /// k when FEC is on and no `--fec-group-size` says otherwise.
-    public static let defaultGroupSize = 16
-
     public var isEnabled: Bool { groupSize != nil || proactive != nil || onDemand }
 
     public func validate() throws {
-        let k = groupSize ?? Self.defaultGroupSize
+        let k = groupSize ?? Source.Parity.defaultGroupSize
         guard TransmissionGroups(size: k) != nil else {
             throw ValidationError("--fec-group-size must be a power of two 2...128, not \(k)")
         }
@@ -49,10 +46,6 @@ public struct FECOptions: ParsableArguments {
 
     /// The source's parity configuration, `nil` when FEC is off.
     public func parity(kernel: any GaloisRegionKernel) -> Source.Parity? {
-        guard isEnabled else { return nil }
-        let proactive = self.proactive ?? 0
-        return Source.Parity(
-            groupSize: groupSize ?? Self.defaultGroupSize, proactive: proactive,
-            onDemand: onDemand || self.proactive == nil || proactive == 0, kernel: kernel)
+        Source.Parity(groupSize: groupSize, proactive: proactive, onDemand: onDemand, kernel: kernel)
     }
 }

@@ -133,6 +133,21 @@ extension Source {
 
         /// The transmission-group arithmetic for ``groupSize``, `nil` if it is not a valid size.
         public var groups: TransmissionGroups? { TransmissionGroups(size: groupSize) }
+
+        /// k when FEC is on and no group size is given.
+        public static let defaultGroupSize = 16
+
+        /// FEC as pgm-source's options ask for it (`--fec-group-size`, `--fec-proactive`, `--fec-on-demand`), `nil`
+        /// when none is given: a group size alone means on-demand parity, proactive parity alone (N > 0) only
+        /// proactive parity. The lab's simulator reads a topology's source arguments the same way.
+        public init?(
+            groupSize: Int?, proactive: Int?, onDemand: Bool, kernel: any GaloisRegionKernel = SwiftGaloisKernel()
+        ) {
+            guard groupSize != nil || proactive != nil || onDemand else { return nil }
+            self.init(
+                groupSize: groupSize ?? Self.defaultGroupSize, proactive: proactive ?? 0,
+                onDemand: onDemand || (proactive ?? 0) == 0, kernel: kernel)
+        }
     }
 
     /// A configuration ``Source/init(configuration:at:)`` would refuse (it traps on one, as on any misuse).
