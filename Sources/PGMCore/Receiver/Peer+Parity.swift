@@ -120,7 +120,9 @@ extension Peer {
     /// packets at once ("loss detection occurs at transmission group boundaries"); a gap in the group still being
     /// sent backs off again until the group closes, or is NAKed selectively once an SPM shows the source has
     /// nothing after our lead (§11.5: "in the absence of data ... receivers MAY resort to selective NAKs").
-    /// Returns the parity requests, group → count.
+    /// A group's NAK goes when the first back-off of its missing packets ends: a group missing c packets NAKs
+    /// after about NAK_BO_IVL/(c+1), so larger counts go first and suppress smaller ones, the bias §11.5 asks
+    /// for. Returns the parity requests, group → count.
     mutating func takeParityRequests(
         from nak: inout [SequenceNumber], context: inout ReceiverContext
     ) -> [(SequenceNumber, Int)] {
