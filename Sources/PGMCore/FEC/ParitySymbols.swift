@@ -49,24 +49,69 @@ public enum ParitySymbols {
     static let encodedNullBit: UInt8 = 0x80
 
     /// The parity packet `index` of a group. `members` holds k entries: `nil` for positions past a shortened
-    /// group's end (zeros to the code, RFC 3208 §11.4).
+    /// group's end (zeros to the code, RFC 3208 §11.4). The payloads go to the code in place (shorter ones count
+    /// as zero-padded): with variable lengths only the appended 2-byte lengths are encoded apart, since the code
+    /// works byte position by byte position.
     public static func encode(
         _ members: [ParityMember?], index: Int, code: ReedSolomonCode
     ) throws(ReedSolomonError) -> ParityPayload {
-        let present = members.compactMap { $0 }
-        let longest = present.map(\.payload.count).max() ?? 0
-        let variable = Set(present.map(\.payload.count)).count > 1
-        let length = longest + (variable ? 2 : 0)
-        let sources = members.map { member in member.map { symbol($0, length: length, variable: variable) } ?? [] }
-        var payload = try code.parity(index: index, of: sources, length: max(length, 1))
-        if length == 0 { payload = [] }
+        var longest = 0
+        var shortest = Int.max
+        var withFragments = false
+        for case let member? in members {
+            longest = max(longest, member.payload.count)
+            shortest = min(shortest, member.payload.count)
+            if member.fragment != nil { withFragments = true }
+        }
+        let variable = shortest < longest
+        var payload = [UInt8](repeating: 0, count: longest + (variable ? 2 : 0))
+        if longest > 0 {
+            let result: Result<Void, ReedSolomonError> = withPayloads(members) { sources in
+                payload.withUnsafeMutableBytes { output in
+                    Result { () throws(ReedSolomonError) in
+                        try code.encode(
+                            parityIndices: [index], sources: sources, length: longest, outputs: [output])
+                    }
+                }
+            }
+            try result.get()
+        }
+        if variable {
+            let lengths = members.map { member in
+                member.map {
+                    [UInt8(truncatingIfNeeded: $0.payload.count), UInt8(truncatingIfNeeded: $0.payload.count >> 8)]
+                }
+                    ?? []
+            }
+            let encoded = try code.parity(index: index, of: lengths, length: 2)
+            payload[longest] = encoded[0]
+            payload[longest + 1] = encoded[1]
+        }
         var encodedFragment: Option?
-        if present.contains(where: { $0.fragment != nil }) {
-            let fragments = members.map { fragmentSymbol($0?.fragment, present: $0 != nil) }
+        if withFragments {
+            let fragments = members.map { fragmentSymbol($0?.fragment) }
             let bytes = try code.parity(index: index, of: fragments, length: fragmentSymbolLength)
             encodedFragment = option(fromEncoded: bytes)
         }
         return ParityPayload(payload: payload, encodedFragment: encodedFragment, variableLength: variable)
+    }
+
+    /// Runs `body` with the members' payloads borrowed in place (an empty buffer for `nil`).
+    private static func withPayloads<R>(_ members: [ParityMember?], _ body: ([UnsafeRawBufferPointer]) -> R) -> R {
+        func borrow(_ index: Int, _ buffers: inout [UnsafeRawBufferPointer]) -> R {
+            if index == members.count { return body(buffers) }
+            guard let member = members[index] else {
+                buffers.append(UnsafeRawBufferPointer(start: nil, count: 0))
+                return borrow(index + 1, &buffers)
+            }
+            return member.payload.withUnsafeBytes { bytes in
+                buffers.append(bytes)
+                return borrow(index + 1, &buffers)
+            }
+        }
+        var buffers: [UnsafeRawBufferPointer] = []
+        buffers.reserveCapacity(members.count)
+        return borrow(0, &buffers)
     }
 
     /// One parity packet as a receiver holds it.
@@ -114,14 +159,14 @@ public enum ParitySymbols {
         for position in 0..<k {
             guard position < end else {
                 symbols[position] = []
-                fragmentSymbols[position] = fragmentSymbol(nil, present: false)
+                fragmentSymbols[position] = fragmentSymbol(nil)
                 continue
             }
             guard let member = members[position] else { continue }
             if !variable && member.payload.count != length { throw .lengthMismatch }
             if variable && member.payload.count + 2 > length { throw .lengthMismatch }
             symbols[position] = symbol(member, length: length, variable: variable)
-            fragmentSymbols[position] = fragmentSymbol(member.fragment, present: true)
+            fragmentSymbols[position] = fragmentSymbol(member.fragment)
         }
         for (index, packet) in parity {
             symbols[k + index] = Array(packet.payload)
@@ -175,9 +220,9 @@ public enum ParitySymbols {
         return bytes
     }
 
-    private static func fragmentSymbol(_ fragment: Option.Fragment?, present: Bool) -> [UInt8] {
+    /// A member's OPT_FRAGMENT from byte 3 on; zeros with U set for a member without one (§11.2).
+    private static func fragmentSymbol(_ fragment: Option.Fragment?) -> [UInt8] {
         guard let fragment else { return [encodedNullBit] + [UInt8](repeating: 0, count: 12) }
-        _ = present
         return encodedBytes(fragment, byte3: 0)
     }
 
