@@ -3,7 +3,8 @@
  * pgm-source and pgm-recv.
  *
  *   peer send --network "ADDR;GROUP" [--port 7500] [--udp PORT] [--rate BYTES/S] [--apdu BYTES] [--linger S] < data
- *   peer recv --network "ADDR;GROUP" [--port 7500] [--udp PORT] [--timeout S] [--bytes N] [--messages N] > data
+ *   peer recv --network "ADDR;GROUP" [--port 7500] [--udp PORT] [--timeout S] [--bytes N] [--messages N]
+ *             [--drain S] > data
  *   common: [--loop 1] turns PGM_MULTICAST_LOOP on (default off), so peers can share a host or namespace;
  *   [--rcvbuf BYTES] sets SO_RCVBUF on OpenPGM's receive socket (pgm_setsockopt at SOL_SOCKET; capped by
  *   net.core.rmem_max; default: the kernel's 208 KiB, with which a receiver on lo at full speed overflows and
@@ -11,11 +12,14 @@
  *
  * send: reads stdin in APDUs of --apdu bytes, sends them, then keeps calling pgm_recv() for --linger seconds,
  *       because OpenPGM only sends queued repairs from inside pgm_recv() (Docs/openpgm.md). --send-drive 0 skips
- *       the pgm_recv() calls between APDUs (repairs and parity then wait until the last APDU is sent): with
- *       proactive FEC, libpgm crashes in pgm_recv() while a transmission group is incomplete (Docs/openpgm.md).
+ *       the pgm_recv() calls between APDUs (repairs and parity then wait until the last APDU is sent, and the
+ *       linger calls it back to back while it has work, see drive()): with proactive FEC, libpgm crashes in
+ *       pgm_recv() while a transmission group is incomplete (Docs/openpgm.md).
  * recv: writes every delivered APDU to stdout; exits 0 on PGM_IO_STATUS_FIN (or after --bytes bytes), 3 on
  *       an unrecoverable loss (PGM_IO_STATUS_RESET), 1 after --timeout seconds without data; --messages N
- *       also stops after N APDUs. stdout is flushed whenever no data is waiting, so latency stays low and
+ *       also stops after N APDUs; --drain S keeps reading for S seconds after --bytes/--messages are reached
+ *       (packets a sender makes after its data, such as OpenPGM's proactive parity with --send-drive 0, then
+ *       still cost the receiver its CPU time, as they would in a longer session). stdout is flushed whenever no data is waiting, so latency stays low and
  *       bursts are still written in large blocks. At exit it prints on stderr one JSON line for Tools/bench:
  *       {"type":"summary","messages":N,"bytes":B,"data_seconds":S} (S: first to last delivered APDU).
  * --pgmcc 1 turns OpenPGM's PGMCC on (PGM_USE_PGMCC): a sender runs its congestion window (pgm_send() then
@@ -91,7 +95,7 @@ static void log_to_stderr(const int level, const char *message, void *closure) {
 
 static void usage(void) {
     fprintf(stderr, "usage: peer send|recv --network \"ADDR;GROUP\" [--port P] [--udp PORT] [--rate B/S] [--apdu N] "
-                    "[--linger S] [--timeout S] [--bytes N] [--messages N] [--loop 0|1] [--rcvbuf B] [--pgmcc 0|1]\n"
+                    "[--linger S] [--timeout S] [--bytes N] [--messages N] [--drain S] [--loop 0|1] [--rcvbuf B] [--pgmcc 0|1]\n"
                     "       [--fec-group-size K] [--fec-proactive H] [--fec-ondemand 0|1] [--fec-var-pktlen 0|1] "
                     "[--fec-block-size N] [--send-drive 0|1]\n"
                     "       (--apdu takes N or N,N,... sizes used in turn)\n");
@@ -105,17 +109,24 @@ static void fail(const char *what, pgm_error_t *err) {
 
 /* Keeps the socket's timers and repairs going for up to `seconds`. Each call first drains what is pending
  * (NAKs to answer), also with `seconds` 0: the sender calls drive(sock, 0) after every APDU, and OpenPGM only
- * sends repairs from inside pgm_recv(). */
-static void drive(pgm_sock_t *sock, double seconds) {
+ * sends repairs from inside pgm_recv(). `back_to_back`: libpgm sends one queued repair or parity packet per
+ * pgm_recv() call and its timer does not wake the caller for the next, so after a --send-drive 0 send (all
+ * parity still queued: 100,000 packets for 200,000 APDUs with k 16) poll's 5 ms would stretch it over minutes.
+ * Then a call that did work (took >= 3 us; measured on lo: a parity packet 5-20 us, an idle call < 1 us) is
+ * followed at once by the next. */
+static void drive(pgm_sock_t *sock, double seconds, bool back_to_back) {
     char buffer[65536];
     double end = now_seconds() + seconds;
     for (int turns = 0; turns < 1000000; turns++) {
         size_t bytes = 0;
         pgm_error_t *err = NULL;
+        double started = now_seconds();
         int status = pgm_recv(sock, buffer, sizeof buffer, MSG_DONTWAIT, &bytes, &err);
         if (err) pgm_error_free(err);
         if (status == PGM_IO_STATUS_NORMAL) continue;
-        if (now_seconds() >= end) return;
+        double now = now_seconds();
+        if (now >= end) return;
+        if (back_to_back && now - started >= 3e-6) continue;
         wait_for_socket(sock, status, 5);
     }
 }
@@ -128,7 +139,7 @@ int main(int argc, char **argv) {
     int port = 7500, udp = 0, rate = 12500000, apdu = 22800, loop = 0, rcvbuf = 0, pgmcc = 0;
     int fec_k = 0, fec_h = 0, fec_ondemand = 0, fec_var = 0, fec_n = 255, send_drive = 1;
     int sizes[64], nsizes = 0;  /* --apdu N,N,...: the sizes of successive APDUs, in turn */
-    double linger = 5, timeout = 20;
+    double linger = 5, timeout = 20, drain = 0;
     long long expected = -1, expected_messages = -1;
     for (int i = 2; i < argc; i++) {
         if (i + 1 >= argc) usage();
@@ -150,6 +161,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i - 1], "--timeout")) timeout = atof(value);
         else if (!strcmp(argv[i - 1], "--bytes")) expected = atoll(value);
         else if (!strcmp(argv[i - 1], "--messages")) expected_messages = atoll(value);
+        else if (!strcmp(argv[i - 1], "--drain")) drain = atof(value);
         else if (!strcmp(argv[i - 1], "--loop")) loop = atoi(value) != 0;
         else if (!strcmp(argv[i - 1], "--rcvbuf")) rcvbuf = atoi(value);
         else if (!strcmp(argv[i - 1], "--pgmcc")) pgmcc = atoi(value) != 0;
@@ -268,17 +280,17 @@ int main(int argc, char **argv) {
                     fprintf(stderr, "peer: pgm_send failed (%d)\n", status);
                     return 1;
                 }
-                if (send_drive) drive(sock, 0.001);
+                if (send_drive) drive(sock, 0.001, false);
                 else wait_for_socket(sock, status, 1);
             }
-            if (send_drive) drive(sock, 0);
+            if (send_drive) drive(sock, 0, false);
         }
-        drive(sock, linger);
+        drive(sock, linger, !send_drive);
         free(buffer);
     } else {
         static char buffer[1 << 20];
         long long total = 0, messages = 0;
-        double last = now_seconds(), first_data = 0, last_data = 0;
+        double last = now_seconds(), first_data = 0, last_data = 0, drain_until = 0;
         for (;;) {
             size_t bytes = 0;
             int status = pgm_recv(sock, buffer, sizeof buffer, 0, &bytes, &err);
@@ -289,12 +301,15 @@ int main(int argc, char **argv) {
                 messages++;
                 last = last_data = now_seconds();
                 if (messages == 1) first_data = last;
-                if (expected >= 0 && total >= expected) break;
-                if (expected_messages >= 0 && messages >= expected_messages) break;
+                if ((expected >= 0 && total >= expected) || (expected_messages >= 0 && messages >= expected_messages)) {
+                    if (drain <= 0) break;
+                    if (drain_until == 0) drain_until = last + drain;
+                }
                 continue;
             }
             if (status == PGM_IO_STATUS_FIN) break;
             if (status == PGM_IO_STATUS_RESET) { fprintf(stderr, "peer: unrecoverable loss\n"); code = 3; continue; }
+            if (drain_until > 0 && now_seconds() >= drain_until) break;
             if (now_seconds() - last > timeout) { fprintf(stderr, "peer: timeout after %lld bytes\n", total); code = 1; break; }
             fflush(stdout);  /* nothing to deliver now: hand over what is buffered before sleeping */
             wait_for_socket(sock, status, 20);
