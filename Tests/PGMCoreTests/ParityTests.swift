@@ -90,6 +90,21 @@ import Testing
         #expect(source.statistics.parityPacketsRequested == 3)
     }
 
+    /// Parity sent within the hold-off counts against another NAKer's request (its NAK crossed the parity), not
+    /// against the same NAKer's: an element asks once per need, for a subnet the parity on its way does not reach.
+    @Test func parityInFlightCountsOnlyAgainstOtherNAKers() throws {
+        var source = Self.source()
+        for index in 0..<8 { try source.send(Self.payload(index), at: .zero) }
+        _ = source.drain(at: .zero)
+        let element = Arrival(source: NLA.ipv4(IPv4Address(10, 0, 0, 3)), destination: sourceAddress)
+        #expect(Self.data(source.receive(Self.parityNAK(96, count: 2), arrival: element, at: at(30))).count == 2)
+        // Another receiver 5 ms later, count 2: the two on their way cover it.
+        #expect(Self.data(source.receive(Self.parityNAK(96, count: 2), arrival: fromReceiver, at: at(35))).isEmpty)
+        // The element again (another of its subnets), count 1: a fresh parity packet.
+        #expect(Self.data(source.receive(Self.parityNAK(100, count: 1), arrival: element, at: at(36))).count == 1)
+        #expect(Self.data(source.receive(Self.parityNAK(100, count: 1), arrival: element, at: at(37))).count == 1)
+    }
+
     @Test func openGroupCannotBeAskedForByParity() throws {
         var source = Self.source()
         for index in 0..<2 { try source.send(Self.payload(index), at: .zero) }
@@ -220,7 +235,14 @@ import Testing
         let naks = receiver.advance(to: at(30_000)).map(\.transmit).filter { $0.packet.body.type == .nak }
         let kinds = naks.map { $0.packet.flags.contains(.parity) }
         #expect(Array(kinds.prefix(3)) == [true, true, false])
+        #expect(receiver.statistics.parityGroupsNAKedBySequence == 1)
+        // One group alone does not end parity for the session; a second one while no parity ever came does.
+        #expect(receiver.statistics.parityFallbacks == 0)
+        receiver.receive(odata(104, trail: 96, Self.payload(8)), arrival: fromSource, at: at(30_001))
+        let later = receiver.advance(to: at(60_000)).map(\.transmit).filter { $0.packet.body.type == .nak }
+        #expect(later.filter { $0.packet.flags.contains(.parity) }.count == 2)
         #expect(receiver.statistics.parityFallbacks == 1)
+        #expect(receiver.statistics.parityGroupsNAKedBySequence == 2)
         // The selective NAK names missing sequences, not a group and count.
         guard case .nak(let nak) = naks[2].packet.body else { throw Failure("no NAK") }
         #expect((97...99).contains(nak.sequence.rawValue))

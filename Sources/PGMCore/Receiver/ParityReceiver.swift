@@ -13,6 +13,10 @@ struct ParityReceiver {
     var onDemand: Bool
     /// On-demand parity was asked for and never came: NAKs by sequence for the rest of the session.
     var onDemandRefused = false
+    /// Some parity packet of the session was usable (held for decoding): the source does deliver parity.
+    private(set) var parityEverHeard = false
+    /// Groups whose parity NAKs went unanswered while no parity had ever come.
+    private(set) var unansweredGroups = 0
     /// The first sequence whose data this state has seen from the start: groups before it (data delivered before
     /// OPT_PARITY_PRM was learned, or before a late join) cannot be counted, and are NAKed by sequence. `nil`
     /// until the receive window starts.
@@ -33,6 +37,8 @@ struct ParityReceiver {
         /// Parity NAKs sent for this group, and whether any parity packet came for it since the first.
         var parityNAKs = 0
         var parityHeard = false
+        /// Its parity NAKs went unanswered: NAKed by sequence from then on.
+        var gaveUp = false
 
         init(size: Int) { members = Array(repeating: nil, count: size) }
     }
@@ -105,6 +111,7 @@ struct ParityReceiver {
         else { return nil }
         states[slot].parity[index] = packet
         states[slot].parityHeard = true
+        parityEverHeard = true
         if let size { states[slot].size = size }
         return settle(slot, group)
     }
@@ -173,11 +180,23 @@ struct ParityReceiver {
     }
 
     /// Whether a parity NAK for `group` may go: not when two went already and no parity came for the group since
-    /// (the source advertises on-demand parity it does not deliver, or delivers unusable: OpenPGM's parity RDATA
-    /// fails its checksum, Docs/openpgm.md). Beyond RFC 3208, which assumes the source keeps its word.
+    /// (the parity was lost on the way, or the source advertises on-demand parity it does not deliver, or delivers
+    /// unusable: OpenPGM's parity RDATA fails its checksum, Docs/openpgm.md); the group is then NAKed by sequence.
+    /// Beyond RFC 3208, which assumes the source keeps its word.
     func parityAnswered(_ group: SequenceNumber) -> Bool {
         guard let state = self.group(group) else { return true }
         return state.parityNAKs < 2 || state.parityHeard
+    }
+
+    /// Notes a group given up to selective NAKs. Returns whether the session should stop asking for parity: a
+    /// second such group while no parity packet ever came (a source that never delivers); a session that did
+    /// deliver parity keeps asking for it, group by group.
+    mutating func noteUnanswered(_ group: SequenceNumber) -> Bool {
+        guard let slot = slot(of: group), !states[slot].gaveUp else { return false }
+        states[slot].gaveUp = true
+        guard !parityEverHeard else { return false }
+        unansweredGroups += 1
+        return unansweredGroups >= 2
     }
 
     /// Counts a parity NAK for `group`.

@@ -126,22 +126,32 @@ extension Peer {
     mutating func takeParityRequests(
         from nak: inout [SequenceNumber], context: inout ReceiverContext
     ) -> [(SequenceNumber, Int)] {
-        guard let parity, parity.onDemand else { return [] }
-        // A source whose parity never comes is asked by sequence from then on (the session's losses are repaired
-        // either way; see ParityReceiver.parityAnswered).
-        for sequence in nak where !parity.parityAnswered(parity.groups.group(of: sequence)) {
-            self.parity?.onDemand = false
-            self.parity?.onDemandRefused = true
-            context.statistics.parityFallbacks += 1
-            return []
+        guard var parity, parity.onDemand else { return [] }
+        // A group whose parity never comes is asked for by sequence, and a session whose parity never comes at all
+        // stops asking for parity (its losses are repaired either way; see ParityReceiver.parityAnswered).
+        var givenUp = Set<SequenceNumber>()
+        for sequence in nak {
+            let group = parity.groups.group(of: sequence)
+            guard !parity.parityAnswered(group), givenUp.insert(group).inserted,
+                parity.group(group)?.gaveUp == false
+            else { continue }
+            context.statistics.parityGroupsNAKedBySequence += 1
+            if parity.noteUnanswered(group) {
+                parity.onDemand = false
+                parity.onDemandRefused = true
+                context.statistics.parityFallbacks += 1
+                self.parity = parity
+                return []
+            }
         }
+        self.parity = parity
         var requests: [(SequenceNumber, Int)] = []
         var asked = Set<SequenceNumber>()
         var waiting: [SequenceNumber] = []
         let idle = quietLead == window.lead
         nak.removeAll { sequence in
             let group = parity.groups.group(of: sequence)
-            guard parity.tracksWhole(group) else { return false }
+            guard parity.tracksWhole(group), parity.parityAnswered(group) else { return false }
             guard parity.isClosed(group, lead: window.lead) else {
                 if idle { return false }
                 waiting.append(sequence)

@@ -205,7 +205,9 @@ extension Receiver {
         public var parityPacketsRequested = 0
         public var parityDecodingFailures = 0
         public var parityUnusable = 0
-        /// Sessions that went back to selective NAKs because their on-demand parity never came.
+        /// Groups NAKed by sequence after two parity NAKs for them went unanswered, and sessions that stopped
+        /// asking for parity because none ever came.
+        public var parityGroupsNAKedBySequence = 0
         public var parityFallbacks = 0
         public var sequencesLost = 0
         public var lossEvents = 0

@@ -27,6 +27,9 @@ struct ParitySender {
         var lastAt: Instant
     }
 
+    /// Who asked last for each group's parity: the same NAKer asking again is not a NAK that crossed the parity.
+    private var lastNAKers: [SequenceNumber: NLA] = [:]
+
     let groups: TransmissionGroups
     let proactive: Int
     let onDemand: Bool
@@ -67,15 +70,25 @@ struct ParitySender {
     /// count to what is asked, never to add. Beyond the RFC, parity of the group sent within the hold-off counts
     /// as pending too: a NAK arriving right behind it was sent before it arrived (the hold-off selective repairs
     /// have, ``Source/Configuration/repairHoldOff``), and with many receivers each crossing would otherwise cost
-    /// its whole count again. Returns how many packets the request added.
-    mutating func request(_ group: SequenceNumber, count: Int, size: Int, at now: Instant) -> Int {
+    /// its whole count again. Not so for the NAKer the parity answered: a network element forwards one NAK per
+    /// need (a new interface, a larger count) and sends parity only where it was asked for, so its second NAK for
+    /// a group is another subnet's, which the parity on its way does not reach. Returns how many packets the
+    /// request added.
+    mutating func request(
+        _ group: SequenceNumber, count: Int, size: Int, from naker: NLA, at now: Instant
+    ) -> Int {
         var inFlight = 0
         if let sent = recent[group] {
-            if now - sent.lastAt < holdOff { inFlight = sent.count } else { recent[group] = nil }
+            if now - sent.lastAt >= holdOff {
+                recent[group] = nil
+            } else if lastNAKers[group] != naker {
+                inFlight = sent.count
+            }
         }
         let wanted = min(max(count - (groups.size - size) - inFlight, 0), code.maximumParityCount)
         var request = requests[group] ?? Request(pending: 0, nextIndex: nextIndexes[group] ?? proactive)
         guard wanted > request.pending else { return 0 }
+        lastNAKers[group] = naker
         let added = wanted - request.pending
         if request.pending == 0 { requestOrder.append(group) }
         request.pending = wanted
@@ -136,5 +149,6 @@ struct ParitySender {
         sweptAt = trail
         for group in nextIndexes.keys where group.precedes(trail) { nextIndexes[group] = nil }
         for group in recent.keys where group.precedes(trail) { recent[group] = nil }
+        for group in lastNAKers.keys where group.precedes(trail) { lastNAKers[group] = nil }
     }
 }

@@ -307,7 +307,8 @@ public struct Source: Engine {
                 statistics.parityUnavailable += 1
                 continue
             }
-            let added = parity.request(group, count: parity.groups.requestedCount(sequence), size: size, at: now)
+            let added = parity.request(
+                group, count: parity.groups.requestedCount(sequence), size: size, from: sender, at: now)
             statistics.parityPacketsRequested += added
             if added == 0 { statistics.nakSequencesIgnored += 1 }
             answered.append(group)
