@@ -55,7 +55,7 @@ enum RepairSummary {
     /// selective NAK or NCF): a receiver that drops at its own ingress and NAKs by count leaves no trace of
     /// which sequences it lost, so `receiverLosses` (the receivers' own loss rates) says how many there were.
     static func sourceLines(
-        _ figures: RepairFigures, parity: ParityFigures? = nil, receiverLosses: [(host: String, lost: Int)] = []
+        _ figures: RepairFigures, parity: ParityFigures? = nil, receiverLosses: [(host: String, lost: Int?)] = []
     ) -> [String] {
         func share(_ ratio: Double?) -> String { ratio.map { " (\(fixed($0, 2)) per lost)" } ?? "" }
         guard let parity else {
@@ -80,8 +80,8 @@ enum RepairSummary {
                 + "\(figures.distinctLostSequences)"
         ]
         if !receiverLosses.isEmpty {
-            let total = receiverLosses.reduce(0) { $0 + $1.lost }
-            let each = receiverLosses.map { "\($0.host) \($0.lost)" }.joined(separator: ", ")
+            let total = receiverLosses.reduce(0) { $0 + ($1.lost ?? 0) }
+            let each = receiverLosses.map { "\($0.host) \($0.lost.map(String.init) ?? "-")" }.joined(separator: ", ")
             lines.append("ODATA lost at the receivers (their loss_rate × data packets): \(total) (\(each))")
         }
         lines += [

@@ -177,6 +177,16 @@ struct Report {
             checkResults.append(
                 ["check": check.name, "detail": verdict.line, "passed": verdict.passed, "failures": verdict.failures])
         }
+        // These two are judged by RepairFigures, which counts a parity NAK's groups as NAKed sequences and parity
+        // RDATA as RDATA over distinct lost sequences that miss what receivers NAKed by count: say so.
+        for check in topology.checks where parity != nil {
+            if case .sourceNAKSequencesPerLostAtMost = check {
+                lines.append("note: \(check.name) is judged parity-blind (parity NAK groups count as NAKed sequences)")
+            }
+            if case .sourceRDATAPerLostAtMost = check {
+                lines.append("note: \(check.name) is judged parity-blind (parity RDATA counts as RDATA)")
+            }
+        }
         for check in lab.congestionChecks {
             let verdict = check.evaluate(on: congestion)
             lines.append(verdict.line + (verdict.passed ? "" : "  FAILED"))
@@ -228,11 +238,13 @@ struct Report {
     /// Each receiver's lost ODATA by its own count: its `loss_rate` (data packets whose ODATA did not arrive over
     /// those expected) times the data ODATA the source sent (its subnet's capture, parity left out). Behind an
     /// ingress drop and NAKs by count no capture names these losses (``RepairSummary/sourceLines(_:parity:receiverLosses:)``).
-    func receiverLosses(repair: RepairFigures, parity: ParityFigures?) -> [(host: String, lost: Int)] {
+    /// `nil` for a receiver that printed no summary (OpenPGM's peer).
+    func receiverLosses(repair: RepairFigures, parity: ParityFigures?) -> [(host: String, lost: Int?)] {
         let sourceSubnet = repair.subnets.first { $0.name == repair.sourceSubnet }
         let data = (sourceSubnet?.odata ?? 0) - (parity?.subnet(repair.sourceSubnet).proactive ?? 0)
-        return topology.hosts.filter { $0.run.program.receives }.map { host in
-            (host.name, Int((Self.double(summary(of: host.name)["loss_rate"]) * Double(data)).rounded()))
+        return topology.hosts.filter { $0.run.program.receives }.map { host -> (host: String, lost: Int?) in
+            let rate = summary(of: host.name)["loss_rate"] as? NSNumber
+            return (host.name, rate.map { Int(($0.doubleValue * Double(data)).rounded()) })
         }
     }
 
