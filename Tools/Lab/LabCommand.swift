@@ -192,6 +192,15 @@ struct LabCommand: ParsableCommand {
                     "lab simulate \(topology.name): rate_limit and the congestion checks are namespace-lab only; "
                         + "simulating without them")
             }
+            // Nor does it take hosts' `args` (FEC, congestion control, timers): its hosts are configured as the
+            // programs' defaults, so a topology about FEC simulates selective repair. Say so rather than pass quietly.
+            let withArguments = topology.hosts.filter { !($0.run.args ?? []).isEmpty }
+            if !withArguments.isEmpty {
+                let listed = withArguments.map { "\($0.name): \(($0.run.args ?? []).joined(separator: " "))" }
+                LabCommand.say(
+                    "lab simulate \(topology.name): hosts' args are namespace-lab only, not passed to the "
+                        + "simulator (it models the programs' defaults): " + listed.joined(separator: "; "))
+            }
             let encapsulation = try options.encapsulation(of: topology)
             var rate = ProgramDefaults.rate
             if let text = topology.traffic.rate {

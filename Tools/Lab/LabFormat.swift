@@ -12,6 +12,11 @@ struct LabTopology {
     /// Every rate-limited link direction, in topology order.
     var rateLimits: [RateLimitedLink]
     var congestionChecks: [CongestionCheck]
+    /// `segmentation_offload: false`: every host interface segments UDP GSO sends itself (`gso_max_segs 1`), so
+    /// the bridge, the captures and the loss rules see each datagram. With GSO (the default, as the programs run
+    /// elsewhere) a `loss` rule drops a whole GSO message of up to 16 datagrams at once: 2 % of messages, bursts
+    /// rather than 2 % independent loss. The FEC topologies need the independent loss they are about.
+    var segmentationOffload = true
 
     /// One direction of one host interface with a rate limit: `in` is subnet → host (the bridge port towards the
     /// host, so the queue sits where a switch's would), `out` is host → subnet (the host's own interface).
@@ -76,6 +81,11 @@ struct LabTopology {
             var out: RateLimit?
         }
         var hosts: [Host]
+        var segmentationOffload: Bool?
+        enum CodingKeys: String, CodingKey {
+            case hosts
+            case segmentationOffload = "segmentation_offload"
+        }
     }
 
     /// Parses a topology file: the congestion checks are taken out of `checks` (the shared decoder knows only
@@ -113,7 +123,9 @@ struct LabTopology {
                 }
             }
         }
-        return LabTopology(topology: topology, rateLimits: rateLimits, congestionChecks: congestionChecks)
+        return LabTopology(
+            topology: topology, rateLimits: rateLimits, congestionChecks: congestionChecks,
+            segmentationOffload: overlay.segmentationOffload ?? true)
     }
 
     /// ``Topology/validate()`` plus the lab's own parts: rates and sizes that parse and make sense for tbf.

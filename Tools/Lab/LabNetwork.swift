@@ -56,6 +56,7 @@ struct LabNetwork: Codable {
         do {
             try createNamespaces(topology)
             try createLinks(topology)
+            if !lab.segmentationOffload { try segmentBeforeTheWire(topology) }
             try addRoutes(topology)
             try installLoss(topology, encapsulation: encapsulation)
             try installRateLimits(lab)
@@ -103,6 +104,17 @@ struct LabNetwork: Codable {
                         namespace: namespace, interface: interface.subnet,
                         .address("\(interface.address)/\(prefixLength)")),
                     .init(namespace: subnetNamespace, interface: switchEnd, .bridgePort("br0")))
+            }
+        }
+    }
+
+    /// `segmentation_offload: false` (``LabTopology/segmentationOffload``): a GSO message larger than one segment
+    /// is cut into datagrams when it leaves the host (the kernel segments in software above `gso_max_segs`).
+    private func segmentBeforeTheWire(_ topology: Topology) throws {
+        for host in topology.hosts {
+            for interface in host.interfaces {
+                try Shell.inNamespace(
+                    hostNamespaces[host.name]!, ["ip", "link", "set", "dev", interface.subnet, "gso_max_segs", "1"])
             }
         }
     }

@@ -36,8 +36,11 @@ struct Report {
     /// Every subnet's capture through the analysis behind `pgm-dump --stats`, in process. A capture that cannot be
     /// opened is `unreadable` (the repair checks cannot be judged); one damaged after some frames (tcpdump stopped
     /// mid-record) is a `note`, the frames before the damage still count.
-    func measureCaptures() -> (figures: RepairFigures, unreadable: [String], notes: [String]) {
+    /// `parity` is what ``ParityMeasurement`` found, `nil` for a run without FEC.
+    func measureCaptures() -> (figures: RepairFigures, parity: ParityFigures?, unreadable: [String], notes: [String]) {
         var measurement = RepairMeasurement(topology: topology)
+        var parity = ParityMeasurement(
+            sourceSubnet: measurement.sourceSubnet, sourceAddress: measurement.sourceAddress)
         var unreadable: [String] = []
         var notes: [String] = []
         let decapsulator = Decapsulator()
@@ -60,7 +63,10 @@ struct Report {
                             frame: frame, linkType: linkType, decapsulator: decapsulator, number: frames,
                             timestamp: timestamp, originalLength: originalLength
                         ).splittingSegmentationRun(frame: frame)
-                        for dissection in dissections { measurement.record(dissection, on: capture.subnet) }
+                        for dissection in dissections {
+                            measurement.record(dissection, on: capture.subnet)
+                            parity.record(dissection, on: capture.subnet)
+                        }
                     }
                     if case .endOfFile = result { break }
                 }
@@ -68,7 +74,7 @@ struct Report {
                 notes.append("\(capture.subnet): \(error) (after \(frames) frames)")
             }
         }
-        return (measurement.figures(), unreadable, notes)
+        return (measurement.figures(), parity.figures(), unreadable, notes)
     }
 
     static let maximumFramesPerCapture = 50_000_000
@@ -90,6 +96,7 @@ struct Report {
                 + pad("loss %", 8) + pad("NAKs", 7) + pad("repairs", 8) + "unrecoverable")
         var hostFacts: [RunFacts.Host] = []
         var hostResults: [[String: Any]] = []
+        var fecLines: [String] = []
         for host in topology.hosts {
             let summary = summary(of: host.name)
             let elapsed = finished[host.name].flatMap { end in started[host.name].map { end.timeIntervalSince($0) } }
@@ -105,14 +112,22 @@ struct Report {
                 RunFacts.Host(
                     name: host.name, role: host.run.program, naks: Self.int(summary["naks"]),
                     unrecoverable: Self.int(summary["unrecoverable"]), outputMismatch: outputMismatch(of: host)))
-            hostResults.append([
+            var result: [String: Any] = [
                 "name": host.name, "program": host.run.program.rawValue,
                 "exit": exitCodes[host.name].map { Int($0) as Any } ?? NSNull(), "seconds": elapsed ?? NSNull(),
                 "bytes": Self.int(summary["bytes"]), "loss_rate": Self.double(summary["loss_rate"]),
                 "naks": Self.int(summary["naks"]), "repairs": Self.int(summary["repairs"]),
                 "unrecoverable": Self.int(summary["unrecoverable"]),
-            ])
+            ]
+            // FEC's counters as the program reported them (pgm-source with FEC on, pgm-recv once parity came).
+            if let fec = summary["fec"] as? [String: Any] {
+                result["fec"] = fec
+                let listed = fec.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+                fecLines.append("fec \(host.name): \(listed)")
+            }
+            hostResults.append(result)
         }
+        if !fecLines.isEmpty { lines += [""] + fecLines }
 
         let elements = topology.hosts.filter { $0.run.program == .networkElement }
         var elementResults: [[String: Any]] = []
@@ -138,12 +153,13 @@ struct Report {
             }
         }
 
-        let (repair, unreadable, notes) = measureCaptures()
+        let (repair, parity, unreadable, notes) = measureCaptures()
         lines.append("")
-        lines += RepairSummary.subnetTable(repair)
+        lines += RepairSummary.subnetTable(repair, parity: parity)
         lines += (unreadable + notes).map { "capture \($0)" }
         lines.append("")
-        lines += RepairSummary.sourceLines(repair)
+        lines += RepairSummary.sourceLines(
+            repair, parity: parity, receiverLosses: parity == nil ? [] : receiverLosses(repair: repair, parity: parity))
         let congestion = congestionFacts(repair: repair, unreadable: unreadable)
         if !lab.rateLimits.isEmpty {
             lines.append("")
@@ -160,6 +176,16 @@ struct Report {
             failures += verdict.failures
             checkResults.append(
                 ["check": check.name, "detail": verdict.line, "passed": verdict.passed, "failures": verdict.failures])
+        }
+        // These two are judged by RepairFigures, which counts a parity NAK's groups as NAKed sequences and parity
+        // RDATA as RDATA over distinct lost sequences that miss what receivers NAKed by count: say so.
+        for check in topology.checks where parity != nil {
+            if case .sourceNAKSequencesPerLostAtMost = check {
+                lines.append("note: \(check.name) is judged parity-blind (parity NAK groups count as NAKed sequences)")
+            }
+            if case .sourceRDATAPerLostAtMost = check {
+                lines.append("note: \(check.name) is judged parity-blind (parity RDATA counts as RDATA)")
+            }
         }
         for check in lab.congestionChecks {
             let verdict = check.evaluate(on: congestion)
@@ -178,7 +204,7 @@ struct Report {
         let results: [String: Any] = [
             "topology": topology.name, "encapsulation": encapsulation.rawValue, "run_id": runID,
             "passed": failures.isEmpty, "failures": failures, "timed_out": timedOut, "hosts": hostResults,
-            "elements": elementResults, "repair": RepairSummary.json(repair), "checks": checkResults,
+            "elements": elementResults, "repair": RepairSummary.json(repair, parity: parity), "checks": checkResults,
             "congestion": CongestionSummary.json(congestion),
         ]
         let resultsPath = "\(directory)/report.json"
@@ -207,6 +233,19 @@ struct Report {
             receivers: receivers, bottleneckBitsPerSecond: lab.bottleneckBitsPerSecond,
             sourceODATA: sourceSubnet?.odata ?? 0, sourceRDATA: repair.sourceRDATAPackets,
             unreadableSourceCapture: unreadable.first { $0.hasPrefix(repair.sourceSubnet + ":") }, queues: queues)
+    }
+
+    /// Each receiver's lost ODATA by its own count: its `loss_rate` (data packets whose ODATA did not arrive over
+    /// those expected) times the data ODATA the source sent (its subnet's capture, parity left out). Behind an
+    /// ingress drop and NAKs by count no capture names these losses (``RepairSummary/sourceLines(_:parity:receiverLosses:)``).
+    /// `nil` for a receiver that printed no summary (OpenPGM's peer).
+    func receiverLosses(repair: RepairFigures, parity: ParityFigures?) -> [(host: String, lost: Int?)] {
+        let sourceSubnet = repair.subnets.first { $0.name == repair.sourceSubnet }
+        let data = (sourceSubnet?.odata ?? 0) - (parity?.subnet(repair.sourceSubnet).proactive ?? 0)
+        return topology.hosts.filter { $0.run.program.receives }.map { host -> (host: String, lost: Int?) in
+            let rate = summary(of: host.name)["loss_rate"] as? NSNumber
+            return (host.name, rate.map { Int(($0.doubleValue * Double(data)).rounded()) })
+        }
     }
 
     /// How a receiving host's file differs from the input, when `receivers_match_source` asks (`nil`: the same).
