@@ -192,14 +192,22 @@ struct LabCommand: ParsableCommand {
                     "lab simulate \(topology.name): rate_limit and the congestion checks are namespace-lab only; "
                         + "simulating without them")
             }
-            // Nor does it take hosts' `args` (FEC, congestion control, timers): its hosts are configured as the
-            // programs' defaults, so a topology about FEC simulates selective repair. Say so rather than pass quietly.
-            let withArguments = topology.hosts.filter { !($0.run.args ?? []).isEmpty }
+            // Of hosts' `args` it takes FEC's (source --fec-*, receiver --no-fec, TopologyScenario.parity); the
+            // rest (congestion control, timers) it leaves at the programs' defaults. Say so rather than pass quietly.
+            let modelled: Set<String> = ["--fec-group-size", "--fec-proactive", "--fec-on-demand", "--no-fec"]
+            let withArguments = topology.hosts.compactMap { host -> String? in
+                var arguments = host.run.args ?? []
+                for (index, argument) in arguments.enumerated().reversed() where modelled.contains(argument) {
+                    let takesValue = argument == "--fec-group-size" || argument == "--fec-proactive"
+                    arguments.removeSubrange(index..<min(arguments.count, index + (takesValue ? 2 : 1)))
+                }
+                return arguments.isEmpty ? nil : "\(host.name): \(arguments.joined(separator: " "))"
+            }
             if !withArguments.isEmpty {
-                let listed = withArguments.map { "\($0.name): \(($0.run.args ?? []).joined(separator: " "))" }
                 LabCommand.say(
-                    "lab simulate \(topology.name): hosts' args are namespace-lab only, not passed to the "
-                        + "simulator (it models the programs' defaults): " + listed.joined(separator: "; "))
+                    "lab simulate \(topology.name): these hosts' args are namespace-lab only, not passed to the "
+                        + "simulator (it models the programs' defaults and FEC's options): "
+                        + withArguments.joined(separator: "; "))
             }
             let encapsulation = try options.encapsulation(of: topology)
             var rate = ProgramDefaults.rate
