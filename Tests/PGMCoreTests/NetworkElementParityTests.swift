@@ -275,6 +275,21 @@ struct NetworkElementParityTests {
         #expect(harness.element.repairCopyCount == 11)
     }
 
+    @Test func aShortGroupsLateNAKNeedsCopiesOnlyBeyondItsOffset() {
+        // TG 16 holds 5 packets: receivers NAK 1 loss as count 4 (offset 3), the source sends one parity packet.
+        let short = [Option(.currentGroupSize(5))]
+        var harness = Self.started(lead: 20, options: [Self.parityPRM()] + short)
+        harness.fromBelow(Self.nak(count: 4), on: Self.a)
+        harness.fromSource(Self.ncf(count: 4))
+        #expect(harness.fromSource(Self.rdata(index: 0, options: short)).map(\.interface) == [Self.a])
+        harness.advance(by: .milliseconds(5))
+        let late = harness.fromBelow(Self.nak(count: 4), on: Self.b)
+        #expect(Self.parityRDATA(late, on: Self.b) == [16] && Self.upstreamNAKs(late).isEmpty)
+        #expect(Self.ncfs(late, on: Self.b) == [Self.entry(16, 4)])
+        harness.advance(by: .milliseconds(20))
+        #expect(Self.upstreamNAKs(harness.fromBelow(Self.nak(count: 5), on: Self.c)) == [Self.entry(16, 5)])
+    }
+
     @Test func aNewGroupSizeDropsTheParityCopies() {
         var harness = Self.repairedOnA()
         harness.fromSource(ElementHarness.spm(sequence: 2, trail: 1, lead: 100, options: [Self.parityPRM(16)]))

@@ -75,7 +75,8 @@ struct ElementSession {
     var repairCopies: [SequenceNumber: RepairCopy] = [:]
     var repairCopyOrder: Deque<(sequence: SequenceNumber, expires: Instant)> = []
     /// Parity RDATA recently forwarded, by TG_SQN, kept to answer parity NAKs from other interfaces that arrive
-    /// after the parity passed (beyond RFC 3208, see ``NetworkElement/keepParityCopy``); their expiry in insertion
+    /// after the parity passed (beyond RFC 3208, see
+    /// ``NetworkElement/Configuration/repairCacheLifetime``); their expiry in insertion
     /// order, and how many there are over all groups.
     var parityCopies: [SequenceNumber: ParityCopies] = [:]
     var parityCopyOrder: Deque<(group: SequenceNumber, index: Int, expires: Instant)> = []

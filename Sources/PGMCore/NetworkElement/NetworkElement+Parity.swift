@@ -176,6 +176,7 @@ extension NetworkElement {
         } else {
             counters.ncfsRateLimited += 1
         }
+        // After the NCF, as selective copies go.
         for copy in resend {
             sendDownstream(copy, on: arrival.interface, session: session)
             counters.rdataCopiesSent += 1
