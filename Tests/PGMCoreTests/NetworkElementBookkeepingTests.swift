@@ -151,6 +151,8 @@ struct NetworkElementBookkeepingTests {
             "parityNCFsSent": \.parityNCFsSent, "parityNAKsForwarded": \.parityNAKsForwarded,
             "parityNAKsEliminated": \.parityNAKsEliminated, "parityRDATAForwarded": \.parityRDATAForwarded,
             "parityRDATADiscarded": \.parityRDATADiscarded, "parityOptionsIgnored": \.parityOptionsIgnored,
+            "parityNAKsAnsweredFromCopies": \.parityNAKsAnsweredFromCopies,
+            "parityRDATAResentFromCopies": \.parityRDATAResentFromCopies,
         ]
     }
 }

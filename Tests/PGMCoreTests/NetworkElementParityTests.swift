@@ -148,6 +148,155 @@ struct NetworkElementParityTests {
         #expect(harness.fromSource(ElementHarness.rdata(16)).map(\.interface) == [Self.a])
     }
 
+    // MARK: Late parity NAKs answered from copies (beyond RFC 3208)
+
+    /// The harness (configured by `configure`) after a's NAK for 2 packets of TG 16 and the source's parity 0 and
+    /// 1, which went to a only; the group's state went with them.
+    static func repairedOnA(
+        _ configure: (inout NetworkElement.Configuration) -> Void = { _ in }
+    ) -> ElementHarness {
+        var harness = ElementHarness(configure: configure)
+        harness.fromSource(ElementHarness.spm(sequence: 1, trail: 1, lead: 100, options: [parityPRM()]))
+        #expect(upstreamNAKs(harness.fromBelow(nak(count: 2), on: a)) == [entry(16, 2)])
+        harness.fromSource(ncf(count: 2))
+        #expect(harness.fromSource(rdata(index: 0)).map(\.interface) == [a])
+        #expect(harness.fromSource(rdata(index: 1)).map(\.interface) == [a])
+        #expect(state(harness) == nil && harness.element.repairCopyCount == 2)
+        return harness
+    }
+
+    static func parityRDATA(_ sent: [Transmit], on interface: InterfaceID) -> [UInt32] {
+        ofType(.rdata, sent).filter { $0.interface == interface && $0.packet.flags.contains(.parity) }.compactMap {
+            if case .rdata(let data) = $0.packet.body { data.sequence.rawValue } else { nil }
+        }
+    }
+
+    @Test func aLateParityNAKFromAnotherInterfaceIsAnsweredFromCopiesNotForwarded() {
+        var harness = Self.repairedOnA()
+        harness.advance(by: .milliseconds(5))
+        let late = harness.fromBelow(Self.nak(count: 1), on: Self.b)
+        #expect(Self.parityRDATA(late, on: Self.b) == [16], "parity 0, as it went to a")
+        #expect(ofType(.rdata, late).count == 1)
+        #expect(ofType(.rdata, late).allSatisfy { $0.spoofedSource == ElementHarness.source })
+        #expect(Self.ncfs(late, on: Self.b) == [Self.entry(16, 1)])
+        #expect(Self.upstreamNAKs(late).isEmpty && ofType(.nak, late).isEmpty)
+        #expect(Self.state(harness) == nil, "no state: nothing is pending")
+        // A burst from b within the NCF hold-off costs no second resend, and goes nowhere.
+        let burst = harness.fromBelow(Self.nak(count: 1), on: Self.b)
+        #expect(ofType(.rdata, burst).isEmpty && ofType(.nak, burst).isEmpty)
+        // Past the hold-off, b asking again (its copy lost) gets the copy it has not had; then none is left.
+        harness.advance(by: .milliseconds(20))
+        #expect(Self.parityRDATA(harness.fromBelow(Self.nak(count: 1), on: Self.b), on: Self.b) == [17])
+        harness.advance(by: .milliseconds(20))
+        let exhausted = harness.fromBelow(Self.nak(count: 1), on: Self.b)
+        #expect(ofType(.rdata, exhausted).isEmpty)
+        #expect(Self.upstreamNAKs(exhausted) == [Self.entry(16, 1)])
+        let statistics = harness.element.statistics
+        #expect(statistics.parityNAKsAnsweredFromCopies == 3 && statistics.parityRDATAResentFromCopies == 2)
+        #expect(statistics.parityNAKsForwarded == 2 && statistics.rdataCopiesSent == 4)
+    }
+
+    @Test func aLateNAKForMoreThanTheCopiesGoesUpstreamWithItsWholeCount() {
+        var harness = Self.repairedOnA()
+        harness.advance(by: .milliseconds(5))
+        let more = harness.fromBelow(Self.nak(count: 3), on: Self.b)
+        #expect(ofType(.rdata, more).isEmpty, "2 copies cannot repair 3 losses; the source's parity will")
+        #expect(Self.upstreamNAKs(more) == [Self.entry(16, 3)])
+        #expect(Self.ncfs(more, on: Self.b) == [Self.entry(16, 3)])
+        #expect(Self.state(harness)?.interfaces == [Self.b] && Self.state(harness)?.counts == [3])
+        #expect(harness.element.statistics.parityNAKsAnsweredFromCopies == 0)
+        // A group in the same NAK list that the copies can answer is answered; only the other goes up.
+        var other = Self.repairedOnA()
+        other.advance(by: .milliseconds(5))
+        let list = other.fromBelow(Self.nak(count: 2, more: [(24, 1)]), on: Self.b)
+        #expect(Self.parityRDATA(list, on: Self.b) == [16, 17])
+        #expect(Self.upstreamNAKs(list) == [Self.entry(24, 1)])
+        #expect(Self.ncfs(list, on: Self.b) == [Self.entry(16, 2), Self.entry(24, 1)])
+    }
+
+    @Test func theInterfaceTheParityWentToIsForwardedAsBefore() {
+        var harness = Self.repairedOnA()
+        harness.advance(by: .milliseconds(50))
+        let again = harness.fromBelow(Self.nak(count: 1), on: Self.a)
+        #expect(ofType(.rdata, again).isEmpty)
+        #expect(Self.upstreamNAKs(again) == [Self.entry(16, 1)])
+        #expect(harness.element.statistics.parityNAKsAnsweredFromCopies == 0)
+    }
+
+    @Test func aLateNAKWhileTheGroupIsPendingJoinsItsState() {
+        var harness = Self.repairedOnA()
+        harness.advance(by: .milliseconds(50))
+        harness.fromBelow(Self.nak(count: 1), on: Self.a)  // pending upstream again
+        let joined = harness.fromBelow(Self.nak(count: 1), on: Self.b)
+        #expect(ofType(.rdata, joined).isEmpty && Self.upstreamNAKs(joined).isEmpty)
+        #expect(Self.state(harness)?.interfaces == [Self.a, Self.b])
+    }
+
+    @Test func parityCopiesExpire() {
+        var harness = Self.repairedOnA { $0.repairCacheLifetime = .milliseconds(100) }
+        harness.advance(by: .milliseconds(101))
+        let late = harness.fromBelow(Self.nak(count: 1), on: Self.b)
+        #expect(ofType(.rdata, late).isEmpty)
+        #expect(Self.upstreamNAKs(late) == [Self.entry(16, 1)])
+        // Expired copies are swept when the next one is kept.
+        harness.fromSource(Self.ncf(count: 1))
+        #expect(harness.fromSource(Self.rdata(index: 2)).map(\.interface) == [Self.b])
+        #expect(harness.element.repairCopyCount == 1)
+    }
+
+    @Test func parityCopiesAreBoundedPerGroupAndPerSession() {
+        // At most k = 8 per group: a asks for one more packet at a time and gets parity 2...7, then parity 8
+        // (index 0 with OPT_PARITY_GRP 1), which is forwarded but not kept.
+        var harness = Self.repairedOnA { $0.maximumRepairCopiesPerSession = 10 }
+        for index in UInt32(2)..<8 {
+            harness.fromBelow(Self.nak(count: 1), on: Self.a)
+            harness.fromSource(Self.rdata(index: index))
+            harness.advance(by: .milliseconds(20))
+        }
+        #expect(harness.element.repairCopyCount == 8)
+        harness.fromBelow(Self.nak(count: 1), on: Self.a)
+        #expect(
+            harness.fromSource(Self.rdata(index: 0, options: [Option(.parityGroup(1))])).map(\.interface) == [Self.a])
+        #expect(harness.element.repairCopyCount == 8)
+        // Other groups: the session keeps 10 copies, the oldest going first.
+        for group in stride(from: UInt32(24), through: 96, by: 8) {
+            harness.fromBelow(Self.nak(group, count: 1), on: Self.a)
+            harness.fromSource(Self.rdata(group, index: 0))
+            #expect(harness.element.repairCopyCount <= 10)
+        }
+        #expect(harness.element.repairCopyCount == 10)
+        let newest = harness.fromBelow(Self.nak(96, count: 1), on: Self.b)
+        #expect(Self.parityRDATA(newest, on: Self.b) == [96])
+        let oldest = harness.fromBelow(Self.nak(count: 1), on: Self.b)
+        #expect(ofType(.rdata, oldest).isEmpty && Self.upstreamNAKs(oldest) == [Self.entry(16, 1)])
+        // Selective copies have their own 10.
+        harness.fromBelow(ElementHarness.nak(50), on: Self.a)
+        harness.fromSource(ElementHarness.rdata(50))
+        #expect(harness.element.repairCopyCount == 11)
+    }
+
+    @Test func aShortGroupsLateNAKNeedsCopiesOnlyBeyondItsOffset() {
+        // TG 16 holds 5 packets: receivers NAK 1 loss as count 4 (offset 3), the source sends one parity packet.
+        let short = [Option(.currentGroupSize(5))]
+        var harness = Self.started(lead: 20, options: [Self.parityPRM()] + short)
+        harness.fromBelow(Self.nak(count: 4), on: Self.a)
+        harness.fromSource(Self.ncf(count: 4))
+        #expect(harness.fromSource(Self.rdata(index: 0, options: short)).map(\.interface) == [Self.a])
+        harness.advance(by: .milliseconds(5))
+        let late = harness.fromBelow(Self.nak(count: 4), on: Self.b)
+        #expect(Self.parityRDATA(late, on: Self.b) == [16] && Self.upstreamNAKs(late).isEmpty)
+        #expect(Self.ncfs(late, on: Self.b) == [Self.entry(16, 4)])
+        harness.advance(by: .milliseconds(20))
+        #expect(Self.upstreamNAKs(harness.fromBelow(Self.nak(count: 5), on: Self.c)) == [Self.entry(16, 5)])
+    }
+
+    @Test func aNewGroupSizeDropsTheParityCopies() {
+        var harness = Self.repairedOnA()
+        harness.fromSource(ElementHarness.spm(sequence: 2, trail: 1, lead: 100, options: [Self.parityPRM(16)]))
+        #expect(harness.element.repairCopyCount == 0)
+        #expect(ofType(.rdata, harness.fromBelow(Self.nak(count: 1), on: Self.b)).isEmpty)
+    }
+
     // MARK: Anticipation
 
     @Test func anUnsolicitedParityNCFAnticipatesNAKsUpToItsCount() {

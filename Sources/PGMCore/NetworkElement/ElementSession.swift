@@ -74,6 +74,13 @@ struct ElementSession {
     /// ``NetworkElement/Configuration/repairCacheLifetime``), with their expiry in insertion order.
     var repairCopies: [SequenceNumber: RepairCopy] = [:]
     var repairCopyOrder: Deque<(sequence: SequenceNumber, expires: Instant)> = []
+    /// Parity RDATA recently forwarded, by TG_SQN, kept to answer parity NAKs from other interfaces that arrive
+    /// after the parity passed (beyond RFC 3208, see
+    /// ``NetworkElement/Configuration/repairCacheLifetime``); their expiry in insertion
+    /// order, and how many there are over all groups.
+    var parityCopies: [SequenceNumber: ParityCopies] = [:]
+    var parityCopyOrder: Deque<(group: SequenceNumber, index: Int, expires: Instant)> = []
+    private(set) var parityCopyCount = 0
     /// When SPMs by another path may replace this one (RFC 3208 §10, `PathDamping`).
     var damping = PathDamping<ElementPath>()
     /// Packets of this session dropped for coming from an address off its path, and when that was last reported.
@@ -109,7 +116,7 @@ struct ElementSession {
     }
 
     var holdings: Holdings {
-        Holdings(repairStates: repairs.count + parityRepairs.count, repairCopies: repairCopies.count)
+        Holdings(repairStates: repairs.count + parityRepairs.count, repairCopies: repairCopies.count + parityCopyCount)
     }
 
     /// An RDATA as forwarded, and when each interface last had it.
@@ -222,6 +229,103 @@ struct ElementSession {
             repairCopyOrder.removeFirst()
             if repairCopies[oldest.sequence]?.expires == oldest.expires { repairCopies[oldest.sequence] = nil }
         }
+    }
+
+    // MARK: Parity copies
+
+    /// The parity packets of one transmission group as forwarded, by parity index (SQN low bits + k ×
+    /// OPT_PARITY_GRP, each index once), and when copies were last resent on an interface for a NAK, and how many.
+    struct ParityCopies {
+        var copies: [(index: Int, copy: RepairCopy)] = []
+        var resends: [(interface: InterfaceID, at: Instant, count: Int)] = []
+    }
+
+    /// Keeps parity packet `index` of `group` (as forwarded to `interfaces`) until `expires`, at most `perGroup`
+    /// of a group and `capacity` over the session (the oldest go first). The same index forwarded again only adds
+    /// its interfaces.
+    mutating func keepParityCopy(
+        _ packet: Packet, group: SequenceNumber, index: Int, interfaces: [InterfaceID], expires: Instant,
+        now: Instant, capacity: Int, perGroup: Int
+    ) {
+        pruneParityCopies(at: now)
+        var held = parityCopies[group] ?? ParityCopies()
+        if let known = held.copies.firstIndex(where: { $0.index == index }) {
+            for interface in interfaces
+            where !held.copies[known].copy.sent.contains(where: { $0.interface == interface }) {
+                held.copies[known].copy.sent.append((interface, now))
+            }
+            parityCopies[group] = held
+            return
+        }
+        guard capacity > 0, held.copies.count < perGroup else { return }
+        while parityCopyCount >= capacity, let oldest = parityCopyOrder.popFirst() {
+            removeParityCopy(oldest)
+        }
+        var compact = packet
+        if case .rdata(var data) = packet.body {
+            data.payload = ArraySlice(Array(data.payload))
+            compact.body = .rdata(data)
+        }
+        held = parityCopies[group] ?? ParityCopies()
+        held.copies.append((index, RepairCopy(packet: compact, expires: expires, sent: interfaces.map { ($0, now) })))
+        parityCopies[group] = held
+        parityCopyCount += 1
+        parityCopyOrder.append((group, index, expires))
+    }
+
+    /// Drops expired parity copies from the front of the insertion order (as ``pruneRepairCopies(at:)``).
+    mutating func pruneParityCopies(at now: Instant) {
+        while let oldest = parityCopyOrder.first, oldest.expires <= now {
+            parityCopyOrder.removeFirst()
+            removeParityCopy(oldest)
+        }
+    }
+
+    /// Forgets every parity copy: k changed, so their TG_SQNs mean nothing.
+    mutating func dropParityCopies() {
+        parityCopies = [:]
+        parityCopyOrder = []
+        parityCopyCount = 0
+    }
+
+    private mutating func removeParityCopy(_ entry: (group: SequenceNumber, index: Int, expires: Instant)) {
+        guard var held = parityCopies[entry.group],
+            let position = held.copies.firstIndex(where: { $0.index == entry.index && $0.copy.expires == entry.expires }
+            )
+        else { return }
+        held.copies.remove(at: position)
+        parityCopyCount -= 1
+        parityCopies[entry.group] = held.copies.isEmpty ? nil : held
+    }
+
+    /// Answers a parity NAK from `interface` for `count` packets of `group` from copies that did not go there and
+    /// have not expired: the copies to send (each then marked sent on `interface`), none when copies went there
+    /// for a NAK of at least `count` within `holdOff` (a burst of NAKs costs one resend), or `nil` when fewer than
+    /// `count` are at hand: the NAK then goes its usual way, with its whole count (the source's fresh parity
+    /// repairs it as well as ours would, and the state needs no partial counts).
+    mutating func parityResend(
+        _ group: SequenceNumber, count: Int, on interface: InterfaceID, at now: Instant, holdOff: Duration
+    ) -> [Packet]? {
+        guard count > 0, var held = parityCopies[group] else { return nil }
+        let resend = held.resends.firstIndex { $0.interface == interface }
+        if let resend, now - held.resends[resend].at < holdOff, count <= held.resends[resend].count { return [] }
+        let fresh = held.copies.indices.filter { position in
+            held.copies[position].copy.expires > now
+                && !held.copies[position].copy.sent.contains { $0.interface == interface }
+        }
+        guard fresh.count >= count else { return nil }
+        var packets: [Packet] = []
+        for position in fresh.prefix(count) {
+            held.copies[position].copy.sent.append((interface, now))
+            packets.append(held.copies[position].copy.packet)
+        }
+        if let resend {
+            held.resends[resend] = (interface, now, count)
+        } else {
+            held.resends.append((interface, now, count))
+        }
+        parityCopies[group] = held
+        return packets
     }
 
     /// A DLR learned from a redirecting POLR (RFC 3208 §9.5.3.2).

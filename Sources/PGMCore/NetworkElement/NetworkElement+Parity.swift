@@ -13,6 +13,12 @@ public import PGMWire
 /// window (a TG is repairable while its first or last sequence is in it), and DLR redirection (§9.5.3.2), to a DLR
 /// only when its POLR carried OPT_PARITY (§11.7). Beyond the RFC: a parity RDATA arriving while the NAK is still
 /// pending confirms it (the source evidently has it), so the element stops repeating.
+///
+/// Also beyond the RFC: parity RDATA as forwarded is kept (like selective repairs,
+/// ``Configuration/repairCacheLifetime``), and a later parity NAK from another interface, once the group's state has
+/// gone with the parity, is answered from those copies. §11.6 sends parity only where it was asked, so without
+/// them each subnet's need for a group costs the source fresh parity of its own; any c parity packets of a group
+/// repair any c losses in it, so copies that went elsewhere serve as well as new ones.
 extension NetworkElement {
     // MARK: Inspection
 
@@ -43,6 +49,7 @@ extension NetworkElement {
             }
             if let known = session.parityGroupSize, known != groupSize {
                 session.parityRepairs = RepairTable(capacity: session.parityRepairs.capacity)
+                session.dropParityCopies()
                 session.truncatedGroup = nil
             }
             session.parityGroupSize = groupSize
@@ -112,7 +119,22 @@ extension NetworkElement {
         var needsNCF = false
         var anyNotEliminated = false
         var leaveRepairer: [SequenceNumber] = []
+        var resend: [Packet] = []
+        var answeredLocally = 0
         for (group, count) in requests {
+            // Only where no interface is waiting for the group's parity (that parity will serve this NAK too).
+            let offset = session.parityRepairs[group]?.groupOffset ?? session.groupOffset(of: group)
+            if session.parityRepairs[group]?.requesters.isEmpty ?? true, count > offset,
+                let packets = session.parityResend(
+                    group, count: Int(count - offset), on: arrival.interface, at: now, holdOff: configuration.ncfHoldOff
+                )
+            {
+                resend += packets
+                answeredLocally += 1
+                confirmations.append(Self.encode(group, count: count))
+                needsNCF = true
+                continue
+            }
             var repair: RepairState
             if let existing = session.parityRepairs[group] {
                 repair = existing
@@ -148,12 +170,21 @@ extension NetworkElement {
             session.parityRepairs[group] = repair
             accepted.append(group)
         }
-        guard !accepted.isEmpty else { return }
+        guard !accepted.isEmpty || answeredLocally > 0 else { return }
         if needsNCF {
             sendNCFs(session, confirmations, on: arrival.interface, parity: true)
         } else {
             counters.ncfsRateLimited += 1
         }
+        // After the NCF, as selective copies go.
+        for copy in resend {
+            sendDownstream(copy, on: arrival.interface, session: session)
+            counters.rdataCopiesSent += 1
+            counters.parityRDATAResentFromCopies += 1
+        }
+        counters.parityNAKsAnsweredFromCopies += answeredLocally
+        // As for selective NAKs: groups answered here go nowhere, even when the OPT_CR report moved.
+        if accepted.isEmpty { return }
         if anyNotEliminated || reportMoved {
             if !anyNotEliminated { counters.naksForwardedForCongestionReport += 1 }
             // Like a selective NAK list (§9.3.3): all of it goes when any of it is not eliminated, each group with
@@ -237,17 +268,18 @@ extension NetworkElement {
     /// An on-demand parity packet from upstream or the DLR (checked by the caller): forwarded on every interface
     /// of its group's state, whose counts each drop by one; interfaces at 0 (or at the TG size offset, learned
     /// from OPT_CURR_TGSIZE) leave, and the state goes with its last interface (§11.6). Without state: discarded.
+    /// Returns the packet as forwarded, where to, and its group and parity index, to be kept for late NAKs.
     mutating func forwardParityRDATA(
         _ data: DataPacket, packet: Packet, arrival: Arrival, fromUpstream: Bool, in session: inout ElementSession
-    ) {
-        guard let (group, _) = session.parityGroup(of: data.sequence) else {
+    ) -> ForwardedRepair? {
+        guard let (group, _) = session.parityGroup(of: data.sequence), let groups = session.transmissionGroups else {
             discardParityRDATA()
-            return
+            return nil
         }
         if let size = Self.currentGroupSize(in: packet.options) { noteTruncated(group, size: size, in: &session) }
         guard var repair = session.parityRepairs[group] else {
             discardParityRDATA()
-            return
+            return nil
         }
         let hadInterfaces = !repair.requesters.isEmpty
         var targets = repair.passParity()
@@ -265,9 +297,9 @@ extension NetworkElement {
         }
         guard !targets.isEmpty else {
             discardParityRDATA()
-            return
+            return nil
         }
-        guard let options = forwardableOptions(packet.options) else { return }
+        guard let options = forwardableOptions(packet.options) else { return nil }
         var copy = packet
         copy.options = options
         for interface in targets {
@@ -277,6 +309,16 @@ extension NetworkElement {
         counters.rdataForwarded += 1
         counters.parityRDATAForwarded += 1
         counters.dataBytesForwarded += data.payload.count
+        let index = groups.parityIndex(sequence: data.sequence, parityGroup: Self.parityGroupNumber(in: packet.options))
+        return ForwardedRepair(packet: copy, interfaces: targets, parity: (group, index))
+    }
+
+    /// OPT_PARITY_GRP: the parity group number of a parity packet beyond the first k (§11.2).
+    private static func parityGroupNumber(in options: [Option]) -> UInt32? {
+        for option in options {
+            if case .parityGroup(let number) = option.value { return number }
+        }
+        return nil
     }
 
     private mutating func discardParityRDATA() { counters.parityRDATADiscarded += 1 }

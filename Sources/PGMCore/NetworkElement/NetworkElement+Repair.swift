@@ -377,17 +377,19 @@ extension NetworkElement {
         case nil:
             counters.rdataMisroutedDropped += 1
         case let forwarded??:
-            keepRepairCopy(forwarded.packet, of: data.sequence, sentTo: forwarded.interfaces, in: packet.tsi)
+            keepRepairCopy(
+                forwarded.packet, of: data.sequence, parity: forwarded.parity, sentTo: forwarded.interfaces,
+                in: packet.tsi)
         case .some(nil):
             break
         }
     }
 
     /// Forwards an RDATA to the interfaces that asked for it and ends its repair state (§7.8). Returns the RDATA as
-    /// forwarded, and where to, when it went anywhere.
+    /// forwarded, and where to, when it went anywhere (for parity RDATA, also its TG_SQN and parity index).
     private mutating func receiveRDATA(
         _ data: DataPacket, packet: Packet, arrival: Arrival, in session: inout ElementSession
-    ) -> (packet: Packet, interfaces: [InterfaceID])? {
+    ) -> ForwardedRepair? {
         guard packet.dataDestinationPort == session.dataDestinationPort else {
             counters.rdataMisroutedDropped += 1
             return nil
@@ -411,8 +413,8 @@ extension NetworkElement {
             }
         }
         if packet.flags.contains(.parity) {
-            forwardParityRDATA(data, packet: packet, arrival: arrival, fromUpstream: fromUpstream, in: &session)
-            return nil
+            return forwardParityRDATA(
+                data, packet: packet, arrival: arrival, fromUpstream: fromUpstream, in: &session)
         }
         guard let repair = session.repairs.removeValue(forKey: data.sequence) else {
             counters.rdataWithoutRepairStateDropped += 1
@@ -441,31 +443,52 @@ extension NetworkElement {
         }
         counters.rdataForwarded += 1
         counters.dataBytesForwarded += data.payload.count
-        return (copy, targets)
+        return ForwardedRepair(packet: copy, interfaces: targets)
+    }
+
+    /// An RDATA as forwarded and where it went; `parity` names a parity RDATA's TG_SQN and parity index.
+    struct ForwardedRepair {
+        var packet: Packet
+        var interfaces: [InterfaceID]
+        var parity: (group: SequenceNumber, index: Int)? = nil
     }
 
     /// Keeps a forwarded RDATA for late NAKs, within the per-session and element-wide limits; when the element is
     /// full, expired copies of every session are swept first, and if it is still full this one is not kept.
+    /// Selective and parity copies share the element-wide limit; each kind has the per-session one to itself, so
+    /// that a stream of parity never evicts the selective copies (nor the reverse), and a group keeps at most k
+    /// parity copies.
     private mutating func keepRepairCopy(
-        _ packet: Packet, of sequence: SequenceNumber, sentTo interfaces: [InterfaceID], in tsi: TSI
+        _ packet: Packet, of sequence: SequenceNumber, parity: (group: SequenceNumber, index: Int)?,
+        sentTo interfaces: [InterfaceID], in tsi: TSI
     ) {
         if repairCopyCount >= configuration.maximumRepairCopies {
             for other in Array(sessions.keys) {
-                withSession(other) { element, session in session.pruneRepairCopies(at: element.now) }
+                withSession(other) { element, session in
+                    session.pruneRepairCopies(at: element.now)
+                    session.pruneParityCopies(at: element.now)
+                }
             }
         }
         withSession(tsi) { element, session in
             // A session may always replace its own oldest copies; it grows only while the element has room.
             let room = max(0, element.configuration.maximumRepairCopies - element.repairCopyCount)
-            let capacity = min(element.configuration.maximumRepairCopiesPerSession, session.repairCopies.count + room)
+            let held = parity == nil ? session.repairCopies.count : session.parityCopyCount
+            let capacity = min(element.configuration.maximumRepairCopiesPerSession, held + room)
             guard capacity > 0 else {
                 element.counters.repairCopiesRefused += 1
                 return
             }
             let expires = element.now + element.repairCopyLifetime(session)
-            session.keepRepairCopy(
-                packet, sequence: sequence, interfaces: interfaces, expires: expires, now: element.now,
-                capacity: capacity)
+            if let parity {
+                session.keepParityCopy(
+                    packet, group: parity.group, index: parity.index, interfaces: interfaces, expires: expires,
+                    now: element.now, capacity: capacity, perGroup: Int(session.parityGroupSize ?? 0))
+            } else {
+                session.keepRepairCopy(
+                    packet, sequence: sequence, interfaces: interfaces, expires: expires, now: element.now,
+                    capacity: capacity)
+            }
         }
     }
 

@@ -129,7 +129,7 @@ public struct NetworkElement: Engine {
     public var sessionCount: Int { sessions.count }
     /// Repair states held over all sessions, selective and parity.
     public var repairStateCount: Int { holdings.repairStates }
-    /// RDATA copies kept over all sessions (``Configuration/repairCacheLifetime``).
+    /// RDATA copies kept over all sessions, selective and parity (``Configuration/repairCacheLifetime``).
     public var repairCopyCount: Int { holdings.repairCopies }
     /// What all sessions hold, kept in step by ``withSession(_:_:)`` and by sessions coming and going.
     private var holdings = ElementSession.Holdings()

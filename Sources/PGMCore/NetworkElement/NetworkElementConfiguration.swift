@@ -72,10 +72,13 @@ extension NetworkElement {
         /// `nil` derives it: the largest of NAK_ELIM_IVL, twice the largest NAK_BO_IVL the element advertises
         /// for the session, and half of NAK_RDATA_IVL (a receiver whose copy was lost asks again after its own
         /// NAK_RDATA_IVL). Beyond RFC 3208 §7.8, whose repair state ends with the RDATA: the copy constrains no
-        /// forwarding and eliminates no NAK for a sequence it does not hold.
+        /// forwarding and eliminates no NAK for a sequence it does not hold. Parity RDATA is kept as long, up to k
+        /// per transmission group, and answers a parity NAK from an interface it did not go to, once the group's
+        /// parity state is gone (beyond RFC 3208 §11.6).
         public var repairCacheLifetime: Duration?
-        /// RDATA copies kept per session, the oldest dropped first, and by the whole element (about 24 MB at
-        /// 1,500 bytes each): when the element is full, sessions only replace their own oldest copies.
+        /// RDATA copies kept per session (selective and parity copies each), the oldest dropped first, and by the
+        /// whole element (about 24 MB at 1,500 bytes each): when the element is full, sessions only replace their
+        /// own oldest copies.
         public var maximumRepairCopiesPerSession = 4096
         public var maximumRepairCopies = 16384
         /// Identical NCFs (same sequence, same interface) closer together than this are not repeated: the NAK
@@ -287,6 +290,12 @@ extension NetworkElement {
         /// Parity RDATA without parity repair state (with interfaces) for its transmission group, or of a session
         /// without k yet: discarded (RFC 3208 §11.6). Selective ones are ``rdataWithoutRepairStateDropped``.
         public var parityRDATADiscarded = 0
+        /// Groups of parity NAKs answered from kept parity RDATA that went to other interfaces, instead of being
+        /// forwarded (beyond RFC 3208, ``Configuration/repairCacheLifetime``); also those held back because copies
+        /// went on the NAK's interface within the NCF hold-off.
+        public var parityNAKsAnsweredFromCopies = 0
+        /// Parity RDATA sent from those copies (also counted in ``rdataCopiesSent``).
+        public var parityRDATAResentFromCopies = 0
         /// OPT_PARITY_PRM with a group size that is not a power of two in 2...128, and OPT_CURR_TGSIZE with a size
         /// outside 1...k: ignored (the SPM or RDATA itself is forwarded).
         public var parityOptionsIgnored = 0
