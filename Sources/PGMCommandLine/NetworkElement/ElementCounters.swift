@@ -36,7 +36,8 @@ public struct ElementCounters: Encodable, Sendable {
     public var dropped: Int
     /// FEC (RFC 3208 §11.6), only once a session used parity (JSON `fec`): proactive parity switched, parity NCFs
     /// sent, parity NAKs forwarded and eliminated, parity RDATA forwarded and discarded (no state for its group),
-    /// parity NAKs dropped (no OPT_PARITY_PRM seen yet).
+    /// parity NAKs dropped (no OPT_PARITY_PRM seen yet), parity NAKs answered from kept parity RDATA and the copies
+    /// resent.
     public var fec: ParityCounters?
 
     public struct ParityCounters: Encodable, Equatable, Sendable {
@@ -47,6 +48,8 @@ public struct ElementCounters: Encodable, Sendable {
         public var rdataForwarded: Int
         public var rdataDiscarded: Int
         public var naksDropped: Int
+        public var naksAnsweredFromCopies: Int
+        public var rdataResentFromCopies: Int
     }
     /// The worst receiver loss reported with OPT_CR over all sessions (0…1), and who reported it.
     public var worstLossRate: Double
@@ -80,12 +83,15 @@ public struct ElementCounters: Encodable, Sendable {
             odataForwarded: statistics.parityODATAForwarded, ncfsSent: statistics.parityNCFsSent,
             naksForwarded: statistics.parityNAKsForwarded, naksEliminated: statistics.parityNAKsEliminated,
             rdataForwarded: statistics.parityRDATAForwarded, rdataDiscarded: statistics.parityRDATADiscarded,
-            naksDropped: statistics.parityNAKsDropped)
+            naksDropped: statistics.parityNAKsDropped,
+            naksAnsweredFromCopies: statistics.parityNAKsAnsweredFromCopies,
+            rdataResentFromCopies: statistics.parityRDATAResentFromCopies)
         fec =
             parity
                 == ParityCounters(
                     odataForwarded: 0, ncfsSent: 0, naksForwarded: 0, naksEliminated: 0, rdataForwarded: 0,
-                    rdataDiscarded: 0, naksDropped: 0) ? nil : parity
+                    rdataDiscarded: 0, naksDropped: 0, naksAnsweredFromCopies: 0, rdataResentFromCopies: 0)
+            ? nil : parity
         let worst = statistics.worstCongestionReports.values.max { $0.receiverWorstPath < $1.receiverWorstPath }
         worstLossRate = Double(worst?.receiverWorstPath ?? 0) / Double(UInt16.max)
         worstReceiver = worst.map { "\($0.worstReceiver)" }
