@@ -130,6 +130,39 @@ import Testing
         #expect(spms.last?.packet.options.contains(Option(.currentGroupSize(2))) == true)
     }
 
+    /// The largest parity packet fits the TPDU: a shortened group mixing a full-size unfragmented TPDU with
+    /// fragments (encoded OPT_FRAGMENT, appended length, OPT_CURR_TGSIZE), parity index ≥ k (OPT_PARITY_GRP), as
+    /// RDATA with Router Alert (OPT_PGMCC_DATA, under PGMCC, takes the same room in data and parity).
+    @Test func theLargestParityPacketFitsTheTPDU() throws {
+        var configuration = sourceConfiguration()
+        configuration.initialSequence = SequenceNumber(96)
+        configuration.maximumAPDUSize = 1 << 16
+        configuration.maximumQueuedBytes = 1 << 20
+        configuration.parity = Source.Parity(groupSize: 4, proactive: 0, onDemand: true)
+        var source = EngineHarness(Source(configuration: configuration, at: .zero))
+        try source.send(Self.payload(0, size: Source.maximumPayload(configuration, fragmented: false)), at: .zero)
+        try source.send(Self.payload(1, size: Source.maximumPayload(configuration, fragmented: true) + 5), at: .zero)
+        source.engine.close(at: .zero)
+        _ = source.advance(to: at(100))
+        var largest = 0
+        var shortened = false
+        var beyondK = false
+        for index in 0..<8 {
+            let sent = source.receive(
+                Self.parityNAK(96, count: 4), arrival: fromReceiver, at: at(200 + 40 * Int64(index)))
+            for transmit in sent where transmit.packet.flags.contains(.parity) {
+                let bytes = configuration.transport.wireLength(ofPGM: transmit.packet.encodedLength, routerAlert: true)
+                largest = max(largest, bytes)
+                for option in transmit.packet.options {
+                    if case .currentGroupSize = option.value { shortened = true }
+                    if case .parityGroup = option.value { beyondK = true }
+                }
+            }
+        }
+        #expect(shortened && beyondK)
+        #expect(largest > 0 && largest <= configuration.maxTPDU, "largest parity packet \(largest) B")
+    }
+
     @Test func parityNAKWithoutOnDemandIsMisaddressed() throws {
         var source = Self.source(proactive: 1, onDemand: false)
         for index in 0..<4 { try source.send(Self.payload(index), at: .zero) }

@@ -189,8 +189,9 @@ public struct Source: Engine {
         if fragmented { options += 16 }
         options += pgmccDataLength(configuration)
         // A parity packet is as long as its group's longest payload plus the appended TSDU length, with an
-        // encoded OPT_FRAGMENT, OPT_PARITY_GRP and OPT_CURR_TGSIZE (RFC 3208 §11.2): room for all of them.
-        if configuration.parity != nil { options += 2 + 16 + 8 + 8 + (fragmented ? 0 : 0) }
+        // encoded OPT_FRAGMENT (when any packet of the group has one: a fragment's own OPT_FRAGMENT room covers
+        // it), OPT_PARITY_GRP and OPT_CURR_TGSIZE (RFC 3208 §11.2): room for all of them.
+        if configuration.parity != nil { options += 2 + 8 + 8 + (fragmented ? 0 : 16) }
         return configuration.transport.maximumPGMLength(inDatagramsOf: configuration.maxTPDU)
             - Packet.commonHeaderLength - 8 - options
     }
