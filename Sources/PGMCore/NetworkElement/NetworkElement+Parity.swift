@@ -299,16 +299,10 @@ extension NetworkElement {
             discardParityRDATA()
             return nil
         }
-        guard let options = forwardableOptions(packet.options) else { return nil }
-        var copy = packet
-        copy.options = options
-        for interface in targets {
-            sendDownstream(copy, on: interface, session: session)
-            counters.rdataCopiesSent += 1
+        guard let copy = fanOutRDATA(packet, to: targets, payloadBytes: data.payload.count, session: session) else {
+            return nil
         }
-        counters.rdataForwarded += 1
         counters.parityRDATAForwarded += 1
-        counters.dataBytesForwarded += data.payload.count
         let index = groups.parityIndex(sequence: data.sequence, parityGroup: Self.parityGroupNumber(in: packet.options))
         return ForwardedRepair(packet: copy, interfaces: targets, parity: (group, index))
     }

@@ -434,15 +434,9 @@ extension NetworkElement {
             counters.rdataWithoutRepairStateDropped += 1
             return nil
         }
-        guard let options = forwardableOptions(packet.options) else { return nil }
-        var copy = packet
-        copy.options = options
-        for interface in targets {
-            sendDownstream(copy, on: interface, session: session)
-            counters.rdataCopiesSent += 1
+        guard let copy = fanOutRDATA(packet, to: targets, payloadBytes: data.payload.count, session: session) else {
+            return nil
         }
-        counters.rdataForwarded += 1
-        counters.dataBytesForwarded += data.payload.count
         return ForwardedRepair(packet: copy, interfaces: targets)
     }
 
@@ -701,5 +695,22 @@ extension NetworkElement {
             worst = max(worst, interfaceLoads[interface.id] ?? 0)
         }
         return worst
+    }
+
+    /// Sends RDATA (selective or parity) on each of `targets` with the options an element forwards, and counts
+    /// it; returns the copy sent, `nil` when its options are not forwardable.
+    mutating func fanOutRDATA(
+        _ packet: Packet, to targets: [InterfaceID], payloadBytes: Int, session: ElementSession
+    ) -> Packet? {
+        guard let options = forwardableOptions(packet.options) else { return nil }
+        var copy = packet
+        copy.options = options
+        for interface in targets {
+            sendDownstream(copy, on: interface, session: session)
+            counters.rdataCopiesSent += 1
+        }
+        counters.rdataForwarded += 1
+        counters.dataBytesForwarded += payloadBytes
+        return copy
     }
 }
