@@ -175,38 +175,17 @@ extension Peer {
     /// groups in OPT_NAK_LIST; every missing packet of those groups then waits for the NCF.
     mutating func sendParityNAKs(_ requests: [(SequenceNumber, Int)], to path: NLA, context: inout ReceiverContext) {
         guard let groups = parity?.groups else { return }
-        let configuration = context.configuration
-        let sequences = requests.map { groups.requestSequence(group: $0.0, count: $0.1) }
-        var start = 0
-        while start < sequences.count {
-            let end = min(start + 1 + Option.maximumNAKListEntries, sequences.count)
-            let listed = Array(sequences[(start + 1)..<end])
-            var options = listed.isEmpty ? [] : [Option(.nakList(listed))]
-            if let report = congestionReport(configuration) { options.append(Option(.congestionReport(report))) }
-            if let congestion, let address = configuration.address { options.append(congestion.option(from: address)) }
-            var flags = Packet.Flags.required(by: options)
-            flags.insert(.parity)
-            let packet = Packet(
-                tsi: tsi, dataDestinationPort: configuration.dataDestinationPort, flags: flags,
-                body: .nak(NAK(sequence: sequences[start], source: source, group: configuration.group)),
-                options: options)
-            context.outbound.append(Transmit(packet: packet, destination: .unicast(path)))
-            context.statistics.naksSent += 1
-            context.statistics.parityNAKsSent += 1
-            start = end
-        }
-        let capacity = parityCapacity(configuration)
+        let entries = requests.map { groups.requestSequence(group: $0.0, count: $0.1) }
+        let packets = emitNAKs(entries, parity: true, to: path, context: &context)
+        context.statistics.naksSent += packets
+        context.statistics.parityNAKsSent += packets
+        let capacity = parityCapacity(context.configuration)
         for (group, count) in requests {
             parity?.noteParityNAK(group, capacity: capacity)
             context.statistics.parityPacketsRequested += count
-            for sequence in missingSequences(of: group) {
-                guard let index = window.index(of: sequence), var repair = window.gap(at: index) else { continue }
-                repair.phase = .waitNCF
-                repair.deadline = context.now + configuration.nakRepeatInterval
-                window.updateGap(at: index, repair)
-                timers.schedule(SequenceTimerKey(sequence), at: repair.deadline)
-                context.statistics.nakSequencesSent += 1
-            }
+            let missing = missingSequences(of: group)
+            context.statistics.nakSequencesSent += missing.count
+            awaitNCF(missing, context: &context)
         }
     }
 

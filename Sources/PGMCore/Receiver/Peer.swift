@@ -734,29 +734,47 @@ struct Peer {
     /// NAKs unicast to the path NLA, oldest first, batched with OPT_NAK_LIST (RFC 3208 §9.3: the packet's own
     /// sequence plus up to 62 listed).
     private mutating func sendNAKs(_ sequences: [SequenceNumber], to path: NLA, context: inout ReceiverContext) {
-        let configuration = context.configuration
         let next = window.next
         let ordered = sequences.sorted { next.distance(to: $0) < next.distance(to: $1) }
+        context.statistics.naksSent += emitNAKs(ordered, parity: false, to: path, context: &context)
+        context.statistics.nakSequencesSent += ordered.count
+        awaitNCF(ordered, context: &context)
+    }
+
+    /// NAK packets for `entries` (sequences, or parity requests TG_SQN | (count − 1) with OPT_PARITY in the header,
+    /// RFC 3208 §11.3.1), each packet its first entry plus up to 62 in OPT_NAK_LIST, with OPT_CR and PGMCC feedback
+    /// when asked for; unicast to `path`. Returns how many packets went.
+    mutating func emitNAKs(
+        _ entries: [SequenceNumber], parity: Bool, to path: NLA, context: inout ReceiverContext
+    ) -> Int {
+        let configuration = context.configuration
+        var packets = 0
         var start = 0
-        while start < ordered.count {
-            let end = min(start + 1 + Option.maximumNAKListEntries, ordered.count)
-            let listed = Array(ordered[(start + 1)..<end])
+        while start < entries.count {
+            let end = min(start + 1 + Option.maximumNAKListEntries, entries.count)
+            let listed = Array(entries[(start + 1)..<end])
             var options = listed.isEmpty ? [] : [Option(.nakList(listed))]
             if let report = congestionReport(configuration) { options.append(Option(.congestionReport(report))) }
             if let congestion, let address = configuration.address { options.append(congestion.option(from: address)) }
+            var flags = Packet.Flags.required(by: options)
+            if parity { flags.insert(.parity) }
             let packet = Packet(
-                tsi: tsi, dataDestinationPort: configuration.dataDestinationPort, flags: .required(by: options),
-                body: .nak(NAK(sequence: ordered[start], source: source, group: configuration.group)),
+                tsi: tsi, dataDestinationPort: configuration.dataDestinationPort, flags: flags,
+                body: .nak(NAK(sequence: entries[start], source: source, group: configuration.group)),
                 options: options)
             context.outbound.append(Transmit(packet: packet, destination: .unicast(path)))
-            context.statistics.naksSent += 1
-            context.statistics.nakSequencesSent += end - start
+            packets += 1
             start = end
         }
-        for sequence in ordered {
+        return packets
+    }
+
+    /// Our NAK for these missing sequences went: each waits NAK_RPT_IVL for its NCF (RFC 3208 §6.3, WAIT_NCF).
+    mutating func awaitNCF(_ sequences: some Sequence<SequenceNumber>, context: inout ReceiverContext) {
+        for sequence in sequences {
             guard let index = window.index(of: sequence), var repair = window.gap(at: index) else { continue }
             repair.phase = .waitNCF
-            repair.deadline = context.now + configuration.nakRepeatInterval
+            repair.deadline = context.now + context.configuration.nakRepeatInterval
             window.updateGap(at: index, repair)
             timers.schedule(SequenceTimerKey(sequence), at: repair.deadline)
         }
