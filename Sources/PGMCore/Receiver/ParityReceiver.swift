@@ -39,6 +39,8 @@ struct ParityReceiver {
         var parityHeard = false
         /// Its parity NAKs went unanswered: NAKed by sequence from then on.
         var gaveUp = false
+        /// Its members hold bytes of their own rather than slices of the driver's receive buffers.
+        var ownsPayloads = false
 
         init(size: Int) { members = Array(repeating: nil, count: size) }
     }
@@ -95,8 +97,12 @@ struct ParityReceiver {
         guard let slot = makeSlot(for: group, capacity: capacity), !states[slot].whole else { return nil }
         let position = groups.position(of: sequence)
         guard states[slot].members[position] == nil else { return nil }
-        // Owned bytes: a delivered packet's slice would keep the driver's whole receive buffer alive.
-        states[slot].members[position] = ParityMember(payload: ArraySlice(Array(payload)), fragment: fragment)
+        // A group arriving in order completes within k packets and keeps slices of the driver's receive buffers
+        // until then, copying nothing (nearly every group). One with a gap may wait a round trip or more for
+        // repairs: its packets get bytes of their own, so they no longer keep the driver's buffers alive.
+        if !states[slot].ownsPayloads && position != states[slot].held { own(slot) }
+        let bytes = states[slot].ownsPayloads ? ArraySlice(Array(payload)) : payload
+        states[slot].members[position] = ParityMember(payload: bytes, fragment: fragment)
         states[slot].held += 1
         return settle(slot, group)
     }
@@ -109,6 +115,7 @@ struct ParityReceiver {
         guard let slot = makeSlot(for: group, capacity: capacity), !states[slot].whole,
             states[slot].parity[index] == nil
         else { return nil }
+        if !states[slot].ownsPayloads { own(slot) }
         states[slot].parity[index] = packet
         states[slot].parityHeard = true
         parityEverHeard = true
@@ -131,6 +138,15 @@ struct ParityReceiver {
         }
         let have = states[slot].held + states[slot].parity.count + (groups.size - size)
         return have >= groups.size && !states[slot].parity.isEmpty && !states[slot].failed ? group : nil
+    }
+
+    /// Gives the group's members bytes of their own (see ``noteData``).
+    private mutating func own(_ slot: Int) {
+        states[slot].ownsPayloads = true
+        for position in states[slot].members.indices {
+            guard let member = states[slot].members[position] else { continue }
+            states[slot].members[position]?.payload = ArraySlice(Array(member.payload))
+        }
     }
 
     private mutating func release(_ slot: Int) {
