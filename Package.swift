@@ -28,6 +28,7 @@ let package = Package(
     products: [
         .library(name: "PGMWire", targets: ["PGMWire"]),
         .library(name: "PGMCore", targets: ["PGMCore"]),
+        .library(name: "PGMOrdering", targets: ["PGMOrdering"]),
         // ISA-L's erasure-code kernel for PGMCore's Reed–Solomon code (links libisal).
         .library(name: "PGMISAL", targets: ["PGMISAL"]),
         .library(name: "PGMCapture", targets: ["PGMCapture"]),
@@ -47,6 +48,8 @@ let package = Package(
     ],
     targets: [
         .target(name: "PGMWire", swiftSettings: upcomingFeatures),
+        // Ordered group communication over messages (Docs/ordering.md): pure, the standard library only.
+        .target(name: "PGMOrdering", swiftSettings: upcomingFeatures),
         .target(
             name: "PGMCore",
             dependencies: [
@@ -103,6 +106,7 @@ let package = Package(
                 "PGMCore", "PGMWire", "PGMCapture", .product(name: "HeapModule", package: "swift-collections"),
             ],
             swiftSettings: upcomingFeatures),
+        .testTarget(name: "PGMOrderingTests", dependencies: ["PGMOrdering"], swiftSettings: upcomingFeatures),
         .testTarget(name: "PGMCoreTests", dependencies: ["PGMCore", "PGMWire"], swiftSettings: upcomingFeatures),
         .testTarget(name: "PGMISALTests", dependencies: ["PGMISAL", "PGMCore"], swiftSettings: upcomingFeatures),
         .testTarget(
