@@ -293,6 +293,8 @@ public struct GroupMember {
         case .member:
             break
         }
+        if flush != nil { completeFlushIfReady(at: now) }
+        guard phase == .member else { return }
         if flush == nil {
             sendUnsent(at: now)
             if strategy != nil {
@@ -300,10 +302,7 @@ public struct GroupMember {
                 drainStrategy(at: now)
             }
             deliverReady()
-        } else {
-            completeFlushIfReady(at: now)
         }
-        guard phase == .member else { return }
         reportStability()
         trimLog()
         checkFinished(at: now)

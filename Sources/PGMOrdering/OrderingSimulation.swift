@@ -17,7 +17,8 @@ public struct OrderingSimulation {
 
     public struct Crash: Sendable, Equatable {
         public var target: CrashTarget
-        /// When; `nil`: drawn from the seed within the submission window.
+        /// When; `nil`: drawn from the seed within the submission window, after the group formed (a crash
+        /// before formation leaves a group that waits for `--members N` forever, as it should).
         public var at: Duration?
 
         public init(target: CrashTarget, at: Duration? = nil) {
@@ -138,7 +139,8 @@ public struct OrderingSimulation {
             case .random: victim = alive.sorted()[Int(random.below(Int64(max(1, alive.count))))]
             }
             alive.remove(victim)
-            queue.push(crash.at ?? .nanoseconds(random.below(window)), .crash(victim))
+            let formed = Duration.milliseconds(30).nanoseconds
+            queue.push(crash.at ?? .nanoseconds(formed + random.below(max(1, window - formed))), .crash(victim))
         }
         for index in 0..<count { afterInput(index) }
         var processed = 0

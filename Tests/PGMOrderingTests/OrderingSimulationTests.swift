@@ -39,3 +39,17 @@ import Testing
         _ = Self.sweep(mode, safe: safe, seeds: 0..<300)
     }
 }
+
+extension OrderingSimulationTests {
+    @Test(arguments: OrderingMode.allCases, [false, true])
+    func crashOfSmallest(mode: OrderingMode, safe: Bool) {
+        let result = Self.sweep(mode, safe: safe, crashes: [.init(target: .smallest)], seeds: 1000..<1060)
+        print("crash smallest \(mode.rawValue) safe=\(safe): \(result)")
+    }
+
+    @Test(arguments: OrderingMode.allCases, [false, true])
+    func crashOfRandom(mode: OrderingMode, safe: Bool) {
+        let result = Self.sweep(mode, safe: safe, crashes: [.init(target: .random)], seeds: 2000..<2060)
+        print("crash random \(mode.rawValue) safe=\(safe): \(result)")
+    }
+}
