@@ -76,6 +76,8 @@ public struct ISISStrategy: TotalOrderStrategy {
     public private(set) var staleItems = 0
     /// Items dropped because ``maximumUnarrived`` messages not here yet were already named.
     public private(set) var refusedItems = 0
+    /// Proposals and finals for messages not here yet (from members that got them first), kept.
+    public private(set) var earlyItems = 0
     /// Proposals and finals this member multicast (for the frames-per-message figures).
     public private(set) var sentItems = 0
 
@@ -230,6 +232,7 @@ public struct ISISStrategy: TotalOrderStrategy {
             return nil
         }
         unarrivedCount += 1
+        earlyItems += 1
         return Entry()
     }
 

@@ -113,6 +113,8 @@ public struct TokenStrategy: TotalOrderStrategy {
     public private(set) var malformedControls = 0
     /// Tokens repeated, older than what this member already has, or too far ahead: ignored.
     public private(set) var ignoredTokens = 0
+    /// Tokens that came before a round they follow (from a faster session), buffered until the gap filled.
+    public private(set) var tokensAhead = 0
     /// Tokens this member passed, and how many of them stamped nothing (for the frames-per-message figures).
     public private(set) var passedTokens = 0
     public private(set) var idlePasses = 0
@@ -165,7 +167,10 @@ public struct TokenStrategy: TotalOrderStrategy {
         let count = min(waiting.count - waitingHead, Self.maximumStampsPerToken)
         let stamped = Array(waiting[waitingHead..<(waitingHead + count)])
         waitingHead += count
-        if waitingHead > 1024 && waitingHead * 2 > waiting.count {
+        if waitingHead == waiting.count {
+            waiting.removeAll(keepingCapacity: true)
+            waitingHead = 0
+        } else if waitingHead > 1024 && waitingHead * 2 > waiting.count {
             waiting.removeFirst(waitingHead)
             waitingHead = 0
         }
@@ -189,6 +194,9 @@ public struct TokenStrategy: TotalOrderStrategy {
         orderedHead += 1
         if orderedHead == ordered.count {
             ordered.removeAll(keepingCapacity: true)
+            orderedHead = 0
+        } else if orderedHead > 1024 && orderedHead * 2 > ordered.count {
+            ordered.removeFirst(orderedHead)
             orderedHead = 0
         }
         defer { nextGlobal += 1 }
@@ -219,6 +227,7 @@ public struct TokenStrategy: TotalOrderStrategy {
 
     private mutating func accept(_ token: Token, at now: Duration) {
         buffered[token.round] = token
+        if token.round > appliedRound + 1 { tokensAhead += 1 }
         if token.round > latestRound {
             latestRound = token.round
             holder = token.next

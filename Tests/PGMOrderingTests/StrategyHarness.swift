@@ -35,6 +35,9 @@ struct StrategyHarness<Strategy: TotalOrderStrategy> {
         var nextGlobal: UInt64 = 1
         /// Each frame's delay on a channel, uniform in this range (a channel stays FIFO).
         var delay: ClosedRange<Duration> = .zero ... .milliseconds(3)
+        /// Each channel's fixed part of the delay, drawn once per channel in this range: slow and fast paths make
+        /// members lag behind one another (so that priority counters and rounds diverge).
+        var channelSkew: ClosedRange<Duration> = .zero ... .zero
         /// Every member submits its messages at uniform random times in `0...submitSpan`.
         var submitSpan: Duration = .milliseconds(50)
         /// For each control a member receives from another: the chance it is followed by a malformed frame, and
@@ -125,6 +128,7 @@ struct StrategyHarness<Strategy: TotalOrderStrategy> {
     var eventOrder = 0
     /// Per channel (from, to): the time its last frame arrives (FIFO).
     var channelTail: [[Duration]]
+    var channelBase: [[Duration]] = []
     var submitted: [UInt64]
     /// Members with a poll scheduled (with ``Configuration/pollInterval``).
     var pollScheduled: [Bool]
@@ -149,6 +153,15 @@ struct StrategyHarness<Strategy: TotalOrderStrategy> {
             Strategy(me: $0, members: members, view: 1, nextGlobal: configuration.nextGlobal, at: .zero)
         }
         channelTail = Array(repeating: Array(repeating: .zero, count: n), count: n)
+        for _ in 0..<n {
+            var bases: [Duration] = []
+            for _ in 0..<n {
+                // A quarter of the channels are four times as slow: paths around a congested link.
+                let slow = Int.random(in: 0..<4, using: &random) == 0 ? 4 : 1
+                bases.append(random.duration(in: configuration.channelSkew) * slow)
+            }
+            channelBase.append(bases)
+        }
         submitted = Array(repeating: 0, count: n)
         pollScheduled = Array(repeating: false, count: n)
         outcome = Outcome(
@@ -200,7 +213,8 @@ struct StrategyHarness<Strategy: TotalOrderStrategy> {
     }
 
     mutating func send(_ item: Item, from: Int, to: Int, at now: Duration) {
-        let time = max(channelTail[from][to], now + random.duration(in: configuration.delay))
+        let time = max(
+            channelTail[from][to], now + channelBase[from][to] + random.duration(in: configuration.delay))
         channelTail[from][to] = time
         schedule(.deliver(from: from, to: to, item), at: time)
     }
