@@ -14,9 +14,9 @@
 ///
 /// Controls: `kind(1)` then `proposals: count × (msgid, counter: varint)` and
 /// `finals: count × (msgid, counter: varint, proposer: member)`. Proposals and finals pending since the last poll
-/// travel together in one control (Docs/ordering.md documents PROPOSE and FINAL; one frame carries both so that a
-/// member never sends two frames where one does). A member does not multicast its proposals for its own messages:
-/// only the sender collects proposals.
+/// travel together in one control, so that a member never sends two frames where one does. A member does not
+/// multicast its proposals for its own messages: only the sender collects proposals. Its own proposals and finals
+/// take effect when made; the copies ``GroupMember`` hands back are only checked.
 public struct ISISStrategy: TotalOrderStrategy {
     /// The control's first byte: a frame of another strategy (or random bytes) is refused, not misread.
     static let kind: UInt8 = 0x49
@@ -94,6 +94,9 @@ public struct ISISStrategy: TotalOrderStrategy {
 
     /// The messages held and not ordered yet (those in the queue).
     public var pendingCount: Int { entries.count - unarrivedCount }
+
+    /// Everything kept per message (entries, queue keys, stale ones included): none once all is ordered.
+    var retainedCount: Int { entries.count + queue.count + pendingProposals.count + pendingFinals.count }
 
     public mutating func messageArrived(_ id: MessageID, at now: Duration) {
         guard memberSet.contains(id.sender), id.sequence > orderedThrough[id.sender, default: 0] else { return }

@@ -22,9 +22,9 @@
 /// and counted (``ignoredTokens``).
 ///
 /// Control: `kind(1) round: varint, firstGlobal: varint, count × msgid, next holder: member, idle: varint`.
-/// `idle` (beyond Docs/ordering.md's first draft, which has the rest) counts the consecutive passes without a stamp,
-/// this one included, so that every holder computes the same back-off from the token alone, whatever rounds it has
-/// not received yet.
+/// `idle` counts the consecutive passes without a stamp, this one included, so that every holder computes the same
+/// back-off from the token alone, whatever rounds it has not received yet. A member's own passes take effect when
+/// made; the copies ``GroupMember`` hands back are only checked.
 public struct TokenStrategy: TotalOrderStrategy {
     static let kind: UInt8 = 0x54
     /// The hold of an idle holder after a stamp anywhere in the ring.
@@ -132,6 +132,9 @@ public struct TokenStrategy: TotalOrderStrategy {
             holdDeadline = now + tokenHold
         }
     }
+
+    /// Everything kept per message or round: none once all is ordered and polled.
+    var retainedCount: Int { buffered.count + waiting.count + ordered.count }
 
     public var nextDeadline: Duration? { isHolding && !passDue && members.count > 1 ? holdDeadline : nil }
 

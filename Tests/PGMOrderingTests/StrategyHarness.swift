@@ -49,6 +49,8 @@ struct StrategyHarness<Strategy: TotalOrderStrategy> {
         /// frame that came meanwhile), so that what is pending since the last poll shares a control; when nil,
         /// after every frame.
         var pollInterval: Duration?
+        /// Whether a member's controls come back to it (as ``GroupMember`` does); the strategies must not need it.
+        var loopback = true
         /// Timers keep running at least until then, even once everything is ordered (to watch an idle token).
         var runAtLeast: Duration = .zero
     }
@@ -300,7 +302,9 @@ struct StrategyHarness<Strategy: TotalOrderStrategy> {
     mutating func drain(_ member: Int, at now: Duration) {
         while let control = strategies[member].pollControl() {
             outcome.controls.append((now, member, control))
-            strategies[member].receive(control: control[...], from: members[member], at: now)
+            if configuration.loopback {
+                strategies[member].receive(control: control[...], from: members[member], at: now)
+            }
             multicast(.control(control), from: member, at: now)
         }
         while let (id, global) = strategies[member].pollOrdered() {

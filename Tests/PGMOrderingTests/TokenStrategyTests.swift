@@ -45,8 +45,12 @@ import Testing
             configuration.nextGlobal = UInt64.random(in: 1...1_000_000, using: &random)
             configuration.malformedChance = 0.05
             configuration.replayChance = 0.05
+            configuration.loopback = seed % 5 != 0
             let outcome = StrategyHarness<TokenStrategy>.run(configuration)
             messages += outcome.messages.count
+            for strategy in outcome.strategies where strategy.retainedCount != 0 {
+                failures.append("seed \(seed): \(strategy.retainedCount) items kept after the run")
+            }
             early += outcome.strategies.map(\.tokensAhead).reduce(0, +)
             failures += outcome.violations().map { "seed \(seed): \($0)" }
             for (member, strategy) in outcome.strategies.enumerated() {
