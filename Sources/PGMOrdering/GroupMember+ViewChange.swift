@@ -138,7 +138,10 @@ extension GroupMember {
         var batch: [Frame.Relay.Entry] = []
         var size = 0
         for entry in entries {
-            if !batch.isEmpty, size + entry.payload.count > configuration.maximumPayload {
+            // The entry's own fields count too (ID, global, length, dependencies): thousands of short messages
+            // would otherwise make one frame larger than an APDU.
+            let cost = entry.payload.count + 40 + 18 * entry.dependencies.count
+            if !batch.isEmpty, size + cost > configuration.maximumPayload {
                 queue(.relay(Frame.Relay(newView: target, entries: batch)))
                 batch = []
                 size = 0
@@ -146,7 +149,7 @@ extension GroupMember {
             batch.append(
                 Frame.Relay.Entry(
                     id: entry.id, global: entry.global, dependencies: entry.dependencies, payload: entry.payload))
-            size += entry.payload.count
+            size += cost
         }
         if !batch.isEmpty { queue(.relay(Frame.Relay(newView: target, entries: batch))) }
         stats.relayed += entries.count

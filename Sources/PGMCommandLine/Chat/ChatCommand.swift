@@ -155,7 +155,6 @@ public struct ChatCommand: ParsableCommand {
             json: json, maximumMessage: engine.maximumMessageSize, linger: .seconds(linger),
             formationTimeout: timeout > 0 ? .seconds(timeout) : nil)
         if standard.inputClosed { program.take([]) }
-        let me = MemberID(tsi)
         var buffer = [UInt8](repeating: 0, count: 64 << 10)
         driver.inputDescriptor = { _ in program.watchesInput ? 0 : nil }
         driver.onInput = { engine, now in
@@ -172,7 +171,7 @@ public struct ChatCommand: ParsableCommand {
         driver.onSignal = { engine, signal, now in program.interrupted(signal, engine: &engine, at: now) }
         driver.afterTurn = { engine, now in
             while let event = engine.pollEvent() {
-                emit(program.handle(event, me: me, at: now, wallClock: wallClock()))
+                emit(program.handle(event, engine: engine, at: now, wallClock: wallClock()))
             }
             emit(program.submit(into: &engine, at: now, wallClock: wallClock()).map(ChatProgram.Output.stderr))
             return program.turnEnded(engine, at: now) ? .stop : .proceed
