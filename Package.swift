@@ -32,6 +32,8 @@ let package = Package(
         // ISA-L's erasure-code kernel for PGMCore's Reed–Solomon code (links libisal).
         .library(name: "PGMISAL", targets: ["PGMISAL"]),
         .library(name: "PGMCapture", targets: ["PGMCapture"]),
+        // The application library: an async source and receiver on sockets (Sources/PGM/PGM.docc).
+        .library(name: "PGM", targets: ["PGM"]),
         // For the nested Tools package (lab, benchmarks): the simulator, and the programs' options and parsers.
         .library(name: "PGMSimulation", targets: ["PGMSimulation"]),
         .library(name: "PGMCommandLine", targets: ["PGMCommandLine"]),
@@ -73,12 +75,22 @@ let package = Package(
             name: "PGMSockets",
             dependencies: ["CPGMSystem", "PGMCore", "PGMWire", .product(name: "Logging", package: "swift-log")],
             swiftSettings: dataPathTuning),
+        // The application library (Docs/architecture.md): async `PGMSource` and `PGMReceiver`, and the runner that puts
+        // one engine on sockets on a thread of its own, which the programs share. No unsafe flags: it is a product.
+        .target(
+            name: "PGM",
+            dependencies: [
+                "PGMSockets", "PGMCore", "PGMWire", "PGMISAL", "PGMAuthentication",
+                .product(name: "DequeModule", package: "swift-collections"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: upcomingFeatures),
         .systemLibrary(name: "CPcap", path: "Sources/CPcap", providers: [.apt(["libpcap-dev"])]),
         .target(name: "PGMCapture", dependencies: ["PGMWire", "CPcap"], swiftSettings: upcomingFeatures),
         .target(
             name: "PGMCommandLine",
             dependencies: [
-                "PGMWire", "PGMCore", "PGMSockets", "PGMCapture", "PGMAuthentication", "PGMISAL",
+                "PGM", "PGMWire", "PGMCore", "PGMSockets", "PGMCapture", "PGMAuthentication", "PGMISAL",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -87,6 +99,11 @@ let package = Package(
         .executableTarget(name: "pgm-source", dependencies: ["PGMCommandLine"], swiftSettings: upcomingFeatures),
         .executableTarget(name: "pgm-recv", dependencies: ["PGMCommandLine"], swiftSettings: upcomingFeatures),
         .executableTarget(name: "pgm-ne", dependencies: ["PGMCommandLine"], swiftSettings: upcomingFeatures),
+        // The README's example (README.md, "Using the library"): PGMTests checks that both hold the same code and runs it.
+        .executableTarget(
+            name: "pgm-example", dependencies: ["PGM"], path: "Examples/Hello", swiftSettings: upcomingFeatures),
+        .testTarget(
+            name: "PGMTests", dependencies: ["PGM", "PGMCore", "PGMWire"], swiftSettings: upcomingFeatures),
         .testTarget(name: "PGMCaptureTests", dependencies: ["PGMCapture", "PGMWire"], swiftSettings: upcomingFeatures),
         .testTarget(
             name: "PGMCommandLineTests",
