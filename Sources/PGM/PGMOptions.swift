@@ -12,7 +12,7 @@ public import PGMWire
 @_exported public import struct PGMWire.TSI
 
 /// Where a session travels and how its engine is tuned: the options of `pgm-source` and `pgm-recv`, with their
-/// defaults (``ProgramDefaults``). A ``PGMSource`` reads the network and source fields, a ``PGMReceiver`` the
+/// defaults (PGMCore's `ProgramDefaults`). A ``PGMSource`` reads the network and source fields, a ``PGMReceiver`` the
 /// network and receiver fields; the programs build their engines from the same value, so that an application and
 /// the programs configured alike behave alike.
 public struct PGMOptions: Sendable {
@@ -47,7 +47,7 @@ public struct PGMOptions: Sendable {
     /// A cap on the transmit window's bytes (`--txw-bytes`); nil is ``defaultWindowCap``.
     public var transmitWindowBytes: Int?
     /// The largest message (APDU) a source accepts (`--apdu-size`); nil is what OpenPGM receivers reassemble
-    /// (``ProgramDefaults/apduSize(_:)``).
+    /// (`ProgramDefaults.apduSize(_:)`).
     public var maximumMessageSize: Int?
     /// How long ``PGMSource/finish()`` keeps answering NAKs after the last data (`--linger`).
     public var linger: Duration = ProgramDefaults.linger
@@ -84,7 +84,7 @@ public struct PGMOptions: Sendable {
         self.port = port
     }
 
-    /// `--congestion-control`: PGMCC (``CongestionControl``) or the rate alone.
+    /// `--congestion-control`: PGMCC (PGMCore's `CongestionControl`) or the rate alone.
     public enum CongestionControlMode: String, CaseIterable, Sendable {
         case pgmcc
         case none
