@@ -23,6 +23,7 @@ package final class EventBuffer<Output: Sendable>: Sendable {
         var failure: (any Error)?
         /// The engine thread saw the buffer full and paused its input: wake it once there is room again.
         var producerPaused = false
+        var pauses = 0
     }
 
     private enum Next {
@@ -62,10 +63,15 @@ package final class EventBuffer<Output: Sendable>: Sendable {
     /// half of it.
     package func pauseIfFull() -> Bool {
         state.withLock { state in
-            state.producerPaused = state.items.count >= capacity
-            return state.producerPaused
+            let full = state.items.count >= capacity
+            if full && !state.producerPaused { state.pauses += 1 }
+            state.producerPaused = full
+            return full
         }
     }
+
+    /// How many times the engine thread paused its input for the consumer (for tests and diagnostics).
+    package var pauses: Int { state.withLock { $0.pauses } }
 
     /// No more outputs: the consumer gets what is buffered, then the end (or `failure`).
     package func finish(throwing failure: (any Error)? = nil) {

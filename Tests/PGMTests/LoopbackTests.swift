@@ -63,6 +63,35 @@ import Testing
         #expect(sendTime >= .seconds(floor * 0.9), "sent \(total) bytes in \(sendTime), floor \(floor) s")
     }
 
+    /// An application slower than the session: the receiver's buffer of 8 events fills, it stops reading its
+    /// sockets until the application catches up (what the kernel drops meanwhile is NAKed and repaired), and every
+    /// message still arrives, in order.
+    @Test func aSlowApplicationPausesTheReceiverWithoutLosingMessages() async throws {
+        var options = Self.options(group: 6, udpPort: 3165)
+        options.eventBufferCapacity = 8
+        options.rateBitsPerSecond = 20_000_000
+        options.linger = .seconds(3)  // repairs for what the kernel dropped while the receiver was paused
+        let messages = (0..<400).map { index in [UInt8](repeating: UInt8(truncatingIfNeeded: index), count: 1_000) }
+        let receiver = try await PGMReceiver(options: options)
+        let source = try await PGMSource(options: options)
+        let sending = Task {
+            for message in messages { try await source.send(message) }
+            try await source.finish()
+        }
+        var received: [[UInt8]] = []
+        for try await event in receiver {
+            if case .message(let message) = event {
+                received.append(message.bytes)
+                try await Task.sleep(for: .milliseconds(1))
+            }
+            if case .unrecoverable = event { Issue.record("unexpected \(event)") }
+            if case .ended = event { break }
+        }
+        try await sending.value
+        #expect(received == messages)
+        #expect(receiver.runner.events.pauses > 0)
+    }
+
     /// Cancelling the task that iterates a receiver ends its sequence (nil, no error) and stops its engine.
     @Test func cancellingTheIterationEndsTheSequence() async throws {
         let receiver = try await PGMReceiver(options: Self.options(group: 2, udpPort: 3161))
