@@ -1,4 +1,4 @@
-// swift-tools-version: 6.1
+// swift-tools-version: 6.2
 import PackageDescription
 
 /// Layering (see Docs/architecture.md): PGMWire <- PGMCore <- PGMSimulation; PGMWire <- PGMCapture;
@@ -15,8 +15,11 @@ let upcomingFeatures: [SwiftSetting] = [
 ///   the check; debug builds, which the tests run, keep it;
 /// - `Driver<Engine>` is generic and lives in PGMSockets: without cross-module optimization the programs run it
 ///   unspecialized, copying the engine through value witnesses at every property read.
-/// The library products (PGMWire, PGMCore, PGMCapture) build without unsafe flags, so other packages can
-/// depend on them.
+/// The library products (PGMWire, PGMCore, PGMCapture) build without unsafe flags. `PGM` runs the driver, so
+/// PGMSockets is in its product: at tools version 6.1 SwiftPM refused such a product to a package that depends on
+/// this one by version ("the target 'PGMSockets' in product 'PGM' contains unsafe build flags"); from 6.2 it no
+/// longer checks (measured with a two-package repro on 6.3.1: refused at 6.1, built at 6.2). `PGM` itself takes
+/// `upcomingFeatures` only.
 let dataPathTuning: [SwiftSetting] =
     upcomingFeatures + [
         .unsafeFlags(["-enforce-exclusivity=unchecked", "-cross-module-optimization"], .when(configuration: .release))

@@ -35,7 +35,7 @@ package final class EventBuffer<Output: Sendable>: Sendable {
     package init(
         capacity: Int, wake: @escaping @Sendable () -> Void, cancel: @escaping @Sendable () -> Void
     ) {
-        self.capacity = max(1, capacity)
+        self.capacity = Swift.max(1, capacity)
         self.wake = wake
         self.cancel = cancel
     }
@@ -144,4 +144,16 @@ package final class EventBuffer<Output: Sendable>: Sendable {
             return .wait
         }
     }
+}
+
+extension EventBuffer: AsyncSequence {
+    package typealias Element = Output
+
+    package struct Iterator: AsyncIteratorProtocol {
+        let buffer: EventBuffer<Output>
+        package mutating func next() async throws -> Output? { try await buffer.next() }
+    }
+
+    /// The outputs as an `AsyncSequence` (one consumer at a time).
+    package func makeAsyncIterator() -> Iterator { Iterator(buffer: self) }
 }

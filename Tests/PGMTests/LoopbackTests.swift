@@ -140,6 +140,19 @@ import Testing
         try await next.finish()
     }
 
+    /// Releasing a source without `finish` stops its thread and closes its sockets at once: its exclusive unicast
+    /// port is free for the next source straight away.
+    @Test func releasingASourceClosesItsSockets() async throws {
+        let options = Self.options(group: 7, udpPort: 3166)
+        var source: PGMSource? = try await PGMSource(options: options)
+        try await source?.send([1, 2, 3])
+        // While it lives, the port is taken.
+        await #expect(throws: PGMError.self) { _ = try await PGMSource(options: options) }
+        source = nil
+        let next = try await PGMSource(options: options)
+        try await next.finish()
+    }
+
     /// A send that waits for room in the full queue and is cancelled throws `CancellationError`, and the source
     /// goes on.
     @Test func cancellingAWaitingSendThrows() async throws {
