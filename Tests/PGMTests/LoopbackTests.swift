@@ -175,6 +175,39 @@ import Testing
         #expect(source.runner.isStopped)
     }
 
+    /// With the same key file on both sides (OPT_AUTH, Docs/key.md) the messages arrive; a receiver with another key
+    /// drops them all.
+    @Test func aKeyedSessionDeliversOnlyToTheKey() async throws {
+        let directory = FileManager.default.temporaryDirectory
+        let keyFile = directory.appendingPathComponent("pgm-lib-key-\(UUID().uuidString)")
+        let otherKeyFile = directory.appendingPathComponent("pgm-lib-key-\(UUID().uuidString)")
+        defer {
+            try? FileManager.default.removeItem(at: keyFile)
+            try? FileManager.default.removeItem(at: otherKeyFile)
+        }
+        try Data((0..<32).map { UInt8($0) }).write(to: keyFile)
+        try Data((0..<32).map { UInt8(255 - $0) }).write(to: otherKeyFile)
+        var options = Self.options(group: 8, udpPort: 3167)
+        options.keyFile = keyFile.path
+        var stranger = options
+        stranger.keyFile = otherKeyFile.path
+        let receiver = try await PGMReceiver(options: options)
+        let outsider = try await PGMReceiver(options: stranger)
+        let source = try await PGMSource(options: options)
+        for text in ["one", "two", "three"] { try await source.send(Array(text.utf8)) }
+        try await source.finish()
+        var received: [String] = []
+        for try await event in receiver {
+            if case .message(let message) = event { received.append(String(decoding: message.bytes, as: UTF8.self)) }
+            if case .ended = event { break }
+        }
+        #expect(received == ["one", "two", "three"])
+        outsider.close()
+        var heard = 0
+        for try await _ in outsider { heard += 1 }
+        #expect(heard == 0)
+    }
+
     /// Bad options are typed errors before any socket is opened.
     @Test func refusesBadOptions() async {
         var options = Self.options(group: 5, udpPort: 3164)
