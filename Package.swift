@@ -106,7 +106,8 @@ let package = Package(
         .executableTarget(
             name: "pgm-example", dependencies: ["PGM"], path: "Examples/Hello", swiftSettings: upcomingFeatures),
         .testTarget(
-            name: "PGMTests", dependencies: ["PGM", "PGMCore", "PGMWire"], swiftSettings: upcomingFeatures),
+            name: "PGMTests", dependencies: ["PGM", "PGMCore", "PGMWire", "PGMSockets"], swiftSettings: upcomingFeatures
+        ),
         .testTarget(name: "PGMCaptureTests", dependencies: ["PGMCapture", "PGMWire"], swiftSettings: upcomingFeatures),
         .testTarget(
             name: "PGMCommandLineTests",

@@ -217,6 +217,14 @@ extension PGMOptions {
             nativeTypes: repairer ? nil : [.spm, .odata, .rdata, .ncf, .spmr, .nak, .poll])
     }
 
+    /// A host that is source and receiver at once (a group member): the group joined, unicast NAKs and SPMRs
+    /// taken, every packet type read. With UDP encapsulation the unicast socket holds the interface address and UDP
+    /// port alone, so one such host per address and port: members sharing a host need their own addresses (network
+    /// namespaces), or native PGM.
+    package func openMemberSockets(on interface: NetworkInterface) throws -> InterfaceSockets {
+        try openSockets(on: interface, joinGroup: true, listenUnicast: true, nativeTypes: nil)
+    }
+
     /// The socket set of an end host on its one interface.
     package func openSockets(
         on interface: NetworkInterface, joinGroup: Bool, listenUnicast: Bool, nativeTypes: [PacketType]?

@@ -1,5 +1,6 @@
 import Foundation
 import PGMCore
+import PGMSockets
 import PGMWire
 import Testing
 
@@ -206,6 +207,18 @@ import Testing
         var heard = 0
         for try await _ in outsider { heard += 1 }
         #expect(heard == 0)
+    }
+
+    /// A group member's sockets (source and receiver in one engine) listen for unicast on the UDP port, which only
+    /// one host per address may hold; a receiver's share the group's.
+    @Test func memberSocketsHoldTheUnicastPort() throws {
+        let options = Self.options(group: 9, udpPort: 3168)
+        let interface = try options.resolveInterface()
+        let member = try options.openMemberSockets(on: interface)
+        #expect(member.localPort == 3168)
+        #expect(throws: (any Error).self) { _ = try options.openMemberSockets(on: interface) }
+        let receivers = try (0..<2).map { _ in try options.openReceiverSockets(on: interface) }
+        #expect(receivers.allSatisfy { $0.localPort != 3168 })
     }
 
     /// Bad options are typed errors before any socket is opened.
