@@ -1,5 +1,5 @@
 public import PGMCore
-public import PGMGroup
+public import PGMGroupEngine
 public import PGMOrdering
 public import PGMWire
 

@@ -1,5 +1,5 @@
 import PGMCore
-import PGMGroup
+import PGMGroupEngine
 import PGMOrdering
 
 /// pgm-chat's lifecycle without sockets or a clock, so that tests drive it in-process: standard input cut into

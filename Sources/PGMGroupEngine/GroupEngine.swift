@@ -44,6 +44,8 @@ public struct GroupEngine: Engine {
     private var endedSessions: Set<MemberID> = []
     private var allLeftRaised = false
     private var isLeaving = false
+    /// ``finish(at:)`` was called.
+    public private(set) var isFinishing = false
     /// What PGM said of the last data it gave up on (for the program's message).
     public private(set) var lastUnrecoverable: String?
     public private(set) var statistics = Statistics()
@@ -101,6 +103,7 @@ public struct GroupEngine: Engine {
 
     /// No more messages from this member (DONE); it stays in the group until `.groupFinished`.
     public mutating func finish(at now: Instant) {
+        isFinishing = true
         member.finish(at: offset(now))
         pump(at: now)
     }
