@@ -216,7 +216,7 @@ public struct TokenStrategy: TotalOrderStrategy {
     /// Round `r` comes from `members[(r - 1) % n]`, names `members[r % n]`, and stamps its sender's messages only.
     private func isValid(_ token: Token, from sender: MemberID) -> Bool {
         let n = UInt64(members.count)
-        guard token.round >= 1, token.round <= Self.maximumValue, token.firstGlobal <= Self.maximumValue,
+        guard n > 0, token.round >= 1, token.round <= Self.maximumValue, token.firstGlobal <= Self.maximumValue,
             members[Int((token.round - 1) % n)] == sender, members[Int(token.round % n)] == token.next,
             token.idle <= Self.maximumValue
         else { return false }

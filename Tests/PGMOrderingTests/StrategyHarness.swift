@@ -68,6 +68,16 @@ struct StrategyHarness<Strategy: TotalOrderStrategy> {
         var replaysInjected: [Int]
         var finished: Bool
         var end: Duration
+        var submittedAt: [MessageID: Duration] = [:]
+        /// Per message, when the last member ordered it.
+        var orderedEverywhereAt: [MessageID: Duration] = [:]
+
+        /// The `fraction` quantile of the time from submission to ordered at every member.
+        func latency(_ fraction: Double) -> Duration {
+            let latencies = orderedEverywhereAt.map { $0.value - submittedAt[$0.key, default: .zero] }.sorted()
+            guard !latencies.isEmpty else { return .zero }
+            return latencies[min(latencies.count - 1, Int(Double(latencies.count) * fraction))]
+        }
 
         /// What breaks the total order's invariants (nothing when the run is good).
         func violations() -> [String] {
@@ -134,6 +144,7 @@ struct StrategyHarness<Strategy: TotalOrderStrategy> {
     var submitted: [UInt64]
     /// Members with a poll scheduled (with ``Configuration/pollInterval``).
     var pollScheduled: [Bool]
+    var orderedCount: [MessageID: Int] = [:]
     var outcome: Outcome
 
     static func run(_ configuration: Configuration) -> Outcome {
@@ -249,6 +260,7 @@ struct StrategyHarness<Strategy: TotalOrderStrategy> {
             case .submit(let member):
                 submitted[member] += 1
                 let id = MessageID(sender: members[member], sequence: submitted[member])
+                outcome.submittedAt[id] = now
                 strategies[member].messageArrived(id, at: now)
                 multicast(.data(id), from: member, at: now)
                 poll(member, at: now)
@@ -309,6 +321,8 @@ struct StrategyHarness<Strategy: TotalOrderStrategy> {
         }
         while let (id, global) = strategies[member].pollOrdered() {
             outcome.ordered[member].append(Ordered(id: id, global: global))
+            orderedCount[id, default: 0] += 1
+            if orderedCount[id] == members.count { outcome.orderedEverywhereAt[id] = now }
         }
     }
 }
