@@ -383,7 +383,9 @@ public struct GroupMember {
 
     /// The end (Docs/ordering.md#the-end): every member sent DONE and I delivered everything it sent.
     mutating func checkFinished(at now: Duration) {
-        guard !finishedRaised, flush == nil, cuts.isEmpty, unsent.isEmpty, doneSent, let view = currentView else {
+        guard !finishedRaised, flush == nil, cuts.isEmpty, unsent.isEmpty, doneSent, let view = currentView,
+            !(strategy?.hasPendingControls ?? false)
+        else {
             return
         }
         for member in view.members {

@@ -159,6 +159,8 @@ public struct ISISStrategy: TotalOrderStrategy {
         }
     }
 
+    public var hasPendingControls: Bool { !pendingProposals.isEmpty || !pendingFinals.isEmpty }
+
     public mutating func pollControl() -> [UInt8]? {
         guard !pendingProposals.isEmpty || !pendingFinals.isEmpty else { return nil }
         if let allowed = controlAllowedAt, allowed > now { return nil }

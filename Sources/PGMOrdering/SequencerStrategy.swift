@@ -91,4 +91,6 @@ public struct SequencerStrategy: TotalOrderStrategy {
     }
 
     public var nextDeadline: Duration? { nil }
+
+    public var hasPendingControls: Bool { isSequencer && !unordered.isEmpty }
 }

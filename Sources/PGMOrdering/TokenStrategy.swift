@@ -165,6 +165,9 @@ public struct TokenStrategy: TotalOrderStrategy {
         accept(token, at: now)
     }
 
+    /// Once every member's messages were delivered nobody needs the token any more: nothing pending.
+    public var hasPendingControls: Bool { false }
+
     public mutating func pollControl() -> [UInt8]? {
         guard isHolding, passDue || waitingHead < waiting.count else { return nil }
         let count = min(waiting.count - waitingHead, Self.maximumStampsPerToken)
