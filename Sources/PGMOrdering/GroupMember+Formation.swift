@@ -95,6 +95,7 @@ extension GroupMember {
             }
             acknowledged[sender] = known
             acknowledgedDelivered[sender] = max(acknowledgedDelivered[sender, default: 0], ack.deliveredCount)
+            countsChanged = true
         case .flush(let report):
             handleFlush(report, from: sender, at: now)
         case .relay(let relay):
@@ -127,6 +128,7 @@ extension GroupMember {
         held[id] = Held(dependencies: data.dependencies, payload: data.payload)
         receivedThrough[sender] = data.sequence
         ackDirty = true
+        countsChanged = true
         if flush == nil { strategy?.messageArrived(id, at: now) }
     }
 }

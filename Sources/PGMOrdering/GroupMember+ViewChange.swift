@@ -183,6 +183,7 @@ extension GroupMember {
             }
         }
         ackDirty = true
+        countsChanged = true
         let waiting = future.filter { $0.frame.view <= change.view }
         future.removeAll { $0.frame.view <= change.view }
         for (sender, frame) in waiting where survivors.contains(sender) { handle(frame, from: sender, at: now) }

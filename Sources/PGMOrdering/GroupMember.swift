@@ -106,6 +106,8 @@ public struct GroupMember {
 
     // ACKs.
     var ackDirty = false
+    /// What I or the others hold or delivered changed: stability and the relay log are looked at again.
+    var countsChanged = false
     var lastAckAt: Duration?
 
     // Relay log.
@@ -303,8 +305,11 @@ public struct GroupMember {
             }
             deliverReady()
         }
-        reportStability()
-        trimLog()
+        if countsChanged {
+            countsChanged = false
+            reportStability()
+            trimLog()
+        }
         checkFinished(at: now)
         if ackDirty, lastAckAt.map({ now >= $0 + configuration.ackInterval }) ?? true { sendAck(at: now) }
     }
@@ -344,6 +349,7 @@ public struct GroupMember {
             held[id] = Held(dependencies: dependencies, payload: payload)
             receivedThrough[me] = sequence
             ackDirty = true
+            countsChanged = true
             strategy?.messageArrived(id, at: now)
         }
         unsent.removeAll()
@@ -369,16 +375,17 @@ public struct GroupMember {
     /// My messages every member acknowledged receiving: what my PGM window may let go of.
     mutating func reportStability() {
         guard let view = currentView else { return }
-        let through = view.members.map { acknowledgement(of: $0)[me, default: 0] }.min() ?? 0
+        var through = UInt64.max
+        for member in view.members { through = min(through, acknowledged(by: member, of: me)) }
         if through > reportedStable {
             reportedStable = through
             emit(.stable(through: through))
         }
     }
 
-    /// What `member` said it received (for me: what I hold).
-    func acknowledgement(of member: MemberID) -> [MemberID: UInt64] {
-        member == me ? receivedThrough : acknowledged[member, default: [:]]
+    /// What `member` said it received of `sender`'s messages (for me: what I hold).
+    func acknowledged(by member: MemberID, of sender: MemberID) -> UInt64 {
+        member == me ? receivedThrough[sender, default: 0] : acknowledged[member]?[sender] ?? 0
     }
 
     /// The end (Docs/ordering.md#the-end): every member sent DONE and I delivered everything it sent.
@@ -412,17 +419,16 @@ public struct GroupMember {
     mutating func trimLog() {
         guard let view = currentView, logHead < log.count else { return }
         if mode.isTotal {
-            let through = view.members.map { $0 == me ? deliveredCount : acknowledgedDelivered[$0, default: 0] }.min()
-            while logHead < log.count, log[logHead].global <= through ?? 0 { logHead += 1 }
+            var through = deliveredCount
+            for member in view.members where member != me {
+                through = min(through, acknowledgedDelivered[member] ?? 0)
+            }
+            while logHead < log.count, log[logHead].global <= through { logHead += 1 }
         } else {
             while logHead < log.count {
                 let id = log[logHead].id
-                guard view.members.contains(id.sender) else {
-                    logHead += 1
-                    continue
-                }
-                let all = view.members.map { acknowledgement(of: $0)[id.sender, default: 0] }.min() ?? 0
-                guard id.sequence <= all else { break }
+                // A removed member's messages were settled by the flush that removed it.
+                guard !view.members.contains(id.sender) || view.members.allSatisfy({ acknowledged(by: $0, of: id.sender) >= id.sequence }) else { break }
                 logHead += 1
             }
         }
