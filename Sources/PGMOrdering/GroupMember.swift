@@ -91,8 +91,16 @@ public struct GroupMember {
     var cuts: [MemberID: UInt64] = [:]
     var acknowledged: [MemberID: [MemberID: UInt64]] = [:]
     var acknowledgedDelivered: [MemberID: UInt64] = [:]
+    /// The view each member's latest ACK came from: once every member acknowledged from a view that removed
+    /// someone, every member settled that member's messages.
+    var acknowledgedView: [MemberID: UInt32] = [:]
+    /// The view that removed each removed member.
+    var removedAt: [MemberID: UInt32] = [:]
     var doneAt: [MemberID: UInt64] = [:]
     var flush: FlushState?
+    /// The removed set of each view number I proposed since my last installed view: a member that installed one
+    /// of them names removals relative to it (Docs/ordering.md#view-changes).
+    var proposals: [UInt32: Set<MemberID>] = [:]
     /// Frames of a view I have not installed yet.
     var future: [(sender: MemberID, frame: Frame)] = []
 
@@ -427,8 +435,14 @@ public struct GroupMember {
         } else {
             while logHead < log.count {
                 let id = log[logHead].id
-                // A removed member's messages were settled by the flush that removed it.
-                guard !view.members.contains(id.sender) || view.members.allSatisfy({ acknowledged(by: $0, of: id.sender) >= id.sequence }) else { break }
+                if let removal = removedAt[id.sender] {
+                    // A removed member's messages: settled once every member installed the view without it (a
+                    // member still flushing may need them relayed).
+                    guard view.members.allSatisfy({ $0 == me || acknowledgedView[$0, default: 0] >= removal })
+                    else { break }
+                } else {
+                    guard view.members.allSatisfy({ acknowledged(by: $0, of: id.sender) >= id.sequence }) else { break }
+                }
                 logHead += 1
             }
         }
