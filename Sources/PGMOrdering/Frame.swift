@@ -241,7 +241,8 @@ extension Frame {
             let sequence = try reader.readVarint()
             guard sequence > 0 else { throw .malformed("sequence 0") }
             let dependencies = try reader.readCounts()
-            body = .data(DataMessage(sequence: sequence, dependencies: dependencies, payload: Array(try reader.readBytes())))
+            body = .data(
+                DataMessage(sequence: sequence, dependencies: dependencies, payload: Array(try reader.readBytes())))
         case 3:
             body = .control(Array(try reader.readBytes()))
         case 4:

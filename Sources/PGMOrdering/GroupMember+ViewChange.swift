@@ -104,7 +104,8 @@ extension GroupMember {
             if relayer == me, most > least, !current.relaySent {
                 sendRelay(log[logHead...].filter { $0.global > least && $0.global <= most })
             }
-            guard deliveredCount >= most || (deliveredCount + 1...most).allSatisfy({ current.relayedByGlobal[$0] != nil })
+            guard
+                deliveredCount >= most || (deliveredCount + 1...most).allSatisfy({ current.relayedByGlobal[$0] != nil })
             else { return }
             if deliveredCount < most {
                 for global in deliveredCount + 1...most {
@@ -150,7 +151,8 @@ extension GroupMember {
             held[id] = Held(dependencies: entry.dependencies, payload: entry.payload)
         }
         for removed in settling { dropHeld(of: [removed], beyond: newCuts[removed] ?? 0) }
-        install(current, survivors: survivors, cuts: newCuts.filter { $0.value > delivered[$0.key, default: 0] }, at: now)
+        install(
+            current, survivors: survivors, cuts: newCuts.filter { $0.value > delivered[$0.key, default: 0] }, at: now)
     }
 
     /// RELAY frames of at most about `maximumPayload` payload bytes each.

@@ -96,7 +96,8 @@ import Testing
         bytes[10] = 2
         #expect(throws: FrameError.malformed("safe flag 2")) { try Frame(decoding: bytes[...]) }
         // Members listed twice, or out of order.
-        let flush = Frame(view: 1, body: .flush(.init(newView: 2, removed: [Self.a, Self.b], deliveredCount: 0, delivered: [:])))
+        let flush = Frame(
+            view: 1, body: .flush(.init(newView: 2, removed: [Self.a, Self.b], deliveredCount: 0, delivered: [:])))
         var swapped = flush.encoded()
         swapped.replaceSubrange(12..<28, with: Array(swapped[20..<28] + swapped[12..<20]))
         #expect(throws: FrameError.malformed("members not sorted")) { try Frame(decoding: swapped[...]) }

@@ -156,7 +156,9 @@ struct Bench {
 
     @Test func submitErrors() throws {
         var bench = Bench(2, mode: .fifo) { $0.maximumPayload = 4 }
-        #expect(throws: GroupMember.SubmitError.tooLarge(5)) { try bench.members[0].submit([1, 2, 3, 4, 5], at: .zero) }
+        #expect(throws: GroupMember.SubmitError.tooLarge(5)) {
+            try bench.members[0].submit([1, 2, 3, 4, 5], at: .zero)
+        }
         bench.run(for: .milliseconds(5))
         bench.members[0].finish(at: bench.now)
         #expect(throws: GroupMember.SubmitError.finished) { try bench.members[0].submit([1], at: bench.now) }
@@ -234,5 +236,31 @@ struct Bench {
         #expect(bench.delivered(2).map(\.payload) == [[1], [2]])
         #expect(bench.delivered(2).map(\.global) == [1, 2])
         #expect(bench.sent[2].allSatisfy { if case .control = $0.body { false } else { true } })
+    }
+
+    /// A removed member's frames that arrive after the view change are not trusted: its messages beyond the cut
+    /// are delivered nowhere.
+    @Test func removedMemberBeyondCutIsIgnored() throws {
+        var bench = Bench(3, mode: .fifo)
+        bench.run(for: .milliseconds(5))
+        _ = try bench.members[2].submit([1], at: bench.now)
+        bench.run(for: .milliseconds(5))
+        // Member 2's second message reaches nobody before it is removed.
+        bench.mute = [0, 1]
+        _ = try bench.members[2].submit([2], at: bench.now)
+        bench.run(for: .milliseconds(1))
+        bench.dead = [2]
+        bench.waiting = [:]
+        for index in 0..<2 { bench.members[index].memberLost(Bench.id(2), reason: .expired, at: bench.now) }
+        bench.mute = []
+        bench.run(for: .milliseconds(5))
+        #expect(bench.members[0].view?.members == [Bench.id(0), Bench.id(1)])
+        let late = Frame(view: 1, body: .data(.init(sequence: 2, payload: [2]))).encoded()
+        for index in 0..<2 { bench.members[index].receive(frame: late[...], from: Bench.id(2), at: bench.now) }
+        bench.run(for: .milliseconds(5))
+        for index in 0..<2 {
+            #expect(bench.delivered(index).map(\.payload) == [[1]])
+            #expect(bench.members[index].statistics.nonMemberFrames == 1)
+        }
     }
 }

@@ -83,17 +83,22 @@ import Testing
         print("\(mode.rawValue) one crash: \(totals)")
     }
 
-    /// Two crashes at independent times: the sequencer, then the member that became sequencer.
+    /// Two crashes one after the other, each with its own view change (a short expiry, so that the first flush
+    /// ends before the second crash): the sequencer, then the member that became sequencer.
     @Test(arguments: OrderingMode.allCases)
     func twoCrashes(mode: OrderingMode) {
         let totals = Self.sweep(mode, seeds: 2000..<2100, members: 3...8) { seed, configuration in
+            configuration.expiry = .milliseconds(20)
+            let first = Self.time(seed, from: .milliseconds(30), span: .milliseconds(70))
             configuration.crashes = [
-                .init(target: .smallest, at: Self.time(seed, from: .milliseconds(30), span: .milliseconds(150))),
-                .init(target: .smallest, at: Self.time(seed &* 31, from: .milliseconds(30), span: .milliseconds(400))),
+                .init(target: .smallest, at: first),
+                .init(
+                    target: .smallest,
+                    at: Self.time(seed &* 31, from: first + .milliseconds(40), span: .milliseconds(50))),
             ]
         }
         guard !totals.failed else { return }
-        #expect(totals.viewChanges >= totals.runs)
+        #expect(totals.viewChanges == 2 * totals.runs)
         print("\(mode.rawValue) two crashes: \(totals)")
     }
 
@@ -105,7 +110,9 @@ import Testing
             let first = Self.time(seed, from: .milliseconds(30), span: .milliseconds(150))
             configuration.crashes = [
                 .init(target: .random, at: first),
-                .init(target: .random, at: first + configuration.expiry + Self.time(seed, from: .zero, span: .milliseconds(4))),
+                .init(
+                    target: .random,
+                    at: first + configuration.expiry + Self.time(seed, from: .zero, span: .milliseconds(4))),
             ]
         }
         guard !totals.failed else { return }
