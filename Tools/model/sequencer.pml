@@ -93,6 +93,7 @@ inline deliver(r, i) {
   assert(dseq[r * N + SND(i)] == SQ(i) - 1);           /* per sender FIFO, each message once */
   dseq[r * N + SND(i)]++;
   dcount[r]++;
+  printf("member %d delivers message %d.%d at global %d\n", r, SND(i), SQ(i), dcount[r]);
   log[r * T + dcount[r] - 1] = i + 1;
   if
   :: LIVE(r) ->                                        /* survivors agree on every position */
@@ -111,6 +112,7 @@ inline startFlush(r) {
   :: empty(ch[CH(X, r)]) -> break
   od;
   st[r] = 1;
+  printf("member %d FLUSH(view 2, delivered %d)\n", r, dcount[r]);
   fl[r * N + r] = dcount[r] + 1;
   mcast(r, FLUSH, dcount[r])
 }
@@ -128,6 +130,7 @@ inline orderNext(r, s) {
   gcnt[r]++;
   ocnt[r * N + s]++;
   ord[r * T + gcnt[r] - 1] = ID(s, ocnt[r * N + s]) + 1;
+  printf("member %d ORDER(view %d, global %d, message %d.%d)\n", r, st[r] / 2 + 1, gcnt[r], s, ocnt[r * N + s]);
   if
   :: st[r] == 0 -> mcast(r, ORDER1, PK(gcnt[r], ID(s, ocnt[r * N + s])))
   :: else -> mcast(r, ORDER2, PK(gcnt[r], ID(s, ocnt[r * N + s])))
@@ -172,7 +175,7 @@ inline handle(r, s) {
 #ifndef DROPFUTURE
      :: else -> pord[r * T + a / 16 - 1] = a % 16 + 1       /* the next view's, not installed yet: kept */
 #else
-     :: else
+     :: else -> printf("member %d drops ORDER(view 2, global %d) (view 2 not installed yet)\n", r, a / 16)
 #endif
      fi
   :: t == FLUSH ->
@@ -183,7 +186,7 @@ inline handle(r, s) {
      fl[r * N + s] = a + 1
   :: t == RELAY ->
      if
-     :: st[r] == 1 && a / 16 == dcount[r] + 1 -> a = a % 16; deliver(r, a)
+     :: st[r] == 1 && a / 16 == dcount[r] + 1 -> printf("member %d takes the relay of global %d\n", r, a / 16); a = a % 16; deliver(r, a)
      :: else
      fi
   fi;
@@ -201,11 +204,12 @@ end:
   do
   /* the application submits a message (any time, also during the flush) */
   :: atomic { sent[r] < MS(r) && !(crashed && r == X) ->
-       sent[r]++; have[r] = have[r] | BIT(ID(r, sent[r])); mcast(r, DATA, ID(r, sent[r])); orderAll(r) }
+       sent[r]++; have[r] = have[r] | BIT(ID(r, sent[r])); printf("member %d sends message %d.%d\n", r, r, sent[r]); mcast(r, DATA, ID(r, sent[r])); orderAll(r) }
 
   /* X crashes: it stops; what it sent stays in flight (each survivor reads a prefix of it) */
   :: atomic { CRASH && r == X && !crashed ->
        crashed = 1;
+       printf("member %d crashes\n", r);
        k = 0;
        do
        :: k < N && k != X -> do :: nempty(ch[CH(k, X)]) -> ch[CH(k, X)]?_, _ :: empty(ch[CH(k, X)]) -> break od; k++
@@ -247,7 +251,7 @@ end:
        :: k == r && mn < mx ->
           g = mn + 1;
           do
-          :: g <= mx -> mcast(r, RELAY, PK(g, log[r * T + g - 1] - 1)); g++
+          :: g <= mx -> printf("member %d RELAY global %d\n", r, g); mcast(r, RELAY, PK(g, log[r * T + g - 1] - 1)); g++
           :: else -> break
           od
        :: else
@@ -274,6 +278,7 @@ end:
           od
        :: else
        fi;
+       printf("member %d installs view 2 from global %d, sequencer %d\n", r, mx + 1, seqr[r]);
        k = 0; g = 0; mx = 0; mn = 0;
        st[r] = 2;
        orderAll(r) }
