@@ -9,8 +9,8 @@
  * prefix of what X sent it (the rest is cut when that survivor enters the flush); ORDER carries one message (a
  * batch is one frame, so batches only remove cut points); a member hears itself without the network.
  *
- * Macros: N (members, 3), M (messages per member, 2), CRASH (0: nobody crashes, 1: X crashes at some point),
- * X (the member that may crash, 0 = the first sequencer).
+ * Macros: N (members, 3 or 4), M (messages per member at most, 2), M0..M3 (messages member s sends, M), CRASH (0:
+ * nobody crashes, 1: X crashes at some point), X (the member that may crash, 0 = the first sequencer).
  * Negative checks (each must make spin fail): NORELAY (the relayer does not relay), DROPFUTURE (ORDER frames of the
  * next view arriving before a member installed it are dropped instead of kept), ORDERCUT (the new sequencer orders
  * the removed member's messages beyond the cut), NOSTOP (a flushing member goes on delivering old-view orders).
@@ -27,8 +27,8 @@
 #ifndef X
 #define X 0
 #endif
-#if N != 3
-#error "the model spells out three members"
+#if N != 3 && N != 4
+#error "the model spells out three or four members"
 #endif
 #ifndef M0
 #define M0 M
@@ -39,7 +39,10 @@
 #ifndef M2
 #define M2 M
 #endif
-#define MS(s) ((s) == 0 -> M0 : ((s) == 1 -> M1 : M2))   /* messages member s sends (at most M) */
+#ifndef M3
+#define M3 M
+#endif
+#define MS(s) ((s) == 0 -> M0 : ((s) == 1 -> M1 : ((s) == 2 -> M2 : M3)))   /* messages member s sends (<= M) */
 #define T (N * M)                 /* message identifiers (and global positions) */
 #define CAP (3 * T + 4)           /* frames one channel can hold: DATA, ORDERs of two views, FLUSH, RELAYs */
 #define ID(s, q) ((s) * M + (q) - 1)
@@ -67,6 +70,8 @@ byte st[N];                   /* 0: view 1, 1: flushing into view 2, 2: view 2 i
 byte ord[N * T];              /* ord[r * T + g - 1]: ORDER of r's view for g, plus one */
 byte pord[N * T];             /* ORDER frames of view 2 that arrived while r was still flushing */
 byte fl[N * N];               /* fl[r * N + k]: deliveredCount in k's FLUSH, plus one (0: none yet) */
+byte fcount[N];               /* FLUSH frames r has (its own included) ... */
+byte fmax[N];                 /* ... and the largest deliveredCount in them */
 byte seqr[N];                 /* r's sequencer */
 byte gcnt[N];                 /* globals sequencer r assigned */
 byte ocnt[N * N];             /* ocnt[r * N + s]: s's messages sequencer r ordered */
@@ -114,6 +119,8 @@ inline startFlush(r) {
   st[r] = 1;
   printf("member %d FLUSH(view 2, delivered %d)\n", r, dcount[r]);
   fl[r * N + r] = dcount[r] + 1;
+  fcount[r]++;
+  if :: dcount[r] > fmax[r] -> fmax[r] = dcount[r] :: else fi;
   mcast(r, FLUSH, dcount[r])
 }
 
@@ -183,7 +190,9 @@ inline handle(r, s) {
      :: st[r] == 0 -> startFlush(r)                          /* join the view change */
      :: else
      fi;
-     fl[r * N + s] = a + 1
+     fl[r * N + s] = a + 1;
+     fcount[r]++;
+     if :: a > fmax[r] -> fmax[r] = a :: else fi
   :: t == RELAY ->
      if
      :: st[r] == 1 && a / 16 == dcount[r] + 1 -> printf("member %d takes the relay of global %d\n", r, a / 16); a = a % 16; deliver(r, a)
@@ -195,8 +204,6 @@ inline handle(r, s) {
 
 #define FL(r, k) (LIVE(k) -> fl[(r) * N + (k)] - 1 : 0)
 #define MAX2(a, b) ((a) > (b) -> (a) : (b))
-#define MAXFL(r) MAX2(FL(r, 0), MAX2(FL(r, 1), FL(r, 2)))
-#define ALLFL(r) ((fl[(r) * N] != 0 || !LIVE(0)) && (fl[(r) * N + 1] != 0 || !LIVE(1)) && (fl[(r) * N + 2] != 0 || !LIVE(2)))
 
 proctype Member(byte r) {
   mtype t; byte a, k, o, g, mx, mn;
@@ -234,7 +241,7 @@ end:
   /* the flush completes at r (a FLUSH from every survivor) once r has the largest deliveredCount (it is
      the relayer, or the relay arrived): the relayer relays what the most behind survivor lacks; r installs
      view 2, whose sequencer (the smallest survivor) orders on from global max + 1 */
-  :: atomic { st[r] == 1 && ALLFL(r) && dcount[r] == MAXFL(r) ->
+  :: atomic { st[r] == 1 && fcount[r] == N - 1 && dcount[r] == fmax[r] ->
        mx = dcount[r];
        mn = 255; k = 0;
        do
@@ -287,6 +294,9 @@ end:
   :: atomic { r != 0 && nempty(ch[CH(0, r)]) -> ch[CH(0, r)]?t, a; handle(r, 0) }
   :: atomic { r != 1 && nempty(ch[CH(1, r)]) -> ch[CH(1, r)]?t, a; handle(r, 1) }
   :: atomic { r != 2 && nempty(ch[CH(2, r)]) -> ch[CH(2, r)]?t, a; handle(r, 2) }
+#if N > 3
+  :: atomic { r != 3 && nempty(ch[CH(3, r)]) -> ch[CH(3, r)]?t, a; handle(r, 3) }
+#endif
   od
 }
 
@@ -324,6 +334,9 @@ init {
   atomic {
     run Member(0);
     run Member(1);
-    run Member(2)
+    run Member(2);
+#if N > 3
+    run Member(3);
+#endif
   }
 }
