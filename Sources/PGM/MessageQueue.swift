@@ -25,6 +25,20 @@ final class MessageQueue: Sendable {
 
     private let state = Mutex(State())
 
+    /// Queues `message` and returns once the engine took it (``pump(fits:send:)``, on the engine thread, which
+    /// `wake` asks for), or throws what taking it threw. Cancelling a send still waiting throws
+    /// `CancellationError`, and nothing of it is sent.
+    func send(_ message: [UInt8], wake: @escaping @Sendable () -> Void) async throws {
+        let id = newID()
+        try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                if enqueue(id: id, message, continuation) { wake() }
+            }
+        } onCancel: {
+            cancel(id: id)
+        }
+    }
+
     func newID() -> Int {
         state.withLock { state in
             state.nextID += 1

@@ -87,17 +87,9 @@ public final class PGMSource: Sendable {
         guard bytes.count <= maximumMessageSize else {
             throw PGMError.messageTooLarge(size: bytes.count, maximum: maximumMessageSize)
         }
-        let message = Array(bytes)
         let (queue, runner) = (self.queue, self.runner)
-        let id = queue.newID()
-        try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-                if queue.enqueue(id: id, message, continuation) {
-                    runner.post { engine, now in Self.pump(queue, into: &engine, at: now) }
-                }
-            }
-        } onCancel: {
-            queue.cancel(id: id)
+        try await queue.send(Array(bytes)) {
+            runner.post { engine, now in Self.pump(queue, into: &engine, at: now) }
         }
     }
 

@@ -253,8 +253,9 @@ extension Duration {
 }
 
 /// SplitMix64: the same generator as PGMCore's, repeated here because PGMOrdering depends on nothing (the same
-/// seed gives the same run on every platform and Swift version, which `Int.random` does not promise).
-struct SeededRandom {
+/// seed gives the same run on every platform and Swift version, which `Int.random` does not promise). The
+/// ordering tests draw from it too.
+struct SeededRandom: RandomNumberGenerator {
     var state: UInt64
 
     init(seed: UInt64) { state = seed }

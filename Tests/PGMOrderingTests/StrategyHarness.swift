@@ -1,19 +1,9 @@
-import PGMOrdering
+@testable import PGMOrdering
 
-/// SplitMix64 (Docs/style.md: test inputs come from a seeded generator); PGMCore's is beyond this target's reach.
-struct HarnessRandom: RandomNumberGenerator {
-    var state: UInt64
+/// The simulator's seeded SplitMix64 (Docs/style.md: test inputs come from a seeded generator).
+typealias HarnessRandom = SeededRandom
 
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
+extension SeededRandom {
     mutating func duration(in range: ClosedRange<Duration>) -> Duration {
         let low = range.lowerBound / .nanoseconds(1)
         let high = range.upperBound / .nanoseconds(1)
