@@ -122,7 +122,9 @@ import Testing
         let start = ContinuousClock.now
         try await source.finish()
         let lingered = ContinuousClock.now - start
-        #expect(lingered >= .milliseconds(250) && lingered < .seconds(5), "finish took \(lingered)")
+        // It lingered; the upper bound only says it returned (a loaded CI machine stretches any time, and timed
+        // assertions are not what tests are for).
+        #expect(lingered >= .milliseconds(250) && lingered < .seconds(60), "finish took \(lingered)")
         await #expect(throws: PGMError.self) { try await source.send([1]) }
 
         var events: [PGMReceiver.Event] = []
