@@ -17,7 +17,8 @@ extension GroupMember {
     mutating func adopt(view number: UInt32, removed: Set<MemberID>) {
         var reports = flush?.reports ?? [:]
         let report = Frame.Flush(
-            newView: number, removed: removed.sorted(), deliveredCount: deliveredCount, delivered: delivered)
+            newView: number, removed: removed.sorted(), deliveredCount: deliveredCount, delivered: delivered,
+            received: receivedThrough)
         reports[me] = report
         proposals[number] = removed
         flush = FlushState(view: number, removed: removed, reports: reports)
@@ -114,6 +115,20 @@ extension GroupMember {
                     deliver(entry.id, Held(dependencies: entry.dependencies, payload: entry.payload), global: global)
                 }
             }
+            if configuration.safe {
+                // Safe: a removed member's messages that every survivor holds may have been delivered by a member
+                // that crashed; every survivor delivers them, in one order (sender, then sequence), after the
+                // relayed ones (every survivor has delivered the same messages by now).
+                for removed in current.removed.sorted() {
+                    let common = survivors.map { reports[$0]!.received[removed, default: 0] }.min() ?? 0
+                    var sequence = delivered[removed, default: 0] + 1
+                    while sequence <= common, let message = held[MessageID(sender: removed, sequence: sequence)] {
+                        deliver(
+                            MessageID(sender: removed, sequence: sequence), message, global: deliveredCount + 1)
+                        sequence += 1
+                    }
+                }
+            }
             dropHeld(of: current.removed, beyond: 0)
             install(current, survivors: survivors, cuts: [:], at: now)
             return
@@ -127,12 +142,18 @@ extension GroupMember {
         var relay: [LogEntry] = []
         for removed in settling.sorted() {
             let counts = survivors.map { reports[$0]!.delivered[removed, default: 0] }
-            let cut = counts.max() ?? 0
             let least = counts.min() ?? 0
-            let relayer = survivors.first { reports[$0]!.delivered[removed, default: 0] == cut }
-            if relayer == me, cut > least {
+            var cut = counts.max() ?? 0
+            if configuration.safe, current.removed.contains(removed) {
+                // What every survivor holds goes in too (no relay needed): a member that crashed may have
+                // delivered it, every member having acknowledged it.
+                cut = max(cut, survivors.map { reports[$0]!.received[removed, default: 0] }.min() ?? 0)
+            }
+            let most = counts.max() ?? 0
+            let relayer = survivors.first { reports[$0]!.delivered[removed, default: 0] == most }
+            if relayer == me, most > least {
                 relay += log[logHead...].filter {
-                    $0.id.sender == removed && $0.id.sequence > least && $0.id.sequence <= cut
+                    $0.id.sender == removed && $0.id.sequence > least && $0.id.sequence <= most
                 }
             }
             newCuts[removed] = cut
@@ -192,6 +213,12 @@ extension GroupMember {
             acknowledgedDelivered.removeValue(forKey: member)
             acknowledgedView.removeValue(forKey: member)
             removedAt[member] = change.view
+        }
+        // What I hold of removed members beyond their cut is gone: my later FLUSH reports say so, so that a safe
+        // flush never extends a cut that an earlier flush settled.
+        for member in removedAt.keys {
+            let settled = cuts[member] ?? delivered[member, default: 0]
+            receivedThrough[member] = min(receivedThrough[member, default: 0], settled)
         }
         stats.viewChanges += 1
         emit(.viewChanged(newView, removed: change.removed.sorted()))
