@@ -225,6 +225,7 @@ extension GroupMember {
         ordered.removeAll()
         orderedHead = 0
         if mode.isTotal {
+            stats.malformedControls += strategy?.malformedControls ?? 0  // the count survives the strategy
             strategy = makeStrategy(
                 mode: mode, me: me, members: survivors, view: change.view, nextGlobal: deliveredCount + 1, at: now)
             for sender in survivors {

@@ -263,4 +263,18 @@ struct Bench {
             #expect(bench.members[index].statistics.nonMemberFrames == 1)
         }
     }
+
+    /// A CONTROL the strategy cannot use (from a member that is not the sequencer) is counted, across views too.
+    @Test func badControlsAreCounted() throws {
+        var bench = Bench(3, mode: .totalSequencer)
+        bench.run(for: .milliseconds(5))
+        let control = Frame(view: 1, body: .control([1, 1, 0])).encoded()
+        bench.members[0].receive(frame: control[...], from: Bench.id(2), at: bench.now)
+        #expect(bench.members[0].statistics.malformedControls == 1)
+        bench.dead = [1]
+        for index in [0, 2] { bench.members[index].memberLost(Bench.id(1), reason: .expired, at: bench.now) }
+        bench.run(for: .milliseconds(5))
+        #expect(bench.members[0].view?.number == 2)
+        #expect(bench.members[0].statistics.malformedControls == 1)
+    }
 }
