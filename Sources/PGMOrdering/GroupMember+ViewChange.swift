@@ -1,4 +1,7 @@
 extension GroupMember {
+    /// How far beyond my view a FLUSH may propose (each round of a flush adds one).
+    static let viewNumberReach: UInt32 = 1 << 16
+
     /// Starts a view change removing `members`, or widens the one in progress (Docs/ordering.md#view-changes).
     mutating func remove(_ members: Set<MemberID>, at now: Duration) {
         guard phase == .member, let view = currentView else { return }
@@ -41,6 +44,11 @@ extension GroupMember {
             return
         }
         guard report.newView > view.number else { return }  // a flush I completed already
+        // Views grow by one per flush round: a number far ahead is forged or broken (and would overflow).
+        guard report.newView - view.number <= Self.viewNumberReach else {
+            stats.malformedFrames += 1
+            return
+        }
         var theirs = Set(report.removed)
         if senderView > view.number {
             guard let base = proposals[senderView] else {
