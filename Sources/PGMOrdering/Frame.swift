@@ -97,12 +97,19 @@ public struct Frame: Equatable, Sendable {
         public var deliveredCount: UInt64
         /// Per sender, how many of its messages I delivered (its highest delivered sequence).
         public var delivered: [MemberID: UInt64]
+        /// Per sender, the highest sequence I hold: with safe delivery, a removed member's messages every
+        /// survivor holds are delivered everywhere (one of them may have been delivered by a member that crashed).
+        public var received: [MemberID: UInt64]
 
-        public init(newView: UInt32, removed: [MemberID], deliveredCount: UInt64, delivered: [MemberID: UInt64]) {
+        public init(
+            newView: UInt32, removed: [MemberID], deliveredCount: UInt64, delivered: [MemberID: UInt64],
+            received: [MemberID: UInt64] = [:]
+        ) {
             self.newView = newView
             self.removed = removed
             self.deliveredCount = deliveredCount
             self.delivered = delivered
+            self.received = received
         }
     }
 
@@ -189,6 +196,7 @@ extension Frame {
             for member in flush.removed { writer.write(member) }
             writer.writeVarint(flush.deliveredCount)
             writer.writeCounts(flush.delivered)
+            writer.writeCounts(flush.received)
         case .relay(let relay):
             writer.write(relay.newView)
             writer.writeVarint(UInt64(relay.entries.count))
@@ -252,8 +260,11 @@ extension Frame {
             let newView = try reader.read(UInt32.self)
             let removed = try reader.readMembers()
             let count = try reader.readVarint()
+            let delivered = try reader.readCounts()
             body = .flush(
-                Flush(newView: newView, removed: removed, deliveredCount: count, delivered: try reader.readCounts()))
+                Flush(
+                    newView: newView, removed: removed, deliveredCount: count, delivered: delivered,
+                    received: try reader.readCounts()))
         case 6:
             let newView = try reader.read(UInt32.self)
             // An entry takes at least 12 bytes: member (8), sequence, global, dependency count, payload length.

@@ -1,4 +1,7 @@
 extension GroupMember {
+    /// How far beyond my view a FLUSH may propose (each round of a flush adds one).
+    static let viewNumberReach: UInt32 = 1 << 16
+
     /// Starts a view change removing `members`, or widens the one in progress (Docs/ordering.md#view-changes).
     mutating func remove(_ members: Set<MemberID>, at now: Duration) {
         guard phase == .member, let view = currentView else { return }
@@ -17,7 +20,8 @@ extension GroupMember {
     mutating func adopt(view number: UInt32, removed: Set<MemberID>) {
         var reports = flush?.reports ?? [:]
         let report = Frame.Flush(
-            newView: number, removed: removed.sorted(), deliveredCount: deliveredCount, delivered: delivered)
+            newView: number, removed: removed.sorted(), deliveredCount: deliveredCount, delivered: delivered,
+            received: receivedThrough)
         reports[me] = report
         proposals[number] = removed
         flush = FlushState(view: number, removed: removed, reports: reports)
@@ -40,6 +44,11 @@ extension GroupMember {
             return
         }
         guard report.newView > view.number else { return }  // a flush I completed already
+        // Views grow by one per flush round: a number far ahead is forged or broken (and would overflow).
+        guard report.newView - view.number <= Self.viewNumberReach else {
+            stats.malformedFrames += 1
+            return
+        }
         var theirs = Set(report.removed)
         if senderView > view.number {
             guard let base = proposals[senderView] else {
@@ -114,6 +123,20 @@ extension GroupMember {
                     deliver(entry.id, Held(dependencies: entry.dependencies, payload: entry.payload), global: global)
                 }
             }
+            if configuration.safe {
+                // Safe: a removed member's messages that every survivor holds may have been delivered by a member
+                // that crashed; every survivor delivers them, in one order (sender, then sequence), after the
+                // relayed ones (every survivor has delivered the same messages by now).
+                for removed in current.removed.sorted() {
+                    let common = survivors.map { reports[$0]!.received[removed, default: 0] }.min() ?? 0
+                    var sequence = delivered[removed, default: 0] + 1
+                    while sequence <= common, let message = held[MessageID(sender: removed, sequence: sequence)] {
+                        deliver(
+                            MessageID(sender: removed, sequence: sequence), message, global: deliveredCount + 1)
+                        sequence += 1
+                    }
+                }
+            }
             dropHeld(of: current.removed, beyond: 0)
             install(current, survivors: survivors, cuts: [:], at: now)
             return
@@ -127,12 +150,18 @@ extension GroupMember {
         var relay: [LogEntry] = []
         for removed in settling.sorted() {
             let counts = survivors.map { reports[$0]!.delivered[removed, default: 0] }
-            let cut = counts.max() ?? 0
             let least = counts.min() ?? 0
-            let relayer = survivors.first { reports[$0]!.delivered[removed, default: 0] == cut }
-            if relayer == me, cut > least {
+            var cut = counts.max() ?? 0
+            if configuration.safe, current.removed.contains(removed) {
+                // What every survivor holds goes in too (no relay needed): a member that crashed may have
+                // delivered it, every member having acknowledged it.
+                cut = max(cut, survivors.map { reports[$0]!.received[removed, default: 0] }.min() ?? 0)
+            }
+            let most = counts.max() ?? 0
+            let relayer = survivors.first { reports[$0]!.delivered[removed, default: 0] == most }
+            if relayer == me, most > least {
                 relay += log[logHead...].filter {
-                    $0.id.sender == removed && $0.id.sequence > least && $0.id.sequence <= cut
+                    $0.id.sender == removed && $0.id.sequence > least && $0.id.sequence <= most
                 }
             }
             newCuts[removed] = cut
@@ -196,11 +225,18 @@ extension GroupMember {
             acknowledgedView.removeValue(forKey: member)
             removedAt[member] = change.view
         }
+        // What I hold of removed members beyond their cut is gone: my later FLUSH reports say so, so that a safe
+        // flush never extends a cut that an earlier flush settled.
+        for member in removedAt.keys {
+            let settled = cuts[member] ?? delivered[member, default: 0]
+            receivedThrough[member] = min(receivedThrough[member, default: 0], settled)
+        }
         stats.viewChanges += 1
         emit(.viewChanged(newView, removed: change.removed.sorted()))
         ordered.removeAll()
         orderedHead = 0
         if mode.isTotal {
+            stats.malformedControls += strategy?.malformedControls ?? 0  // the count survives the strategy
             strategy = makeStrategy(
                 mode: mode, me: me, members: survivors, view: change.view, nextGlobal: deliveredCount + 1, at: now)
             for sender in survivors {

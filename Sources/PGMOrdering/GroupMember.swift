@@ -277,7 +277,7 @@ public struct GroupMember {
 
     public var statistics: GroupStatistics {
         var result = stats
-        result.malformedControls = strategy?.malformedControls ?? 0
+        result.malformedControls = stats.malformedControls + (strategy?.malformedControls ?? 0)
         result.relayLogEntries = log.count - logHead
         return result
     }

@@ -45,6 +45,8 @@ public struct OrderingViolation: Sendable, Equatable, CustomStringConvertible {
         case agreement
         /// A survivor that did not finish, or did not deliver a live member's message.
         case liveness
+        /// Safe delivery: a member that crashed (or was removed) delivered a message that a survivor lacks.
+        case safe
         /// A crashed member delivered something the survivors did not, or in another order (uniform delivery:
         /// measured, not promised; see ``OrderingInvariants/uniformViolations(mode:logs:)``).
         case uniform
@@ -69,9 +71,12 @@ public enum OrderingInvariants {
     /// Every invariant the mode promises: per-sender order without duplicates or gaps (every mode), causal
     /// order (causal), one order at every survivor (total modes), agreement among survivors, and liveness
     /// (every survivor finished and delivered every message of every member that did not crash).
-    public static func check(mode: OrderingMode, logs: [MemberOrderingLog], liveness: Bool = true)
-        -> [OrderingViolation]
-    {
+    ///
+    /// With `safe`, also: every message a removed member delivered is delivered at every survivor (it was
+    /// acknowledged by every member first, so the member that lacks it can only be one that was removed).
+    public static func check(
+        mode: OrderingMode, logs: [MemberOrderingLog], safe: Bool = false, liveness: Bool = true
+    ) -> [OrderingViolation] {
         var violations: [OrderingViolation] = []
         for log in logs {
             violations += fifoViolations(log)
@@ -82,6 +87,7 @@ public enum OrderingInvariants {
         if mode.isTotal { violations += totalViolations(survivors) }
         let everyoneFinished = survivors.allSatisfy(\.finished)
         if everyoneFinished { violations += agreementViolations(survivors) }
+        if safe, everyoneFinished { violations += safeViolations(logs) }
         if liveness { violations += livenessViolations(logs) }
         return violations
     }
@@ -176,6 +182,24 @@ public enum OrderingInvariants {
                 .init(
                     kind: .agreement, member: log.member,
                     detail: "lacks \(all.count - set.count) messages others delivered, e.g. \(Array(missing))"))
+        }
+        return violations
+    }
+
+    /// Every message a removed member delivered, every survivor delivered.
+    static func safeViolations(_ logs: [MemberOrderingLog]) -> [OrderingViolation] {
+        let survivors = logs.filter { !$0.crashed }.map { ($0.member, Set($0.entries.map(\.id))) }
+        var violations: [OrderingViolation] = []
+        for log in logs where log.crashed {
+            for entry in log.entries {
+                if let (member, _) = survivors.first(where: { !$0.1.contains(entry.id) }) {
+                    violations.append(
+                        .init(
+                            kind: .safe, member: member,
+                            detail: "lacks \(entry.id), which \(log.member) delivered before it was removed"))
+                    break
+                }
+            }
         }
         return violations
     }

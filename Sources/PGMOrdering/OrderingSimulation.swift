@@ -236,7 +236,7 @@ public struct OrderingSimulation {
         }
         return Outcome(
             members: ids, logs: memberLogs, crashed: members.indices.filter { crashedAt[$0] != nil }.map { ids[$0] },
-            violations: OrderingInvariants.check(mode: configuration.mode, logs: memberLogs),
+            violations: OrderingInvariants.check(mode: configuration.mode, logs: memberLogs, safe: configuration.safe),
             uniformViolations: OrderingInvariants.uniformViolations(mode: configuration.mode, logs: memberLogs),
             statistics: Dictionary(uniqueKeysWithValues: members.indices.map { (ids[$0], members[$0].statistics) }),
             events: Dictionary(uniqueKeysWithValues: members.indices.map { (ids[$0], events[$0]) }), endTime: now,

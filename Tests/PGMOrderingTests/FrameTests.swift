@@ -27,7 +27,9 @@ import Testing
         Frame(view: 3, body: .ack(.init(receivedThrough: [a: 127, b: 128, c: 0], deliveredCount: 16_384))),
         Frame(
             view: UInt32.max,
-            body: .flush(.init(newView: 9, removed: [a, c], deliveredCount: 5, delivered: [a: 1, b: 2, c: 3]))),
+            body: .flush(
+                .init(
+                    newView: 9, removed: [a, c], deliveredCount: 5, delivered: [a: 1, b: 2, c: 3], received: [b: 4]))),
         Frame(
             view: 4,
             body: .relay(

@@ -263,4 +263,84 @@ struct Bench {
             #expect(bench.members[index].statistics.nonMemberFrames == 1)
         }
     }
+
+    /// A CONTROL the strategy cannot use (from a member that is not the sequencer) is counted, across views too.
+    @Test func badControlsAreCounted() throws {
+        var bench = Bench(3, mode: .totalSequencer)
+        bench.run(for: .milliseconds(5))
+        let control = Frame(view: 1, body: .control([1, 1, 0])).encoded()
+        bench.members[0].receive(frame: control[...], from: Bench.id(2), at: bench.now)
+        #expect(bench.members[0].statistics.malformedControls == 1)
+        bench.dead = [1]
+        for index in [0, 2] { bench.members[index].memberLost(Bench.id(1), reason: .expired, at: bench.now) }
+        bench.run(for: .milliseconds(5))
+        #expect(bench.members[0].view?.number == 2)
+        #expect(bench.members[0].statistics.malformedControls == 1)
+    }
+
+    /// Well-formed frames with arbitrary contents (forged counts, views, sequences, removed sets) from members
+    /// and strangers never trap, whatever state they drive the members into.
+    @Test(arguments: OrderingMode.allCases)
+    func arbitraryFramesNeverTrap(mode: OrderingMode) {
+        var state: UInt64 = 0x5EED ^ UInt64(mode.code)
+        func next() -> UInt64 {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+        func small() -> UInt64 { [0, 1, 2, 3, UInt64.max, UInt64.max - 1, next() % 50][Int(next() % 7)] }
+        func member() -> MemberID { Bench.id(Int(next() % 5)) }
+        func counts() -> [MemberID: UInt64] {
+            Dictionary((0..<(next() % 4)).map { _ in (member(), small()) }, uniquingKeysWith: max)
+        }
+        var bench = Bench(3, mode: mode) { $0.safe = mode == .causal }
+        bench.run(for: .milliseconds(5))
+        for round in 0..<3_000 {
+            let target = Int(next() % 3)
+            // Mostly FLUSHes that do not name the receiver (which would only exclude it).
+            func others() -> [MemberID] {
+                Array(Set([member(), member()]).filter { $0 != Bench.id(target) || next() % 20 == 0 }).sorted()
+            }
+            let view = [0, 1, 2, 3, UInt32.max][Int(next() % 5)]
+            let body: Frame.Body
+            switch next() % 8 {
+            case 0: body = .hello(.init(name: "x", mode: mode, safe: false, expected: small(), known: [member()]))
+            case 1: body = .data(.init(sequence: max(1, small()), dependencies: counts(), payload: [1]))
+            case 2: body = .control((0..<(next() % 12)).map { _ in UInt8(truncatingIfNeeded: next()) })
+            case 3: body = .ack(.init(receivedThrough: counts(), deliveredCount: small()))
+            case 4:
+                body = .flush(
+                    .init(
+                        newView: UInt32(truncatingIfNeeded: small()),
+                        removed: others(),
+                        deliveredCount: small(), delivered: counts(), received: counts()))
+            case 5:
+                let entry = Frame.Relay.Entry(
+                    id: MessageID(sender: member(), sequence: max(1, small())), global: small(), dependencies: counts(),
+                    payload: [2])
+                body = .relay(.init(newView: UInt32(truncatingIfNeeded: small()), entries: [entry]))
+            case 6: body = .done(lastSequence: small())
+            default: body = .leave(lastSequence: small())
+            }
+            let bytes = Frame(view: view, body: body).encoded()
+            bench.members[target].receive(frame: bytes[...], from: member(), at: bench.now)
+            if next() % 50 == 0 { bench.members[target].memberLost(member(), reason: .expired, at: bench.now) }
+            if next() % 10 == 0 {
+                _ = try? bench.members[target].submit([UInt8(truncatingIfNeeded: round)], at: bench.now)
+            }
+            if round % 100 == 0 { bench.run(for: .milliseconds(2)) }
+        }
+        bench.run(for: .milliseconds(20))
+        #expect(bench.members.map(\.statistics.framesReceived).reduce(0, +) > 3_000)
+        print(
+            "FUZZ", mode,
+            bench.members.map {
+                (
+                    $0.isExcluded, $0.view?.number ?? 0, $0.statistics.delivered, $0.statistics.malformedFrames,
+                    $0.statistics.viewChanges
+                )
+            })
+    }
 }

@@ -80,4 +80,14 @@ import Testing
         #expect(OrderingInvariants.check(mode: .totalSequencer, logs: logs).isEmpty)
         #expect(Self.kinds(OrderingInvariants.uniformViolations(mode: .totalSequencer, logs: logs)) == [.uniform])
     }
+
+    /// Safe: what a removed member delivered, every survivor delivered.
+    @Test func safeDelivery() {
+        let logs = [
+            Self.log(Self.a, [Self.entry(Self.a, 1)], sent: 1),
+            Self.log(Self.c, [Self.entry(Self.a, 1), Self.entry(Self.c, 1)], crashed: true, finished: false, sent: 1),
+        ]
+        #expect(OrderingInvariants.check(mode: .fifo, logs: logs).isEmpty)
+        #expect(Self.kinds(OrderingInvariants.check(mode: .fifo, logs: logs, safe: true)) == [.safe])
+    }
 }

@@ -105,6 +105,19 @@ import Testing
         print("\(mode.rawValue) two crashes: \(totals)")
     }
 
+    /// Two members crash at random times while traffic flows (short expiry): one or two view changes, flushes
+    /// that overlap or not, safe and not.
+    @Test(arguments: OrderingMode.allCases)
+    func twoCrashesAnyTime(mode: OrderingMode) {
+        let totals = Self.sweep(mode, seeds: 5000..<5150, members: 3...8) { seed, configuration in
+            configuration.expiry = .milliseconds(10 + Int64(seed % 40))
+            configuration.crashes = [.init(target: .random), .init(target: .random)]
+        }
+        guard !totals.failed else { return }
+        #expect(totals.viewChanges >= totals.runs)
+        print("\(mode.rawValue) two crashes at any time: \(totals)")
+    }
+
     /// A second member crashes while the survivors flush the first one out (the flush starts at the first
     /// crash plus the expiry, and takes a few channel delays): the flush widens to both.
     @Test(arguments: OrderingMode.allCases)

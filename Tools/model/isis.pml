@@ -209,7 +209,9 @@ end:
        printf("member %d crashes\n", r);
        k = 0;
        do
-       :: k < N && k != X -> do :: nempty(ch[CH(k, X)]) -> ch[CH(k, X)]?_, _, _, _ :: empty(ch[CH(k, X)]) -> break od; k++
+       :: k < N && k != X ->
+          do :: nempty(ch[CH(k, X)]) -> ch[CH(k, X)]?_, _, _, _ :: empty(ch[CH(k, X)]) -> break od;
+          k++
        :: k == X -> k++
        :: else -> break
        od;
@@ -237,7 +239,10 @@ end:
        :: k == r && mn < mx ->
           g = mn + 1;
           do
-          :: g <= mx -> printf("member %d RELAY global %d\n", r, g); mcast(r, RELAY, g, log[r * T + g - 1] - 1, 0); g++
+          :: g <= mx ->
+             printf("member %d RELAY global %d\n", r, g);
+             mcast(r, RELAY, g, log[r * T + g - 1] - 1, 0);
+             g++
           :: else -> break
           od
        :: else
@@ -271,7 +276,10 @@ end:
           do
           :: g < N ->
              if
-             :: pp[i * N + g] != 0 -> a = pp[i * N + g] - 1; pp[i * N + g] = 0; b = g; collect(r, i, a, b); a = 0; b = 0
+             :: pp[i * N + g] != 0 ->
+                a = pp[i * N + g] - 1; pp[i * N + g] = 0; b = g;
+                collect(r, i, a, b);
+                a = 0; b = 0
              :: else
              fi;
              g++

@@ -195,7 +195,10 @@ inline handle(r, s) {
      if :: a > fmax[r] -> fmax[r] = a :: else fi
   :: t == RELAY ->
      if
-     :: st[r] == 1 && a / 16 == dcount[r] + 1 -> printf("member %d takes the relay of global %d\n", r, a / 16); a = a % 16; deliver(r, a)
+     :: st[r] == 1 && a / 16 == dcount[r] + 1 ->
+        printf("member %d takes the relay of global %d\n", r, a / 16);
+        a = a % 16;
+        deliver(r, a)
      :: else
      fi
   fi;
@@ -211,7 +214,11 @@ end:
   do
   /* the application submits a message (any time, also during the flush) */
   :: atomic { sent[r] < MS(r) && !(crashed && r == X) ->
-       sent[r]++; have[r] = have[r] | BIT(ID(r, sent[r])); printf("member %d sends message %d.%d\n", r, r, sent[r]); mcast(r, DATA, ID(r, sent[r])); orderAll(r) }
+       sent[r]++;
+       have[r] = have[r] | BIT(ID(r, sent[r]));
+       printf("member %d sends message %d.%d\n", r, r, sent[r]);
+       mcast(r, DATA, ID(r, sent[r]));
+       orderAll(r) }
 
   /* X crashes: it stops; what it sent stays in flight (each survivor reads a prefix of it) */
   :: atomic { CRASH && r == X && !crashed ->
@@ -258,7 +265,10 @@ end:
        :: k == r && mn < mx ->
           g = mn + 1;
           do
-          :: g <= mx -> printf("member %d RELAY global %d\n", r, g); mcast(r, RELAY, PK(g, log[r * T + g - 1] - 1)); g++
+          :: g <= mx ->
+             printf("member %d RELAY global %d\n", r, g);
+             mcast(r, RELAY, PK(g, log[r * T + g - 1] - 1));
+             g++
           :: else -> break
           od
        :: else
