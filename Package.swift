@@ -57,6 +57,14 @@ let package = Package(
                 .product(name: "HeapModule", package: "swift-collections"),
             ],
             swiftSettings: upcomingFeatures),
+        // A member of an ordered group on PGM: GroupTransport (PGMCore) and GroupMember (PGMOrdering) as one engine
+        // for the socket driver and the simulator alike.
+        .target(
+            name: "PGMGroup",
+            dependencies: [
+                "PGMCore", "PGMOrdering", "PGMWire", .product(name: "DequeModule", package: "swift-collections"),
+            ],
+            swiftSettings: upcomingFeatures),
         .target(name: "CPGMSystem"),
         .systemLibrary(name: "CISAL", path: "Sources/CISAL", pkgConfig: "libisal", providers: [.apt(["libisal-dev"])]),
         // `GaloisRegionKernel` on ISA-L: what the programs inject into `ReedSolomonCode` when the portable Swift
@@ -78,7 +86,8 @@ let package = Package(
         .target(
             name: "PGMCommandLine",
             dependencies: [
-                "PGMWire", "PGMCore", "PGMSockets", "PGMCapture", "PGMAuthentication", "PGMISAL",
+                "PGMWire", "PGMCore", "PGMSockets", "PGMCapture", "PGMAuthentication", "PGMISAL", "PGMOrdering",
+                "PGMGroup",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -86,6 +95,7 @@ let package = Package(
         .executableTarget(name: "pgm-dump", dependencies: ["PGMCommandLine"], swiftSettings: upcomingFeatures),
         .executableTarget(name: "pgm-source", dependencies: ["PGMCommandLine"], swiftSettings: upcomingFeatures),
         .executableTarget(name: "pgm-recv", dependencies: ["PGMCommandLine"], swiftSettings: upcomingFeatures),
+        .executableTarget(name: "pgm-chat", dependencies: ["PGMCommandLine"], swiftSettings: upcomingFeatures),
         .executableTarget(name: "pgm-ne", dependencies: ["PGMCommandLine"], swiftSettings: upcomingFeatures),
         .testTarget(name: "PGMCaptureTests", dependencies: ["PGMCapture", "PGMWire"], swiftSettings: upcomingFeatures),
         .testTarget(
@@ -103,14 +113,16 @@ let package = Package(
         .target(
             name: "PGMSimulation",
             dependencies: [
-                "PGMCore", "PGMWire", "PGMCapture", .product(name: "HeapModule", package: "swift-collections"),
+                "PGMCore", "PGMWire", "PGMCapture", "PGMGroup", "PGMOrdering",
+                .product(name: "HeapModule", package: "swift-collections"),
             ],
             swiftSettings: upcomingFeatures),
         .testTarget(name: "PGMOrderingTests", dependencies: ["PGMOrdering"], swiftSettings: upcomingFeatures),
         .testTarget(name: "PGMCoreTests", dependencies: ["PGMCore", "PGMWire"], swiftSettings: upcomingFeatures),
         .testTarget(name: "PGMISALTests", dependencies: ["PGMISAL", "PGMCore"], swiftSettings: upcomingFeatures),
         .testTarget(
-            name: "PGMSimulationTests", dependencies: ["PGMSimulation", "PGMCore", "PGMWire", "PGMCapture"],
+            name: "PGMSimulationTests",
+            dependencies: ["PGMSimulation", "PGMCore", "PGMWire", "PGMCapture", "PGMGroup", "PGMOrdering"],
             swiftSettings: upcomingFeatures),
         .testTarget(name: "PGMWireTests", dependencies: ["PGMWire", "PGMCore"], swiftSettings: upcomingFeatures),
         // The fuzz corpus and crashes replayed through the fuzz targets' harness, which lives in the nested

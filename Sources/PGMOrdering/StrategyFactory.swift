@@ -4,8 +4,11 @@ public func makeStrategy(
     mode: OrderingMode, me: MemberID, members: [MemberID], view: UInt32, nextGlobal: UInt64, at now: Duration
 ) -> any TotalOrderStrategy {
     switch mode {
-    case .fifo, .causal, .totalSequencer, .totalISIS, .totalToken:
-        // ord-b adds ISIS and token
+    case .fifo, .causal, .totalSequencer:
         SequencerStrategy(me: me, members: members, view: view, nextGlobal: nextGlobal, at: now)
+    case .totalISIS:
+        ISISStrategy(me: me, members: members, view: view, nextGlobal: nextGlobal, at: now)
+    case .totalToken:
+        TokenStrategy(me: me, members: members, view: view, nextGlobal: nextGlobal, at: now)
     }
 }
