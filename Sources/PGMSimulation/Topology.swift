@@ -107,6 +107,10 @@ public struct Topology: Codable, Hashable, Sendable {
         public var rate: String?
         /// SIGKILL one member mid-run.
         public var kill: Kill?
+        /// Seconds between two lines of one member: the lines are fed through a pipe at this pace (starting a
+        /// second in, once the group formed), so that each line's latency is its own rather than its wait behind
+        /// the others. Absent: every line is on standard input from the start (throughput).
+        public var interval: Double?
 
         public struct Kill: Codable, Hashable, Sendable {
             /// A `pgm-chat` host, or ``Chat/firstInView``: the member a survivor's `formed` event lists first
@@ -359,6 +363,9 @@ extension Topology {
             try fail("chat.size must be in \(Chat.minimumSize)...60000 bytes"); return
         }
         if let count = chat.members, !(2...64).contains(count) { try fail("chat.members must be in 2...64") }
+        if let interval = chat.interval, !(interval > 0 && interval <= 10) {
+            try fail("chat.interval must be seconds in (0, 10]")
+        }
         if let kill = chat.kill {
             guard kill.host == Chat.firstInView || members.contains(kill.host) else {
                 try fail("chat.kill.host \(kill.host) is not a pgm-chat host (nor \(Chat.firstInView))"); return

@@ -9,7 +9,7 @@ import PGMSimulation
 extension LabRun {
     func runChat(_ chat: Topology.Chat, interrupted: @escaping () -> Bool) throws -> Outcome {
         let members = topology.hosts.filter { $0.run.program == .chat }
-        for host in members {
+        for host in members where chat.interval == nil {
             try Data(ChatLines.input(host: host.name, chat: chat).utf8).write(
                 to: URL(fileURLWithPath: "\(directory)/\(host.name).in"))
         }
@@ -21,7 +21,18 @@ extension LabRun {
         }
         if !processes.isEmpty { Thread.sleep(forTimeInterval: 0.5) }  // elements joined before members speak
         let begin = Date()
-        for host in members { try start(host, started: &started) }
+        var feeders: [Thread] = []
+        for host in members {
+            if let interval = chat.interval {
+                feeders.append(try feed(host.name, chat: chat, every: interval, from: begin.addingTimeInterval(1)))
+            }
+            try start(host, started: &started)
+        }
+        defer {
+            // A feeder blocked on a member that stopped reading is left behind (the lab exits soon after).
+            let deadline = Date().addingTimeInterval(2)
+            while feeders.contains(where: \.isExecuting) && Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
+        }
         let timeout = Double(topology.timeout ?? 120)
         var killed: (host: String, at: Double)?
         var killNote: String?
@@ -68,6 +79,30 @@ extension LabRun {
         }
         report.timedOut = timedOut || interrupted()
         return report.evaluate()
+    }
+
+    /// Writes a member's lines into a FIFO that is its standard input, one every `interval` from `start` (a
+    /// thread per member; it stops when the member is gone: the write fails with EPIPE, ignored by the lab).
+    private func feed(_ host: String, chat: Topology.Chat, every interval: Double, from start: Date) throws -> Thread {
+        let path = "\(directory)/\(host).in"
+        try? FileManager.default.removeItem(atPath: path)
+        guard mkfifo(path, 0o600) == 0 else { throw LabFormatError(description: "mkfifo \(path) failed") }
+        signal(SIGPIPE, SIG_IGN)
+        let thread = Thread {
+            let descriptor = open(path, O_WRONLY)  // until the member opens its end
+            guard descriptor >= 0 else { return }
+            defer { close(descriptor) }
+            for number in 1...chat.messages {
+                let due = start.addingTimeInterval(Double(number - 1) * interval)
+                let wait = due.timeIntervalSinceNow
+                if wait > 0 { Thread.sleep(forTimeInterval: wait) }
+                let bytes = Array((ChatLines.line(host: host, number: number, size: chat.size) + "\n").utf8)
+                let written = bytes.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
+                if written != bytes.count { return }
+            }
+        }
+        thread.start()
+        return thread
     }
 
     private func start(_ host: Topology.Host, started: inout [String: Date]) throws {

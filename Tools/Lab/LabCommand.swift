@@ -130,7 +130,7 @@ struct LabCommand: ParsableCommand {
         @Option(
             name: .customLong("chat"),
             help: ArgumentHelp(
-                "KEY=VALUE: overrides the topology's chat: block (repeatable): order, safe, messages, size, members, rate, kill (HOST@SECONDS, first-in-view@SECONDS or none).",
+                "KEY=VALUE: overrides the topology's chat: block (repeatable): order, safe, messages, size, members, rate, interval, kill (HOST@SECONDS, first-in-view@SECONDS or none).",
                 discussion: "e.g. --chat order=total-isis --chat safe=true --chat kill=m3@2"))
         var chatOverrides: [String] = []
 
@@ -182,6 +182,9 @@ struct LabCommand: ParsableCommand {
                 case "messages": chat.messages = try number(value)
                 case "size": chat.size = try number(value)
                 case "members": chat.members = try number(value)
+                case "interval":
+                    guard let seconds = Double(value) else { throw ValidationError("--chat \(override): seconds") }
+                    chat.interval = seconds
                 case "rate":
                     guard Rate(argument: value) != nil else { throw ValidationError("--chat \(override): not a rate") }
                     chat.rate = value
@@ -197,7 +200,7 @@ struct LabCommand: ParsableCommand {
                     }
                 default:
                     throw ValidationError(
-                        "--chat \(override): keys are order, safe, messages, size, members, rate, kill")
+                        "--chat \(override): keys are order, safe, messages, size, members, rate, kill, interval")
                 }
             }
             topology.chat = chat
