@@ -1,4 +1,4 @@
-// swift-tools-version: 6.1
+// swift-tools-version: 6.2
 import PackageDescription
 
 /// Layering (see Docs/architecture.md): PGMWire <- PGMCore <- PGMSimulation; PGMWire <- PGMCapture;
@@ -15,8 +15,11 @@ let upcomingFeatures: [SwiftSetting] = [
 ///   the check; debug builds, which the tests run, keep it;
 /// - `Driver<Engine>` is generic and lives in PGMSockets: without cross-module optimization the programs run it
 ///   unspecialized, copying the engine through value witnesses at every property read.
-/// The library products (PGMWire, PGMCore, PGMCapture) build without unsafe flags, so other packages can
-/// depend on them.
+/// The library products (PGMWire, PGMCore, PGMCapture) build without unsafe flags. `PGM` runs the driver, so
+/// PGMSockets is in its product: at tools version 6.1 SwiftPM refused such a product to a package that depends on
+/// this one by version ("the target 'PGMSockets' in product 'PGM' contains unsafe build flags"); from 6.2 it no
+/// longer checks (measured with a two-package repro on 6.3.1: refused at 6.1, built at 6.2). `PGM` itself takes
+/// `upcomingFeatures` only.
 let dataPathTuning: [SwiftSetting] =
     upcomingFeatures + [
         .unsafeFlags(["-enforce-exclusivity=unchecked", "-cross-module-optimization"], .when(configuration: .release))
@@ -32,6 +35,8 @@ let package = Package(
         // ISA-L's erasure-code kernel for PGMCore's Reed–Solomon code (links libisal).
         .library(name: "PGMISAL", targets: ["PGMISAL"]),
         .library(name: "PGMCapture", targets: ["PGMCapture"]),
+        // The application library: an async source and receiver on sockets (Sources/PGM/PGM.docc).
+        .library(name: "PGM", targets: ["PGM"]),
         // For the nested Tools package (lab, benchmarks): the simulator, and the programs' options and parsers.
         .library(name: "PGMSimulation", targets: ["PGMSimulation"]),
         .library(name: "PGMCommandLine", targets: ["PGMCommandLine"]),
@@ -60,7 +65,7 @@ let package = Package(
         // A member of an ordered group on PGM: GroupTransport (PGMCore) and GroupMember (PGMOrdering) as one engine
         // for the socket driver and the simulator alike.
         .target(
-            name: "PGMGroup",
+            name: "PGMGroupEngine",
             dependencies: [
                 "PGMCore", "PGMOrdering", "PGMWire", .product(name: "DequeModule", package: "swift-collections"),
             ],
@@ -81,13 +86,23 @@ let package = Package(
             name: "PGMSockets",
             dependencies: ["CPGMSystem", "PGMCore", "PGMWire", .product(name: "Logging", package: "swift-log")],
             swiftSettings: dataPathTuning),
+        // The application library (Docs/architecture.md): async `PGMSource` and `PGMReceiver`, and the runner that puts
+        // one engine on sockets on a thread of its own, which the programs share. No unsafe flags: it is a product.
+        .target(
+            name: "PGM",
+            dependencies: [
+                "PGMSockets", "PGMCore", "PGMWire", "PGMISAL", "PGMAuthentication", "PGMOrdering", "PGMGroupEngine",
+                .product(name: "DequeModule", package: "swift-collections"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: upcomingFeatures),
         .systemLibrary(name: "CPcap", path: "Sources/CPcap", providers: [.apt(["libpcap-dev"])]),
         .target(name: "PGMCapture", dependencies: ["PGMWire", "CPcap"], swiftSettings: upcomingFeatures),
         .target(
             name: "PGMCommandLine",
             dependencies: [
-                "PGMWire", "PGMCore", "PGMSockets", "PGMCapture", "PGMAuthentication", "PGMISAL", "PGMOrdering",
-                "PGMGroup",
+                "PGM", "PGMWire", "PGMCore", "PGMSockets", "PGMCapture", "PGMAuthentication", "PGMISAL", "PGMOrdering",
+                "PGMGroupEngine",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -97,6 +112,12 @@ let package = Package(
         .executableTarget(name: "pgm-recv", dependencies: ["PGMCommandLine"], swiftSettings: upcomingFeatures),
         .executableTarget(name: "pgm-chat", dependencies: ["PGMCommandLine"], swiftSettings: upcomingFeatures),
         .executableTarget(name: "pgm-ne", dependencies: ["PGMCommandLine"], swiftSettings: upcomingFeatures),
+        // The README's example (README.md, "Using the library"): PGMTests checks that both hold the same code and runs it.
+        .executableTarget(
+            name: "pgm-example", dependencies: ["PGM"], path: "Examples/Hello", swiftSettings: upcomingFeatures),
+        .testTarget(
+            name: "PGMTests", dependencies: ["PGM", "PGMCore", "PGMWire", "PGMSockets"], swiftSettings: upcomingFeatures
+        ),
         .testTarget(name: "PGMCaptureTests", dependencies: ["PGMCapture", "PGMWire"], swiftSettings: upcomingFeatures),
         .testTarget(
             name: "PGMCommandLineTests",
@@ -113,7 +134,7 @@ let package = Package(
         .target(
             name: "PGMSimulation",
             dependencies: [
-                "PGMCore", "PGMWire", "PGMCapture", "PGMGroup", "PGMOrdering",
+                "PGMCore", "PGMWire", "PGMCapture", "PGMGroupEngine", "PGMOrdering",
                 .product(name: "HeapModule", package: "swift-collections"),
             ],
             swiftSettings: upcomingFeatures),
@@ -122,7 +143,7 @@ let package = Package(
         .testTarget(name: "PGMISALTests", dependencies: ["PGMISAL", "PGMCore"], swiftSettings: upcomingFeatures),
         .testTarget(
             name: "PGMSimulationTests",
-            dependencies: ["PGMSimulation", "PGMCore", "PGMWire", "PGMCapture", "PGMGroup", "PGMOrdering"],
+            dependencies: ["PGMSimulation", "PGMCore", "PGMWire", "PGMCapture", "PGMGroupEngine", "PGMOrdering"],
             swiftSettings: upcomingFeatures),
         .testTarget(name: "PGMWireTests", dependencies: ["PGMWire", "PGMCore"], swiftSettings: upcomingFeatures),
         // The fuzz corpus and crashes replayed through the fuzz targets' harness, which lives in the nested

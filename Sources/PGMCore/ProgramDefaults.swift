@@ -1,3 +1,5 @@
+public import PGMWire
+
 /// The defaults of the shipped programs (pgm-source, pgm-recv, pgm-ne), written once. The programs' options
 /// take them, and the simulator's model of the programs (`TopologyScenario`) and the lab read them too, so a
 /// simulated run configures its engines as the programs would.
@@ -11,6 +13,16 @@ public enum ProgramDefaults {
 
     /// What lies below PGM on each packet (header bytes, Router Alert), natively or in UDP.
     public static func transport(native: Bool) -> TransportProfile { native ? .nativeIPv4 : .udpIPv4 }
+
+    /// The session's multicast group (`--group`), in the organization-local scope 239.192.0.0/14 (RFC 2365).
+    public static let groupAddress = IPv4Address(239, 192, 0, 1)
+    /// The PGM data-destination port (OpenPGM's `--port`).
+    public static let port: UInt16 = 7500
+    /// OpenPGM's default UDP encapsulation port, one for multicast and unicast as OpenPGM's examples use
+    /// (Docs/openpgm.md#udp-encapsulation).
+    public static let udpPort: UInt16 = 3056
+    /// IP_MULTICAST_TTL.
+    public static let ttl: UInt8 = 16
 
     // MARK: pgm-source
 

@@ -241,7 +241,8 @@ extension Frame {
             let sequence = try reader.readVarint()
             guard sequence > 0 else { throw .malformed("sequence 0") }
             let dependencies = try reader.readCounts()
-            body = .data(DataMessage(sequence: sequence, dependencies: dependencies, payload: Array(try reader.readBytes())))
+            body = .data(
+                DataMessage(sequence: sequence, dependencies: dependencies, payload: Array(try reader.readBytes())))
         case 3:
             body = .control(Array(try reader.readBytes()))
         case 4:
@@ -294,15 +295,17 @@ extension ByteReader {
         return members
     }
 
-    /// `varint count × (member, varint)` with each member once.
+    /// `varint count × (member, varint)`, sorted by member without repeats (as ``ByteWriter`` writes it).
     mutating func readCounts() throws(FrameError) -> [MemberID: UInt64] {
         let count = try readCount(minimumItemSize: 9)
         var counts: [MemberID: UInt64] = [:]
         counts.reserveCapacity(count)
+        var previous: MemberID?
         for _ in 0..<count {
             let member = try readMember()
-            let value = try readVarint()
-            guard counts.updateValue(value, forKey: member) == nil else { throw .malformed("\(member) twice") }
+            guard previous.map({ $0 < member }) ?? true else { throw .malformed("members not sorted") }
+            previous = member
+            counts[member] = try readVarint()
         }
         return counts
     }

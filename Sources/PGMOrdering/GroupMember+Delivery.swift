@@ -52,7 +52,7 @@ extension GroupMember {
     /// Safe delivery: every member of the view acknowledged receiving the message.
     func isSafe(_ id: MessageID, in view: GroupView) -> Bool {
         guard configuration.safe else { return true }
-        return view.members.allSatisfy { acknowledgement(of: $0)[id.sender, default: 0] >= id.sequence }
+        return view.members.allSatisfy { acknowledged(by: $0, of: id.sender) >= id.sequence }
     }
 
     mutating func deliver(_ id: MessageID, _ message: Held, global: UInt64?) {
@@ -62,6 +62,7 @@ extension GroupMember {
         appendLog(LogEntry(id: id, global: global ?? 0, dependencies: message.dependencies, payload: message.payload))
         stats.delivered += 1
         ackDirty = true
+        countsChanged = true
         emit(
             .delivered(
                 DeliveredMessage(

@@ -95,8 +95,10 @@ extension GroupMember {
             }
             acknowledged[sender] = known
             acknowledgedDelivered[sender] = max(acknowledgedDelivered[sender, default: 0], ack.deliveredCount)
+            acknowledgedView[sender] = max(acknowledgedView[sender, default: 0], frame.view)
+            countsChanged = true
         case .flush(let report):
-            handleFlush(report, from: sender, at: now)
+            handleFlush(report, from: sender, senderView: frame.view, at: now)
         case .relay(let relay):
             handleRelay(relay)
         case .done(let last):
@@ -123,10 +125,13 @@ extension GroupMember {
             stats.malformedFrames += 1
             return
         }
-        let id = MessageID(sender: sender, sequence: data.sequence)
-        held[id] = Held(dependencies: data.dependencies, payload: data.payload)
         receivedThrough[sender] = data.sequence
         ackDirty = true
+        countsChanged = true
+        // A relay gave it to me already (its DATA was of a view I had not installed when the relay came).
+        guard data.sequence > delivered[sender, default: 0] else { return }
+        let id = MessageID(sender: sender, sequence: data.sequence)
+        held[id] = Held(dependencies: data.dependencies, payload: data.payload)
         if flush == nil { strategy?.messageArrived(id, at: now) }
     }
 }

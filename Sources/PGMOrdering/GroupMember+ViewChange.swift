@@ -19,30 +19,48 @@ extension GroupMember {
         let report = Frame.Flush(
             newView: number, removed: removed.sorted(), deliveredCount: deliveredCount, delivered: delivered)
         reports[me] = report
+        proposals[number] = removed
         flush = FlushState(view: number, removed: removed, reports: reports)
         queue(.flush(report))
     }
 
     /// Another member's FLUSH. Proposals converge: removed sets only grow and, when two differ, both sides move
     /// to the union with the larger view number plus one, so every survivor ends on the same (view, removed).
-    mutating func handleFlush(_ report: Frame.Flush, from sender: MemberID, at now: Duration) {
+    ///
+    /// `removed` is relative to the sender's view (`senderView`). A sender behind me names members I removed
+    /// already (dropped by the intersection with my view). A sender ahead installed a view I proposed but did
+    /// not see complete (the FLUSH of a member that crashed reached it and not me): its view is mine minus what
+    /// I proposed for that number, so its removed set, for me, adds that.
+    mutating func handleFlush(
+        _ report: Frame.Flush, from sender: MemberID, senderView: UInt32, at now: Duration
+    ) {
         guard let view = currentView else { return }
         if report.removed.contains(me) {
             exclude()
             return
         }
         guard report.newView > view.number else { return }  // a flush I completed already
-        let theirs = Set(report.removed).intersection(view.members)
+        var theirs = Set(report.removed)
+        if senderView > view.number {
+            guard let base = proposals[senderView] else {
+                stats.malformedFrames += 1  // it cannot have installed a view I never proposed
+                return
+            }
+            theirs.formUnion(base)
+        }
+        theirs.formIntersection(view.members)
         guard !theirs.isEmpty else {
             stats.malformedFrames += 1
             return
         }
+        var translated = report
+        translated.removed = theirs.sorted()
         guard let current = flush else {
             adopt(view: report.newView, removed: theirs)
-            flush!.reports[sender] = report
+            flush!.reports[sender] = translated
             return
         }
-        flush!.reports[sender] = report
+        flush!.reports[sender] = translated
         let mine = current.removed
         if theirs.isSubset(of: mine), report.newView <= current.view {
             return  // they come to mine
@@ -86,7 +104,8 @@ extension GroupMember {
             if relayer == me, most > least, !current.relaySent {
                 sendRelay(log[logHead...].filter { $0.global > least && $0.global <= most })
             }
-            guard deliveredCount >= most || (deliveredCount + 1...most).allSatisfy({ current.relayedByGlobal[$0] != nil })
+            guard
+                deliveredCount >= most || (deliveredCount + 1...most).allSatisfy({ current.relayedByGlobal[$0] != nil })
             else { return }
             if deliveredCount < most {
                 for global in deliveredCount + 1...most {
@@ -99,10 +118,14 @@ extension GroupMember {
             install(current, survivors: survivors, cuts: [:], at: now)
             return
         }
-        // fifo and causal: per removed member, the largest count a survivor delivered is its cut.
+        // fifo and causal: per removed member, the largest count a survivor delivered is its cut. Members removed
+        // in a view some survivor did not install (it missed that flush's end) are settled again with them.
+        var settling = current.removed
+        for report in reports.values { settling.formUnion(report.delivered.keys) }
+        settling.subtract(survivors)
         var newCuts: [MemberID: UInt64] = [:]
         var relay: [LogEntry] = []
-        for removed in current.removed.sorted() {
+        for removed in settling.sorted() {
             let counts = survivors.map { reports[$0]!.delivered[removed, default: 0] }
             let cut = counts.max() ?? 0
             let least = counts.min() ?? 0
@@ -127,8 +150,9 @@ extension GroupMember {
             stats.relayDelivered += 1
             held[id] = Held(dependencies: entry.dependencies, payload: entry.payload)
         }
-        for removed in current.removed { dropHeld(of: [removed], beyond: newCuts[removed] ?? 0) }
-        install(current, survivors: survivors, cuts: newCuts.filter { $0.value > delivered[$0.key, default: 0] }, at: now)
+        for removed in settling { dropHeld(of: [removed], beyond: newCuts[removed] ?? 0) }
+        install(
+            current, survivors: survivors, cuts: newCuts.filter { $0.value > delivered[$0.key, default: 0] }, at: now)
     }
 
     /// RELAY frames of at most about `maximumPayload` payload bytes each.
@@ -138,7 +162,10 @@ extension GroupMember {
         var batch: [Frame.Relay.Entry] = []
         var size = 0
         for entry in entries {
-            if !batch.isEmpty, size + entry.payload.count > configuration.maximumPayload {
+            // The entry's own fields count too (ID, global, length, dependencies): thousands of short messages
+            // would otherwise make one frame larger than an APDU.
+            let cost = entry.payload.count + 40 + 18 * entry.dependencies.count
+            if !batch.isEmpty, size + cost > configuration.maximumPayload {
                 queue(.relay(Frame.Relay(newView: target, entries: batch)))
                 batch = []
                 size = 0
@@ -146,7 +173,7 @@ extension GroupMember {
             batch.append(
                 Frame.Relay.Entry(
                     id: entry.id, global: entry.global, dependencies: entry.dependencies, payload: entry.payload))
-            size += entry.payload.count
+            size += cost
         }
         if !batch.isEmpty { queue(.relay(Frame.Relay(newView: target, entries: batch))) }
         stats.relayed += entries.count
@@ -161,10 +188,13 @@ extension GroupMember {
             number: change.view, members: survivors, names: names.filter { survivors.contains($0.key) })
         currentView = newView
         flush = nil
+        proposals = [:]
         cuts.merge(newCuts) { max($0, $1) }
         for member in change.removed {
             acknowledged.removeValue(forKey: member)
             acknowledgedDelivered.removeValue(forKey: member)
+            acknowledgedView.removeValue(forKey: member)
+            removedAt[member] = change.view
         }
         stats.viewChanges += 1
         emit(.viewChanged(newView, removed: change.removed.sorted()))
@@ -183,6 +213,7 @@ extension GroupMember {
             }
         }
         ackDirty = true
+        countsChanged = true
         let waiting = future.filter { $0.frame.view <= change.view }
         future.removeAll { $0.frame.view <= change.view }
         for (sender, frame) in waiting where survivors.contains(sender) { handle(frame, from: sender, at: now) }

@@ -91,8 +91,16 @@ public struct GroupMember {
     var cuts: [MemberID: UInt64] = [:]
     var acknowledged: [MemberID: [MemberID: UInt64]] = [:]
     var acknowledgedDelivered: [MemberID: UInt64] = [:]
+    /// The view each member's latest ACK came from: once every member acknowledged from a view that removed
+    /// someone, every member settled that member's messages.
+    var acknowledgedView: [MemberID: UInt32] = [:]
+    /// The view that removed each removed member.
+    var removedAt: [MemberID: UInt32] = [:]
     var doneAt: [MemberID: UInt64] = [:]
     var flush: FlushState?
+    /// The removed set of each view number I proposed since my last installed view: a member that installed one
+    /// of them names removals relative to it (Docs/ordering.md#view-changes).
+    var proposals: [UInt32: Set<MemberID>] = [:]
     /// Frames of a view I have not installed yet.
     var future: [(sender: MemberID, frame: Frame)] = []
 
@@ -106,6 +114,8 @@ public struct GroupMember {
 
     // ACKs.
     var ackDirty = false
+    /// What I or the others hold or delivered changed: stability and the relay log are looked at again.
+    var countsChanged = false
     var lastAckAt: Duration?
 
     // Relay log.
@@ -303,8 +313,11 @@ public struct GroupMember {
             }
             deliverReady()
         }
-        reportStability()
-        trimLog()
+        if countsChanged {
+            countsChanged = false
+            reportStability()
+            trimLog()
+        }
         checkFinished(at: now)
         if ackDirty, lastAckAt.map({ now >= $0 + configuration.ackInterval }) ?? true { sendAck(at: now) }
     }
@@ -344,6 +357,7 @@ public struct GroupMember {
             held[id] = Held(dependencies: dependencies, payload: payload)
             receivedThrough[me] = sequence
             ackDirty = true
+            countsChanged = true
             strategy?.messageArrived(id, at: now)
         }
         unsent.removeAll()
@@ -369,21 +383,24 @@ public struct GroupMember {
     /// My messages every member acknowledged receiving: what my PGM window may let go of.
     mutating func reportStability() {
         guard let view = currentView else { return }
-        let through = view.members.map { acknowledgement(of: $0)[me, default: 0] }.min() ?? 0
+        var through = UInt64.max
+        for member in view.members { through = min(through, acknowledged(by: member, of: me)) }
         if through > reportedStable {
             reportedStable = through
             emit(.stable(through: through))
         }
     }
 
-    /// What `member` said it received (for me: what I hold).
-    func acknowledgement(of member: MemberID) -> [MemberID: UInt64] {
-        member == me ? receivedThrough : acknowledged[member, default: [:]]
+    /// What `member` said it received of `sender`'s messages (for me: what I hold).
+    func acknowledged(by member: MemberID, of sender: MemberID) -> UInt64 {
+        member == me ? receivedThrough[sender, default: 0] : acknowledged[member]?[sender] ?? 0
     }
 
     /// The end (Docs/ordering.md#the-end): every member sent DONE and I delivered everything it sent.
     mutating func checkFinished(at now: Duration) {
-        guard !finishedRaised, flush == nil, cuts.isEmpty, unsent.isEmpty, doneSent, let view = currentView else {
+        guard !finishedRaised, flush == nil, cuts.isEmpty, unsent.isEmpty, doneSent, let view = currentView,
+            !(strategy?.hasPendingControls ?? false)
+        else {
             return
         }
         for member in view.members {
@@ -412,17 +429,22 @@ public struct GroupMember {
     mutating func trimLog() {
         guard let view = currentView, logHead < log.count else { return }
         if mode.isTotal {
-            let through = view.members.map { $0 == me ? deliveredCount : acknowledgedDelivered[$0, default: 0] }.min()
-            while logHead < log.count, log[logHead].global <= through ?? 0 { logHead += 1 }
+            var through = deliveredCount
+            for member in view.members where member != me {
+                through = min(through, acknowledgedDelivered[member] ?? 0)
+            }
+            while logHead < log.count, log[logHead].global <= through { logHead += 1 }
         } else {
             while logHead < log.count {
                 let id = log[logHead].id
-                guard view.members.contains(id.sender) else {
-                    logHead += 1
-                    continue
+                if let removal = removedAt[id.sender] {
+                    // A removed member's messages: settled once every member installed the view without it (a
+                    // member still flushing may need them relayed).
+                    guard view.members.allSatisfy({ $0 == me || acknowledgedView[$0, default: 0] >= removal })
+                    else { break }
+                } else {
+                    guard view.members.allSatisfy({ acknowledged(by: $0, of: id.sender) >= id.sequence }) else { break }
                 }
-                let all = view.members.map { acknowledgement(of: $0)[id.sender, default: 0] }.min() ?? 0
-                guard id.sequence <= all else { break }
                 logHead += 1
             }
         }

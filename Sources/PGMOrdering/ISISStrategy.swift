@@ -71,6 +71,15 @@ public struct ISISStrategy: TotalOrderStrategy {
     private var pendingFinals: [(id: MessageID, priority: Priority)] = []
     private var nextGlobal: UInt64
 
+    /// The least time between two of my controls: what becomes pending meanwhile waits and shares the next one.
+    /// An idle member sends at once; a busy one sends a control per spacing instead of one per message (each
+    /// member proposes for every message, so that is n controls per message without it). Zero: one per poll.
+    public var controlSpacing: Duration = Self.defaultControlSpacing
+    public static let defaultControlSpacing: Duration = .microseconds(100)
+    /// The latest time an input brought (``pollControl()`` has none of its own).
+    private var now: Duration
+    private var lastControlAt: Duration?
+
     public private(set) var malformedControls = 0
     /// Proposals and finals for messages already ordered, or repeated: ignored.
     public private(set) var staleItems = 0
@@ -86,11 +95,19 @@ public struct ISISStrategy: TotalOrderStrategy {
         self.members = members
         memberSet = Set(members)
         self.nextGlobal = nextGlobal
+        self.now = now
     }
 
-    public var nextDeadline: Duration? { nil }
+    /// When the next control may go, if one waits for the spacing.
+    public var nextDeadline: Duration? {
+        guard !pendingProposals.isEmpty || !pendingFinals.isEmpty, let allowed = controlAllowedAt, allowed > now
+        else { return nil }
+        return allowed
+    }
 
-    public mutating func advance(to now: Duration) {}
+    private var controlAllowedAt: Duration? { lastControlAt.map { $0 + controlSpacing } }
+
+    public mutating func advance(to now: Duration) { self.now = max(self.now, now) }
 
     /// The messages held and not ordered yet (those in the queue).
     public var pendingCount: Int { entries.count - unarrivedCount }
@@ -99,6 +116,7 @@ public struct ISISStrategy: TotalOrderStrategy {
     var retainedCount: Int { entries.count + queue.count + pendingProposals.count + pendingFinals.count }
 
     public mutating func messageArrived(_ id: MessageID, at now: Duration) {
+        self.now = max(self.now, now)
         guard memberSet.contains(id.sender), id.sequence > orderedThrough[id.sender, default: 0] else { return }
         var entry = entries[id] ?? Entry()
         guard !entry.arrived else { return }
@@ -126,6 +144,7 @@ public struct ISISStrategy: TotalOrderStrategy {
     }
 
     public mutating func receive(control: ArraySlice<UInt8>, from sender: MemberID, at now: Duration) {
+        self.now = max(self.now, now)
         guard memberSet.contains(sender), let (proposals, finals) = decode(control, from: sender) else {
             malformedControls += 1
             return
@@ -140,8 +159,12 @@ public struct ISISStrategy: TotalOrderStrategy {
         }
     }
 
+    public var hasPendingControls: Bool { !pendingProposals.isEmpty || !pendingFinals.isEmpty }
+
     public mutating func pollControl() -> [UInt8]? {
         guard !pendingProposals.isEmpty || !pendingFinals.isEmpty else { return nil }
+        if let allowed = controlAllowedAt, allowed > now { return nil }
+        lastControlAt = now
         let proposalCount = min(pendingProposals.count, Self.maximumItemsPerControl)
         let finalCount = min(pendingFinals.count, Self.maximumItemsPerControl - proposalCount)
         var writer = ByteWriter(capacity: 2 + proposalCount * 12 + finalCount * 20)

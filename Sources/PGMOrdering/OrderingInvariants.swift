@@ -128,7 +128,8 @@ public enum OrderingInvariants {
             return [
                 .init(
                     kind: .total, member: log.member,
-                    detail: "\(entry.id) has global \(entry.global.map(String.init) ?? "none") at position \(index + 1)")
+                    detail: "\(entry.id) has global \(entry.global.map(String.init) ?? "none") at position \(index + 1)"
+                )
             ]
         }
         return []
@@ -151,7 +152,9 @@ public enum OrderingInvariants {
                 violations.append(
                     .init(
                         kind: .total, member: log.member,
-                        detail: "finished with \(log.entries.count) messages, \(longest.member) with \(longest.entries.count)"))
+                        detail:
+                            "finished with \(log.entries.count) messages, \(longest.member) with \(longest.entries.count)"
+                    ))
             }
         }
         return violations
@@ -190,7 +193,8 @@ public enum OrderingInvariants {
                 violations.append(
                     .init(
                         kind: .liveness, member: log.member,
-                        detail: "delivered \(counts[sender.member, default: 0]) of \(sender.sent) from \(sender.member)"))
+                        detail: "delivered \(counts[sender.member, default: 0]) of \(sender.sent) from \(sender.member)"
+                    ))
             }
         }
         return violations

@@ -61,15 +61,20 @@ public struct SequencerStrategy: TotalOrderStrategy {
 
     public mutating func advance(to now: Duration) {}
 
+    static let maximumIDsPerControl = 1024
+
     public mutating func pollControl() -> [UInt8]? {
         guard isSequencer, !unordered.isEmpty else { return nil }
-        var writer = ByteWriter(capacity: 4 + unordered.count * 10)
+        // At most ``maximumIDsPerControl`` per ORDER (18 bytes each at most), so that a burst never makes a
+        // control larger than one APDU of the session; the rest go in the next ones.
+        let count = min(unordered.count, Self.maximumIDsPerControl)
+        var writer = ByteWriter(capacity: 4 + count * 10)
         writer.write(Self.orderKind)
         writer.writeVarint(nextAssigned)
-        writer.writeVarint(UInt64(unordered.count))
-        for id in unordered { writer.write(id) }
-        nextAssigned += UInt64(unordered.count)
-        unordered.removeAll(keepingCapacity: true)
+        writer.writeVarint(UInt64(count))
+        for id in unordered.prefix(count) { writer.write(id) }
+        nextAssigned += UInt64(count)
+        unordered.removeFirst(count)
         return writer.bytes
     }
 
@@ -86,4 +91,6 @@ public struct SequencerStrategy: TotalOrderStrategy {
     }
 
     public var nextDeadline: Duration? { nil }
+
+    public var hasPendingControls: Bool { isSequencer && !unordered.isEmpty }
 }

@@ -165,6 +165,9 @@ public struct TokenStrategy: TotalOrderStrategy {
         accept(token, at: now)
     }
 
+    /// Once every member's messages were delivered nobody needs the token any more: nothing pending.
+    public var hasPendingControls: Bool { false }
+
     public mutating func pollControl() -> [UInt8]? {
         guard isHolding, passDue || waitingHead < waiting.count else { return nil }
         let count = min(waiting.count - waitingHead, Self.maximumStampsPerToken)
@@ -216,7 +219,7 @@ public struct TokenStrategy: TotalOrderStrategy {
     /// Round `r` comes from `members[(r - 1) % n]`, names `members[r % n]`, and stamps its sender's messages only.
     private func isValid(_ token: Token, from sender: MemberID) -> Bool {
         let n = UInt64(members.count)
-        guard token.round >= 1, token.round <= Self.maximumValue, token.firstGlobal <= Self.maximumValue,
+        guard n > 0, token.round >= 1, token.round <= Self.maximumValue, token.firstGlobal <= Self.maximumValue,
             members[Int((token.round - 1) % n)] == sender, members[Int(token.round % n)] == token.next,
             token.idle <= Self.maximumValue
         else { return false }

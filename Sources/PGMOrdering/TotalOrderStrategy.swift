@@ -36,6 +36,10 @@ public protocol TotalOrderStrategy {
     /// The next message in the view's total order, with its global sequence (consecutive from `nextGlobal`).
     mutating func pollOrdered() -> (id: MessageID, global: UInt64)?
 
+    /// Controls that other members still need are waiting (e.g. held back by spacing): a member does not finish,
+    /// and so does not close its session, before they went out.
+    var hasPendingControls: Bool { get }
+
     /// When ``advance(to:)`` next has work.
     var nextDeadline: Duration? { get }
 

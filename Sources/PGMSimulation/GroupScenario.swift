@@ -1,5 +1,5 @@
 public import PGMCore
-public import PGMGroup
+public import PGMGroupEngine
 public import PGMOrdering
 public import PGMWire
 
@@ -132,7 +132,7 @@ public final class GroupScenario {
                 logs[index].finished = true
             case .allLeft:
                 logs[index].allLeft = true
-            case .group, .memberClosed:
+            case .group, .memberClosed, .memberLost:
                 break
             }
         }

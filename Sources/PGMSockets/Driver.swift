@@ -75,6 +75,13 @@ public final class Driver<E: Engine> {
     public var onInput: ((inout E, Instant) -> Void)?
     /// Wake-up interval when nothing else is due, so ``afterTurn`` can print statistics and check timeouts.
     public var maximumSleep: Duration = .milliseconds(200)
+    /// When ``afterTurn`` wants the next turn at the latest, besides the engine's own deadline (a linger's end, a
+    /// layer above the engine with timers of its own); set it from ``afterTurn``, nil for none.
+    public var callerDeadline: Instant?
+    /// Leave the sockets unread while true (set from ``afterTurn``): an application that cannot keep up stops
+    /// the engine's input, so arrivals wait in the kernel's buffer and, when that overflows, are lost as on the
+    /// network, for NAKs to repair or the engine to report unrecoverable. Timers, transmits and commands go on.
+    public var isReceivePaused = false
     /// The session key (`--key`, Docs/key.md): when set, every received packet must carry a valid OPT_AUTH and pass
     /// ``replayGuard`` before the engine sees it, and every transmit is signed after it is encoded (OPT_AUTH added
     /// when the engine's packet has none, e.g. everything but what an element forwards), before its checksum.
@@ -382,7 +389,7 @@ public final class Driver<E: Engine> {
         swap(&descriptors, &pollDescriptors)  // unique, so emptying it keeps its storage
         descriptors.removeAll(keepingCapacity: true)
         defer { pollDescriptors = descriptors }
-        for set in sockets {
+        for set in sockets where !isReceivePaused {
             for fd in set.receiveDescriptors { descriptors.append(pollfd(fd: fd, events: Int16(POLLIN), revents: 0)) }
         }
         let socketCount = descriptors.count
@@ -404,6 +411,7 @@ public final class Driver<E: Engine> {
         let current = now
         var sleep = maximumSleep
         if let deadline = engineDeadline() { sleep = min(sleep, max(.zero, deadline - current)) }
+        if let callerDeadline { sleep = min(sleep, max(.zero, callerDeadline - current)) }
         let nanoseconds = max(0, sleep.totalNanoseconds)
         var timeout = timespec(tv_sec: Int(nanoseconds / 1_000_000_000), tv_nsec: Int(nanoseconds % 1_000_000_000))
         let result = pgm_ppoll(&descriptors, UInt(descriptors.count), &timeout)

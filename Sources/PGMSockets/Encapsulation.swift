@@ -1,3 +1,5 @@
+import PGMCore
+
 /// How PGM bytes travel between hosts.
 public enum Encapsulation: Hashable, Sendable, CustomStringConvertible {
     /// The unchanged PGM packet as the UDP payload, as OpenPGM sends it (Docs/openpgm.md#udp-encapsulation). One
@@ -7,7 +9,7 @@ public enum Encapsulation: Hashable, Sendable, CustomStringConvertible {
     case native
 
     /// OpenPGM's default multicast encapsulation port (Docs/openpgm.md#udp-encapsulation).
-    public static let defaultUDPPort: UInt16 = 3056
+    public static let defaultUDPPort: UInt16 = ProgramDefaults.udpPort
     /// IANA's protocol number for PGM (RFC 3208 §8).
     public static let ipProtocol: Int32 = 113
 

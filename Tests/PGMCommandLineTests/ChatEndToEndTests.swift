@@ -15,7 +15,8 @@ import Testing
     }
 
     static func start(
-        _ network: NamespaceNetwork, order: String, safe: Bool = false, messages: Int, port: Int
+        _ network: NamespaceNetwork, order: String, safe: Bool = false, messages: Int, port: Int,
+        extra: [String] = []
     ) throws -> [Member] {
         try (1...3).map { index in
             let name = "m\(index)"
@@ -31,6 +32,7 @@ import Testing
                 "--peer-expiry", "2", "--linger", "10",
             ]
             if safe { arguments.append("--safe") }
+            arguments += extra
             return Member(
                 name: name, child: try Child(arguments, input: input, output: output), output: output, input: input)
         }
@@ -95,7 +97,8 @@ import Testing
     func survivorsOfAKilledSequencerKeepIdenticalLogs() throws {
         let network = try Self.makeNetwork()
         defer { network.tearDown() }
-        let members = try Self.start(network, order: "total-sequencer", messages: 3000, port: 3062)
+        let members = try Self.start(
+            network, order: "total-sequencer", messages: 3000, port: 3062, extra: ["--rate", "1M"])
         defer {
             for member in members {
                 try? FileManager.default.removeItem(at: member.input);
@@ -119,9 +122,19 @@ import Testing
         let survivors = members.filter { $0.name != killed.name }
         let outcomes = survivors.map { $0.child.wait(seconds: 120) }
         _ = killed.child.wait(seconds: 1)
-        for (member, outcome) in zip(survivors, outcomes) {
-            #expect(outcome.status == 0, "\(member.name): \(outcome.standardError.suffix(600))")
+        for (member, outcome) in zip(survivors, outcomes) where outcomes.contains(where: { $0.status != 0 }) {
+            print("pgm-chat \(member.name) stderr:\n\(outcome.standardError)")
         }
+        for (member, outcome) in zip(survivors, outcomes) {
+            #expect(outcome.status == 0, "\(member.name): \(outcome.standardError.suffix(3000))")
+        }
+        for member in survivors {
+            let text = (try? String(contentsOf: member.output, encoding: .utf8)) ?? ""
+            #expect(
+                text.contains("\"removed\":[\"\(killed.name)\"]"), "\(member.name) never removed \(killed.name)")
+        }
+        let killedLog = Self.messages(killed.output).count
+        #expect(killedLog < 9000, "the sequencer was killed after the end (it delivered \(killedLog))")
         let logs = survivors.map { Self.messages($0.output).map { "\($0["from"]!)/\($0["sequence"]!)" } }
         #expect(logs[0] == logs[1], "survivors' logs differ (\(logs[0].count) and \(logs[1].count) messages)")
         for (member, log) in zip(survivors, logs) {

@@ -103,7 +103,8 @@ import Testing
                 let bytes = outcome.controls.map(\.bytes.count).reduce(0, +)
                 print(
                     "isis n=\(members) \(label), polled \(pollInterval.map { "every \($0)" } ?? "per frame"): \(outcome.controls.count) controls for \(outcome.messages.count) messages,",
-                    "\(perMessage) per message, \(Double(bytes) / Double(outcome.messages.count)) bytes per message")
+                    "\(perMessage) per message, \(Double(bytes) / Double(outcome.messages.count)) bytes per message,",
+                    "ordered everywhere after p50 \(outcome.latency(0.5)), p99 \(outcome.latency(0.99))")
                 #expect(perMessage <= Double(members))
                 #expect(perMessage > 0)
             }
@@ -114,6 +115,7 @@ import Testing
     /// member hears of a message; the head is delivered only once final, and keys follow the largest proposal seen.
     @Test func proposalsAndFinalsBeforeTheMessage() {
         var strategy = ISISStrategy(me: Self.b, members: Self.view, view: 1, nextGlobal: 7, at: .zero)
+        strategy.controlSpacing = .zero
         let fromA = MessageID(sender: Self.a, sequence: 1)
         let fromC = MessageID(sender: Self.c, sequence: 1)
         // C got A's message first and proposes 5.
@@ -148,6 +150,7 @@ import Testing
     /// The sender finalizes with the largest proposal once every member proposed (ties: the larger proposer).
     @Test func theSenderFinalizesWithTheLargestProposal() {
         var strategy = ISISStrategy(me: Self.a, members: Self.view, view: 1, nextGlobal: 1, at: .zero)
+        strategy.controlSpacing = .zero
         let mine = MessageID(sender: Self.a, sequence: 1)
         strategy.messageArrived(mine, at: .zero)
         #expect(strategy.pollControl() == nil)  // no proposal for my own message
@@ -180,6 +183,7 @@ import Testing
             (Self.c, [ISISStrategy.kind, 0xFF, 0xFF, 0xFF, 0xFF, 0x0F]),  // a forged count
         ]
         var strategy = ISISStrategy(me: Self.b, members: Self.view, view: 1, nextGlobal: 1, at: .zero)
+        strategy.controlSpacing = .zero
         strategy.messageArrived(mine, at: .zero)
         strategy.messageArrived(fromA, at: .zero)
         _ = strategy.pollControl()
@@ -202,5 +206,42 @@ import Testing
         }
         refusedBefore = strategy.malformedControls - refusedBefore
         #expect(refusedBefore >= 2500)
+    }
+
+    /// An idle member sends its control at once; what comes within the spacing waits for the next one.
+    @Test func controlsAreSpaced() {
+        var strategy = ISISStrategy(me: Self.b, members: Self.view, view: 1, nextGlobal: 1, at: .zero)
+        #expect(strategy.controlSpacing == .microseconds(100))
+        let a1 = MessageID(sender: Self.a, sequence: 1)
+        let a2 = MessageID(sender: Self.a, sequence: 2)
+        let c1 = MessageID(sender: Self.c, sequence: 1)
+        strategy.messageArrived(a1, at: .microseconds(1000))
+        #expect(strategy.pollControl() == Self.control(proposals: [(a1, 1)]))
+        #expect(strategy.nextDeadline == nil)
+        strategy.messageArrived(a2, at: .microseconds(1010))
+        strategy.messageArrived(c1, at: .microseconds(1050))
+        #expect(strategy.pollControl() == nil && strategy.nextDeadline == .microseconds(1100))
+        strategy.advance(to: .microseconds(1100))
+        #expect(strategy.pollControl() == Self.control(proposals: [(a2, 2), (c1, 3)]))
+        #expect(strategy.nextDeadline == nil)
+        // Idle for longer than the spacing: the next one goes at once.
+        strategy.messageArrived(MessageID(sender: Self.c, sequence: 2), at: .microseconds(1300))
+        #expect(strategy.pollControl() != nil)
+    }
+
+    /// Proposals for messages not here yet are kept up to a bound; beyond, they are dropped and counted.
+    @Test func earlyProposalsAreBounded() {
+        var strategy = ISISStrategy(me: Self.b, members: Self.view, view: 1, nextGlobal: 1, at: .zero)
+        let perControl = 1000
+        let controls = ISISStrategy.maximumUnarrived / perControl + 2
+        for control in 0..<controls {
+            let proposals = (0..<perControl).map {
+                (MessageID(sender: Self.a, sequence: UInt64(control * perControl + $0 + 1)), UInt64(1))
+            }
+            strategy.receive(control: Self.control(proposals: proposals)[...], from: Self.c, at: .zero)
+        }
+        #expect(strategy.earlyItems == ISISStrategy.maximumUnarrived)
+        #expect(strategy.refusedItems == controls * perControl - ISISStrategy.maximumUnarrived)
+        #expect(strategy.retainedCount == ISISStrategy.maximumUnarrived && strategy.malformedControls == 0)
     }
 }

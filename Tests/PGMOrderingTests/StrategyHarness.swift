@@ -1,19 +1,9 @@
-import PGMOrdering
+@testable import PGMOrdering
 
-/// SplitMix64 (Docs/style.md: test inputs come from a seeded generator); PGMCore's is beyond this target's reach.
-struct HarnessRandom: RandomNumberGenerator {
-    var state: UInt64
+/// The simulator's seeded SplitMix64 (Docs/style.md: test inputs come from a seeded generator).
+typealias HarnessRandom = SeededRandom
 
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
+extension SeededRandom {
     mutating func duration(in range: ClosedRange<Duration>) -> Duration {
         let low = range.lowerBound / .nanoseconds(1)
         let high = range.upperBound / .nanoseconds(1)
@@ -68,6 +58,16 @@ struct StrategyHarness<Strategy: TotalOrderStrategy> {
         var replaysInjected: [Int]
         var finished: Bool
         var end: Duration
+        var submittedAt: [MessageID: Duration] = [:]
+        /// Per message, when the last member ordered it.
+        var orderedEverywhereAt: [MessageID: Duration] = [:]
+
+        /// The `fraction` quantile of the time from submission to ordered at every member.
+        func latency(_ fraction: Double) -> Duration {
+            let latencies = orderedEverywhereAt.map { $0.value - submittedAt[$0.key, default: .zero] }.sorted()
+            guard !latencies.isEmpty else { return .zero }
+            return latencies[min(latencies.count - 1, Int(Double(latencies.count) * fraction))]
+        }
 
         /// What breaks the total order's invariants (nothing when the run is good).
         func violations() -> [String] {
@@ -134,6 +134,7 @@ struct StrategyHarness<Strategy: TotalOrderStrategy> {
     var submitted: [UInt64]
     /// Members with a poll scheduled (with ``Configuration/pollInterval``).
     var pollScheduled: [Bool]
+    var orderedCount: [MessageID: Int] = [:]
     var outcome: Outcome
 
     static func run(_ configuration: Configuration) -> Outcome {
@@ -249,6 +250,7 @@ struct StrategyHarness<Strategy: TotalOrderStrategy> {
             case .submit(let member):
                 submitted[member] += 1
                 let id = MessageID(sender: members[member], sequence: submitted[member])
+                outcome.submittedAt[id] = now
                 strategies[member].messageArrived(id, at: now)
                 multicast(.data(id), from: member, at: now)
                 poll(member, at: now)
@@ -309,6 +311,8 @@ struct StrategyHarness<Strategy: TotalOrderStrategy> {
         }
         while let (id, global) = strategies[member].pollOrdered() {
             outcome.ordered[member].append(Ordered(id: id, global: global))
+            orderedCount[id, default: 0] += 1
+            if orderedCount[id] == members.count { outcome.orderedEverywhereAt[id] = now }
         }
     }
 }

@@ -128,7 +128,8 @@ import Testing
                 print(
                     "token n=\(members) \(label), polled \(pollInterval.map { "every \($0)" } ?? "per frame"): \(outcome.controls.count) controls (\(idle) idle) for",
                     "\(outcome.messages.count) messages in \(outcome.end), \(perMessage) per message,",
-                    "\(Double(bytes) / Double(outcome.messages.count)) bytes per message")
+                    "\(Double(bytes) / Double(outcome.messages.count)) bytes per message,",
+                    "ordered everywhere after p50 \(outcome.latency(0.5)), p99 \(outcome.latency(0.99))")
                 #expect(perMessage > 0)
             }
         }

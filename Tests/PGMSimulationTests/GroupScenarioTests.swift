@@ -1,5 +1,5 @@
 import PGMCore
-import PGMGroup
+import PGMGroupEngine
 import PGMOrdering
 import PGMSimulation
 import PGMWire

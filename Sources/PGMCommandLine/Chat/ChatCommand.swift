@@ -1,8 +1,9 @@
 public import ArgumentParser
 internal import Glibc
 import Logging
+import PGM
 import PGMCore
-import PGMGroup
+import PGMGroupEngine
 import PGMOrdering
 import PGMSockets
 import PGMWire
@@ -107,53 +108,29 @@ public struct ChatCommand: ParsableCommand {
     /// SPMs every half second, so that a member is not taken for gone while it has nothing to say.
     static let heartbeat = Duration.milliseconds(500)
 
-    /// TXW_SECS of a member's session: data lost for good removes its sender from the group, so it must stay
-    /// repairable far longer than a receiver's repair loop can take. With the programs' 4 s, two lost repairs
-    /// (NAK_RDATA_IVL 2 s each) outlived the window: in Topologies/chat.yaml (5 % loss into each member) some
-    /// member lost another's data for good in most runs and the view change excluded members that had done
-    /// nothing wrong. A chat's data is small; the byte bound below still caps the window.
-    static let transmitWindow = Duration.seconds(30)
-
     func execute() throws -> PGMExitCode {
         let standard = StandardDescriptors.guardClosed()
         let logger = logging.makeLogger(label: "pgm-chat", json: json)
-        let interface = try network.resolveInterface()
-        var generator = SystemRandomNumberGenerator()
-        let random = generator.next() as UInt64
-        let gsi = GSI(rawValue: UInt64(interface.address.rawValue) << 16 | (random & 0xFFFF))
-        let tsi = TSI(gsi: gsi, sourcePort: UInt16(truncatingIfNeeded: random >> 16 | 0x400))
-
-        var source = Source.Configuration(
-            tsi: tsi, dataDestinationPort: network.port, group: .ipv4(network.groupAddress),
-            sourceAddress: .ipv4(interface.address))
-        source.transport = ProgramDefaults.transport(native: network.native)
-        source.rate = rate.bytesPerSecond
-        source.burst = max(source.burst, rate.bytesPerSecond / 500)
-        source.txwSeconds = Self.transmitWindow
-        source.txwMaxBytes = min(256 << 20, Int(Self.transmitWindow.secondsValue * Double(rate.bytesPerSecond)))
-        source.ambientSPMInterval = Self.heartbeat
-        source.openingSPMs = ProgramDefaults.openingSPMs
-        source.maximumAPDUSize = 64 << 10
-        source.maximumQueuedBytes = 1 << 20
-        source.seed = random >> 32
-        var receiver = Receiver.Configuration(dataDestinationPort: network.port, group: .ipv4(network.groupAddress))
-        receiver.peerExpiry = .seconds(peerExpiry)
-        receiver.seed = random >> 24
-
-        var member = GroupMember.Configuration(me: MemberID(tsi), name: name, mode: mode)
-        member.safe = safe
-        member.expectedMembers = members
-
-        let sockets = try network.openSockets(on: interface, joinGroup: true, listenUnicast: true)
+        var options = network.sessionOptions
+        options.rateBitsPerSecond = rate.bitsPerSecond
+        options.congestionControl = .none
+        let settings = PGMGroup.Settings(
+            name: name, order: mode, safe: safe, expectedMembers: members, peerExpiry: .seconds(peerExpiry))
         let clock = MonotonicClock()
-        let engine = GroupEngine(
-            transport: GroupTransport(
-                source: Source(configuration: source, at: clock.now), receiver: Receiver(configuration: receiver)),
-            member: member, at: clock.now)
+        let engine: GroupEngine
+        let sockets: InterfaceSockets
+        do {
+            (engine, sockets) = try options.makeGroupMember(settings, at: clock.now)
+        } catch let error as NetworkConfigurationError {
+            throw CommandFailure(.unavailable, "\(error)")
+        } catch let error as SystemError {
+            throw CommandFailure(error)
+        }
+        let interface = sockets.configuration.interface
         let driver = try Driver(engine: engine, sockets: [sockets], clock: clock, handleSignals: true, logger: logger)
         if !json {
             writeError(
-                "pgm-chat: \(name) (\(MemberID(tsi))) on \(network.groupAddress):\(network.port) via \(interface), "
+                "pgm-chat: \(name) (\(engine.memberID)) on \(network.groupAddress):\(network.port) via \(interface), "
                     + "\(mode.rawValue)\(safe ? ", safe" : "")"
                     + (members.map { ", waiting for \($0) members" } ?? "") + "\n")
         }
@@ -161,7 +138,6 @@ public struct ChatCommand: ParsableCommand {
             json: json, maximumMessage: engine.maximumMessageSize, linger: .seconds(linger),
             formationTimeout: timeout > 0 ? .seconds(timeout) : nil)
         if standard.inputClosed { program.take([]) }
-        let me = MemberID(tsi)
         var buffer = [UInt8](repeating: 0, count: 64 << 10)
         driver.inputDescriptor = { _ in program.watchesInput ? 0 : nil }
         driver.onInput = { engine, now in
@@ -178,7 +154,7 @@ public struct ChatCommand: ParsableCommand {
         driver.onSignal = { engine, signal, now in program.interrupted(signal, engine: &engine, at: now) }
         driver.afterTurn = { engine, now in
             while let event = engine.pollEvent() {
-                emit(program.handle(event, me: me, at: now, wallClock: wallClock()))
+                emit(program.handle(event, engine: engine, at: now, wallClock: wallClock()))
             }
             emit(program.submit(into: &engine, at: now, wallClock: wallClock()).map(ChatProgram.Output.stderr))
             return program.turnEnded(engine, at: now) ? .stop : .proceed

@@ -1,5 +1,5 @@
 import PGMCore
-import PGMGroup
+import PGMGroupEngine
 import PGMOrdering
 
 /// pgm-chat's lifecycle without sockets or a clock, so that tests drive it in-process: standard input cut into
@@ -107,7 +107,10 @@ struct ChatProgram {
         case stderr(String)
     }
 
-    mutating func handle(_ event: GroupEngine.Event, me: MemberID, at now: Instant, wallClock: Double) -> [Output] {
+    mutating func handle(_ event: GroupEngine.Event, engine: GroupEngine, at now: Instant, wallClock: Double)
+        -> [Output]
+    {
+        let me = engine.memberID
         switch event {
         case .group(.delivered(let message)):
             delivered += 1
@@ -138,6 +141,10 @@ struct ChatProgram {
         case .group(.groupFinished):
             finishedAt = now
             return []
+        case .memberLost(let id, let reason):
+            var text = "lost \(name(of: id)) (\(describe(reason))"
+            if reason == .unrecoverable, let detail = engine.lastUnrecoverable { text += ", \(detail)" }
+            return [.stderr(notice(text + "): removing it from the group"))]
         case .group(.stable), .memberClosed:
             return []
         case .allLeft:
@@ -180,6 +187,15 @@ struct ChatProgram {
 
     private func name(of id: MemberID) -> String {
         views.last?.names[id] ?? "\(id)"
+    }
+
+    private func describe(_ reason: GroupMember.LossReason) -> String {
+        switch reason {
+        case .expired: "its session went silent"
+        case .reset: "its session was reset"
+        case .unrecoverable: "data it sent cannot be recovered"
+        case .closedWithoutDone: "its session closed before it said it was done"
+        }
     }
 
     private func describe(_ view: GroupView) -> String {

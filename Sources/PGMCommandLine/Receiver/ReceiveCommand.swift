@@ -1,6 +1,7 @@
 public import ArgumentParser
 internal import Glibc
 import Logging
+public import PGM
 import PGMAuthentication
 import PGMCore
 import PGMSockets
@@ -175,6 +176,19 @@ public struct ReceiveCommand: ParsableCommand {
         guard nakRate >= 0, nakRate <= 10_000_000 else { throw ValidationError("--nak-rate must be in [0, 10000000]") }
     }
 
+    /// The session as the library takes it: pgm-recv runs the engine ``PGMReceiver`` runs, from the same value.
+    public var sessionOptions: PGMOptions {
+        var options = network.sessionOptions
+        options.keyFile = key.keyFile
+        options.receiveParity = !noFEC
+        options.peerExpiry = .seconds(peerExpiry)
+        options.nakRepeatInterval = .seconds(nakRepeatInterval)
+        options.nakRdataInterval = .seconds(nakRdataInterval)
+        options.nakBackoffInterval = .seconds(nakBackoffInterval)
+        options.nakRate = nakRate
+        return options
+    }
+
     public func run() throws {
         try runReportingFailure("pgm-recv", json: output.json) { try execute() }
     }
@@ -194,26 +208,17 @@ public struct ReceiveCommand: ParsableCommand {
         let authenticator = try key.loadAuthenticator()
         signal(SIGPIPE, SIG_IGN)
         let interface = try network.resolveInterface()
-        // Natively, a plain receiver reads downstream packets, SPMRs and NAKs multicast by other receivers
-        // (which suppress its own), and POLLs (which it answers). A DLR also repairs NAKs, so it reads everything.
-        let sockets = try network.openSockets(
-            on: interface, joinGroup: true, listenUnicast: dlr,
-            nativeTypes: dlr ? nil : [.spm, .odata, .rdata, .ncf, .spmr, .nak, .poll])
+        let options = sessionOptions
+        let sockets: InterfaceSockets
+        do {
+            sockets = try options.openReceiverSockets(on: interface, repairer: dlr)
+        } catch {
+            throw CommandFailure(error)
+        }
         let writer = OutputWriter(destination)
 
         var generator = SystemRandomNumberGenerator()
-        var configuration = Receiver.Configuration(
-            dataDestinationPort: network.port, group: .ipv4(network.groupAddress))
-        configuration.seed = generator.next()
-        configuration.address = .ipv4(interface.address)
-        configuration.nakRepeatInterval = .seconds(nakRepeatInterval)
-        configuration.nakRdataInterval = .seconds(nakRdataInterval)
-        configuration.nakBackoffInterval = .seconds(nakBackoffInterval)
-        configuration.peerExpiry = .seconds(peerExpiry)
-        configuration.useParity = !noFEC
-        configuration.parityKernel = ProgramDefaults.galoisKernel
-        configuration.nakRateLimit =
-            nakRate > 0 ? Receiver.NAKRateLimit(packetsPerSecond: nakRate, burst: max(1, nakRate / 5)) : nil
+        let configuration = options.receiverConfiguration(address: interface.address, seed: generator.next())
         if dlr {
             var repairer = DesignatedLocalRepairer.Configuration(
                 receiver: configuration, address: .ipv4(interface.address))

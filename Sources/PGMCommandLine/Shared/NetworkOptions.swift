@@ -1,5 +1,6 @@
 public import ArgumentParser
 public import Logging
+public import PGM
 import PGMCore
 public import PGMSockets
 public import PGMWire
@@ -51,39 +52,27 @@ public struct NetworkOptions: ParsableArguments, Sendable {
 
     public var encapsulation: Encapsulation { native ? .native : .udp(port: udpPort) }
 
+    /// Where the session travels, as the library takes it (``PGMOptions``): the programs and the library open their
+    /// sockets and build their engines from the same value.
+    public var sessionOptions: PGMOptions {
+        var options = PGMOptions(group: groupAddress, port: port)
+        options.interface = interface
+        options.encapsulation = encapsulation
+        options.ttl = ttl
+        options.multicastLoop = multicastLoop
+        return options
+    }
+
     /// The interface named by --interface, or the one the route to the group leaves by.
     public func resolveInterface() throws(CommandFailure) -> NetworkInterface {
         do {
-            let found: NetworkInterface
-            if let interface {
-                found = try NetworkInterface.named(interface)
-            } else {
-                found = try NetworkInterface.route(to: groupAddress)
-            }
-            try found.checkUsable()
-            return found
+            return try sessionOptions.resolveInterface()
         } catch let error as NetworkConfigurationError {
             throw CommandFailure(.unavailable, "\(error)")
         } catch let error as SystemError {
             throw CommandFailure(.unavailable, "\(error); name one with --interface")
         } catch {
             throw CommandFailure(.failure, "\(error)")
-        }
-    }
-
-    /// The socket set of an end host on its one interface.
-    /// - Parameter nativeTypes: with --native, the packet types the program reads (nil: all).
-    public func openSockets(
-        on interface: NetworkInterface, joinGroup: Bool, listenUnicast: Bool, nativeTypes: [PacketType]? = nil
-    ) throws(CommandFailure) -> InterfaceSockets {
-        do {
-            return try InterfaceSockets(
-                InterfaceSockets.Configuration(
-                    interface: interface, group: groupAddress, encapsulation: encapsulation, ttl: ttl,
-                    multicastLoop: multicastLoop, joinGroup: joinGroup, listenUnicast: listenUnicast,
-                    nativeTypes: nativeTypes))
-        } catch {
-            throw CommandFailure(error)
         }
     }
 }

@@ -1,4 +1,5 @@
 public import ArgumentParser
+public import PGM
 public import PGMCore
 import PGMWire
 
@@ -44,8 +45,11 @@ public struct FECOptions: ParsableArguments {
         }
     }
 
-    /// The source's parity configuration, `nil` when FEC is off.
-    public func parity(kernel: any GaloisRegionKernel) -> Source.Parity? {
-        Source.Parity(groupSize: groupSize, proactive: proactive, onDemand: onDemand, kernel: kernel)
+    /// FEC as the options ask for it, `nil` when it is off: a group size alone means on-demand parity, proactive
+    /// parity alone only proactive parity (``Source/Parity/init(groupSize:proactive:onDemand:kernel:)``).
+    public var settings: PGMOptions.FEC? {
+        Source.Parity(groupSize: groupSize, proactive: proactive, onDemand: onDemand).map {
+            PGMOptions.FEC(groupSize: $0.groupSize, proactive: $0.proactive, onDemand: $0.onDemand)
+        }
     }
 }

@@ -1,5 +1,6 @@
 public import ArgumentParser
 import Logging
+public import PGM
 import PGMCore
 import PGMSockets
 import PGMWire
@@ -146,7 +147,7 @@ public struct SourceCommand: ParsableCommand {
     public mutating func validate() throws {
         guard rate.bitsPerSecond >= 8_000 else { throw ValidationError("--rate \(rate) is below 8 kbit/s") }
         guard rate.bitsPerSecond <= Self.maximumRate else { throw ValidationError("--rate \(rate) is above 1 Tbit/s") }
-        guard (576...65_535).contains(maxTPDU) else { throw ValidationError("--max-tpdu must be 576...65535") }
+        guard PGMOptions.maxTPDURange.contains(maxTPDU) else { throw ValidationError("--max-tpdu must be 576...65535") }
         guard txwSeconds > 0, txwSeconds <= 3600 else { throw ValidationError("--txw-secs must be in (0, 3600]") }
         if let txwBytes, txwBytes < maxTPDU { throw ValidationError("--txw-bytes must hold at least one TPDU") }
         if let apduSize, !(1...Source.Configuration.maximumAPDUSizeLimit).contains(apduSize) {
@@ -169,20 +170,31 @@ public struct SourceCommand: ParsableCommand {
         }
     }
 
-    /// 1 Tbit/s: far above any host's send rate, and low enough that the window's byte count cannot overflow.
-    static let maximumRate = 1_000_000_000_000
+    /// 1 Tbit/s (``PGMOptions``' range).
+    static let maximumRate = PGMOptions.rateRange.upperBound
 
-    /// The transmit window's byte cap when --txw-bytes is not given: a window of seconds at a fast --rate would
-    /// otherwise hold gigabytes (4 s at 10 Gbit/s is 5 GB) on a host that has them or not. RFC 3208 leaves
-    /// TXW_SECS and the window's size to the implementation (Appendix F).
-    public static let defaultWindowCap = 256 << 20
+    /// The transmit window's byte cap when --txw-bytes is not given (``PGMOptions/defaultWindowCap``).
+    public static var defaultWindowCap: Int { PGMOptions.defaultWindowCap }
 
-    /// Bytes the window holds: --txw-secs at --rate, up to --txw-bytes (default ``defaultWindowCap``).
-    public var windowBytes: Int {
-        min(windowBytesBySeconds, txwBytes ?? Self.defaultWindowCap)
+    /// The session as the library takes it: pgm-source runs the engine ``PGMSource`` runs, from the same value.
+    public var sessionOptions: PGMOptions {
+        var options = network.sessionOptions
+        options.keyFile = key.keyFile
+        options.rateBitsPerSecond = rate.bitsPerSecond
+        options.maxTPDU = maxTPDU
+        options.transmitWindow = .seconds(txwSeconds)
+        options.transmitWindowBytes = txwBytes
+        options.maximumMessageSize = apduSize
+        options.linger = .seconds(linger)
+        options.ambientSPMInterval = .seconds(spmInterval)
+        options.congestionControl = congestionControl == .pgmcc ? .pgmcc : .none
+        options.fec = fec.settings
+        options.sourcePort = sourcePort
+        return options
     }
 
-    private var windowBytesBySeconds: Int { Int(txwSeconds * Double(rate.bytesPerSecond)) }
+    /// Bytes the window holds: --txw-secs at --rate, up to --txw-bytes (default ``defaultWindowCap``).
+    public var windowBytes: Int { sessionOptions.windowBytes }
 
     /// `window 4 s at 100 Mbit/s = 50 MB`, or when the cap bites `window 0.537 s at 4 Gbit/s = 256 MiB (cap;
     /// --txw-bytes raises it)`: printed at start so that the memory the window may take is visible.
@@ -190,7 +202,7 @@ public struct SourceCommand: ParsableCommand {
         let bytes = windowBytes
         let seconds = formatSeconds(.seconds(Double(bytes) / Double(rate.bytesPerSecond)))
         var text = "window \(seconds) at \(rate) = \(ByteCount.describe(bytes))"
-        if bytes < windowBytesBySeconds {
+        if bytes < sessionOptions.windowBytesBySeconds {
             text += txwBytes == nil ? " (cap; --txw-bytes raises it)" : " (--txw-bytes)"
         }
         return text
@@ -198,27 +210,7 @@ public struct SourceCommand: ParsableCommand {
 
     /// The engine's configuration from the options, for this session and address.
     func sourceConfiguration(tsi: TSI, sourceAddress: IPv4Address) -> Source.Configuration {
-        var configuration = Source.Configuration(
-            tsi: tsi, dataDestinationPort: network.port, group: .ipv4(network.groupAddress),
-            sourceAddress: .ipv4(sourceAddress))
-        configuration.maxTPDU = maxTPDU
-        configuration.transport = ProgramDefaults.transport(native: network.native)
-        configuration.transport.headerOverhead += key.signingOverhead  // room for OPT_AUTH, counted by the rate
-        configuration.rate = rate.bytesPerSecond
-        // 2 ms of credit: a sleeping poll loop wakes tens of microseconds late (timer slack), so a bucket of a
-        // few packets would cap a fast link far below --rate.
-        configuration.burst = max(configuration.burst, rate.bytesPerSecond / 500)
-        configuration.txwSeconds = .seconds(txwSeconds)
-        configuration.ambientSPMInterval = .seconds(spmInterval)
-        configuration.openingSPMs = ProgramDefaults.openingSPMs
-        configuration.txwMaxBytes = windowBytes
-        // Before the APDU size: OPT_PGMCC_DATA takes room in every TPDU.
-        if congestionControl == .pgmcc { configuration.congestionControl = CongestionControl.Configuration() }
-        configuration.parity = fec.parity(kernel: ProgramDefaults.galoisKernel)
-        let apduSize = self.apduSize ?? ProgramDefaults.apduSize(configuration)
-        configuration.maximumAPDUSize = apduSize
-        configuration.maximumQueuedBytes = max(1 << 20, 4 * apduSize)
-        return configuration
+        sessionOptions.sourceConfiguration(tsi: tsi, sourceAddress: sourceAddress)
     }
 
     public func run() throws {
@@ -233,19 +225,18 @@ public struct SourceCommand: ParsableCommand {
         let logger = logging.makeLogger(label: "pgm-source", json: output.json)
         let authenticator = try key.loadAuthenticator()
         let interface = try network.resolveInterface()
-
-        var generator = SystemRandomNumberGenerator()
-        let random = generator.next() as UInt64
-        // GSI: our address and 16 random bits, as OpenPGM's pgm_gsi_create_from_addr does.
-        let gsi = GSI(rawValue: UInt64(interface.address.rawValue) << 16 | (random & 0xFFFF))
-        let tsi = TSI(gsi: gsi, sourcePort: sourcePort ?? UInt16(truncatingIfNeeded: random >> 16 | 0x400))
-        var configuration = sourceConfiguration(tsi: tsi, sourceAddress: interface.address)
+        let options = sessionOptions
+        let (tsi, seed) = options.makeSession(address: interface.address)
+        var configuration = options.sourceConfiguration(tsi: tsi, sourceAddress: interface.address)
         let apduSize = configuration.maximumAPDUSize
-        configuration.seed = random >> 32
+        configuration.seed = seed
         let input = try SourceInput(paths: files, apduSize: apduSize)
-        // Natively, only what a source answers: not its own data, which its raw socket sees too.
-        let sockets = try network.openSockets(
-            on: interface, joinGroup: false, listenUnicast: true, nativeTypes: [.nak, .nnak, .spmr, .ack])
+        let sockets: InterfaceSockets
+        do {
+            sockets = try options.openSourceSockets(on: interface)
+        } catch {
+            throw CommandFailure(error)
+        }
 
         let printer = StatisticsPrinter(output)
         let clock = MonotonicClock()

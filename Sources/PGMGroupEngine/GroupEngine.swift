@@ -26,6 +26,8 @@ public struct GroupEngine: Engine {
         case group(GroupEvent)
         /// A member's PGM session ended (OPT_FIN after its DONE).
         case memberClosed(MemberID)
+        /// PGM gave up on a member's session (why): the member is being removed (a view change follows).
+        case memberLost(MemberID, GroupMember.LossReason)
         /// After `.groupFinished`: every other member's session has ended (or the member was removed).
         case allLeft
     }
@@ -42,6 +44,10 @@ public struct GroupEngine: Engine {
     private var endedSessions: Set<MemberID> = []
     private var allLeftRaised = false
     private var isLeaving = false
+    /// ``finish(at:)`` was called.
+    public private(set) var isFinishing = false
+    /// What PGM said of the last data it gave up on (for the program's message).
+    public private(set) var lastUnrecoverable: String?
     public private(set) var statistics = Statistics()
 
     public struct Statistics: Hashable, Sendable {
@@ -97,6 +103,7 @@ public struct GroupEngine: Engine {
 
     /// No more messages from this member (DONE); it stays in the group until `.groupFinished`.
     public mutating func finish(at now: Instant) {
+        isFinishing = true
         member.finish(at: offset(now))
         pump(at: now)
     }
@@ -229,25 +236,31 @@ public struct GroupEngine: Engine {
                 events.append(.memberClosed(id))
             } else {
                 statistics.membersClosedWithoutDone += 1
-                member.memberLost(id, reason: .closedWithoutDone, at: time)
+                lose(id, .closedWithoutDone, at: time)
             }
         case .receiver(.sessionReset(let tsi, _)):
             statistics.membersReset += 1
             endedSessions.insert(MemberID(tsi))
-            member.memberLost(MemberID(tsi), reason: .reset, at: time)
+            lose(MemberID(tsi), .reset, at: time)
         case .receiver(.peerExpired(let tsi)):
             let id = MemberID(tsi)
             endedSessions.insert(id)
             // A member that said DONE and whose session went quiet after OPT_FIN has left, not vanished.
             guard !doneMembers.contains(id) || !member.isFinished else { return }
             statistics.membersExpired += 1
-            member.memberLost(id, reason: .expired, at: time)
-        case .receiver(.unrecoverable(let tsi, _, _, _)):
+            lose(id, .expired, at: time)
+        case .receiver(.unrecoverable(let tsi, let first, let last, let reason)):
             statistics.membersUnrecoverable += 1
-            member.memberLost(MemberID(tsi), reason: .unrecoverable, at: time)
+            lastUnrecoverable = "sequences \(first)-\(last): \(reason)"
+            lose(MemberID(tsi), .unrecoverable, at: time)
         case .receiver, .source:
             break
         }
+    }
+
+    private mutating func lose(_ id: MemberID, _ reason: GroupMember.LossReason, at time: Duration) {
+        if member.view?.members.contains(id) ?? false { events.append(.memberLost(id, reason)) }
+        member.memberLost(id, reason: reason, at: time)
     }
 
     private mutating func handle(_ event: GroupEvent, at now: Instant) {
