@@ -40,6 +40,7 @@ import Testing
         (#"{"messages": 10, "size": 8, "order": "fifo"}"#, "chat.size"),
         (#"{"messages": 10, "size": 64, "order": "fifo", "kill": {"host": "m9", "after": 1}}"#, "chat.kill.host"),
         (#"{"messages": 10, "size": 64, "order": "fifo", "kill": {"host": "m1", "after": -1}}"#, "chat.kill.after"),
+        (#"{"messages": 10, "size": 64, "order": "fifo", "interval": 0}"#, "chat.interval"),
     ])
     func badChatBlocksAreRefused(chat: String, naming: String) throws {
         let topology = try Self.topology(chat: chat)
