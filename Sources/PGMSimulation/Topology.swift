@@ -16,7 +16,10 @@ public struct Topology: Codable, Hashable, Sendable {
     public var encapsulation: Encapsulation?
     public var subnets: [Subnet]
     public var hosts: [Host]
-    public var traffic: Traffic
+    /// What the source sends; required unless the hosts are `pgm-chat` members (then ``chat`` says what they send).
+    public var traffic: Traffic?
+    /// For a topology of `pgm-chat` members: what each sends and in which order they deliver.
+    public var chat: Chat?
     public var checks: [Check]
     /// Seconds the whole run may take before it is declared failed.
     public var timeout: Int?
@@ -83,6 +86,52 @@ public struct Topology: Codable, Hashable, Sendable {
         case dlr = "pgm-recv-dlr"
         case openPGMSource = "openpgm-source"
         case openPGMReceiver = "openpgm-recv"
+        /// A member of an ordered group (Docs/ordering.md): it sends and receives; ``Chat`` gives its input.
+        case chat = "pgm-chat"
+    }
+
+    /// The `chat:` block of a topology of `pgm-chat` members: every member sends `messages` lines of `size` bytes,
+    /// all at once from the start, in the group's `order`. The lab judges the ordering invariants on their logs.
+    public struct Chat: Codable, Hashable, Sendable {
+        /// Lines each member sends.
+        public var messages: Int
+        /// Bytes per line, newline excluded (the line names its sender and number, padding fills the rest).
+        public var size: Int
+        /// `pgm-chat --order`: one of ``Chat/orders``.
+        public var order: String
+        /// `pgm-chat --safe`.
+        public var safe: Bool?
+        /// `pgm-chat --members`; the number of `pgm-chat` hosts when absent.
+        public var members: Int?
+        /// `pgm-chat --rate` (bits/s, K/M/G).
+        public var rate: String?
+        /// SIGKILL one member mid-run.
+        public var kill: Kill?
+        /// Seconds between two lines of one member: the lines are fed through a pipe at this pace (starting a
+        /// second in, once the group formed), so that each line's latency is its own rather than its wait behind
+        /// the others. Absent: every line is on standard input from the start (throughput).
+        public var interval: Double?
+
+        public struct Kill: Codable, Hashable, Sendable {
+            /// A `pgm-chat` host, or ``Chat/firstInView``: the member a survivor's `formed` event lists first
+            /// (the smallest member id: the sequencer of total-sequencer), found at run time.
+            public var host: String
+            /// Seconds after the members started.
+            public var after: Double
+
+            public init(host: String, after: Double) {
+                self.host = host
+                self.after = after
+            }
+        }
+
+        /// `pgm-chat --order` values (`PGMOrdering.OrderingMode`, which this layer does not import).
+        public static let orders = ["fifo", "causal", "total-sequencer", "total-isis", "total-token"]
+        /// The `kill.host` that names the first member of the formed view rather than a host (13 characters: no
+        /// host name is that long).
+        public static let firstInView = "first-in-view"
+        /// "m3 417 " with a five-digit number at most: the line's shortest useful size.
+        public static let minimumSize = 16
     }
 
     public struct Traffic: Codable, Hashable, Sendable {
@@ -258,6 +307,11 @@ extension Topology {
                 try fail("host \(host.name): only network elements have several interfaces")
             }
         }
+        let members = hosts.filter { $0.run.program == .chat }
+        if !members.isEmpty || chat != nil {
+            try validateChat(members: members.map(\.name), fail: fail)
+            return
+        }
         let sources = hosts.filter { $0.run.program.sends }
         guard sources.count == 1 else { try fail("exactly one source host is needed, found \(sources.count)"); return }
         for check in checks {
@@ -284,7 +338,43 @@ extension Topology {
                 break
             }
         }
+        guard let traffic else { try fail("traffic: is needed (bytes the source sends)"); return }
         guard traffic.bytes > 0 else { try fail("traffic.bytes must be positive"); return }
+    }
+
+    /// A chat topology: `pgm-chat` members (and elements) only, a `chat:` block that makes sense, no source checks.
+    private func validateChat(members: [String], fail: (String) throws(ValidationError) -> Void) throws(ValidationError)
+    {
+        guard let chat else { try fail("pgm-chat hosts need a `chat:` block"); return }
+        guard members.count >= 2 else { try fail("a chat needs at least two pgm-chat hosts"); return }
+        if let other = hosts.first(where: { $0.run.program != .chat && $0.run.program != .networkElement }) {
+            try fail("host \(other.name): a chat topology holds only pgm-chat members and pgm-ne elements")
+        }
+        guard traffic == nil else { try fail("a chat topology has no traffic: (chat: says what members send)"); return }
+        guard checks.isEmpty else {
+            try fail("a chat topology's checks are the ordering invariants, judged on every run: use `checks: []`")
+            return
+        }
+        guard Chat.orders.contains(chat.order) else {
+            try fail("chat.order \(chat.order): use one of \(Chat.orders.joined(separator: ", "))"); return
+        }
+        guard (1...1_000_000).contains(chat.messages) else { try fail("chat.messages must be in 1...1000000"); return }
+        guard (Chat.minimumSize...60_000).contains(chat.size) else {
+            try fail("chat.size must be in \(Chat.minimumSize)...60000 bytes"); return
+        }
+        if let count = chat.members, !(2...64).contains(count) { try fail("chat.members must be in 2...64") }
+        if let interval = chat.interval, !(interval > 0 && interval <= 10) {
+            try fail("chat.interval must be seconds in (0, 10]")
+        }
+        if let kill = chat.kill {
+            guard kill.host == Chat.firstInView || members.contains(kill.host) else {
+                try fail("chat.kill.host \(kill.host) is not a pgm-chat host (nor \(Chat.firstInView))"); return
+            }
+            guard members.count >= 3 else {
+                try fail("chat.kill needs three members or more (two must survive)"); return
+            }
+            guard kill.after.isFinite, kill.after >= 0 else { try fail("chat.kill.after must be seconds ≥ 0"); return }
+        }
     }
 
     static func isShortName(_ name: String) -> Bool {

@@ -63,7 +63,7 @@ extension Topology.Role {
     public var receives: Bool {
         switch self {
         case .receiver, .dlr, .openPGMReceiver: true
-        case .source, .openPGMSource, .networkElement: false
+        case .source, .openPGMSource, .networkElement, .chat: false
         }
     }
 

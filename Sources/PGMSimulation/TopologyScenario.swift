@@ -93,10 +93,17 @@ public final class TopologyScenario {
 
     public init(_ topology: Topology, options: Options) throws(Unsupported) {
         self.topology = topology
+        // The ordering layer is simulated message by message elsewhere (PGMOrdering's tests); this scenario runs
+        // one source's session.
+        if let member = topology.hosts.first(where: { $0.run.program == .chat }) {
+            throw Unsupported(
+                description: "\(member.name): pgm-chat members run only in the namespace lab (Tools/lab run)")
+        }
+        guard let traffic = topology.traffic else { throw Unsupported(description: "no traffic: to send") }
         var seeds = SplitMix64(seed: options.seed)
         network = Network(seed: seeds.next())
         var dataGenerator = seeds.split()
-        let bytes = (0..<topology.traffic.bytes).map { _ in UInt8(truncatingIfNeeded: dataGenerator.next()) }
+        let bytes = (0..<traffic.bytes).map { _ in UInt8(truncatingIfNeeded: dataGenerator.next()) }
         data = bytes
         apdus = stride(from: 0, to: bytes.count, by: options.apduSize).map {
             Array(bytes[$0..<min($0 + options.apduSize, bytes.count)])
@@ -179,6 +186,8 @@ public final class TopologyScenario {
                     ))
             case .openPGMSource, .openPGMReceiver:
                 throw Unsupported(description: "\(host.name): OpenPGM hosts run only in the namespace lab")
+            case .chat:
+                throw Unsupported(description: "\(host.name): pgm-chat members run only in the namespace lab")
             }
         }
         guard source != nil else { throw Unsupported(description: "no pgm-source host") }

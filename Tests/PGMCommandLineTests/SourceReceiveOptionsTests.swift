@@ -68,6 +68,19 @@ import Testing
         #expect(ProgramDefaults.routerAlertOverhead(native: false) == 0)
     }
 
+    /// pgm-ne takes every session from --upstream unless --per-session-upstream lets each session's SPMs say
+    /// where its source is (pgm-chat members on both sides of an element, Topologies/chat.yaml).
+    @Test func perSessionUpstreamLeavesTheUpstreamToEachSession() throws {
+        let addresses: [NLA] = [.ipv4(IPv4Address(198, 18, 110, 1)), .ipv4(IPv4Address(198, 18, 111, 1))]
+        let fixed = try NetworkElementCommand.parse(["--upstream", "a", "--downstream", "b"])
+        #expect(!fixed.perSessionUpstream)
+        #expect(fixed.elementConfiguration(addresses: addresses).upstream == InterfaceID(0))
+        let learned = try NetworkElementCommand.parse([
+            "--upstream", "a", "--downstream", "b", "--per-session-upstream",
+        ])
+        #expect(learned.elementConfiguration(addresses: addresses).upstream == nil)
+    }
+
     @Test func defaultAPDUsFitSixteenFragments() {
         var configuration = Source.Configuration(
             tsi: TSI(gsi: GSI(rawValue: 1), sourcePort: 1), dataDestinationPort: 7500,

@@ -44,7 +44,7 @@ struct LabCommand: ParsableCommand {
     struct TopologyOptions: ParsableArguments {
         @Argument(
             help:
-                "A topology name in Topologies/ (basic, tree, dlr, shared-loss, openpgm, bottleneck) or a path to a YAML file."
+                "A topology name in Topologies/ (basic, tree, dlr, shared-loss, openpgm, bottleneck, chat) or a path to a YAML file."
         )
         var topology: String
 
@@ -127,10 +127,18 @@ struct LabCommand: ParsableCommand {
                 discussion: "e.g. --arg src=--congestion-control --arg src=pgmcc"))
         var extraArguments: [String] = []
 
+        @Option(
+            name: .customLong("chat"),
+            help: ArgumentHelp(
+                "KEY=VALUE: overrides the topology's chat: block (repeatable): order, safe, messages, size, members, rate, interval, kill (HOST@SECONDS, first-in-view@SECONDS or none).",
+                discussion: "e.g. --chat order=total-isis --chat safe=true --chat kill=m3@2"))
+        var chatOverrides: [String] = []
+
         func run() throws {
             try LabCommand.requireRoot()
             var lab = try options.load()
             try Self.override(&lab.topology, rate: rate, arguments: extraArguments)
+            try Self.override(&lab.topology, chat: chatOverrides)
             let topology = lab.topology
             let encapsulation = try options.encapsulation(of: topology)
             var network = LabNetwork(id: LabNetwork.newID(), topology: topology)
@@ -152,13 +160,68 @@ struct LabCommand: ParsableCommand {
             if !outcome.passed { throw ExitCode(1) }
         }
 
+        /// Applies `--chat KEY=VALUE` to the topology's `chat:` block, then validates the result again.
+        static func override(_ topology: inout Topology, chat overrides: [String]) throws {
+            guard !overrides.isEmpty else { return }
+            guard var chat = topology.chat else { throw ValidationError("--chat: \(topology.name) has no chat: block") }
+            for override in overrides {
+                guard let equals = override.firstIndex(of: "=") else {
+                    throw ValidationError("--chat \(override): use KEY=VALUE")
+                }
+                let key = override[..<equals]
+                let value = String(override[override.index(after: equals)...])
+                func number(_ text: String) throws -> Int {
+                    guard let value = Int(text) else { throw ValidationError("--chat \(override): not a number") }
+                    return value
+                }
+                switch key {
+                case "order": chat.order = value
+                case "safe":
+                    guard let flag = Bool(value) else { throw ValidationError("--chat \(override): true or false") }
+                    chat.safe = flag
+                case "messages": chat.messages = try number(value)
+                case "size": chat.size = try number(value)
+                case "members": chat.members = try number(value)
+                case "interval":
+                    guard let seconds = Double(value) else { throw ValidationError("--chat \(override): seconds") }
+                    chat.interval = seconds
+                case "rate":
+                    guard Rate(argument: value) != nil else { throw ValidationError("--chat \(override): not a rate") }
+                    chat.rate = value
+                case "kill":
+                    if value == "none" {
+                        chat.kill = nil
+                    } else {
+                        let parts = value.split(separator: "@")
+                        guard parts.count == 2, let after = Double(parts[1]) else {
+                            throw ValidationError("--chat \(override): use kill=HOST@SECONDS or kill=none")
+                        }
+                        chat.kill = .init(host: String(parts[0]), after: after)
+                    }
+                default:
+                    throw ValidationError(
+                        "--chat \(override): keys are order, safe, messages, size, members, rate, kill, interval")
+                }
+            }
+            topology.chat = chat
+            do {
+                try topology.validate()
+            } catch {
+                throw ValidationError("after --chat: \(error.description)")
+            }
+        }
+
         /// Applies `--rate` and `--arg` to the topology before anything is created.
         static func override(_ topology: inout Topology, rate: String?, arguments: [String]) throws {
             if let rate {
                 guard Rate(argument: rate) != nil else {
                     throw ValidationError("--rate \(rate): not a rate (e.g. 200M)")
                 }
-                topology.traffic.rate = rate
+                if topology.chat != nil {
+                    topology.chat?.rate = rate
+                } else {
+                    topology.traffic?.rate = rate
+                }
             }
             for argument in arguments {
                 guard let equals = argument.firstIndex(of: "="),
@@ -186,6 +249,12 @@ struct LabCommand: ParsableCommand {
         func run() throws {
             let lab = try options.load()
             let topology = lab.topology
+            if topology.chat != nil {
+                LabCommand.say(
+                    "lab simulate: \(topology.name) is a chat topology: its pgm-chat members run only in the "
+                        + "namespace lab (Tools/lab run \(options.topology)); the simulator runs one source's session")
+                throw ExitCode(64)
+            }
             if !lab.rateLimits.isEmpty || !lab.congestionChecks.isEmpty {
                 // The simulator has no queueing link model yet: say what it leaves out rather than pass quietly.
                 LabCommand.say(
@@ -211,7 +280,7 @@ struct LabCommand: ParsableCommand {
             }
             let encapsulation = try options.encapsulation(of: topology)
             var rate = ProgramDefaults.rate
-            if let text = topology.traffic.rate {
+            if let text = topology.traffic?.rate {
                 guard let parsed = Rate(argument: text) else {
                     throw ValidationError("\(topology.name): bad traffic.rate \(text)")
                 }

@@ -16,7 +16,7 @@ final class LabRun {
     let binaries: String
     let log: (String) -> Void
 
-    private var processes: [(name: String, process: Process)] = []
+    var processes: [(name: String, process: Process)] = []
     private var captures: [(subnet: String, process: Process, path: String)] = []
     private var burstThreads: [Thread] = []
     private let burstsStopped = StopFlag()
@@ -42,8 +42,10 @@ final class LabRun {
     func run(interrupted: @escaping () -> Bool) throws -> Outcome {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { stopEverything() }
+        if let chat = topology.chat { return try runChat(chat, interrupted: interrupted) }
+        guard let traffic = topology.traffic else { throw LabFormatError(description: "no traffic: to send") }
         let input = "\(directory)/input.bin"
-        try Self.writeRandomFile(path: input, bytes: topology.traffic.bytes)
+        try Self.writeRandomFile(path: input, bytes: traffic.bytes)
         let inputDigest = try Self.sha256(input)
 
         for subnet in topology.subnets {
@@ -57,7 +59,9 @@ final class LabRun {
         startBursts()
 
         // Elements first, then receivers, then (after they joined) the source; each at its `start` offset.
-        let order: [Topology.Role] = [.networkElement, .receiver, .dlr, .openPGMReceiver, .source, .openPGMSource]
+        let order: [Topology.Role] = [
+            .networkElement, .receiver, .dlr, .openPGMReceiver, .source, .openPGMSource, .chat,
+        ]
         let hosts = topology.hosts.sorted {
             order.firstIndex(of: $0.run.program)! < order.firstIndex(of: $1.run.program)!
         }
@@ -123,7 +127,7 @@ final class LabRun {
         switch host.run.program {
         case .source:
             arguments = ["\(binaries)/pgm-source", "--interface", interface] + common
-            if let rate = topology.traffic.rate { arguments += ["--rate", rate] }
+            if let rate = topology.traffic?.rate { arguments += ["--rate", rate] }
             arguments.append(input)
         case .receiver, .dlr:
             arguments =
@@ -135,6 +139,10 @@ final class LabRun {
                 arguments += ["--downstream", other.subnet]
             }
             arguments += common
+        case .chat:
+            arguments = chatArguments(for: host, common: common)
+            stdin = "\(directory)/\(host.name).in"
+            stdout = "\(directory)/\(host.name).jsonl"
         case .openPGMSource, .openPGMReceiver:
             // Tools/openpgm-peer/peer.c on Debian's libpgm; numeric addresses, as libpgm resolves names first.
             arguments = [
@@ -144,12 +152,12 @@ final class LabRun {
             if encapsulation == .udp { arguments += ["--udp", String(ProgramDefaults.udpPort)] }
             if host.run.program == .openPGMSource {
                 // As pgm-source would run: its rate (bytes/s for OpenPGM) and linger.
-                let rate = topology.traffic.rate.flatMap { Rate(argument: $0) } ?? ProgramDefaults.rate
+                let rate = topology.traffic?.rate.flatMap { Rate(argument: $0) } ?? ProgramDefaults.rate
                 let linger = String(Int(ProgramDefaults.lingerSeconds))
                 arguments += ["--rate", String(rate.bitsPerSecond / 8), "--linger", linger]
                 stdin = input
             } else {
-                arguments += ["--timeout", "20", "--bytes", String(topology.traffic.bytes)]
+                arguments += ["--timeout", "20", "--bytes", String(topology.traffic?.bytes ?? 0)]
                 stdout = output
             }
         }
@@ -158,7 +166,7 @@ final class LabRun {
 
     /// Toggles a drop-everything rule on links with bursts, from one thread per link direction, until the run
     /// stops (bounded by the run's own bound).
-    private func startBursts() {
+    func startBursts() {
         for host in topology.hosts {
             for interface in host.interfaces {
                 for (direction, loss) in [("in", interface.loss?.in), ("out", interface.loss?.out)] {
@@ -184,7 +192,7 @@ final class LabRun {
     }
 
     /// Ends every process this run started, by PID: SIGTERM, then SIGKILL after a grace period.
-    private func stopEverything() {
+    func stopEverything() {
         burstsStopped.stop()
         for thread in burstThreads { while thread.isExecuting { Thread.sleep(forTimeInterval: 0.01) } }
         for (_, process) in processes where process.isRunning { process.terminate() }

@@ -188,7 +188,9 @@ public struct ChatCommand: ParsableCommand {
         if json {
             writeError(
                 JSONLines.line(
-                    ChatSummary(message: text, sent: program.sent, delivered: program.delivered),
+                    ChatSummary(
+                        message: text, sent: program.sent, delivered: program.delivered,
+                        membersLost: .init(engine.statistics), framesDeferred: engine.statistics.framesDeferred),
                     timestamp: JSONLines.now()))
         } else {
             writeError("pgm-chat: \(text)\n")
@@ -201,6 +203,34 @@ private struct ChatSummary: Encodable {
     var message: String
     var sent: Int
     var delivered: Int
+    /// Why PGM declared members lost (GroupEngine's counters): what a view change that removed one came from.
+    var membersLost: MembersLost
+    var framesDeferred: Int
+
+    struct MembersLost: Encodable {
+        var expired: Int
+        var reset: Int
+        var unrecoverable: Int
+        var closedWithoutDone: Int
+
+        init(_ statistics: GroupEngine.Statistics) {
+            expired = statistics.membersExpired
+            reset = statistics.membersReset
+            unrecoverable = statistics.membersUnrecoverable
+            closedWithoutDone = statistics.membersClosedWithoutDone
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case expired, reset, unrecoverable
+            case closedWithoutDone = "closed_without_done"
+        }
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case type, message, sent, delivered
+        case membersLost = "members_lost"
+        case framesDeferred = "frames_deferred"
+    }
 }
 
 /// Unix time in seconds, to the microsecond (latencies across hosts of one machine's namespaces).

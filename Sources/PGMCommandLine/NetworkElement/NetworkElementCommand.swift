@@ -66,6 +66,15 @@ public struct NetworkElementCommand: ParsableCommand {
         completion: .interface)
     public var downstream: [String] = []
 
+    /// Off by default: an element at a fixed point of the tree takes no session from below (a spoofed source
+    /// downstream cannot draw repairs from above). A group whose members all send needs it on.
+    @Flag(
+        name: .customLong("per-session-upstream"),
+        help: ArgumentHelp(
+            "Take each session's upstream from the interface its SPMs arrive on (RFC 3208 §7.1) instead of --upstream: sources on every side of this element, as pgm-chat members are."
+        ))
+    public var perSessionUpstream = false
+
     @ArgumentParser.Option(
         name: .customLong("nak-rpt-ivl"),
         help: ArgumentHelp(
@@ -144,7 +153,7 @@ public struct NetworkElementCommand: ParsableCommand {
             interfaces: addresses.enumerated().map {
                 NetworkElement.Interface(id: InterfaceID($0.offset), address: $0.element)
             },
-            upstream: InterfaceID(0))
+            upstream: perSessionUpstream ? nil : InterfaceID(0))
         configuration.nakRepeatInterval = .seconds(nakRepeatInterval)
         configuration.nakRdataInterval = .seconds(nakRdataInterval)
         if let nakEliminationInterval { configuration.nakEliminationInterval = .seconds(nakEliminationInterval) }
