@@ -18,8 +18,9 @@ extension MemberID {
 /// in order; when the source's queue is full they wait here (``unsentFrames``), in order, and
 /// ``acceptsMessages`` turns false so that the application waits too (back-pressure, nothing dropped).
 ///
-/// The end: on `.groupFinished` (every member sent DONE and everything was delivered) the session closes with
-/// OPT_FIN once the last frame left the queue; ``Event/allLeft`` follows when every other member's session has
+/// The end: after `.groupFinished` (every member sent DONE and everything was delivered here) the member stays in
+/// the group, able to take part in a view change, until every member acknowledged delivering everything too; then
+/// the session closes with OPT_FIN once the last frame left the queue; ``Event/allLeft`` follows when every other member's session has
 /// ended too, and until then our source keeps answering NAKs, so that nobody still repairing loses our data.
 public struct GroupEngine: Engine {
     public enum Event: Sendable, Equatable {
@@ -42,6 +43,8 @@ public struct GroupEngine: Engine {
     private var lastNow: Instant
     private var doneMembers: Set<MemberID> = []
     private var endedSessions: Set<MemberID> = []
+    /// Members whose session closed (OPT_FIN) after their DONE: gone for good, and no loss.
+    private var leftMembers: Set<MemberID> = []
     private var allLeftRaised = false
     private var isLeaving = false
     /// ``finish(at:)`` was called.
@@ -201,7 +204,7 @@ public struct GroupEngine: Engine {
                 statistics.framesDeferred += 1
             }
         }
-        if (member.isFinished || isLeaving) && unsentFrames.isEmpty && !transport.source.isClosing {
+        if (member.everyoneFinished || isLeaving) && unsentFrames.isEmpty && !transport.source.isClosing {
             transport.source.close(at: now)
         }
         return moved
@@ -233,20 +236,28 @@ public struct GroupEngine: Engine {
             let id = MemberID(tsi)
             endedSessions.insert(id)
             if doneMembers.contains(id) {
+                leftMembers.insert(id)
                 events.append(.memberClosed(id))
             } else {
                 statistics.membersClosedWithoutDone += 1
                 lose(id, .closedWithoutDone, at: time)
             }
         case .receiver(.sessionReset(let tsi, _)):
+            let id = MemberID(tsi)
+            endedSessions.insert(id)
+            guard !leftMembers.contains(id) else { return }
             statistics.membersReset += 1
-            endedSessions.insert(MemberID(tsi))
-            lose(MemberID(tsi), .reset, at: time)
+            lose(id, .reset, at: time)
         case .receiver(.peerExpired(let tsi)):
             let id = MemberID(tsi)
             endedSessions.insert(id)
-            // A member that said DONE and whose session went quiet after OPT_FIN has left, not vanished.
-            guard !doneMembers.contains(id) || !member.isFinished else { return }
+            // A member that said DONE and closed its session with OPT_FIN has left, not vanished: it delivered
+            // every member's messages (it finished), so the order needs nothing more of it, and removing it would
+            // let the others order again what it already delivered.
+            guard !leftMembers.contains(id) else { return }
+            // The same once we finished, for a member that said DONE (its OPT_FIN may have been lost): a view
+            // change now would only remove members that are leaving anyway.
+            guard !(member.isFinished && doneMembers.contains(id)) else { return }
             statistics.membersExpired += 1
             lose(id, .expired, at: time)
         case .receiver(.unrecoverable(let tsi, let first, let last, let reason)):
@@ -258,9 +269,18 @@ public struct GroupEngine: Engine {
         }
     }
 
+    /// A member PGM gave up on. Members that already left cleanly go in the same view change: they cannot take
+    /// part in its flush (it would wait for them for ever), and everything they sent was delivered here before
+    /// their OPT_FIN.
     private mutating func lose(_ id: MemberID, _ reason: GroupMember.LossReason, at time: Duration) {
-        if member.view?.members.contains(id) ?? false { events.append(.memberLost(id, reason)) }
+        let inView = member.view?.members.contains(id) ?? false
+        if inView { events.append(.memberLost(id, reason)) }
         member.memberLost(id, reason: reason, at: time)
+        // Only when this loss starts a view change (a member removed already, or never admitted, starts none).
+        guard inView else { return }
+        for gone in leftMembers.sorted() where gone != id && member.view?.members.contains(gone) ?? false {
+            member.memberLost(gone, reason: .closedWithoutDone, at: time)
+        }
     }
 
     private mutating func handle(_ event: GroupEvent, at now: Instant) {

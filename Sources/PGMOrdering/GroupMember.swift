@@ -285,6 +285,20 @@ public struct GroupMember {
     /// ``GroupEvent/groupFinished`` was raised.
     public var isFinished: Bool { finishedRaised }
 
+    /// Finished, and every member of the view acknowledged delivering as much as this one (ACK deliveredCount):
+    /// nobody can need anything more of this member (no flush could ask it for a relay), so it may close its
+    /// session. Closing at `.groupFinished` instead left a member that lagged behind without anyone to relay
+    /// what a dead sequencer's lost ORDERs had said (Docs/ordering.md#the-end).
+    public var everyoneFinished: Bool {
+        guard finishedRaised, flush == nil, let view = currentView else { return false }
+        // From the view installed here: a member still in a flush (its ACKs from an older view) may need a relay.
+        return view.members.allSatisfy {
+            $0 == me
+                || (acknowledgedDelivered[$0, default: 0] >= deliveredCount
+                    && acknowledgedView[$0, default: 0] >= view.number)
+        }
+    }
+
     /// A FLUSH removed me, or I left.
     public var isExcluded: Bool { phase == .excluded }
 

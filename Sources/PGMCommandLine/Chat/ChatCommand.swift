@@ -73,7 +73,8 @@ public struct ChatCommand: ParsableCommand {
 
     @ArgumentParser.Option(
         help: ArgumentHelp(
-            "Seconds to wait, once everything was delivered, for the other members to leave.", valueName: "seconds"))
+            "Seconds to wait, once every member delivered everything and our session closed, for the others to leave.",
+            valueName: "seconds"))
     var linger: Double = 30
 
     @ArgumentParser.Option(help: ArgumentHelp("Send rate, bits/s (K, M, G suffixes).", valueName: "rate"))

@@ -35,6 +35,7 @@ struct ChatProgram {
     private var doneSent = false
     private(set) var ending: Ending?
     private var finishedAt: Instant?
+    private var closedAt: Instant?
     private var leftAt: Instant?
     private var startedAt: Instant?
     /// Wall-clock send times of our own messages (by sequence), for `sent_at` in JSON; removed once delivered.
@@ -153,13 +154,22 @@ struct ChatProgram {
         }
     }
 
-    /// After each driver turn: whether the run is over.
+    /// How long a finished member waits at most for the others to finish too (they need it while a view change
+    /// may still come), beyond `linger`.
+    static let finishedBound = Duration.seconds(60)
+
+    /// After each driver turn: whether the run is over. `linger` counts from our OPT_FIN (every member finished);
+    /// before that, a member lagging behind may still need us.
     mutating func turnEnded(_ engine: GroupEngine, at now: Instant) -> Bool {
         if startedAt == nil { startedAt = now }
+        if closedAt == nil, engine.transport.source.isClosing { closedAt = now }
         if ending != nil { return true }
         if leftAt != nil {
             ending = .completed(stragglers: 0)
-        } else if let finishedAt, now - finishedAt >= linger {
+        } else if let closedAt, now - closedAt >= linger {
+            let others = (engine.member.view?.members.count ?? 1) - 1
+            ending = .completed(stragglers: max(0, others))
+        } else if let finishedAt, now - finishedAt >= linger + Self.finishedBound {
             let others = (engine.member.view?.members.count ?? 1) - 1
             ending = .completed(stragglers: max(0, others))
         } else if engine.member.view == nil, let formationTimeout, let startedAt, now - startedAt >= formationTimeout {
