@@ -25,10 +25,12 @@ final class MessageQueue: Sendable {
 
     private let state = Mutex(State())
 
-    /// Queues `message` and returns once the engine took it (``pump(fits:send:)``, on the engine thread, which
-    /// `wake` asks for), or throws what taking it threw. Cancelling a send still waiting throws
-    /// `CancellationError`, and nothing of it is sent.
-    func send(_ message: [UInt8], wake: @escaping @Sendable () -> Void) async throws {
+    /// Queues `bytes` and returns once the engine took them (``pump(fits:send:)``, on the engine thread, which
+    /// `wake` asks for), or throws what taking them threw; more than `maximum` bytes are refused at once.
+    /// Cancelling a send still waiting throws `CancellationError`, and nothing of it is sent.
+    func send(_ bytes: some Collection<UInt8>, maximum: Int, wake: @escaping @Sendable () -> Void) async throws {
+        guard bytes.count <= maximum else { throw PGMError.messageTooLarge(size: bytes.count, maximum: maximum) }
+        let message = Array(bytes)
         let id = newID()
         try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in

@@ -113,11 +113,8 @@ public final class PGMGroup: AsyncSequence, Sendable {
     /// - Throws: ``PGMError/messageTooLarge(size:maximum:)``, ``PGMError/finished`` after ``finish()``,
     ///   ``PGMError/stopped(_:)`` once the member stopped; `CancellationError`.
     public func send(_ bytes: some Collection<UInt8>) async throws {
-        guard bytes.count <= maximumMessageSize else {
-            throw PGMError.messageTooLarge(size: bytes.count, maximum: maximumMessageSize)
-        }
         let (queue, runner) = (self.queue, self.runner)
-        try await queue.send(Array(bytes)) {
+        try await queue.send(bytes, maximum: maximumMessageSize) {
             runner.post { engine, now in Self.pump(queue, into: &engine, at: now) }
         }
     }

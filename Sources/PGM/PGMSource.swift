@@ -84,11 +84,8 @@ public final class PGMSource: Sendable {
     /// - Throws: ``PGMError/messageTooLarge(size:maximum:)``, ``PGMError/finished`` after ``finish()``,
     ///   ``PGMError/stopped(_:)`` once the engine has stopped; `CancellationError`.
     public func send(_ bytes: some Collection<UInt8>) async throws {
-        guard bytes.count <= maximumMessageSize else {
-            throw PGMError.messageTooLarge(size: bytes.count, maximum: maximumMessageSize)
-        }
         let (queue, runner) = (self.queue, self.runner)
-        try await queue.send(Array(bytes)) {
+        try await queue.send(bytes, maximum: maximumMessageSize) {
             runner.post { engine, now in Self.pump(queue, into: &engine, at: now) }
         }
     }

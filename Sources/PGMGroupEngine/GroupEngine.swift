@@ -169,7 +169,9 @@ public struct GroupEngine: Engine {
                 // session's OPT_FIN must be known when the close is handled.
                 drainMemberEvents(at: now)
             }
-            member.advance(to: offset(now))
+            // Every input of the member already ran its work; only its timers (HELLO, ACK, the strategy's) need
+            // a call of their own, when due: not a second pass per packet.
+            if let deadline = member.nextDeadline, deadline <= offset(now) { member.advance(to: offset(now)) }
             progressed = flushFrames(at: now) || progressed
             progressed = drainMemberEvents(at: now) || progressed
             if !progressed { break }
